@@ -1,0 +1,32 @@
+# Two commands matter: `make run` (the whole product on embedded defaults) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export FLASK_APP := wsgi
+
+.PHONY: run test browser clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: reinstall only when a requirements file changes.
+$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime-installed
+
+run: $(VENV)/.runtime-installed
+	$(BIN)/python scripts/run.py
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads its own).
+browser:
+	scripts/install-system-packages.sh chromium
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,239 @@
+"""Shared fixtures: one app per run, a database per run with per-test rollback, role clients."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
+from sqlalchemy import create_engine, text
+from werkzeug.security import generate_password_hash
+
+from webapp import create_app
+from webapp.auth.models import Role, User
+from webapp.extensions import db, limiter
+
+TEST_PASSWORD = "correct-horse-battery"
+# Hashed once: scrypt is deliberately slow and the factories make many users.
+_TEST_PASSWORD_HASH = generate_password_hash(TEST_PASSWORD, method="scrypt")
+_CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+class _ConnectionBoundSession(FlaskSQLAlchemySession):
+    """Flask-SQLAlchemy's session ignores `bind=`; tests need it to stay on their connection."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        return bind or self.bind
+
+
+def _reset_postgres_schema(url: str) -> None:
+    """Start the run from an empty schema, so the migrations build everything."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def _test_redis():
+    """A real Redis when TEST_REDIS_URL is set, otherwise fakeredis (in-process tests only)."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        return client, url
+    import fakeredis
+
+    return fakeredis.FakeRedis(), "memory://"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """PostgreSQL from TEST_DATABASE_URL, or a fresh SQLite file for this run."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        from webapp.config import normalise_database_url
+
+        url = normalise_database_url(url)
+        _reset_postgres_schema(url)
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    """The application, with its schema built by the migrations."""
+    from flask_migrate import upgrade
+
+    redis_client, limiter_storage = _test_redis()
+    application = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_CLIENT": redis_client,
+        "RATELIMIT_STORAGE_URI": limiter_storage,
+        "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+        "SERVER_NAME": "sales.test",
+    })
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _rollback(app):
+    """Run each test inside a transaction that is rolled back; route commits become savepoints."""
+    with app.app_context():
+        connection = db.engine.connect()
+        transaction = connection.begin()
+        original = db.session
+        db.session = db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint",
+             "class_": _ConnectionBoundSession}
+        )
+        limiter.reset()
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.session = original
+            transaction.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    """An anonymous test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def outbox(app):
+    """The outbox backend; messages from earlier tests are cleared."""
+    import shutil
+
+    from webapp.mail import get_backend
+
+    with app.app_context():
+        backend = get_backend()
+    shutil.rmtree(backend.directory, ignore_errors=True)
+    return backend
+
+
+class Factory:
+    """Makes records with sensible defaults; each call gets a unique email."""
+
+    def __init__(self):
+        self.counter = 0
+
+    def user(self, role: Role | str = Role.AGENT, manager: User | None = None, **fields) -> User:
+        """A user, flushed; agents get a fresh manager unless one is given."""
+        self.counter += 1
+        role = Role(role).value
+        if role == Role.AGENT.value and manager is None and "manager_id" not in fields:
+            manager = self.user(Role.MANAGER)
+        user = User(
+            email=fields.pop("email", f"{role}{self.counter}@example.com"),
+            name=fields.pop("name", f"{role.title()} {self.counter}"),
+            role=role,
+            manager_id=manager.id if manager else fields.pop("manager_id", None),
+            password_hash=_TEST_PASSWORD_HASH,
+            active=fields.pop("active", True),
+            **fields,
+        )
+        db.session.add(user)
+        db.session.flush()
+        return user
+
+
+@pytest.fixture
+def factory(app) -> Factory:
+    """Record factories."""
+    return Factory()
+
+
+def csrf_token_from(html: str) -> str:
+    """The CSRF token rendered into a page (hidden input or the hx-headers attribute)."""
+    match = _CSRF_PATTERN.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1) or match.group(2)
+
+
+class Browser:
+    """A test client that posts forms the way a browser does: with the page's CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def get(self, url, **kwargs):
+        """GET a page."""
+        return self.client.get(url, **kwargs)
+
+    def token(self, url: str = "/login") -> str:
+        """Fetch a page and read its CSRF token."""
+        return csrf_token_from(self.client.get(url).get_data(as_text=True))
+
+    def post(self, url, data=None, token_from: str | None = None, **kwargs):
+        """POST a form with a valid CSRF token taken from `token_from` (default: the same URL)."""
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token(token_from or url))
+        return self.client.post(url, data=data, **kwargs)
+
+
+def sign_in(client, user: User) -> None:
+    """Put `user` in the client's session, as Flask-Login does after a successful login."""
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+
+
+@pytest.fixture
+def browser(client) -> Browser:
+    """An anonymous browser."""
+    return Browser(client)
+
+
+def _browser_as(app, user: User) -> Browser:
+    """A browser signed in as `user`."""
+    client = app.test_client()
+    sign_in(client, user)
+    return Browser(client)
+
+
+@pytest.fixture
+def as_agent(app, factory):
+    """A browser signed in as a fresh agent (the agent is `as_agent.user`)."""
+    user = factory.user(Role.AGENT)
+    browser = _browser_as(app, user)
+    browser.user = user
+    return browser
+
+
+@pytest.fixture
+def as_manager(app, factory):
+    """A browser signed in as a fresh manager."""
+    user = factory.user(Role.MANAGER)
+    browser = _browser_as(app, user)
+    browser.user = user
+    return browser
+
+
+@pytest.fixture
+def as_admin(app, factory):
+    """A browser signed in as a fresh admin."""
+    user = factory.user(Role.ADMIN)
+    browser = _browser_as(app, user)
+    browser.user = user
+    return browser
+
+
+@pytest.fixture
+def project_root() -> Path:
+    """The repository root."""
+    return Path(__file__).resolve().parent.parent

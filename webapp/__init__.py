@@ -1,0 +1,158 @@
+"""Sales Tracking: application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import redis
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
+
+from webapp.config import load_config
+from webapp.errors import NotFound
+from webapp.extensions import csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# One origin, no inline code: htmx is configured through a <meta> tag, so no eval is needed.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Create the Flask app; `config` overrides what the environment gives."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    overrides = dict(config or {})
+    redis_override = overrides.pop("REDIS_CLIENT", None)
+    app.config.update(load_config(dict(os.environ), Path(app.instance_path)))
+    app.config.update(overrides)
+
+    register_extensions(app, redis_override)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask, redis_override=None) -> None:
+    """Bind the unbound extensions to this app."""
+    import webapp.models  # noqa: F401  (registers every table on the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    limiter.init_app(app)
+    app.extensions["redis"] = redis_override or redis.Redis.from_url(
+        app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
+    )
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _configure_sqlite(db.engine)
+
+
+def _configure_sqlite(engine) -> None:
+    """Make SQLite behave: foreign keys on, real transactions and savepoints, no lock upgrades."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # pysqlite's own transaction handling breaks SAVEPOINT; we issue BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # IMMEDIATE takes the write lock up front: the web process and the worker then queue
+        # instead of failing with "database is locked" when a reader tries to become a writer.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach every blueprint."""
+    from webapp.admin import bp as admin_bp
+    from webapp.auth import bp as auth_bp
+    from webapp.main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Render friendly pages for HTTP errors, CSRF failures and a lost database."""
+
+    def render_error(error):
+        """Render the error page for an HTTP error code."""
+        code = getattr(error, "code", 500) or 500
+        return render_template("errors/error.html", code=code, error=error), code
+
+    for code in (400, 401, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(NotFound)
+    def not_found(error):
+        """A service's NotFound is the same 404 page as a missing URL."""
+        return render_template("errors/error.html", code=404, error=error), 404
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        """Explain a missing or stale CSRF token instead of a bare 400."""
+        return render_template("errors/error.html", code=400, error=error, csrf=True), 400
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        """A database outage answers 503 and rolls back, so nothing is half-written."""
+        db.session.rollback()
+        app.logger.error("database unavailable: %s", error.orig.__class__.__name__)
+        return render_template("errors/error.html", code=503, error=error), 503
+
+
+def register_commands(app: Flask) -> None:
+    """Register the `flask users` and `flask demo` command groups."""
+    from webapp.commands import demo_cli, users_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)
+
+
+def register_security_headers(app: Flask) -> None:
+    """Send the security headers on every response."""
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if app.config["PRODUCTION"]:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        # Pages answer a full page or an htmx fragment from the same URL; caches must know.
+        response.vary.add("HX-Request")
+        return response
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Expose the navigation and formatting helpers to every template."""
+    from webapp.main.navigation import navigation_for
+
+    app.jinja_env.globals["navigation_for"] = navigation_for

@@ -1,0 +1,39 @@
+"""Admin forms."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+ROLE_CHOICES = [("agent", "Agent"), ("manager", "Manager"), ("admin", "Admin")]
+
+
+def _optional_int(value):
+    """Empty select value means "no manager"."""
+    return int(value) if value not in (None, "", "None") else None
+
+
+class _UserFields(FlaskForm):
+    """Fields shared by the create and edit forms."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
+    manager_id = SelectField("Manager", coerce=_optional_int, validate_choice=False)
+
+    def set_managers(self, managers):
+        """Offer the active managers (and "none") as choices."""
+        self.manager_id.choices = [("", "(no manager)")] + [(m.id, m.name) for m in managers]
+
+
+class UserCreateForm(_UserFields):
+    """Create a user."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=256)])
+    submit = SubmitField("Create user")
+
+
+class UserEditForm(_UserFields):
+    """Edit a user."""
+
+    active = BooleanField("Active (can sign in)")
+    submit = SubmitField("Save changes")

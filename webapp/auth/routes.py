@@ -1,0 +1,111 @@
+"""Sign-in, sign-out and password reset pages."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from webapp.auth import bp
+from webapp.auth import services
+from webapp.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm
+from webapp.errors import ServiceError
+from webapp.extensions import db, limiter, login_manager
+
+
+@login_manager.user_loader
+def load_user(session_id: str):
+    """Flask-Login hook: the active user behind a session id."""
+    return services.load_user_from_session(session_id)
+
+
+def _login_failed(response) -> bool:
+    """Only failed sign-ins count toward the throttle."""
+    return request.method == "POST" and response.status_code != 302
+
+
+def _account_key() -> str:
+    """Throttle key: the email being tried, lower-cased."""
+    return "login-account:" + (request.form.get("email") or "").strip().lower()
+
+
+def _ip_key() -> str:
+    """Throttle key: the client address."""
+    return "login-ip:" + (request.remote_addr or "unknown")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only follow a `next` that stays on this site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], key_func=_account_key,
+               methods=["POST"], deduct_when=_login_failed, scope="login-account")
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_IP"], key_func=_ip_key,
+               methods=["POST"], deduct_when=_login_failed, scope="login-ip")
+def login():
+    """Show the sign-in form and sign the user in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            user = services.authenticate(form.email.data, form.password.data)
+            if user is not None:
+                login_user(user, remember=form.remember.data)
+                return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
+            # One message for unknown email, wrong password and inactive account.
+            form.password.errors.append("Email or password is not correct.")
+            status = 401
+        else:
+            status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out (POST only, so a link on another site cannot sign anyone out)."""
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("10 per hour", key_func=_ip_key, methods=["POST"], scope="password-forgot")
+def forgot_password():
+    """Ask for a reset link; the answer never reveals whether the email is known."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        flash("If an active account uses that email, a reset link is on its way.", "info")
+        return redirect(url_for("auth.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/forgot.html", form=form), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Set a new password from an emailed link (single use, expiring)."""
+    try:
+        services.user_for_reset_token(token)
+    except ServiceError as exc:
+        return render_template("auth/reset_invalid.html", message=exc.message), exc.status
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except ServiceError as exc:
+            form.password.errors.append(exc.message)
+            status = 422
+        else:
+            db.session.commit()
+            flash("Your password is changed. Sign in with the new one.", "success")
+            return redirect(url_for("auth.login"))
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/reset.html", form=form, token=token), status

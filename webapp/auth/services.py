@@ -1,0 +1,227 @@
+"""Account services: authentication, user management and password reset."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, render_template, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.audit.services import record
+from webapp.auth.models import Role, User
+from webapp.errors import NotFound, ServiceError
+from webapp.extensions import db
+from webapp.mail import EmailMessage, send_email
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256  # hashing an unbounded string is a denial-of-service lever
+_RESET_SALT = "password-reset"
+
+# Checked against when the email is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-at-all", method="scrypt")
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with scrypt."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def normalise_email(email: str, field: str = "email") -> str:
+    """Validate an email address and return it lower-cased."""
+    try:
+        info = validate_email((email or "").strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ServiceError(f"Enter a valid email address ({exc}).", field) from exc
+    return info.normalized.lower()
+
+
+def check_new_password(password: str, field: str = "password") -> None:
+    """Refuse passwords that are too short or absurdly long."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ServiceError(f"Use at least {MIN_PASSWORD_LENGTH} characters.", field)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ServiceError(f"Use at most {MAX_PASSWORD_LENGTH} characters.", field)
+
+
+def find_user_by_email(email: str) -> User | None:
+    """The user with this email, case-insensitively, or None."""
+    return db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the active user whose email and password match, else None (same cost either way)."""
+    user = find_user_by_email(email)
+    stored = user.password_hash if user else _DUMMY_HASH
+    password_ok = check_password_hash(stored, (password or "")[:MAX_PASSWORD_LENGTH])
+    if user is None or not password_ok or not user.active:
+        return None
+    return user
+
+
+def load_user_from_session(session_id: str) -> User | None:
+    """Resolve a Flask-Login session id ("id:token") to an active user, or None."""
+    user_id, _, token = (session_id or "").partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_token != token:
+        return None
+    return user
+
+
+def _check_manager(role: str, manager_id: int | None) -> int | None:
+    """Agents belong to an active manager; other roles have no manager."""
+    if role != Role.AGENT.value:
+        return None
+    if manager_id is None:
+        raise ServiceError("Choose the agent's manager.", "manager_id")
+    manager = db.session.get(User, manager_id)
+    if manager is None or manager.role != Role.MANAGER.value or not manager.active:
+        raise ServiceError("Choose an active manager.", "manager_id")
+    return manager.id
+
+
+def _snapshot(user: User) -> dict:
+    """The audited fields of a user."""
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "manager_id": user.manager_id,
+        "active": user.active,
+    }
+
+
+def create_user(actor, *, email: str, name: str, role: str, password: str,
+                manager_id: int | None = None) -> User:
+    """Create a user after validating every field; flushes, the caller commits."""
+    email = normalise_email(email)
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("Enter a name.", "name")
+    if len(name) > 120:
+        raise ServiceError("Use at most 120 characters.", "name")
+    if role not in {r.value for r in Role}:
+        raise ServiceError("Choose admin, manager or agent.", "role")
+    check_new_password(password)
+    if find_user_by_email(email) is not None:
+        raise ServiceError("A user with this email already exists.", "email")
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        manager_id=_check_manager(role, manager_id),
+        password_hash=hash_password(password),
+        active=True,
+    )
+    db.session.add(user)
+    db.session.flush()
+    record(actor, "user.create", user, None, _snapshot(user))
+    return user
+
+
+def update_user(actor, user: User, *, name: str, role: str, manager_id: int | None,
+                active: bool) -> User:
+    """Change a user's name, role, manager or active flag; flushes, the caller commits."""
+    before = _snapshot(user)
+    name = (name or "").strip()
+    if not name:
+        raise ServiceError("Enter a name.", "name")
+    if role not in {r.value for r in Role}:
+        raise ServiceError("Choose admin, manager or agent.", "role")
+    if actor is not None and actor.id == user.id and (role != user.role or not active):
+        raise ServiceError("You cannot change your own role or deactivate yourself.", "role")
+    leaves_team_without_manager = user.role == Role.MANAGER.value and (
+        role != Role.MANAGER.value or not active
+    )
+    if leaves_team_without_manager and any(member.active for member in user.team):
+        raise ServiceError("Move this manager's agents to another manager first.", "role")
+    new_manager = _check_manager(role, manager_id)
+    if new_manager == user.id:
+        raise ServiceError("An agent cannot manage themselves.", "manager_id")
+    user.name, user.role, user.manager_id = name, role, new_manager
+    if user.active and not active:
+        # Deactivation ends the user's open sessions at once.
+        user.rotate_session_token()
+    user.active = active
+    db.session.flush()
+    record(actor, "user.update", user, before, _snapshot(user))
+    return user
+
+
+def get_user(user_id: int) -> User:
+    """The user with this id, or NotFound."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def list_users() -> list[User]:
+    """Every user, by role then name."""
+    return list(db.session.scalars(select(User).order_by(User.role, User.name)))
+
+
+def list_managers() -> list[User]:
+    """Active managers, for the agent's manager field."""
+    return list(db.session.scalars(
+        select(User).where(User.role == Role.MANAGER.value, User.active.is_(True)).order_by(User.name)
+    ))
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    """Signer for reset links, keyed by the app's secret."""
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_RESET_SALT)
+
+
+def _password_fingerprint(user: User) -> str:
+    """A piece of the current hash: once the password changes, older links stop working."""
+    return user.password_hash[-16:]
+
+
+def make_reset_token(user: User) -> str:
+    """A signed, expiring token that works until the password changes (so only once)."""
+    return _reset_serializer().dumps({"uid": user.id, "pw": _password_fingerprint(user)})
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if an active account has this email; say nothing either way."""
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        return
+    token = make_reset_token(user)
+    link = url_for("auth.reset_password", token=token, _external=True)
+    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+    send_email(EmailMessage(
+        to=user.email,
+        subject="Reset your Sales Tracking password",
+        text=render_template("email/password_reset.txt", user=user, link=link, minutes=minutes),
+        html=render_template("email/password_reset.html", user=user, link=link, minutes=minutes),
+        metadata={"kind": "password_reset", "user_id": str(user.id)},
+    ))
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a reset token is valid for, or a ServiceError saying why it is not."""
+    try:
+        data = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except SignatureExpired as exc:
+        raise ServiceError("This reset link has expired. Ask for a new one.", status=410) from exc
+    except BadSignature as exc:
+        raise ServiceError("This reset link is not valid. Ask for a new one.", status=404) from exc
+    user = db.session.get(User, data.get("uid")) if isinstance(data, dict) else None
+    if user is None or not user.active or data.get("pw") != _password_fingerprint(user):
+        raise ServiceError("This reset link has already been used. Ask for a new one.", status=410)
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    """Set a new password through a reset token; the token and all sessions stop working."""
+    user = user_for_reset_token(token)
+    check_new_password(password)
+    user.password_hash = hash_password(password)
+    user.rotate_session_token()
+    db.session.flush()
+    record(user, "user.password_reset", user)
+    return user

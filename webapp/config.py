@@ -1,0 +1,99 @@
+"""Configuration, read from the environment when the app is created (never at import time)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.numbers import list_currencies
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable installation."""
+
+
+PRODUCTION_NAMES = {"production", "prod"}
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    """Return the development secret key, generating it once under instance/."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        # Written with 0600 so other local users cannot forge sessions.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for postgres URLs, whatever spelling the platform gives."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_config(environ: dict[str, str], instance_path: Path) -> dict:
+    """Build the Flask config dict from environment variables, validating them."""
+    env_name = (environ.get("APP_ENV") or environ.get("FLASK_ENV") or "development").lower()
+    production = env_name in PRODUCTION_NAMES
+
+    secret_key = environ.get("SECRET_KEY", "")
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY must be set when APP_ENV/FLASK_ENV is production.")
+        secret_key = _instance_secret_key(instance_path)
+
+    tz_name = environ.get("TIMEZONE", "UTC")
+    try:
+        ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"TIMEZONE {tz_name!r} is not a known IANA time zone.") from exc
+
+    currency = environ.get("CURRENCY", "USD").upper()
+    if currency not in list_currencies():
+        raise ConfigError(f"CURRENCY {currency!r} is not an ISO 4217 currency code.")
+
+    mail_backend = environ.get("MAIL_BACKEND", "outbox")
+    if mail_backend not in ("outbox", "mailchimp"):
+        raise ConfigError("MAIL_BACKEND must be 'outbox' or 'mailchimp'.")
+    if mail_backend == "mailchimp" and not environ.get("MAILCHIMP_API_KEY"):
+        raise ConfigError("MAILCHIMP_API_KEY must be set when MAIL_BACKEND is mailchimp.")
+
+    database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'sales.db'}"
+
+    return {
+        "ENV_NAME": env_name,
+        "PRODUCTION": production,
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "TIMEZONE": tz_name,
+        "CURRENCY": currency,
+        "MAIL_BACKEND": mail_backend,
+        "MAILCHIMP_API_KEY": environ.get("MAILCHIMP_API_KEY", ""),
+        "MAILCHIMP_API_HOST": environ.get("MAILCHIMP_API_HOST", ""),
+        "MAIL_FROM": environ.get("MAIL_FROM", "statements@sales-tracking.local"),
+        "MAIL_FROM_NAME": environ.get("MAIL_FROM_NAME", "Sales Tracking"),
+        "OUTBOX_DIR": str(instance_path / "outbox"),
+        "BASE_URL": environ.get("BASE_URL", ""),
+        # Cookies: HttpOnly always, Secure whenever the installation is served in production.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead, so long-open forms still post
+        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI")
+        or environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "LOGIN_LIMIT_ACCOUNT": environ.get("LOGIN_LIMIT_ACCOUNT", "5 per minute;20 per hour"),
+        "LOGIN_LIMIT_IP": environ.get("LOGIN_LIMIT_IP", "20 per minute;100 per hour"),
+        "PASSWORD_RESET_MAX_AGE": int(environ.get("PASSWORD_RESET_MAX_AGE", "3600")),
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    }

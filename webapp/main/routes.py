@@ -1,0 +1,32 @@
+"""Home page, team page and /healthz."""
+
+from __future__ import annotations
+
+from flask import jsonify, render_template
+from flask_login import current_user, login_required
+
+from webapp.auth.decorators import manager_required
+from webapp.main import bp
+from webapp.main import services
+
+
+@bp.route("/")
+@login_required
+def home():
+    """The signed-in user's home page."""
+    return render_template("main/home.html", user=current_user)
+
+
+@bp.route("/team")
+@manager_required
+def team():
+    """The agents a manager is responsible for."""
+    return render_template("main/team.html", agents=services.team_of(current_user))
+
+
+@bp.route("/healthz")
+def healthz():
+    """Database and Redis reachability: 200 when both answer, 503 otherwise."""
+    checks = services.health_checks()
+    healthy = all(value == "ok" for value in checks.values())
+    return jsonify(status="ok" if healthy else "unavailable", checks=checks), 200 if healthy else 503
