@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 from sqlalchemy import create_engine, text
 from werkzeug.security import generate_password_hash
@@ -14,6 +15,11 @@ from werkzeug.security import generate_password_hash
 from webapp import create_app
 from webapp.auth.models import Role, User
 from webapp.extensions import db, limiter
+
+# CI runs fewer examples so the whole of .ci/run stays well inside its time budget.
+settings.register_profile("ci", max_examples=40, deadline=None)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 TEST_PASSWORD = "correct-horse-battery"
 # Hashed once: scrypt is deliberately slow and the factories make many users.
