@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from pathlib import Path
 
 import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from hypothesis import settings
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 from sqlalchemy import create_engine, text
@@ -32,6 +35,25 @@ class _ConnectionBoundSession(FlaskSQLAlchemySession):
 
     def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
         return bind or self.bind
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests each get their own app context, as in production.
+
+    The per-test fixture keeps an app context pushed; Flask reuses a pushed app context for a
+    request, so without this every request of a test would share one `g` (Flask-Login caches the
+    signed-in user there: a second client would be served as the first client's user) and one
+    database session.
+    """
+
+    def open(self, *args, **kwargs):
+        """Run the request in a copy of the context without the test's app context."""
+
+        def run():
+            _cv_app.set(None)
+            return super(IsolatedClient, self).open(*args, **kwargs)
+
+        return contextvars.copy_context().run(run)
 
 
 def _reset_postgres_schema(url: str) -> None:
@@ -85,6 +107,7 @@ def app(database_url, tmp_path_factory):
         "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
         "SERVER_NAME": "sales.test",
     })
+    application.test_client_class = IsolatedClient
     with application.app_context():
         upgrade()
     yield application
