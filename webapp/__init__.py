@@ -153,6 +153,9 @@ def register_security_headers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     """Expose the navigation and formatting helpers to every template."""
+    from webapp import money
     from webapp.main.navigation import navigation_for
+
+    money.init_app(app)
 
     app.jinja_env.globals["navigation_for"] = navigation_for

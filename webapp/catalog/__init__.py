@@ -1,0 +1,1 @@
+"""The catalogue: categories, products (and who may sell them), customers."""

@@ -1,0 +1,1 @@
+"""Sales: recording, editing and deciding them."""
