@@ -35,7 +35,11 @@ def _ip_key() -> str:
 
 def _safe_next(target: str | None) -> str | None:
     """Only follow a `next` that stays on this site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers drop tabs and newlines inside a URL ("/\t/evil" becomes "//evil") and a newline
+    # cannot go in a header at all, so any control character disqualifies the target.
+    if not target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
 
