@@ -185,13 +185,22 @@ def make_reset_token(user: User) -> str:
     return _reset_serializer().dumps({"uid": user.id, "pw": _password_fingerprint(user)})
 
 
+def _external_url(endpoint: str, **values) -> str:
+    """An absolute URL for an email, on BASE_URL when it is set."""
+    # Without BASE_URL, Flask takes the host from the request's Host header, which the client
+    # chooses: a forged Host would send the victim a reset link to the attacker's site.
+    base = current_app.config.get("BASE_URL", "")
+    if base:
+        return base.rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
 def request_password_reset(email: str) -> None:
     """Email a reset link if an active account has this email; say nothing either way."""
     user = find_user_by_email(email)
     if user is None or not user.active:
         return
-    token = make_reset_token(user)
-    link = url_for("auth.reset_password", token=token, _external=True)
+    link = _external_url("auth.reset_password", token=make_reset_token(user))
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
     send_email(EmailMessage(
         to=user.email,
