@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import TEST_PASSWORD, Browser
+from tests.web._html import by_id, tags
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
 from webapp.extensions import db
@@ -153,7 +154,7 @@ def test_refused_form_keeps_what_was_typed_but_not_the_password(as_admin, factor
     html = response.get_data(as_text=True)
     assert 'value="new.agent@example.com"' in html
     assert 'value="New Agent"' in html
-    assert "short" not in re.findall(r'<input[^>]*id="password"[^>]*>', html)[0]
+    assert by_id(html, "password").attrs.get("value") in (None, "")
 
 
 def test_admin_moves_an_agent_to_another_manager(as_admin, factory):
@@ -250,3 +251,13 @@ def test_reactivated_user_signs_in_again_but_old_sessions_stay_ended(app, as_adm
     assert as_agent.get("/").status_code == 302
     login = Browser(app.test_client()).post("/login", {"email": agent.email, "password": TEST_PASSWORD})
     assert login.status_code == 302
+
+
+def test_edit_page_shows_the_current_role_manager_and_status(as_admin, factory):
+    first, second = factory.user(Role.MANAGER), factory.user(Role.MANAGER)
+    agent = factory.user(Role.AGENT, manager=second)
+    html = as_admin.get(f"/admin/users/{agent.id}").get_data(as_text=True)
+    selected = [(o.attrs["value"], o.text) for o in tags(html, "option") if "selected" in o.attrs]
+    assert selected == [("agent", "Agent"), (str(second.id), second.name)]
+    assert str(first.id) in [o.attrs["value"] for o in tags(html, "option")]
+    assert "checked" in by_id(html, "active").attrs

@@ -1,0 +1,56 @@
+"""A small HTML reader for tests: the tags of a page with their attributes and text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+
+@dataclass
+class Tag:
+    """One start tag: its name, its attributes, and the text up to its end tag."""
+
+    name: str
+    attrs: dict[str, str | None]
+    text: str = ""
+    _open: bool = field(default=True, repr=False)
+
+
+class _Reader(HTMLParser):
+    """Collects every start tag and the text inside it."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[Tag] = []
+
+    def handle_starttag(self, tag, attrs):
+        """Record the tag."""
+        self.tags.append(Tag(tag, dict(attrs), _open=tag not in self.VOID))
+
+    def handle_endtag(self, tag):
+        """Close the innermost open tag of this name."""
+        for item in reversed(self.tags):
+            if item.name == tag and item._open:
+                item._open = False
+                return
+
+    def handle_data(self, data):
+        """Add text to every tag still open."""
+        for item in self.tags:
+            if item._open:
+                item.text += data
+
+
+def tags(html: str, name: str | None = None) -> list[Tag]:
+    """Every tag of the page (or every tag called `name`), in document order."""
+    reader = _Reader()
+    reader.feed(html)
+    reader.close()
+    return [t for t in reader.tags if name is None or t.name == name]
+
+
+def by_id(html: str, element_id: str) -> Tag | None:
+    """The element with this id, or None."""
+    return next((t for t in tags(html) if t.attrs.get("id") == element_id), None)
