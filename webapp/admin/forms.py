@@ -1,10 +1,13 @@
 """Admin forms."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (BooleanField, EmailField, PasswordField, SelectChoice, SelectField, StringField,
+                     SubmitField)
 from wtforms.validators import DataRequired, Length
 
-ROLE_CHOICES = [("agent", "Agent"), ("manager", "Manager"), ("admin", "Admin")]
+# SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
+ROLE_CHOICES = [SelectChoice("agent", "Agent"), SelectChoice("manager", "Manager"),
+                SelectChoice("admin", "Admin")]
 
 
 def _optional_int(value):
@@ -21,7 +24,9 @@ class _UserFields(FlaskForm):
 
     def set_managers(self, managers):
         """Offer the active managers (and "none") as choices."""
-        self.manager_id.choices = [("", "(no manager)")] + [(m.id, m.name) for m in managers]
+        self.manager_id.choices = [SelectChoice("", "(no manager)")] + [
+            SelectChoice(m.id, m.name) for m in managers
+        ]
 
 
 class UserCreateForm(_UserFields):
