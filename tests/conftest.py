@@ -180,6 +180,92 @@ class Factory:
         db.session.flush()
         return user
 
+    def category(self, code: str | None = None, name: str | None = None):
+        """A category."""
+        from webapp.catalog.models import Category
+
+        self.counter += 1
+        category = Category(code=code or f"cat_{self.counter}", name=name or f"Category {self.counter}")
+        db.session.add(category)
+        db.session.flush()
+        return category
+
+    def product(self, sku: str | None = None, category=None, list_price_cents: int = 100_000, **fields):
+        """A product (open to every agent unless restricted=True)."""
+        from webapp.catalog.models import Product
+
+        self.counter += 1
+        product = Product(sku=sku or f"SKU-{self.counter}", name=fields.pop("name", f"Product {self.counter}"),
+                          category_id=(category or self.category()).id, list_price_cents=list_price_cents,
+                          **fields)
+        db.session.add(product)
+        db.session.flush()
+        return product
+
+    def customer(self, name: str | None = None):
+        """A customer."""
+        from webapp.catalog.models import Customer
+
+        self.counter += 1
+        customer = Customer(name=name or f"Customer {self.counter}")
+        db.session.add(customer)
+        db.session.flush()
+        return customer
+
+    def plan(self, base_rate=None, tiers=(), tier_mode=None, effective_from=None, name=None, **overrides):
+        """A plan through the plan service (rates and amounts as strings or Decimals)."""
+        from datetime import date
+        from decimal import Decimal
+
+        from webapp.commissions.plans import PlanRules, create_plan
+
+        self.counter += 1
+        rules = PlanRules(
+            base_rate=Decimal(str(base_rate)) if base_rate is not None else None,
+            tiers=[(Decimal(str(f)), Decimal(str(r))) for f, r in tiers], tier_mode=tier_mode,
+            category_rates={k: Decimal(str(v)) for k, v in overrides.get("category_rates", {}).items()},
+            product_rates={k: Decimal(str(v)) for k, v in overrides.get("product_rates", {}).items()},
+        )
+        return create_plan(None, name=name or f"Plan {self.counter}", description=None, rules=rules,
+                           effective_from=effective_from or date(2000, 1, 1))
+
+    def assign(self, agent, plan, effective_from=None, effective_to=None):
+        """Put an agent on a plan."""
+        from datetime import date
+
+        from webapp.commissions.plans import assign_plan
+
+        return assign_plan(None, agent_id=agent.id, plan_id=plan.id,
+                           effective_from=effective_from or date(2000, 1, 1), effective_to=effective_to)
+
+    def sale(self, agent, amount: str, sold_on, *, approve: bool = True, product=None, quantity: int = 1):
+        """A sale entered by the agent through the sales service, approved by their manager."""
+        import uuid
+        from decimal import Decimal
+
+        from webapp.sales.services import SaleInput, approve_sale, create_sale
+
+        product = product or self.product()
+        unit_price = Decimal(amount) / quantity
+        sale, _ = create_sale(agent, SaleInput(product_id=product.id, quantity=quantity, unit_price=unit_price,
+                                               sold_on=sold_on, customer_id=self.customer().id),
+                              idempotency_key=uuid.uuid4().hex)
+        if approve:
+            approve_sale(agent.manager, sale)
+        return sale
+
+
+@pytest.fixture
+def today(monkeypatch):
+    """Freeze the installation's "today": call today(date(2026, 11, 20)) to move it."""
+    from webapp import clock
+
+    def set_today(day):
+        monkeypatch.setattr(clock, "today", lambda: day)
+        return day
+
+    return set_today
+
 
 @pytest.fixture
 def factory(app) -> Factory:

@@ -1,0 +1,90 @@
+"""Payouts: money paid to agents, and their reversals (never deletions)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+
+from webapp import clock
+from webapp.audit.services import record
+from webapp.auth.models import Role, User
+from webapp.commissions.ledger import agent_balance, lock_agent
+from webapp.commissions.models import Payout
+from webapp.commissions.periods import period_for
+from webapp.errors import NotFound, ServiceError
+from webapp.extensions import db
+from webapp.money import MAX_CENTS, format_money
+
+
+def _snapshot(payout: Payout) -> dict:
+    """The audited fields of a payout."""
+    return {"agent_id": payout.agent_id, "amount_cents": payout.amount_cents, "paid_on": payout.paid_on.isoformat(),
+            "reference": payout.reference, "advance": payout.advance, "reverses_id": payout.reverses_id}
+
+
+def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, reference: str | None = None,
+                  advance: bool = False) -> Payout:
+    """Record a payout dated in an open period, capped at the unpaid balance unless an advance."""
+    agent = db.session.get(User, agent_id) if isinstance(agent_id, int) else None
+    if agent is None or agent.role != Role.AGENT.value:
+        raise ServiceError("Choose an agent.", "agent_id")
+    lock_agent(agent.id)
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents < 1:
+        raise ServiceError("Enter an amount greater than zero.", "amount")
+    if amount_cents >= MAX_CENTS:
+        raise ServiceError("This amount is too large.", "amount")
+    if not isinstance(paid_on, date):
+        raise ServiceError("Enter the payment date.", "paid_on")
+    if paid_on > clock.today():
+        raise ServiceError("The payment date cannot be in the future.", "paid_on")
+    if not period_for(paid_on).is_open:
+        raise ServiceError("That date is in a closed period; date the payout in an open period.", "paid_on")
+    unpaid = agent_balance(agent.id).unpaid
+    if amount_cents > unpaid and not advance:
+        raise ServiceError(
+            f"This is more than the unpaid balance "
+            f"({format_money(max(unpaid, 0), current_app.config['CURRENCY'])}). "
+            "Mark it as an advance to pay more.", "amount")
+    reference = (reference or "").strip()[:120] or None
+    payout = Payout(agent_id=agent.id, amount_cents=amount_cents, paid_on=paid_on, reference=reference,
+                    advance=bool(advance), created_by_id=getattr(actor, "id", None))
+    db.session.add(payout)
+    db.session.flush()
+    record(actor, "payout.create", payout, None, _snapshot(payout))
+    return payout
+
+
+def reverse_payout(actor, payout: Payout, *, reason: str) -> Payout:
+    """Reverse a payout with a counter-entry dated today (the original stays on record)."""
+    lock_agent(payout.agent_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("Give a reason.", "reason")
+    if payout.reverses_id is not None:
+        raise ServiceError("A reversal cannot itself be reversed; record a new payout.", status=409)
+    if db.session.scalar(select(Payout.id).where(Payout.reverses_id == payout.id)) is not None:
+        raise ServiceError("This payout has already been reversed.", status=409)
+    today = clock.today()
+    reversal = Payout(agent_id=payout.agent_id, amount_cents=-payout.amount_cents, paid_on=today,
+                      reference=f"Reversal of payout {payout.id}: {reason}"[:120], advance=payout.advance,
+                      reverses_id=payout.id, created_by_id=getattr(actor, "id", None))
+    db.session.add(reversal)
+    db.session.flush()
+    record(actor, "payout.reverse", reversal, _snapshot(payout), _snapshot(reversal))
+    return reversal
+
+
+def get_payout(payout_id: int) -> Payout:
+    """A payout by id, or NotFound."""
+    payout = db.session.get(Payout, payout_id)
+    if payout is None:
+        raise NotFound()
+    return payout
+
+
+def payouts_of(agent_id: int) -> list[Payout]:
+    """An agent's payouts, newest first."""
+    return list(db.session.scalars(select(Payout).where(Payout.agent_id == agent_id)
+                                   .order_by(Payout.paid_on.desc(), Payout.id.desc())))

@@ -1,0 +1,148 @@
+"""Statement periods and installation settings.
+
+Periods are created on demand. Closed periods always form a prefix of the calendar: a period is
+closed only after every earlier one, so "the earliest open period" is simply the first period
+after the last closed one, and any date up to the last closed end is frozen.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from webapp import clock
+from webapp.audit.services import record
+from webapp.commissions.models import Period, Settings
+from webapp.errors import ServiceError
+from webapp.extensions import db
+
+CADENCES = ("semi_monthly", "monthly")
+
+
+def get_settings() -> Settings:
+    """The installation's settings row (created by the migrations)."""
+    settings = db.session.get(Settings, 1)
+    if settings is None:  # a database created without the migrations (never in production)
+        settings = Settings(id=1)
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    """First and last day of the calendar month of `day`."""
+    last = calendar.monthrange(day.year, day.month)[1]
+    return day.replace(day=1), day.replace(day=last)
+
+
+def _month_cadence(day: date) -> str:
+    """The cadence a month uses: that of periods already made in it, else the current setting.
+
+    This is what makes a cadence change take effect only at a month boundary.
+    """
+    first, last = month_bounds(day)
+    existing = db.session.scalars(
+        select(Period).where(Period.start_date >= first, Period.start_date <= last)
+    ).all()
+    if existing:
+        return "monthly" if any(p.start_date == first and p.end_date == last for p in existing) else "semi_monthly"
+    return get_settings().period_cadence
+
+
+def period_bounds(day: date, cadence: str) -> tuple[date, date]:
+    """Start and end of the period containing `day` under `cadence`."""
+    first, last = month_bounds(day)
+    if cadence == "monthly":
+        return first, last
+    return (first, first.replace(day=15)) if day.day <= 15 else (first.replace(day=16), last)
+
+
+def last_closed_end() -> date | None:
+    """The end date of the latest closed period, or None if none is closed."""
+    return db.session.scalar(select(func.max(Period.end_date)).where(Period.status == "closed"))
+
+
+def is_date_closed(day: date) -> bool:
+    """True if `day` falls in a closed period (its figures are frozen)."""
+    end = last_closed_end()
+    return end is not None and day <= end
+
+
+def period_for(day: date) -> Period:
+    """The period containing `day`, created if needed (closed if it lies in the frozen prefix)."""
+    period = db.session.scalar(select(Period).where(Period.start_date <= day, Period.end_date >= day))
+    if period is not None:
+        return period
+    start, end = period_bounds(day, _month_cadence(day))
+    period = Period(start_date=start, end_date=end, status="closed" if is_date_closed(day) else "open")
+    db.session.add(period)
+    db.session.flush()
+    return period
+
+
+def earliest_open_period() -> Period:
+    """Where differences for frozen lines are posted: the first period after the closed prefix."""
+    end = last_closed_end()
+    return period_for(end + timedelta(days=1) if end is not None else clock.today())
+
+
+def open_periods() -> list[Period]:
+    """Every open period, oldest first."""
+    return list(db.session.scalars(select(Period).where(Period.status == "open").order_by(Period.start_date)))
+
+
+def current_period() -> Period:
+    """The period containing today."""
+    return period_for(clock.today())
+
+
+def close_period(actor, period: Period) -> Period:
+    """Close (freeze) a period that has ended; every earlier period must be closed first."""
+    if not period.is_open:
+        raise ServiceError(f"{period.label} is already closed.", status=409)
+    if period.end_date >= clock.today():
+        raise ServiceError(f"{period.label} has not ended yet.", status=409)
+    earlier_open = db.session.scalar(
+        select(Period).where(Period.status == "open", Period.start_date < period.start_date)
+        .order_by(Period.start_date)
+    )
+    if earlier_open is not None:
+        raise ServiceError(f"Close {earlier_open.label} first: periods close in order.", status=409)
+    # Empty stretches before this period get their (empty) rows, closed, so the prefix has no gaps.
+    cursor = (last_closed_end() or period.start_date) + timedelta(days=1)
+    while cursor < period.start_date:
+        gap = period_for(cursor)
+        gap.status = "closed"
+        cursor = gap.end_date + timedelta(days=1)
+    period.status = "closed"
+    period.closed_at = clock.now_utc()
+    period.closed_by_id = getattr(actor, "id", None)
+    db.session.flush()
+    record(actor, "period.close", period, {"status": "open"}, {"status": "closed"})
+    return period
+
+
+def update_settings(actor, *, company_name: str, approval_required: bool, period_cadence: str,
+                    grace_hours: int) -> Settings:
+    """Change the installation settings (a cadence change applies from the next new month)."""
+    settings = get_settings()
+    before = {"company_name": settings.company_name, "approval_required": settings.approval_required,
+              "period_cadence": settings.period_cadence, "grace_hours": settings.grace_hours}
+    company_name = (company_name or "").strip()
+    if not company_name or len(company_name) > 120:
+        raise ServiceError("Enter the company name (at most 120 characters).", "company_name")
+    if period_cadence not in CADENCES:
+        raise ServiceError("Choose semi-monthly or monthly.", "period_cadence")
+    if not isinstance(grace_hours, int) or not 0 <= grace_hours <= 720:
+        raise ServiceError("Grace time is between 0 and 720 hours.", "grace_hours")
+    settings.company_name = company_name
+    settings.approval_required = bool(approval_required)
+    settings.period_cadence = period_cadence
+    settings.grace_hours = grace_hours
+    db.session.flush()
+    record(actor, "settings.update", settings, before, {
+        "company_name": company_name, "approval_required": bool(approval_required),
+        "period_cadence": period_cadence, "grace_hours": grace_hours})
+    return settings

@@ -1,0 +1,321 @@
+"""Commission plans, their versions, agents' assignments and monthly targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import or_, select
+
+from webapp.audit.services import record
+from webapp.auth.models import Role, User
+from webapp.catalog.models import Category, Product
+from webapp.commissions import engine
+from webapp.commissions.models import (CommissionEntry, CommissionPlan, PlanAssignment, PlanOverride,
+                                       PlanTier, PlanVersion, Target)
+from webapp.commissions.periods import is_date_closed, month_bounds
+from webapp.errors import NotFound, ServiceError
+from webapp.extensions import db
+from webapp.money import from_cents, rate_to_units, to_cents, units_to_rate
+
+_ONE_DAY = timedelta(days=1)
+
+
+@dataclass
+class PlanRules:
+    """What a plan version pays, as typed by an admin (rates in percent, amounts in currency)."""
+
+    base_rate: Decimal | None = None
+    tiers: list[tuple[Decimal, Decimal]] = field(default_factory=list)
+    tier_mode: str | None = None
+    category_rates: dict[int, Decimal] = field(default_factory=dict)  # category id -> rate
+    product_rates: dict[int, Decimal] = field(default_factory=dict)   # product id -> rate
+
+
+def _engine_plan_from_rules(rules: PlanRules, categories: dict[int, str], products: dict[int, str]) -> engine.Plan:
+    """Build (and so validate) the engine's plan; PlanError says what is wrong."""
+    return engine.Plan(
+        base_rate=rules.base_rate,
+        tiers=tuple(rules.tiers),
+        tier_mode=rules.tier_mode or None if rules.tiers else None,
+        category_rates={categories[cid]: rate for cid, rate in rules.category_rates.items()},
+        product_rates={products[pid]: rate for pid, rate in rules.product_rates.items()},
+    )
+
+
+def validate_rules(rules: PlanRules) -> engine.Plan:
+    """Check plan rules against the engine's contract and the catalogue; ServiceError if wrong."""
+    categories = dict(db.session.execute(
+        select(Category.id, Category.code).where(Category.id.in_(list(rules.category_rates) or [0]))
+    ).all())
+    products = dict(db.session.execute(
+        select(Product.id, Product.sku).where(Product.id.in_(list(rules.product_rates) or [0]))
+    ).all())
+    if set(rules.category_rates) - set(categories):
+        raise ServiceError("A category override names an unknown category.", "category_rates")
+    if set(rules.product_rates) - set(products):
+        raise ServiceError("A product override names an unknown product.", "product_rates")
+    if rules.base_rate is not None and rules.tiers:
+        raise ServiceError("Give either a base rate or a tier table, not both.", "base_rate")
+    if rules.tiers and rules.tier_mode not in ("marginal", "retroactive"):
+        raise ServiceError("Choose how tiers apply: marginal or retroactive.", "tier_mode")
+    try:
+        return _engine_plan_from_rules(rules, categories, products)
+    except engine.PlanError as exc:
+        field_name = "tiers" if rules.tiers else "base_rate"
+        raise ServiceError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", field_name) from exc
+
+
+def engine_plan(version: PlanVersion) -> engine.Plan:
+    """The engine's view of a stored plan version."""
+    return engine.Plan(
+        base_rate=units_to_rate(version.base_rate_units) if version.base_rate_units is not None else None,
+        tiers=tuple((from_cents(t.from_cents), units_to_rate(t.rate_units)) for t in version.tiers),
+        tier_mode=version.tier_mode,
+        category_rates={o.category.code: units_to_rate(o.rate_units) for o in version.overrides if o.category_id},
+        product_rates={o.product.sku: units_to_rate(o.rate_units) for o in version.overrides if o.product_id},
+    )
+
+
+def rules_of(version: PlanVersion) -> PlanRules:
+    """The stored version as editable rules."""
+    return PlanRules(
+        base_rate=units_to_rate(version.base_rate_units) if version.base_rate_units is not None else None,
+        tiers=[(from_cents(t.from_cents), units_to_rate(t.rate_units)) for t in version.tiers],
+        tier_mode=version.tier_mode,
+        category_rates={o.category_id: units_to_rate(o.rate_units) for o in version.overrides if o.category_id},
+        product_rates={o.product_id: units_to_rate(o.rate_units) for o in version.overrides if o.product_id},
+    )
+
+
+def _write_rules(version: PlanVersion, rules: PlanRules) -> None:
+    """Store validated rules on a version (replacing tiers and overrides)."""
+    version.base_rate_units = rate_to_units(rules.base_rate) if rules.base_rate is not None else None
+    version.tier_mode = rules.tier_mode if rules.tiers else None
+    version.tiers = [PlanTier(from_cents=to_cents(f), rate_units=rate_to_units(r)) for f, r in rules.tiers]
+    version.overrides = (
+        [PlanOverride(category_id=cid, rate_units=rate_to_units(r)) for cid, r in rules.category_rates.items()]
+        + [PlanOverride(product_id=pid, rate_units=rate_to_units(r)) for pid, r in rules.product_rates.items()]
+    )
+
+
+def _rules_snapshot(rules: PlanRules) -> dict:
+    """Rules as JSON-safe data for the audit trail."""
+    return {
+        "base_rate": str(rules.base_rate) if rules.base_rate is not None else None,
+        "tiers": [[str(f), str(r)] for f, r in rules.tiers],
+        "tier_mode": rules.tier_mode,
+        "category_rates": {str(k): str(v) for k, v in rules.category_rates.items()},
+        "product_rates": {str(k): str(v) for k, v in rules.product_rates.items()},
+    }
+
+
+def _check_effective_date(effective_from: date | None) -> date:
+    """A plan change may not reach into a closed period (that would rewrite issued statements)."""
+    if not isinstance(effective_from, date):
+        raise ServiceError("Enter the date the plan takes effect.", "effective_from")
+    if is_date_closed(effective_from):
+        raise ServiceError("That date is in a closed period; choose a date in an open period.",
+                           "effective_from")
+    return effective_from
+
+
+def create_plan(actor, *, name: str, description: str | None, rules: PlanRules,
+                effective_from: date) -> CommissionPlan:
+    """Create a plan with its first version."""
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise ServiceError("Enter a plan name (at most 80 characters).", "name")
+    if db.session.scalar(select(CommissionPlan.id).where(CommissionPlan.name == name)):
+        raise ServiceError("A plan with this name exists already.", "name")
+    validate_rules(rules)
+    plan = CommissionPlan(name=name, description=(description or "").strip() or None)
+    version = PlanVersion(plan=plan, version=1, effective_from=effective_from or date(2000, 1, 1),
+                          created_by_id=getattr(actor, "id", None))
+    _write_rules(version, rules)
+    db.session.add(plan)
+    db.session.flush()
+    record(actor, "plan.create", plan, None, {"name": name, **_rules_snapshot(rules)})
+    return plan
+
+
+def version_has_earned(version: PlanVersion) -> bool:
+    """True once any ledger entry was computed with this version."""
+    return db.session.scalar(
+        select(CommissionEntry.id).where(CommissionEntry.plan_version_id == version.id).limit(1)
+    ) is not None
+
+
+def edit_version(actor, version: PlanVersion, rules: PlanRules) -> PlanVersion:
+    """Change a version in place, allowed only while it has earned nothing."""
+    if version_has_earned(version):
+        raise ServiceError("This plan version has earned commission; create a new version instead.",
+                           status=409)
+    validate_rules(rules)
+    before = _rules_snapshot(rules_of(version))
+    _write_rules(version, rules)
+    db.session.flush()
+    record(actor, "plan.version.edit", version, before, _rules_snapshot(rules))
+    _recompute_plan_agents(version.plan_id, version.effective_from)
+    return version
+
+
+def add_version(actor, plan: CommissionPlan, rules: PlanRules, effective_from: date) -> PlanVersion:
+    """Add a new version of a plan, effective from a date in an open period."""
+    _check_effective_date(effective_from)
+    validate_rules(rules)
+    if any(v.effective_from == effective_from for v in plan.versions):
+        raise ServiceError("A version already starts on that date.", "effective_from")
+    version = PlanVersion(plan=plan, version=max(v.version for v in plan.versions) + 1,
+                          effective_from=effective_from, created_by_id=getattr(actor, "id", None))
+    _write_rules(version, rules)
+    db.session.add(version)
+    db.session.flush()
+    record(actor, "plan.version.create", version, None,
+           {"effective_from": effective_from.isoformat(), **_rules_snapshot(rules)})
+    _recompute_plan_agents(plan.id, effective_from)
+    return version
+
+
+def version_in_force(plan_id: int, day: date) -> PlanVersion | None:
+    """The plan's version whose date is the latest on or before `day`."""
+    return db.session.scalar(
+        select(PlanVersion).where(PlanVersion.plan_id == plan_id, PlanVersion.effective_from <= day)
+        .order_by(PlanVersion.effective_from.desc()).limit(1)
+    )
+
+
+def assignments_of(agent_id: int) -> list[PlanAssignment]:
+    """An agent's plan assignments, oldest first."""
+    return list(db.session.scalars(
+        select(PlanAssignment).where(PlanAssignment.agent_id == agent_id).order_by(PlanAssignment.effective_from)
+    ))
+
+
+def assignment_on(agent_id: int, day: date) -> PlanAssignment | None:
+    """The assignment in force for an agent on a date."""
+    return db.session.scalar(
+        select(PlanAssignment).where(
+            PlanAssignment.agent_id == agent_id, PlanAssignment.effective_from <= day,
+            or_(PlanAssignment.effective_to.is_(None), PlanAssignment.effective_to >= day),
+        )
+    )
+
+
+def _overlaps(agent_id: int, start: date, end: date | None, ignore_id: int | None = None) -> PlanAssignment | None:
+    """An existing assignment of the agent overlapping [start, end] (end None = open-ended)."""
+    query = select(PlanAssignment).where(
+        PlanAssignment.agent_id == agent_id,
+        or_(PlanAssignment.effective_to.is_(None), PlanAssignment.effective_to >= start),
+    )
+    if end is not None:
+        query = query.where(PlanAssignment.effective_from <= end)
+    if ignore_id is not None:
+        query = query.where(PlanAssignment.id != ignore_id)
+    return db.session.scalar(query.limit(1))
+
+
+def _agent(agent_id: int) -> User:
+    """An agent by id, or a field error."""
+    agent = db.session.get(User, agent_id)
+    if agent is None or agent.role != Role.AGENT.value:
+        raise ServiceError("Choose an agent.", "agent_id")
+    return agent
+
+
+def assign_plan(actor, *, agent_id: int, plan_id: int, effective_from: date,
+                effective_to: date | None = None) -> PlanAssignment:
+    """Put an agent on a plan for a date range; refuses overlaps and closed periods."""
+    from webapp.commissions.ledger import lock_agent, recompute_agent_range
+
+    agent = _agent(agent_id)
+    lock_agent(agent.id)
+    plan = db.session.get(CommissionPlan, plan_id)
+    if plan is None:
+        raise ServiceError("Choose a plan.", "plan_id")
+    _check_effective_date(effective_from)
+    if effective_to is not None and effective_to < effective_from:
+        raise ServiceError("The end date is before the start date.", "effective_to")
+    clash = _overlaps(agent.id, effective_from, effective_to)
+    if clash is not None:
+        until = clash.effective_to.isoformat() if clash.effective_to else "open-ended"
+        raise ServiceError(
+            f"{agent.name} is already on {clash.plan.name} from {clash.effective_from.isoformat()} "
+            f"({until}). End that assignment first.", "effective_from")
+    assignment = PlanAssignment(agent_id=agent.id, plan_id=plan.id, effective_from=effective_from,
+                                effective_to=effective_to)
+    db.session.add(assignment)
+    db.session.flush()
+    record(actor, "plan.assign", assignment, None, {
+        "agent_id": agent.id, "plan_id": plan.id, "effective_from": effective_from.isoformat(),
+        "effective_to": effective_to.isoformat() if effective_to else None})
+    recompute_agent_range(agent.id, effective_from, effective_to)
+    return assignment
+
+
+def end_assignment(actor, assignment: PlanAssignment, effective_to: date) -> PlanAssignment:
+    """End an assignment on a date (inclusive); the days after it lose this plan."""
+    from webapp.commissions.ledger import lock_agent, recompute_agent_range
+
+    lock_agent(assignment.agent_id)
+    if not isinstance(effective_to, date) or effective_to < assignment.effective_from:
+        raise ServiceError("The end date must be on or after the start date.", "effective_to")
+    if is_date_closed(effective_to + _ONE_DAY):
+        raise ServiceError("Ending it there would change a closed period.", "effective_to")
+    before = {"effective_to": assignment.effective_to.isoformat() if assignment.effective_to else None}
+    old_end = assignment.effective_to
+    assignment.effective_to = effective_to
+    db.session.flush()
+    record(actor, "plan.assignment.end", assignment, before, {"effective_to": effective_to.isoformat()})
+    recompute_agent_range(assignment.agent_id, effective_to + _ONE_DAY, old_end)
+    return assignment
+
+
+def _recompute_plan_agents(plan_id: int, since: date) -> None:
+    """Recompute every agent-month the plan's change can touch, from `since` on."""
+    from webapp.commissions.ledger import lock_agent, recompute_agent_range
+
+    rows = db.session.scalars(
+        select(PlanAssignment).where(
+            PlanAssignment.plan_id == plan_id,
+            or_(PlanAssignment.effective_to.is_(None), PlanAssignment.effective_to >= since),
+        ).order_by(PlanAssignment.agent_id)
+    ).all()
+    for assignment in rows:
+        lock_agent(assignment.agent_id)
+        recompute_agent_range(assignment.agent_id, max(since, assignment.effective_from), assignment.effective_to)
+
+
+def set_target(actor, *, agent_id: int, month: date, amount_cents: int) -> Target:
+    """Set (or replace) an agent's sales target for a month."""
+    agent = _agent(agent_id)
+    first, _ = month_bounds(month)
+    if amount_cents < 1:
+        raise ServiceError("Enter a target greater than zero.", "amount")
+    target = db.session.scalar(select(Target).where(Target.agent_id == agent.id, Target.month == first))
+    before = {"amount_cents": target.amount_cents} if target else None
+    if target is None:
+        target = Target(agent_id=agent.id, month=first, amount_cents=amount_cents)
+        db.session.add(target)
+    else:
+        target.amount_cents = amount_cents
+    db.session.flush()
+    record(actor, "target.set", target, before, {"agent_id": agent.id, "month": first.isoformat(),
+                                                 "amount_cents": amount_cents})
+    return target
+
+
+def target_for(agent_id: int, day: date) -> Target | None:
+    """The agent's target for the month of `day`."""
+    first, _ = month_bounds(day)
+    return db.session.scalar(select(Target).where(Target.agent_id == agent_id, Target.month == first))
+
+
+def get_plan(plan_id: int) -> CommissionPlan:
+    """A plan by id, or NotFound."""
+    plan = db.session.get(CommissionPlan, plan_id)
+    if plan is None:
+        raise NotFound()
+    return plan
+
