@@ -11,16 +11,8 @@ from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
 from webapp.errors import ServiceError
 from webapp.extensions import db
+from webapp.formtools import apply_service_error
 from webapp.mail import get_backend
-
-
-def _field_error(form, exc: ServiceError) -> None:
-    """Show a service error beside its field (or above the form)."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None:
-        field.errors = list(field.errors) + [exc.message]
-    else:
-        form.form_errors.append(exc.message)
 
 
 @bp.route("/users")
@@ -45,7 +37,7 @@ def user_new():
                 )
             except ServiceError as exc:
                 db.session.rollback()
-                _field_error(form, exc)
+                apply_service_error(form, exc)
             else:
                 db.session.commit()
                 flash(f"{user.name} can now sign in as {user.email}.", "success")
@@ -68,7 +60,7 @@ def user_edit(user_id: int):
                                      manager_id=form.manager_id.data, active=form.active.data)
             except ServiceError as exc:
                 db.session.rollback()
-                _field_error(form, exc)
+                apply_service_error(form, exc)
             else:
                 db.session.commit()
                 flash(f"Saved {user.name}.", "success")

@@ -1,0 +1,72 @@
+"""Form helpers shared by every blueprint: money/rate/date fields and service errors."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+from webapp.errors import ServiceError
+from webapp.money import MoneyError, parse_money, parse_rate
+
+
+def apply_service_error(form, exc: ServiceError) -> None:
+    """Show a service error beside its field (or above the form when it names none)."""
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = list(field.errors) + [exc.message]
+    else:
+        form.form_errors.append(exc.message)
+
+
+class MoneyField(StringField):
+    """An amount typed as text, parsed to Decimal by webapp.money (never through float)."""
+
+    def __init__(self, label=None, validators=None, allow_zero: bool = False, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.allow_zero = allow_zero
+        self.decimal = None
+
+    def pre_validate(self, form):
+        """Parse the text; an empty optional field stays None."""
+        self.decimal = None
+        if not (self.data or "").strip():
+            if self.flags.required:
+                raise ValidationError("Enter an amount.")
+            return
+        try:
+            self.decimal = parse_money(self.data, allow_zero=self.allow_zero)
+        except MoneyError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class RateField(StringField):
+    """A percentage typed as text (0..100, at most four decimals), parsed to Decimal."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.decimal = None
+
+    def pre_validate(self, form):
+        """Parse the text; an empty optional field stays None."""
+        self.decimal = None
+        if not (self.data or "").strip():
+            if self.flags.required:
+                raise ValidationError("Enter a rate.")
+            return
+        try:
+            self.decimal = parse_rate(self.data)
+        except MoneyError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+def parse_iso_date(text: str | None) -> date | None:
+    """A YYYY-MM-DD date or None; anything else (times included) is refused."""
+    text = (text or "").strip()
+    if len(text) != 10:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
