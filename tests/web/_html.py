@@ -13,6 +13,7 @@ class Tag:
     name: str
     attrs: dict[str, str | None]
     text: str = ""
+    ancestors: list[Tag] = field(default_factory=list, repr=False)
     _open: bool = field(default=True, repr=False)
 
 
@@ -27,7 +28,8 @@ class _Reader(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         """Record the tag."""
-        self.tags.append(Tag(tag, dict(attrs), _open=tag not in self.VOID))
+        ancestors = [t for t in self.tags if t._open]
+        self.tags.append(Tag(tag, dict(attrs), ancestors=ancestors, _open=tag not in self.VOID))
 
     def handle_endtag(self, tag):
         """Close the innermost open tag of this name."""
@@ -49,6 +51,11 @@ def tags(html: str, name: str | None = None) -> list[Tag]:
     reader.feed(html)
     reader.close()
     return [t for t in reader.tags if name is None or t.name == name]
+
+
+def within(container: Tag, page: list[Tag], name: str | None = None) -> list[Tag]:
+    """The tags (called `name`) of `page` that sit inside `container`, from the same tags() call."""
+    return [t for t in page if any(a is container for a in t.ancestors) and name in (None, t.name)]
 
 
 def by_id(html: str, element_id: str) -> Tag | None:
