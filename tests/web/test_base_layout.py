@@ -112,7 +112,7 @@ def _forms_to_check(as_admin, factory, outbox) -> dict[str, str]:
         "reset": anonymous.get(reset_path).get_data(as_text=True),
         "reset with errors": anonymous.post(reset_path, {"password": "x", "confirm": "y"}).get_data(as_text=True),
         "/admin/users/new": as_admin.get("/admin/users/new").get_data(as_text=True),
-        "new user with errors": as_admin.post("/admin/users/new", {"email": "x"}).get_data(as_text=True),
+        "new user with errors": as_admin.post("/admin/users/new", {"email": "x", "role": "agent"}).get_data(as_text=True),
         "edit user": as_admin.get(f"/admin/users/{agent.id}").get_data(as_text=True),
     }
 
