@@ -9,6 +9,7 @@ import redis
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy.exc import OperationalError
 
 from webapp.config import load_config
@@ -38,6 +39,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(dict(os.environ), Path(app.instance_path)))
     app.config.update(overrides)
 
+    if app.config["TRUST_PROXY_HOPS"]:
+        hops = app.config["TRUST_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     register_extensions(app, redis_override)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -29,6 +29,16 @@ def _instance_secret_key(instance_path: Path) -> str:
     return path.read_text().strip()
 
 
+def _int(environ: dict[str, str], name: str, default: int) -> int:
+    """A non-negative integer setting, with a clear error for anything else."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}.")
+    return int(raw)
+
+
 def normalise_database_url(url: str) -> str:
     """Use the psycopg 3 driver for postgres URLs, whatever spelling the platform gives."""
     for prefix in ("postgres://", "postgresql://"):
@@ -94,6 +104,9 @@ def load_config(environ: dict[str, str], instance_path: Path) -> dict:
         or environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "LOGIN_LIMIT_ACCOUNT": environ.get("LOGIN_LIMIT_ACCOUNT", "5 per minute;20 per hour"),
         "LOGIN_LIMIT_IP": environ.get("LOGIN_LIMIT_IP", "20 per minute;100 per hour"),
-        "PASSWORD_RESET_MAX_AGE": int(environ.get("PASSWORD_RESET_MAX_AGE", "3600")),
+        "PASSWORD_RESET_MAX_AGE": _int(environ, "PASSWORD_RESET_MAX_AGE", 3600),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        # Behind a reverse proxy, how many hops of X-Forwarded-For/-Proto to trust (0: none).
+        # Without it every client shares the proxy's address and the per-IP login throttle.
+        "TRUST_PROXY_HOPS": _int(environ, "TRUST_PROXY_HOPS", 0),
     }
