@@ -185,6 +185,7 @@ def variables_read_by_config() -> set[str]:
         r"""environ\.get\(\s*["']([A-Z][A-Z0-9_]*)["']""",
         r"""environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]""",
         r"""getenv\(\s*["']([A-Z][A-Z0-9_]*)["']""",
+        r"""_int\(\s*environ,\s*["']([A-Z][A-Z0-9_]*)["']""",
     )
     return {name for pattern in patterns for name in re.findall(pattern, source)}
 
