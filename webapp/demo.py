@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import select
+
+from webapp import clock
 from webapp.auth import services as accounts
-from webapp.auth.models import Role
+from webapp.auth.models import Role, User
+from webapp.catalog import services as catalog
+from webapp.catalog.models import Category, Customer, Product
+from webapp.commissions import plans
+from webapp.commissions.models import CommissionPlan
+from webapp.commissions.periods import close_period, period_for
+from webapp.extensions import db
+from webapp.sales import services as sales
+from webapp.sales.models import Sale, SaleStatus
 
 # A known password is the point of a demo; `flask demo seed` refuses to run in production.
 DEMO_PASSWORD = "demo-password"
@@ -19,8 +35,30 @@ AGENTS = [
     ("farid.agent@demo.example", "Farid Haddad", 1),
 ]
 
+# The seed's five categories, with a realistic catalogue (prices in the seed's 5,000-50,000 band).
+CATEGORIES = [
+    ("medical", "Medical"), ("food_beverages", "Food & beverages"), ("construction", "Construction"),
+    ("office_supplies", "Office supplies"), ("technology", "Technology"),
+]
+PRODUCTS = [
+    ("MED-100", "Patient monitor", "medical", "12500.00"),
+    ("MED-210", "Portable ultrasound", "medical", "38900.00"),
+    ("FNB-010", "Commercial espresso machine", "food_beverages", "7800.00"),
+    ("FNB-044", "Walk-in cooler", "food_beverages", "21400.00"),
+    ("CON-300", "Mini excavator rental (month)", "construction", "9600.00"),
+    ("CON-512", "Scaffolding system", "construction", "16750.00"),
+    ("OFF-020", "Ergonomic office fit-out", "office_supplies", "5400.00"),
+    ("OFF-075", "Print fleet contract", "office_supplies", "11200.00"),
+    ("TEC-101", "Server rack, configured", "technology", "27300.00"),
+    ("TEC-230", "Laptop fleet (10 units)", "technology", "14900.00"),
+]
+CUSTOMERS = ["Northwind Clinics", "Harbor Foods", "Summit Builders", "Bluebird Offices", "Atlas Logistics",
+             "Greenfield Schools", "Riverside Hospital", "Cobalt Data", "Maple Hotels", "Pioneer Labs"]
+FLAT_PLAN = "Standard 3%"
+TIERED_PLAN = "Growth tiers"
 
-def _ensure(email: str, name: str, role: Role, manager_id: int | None = None):
+
+def _ensure_user(email: str, name: str, role: Role, manager_id: int | None = None) -> tuple[User, bool]:
     """The user with this email, created if missing. Returns (user, created)."""
     user = accounts.find_user_by_email(email)
     if user is not None:
@@ -29,18 +67,96 @@ def _ensure(email: str, name: str, role: Role, manager_id: int | None = None):
                                 password=DEMO_PASSWORD, manager_id=manager_id), True
 
 
-def seed_demo() -> bool:
-    """Create the demo users (later: catalogue, plans, sales); True if anything was created."""
-    from flask import current_app
+def _ensure_catalogue() -> dict[str, Product]:
+    """Categories and products, created when missing."""
+    categories = {c.code: c for c in db.session.scalars(select(Category))}
+    for code, name in CATEGORIES:
+        if code not in categories:
+            categories[code] = catalog.save_category(None, None, code=code, name=name)
+    products = {p.sku: p for p in db.session.scalars(select(Product))}
+    for sku, name, code, price in PRODUCTS:
+        if sku not in products:
+            products[sku] = catalog.save_product(None, None, sku=sku, name=name, category_id=categories[code].id,
+                                                 list_price_cents=int(Decimal(price) * 100))
+    if not db.session.scalar(select(Customer.id).limit(1)):
+        for name in CUSTOMERS:
+            catalog.create_customer(None, name=name, email=f"buyer@{name.split()[0].lower()}.example")
+    return products
 
+
+def _ensure_plans(agents: list[User], month_start: date) -> None:
+    """A flat 3% plan (the seed's rate) and a tiered plan; assignments and targets."""
+    existing = {p.name: p for p in db.session.scalars(select(CommissionPlan))}
+    tech = db.session.scalar(select(Category).where(Category.code == "technology"))
+    flat = existing.get(FLAT_PLAN) or plans.create_plan(
+        None, name=FLAT_PLAN, description="The seed's flat rate, with a technology bonus.",
+        rules=plans.PlanRules(base_rate=Decimal("3"), category_rates={tech.id: Decimal("4")}),
+        effective_from=date(2000, 1, 1))
+    tiered = existing.get(TIERED_PLAN) or plans.create_plan(
+        None, name=TIERED_PLAN, description="Marginal tiers on monthly volume.",
+        rules=plans.PlanRules(tiers=[(Decimal("0"), Decimal("3")), (Decimal("50000"), Decimal("4")),
+                                     (Decimal("100000"), Decimal("5"))], tier_mode="marginal"),
+        effective_from=date(2000, 1, 1))
+    for index, agent in enumerate(agents):
+        if not plans.assignments_of(agent.id):
+            plans.assign_plan(None, agent_id=agent.id, plan_id=(tiered if index % 2 else flat).id,
+                              effective_from=date(2000, 1, 1))
+        for month in (month_start, (month_start - timedelta(days=1)).replace(day=1)):
+            if plans.target_for(agent.id, month) is None:
+                plans.set_target(None, agent_id=agent.id, month=month, amount_cents=8_000_000)
+
+
+def _ensure_sales(agents: list[User], products: dict[str, Product], today: date) -> None:
+    """Two months of sales in mixed states, then the oldest period closed (idempotent by key)."""
+    if db.session.scalar(select(Sale.id).where(Sale.idempotency_key.like("demo-%")).limit(1)):
+        return
+    rng = random.Random(20261126)
+    customers = list(db.session.scalars(select(Customer).order_by(Customer.id)))
+    first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    days = (today - first).days
+    made: list[tuple[Sale, str]] = []
+    for agent in agents:
+        for n in range(14):
+            product = rng.choice(list(products.values()))
+            sold_on = first + timedelta(days=rng.randint(0, days))
+            quantity = rng.choice([1, 1, 1, 2, 3])
+            data = sales.SaleInput(product_id=product.id, quantity=quantity,
+                                   unit_price=Decimal(product.list_price_cents) / 100, sold_on=sold_on,
+                                   customer_id=rng.choice(customers).id, note=None)
+            sale, _ = sales.create_sale(agent, data, idempotency_key=f"demo-{agent.id}-{n:03d}")
+            fate = rng.choices(["approve", "pending", "reject", "void"], weights=[70, 18, 7, 5])[0]
+            made.append((sale, fate))
+    for sale, fate in made:
+        manager = sale.agent.manager
+        if fate in ("approve", "void"):
+            sales.approve_sale(manager, sale)
+        if fate == "reject":
+            sales.reject_sale(manager, sale, "Customer signature missing on the order form.")
+    for sale, fate in made:
+        if fate == "void":
+            sales.void_sale(sale.agent.manager, sale, "Order cancelled by the customer.")
+    oldest = period_for(first)
+    if oldest.is_open and oldest.end_date < today:
+        close_period(None, oldest)
+
+
+def seed_demo() -> bool:
+    """Create the demo organisation where missing; True if any user was created."""
     if current_app.config["PRODUCTION"]:
         raise RuntimeError("The demo organisation is for local runs, not production.")
-    created = _ensure(*ADMIN, Role.ADMIN)[1]
+    created = _ensure_user(*ADMIN, Role.ADMIN)[1]
     managers = []
     for email, name in MANAGERS:
-        manager, made = _ensure(email, name, Role.MANAGER)
+        manager, made = _ensure_user(email, name, Role.MANAGER)
         managers.append(manager)
         created |= made
+    agents = []
     for email, name, team in AGENTS:
-        created |= _ensure(email, name, Role.AGENT, managers[team].id)[1]
+        agent, made = _ensure_user(email, name, Role.AGENT, managers[team].id)
+        agents.append(agent)
+        created |= made
+    today = clock.today()
+    products = _ensure_catalogue()
+    _ensure_plans(agents, today.replace(day=1))
+    _ensure_sales(agents, products, today)
     return created
