@@ -79,3 +79,17 @@ def test_viewing_the_login_page_does_not_count(app, limits):
     client = app.test_client()
     for _ in range(5):
         assert client.get("/login", environ_base={"REMOTE_ADDR": "10.0.0.7"}).status_code == 200
+
+
+def test_forwarded_for_header_does_not_dodge_the_address_limit_without_a_trusted_proxy(app, factory, limits):
+    assert app.config["TRUST_PROXY_HOPS"] == 0
+    limits(account="100 per minute", ip="2 per minute")
+    for n in range(2):
+        response = Browser(app.test_client()).post(
+            "/login", {"email": f"guess{n}@example.com", "password": "wrong-password"},
+            environ_base={"REMOTE_ADDR": "10.0.0.20"}, headers={"X-Forwarded-For": f"192.0.2.{n}"})
+        assert response.status_code == 401
+    spoofed = Browser(app.test_client()).post(
+        "/login", {"email": "guess9@example.com", "password": "wrong-password"},
+        environ_base={"REMOTE_ADDR": "10.0.0.20"}, headers={"X-Forwarded-For": "192.0.2.99"})
+    assert spoofed.status_code == 429
