@@ -1,0 +1,1 @@
+"""Commissions: the pure engine (engine.py) and its golden-case adapter (golden.py)."""
