@@ -292,7 +292,7 @@ class Browser:
 
     def token(self, url: str = "/login") -> str:
         """Fetch a page and read its CSRF token."""
-        return csrf_token_from(self.client.get(url).get_data(as_text=True))
+        return csrf_token_from(self.client.get(url, follow_redirects=True).get_data(as_text=True))
 
     def post(self, url, data=None, token_from: str | None = None, **kwargs):
         """POST a form with a valid CSRF token taken from `token_from` (default: the same URL)."""

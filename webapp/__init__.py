@@ -96,10 +96,12 @@ def register_blueprints(app: Flask) -> None:
     from webapp.admin import bp as admin_bp
     from webapp.auth import bp as auth_bp
     from webapp.main import bp as main_bp
+    from webapp.sales import bp as sales_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(sales_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -132,11 +134,12 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """Register the `flask users` and `flask demo` command groups."""
-    from webapp.commands import demo_cli, users_cli
+    """Register the `flask users`, `flask demo` and `flask commissions` command groups."""
+    from webapp.commands import commissions_cli, demo_cli, users_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(commissions_cli)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -229,13 +229,13 @@ def test_manager_whose_agents_are_all_inactive_can_be_deactivated(as_admin, fact
 
 def test_deactivation_ends_the_users_session_at_once(as_admin, as_agent):
     agent = as_agent.user
-    assert as_agent.get("/").status_code == 200
+    assert as_agent.get("/dashboard").status_code == 200
 
     response = as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, active=None))
     assert response.status_code == 302
     assert _reload(agent).active is False
 
-    next_request = as_agent.get("/")
+    next_request = as_agent.get("/dashboard")
     assert next_request.status_code == 302
     assert urlsplit(next_request.headers["Location"]).path == "/login"
     listing = as_admin.get("/admin/users").get_data(as_text=True)
@@ -248,7 +248,7 @@ def test_reactivated_user_signs_in_again_but_old_sessions_stay_ended(app, as_adm
     agent = _reload(agent)
     response = as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, active="y"))
     assert response.status_code == 302
-    assert as_agent.get("/").status_code == 302
+    assert as_agent.get("/dashboard").status_code == 302
     login = Browser(app.test_client()).post("/login", {"email": agent.email, "password": TEST_PASSWORD})
     assert login.status_code == 302
 

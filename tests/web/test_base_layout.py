@@ -60,7 +60,7 @@ def test_signed_in_pages_have_no_inline_script_or_style(as_admin, factory):
 
 
 def test_body_hx_headers_carry_the_sessions_csrf_token(as_agent):
-    html = as_agent.get("/").get_data(as_text=True)
+    html = as_agent.get("/dashboard").get_data(as_text=True)
     [body] = tags(html, "body")
     headers = json.loads(body.attrs["hx-headers"])
     token = headers["X-CSRFToken"]
@@ -68,7 +68,7 @@ def test_body_hx_headers_carry_the_sessions_csrf_token(as_agent):
     # The header token is accepted for a state-changing request.
     response = as_agent.client.post("/logout", headers={"X-CSRFToken": token})
     assert response.status_code == 302
-    assert as_agent.get("/").status_code == 302
+    assert as_agent.get("/dashboard").status_code == 302
 
 
 def test_htmx_config_swaps_422_and_keeps_the_csp_intact(client):
@@ -145,13 +145,13 @@ def test_field_errors_are_announced_and_valid_fields_are_not_marked_invalid(as_a
 @pytest.mark.parametrize("role, shown, hidden", [
     (Role.ADMIN, {"Home", "Users", "Outbox"}, {"My team"}),
     (Role.MANAGER, {"Home", "My team"}, {"Users", "Outbox"}),
-    (Role.AGENT, {"Home"}, {"Users", "Outbox", "My team"}),
+    (Role.AGENT, {"Dashboard", "My sales", "My products"}, {"Home", "Users", "Outbox", "My team"}),
 ])
 def test_navigation_shows_what_the_role_may_open(app, factory, role, shown, hidden):
     user = factory.user(role)
     client = app.test_client()
     sign_in(client, user)
-    html = Browser(client).get("/").get_data(as_text=True)
+    html = Browser(client).get("/", follow_redirects=True).get_data(as_text=True)
     page = tags(html)
     [nav] = [n for n in page if n.name == "nav" and n.attrs.get("aria-label") == "Main"]
     links = {a.text.strip(): a.attrs["href"] for a in within(nav, page, "a")}

@@ -79,11 +79,11 @@ def test_a_token_from_another_session_is_refused(app, factory):
 
 
 def test_htmx_request_with_the_token_in_the_header_is_accepted(as_agent):
-    page = as_agent.get("/").get_data(as_text=True)
+    page = as_agent.get("/dashboard").get_data(as_text=True)
     token = csrf_token_from(page)
     response = as_agent.client.post("/logout", headers={"X-CSRFToken": token, "HX-Request": "true"})
     assert response.status_code == 302
-    assert as_agent.get("/").status_code == 302
+    assert as_agent.get("/dashboard").status_code == 302
 
 
 def test_htmx_form_post_with_the_header_token_creates_the_user(as_admin, factory):
@@ -99,4 +99,4 @@ def test_htmx_form_post_with_the_header_token_creates_the_user(as_admin, factory
 def test_a_wrong_header_token_is_refused(as_agent):
     response = as_agent.client.post("/logout", headers={"X-CSRFToken": "not-the-token"})
     assert response.status_code == 400
-    assert as_agent.get("/").status_code == 200
+    assert as_agent.get("/dashboard").status_code == 200

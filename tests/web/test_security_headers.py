@@ -52,7 +52,7 @@ def test_every_response_type_carries_the_security_headers(client, path, status):
 
 
 def test_signed_in_page_and_403_carry_the_security_headers(as_agent):
-    _assert_security_headers(as_agent.get("/"))
+    _assert_security_headers(as_agent.get("/dashboard"))
     forbidden = as_agent.get("/admin/users")
     assert forbidden.status_code == 403
     _assert_security_headers(forbidden)
@@ -71,7 +71,7 @@ def test_pages_vary_on_hx_request(client, path):
 
 
 def test_signed_in_pages_vary_on_hx_request_and_cookie(as_agent):
-    vary = {v.strip().lower() for v in as_agent.get("/").headers["Vary"].split(",")}
+    vary = {v.strip().lower() for v in as_agent.get("/dashboard").headers["Vary"].split(",")}
     assert {"hx-request", "cookie"} <= vary
 
 

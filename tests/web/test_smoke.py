@@ -15,7 +15,8 @@ def test_home_requires_sign_in(client):
     assert "/login" in response.headers["Location"]
 
 
-def test_signed_in_agent_sees_home(as_agent):
-    response = as_agent.get("/")
+def test_signed_in_agent_lands_on_the_dashboard(as_agent):
+    assert as_agent.get("/").headers["Location"] == "/dashboard"
+    response = as_agent.get("/dashboard")
     assert response.status_code == 200
     assert as_agent.user.name in response.get_data(as_text=True)

@@ -37,7 +37,7 @@ def month_bounds(day: date) -> tuple[date, date]:
     return day.replace(day=1), day.replace(day=last)
 
 
-def _month_cadence(day: date) -> str:
+def month_cadence(day: date) -> str:
     """The cadence a month uses: that of periods already made in it, else the current setting.
 
     This is what makes a cadence change take effect only at a month boundary.
@@ -75,7 +75,7 @@ def period_for(day: date) -> Period:
     period = db.session.scalar(select(Period).where(Period.start_date <= day, Period.end_date >= day))
     if period is not None:
         return period
-    start, end = period_bounds(day, _month_cadence(day))
+    start, end = period_bounds(day, month_cadence(day))
     period = Period(start_date=start, end_date=end, status="closed" if is_date_closed(day) else "open")
     db.session.add(period)
     db.session.flush()

@@ -8,9 +8,16 @@ from webapp.auth.models import Role
 
 # (endpoint, label, roles). Later blueprints add their pages here.
 NAVIGATION: list[tuple[str, str, set[str]]] = [
-    ("main.home", "Home", {Role.ADMIN.value, Role.MANAGER.value, Role.AGENT.value}),
+    ("main.home", "Home", {Role.ADMIN.value, Role.MANAGER.value}),
+    ("sales.dashboard", "Dashboard", {Role.AGENT.value}),
+    ("sales.my_sales", "My sales", {Role.AGENT.value}),
+    ("sales.my_products", "My products", {Role.AGENT.value}),
     ("main.team", "My team", {Role.MANAGER.value}),
     ("admin.users", "Users", {Role.ADMIN.value}),
+    ("admin.products", "Catalogue", {Role.ADMIN.value}),
+    ("admin.plans", "Plans", {Role.ADMIN.value}),
+    ("admin.targets", "Targets", {Role.ADMIN.value}),
+    ("admin.settings", "Settings", {Role.ADMIN.value}),
     ("admin.outbox", "Outbox", {Role.ADMIN.value}),
 ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, render_template
+from flask import jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from webapp.auth.decorators import manager_required
@@ -13,7 +13,9 @@ from webapp.main import services
 @bp.route("/")
 @login_required
 def home():
-    """The signed-in user's home page."""
+    """The signed-in user's home page (agents live on their dashboard)."""
+    if current_user.role == "agent":
+        return redirect(url_for("sales.dashboard"))
     return render_template("main/home.html", user=current_user)
 
 

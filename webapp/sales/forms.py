@@ -1,0 +1,110 @@
+"""The sale form (log a sale, edit a pending sale) and the "My sales" filters."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import current_app
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, Signer
+from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, ValidationError
+
+from webapp.formtools import MoneyField, parse_iso_date
+
+_WHOLE = re.compile(r"^[0-9]{1,7}$")
+
+
+def _key_signer() -> Signer:
+    """Signs the idempotency keys rendered into forms, so a tampered key is recognised."""
+    return Signer(current_app.config["SECRET_KEY"], salt="sale-form-key")
+
+
+def new_form_key() -> str:
+    """A fresh signed idempotency key for one rendering of the sale form."""
+    return _key_signer().sign(uuid.uuid4().hex).decode()
+
+
+def verify_form_key(token: str | None) -> str | None:
+    """The key inside a signed token, or None when it was tampered with or is missing."""
+    try:
+        return _key_signer().unsign(token or "").decode()
+    except BadSignature:
+        return None
+
+
+def _optional_int(value):
+    """Select values arrive as text; junk becomes None (and then a field error)."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+class SaleForm(FlaskForm):
+    """Product, Customer, Quantity, Unit price, Date, Note (the labels people and tests look for)."""
+
+    product_id = SelectField("Product", coerce=_optional_int, validate_choice=False)
+    customer = StringField("Customer", validators=[Length(max=120)],
+                           render_kw={"autocomplete": "off", "placeholder": "Search or type a new customer"})
+    customer_id = HiddenField()
+    quantity = StringField("Quantity", default="1", render_kw={"inputmode": "numeric"})
+    unit_price = MoneyField("Unit price", render_kw={"inputmode": "decimal"})
+    sold_on = StringField("Date", render_kw={"type": "date"})
+    note = TextAreaField("Note", validators=[Length(max=2000)], render_kw={"rows": 2})
+    idempotency_key = HiddenField()
+
+    def set_products(self, products) -> None:
+        """Offer only the products this agent may sell."""
+        # The list price rides on each option so the page can prefill Unit price (static/js).
+        self.product_id.choices = [SelectChoice("", "Choose a product…")] + [
+            SelectChoice(p.id, f"{p.name} ({p.sku})",
+                         render_kw={"data-list-price": f"{p.list_price_cents // 100}.{p.list_price_cents % 100:02d}"})
+            for p in products]
+        self.products = {p.id: p for p in products}
+
+    def validate_product_id(self, field):
+        """A product must be chosen."""
+        if field.data is None:
+            raise ValidationError("Choose a product.")
+
+    def validate_quantity(self, field):
+        """A whole number of at least 1."""
+        text = (field.data or "").strip()
+        if not _WHOLE.match(text) or int(text) < 1:
+            raise ValidationError("Enter a whole number of at least 1.")
+
+    def validate_sold_on(self, field):
+        """A calendar date (YYYY-MM-DD)."""
+        if parse_iso_date(field.data) is None:
+            raise ValidationError("Enter the date as YYYY-MM-DD.")
+
+    @property
+    def quantity_value(self) -> int | None:
+        """The quantity as an int, when valid."""
+        text = (self.quantity.data or "").strip()
+        return int(text) if _WHOLE.match(text) else None
+
+    @property
+    def customer_id_value(self) -> int | None:
+        """The chosen existing customer, if any."""
+        return _optional_int(self.customer_id.data)
+
+
+class SaleFilterForm(FlaskForm):
+    """Filters of the sales list (GET, so no CSRF token: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    start = StringField("From", render_kw={"type": "date"})
+    end = StringField("To", render_kw={"type": "date"})
+    status = SelectField("Status", validate_choice=False, choices=[
+        SelectChoice("", "Any status"), SelectChoice("pending", "Pending"), SelectChoice("approved", "Approved"),
+        SelectChoice("rejected", "Rejected"), SelectChoice("cancelled", "Cancelled"),
+        SelectChoice("voided", "Voided")])
+    product_id = SelectField("Product", coerce=_optional_int, validate_choice=False)
+    customer = StringField("Customer", validators=[Length(max=120)])
+    sort = HiddenField(default="date")
+    direction = HiddenField(default="desc")

@@ -1,0 +1,214 @@
+"""Services behind the agent portal: live totals, the sales list, the commission chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+
+from webapp import clock
+from webapp.audit.models import AuditEvent
+from webapp.catalog.models import Customer, Product
+from webapp.commissions import engine, ledger
+from webapp.commissions.models import CommissionEntry, Period
+from webapp.commissions.periods import current_period, month_bounds, month_cadence, period_bounds
+from webapp.commissions.plans import target_for
+from webapp.extensions import db
+from webapp.money import to_cents
+from webapp.sales.models import Sale, SaleStatus
+
+PAGE_SIZE = 20
+SORTS = {
+    "date": (Sale.sold_on, Sale.id), "amount": (Sale.amount_cents, Sale.id), "status": (Sale.status, Sale.id),
+}
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Volume, approved commission and pending total of one span (cents)."""
+
+    volume: int
+    commission: int
+    pending: int
+    pending_count: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Everything on the agent's totals panel (cents)."""
+
+    period: Period
+    period_figures: Figures
+    month_start: date
+    month_figures: Figures
+    unpaid: int
+    paid: int
+    open_running: int
+    target: int | None
+    target_percent: int | None
+
+
+def _approved_volume(agent_id: int, start: date, end: date) -> int:
+    """Sum of approved sale amounts with sold_on in [start, end]."""
+    return int(db.session.scalar(
+        select(func.coalesce(func.sum(Sale.amount_cents), 0)).where(
+            Sale.agent_id == agent_id, Sale.status == SaleStatus.APPROVED.value,
+            Sale.sold_on >= start, Sale.sold_on <= end)))
+
+
+def _commission_of_sales(agent_id: int, start: date, end: date) -> int:
+    """Commission now standing for the approved sales sold in [start, end] (lines + adjustments)."""
+    return int(db.session.scalar(
+        select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
+        .join(Sale, CommissionEntry.sale_id == Sale.id)
+        .where(CommissionEntry.agent_id == agent_id, Sale.sold_on >= start, Sale.sold_on <= end,
+               CommissionEntry.kind != "manual")))
+
+
+def _pending(agent_id: int, start: date, end: date) -> tuple[int, int]:
+    """(pending total, count) for pending sales sold in [start, end]: what approving them adds."""
+    month_start, _ = month_bounds(start)
+    resolver = ledger.PlanResolver(agent_id)
+    approved = [ledger.sale_line(s, resolver)[0]
+                for s in ledger.month_sales(agent_id, month_start, (SaleStatus.APPROVED.value,))]
+    pending = [s for s in ledger.month_sales(agent_id, month_start, (SaleStatus.PENDING.value,))
+               if start <= s.sold_on <= end]
+    lines = [ledger.sale_line(s, resolver)[0] for s in pending]
+    return to_cents(engine.pending_total(approved, lines)), len(pending)
+
+
+def _figures(agent_id: int, start: date, end: date) -> Figures:
+    """Figures of one span inside one month."""
+    pending, count = _pending(agent_id, start, end)
+    return Figures(volume=_approved_volume(agent_id, start, end),
+                   commission=_commission_of_sales(agent_id, start, end), pending=pending, pending_count=count)
+
+
+def agent_totals(agent_id: int) -> Totals:
+    """The totals panel: this period, this month, unpaid balance, paid to date, target progress."""
+    today = clock.today()
+    period = current_period()
+    month_start, month_end = month_bounds(today)
+    balance = ledger.agent_balance(agent_id)
+    month = _figures(agent_id, month_start, month_end)
+    target = target_for(agent_id, today)
+    percent = None
+    if target is not None:
+        percent = int(Decimal(month.volume * 100) / Decimal(target.amount_cents))
+    return Totals(
+        period=period, period_figures=_figures(agent_id, period.start_date, period.end_date),
+        month_start=month_start, month_figures=month, unpaid=balance.unpaid, paid=balance.paid,
+        open_running=balance.open_running, target=target.amount_cents if target else None,
+        target_percent=percent,
+    )
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One period of the commission chart."""
+
+    start: date
+    end: date
+    label: str
+    cents: int
+
+
+def commission_chart(agent_id: int, count: int = 12) -> list[ChartBar]:
+    """Commission (all entries) per period for the last `count` periods, oldest first."""
+    spans = []
+    day = clock.today()
+    for _ in range(count):
+        existing = db.session.scalar(select(Period).where(Period.start_date <= day, Period.end_date >= day))
+        start, end = (existing.start_date, existing.end_date) if existing else period_bounds(day, month_cadence(day))
+        spans.append((start, end))
+        day = start - timedelta(days=1)
+    spans.reverse()
+    sums = dict(db.session.execute(
+        select(Period.start_date, func.sum(CommissionEntry.amount_cents))
+        .join(Period, CommissionEntry.period_id == Period.id)
+        .where(CommissionEntry.agent_id == agent_id, Period.start_date >= spans[0][0])
+        .group_by(Period.start_date)).all())
+    return [ChartBar(start, end, f"{start:%b} {start.day}–{end.day}", int(sums.get(start, 0) or 0))
+            for start, end in spans]
+
+
+@dataclass(frozen=True)
+class SaleFilters:
+    """Filters of the "My sales" list, as given in the URL."""
+
+    start: date | None = None
+    end: date | None = None
+    status: str | None = None
+    product_id: int | None = None
+    customer: str | None = None
+    sort: str = "date"
+    direction: str = "desc"
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class SalePage:
+    """One page of sales with their commission (approved) or estimate (pending)."""
+
+    sales: list[Sale]
+    commission: dict[int, int]
+    estimates: dict[int, int]
+    total: int
+    page: int
+    pages: int
+
+
+def list_sales(agent_id: int, filters: SaleFilters) -> SalePage:
+    """The agent's sales matching the filters, sorted and paginated."""
+    query = select(Sale).where(Sale.agent_id == agent_id)
+    if filters.start:
+        query = query.where(Sale.sold_on >= filters.start)
+    if filters.end:
+        query = query.where(Sale.sold_on <= filters.end)
+    if filters.status:
+        query = query.where(Sale.status == filters.status)
+    if filters.product_id:
+        query = query.where(Sale.product_id == filters.product_id)
+    if filters.customer:
+        pattern = f"%{filters.customer.lower()}%"
+        query = query.join(Customer, Sale.customer_id == Customer.id).where(
+            or_(func.lower(Customer.name).like(pattern), func.lower(Customer.email).like(pattern)))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, filters.page), pages)
+    columns = SORTS.get(filters.sort, SORTS["date"])
+    order = [c.asc() if filters.direction == "asc" else c.desc() for c in columns]
+    sales = list(db.session.scalars(
+        query.options(joinedload(Sale.product).joinedload(Product.category), joinedload(Sale.customer))
+        .order_by(*order).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    return SalePage(sales=sales, commission=sale_commissions([s.id for s in sales]),
+                    estimates={k: to_cents(v) for k, v in ledger.pending_estimates(
+                        agent_id, [s for s in sales if s.status == SaleStatus.PENDING.value]).items()},
+                    total=total, page=page, pages=pages)
+
+
+def sale_commissions(sale_ids: list[int]) -> dict[int, int]:
+    """Commission standing for each sale: its line plus its system adjustments (cents)."""
+    if not sale_ids:
+        return {}
+    return {sale_id: int(total) for sale_id, total in db.session.execute(
+        select(CommissionEntry.sale_id, func.sum(CommissionEntry.amount_cents))
+        .where(CommissionEntry.sale_id.in_(sale_ids), CommissionEntry.kind != "manual")
+        .group_by(CommissionEntry.sale_id)).all()}
+
+
+def sale_entries(sale_id: int) -> list[CommissionEntry]:
+    """Every ledger entry that references the sale, oldest first."""
+    return list(db.session.scalars(
+        select(CommissionEntry).where(CommissionEntry.sale_id == sale_id)
+        .options(joinedload(CommissionEntry.period)).order_by(CommissionEntry.id)))
+
+
+def sale_history(sale_id: int) -> list[AuditEvent]:
+    """The audit trail of a sale, oldest first."""
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.object_type == "Sale", AuditEvent.object_id == sale_id)
+        .order_by(AuditEvent.at, AuditEvent.id)))
