@@ -1,0 +1,94 @@
+"""`python -m jobs worker [--with-scheduler] [--burst]` and `python -m jobs scheduler [--burst]`.
+
+Both read REDIS_URL (and everything else) through the app's configuration, so a job process
+sees exactly the settings the web process sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from redis import Redis
+
+from jobs import get_app
+from jobs.queues import QUEUES, WORKER_QUEUES, Queue
+
+log = logging.getLogger("jobs")
+
+
+def _connection() -> Redis:
+    """A Redis connection to the app's REDIS_URL."""
+    return Redis.from_url(get_app().config["REDIS_URL"])
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """Run an RQ worker on the declared queues until stopped (or until empty with --burst)."""
+    from rq import Worker
+
+    queues = args.queues or list(WORKER_QUEUES)
+    unknown = [name for name in queues if name not in QUEUES]
+    if unknown:
+        log.error("Unknown queue(s): %s (declared: %s)", ", ".join(unknown), ", ".join(QUEUES))
+        return 2
+    connection = _connection()
+    worker = Worker(queues, connection=connection, queue_class=Queue)
+    # with_scheduler runs RQ's own scheduler beside the worker: it moves jobs enqueued with
+    # enqueue_in()/enqueue_at() and Retry(interval=...) back to their queues when due.
+    worked = worker.work(burst=args.burst, with_scheduler=args.with_scheduler,
+                         logging_level=args.logging_level, max_jobs=args.max_jobs)
+    log.debug("worker finished (processed jobs: %s)", worked)
+    return 0
+
+
+def run_scheduler(args: argparse.Namespace) -> int:
+    """Reconcile the declared schedule, then move due jobs to their queues until stopped."""
+    from jobs.schedule import DECLARED, make_scheduler, reconcile
+
+    scheduler = make_scheduler(_connection(), interval=args.interval)
+    result = reconcile(scheduler, DECLARED)
+    log.info("schedule reconciled: added=%s updated=%s removed=%s kept=%s",
+             result.added, result.updated, result.removed, result.kept)
+    scheduler.run(burst=args.burst)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="python -m jobs", description=__doc__.splitlines()[0])
+    parser.add_argument("--logging-level", default="INFO", help="Python logging level (default INFO)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    worker = commands.add_parser("worker", help="run an RQ worker")
+    worker.add_argument("--with-scheduler", action="store_true",
+                        help="also run RQ's scheduler, so delayed jobs and retries fire")
+    worker.add_argument("--burst", action="store_true", help="quit when the queues are empty")
+    worker.add_argument("--max-jobs", type=int, default=None, help="quit after this many jobs")
+    worker.add_argument("queues", nargs="*", help=f"queues to listen on (default: {' '.join(WORKER_QUEUES)})")
+    worker.set_defaults(handler=run_worker)
+
+    scheduler = commands.add_parser("scheduler", help="reconcile the schedule and run rq-scheduler")
+    scheduler.add_argument("--burst", action="store_true", help="enqueue what is due once, then quit")
+    scheduler.add_argument("--interval", type=int, default=None,
+                           help="seconds between looks for due jobs (default: jobs.schedule.POLL_INTERVAL)")
+    scheduler.set_defaults(handler=run_scheduler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments and run the chosen process."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Only our own and RQ's chatter at the chosen level; the app's libraries stay at WARNING.
+    for name in ("jobs", "rq", "rq_scheduler"):
+        logging.getLogger(name).setLevel(args.logging_level.upper())
+    if args.command == "scheduler" and args.interval is None:
+        from jobs.schedule import POLL_INTERVAL
+
+        args.interval = POLL_INTERVAL
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

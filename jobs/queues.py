@@ -1,0 +1,88 @@
+"""The queues, one per concern, each with its job timeout and TTLs: the one place they are set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import rq
+from redis import Redis
+from rq.job import Job
+
+HOUR = 60 * 60
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """How long a queue's jobs may run and how long RQ keeps what they leave behind."""
+
+    name: str
+    job_timeout: int  # seconds before the worker kills the job (it is then failed, and retried if asked)
+    failure_ttl: int  # seconds a failed job stays in the failed registry for a person to look at
+    result_ttl: int  # seconds a finished job's result is kept
+
+
+QUEUES: dict[str, QueueSpec] = {
+    spec.name: spec
+    for spec in (
+        # Clock-driven housekeeping and dispatchers: short, and a missed tick is caught up by
+        # the next one, so failures only need keeping long enough to be noticed.
+        QueueSpec("periodic", job_timeout=5 * 60, failure_ttl=7 * DAY, result_ttl=10 * 60),
+        # One provider call per job; a failed email is kept a month so someone can resend it.
+        QueueSpec("emails", job_timeout=2 * 60, failure_ttl=30 * DAY, result_ttl=HOUR),
+        # Everything else, PDF rendering included (WeasyPrint can take a while on a long statement).
+        QueueSpec("default", job_timeout=10 * 60, failure_ttl=14 * DAY, result_ttl=HOUR),
+    )
+}
+
+# A worker takes from the first non-empty queue in this order: periodic jobs are quick and
+# time-sensitive (the heartbeat must not wait behind a batch of PDFs), emails are next.
+WORKER_QUEUES: tuple[str, ...] = ("periodic", "emails", "default")
+
+
+def spec_for(name: str) -> QueueSpec:
+    """The spec of a declared queue; an unknown name is a programming error."""
+    try:
+        return QUEUES[name]
+    except KeyError:
+        raise ValueError(f"Unknown queue {name!r}; declared: {', '.join(QUEUES)}") from None
+
+
+class Queue(rq.Queue):
+    """An RQ queue that fills in its spec's timeout and TTLs for jobs that do not set their own."""
+
+    def __init__(self, name: str = "default", connection: Redis | None = None,
+                 default_timeout: int | None = None, **kwargs: Any) -> None:
+        """Take the default timeout from the queue's spec (undeclared names keep RQ's default)."""
+        if default_timeout is None and name in QUEUES:
+            default_timeout = QUEUES[name].job_timeout
+        super().__init__(name, connection=connection, default_timeout=default_timeout, **kwargs)
+
+    def create_job(self, func: Any, args: Any = None, kwargs: Any = None, timeout: int | None = None,
+                   result_ttl: int | None = None, ttl: int | None = None,
+                   failure_ttl: int | None = None, **options: Any) -> Job:
+        """Create the job with the spec's TTLs where the caller gave none."""
+        spec = QUEUES.get(self.name)
+        if spec is not None:
+            result_ttl = spec.result_ttl if result_ttl is None else result_ttl
+            failure_ttl = spec.failure_ttl if failure_ttl is None else failure_ttl
+        return super().create_job(func, args=args, kwargs=kwargs, timeout=timeout, result_ttl=result_ttl,
+                                  ttl=ttl, failure_ttl=failure_ttl, **options)
+
+
+def get_queue(name: str, connection: Redis) -> Queue:
+    """The declared queue `name` on this connection."""
+    spec_for(name)
+    return Queue(name, connection=connection)
+
+
+def enqueue(queue_name: str, func: str | Callable[..., Any], *args: Any, connection: Redis,
+            **options: Any) -> Job:
+    """Enqueue `func(*args)` (a dotted name, so callers need not import it) with the queue's policy.
+
+    `options` are RQ's `enqueue_call` options (job_id, retry, depends_on, ...); the job's own
+    arguments are ids, never ORM objects.
+    """
+    return get_queue(queue_name, connection).enqueue_call(func, args=args, **options)

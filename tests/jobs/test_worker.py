@@ -1,0 +1,45 @@
+"""A real worker process runs what the scheduler process queued (against a private Redis)."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis import Redis
+from rq.job import Job
+
+from jobs.housekeeping import HEARTBEAT_KEY
+from jobs.schedule import DECLARED
+from tests.jobs.support import ROOT, python
+
+pytestmark = pytest.mark.worker
+
+
+def run_jobs_command(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run `python -m jobs ARGS` to completion, failing the test with its output if it fails."""
+    result = subprocess.run([python(), "-m", "jobs", *args], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    command = " ".join(args)
+    assert result.returncode == 0, f"python -m jobs {command} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def test_worker_process_runs_the_scheduled_heartbeat(private_redis_url, job_env):
+    connection = Redis.from_url(private_redis_url)
+    connection.flushdb()
+    env = {**job_env, "REDIS_URL": private_redis_url}
+    heartbeat = next(job for job in DECLARED if job.name == "heartbeat")
+
+    run_jobs_command(["scheduler", "--burst"], env)
+    assert connection.lrange("rq:queue:periodic", 0, -1) == [heartbeat.id.encode()]
+    run_jobs_command(["worker", "--burst"], env)
+
+    stamp = connection.get(HEARTBEAT_KEY)
+    assert stamp is not None, "the worker did not run the heartbeat job"
+    assert abs(datetime.now(UTC) - datetime.fromisoformat(stamp.decode())) < timedelta(seconds=60)
+    assert Job.fetch(heartbeat.id, connection=connection).get_status() == "finished"
+    # Still on the schedule for its next run.
+    assert connection.zscore("rq:scheduler:scheduled_jobs", heartbeat.id) is not None
+    connection.flushdb()
+    connection.close()
