@@ -23,6 +23,7 @@ class _Reader(HTMLParser):
     VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
     def __init__(self):
+        """Start with no tags."""
         super().__init__(convert_charrefs=True)
         self.tags: list[Tag] = []
 

@@ -32,6 +32,7 @@ def _count_hash_checks(monkeypatch) -> list[str]:
     real = services.check_password_hash
 
     def counting(stored, password):
+        """Note the hash, then check for real."""
         checked.append(stored)
         return real(stored, password)
 
