@@ -97,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.auth import bp as auth_bp
     from webapp.main import bp as main_bp
     from webapp.sales import bp as sales_bp
+    from webapp.sales import routes as _sales_routes  # noqa: F401  (attaches the views to sales_bp)
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)

@@ -2,6 +2,6 @@
 
 from flask import Blueprint
 
+# The routes module is imported by create_app, not here: the ledger imports
+# webapp.sales.models, and importing routes from this package file would loop back into it.
 bp = Blueprint("sales", __name__)
-
-from webapp.sales import routes  # noqa: E402,F401
