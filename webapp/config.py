@@ -74,6 +74,11 @@ def load_config(environ: dict[str, str], instance_path: Path) -> dict:
     if mail_backend == "mailchimp" and not environ.get("MAILCHIMP_API_KEY"):
         raise ConfigError("MAILCHIMP_API_KEY must be set when MAIL_BACKEND is mailchimp.")
 
+    base_url = environ.get("BASE_URL", "").strip().rstrip("/")
+    if production and not base_url.startswith(("https://", "http://")):
+        # Emailed links (password reset, statements) must not be built from a client's Host header.
+        raise ConfigError("BASE_URL (e.g. https://sales.example.com) must be set in production.")
+
     database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'sales.db'}"
 
     return {
@@ -91,7 +96,7 @@ def load_config(environ: dict[str, str], instance_path: Path) -> dict:
         "MAIL_FROM": environ.get("MAIL_FROM", "statements@sales-tracking.local"),
         "MAIL_FROM_NAME": environ.get("MAIL_FROM_NAME", "Sales Tracking"),
         "OUTBOX_DIR": str(instance_path / "outbox"),
-        "BASE_URL": environ.get("BASE_URL", ""),
+        "BASE_URL": base_url,
         # Cookies: HttpOnly always, Secure whenever the installation is served in production.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

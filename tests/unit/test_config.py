@@ -26,13 +26,21 @@ def test_production_without_secret_key_is_refused(tmp_path, environ):
 
 
 def test_production_with_secret_key_uses_it_and_secure_cookies(tmp_path):
-    config = load_config({"APP_ENV": "production", "SECRET_KEY": PROD_KEY}, tmp_path)
+    config = load_config({"APP_ENV": "production", "SECRET_KEY": PROD_KEY,
+                          "BASE_URL": "https://sales.example.com/"}, tmp_path)
     assert config["PRODUCTION"] is True
+    assert config["BASE_URL"] == "https://sales.example.com"
     assert config["SECRET_KEY"] == PROD_KEY
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["REMEMBER_COOKIE_SECURE"] is True
     assert config["SESSION_COOKIE_HTTPONLY"] is True and config["REMEMBER_COOKIE_HTTPONLY"] is True
     assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+@pytest.mark.parametrize("base_url", ["", "sales.example.com"])
+def test_production_needs_an_absolute_base_url_for_emailed_links(tmp_path, base_url):
+    with pytest.raises(ConfigError, match="BASE_URL"):
+        load_config({"APP_ENV": "production", "SECRET_KEY": PROD_KEY, "BASE_URL": base_url}, tmp_path)
 
 
 def test_development_generates_a_secret_key_once_and_reuses_it(tmp_path):

@@ -6,6 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.audit.services import record
@@ -115,8 +116,13 @@ def create_user(actor, *, email: str, name: str, role: str, password: str,
         password_hash=hash_password(password),
         active=True,
     )
-    db.session.add(user)
-    db.session.flush()
+    try:
+        # Two admins adding the same email at once: the unique constraint decides, politely.
+        with db.session.begin_nested():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError as exc:
+        raise ServiceError("A user with this email already exists.", "email") from exc
     record(actor, "user.create", user, None, _snapshot(user))
     return user
 
