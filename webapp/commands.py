@@ -1,16 +1,21 @@
-"""CLI: `flask users create` and `flask demo seed`."""
+"""CLI: `flask users create`, `flask demo seed` and `flask commissions simulate`."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
 from webapp.auth import services as accounts
+from webapp.commissions.engine import EngineError
 from webapp.errors import ServiceError
 from webapp.extensions import db
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo data for a local run.")
+commissions_cli = AppGroup("commissions", help="Commission tools.")
 
 
 @users_cli.command("create")
@@ -49,3 +54,55 @@ def seed_command():
     for user in accounts.list_users():
         if user.email.endswith("@demo.example"):
             click.echo(f"  {user.role:<8} {user.email}")
+
+
+@commissions_cli.command("simulate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def simulate_command(file: Path):
+    """Run the cases of a golden-case JSON file through the engine; print {case: {sale id: amount}}."""
+    from webapp.commissions.golden import simulate
+
+    data = _read_cases(file)
+    try:
+        results = simulate(data)
+    except (EngineError, ValueError, TypeError, KeyError) as exc:
+        raise click.ClickException(f"{file}: {_failing_case(data)}{_engine_message(exc)}") from exc
+    click.echo(json.dumps(results, indent=2))
+
+
+def _read_cases(file: Path) -> dict:
+    """The parsed file, or a ClickException saying why it cannot be simulated."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise click.ClickException(f"{file}: no such file.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file}: cannot read it ({exc}).") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{file}: not valid JSON ({exc}).") from None
+    cases = data.get("cases") if isinstance(data, dict) else None
+    if not isinstance(cases, list) or not all(isinstance(case, dict) for case in cases):
+        raise click.ClickException(f'{file}: expected a JSON object whose "cases" is a list of cases.')
+    return data
+
+
+def _failing_case(data: dict) -> str:
+    """'case NAME: ' for the first case the engine refuses (found again one by one, errors only)."""
+    from webapp.commissions.golden import simulate_case
+
+    for number, case in enumerate(data["cases"], start=1):
+        try:
+            simulate_case(case)
+        except Exception:  # noqa: BLE001 - whatever it is, the message below names it
+            return f"case {case.get('name', f'number {number}')!r}: "
+    return ""
+
+
+def _engine_message(exc: Exception) -> str:
+    """The engine's message, saying which key is missing for a KeyError."""
+    if isinstance(exc, KeyError):
+        return f"missing {exc.args[0]!r}."
+    return str(exc)
+

@@ -7,7 +7,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
+from webapp import clock
 from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Category, Product
@@ -261,14 +263,23 @@ def end_assignment(actor, assignment: PlanAssignment, effective_to: date) -> Pla
     lock_agent(assignment.agent_id)
     if not isinstance(effective_to, date) or effective_to < assignment.effective_from:
         raise ServiceError("The end date must be on or after the start date.", "effective_to")
-    if is_date_closed(effective_to + _ONE_DAY):
-        raise ServiceError("Ending it there would change a closed period.", "effective_to")
-    before = {"effective_to": assignment.effective_to.isoformat() if assignment.effective_to else None}
     old_end = assignment.effective_to
+    # The days that change hands lie between the old and the new end, in either direction: a
+    # later end gives the plan days it did not cover (which may be closed, or another plan's).
+    first_changed = min(effective_to, old_end) + _ONE_DAY if old_end is not None else effective_to + _ONE_DAY
+    last_changed = None if old_end is None else max(effective_to, old_end)
+    if is_date_closed(first_changed):
+        raise ServiceError("Ending it there would change a closed period.", "effective_to")
+    clash = _overlaps(assignment.agent_id, assignment.effective_from, effective_to, ignore_id=assignment.id)
+    if clash is not None:
+        raise ServiceError(
+            f"That end date overlaps {clash.plan.name} from {clash.effective_from.isoformat()}; "
+            "an agent is on one plan at a time.", "effective_to")
+    before = {"effective_to": old_end.isoformat() if old_end else None}
     assignment.effective_to = effective_to
     db.session.flush()
     record(actor, "plan.assignment.end", assignment, before, {"effective_to": effective_to.isoformat()})
-    recompute_agent_range(assignment.agent_id, effective_to + _ONE_DAY, old_end)
+    recompute_agent_range(assignment.agent_id, first_changed, last_changed)
     return assignment
 
 
@@ -319,3 +330,70 @@ def get_plan(plan_id: int) -> CommissionPlan:
         raise NotFound()
     return plan
 
+
+# ---- Reading, for the admin pages ---------------------------------------------------------
+
+
+def list_plans() -> list[CommissionPlan]:
+    """Every plan by name, with its versions' tiers and overrides loaded."""
+    return list(db.session.scalars(
+        select(CommissionPlan).order_by(CommissionPlan.name).options(
+            selectinload(CommissionPlan.versions).selectinload(PlanVersion.tiers),
+            selectinload(CommissionPlan.versions).selectinload(PlanVersion.overrides),
+        )
+    ))
+
+
+def used_version_ids(versions: list[PlanVersion]) -> set[int]:
+    """The ids of the given versions that have earned commission (one query for a whole page)."""
+    ids = [v.id for v in versions]
+    if not ids:
+        return set()
+    return set(db.session.scalars(
+        select(CommissionEntry.plan_version_id).where(CommissionEntry.plan_version_id.in_(ids)).distinct()
+    ))
+
+
+def get_version(plan: CommissionPlan, version_id: int) -> PlanVersion:
+    """A version of this plan by id, or NotFound (a version of another plan is not found either)."""
+    version = db.session.get(PlanVersion, version_id)
+    if version is None or version.plan_id != plan.id:
+        raise NotFound()
+    return version
+
+
+def get_version_by_id(version_id) -> PlanVersion:
+    """Any plan's version by id, or NotFound."""
+    version = db.session.get(PlanVersion, version_id) if isinstance(version_id, int) else None
+    if version is None:
+        raise NotFound()
+    return version
+
+
+def current_rules(plan: CommissionPlan) -> PlanRules:
+    """The rules in force today (or, for a plan not yet in force, its latest version's)."""
+    version = version_in_force(plan.id, clock.today()) or plan.versions[-1]
+    return rules_of(version)
+
+
+def list_assignments() -> list[PlanAssignment]:
+    """Every assignment, by agent name then start date."""
+    return list(db.session.scalars(
+        select(PlanAssignment).join(User, User.id == PlanAssignment.agent_id)
+        .order_by(User.name, User.id, PlanAssignment.effective_from)
+    ))
+
+
+def get_assignment(assignment_id: int) -> PlanAssignment:
+    """An assignment by id, or NotFound."""
+    assignment = db.session.get(PlanAssignment, assignment_id)
+    if assignment is None:
+        raise NotFound()
+    return assignment
+
+
+def assignable_agents() -> list[User]:
+    """Active agents by name: the people a plan can be given to."""
+    return list(db.session.scalars(
+        select(User).where(User.role == Role.AGENT.value, User.active.is_(True)).order_by(User.name)
+    ))

@@ -1,0 +1,277 @@
+"""Forms of the plan pages: plan rules, plans, versions, assignments and the simulator."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (FieldList, Form, FormField, SelectChoice, SelectField, StringField, SubmitField,
+                     TextAreaField)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import DateInput
+
+from webapp.commissions.plans import PlanRules
+from webapp.formtools import MoneyField, RateField, parse_iso_date
+
+# SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
+TIER_MODE_CHOICES = [
+    SelectChoice("", "(no tier table)"),
+    SelectChoice("marginal", "Marginal: each part of the volume earns its own bracket's rate"),
+    SelectChoice("retroactive", "Retroactive: the whole month earns the rate the total reached"),
+]
+# Blank rows shown without JavaScript; "More rows" adds MORE_ROWS at a time up to the limits.
+TIER_ROWS, OVERRIDE_ROWS, MORE_ROWS = 6, 3, 3
+MAX_TIER_ROWS, MAX_OVERRIDE_ROWS = 30, 100
+
+
+def _optional_int(value):
+    """An id from a select; the empty choice is None (a non-number fails coercion)."""
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+class IsoDateField(StringField):
+    """A date typed as YYYY-MM-DD (what <input type=date> sends); `.date` holds the parsed value."""
+
+    widget = DateInput()
+
+    def __init__(self, label=None, validators=None, required: bool = False, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.required = required
+        self.date = None
+        if required:
+            self.flags.required = True
+
+    def pre_validate(self, form):
+        """Parse the text; an empty optional field stays None."""
+        self.date = None
+        text = (self.data or "").strip()
+        if not text:
+            if self.required:
+                raise ValidationError("Enter a date.")
+            return
+        self.date = parse_iso_date(text)
+        if self.date is None:
+            raise ValidationError("Enter a date like 2026-11-01.")
+
+
+class TierRow(Form):
+    """One bracket of a tier table (a subform: the page's CSRF token covers it)."""
+
+    from_amount = MoneyField("From amount", allow_zero=True)
+    rate = RateField("Rate (%)")
+
+
+class CategoryRateRow(Form):
+    """A category's own rate."""
+
+    category_id = SelectField("Category", coerce=_optional_int)
+    rate = RateField("Rate (%)")
+
+
+class ProductRateRow(Form):
+    """A product's own rate."""
+
+    product_id = SelectField("Product", coerce=_optional_int)
+    rate = RateField("Rate (%)")
+
+
+def _blank(value) -> bool:
+    """True for an empty text box or the empty choice."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class PlanRulesForm(FlaskForm):
+    """What a plan version pays: a base rate or a tier table, and category and product rates.
+
+    Empty rows are ignored. Whether the rules make a valid plan (brackets from 0, ascending,
+    not both a base rate and tiers) is the plan service's call; the form checks only that each
+    value is readable and each row complete.
+    """
+
+    base_rate = RateField("Base rate (%)")
+    tier_mode = SelectField("Tier mode", choices=TIER_MODE_CHOICES)
+    tiers = FieldList(FormField(TierRow), min_entries=TIER_ROWS)
+    category_rates = FieldList(FormField(CategoryRateRow), min_entries=OVERRIDE_ROWS)
+    product_rates = FieldList(FormField(ProductRateRow), min_entries=OVERRIDE_ROWS)
+    more_rows = SubmitField("More rows")
+
+    def set_catalogue(self, categories, products) -> None:
+        """Offer the catalogue in the override selects (archived items marked, still choosable)."""
+        category_choices = [SelectChoice("", "(choose a category)")] + [
+            SelectChoice(c.id, f"{c.name} ({c.code})" + ("" if c.active else " — archived"))
+            for c in categories
+        ]
+        product_choices = [SelectChoice("", "(choose a product)")] + [
+            SelectChoice(p.id, f"{p.name} ({p.sku})" + ("" if p.active else " — archived"))
+            for p in products
+        ]
+        self._choices = (category_choices, product_choices)
+        self._apply_choices()
+
+    def _apply_choices(self) -> None:
+        """Give every override row (rows added later too) the catalogue choices."""
+        category_choices, product_choices = getattr(self, "_choices", ([], []))
+        for row in self.category_rates:
+            row.form.category_id.choices = category_choices
+        for row in self.product_rates:
+            row.form.product_id.choices = product_choices
+
+    def add_blank_rows(self, extra: int = 0) -> None:
+        """Show the usual blank rows after the filled ones (plus `extra` when asked for more)."""
+        for rows, minimum, limit in ((self.tiers, TIER_ROWS, MAX_TIER_ROWS),
+                                     (self.category_rates, OVERRIDE_ROWS, MAX_OVERRIDE_ROWS),
+                                     (self.product_rates, OVERRIDE_ROWS, MAX_OVERRIDE_ROWS)):
+            filled = sum(1 for row in rows if not self._row_is_blank(row))
+            wanted = min(limit, len(rows) + extra if extra else max(minimum, filled + 2))
+            while len(rows) < wanted:
+                rows.append_entry()
+        self._apply_choices()
+
+    @staticmethod
+    def _row_is_blank(row) -> bool:
+        """True when every box of a row is empty."""
+        return all(_blank(field.data) for field in row.form)
+
+    def validate(self, extra_validators=None) -> bool:
+        """Check each value, then that every row used is complete and names nothing twice."""
+        valid = super().validate(extra_validators)
+        if len(self.tiers) > MAX_TIER_ROWS:
+            self.tiers.errors.append(f"A tier table has at most {MAX_TIER_ROWS} brackets.")
+            valid = False
+        for rows, key, what in ((self.category_rates, "category_id", "category"),
+                                (self.product_rates, "product_id", "product")):
+            if len(rows) > MAX_OVERRIDE_ROWS:
+                rows.errors.append(f"At most {MAX_OVERRIDE_ROWS} {what} rates.")
+                valid = False
+            seen = set()
+            for row in rows:
+                target, rate = getattr(row.form, key), row.form.rate
+                if self._row_is_blank(row) or target.errors or rate.errors:
+                    continue
+                if target.data is None:
+                    target.errors.append(f"Choose the {what} this rate is for.")
+                    valid = False
+                elif _blank(rate.data):
+                    rate.errors.append(f"Enter the rate for this {what}.")
+                    valid = False
+                elif target.data in seen:
+                    target.errors.append(f"This {what} has a rate already, in a row above.")
+                    valid = False
+                seen.add(target.data)
+        for row in self.tiers:
+            start, rate = row.form.from_amount, row.form.rate
+            if self._row_is_blank(row) or start.errors or rate.errors:
+                continue
+            if _blank(start.data):
+                start.errors.append("Enter the amount this bracket starts at (the first starts at 0).")
+                valid = False
+            elif _blank(rate.data):
+                rate.errors.append("Enter this bracket's rate.")
+                valid = False
+        return valid
+
+    def has_rules(self) -> bool:
+        """True when anything of the rules was typed (a base rate, a mode or any row)."""
+        rows = list(self.tiers) + list(self.category_rates) + list(self.product_rates)
+        return not (_blank(self.base_rate.data) and _blank(self.tier_mode.data)
+                    and all(self._row_is_blank(row) for row in rows))
+
+    def rules(self) -> PlanRules:
+        """The typed rules (after validate), empty rows left out, in the order typed."""
+        return PlanRules(
+            base_rate=self.base_rate.decimal,
+            tiers=[(row.form.from_amount.decimal, row.form.rate.decimal)
+                   for row in self.tiers if not self._row_is_blank(row)],
+            tier_mode=self.tier_mode.data or None,
+            category_rates={row.form.category_id.data: row.form.rate.decimal
+                            for row in self.category_rates if not self._row_is_blank(row)},
+            product_rates={row.form.product_id.data: row.form.rate.decimal
+                           for row in self.product_rates if not self._row_is_blank(row)},
+        )
+
+
+def rules_data(rules: PlanRules) -> dict:
+    """Form data showing existing rules (for a new version or an edit, prefilled)."""
+    return {
+        "base_rate": str(rules.base_rate) if rules.base_rate is not None else "",
+        "tier_mode": rules.tier_mode or "",
+        "tiers": [{"from_amount": str(start), "rate": str(rate)} for start, rate in rules.tiers],
+        "category_rates": [{"category_id": cid, "rate": str(rate)}
+                           for cid, rate in rules.category_rates.items()],
+        "product_rates": [{"product_id": pid, "rate": str(rate)}
+                          for pid, rate in rules.product_rates.items()],
+    }
+
+
+class PlanCreateForm(PlanRulesForm):
+    """A new plan and its first version."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)],
+                                render_kw={"rows": 2})
+    effective_from = IsoDateField("Effective from", required=True)
+
+
+class VersionCreateForm(PlanRulesForm):
+    """A new version of a plan, effective from a date."""
+
+    effective_from = IsoDateField("Effective from", required=True)
+
+
+class VersionEditForm(PlanRulesForm):
+    """The rules of a version that has earned nothing yet."""
+
+
+class AssignmentForm(FlaskForm):
+    """Put an agent on a plan for a date range."""
+
+    agent_id = SelectField("Agent", coerce=_optional_int)
+    plan_id = SelectField("Plan", coerce=_optional_int)
+    effective_from = IsoDateField("From", required=True)
+    effective_to = IsoDateField("To (optional, inclusive)")
+
+    def set_choices(self, agents, plans) -> None:
+        """Offer the active agents and every plan."""
+        self.agent_id.choices = [SelectChoice("", "(choose an agent)")] + [
+            SelectChoice(a.id, f"{a.name} ({a.email})") for a in agents]
+        self.plan_id.choices = [SelectChoice("", "(choose a plan)")] + [
+            SelectChoice(p.id, p.name) for p in plans]
+
+    def validate(self, extra_validators=None) -> bool:
+        """Both selects need a choice."""
+        valid = super().validate(extra_validators)
+        for field, what in ((self.agent_id, "an agent"), (self.plan_id, "a plan")):
+            if not field.errors and field.data is None:
+                field.errors.append(f"Choose {what}.")
+                valid = False
+        return valid
+
+
+class EndAssignmentForm(FlaskForm):
+    """End an assignment on a date (inclusive)."""
+
+    effective_to = IsoDateField("Last day on this plan", required=True)
+
+
+class SimulatorForm(PlanRulesForm):
+    """A plan version or typed rules, and sales pasted as CSV."""
+
+    version_id = SelectField("Plan version", coerce=_optional_int)
+    sales_csv = TextAreaField("Sales (CSV)", render_kw={"rows": 10, "spellcheck": "false", "class": "mono"})
+
+    def set_versions(self, plans) -> None:
+        """Offer every version of every plan, or typed rules."""
+        self.version_id.choices = [SelectChoice("", "(type the rules below)")] + [
+            SelectChoice(v.id, f"{p.name} — version {v.version}, from {v.effective_from.isoformat()}",
+                         optgroup=p.name)
+            for p in plans for v in p.versions
+        ]
+
+    def validate(self, extra_validators=None) -> bool:
+        """A version and typed rules together would be ambiguous: which one is simulated?"""
+        valid = super().validate(extra_validators)
+        if not self.version_id.errors and self.version_id.data is not None and self.has_rules():
+            self.version_id.errors.append("Choose a plan version or type rules, not both "
+                                          "(clear the rules below to simulate this version).")
+            valid = False
+        return valid
