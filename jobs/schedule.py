@@ -70,6 +70,8 @@ class ScheduledJob:
 
 DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("heartbeat", "jobs.housekeeping.heartbeat", interval=60),
+    # Emails are enqueued after each commit; this sweep sends any whose job Redis lost.
+    ScheduledJob("email-sweep", "jobs.mail.dispatch_pending", interval=300),
 )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy.exc import OperationalError
 
+from webapp import tasks
 from webapp.config import load_config
 from webapp.errors import NotFound
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
@@ -63,6 +64,7 @@ def register_extensions(app: Flask, redis_override=None) -> None:
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
     limiter.init_app(app)
+    tasks.init_app(app)
     app.extensions["redis"] = redis_override or redis.Redis.from_url(
         app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
     )

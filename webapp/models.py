@@ -3,6 +3,7 @@
 from webapp.audit.models import AuditEvent  # noqa: F401
 from webapp.auth.models import Role, User  # noqa: F401
 from webapp.catalog.models import Category, Customer, Product, ProductAssignment  # noqa: F401
+from webapp.mail.models import OutgoingEmail  # noqa: F401
 from webapp.commissions.models import (  # noqa: F401
     CommissionEntry, CommissionPlan, Payout, Period, PlanAssignment, PlanOverride, PlanTier,
     PlanVersion, Settings, Target,

@@ -1,4 +1,9 @@
-"""The queues, one per concern, each with its job timeout and TTLs: the one place they are set."""
+"""Background work: the queues (one per concern, each with its timeout and TTLs: the one place
+they are set) and enqueueing by dotted name, only after the database commit succeeds.
+
+The web process never imports `jobs` (nor what jobs need, such as WeasyPrint): it names the job
+function as a string, and the worker imports it.
+"""
 
 from __future__ import annotations
 
@@ -86,3 +91,56 @@ def enqueue(queue_name: str, func: str | Callable[..., Any], *args: Any, connect
     arguments are ids, never ORM objects.
     """
     return get_queue(queue_name, connection).enqueue_call(func, args=args, **options)
+
+
+# ---- Enqueueing from the web process --------------------------------------------------------
+
+_PENDING_KEY = "tasks_after_commit"
+
+
+def enqueue_after_commit(queue_name: str, func: str, *args: Any, **options: Any) -> None:
+    """Enqueue `func(*args)` once the current transaction commits; dropped if it rolls back.
+
+    A job enqueued before the commit could run before its rows exist (or for rows a rollback
+    removed). If Redis is unreachable the job is only logged: every job that matters is also
+    found from the database by a periodic dispatcher, so nothing is lost.
+    """
+    from webapp.extensions import db
+
+    db.session.info.setdefault(_PENDING_KEY, []).append((queue_name, func, args, options))
+
+
+def _run_pending(session) -> None:
+    """After a commit: enqueue what the transaction asked for."""
+    pending = session.info.pop(_PENDING_KEY, [])
+    if not pending:
+        return
+    from flask import current_app
+
+    from webapp.extensions import redis_client
+
+    for queue_name, func, args, options in pending:
+        try:
+            enqueue(queue_name, func, *args, connection=redis_client(), **options)
+        except Exception as exc:  # Redis down: the dispatcher will find the work in the database
+            current_app.logger.warning("could not enqueue %s%r: %s", func, args, type(exc).__name__)
+
+
+def _drop_pending(session, previous_transaction) -> None:
+    """After a rollback of the outermost transaction: forget what it asked for.
+
+    A savepoint rolling back (e.g. a duplicate-key insert that is retried) keeps them.
+    """
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
+
+
+def init_app(app) -> None:
+    """Hook enqueue-after-commit into every SQLAlchemy session of the app."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    if not getattr(init_app, "_registered", False):
+        event.listen(Session, "after_commit", _run_pending)
+        event.listen(Session, "after_soft_rollback", _drop_pending)
+        init_app._registered = True

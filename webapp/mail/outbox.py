@@ -62,6 +62,13 @@ class OutboxBackend:
         (folder / "message.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return SendResult(status="sent", provider_id=message_id)
 
+    def find_sent(self, metadata_key: str, value: str) -> str | None:
+        """The id of a kept message whose metadata has `metadata_key` == `value` (crash recovery)."""
+        for message in self.list(limit=10_000):
+            if message.metadata.get(metadata_key) == value:
+                return message.id
+        return None
+
     def _folder(self, message_id: str) -> Path | None:
         """The folder of a message id, refusing anything that is not an id we made."""
         if not _ID_PATTERN.match(message_id or ""):

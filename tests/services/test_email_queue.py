@@ -1,0 +1,88 @@
+"""Queued email: written with the change, enqueued after the commit, delivered exactly once."""
+
+import pytest
+from rq import Queue
+from sqlalchemy import func, select
+
+from webapp.extensions import db, redis_client
+from webapp.mail.models import OutgoingEmail
+from webapp.mail.services import deliver_email, pending_email_ids, queue_email
+
+
+def _emails_queue():
+    return Queue("emails", connection=redis_client())
+
+
+@pytest.fixture(autouse=True)
+def _empty_queue(app):
+    _emails_queue().empty()
+    yield
+    _emails_queue().empty()
+
+
+def _queue(key="sale-rejected:1"):
+    return queue_email(key=key, to="agent@example.com", subject="Your sale was rejected",
+                       text="Reason: missing signature.", html="<p>Reason: missing signature.</p>")
+
+
+def test_the_job_is_enqueued_only_after_the_commit(app):
+    email = _queue()
+    assert _emails_queue().count == 0, "enqueued before the commit"
+    db.session.commit()
+    [job] = _emails_queue().get_jobs()
+    assert (job.func_name, job.args) == ("jobs.mail.deliver_email", (email.id,))
+
+
+def test_a_rolled_back_change_sends_nothing(app):
+    _queue()
+    db.session.rollback()
+    assert _emails_queue().count == 0
+    assert db.session.scalar(select(func.count()).select_from(OutgoingEmail)) == 0
+
+
+def test_the_same_key_makes_one_email(app):
+    first, second = _queue(), _queue()
+    assert first.id == second.id
+    assert db.session.scalar(select(func.count()).select_from(OutgoingEmail)) == 1
+
+
+def test_delivery_sends_once_even_when_the_job_runs_twice(app, outbox):
+    email = _queue()
+    db.session.commit()
+    assert deliver_email(email.id) == "sent"
+    assert deliver_email(email.id) == "sent"
+    [message] = outbox.list()
+    assert message.to == "agent@example.com" and message.metadata["email_key"] == email.key
+    assert email.status == "sent" and email.attempts == 1 and email.provider_id == message.id
+
+
+def test_a_crash_after_sending_is_recognised_and_not_resent(app, outbox):
+    email = _queue()
+    db.session.commit()
+    # The worker died after the provider took the message but before it recorded that.
+    from webapp.mail import get_backend
+    from webapp.mail.services import _message
+
+    email.status = "sending"
+    db.session.commit()
+    get_backend().send(_message(email))
+    assert email.id in pending_email_ids()
+    assert deliver_email(email.id) == "sent"
+    assert len(outbox.list()) == 1
+
+
+def test_a_provider_failure_is_recorded_and_left_for_a_retry(app, outbox, monkeypatch):
+    from webapp.mail import get_backend
+
+    email = _queue()
+    db.session.commit()
+
+    def broken(message):
+        raise ConnectionError("provider unreachable")
+
+    monkeypatch.setattr(get_backend(), "send", broken)
+    with pytest.raises(ConnectionError):
+        deliver_email(email.id)
+    assert (email.status, email.attempts) == ("queued", 1)
+    assert "provider unreachable" in email.last_error
+    assert email.id in pending_email_ids()

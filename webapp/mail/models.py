@@ -1,0 +1,38 @@
+"""Outgoing email, recorded in the same transaction as the change that causes it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+
+
+class OutgoingEmail(db.Model):
+    """One message to send. Written with the change that causes it (so a rollback sends nothing),
+    delivered by a job after the commit, and never sent twice: `key` is unique and the job
+    marks the row `sending` (committed) before calling the provider.
+    """
+
+    __tablename__ = "outgoing_emails"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'sending', 'sent', 'rejected', 'failed')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the email is about, e.g. "sale-rejected:42"; the same key never makes two emails.
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    to: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    meta: Mapped[dict | None] = mapped_column(JSON)

@@ -1,0 +1,78 @@
+"""Queued email: record it with the change, deliver it after the commit, exactly once."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+
+from webapp import clock
+from webapp.extensions import db
+from webapp.mail import EmailMessage, get_backend
+from webapp.mail.models import OutgoingEmail
+from webapp.tasks import enqueue_after_commit
+
+MAX_ATTEMPTS = 5
+
+
+def queue_email(*, key: str, to: str, subject: str, text: str, html: str | None = None,
+                meta: dict | None = None) -> OutgoingEmail:
+    """Record an email to send after the commit; the same key again returns the first one."""
+    existing = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.key == key))
+    if existing is not None:
+        return existing
+    email = OutgoingEmail(key=key, to=to, subject=subject[:200], text=text, html=html, meta=meta or {},
+                          status="queued")
+    db.session.add(email)
+    db.session.flush()
+    enqueue_after_commit("emails", "jobs.mail.deliver_email", email.id)
+    return email
+
+
+def _message(email: OutgoingEmail) -> EmailMessage:
+    """The stored email as a message for the backend (its key travels in the metadata)."""
+    return EmailMessage(to=email.to, subject=email.subject, text=email.text, html=email.html,
+                        metadata={**(email.meta or {}), "email_key": email.key})
+
+
+def deliver_email(email_id: int) -> str:
+    """Send one queued email unless it was already sent; returns the final status.
+
+    The row is marked `sending` and committed before the provider is called, so a crash in
+    between is recognisable: such a row is first looked up at the provider and only resent if
+    the provider has no trace of it.
+    """
+    email = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.id == email_id).with_for_update())
+    if email is None or email.status in ("sent", "rejected"):
+        db.session.rollback()
+        return email.status if email else "missing"
+    backend = get_backend()
+    if email.status == "sending" and hasattr(backend, "find_sent"):
+        found = backend.find_sent("email_key", email.key)
+        if found is not None:
+            email.status, email.provider_id, email.sent_at = "sent", found, clock.now_utc()
+            db.session.commit()
+            return "sent"
+    email.status, email.attempts, email.sending_since = "sending", email.attempts + 1, clock.now_utc()
+    db.session.commit()
+    try:
+        result = backend.send(_message(email))
+    except Exception as exc:  # provider or network failure: record it, let the job retry
+        email.status = "failed" if email.attempts >= MAX_ATTEMPTS else "queued"
+        email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        db.session.commit()
+        current_app.logger.warning("email %s not sent (attempt %s): %s", email.key, email.attempts, email.last_error)
+        raise
+    email.provider_id = result.provider_id
+    if result.accepted:
+        email.status, email.sent_at, email.last_error = "sent", clock.now_utc(), None
+    else:
+        email.status, email.last_error = "rejected", result.reject_reason or result.status
+    db.session.commit()
+    return email.status
+
+
+def pending_email_ids(limit: int = 200) -> list[int]:
+    """Emails still to send (queued, or left `sending` by a crash), oldest first."""
+    return list(db.session.scalars(
+        select(OutgoingEmail.id).where(OutgoingEmail.status.in_(("queued", "sending")))
+        .order_by(OutgoingEmail.id).limit(limit)))
