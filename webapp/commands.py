@@ -47,7 +47,10 @@ def seed_command():
     """Create the demo organisation if it is not there yet, and print its logins."""
     from webapp.demo import DEMO_PASSWORD, seed_demo
 
-    created = seed_demo()
+    try:
+        created = seed_demo()
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
     db.session.commit()
     click.echo("Demo organisation " + ("created." if created else "already present."))
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
