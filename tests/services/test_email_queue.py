@@ -86,3 +86,26 @@ def test_a_provider_failure_is_recorded_and_left_for_a_retry(app, outbox, monkey
     assert (email.status, email.attempts) == ("queued", 1)
     assert "provider unreachable" in email.last_error
     assert email.id in pending_email_ids()
+
+
+def test_rejecting_and_voiding_email_the_agent_with_the_reason(app, factory, outbox, today):
+    from datetime import date
+
+    from webapp.mail.services import pending_email_ids
+    from webapp.sales.services import reject_sale, void_sale
+
+    today(date(2026, 11, 20))
+    agent = factory.user("agent")
+    factory.assign(agent, factory.plan(base_rate="3"))
+    rejected = factory.sale(agent, "100.00", date(2026, 11, 18), approve=False)
+    voided = factory.sale(agent, "200.00", date(2026, 11, 19))
+    reject_sale(agent.manager, rejected, "No signed order form.")
+    void_sale(agent.manager, voided, "Customer returned the goods.")
+    db.session.commit()
+    for email_id in pending_email_ids():
+        deliver_email(email_id)
+    messages = {m.subject.split(":")[0]: m for m in outbox.list()}
+    assert set(messages) == {"Your sale was rejected", "Your sale was voided"}
+    assert "No signed order form." in messages["Your sale was rejected"].text
+    assert "Customer returned the goods." in messages["Your sale was voided"].text
+    assert all(m.to == agent.email for m in messages.values())

@@ -22,6 +22,7 @@ from webapp.commissions.periods import get_settings, is_date_closed
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.money import MAX_CENTS, to_cents
+from webapp.sales import notify
 from webapp.sales.models import Sale, SaleStatus
 
 MAX_QUANTITY = 1_000_000
@@ -229,6 +230,7 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
     db.session.flush()
     record(actor, action, sale, before, _snapshot(sale))
     recompute_agent_month(sale.agent_id, sale.sold_on)
+    notify.sale_decided(sale)
     return sale
 
 
