@@ -100,11 +100,26 @@ def register_blueprints(app: Flask) -> None:
     from webapp.main import bp as main_bp
     from webapp.sales import bp as sales_bp
     from webapp.sales import routes as _sales_routes  # noqa: F401  (attaches the views to sales_bp)
+    from webapp.review import bp as review_bp
+    import_review_routes()
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(sales_bp)
+    app.register_blueprint(review_bp)
+
+
+def import_review_routes() -> None:
+    """Import the review blueprint's route modules (each attaches its views to review.bp)."""
+    import importlib
+    import pkgutil
+
+    import webapp.review as review
+
+    for module in pkgutil.iter_modules(review.__path__):
+        if module.name.endswith("_routes"):
+            importlib.import_module(f"webapp.review.{module.name}")
 
 
 def register_errorhandlers(app: Flask) -> None:
