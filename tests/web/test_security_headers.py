@@ -94,7 +94,8 @@ def test_session_cookie_is_httponly_and_samesite_lax(browser, factory):
 
 
 def test_production_config_marks_cookies_secure_and_sends_hsts(app, browser, factory, monkeypatch, tmp_path):
-    production = load_config({"APP_ENV": "production", "SECRET_KEY": "s" * 40}, tmp_path)
+    production = load_config({"APP_ENV": "production", "SECRET_KEY": "s" * 40,
+                             "BASE_URL": "https://sales.test"}, tmp_path)
     for key in ("PRODUCTION", "SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
         monkeypatch.setitem(app.config, key, production[key])
     user = factory.user(Role.AGENT)
