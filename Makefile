@@ -24,9 +24,10 @@ run: $(VENV)/.runtime-installed
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Debian's Chromium for the browser tests (Playwright drives it; it never downloads its own).
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads its own),
+# and poppler-utils (pdftotext/pdftoppm) for looking at statement PDFs.
 browser:
-	scripts/install-system-packages.sh chromium
+	scripts/install-system-packages.sh chromium poppler-utils fonts-dejavu-core
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
