@@ -9,6 +9,7 @@ from webapp.auth.models import Role
 # (endpoint, label, roles). Later blueprints add their pages here.
 NAVIGATION: list[tuple[str, str, set[str]]] = [
     ("main.home", "Home", {Role.ADMIN.value, Role.MANAGER.value}),
+    ("review.queue", "Review", {Role.ADMIN.value, Role.MANAGER.value}),
     ("sales.dashboard", "Dashboard", {Role.AGENT.value}),
     ("sales.my_sales", "My sales", {Role.AGENT.value}),
     ("sales.my_products", "My products", {Role.AGENT.value}),
