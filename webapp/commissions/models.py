@@ -30,6 +30,8 @@ class Settings(db.Model):
     period_cadence: Mapped[str] = mapped_column(String(16), default="semi_monthly")
     # How long after a period ends its statement run starts (late sales still get recorded).
     grace_hours: Mapped[int] = mapped_column(default=48)
+    # The last statement number issued; incremented under the row lock, so numbers have no gaps.
+    last_statement_number: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class CommissionPlan(db.Model):

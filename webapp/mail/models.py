@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, String, Text, func
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -36,3 +36,5 @@ class OutgoingEmail(db.Model):
     sending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     meta: Mapped[dict | None] = mapped_column(JSON)
+    # A statement email carries that statement's PDF; one delivery per statement.
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"), unique=True)

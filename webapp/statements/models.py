@@ -1,0 +1,71 @@
+"""Statements and statement runs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, LargeBinary, String, Text,
+                        UniqueConstraint, func)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from webapp.extensions import db
+
+
+class StatementRun(db.Model):
+    """One request to issue statements: a period's run (at most one per period) or an ad-hoc one."""
+
+    __tablename__ = "statement_runs"
+    __table_args__ = (
+        CheckConstraint("kind IN ('period', 'adhoc')", name="kind_known"),
+        # Two dispatchers (or two clicks) can never start two runs for one period.
+        UniqueConstraint("period_id", name="uq_statement_runs_period_id"),
+        CheckConstraint("end_date >= start_date", name="dates_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("periods.id"))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    message: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    statements: Mapped[list[Statement]] = relationship(back_populates="run", order_by="Statement.number")
+    requested_by = relationship("User")
+
+
+class Statement(db.Model):
+    """An issued statement: immutable once made (number, figures snapshot, PDF bytes and sha256)."""
+
+    __tablename__ = "statements"
+    __table_args__ = (
+        CheckConstraint("kind IN ('period', 'adhoc')", name="kind_known"),
+        CheckConstraint("status IN ('pending', 'rendered', 'failed')", name="status_known"),
+        # A period statement is issued once per agent (ad-hoc ones have no period: NULLs differ).
+        UniqueConstraint("agent_id", "period_id", name="uq_statements_agent_period"),
+        Index("ix_statements_agent_start", "agent_id", "start_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Gap-free: taken from the settings row's counter inside the issuing transaction.
+    number: Mapped[int] = mapped_column(unique=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("statement_runs.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("periods.id"))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    # Every figure and line as issued (JSON, money as integer cents): the statement never changes
+    # even if the ledger later gets adjustments.
+    snapshot: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    pdf: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    render_error: Mapped[str | None] = mapped_column(Text)
+    rendered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    run: Mapped[StatementRun] = relationship(back_populates="statements")
+    agent = relationship("User")
+    period = relationship("Period")
