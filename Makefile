@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test browser clean
+.PHONY: run test browser system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime-installed
 	$(BIN)/python scripts/run.py
 
-test: $(VENV)/.dev-installed
+# WeasyPrint's system libraries (pango, harfbuzz subsetting, a font). Best effort: without root
+# or apt-get it only says what to install.
+system-deps:
+	-scripts/install-system-packages.sh libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+
+test: $(VENV)/.dev-installed system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads its own),

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from webapp import clock
 from webapp.extensions import db
-from webapp.mail import EmailMessage, get_backend
+from webapp.mail import Attachment, EmailMessage, get_backend
 from webapp.mail.models import OutgoingEmail
 from webapp.tasks import enqueue_after_commit
 
@@ -15,23 +15,44 @@ MAX_ATTEMPTS = 5
 
 
 def queue_email(*, key: str, to: str, subject: str, text: str, html: str | None = None,
-                meta: dict | None = None) -> OutgoingEmail:
-    """Record an email to send after the commit; the same key again returns the first one."""
+                meta: dict | None = None, statement_id: int | None = None, enqueue: bool = True) -> OutgoingEmail:
+    """Record an email to send after the commit; the same key again returns the first one.
+
+    A statement email (`statement_id`) carries the statement's PDF; its delivery is enqueued by
+    the render job once the PDF exists (`enqueue=False` here).
+    """
     existing = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.key == key))
     if existing is not None:
         return existing
     email = OutgoingEmail(key=key, to=to, subject=subject[:200], text=text, html=html, meta=meta or {},
-                          status="queued")
+                          status="queued", statement_id=statement_id)
     db.session.add(email)
     db.session.flush()
-    enqueue_after_commit("emails", "jobs.mail.deliver_email", email.id)
+    if enqueue:
+        enqueue_after_commit("emails", "jobs.mail.deliver_email", email.id)
     return email
 
 
 def _message(email: OutgoingEmail) -> EmailMessage:
     """The stored email as a message for the backend (its key travels in the metadata)."""
+    attachments = ()
+    if email.statement_id is not None:
+        from webapp.statements.models import Statement
+        from webapp.statements.services import statement_pdf
+
+        statement = db.session.get(Statement, email.statement_id)
+        attachments = (Attachment(f"statement-{statement.number}.pdf", "application/pdf", statement_pdf(statement)),)
     return EmailMessage(to=email.to, subject=email.subject, text=email.text, html=email.html,
-                        metadata={**(email.meta or {}), "email_key": email.key})
+                        attachments=attachments, metadata={**(email.meta or {}), "email_key": email.key})
+
+
+def _waiting_for_pdf(email: OutgoingEmail) -> bool:
+    """A statement email waits until its statement is rendered (the render job enqueues it)."""
+    if email.statement_id is None:
+        return False
+    from webapp.statements.models import Statement
+
+    return db.session.get(Statement, email.statement_id).status != "rendered"
 
 
 def deliver_email(email_id: int) -> str:
@@ -45,6 +66,9 @@ def deliver_email(email_id: int) -> str:
     if email is None or email.status in ("sent", "rejected"):
         db.session.rollback()
         return email.status if email else "missing"
+    if _waiting_for_pdf(email):
+        db.session.rollback()
+        return "waiting"
     backend = get_backend()
     if email.status == "sending" and hasattr(backend, "find_sent"):
         found = backend.find_sent("email_key", email.key)
@@ -76,3 +100,15 @@ def pending_email_ids(limit: int = 200) -> list[int]:
     return list(db.session.scalars(
         select(OutgoingEmail.id).where(OutgoingEmail.status.in_(("queued", "sending")))
         .order_by(OutgoingEmail.id).limit(limit)))
+
+
+def resend(email: OutgoingEmail) -> OutgoingEmail:
+    """Queue a failed or rejected email again (never one that may have gone: sent or sending)."""
+    if email.status not in ("failed", "rejected"):
+        from webapp.errors import ServiceError
+
+        raise ServiceError("Only an email known not to have been sent can be sent again.", status=409)
+    email.status, email.last_error = "queued", None
+    db.session.flush()
+    enqueue_after_commit("emails", "jobs.mail.deliver_email", email.id)
+    return email

@@ -1,0 +1,327 @@
+"""Issuing statements: period runs (close, freeze, one statement per agent) and ad-hoc requests.
+
+A statement is immutable once issued: its number comes from a counter incremented in the issuing
+transaction (so numbers have no gaps), its figures are a snapshot of the ledger, and its PDF is
+rendered later by a job and stored with its sha256. Corrections appear on a later statement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app, render_template
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+
+from webapp import clock
+from webapp.audit.services import record
+from webapp.auth.models import Role, User
+from webapp.catalog.models import Product
+from webapp.commissions.ledger import period_summary
+from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, Settings
+from webapp.commissions.periods import close_period, get_settings
+from webapp.errors import NotFound, ServiceError
+from webapp.extensions import db
+from webapp.mail.models import OutgoingEmail
+from webapp.mail.services import queue_email
+from webapp.sales.models import Sale
+from webapp.statements.models import Statement, StatementRun
+from webapp.tasks import enqueue_after_commit
+
+MAX_RANGE_DAYS = 366
+
+
+def next_statement_number() -> int:
+    """Take the next statement number (row-locked increment: concurrent runs queue, none skip)."""
+    return db.session.execute(
+        update(Settings).where(Settings.id == 1)
+        .values(last_statement_number=Settings.last_statement_number + 1)
+        .returning(Settings.last_statement_number)
+    ).scalar_one()
+
+
+# ---- Snapshots ------------------------------------------------------------------------------
+
+
+def _local_date(moment: datetime) -> date:
+    """The installation-local date of a stored timestamp."""
+    if moment.tzinfo is None:  # SQLite hands back naive UTC
+        from datetime import timezone
+
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(clock.installation_zone()).date()
+
+
+def _line(entry: CommissionEntry) -> dict:
+    """A sale line of a statement."""
+    sale = entry.sale
+    return {"entry_id": entry.id, "sale_id": sale.id, "date": sale.sold_on.isoformat(),
+            "product": sale.product.name, "sku": sale.product.sku, "customer": sale.customer.name,
+            "quantity": sale.quantity, "amount_cents": sale.amount_cents, "rate_units": entry.rate_units,
+            "commission_cents": entry.amount_cents}
+
+
+def _adjustment(entry: CommissionEntry) -> dict:
+    """An adjustment of a statement (system adjustment for a sale, or a manual correction)."""
+    sale = entry.sale
+    return {"entry_id": entry.id, "kind": entry.kind, "date": _local_date(entry.created_at).isoformat(),
+            "sale_id": sale.id if sale else None, "sale_date": sale.sold_on.isoformat() if sale else None,
+            "product": sale.product.name if sale else None, "reason": entry.reason or "",
+            "late_approval": bool(entry.reason and entry.reason.startswith("Late approval")),
+            "amount_cents": entry.amount_cents}
+
+
+def _payout(payout: Payout) -> dict:
+    """A payout of a statement."""
+    return {"id": payout.id, "date": payout.paid_on.isoformat(), "reference": payout.reference or "",
+            "advance": payout.advance, "amount_cents": payout.amount_cents}
+
+
+def _entries(query) -> list[CommissionEntry]:
+    """Entries with their sale, product and customer loaded, in statement order."""
+    return list(db.session.scalars(
+        query.options(joinedload(CommissionEntry.sale).joinedload(Sale.product),
+                      joinedload(CommissionEntry.sale).joinedload(Sale.customer))
+        .order_by(CommissionEntry.id)))
+
+
+def _snapshot(agent: User, kind: str, start: date, end: date, lines: list[dict], adjustments: list[dict],
+              payouts: list[dict], opening: int, message: str | None, period_label: str | None) -> dict:
+    """Assemble a statement's figures; refuses to issue one that does not reconcile to the cent."""
+    earned = sum(line["commission_cents"] for line in lines)
+    adjusted = sum(item["amount_cents"] for item in adjustments)
+    paid = sum(item["amount_cents"] for item in payouts)
+    totals = {"volume": sum(line["amount_cents"] for line in lines), "earned": earned, "adjustments": adjusted,
+              "total": earned + adjusted, "opening": opening, "payouts": paid,
+              "closing": opening + earned + adjusted - paid}
+    settings = get_settings()
+    return {"company": settings.company_name, "currency": current_app.config["CURRENCY"],
+            "agent": {"id": agent.id, "name": agent.name, "email": agent.email},
+            "kind": kind, "start": start.isoformat(), "end": end.isoformat(), "period_label": period_label,
+            "lines": lines, "adjustments": adjustments, "payouts": payouts, "totals": totals,
+            "message": message or None}
+
+
+def period_snapshot(agent: User, period: Period, message: str | None = None) -> dict:
+    """The figures of an agent's statement for a (closed) period, straight from its entries."""
+    entries = _entries(select(CommissionEntry).where(CommissionEntry.agent_id == agent.id,
+                                                     CommissionEntry.period_id == period.id))
+    payouts = list(db.session.scalars(select(Payout).where(
+        Payout.agent_id == agent.id, Payout.paid_on >= period.start_date, Payout.paid_on <= period.end_date)
+        .order_by(Payout.paid_on, Payout.id)))
+    previous = db.session.scalar(
+        select(Statement).where(Statement.agent_id == agent.id, Statement.kind == "period",
+                                Statement.end_date < period.start_date)
+        .order_by(Statement.end_date.desc()).limit(1))
+    # Opening = the previous statement's closing (0 for the first); the ledger must agree.
+    ledger = period_summary(agent.id, period)
+    opening = previous.snapshot["totals"]["closing"] if previous else ledger.opening
+    snapshot = _snapshot(
+        agent, "period", period.start_date, period.end_date,
+        [_line(e) for e in entries if e.kind == EntryKind.SALE],
+        [_adjustment(e) for e in entries if e.kind != EntryKind.SALE],
+        [_payout(p) for p in payouts], opening, message, period.label)
+    if snapshot["totals"]["closing"] != ledger.closing:
+        raise RuntimeError(f"statement for agent {agent.id}, {period.label} does not reconcile with the ledger")
+    return snapshot
+
+
+def adhoc_snapshot(agent: User, start: date, end: date, message: str | None = None) -> dict:
+    """The figures for any date range: sale lines by sale date, adjustments by the day they were
+    made, payouts by payment date; opening is everything before `start`."""
+    zone_start = datetime.combine(start, time.min, clock.installation_zone())
+    zone_end = datetime.combine(end + timedelta(days=1), time.min, clock.installation_zone())
+    sale_lines = _entries(select(CommissionEntry).join(Sale, CommissionEntry.sale_id == Sale.id).where(
+        CommissionEntry.agent_id == agent.id, CommissionEntry.kind == EntryKind.SALE,
+        Sale.sold_on >= start, Sale.sold_on <= end))
+    adjustments = _entries(select(CommissionEntry).where(
+        CommissionEntry.agent_id == agent.id, CommissionEntry.kind != EntryKind.SALE,
+        CommissionEntry.created_at >= zone_start, CommissionEntry.created_at < zone_end))
+    payouts = list(db.session.scalars(select(Payout).where(
+        Payout.agent_id == agent.id, Payout.paid_on >= start, Payout.paid_on <= end)
+        .order_by(Payout.paid_on, Payout.id)))
+    earlier_lines = db.session.scalar(
+        select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
+        .join(Sale, CommissionEntry.sale_id == Sale.id)
+        .where(CommissionEntry.agent_id == agent.id, CommissionEntry.kind == EntryKind.SALE, Sale.sold_on < start))
+    earlier_adjustments = db.session.scalar(
+        select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
+        .where(CommissionEntry.agent_id == agent.id, CommissionEntry.kind != EntryKind.SALE,
+               CommissionEntry.created_at < zone_start))
+    earlier_payouts = db.session.scalar(
+        select(func.coalesce(func.sum(Payout.amount_cents), 0))
+        .where(Payout.agent_id == agent.id, Payout.paid_on < start))
+    opening = int(earlier_lines) + int(earlier_adjustments) - int(earlier_payouts)
+    return _snapshot(agent, "adhoc", start, end, [_line(e) for e in sale_lines],
+                     [_adjustment(e) for e in adjustments], [_payout(p) for p in payouts], opening,
+                     message, None)
+
+
+# ---- Issuing --------------------------------------------------------------------------------
+
+
+def _statement_email(statement: Statement) -> OutgoingEmail:
+    """Queue the statement's email; it is sent once the PDF exists (the render job enqueues it)."""
+    snapshot = statement.snapshot
+    label = snapshot["period_label"] or f"{snapshot['start']} to {snapshot['end']}"
+    context = {"statement": statement, "s": snapshot, "label": label,
+               "link": f"{current_app.config.get('BASE_URL') or ''}/statements/{statement.id}"}
+    return queue_email(
+        key=f"statement:{statement.id}", to=statement.agent.email,
+        subject=f"Commission statement No. {statement.number}: {label}",
+        text=render_template("email/statement.txt", **context),
+        html=render_template("email/statement.html", **context),
+        meta={"kind": "statement", "statement_id": str(statement.id)},
+        statement_id=statement.id, enqueue=False)
+
+
+def _issue(run: StatementRun, agent: User, snapshot: dict) -> Statement:
+    """Create one statement (number, snapshot) and its queued email; the render job follows."""
+    statement = Statement(number=next_statement_number(), run=run, agent_id=agent.id, kind=run.kind,
+                          period_id=run.period_id, start_date=run.start_date, end_date=run.end_date,
+                          snapshot=snapshot, status="pending")
+    db.session.add(statement)
+    db.session.flush()
+    statement.agent = agent
+    _statement_email(statement)
+    enqueue_after_commit("default", "jobs.statements.render_statement", statement.id)
+    return statement
+
+
+def agents_for_period(period: Period) -> list[User]:
+    """Agents with activity in the period or a non-zero balance coming into or out of it."""
+    active_ids = set(db.session.scalars(select(CommissionEntry.agent_id).where(CommissionEntry.period_id == period.id)))
+    active_ids |= set(db.session.scalars(select(Payout.agent_id).where(
+        Payout.paid_on >= period.start_date, Payout.paid_on <= period.end_date)))
+    agents = []
+    for agent in db.session.scalars(select(User).where(User.role == Role.AGENT.value).order_by(User.name)):
+        if agent.id in active_ids or period_summary(agent.id, period).closing != 0:
+            agents.append(agent)
+    return agents
+
+
+def run_for_period(period: Period) -> StatementRun | None:
+    """The statement run of a period, if it was started."""
+    return db.session.scalar(select(StatementRun).where(StatementRun.period_id == period.id))
+
+
+def start_period_run(actor, period: Period) -> StatementRun:
+    """Close the period (freezing it) and issue its statements, all in this transaction.
+
+    Idempotent: a period has at most one run (database-unique), so a second dispatcher or a
+    double click gets the existing run.
+    """
+    existing = run_for_period(period)
+    if existing is not None:
+        return existing
+    if period.is_open:
+        close_period(actor, period)
+    run = StatementRun(kind="period", period_id=period.id, start_date=period.start_date,
+                       end_date=period.end_date, requested_by_id=getattr(actor, "id", None))
+    try:
+        with db.session.begin_nested():
+            db.session.add(run)
+            db.session.flush()
+    except IntegrityError:
+        existing = run_for_period(period)
+        if existing is None:
+            raise
+        return existing
+    for agent in agents_for_period(period):
+        _issue(run, agent, period_snapshot(agent, period))
+    record(actor, "statements.period_run", run, None, {"period_id": period.id, "statements": len(run.statements)})
+    return run
+
+
+def check_range(start, end) -> tuple[date, date]:
+    """A valid statement date range: both dates, start <= end, at most 366 days."""
+    if not isinstance(start, date):
+        raise ServiceError("Enter the first day.", "start")
+    if not isinstance(end, date):
+        raise ServiceError("Enter the last day.", "end")
+    if end < start:
+        raise ServiceError("The last day is before the first day.", "end")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise ServiceError(f"A statement covers at most {MAX_RANGE_DAYS} days.", "end")
+    if start > clock.today():
+        raise ServiceError("The range starts in the future.", "start")
+    return start, end
+
+
+def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: str | None = None) -> StatementRun:
+    """Statements for any date range, for the actor's own sales (agents) or chosen team agents
+    (managers, admins); marked ad hoc, closing nothing."""
+    start, end = check_range(start, end)
+    message = (message or "").strip() or None
+    if message and len(message) > 2000:
+        raise ServiceError("Keep the message under 2000 characters.", "message")
+    if actor.role == Role.AGENT.value:
+        agents = [actor]
+    else:
+        if not agent_ids:
+            raise ServiceError("Choose at least one agent.", "agent_ids")
+        query = select(User).where(User.id.in_(agent_ids), User.role == Role.AGENT.value)
+        if actor.role == Role.MANAGER.value:
+            query = query.where(User.manager_id == actor.id)
+        agents = list(db.session.scalars(query.order_by(User.name)))
+        if len(agents) != len(set(agent_ids)):
+            raise ServiceError("Choose agents of your team.", "agent_ids")
+    run = StatementRun(kind="adhoc", start_date=start, end_date=end, message=message, requested_by_id=actor.id)
+    db.session.add(run)
+    db.session.flush()
+    for agent in agents:
+        _issue(run, agent, adhoc_snapshot(agent, start, end, message))
+    record(actor, "statements.adhoc_run", run, None, {"agents": [a.id for a in agents], "start": start.isoformat(),
+                                                      "end": end.isoformat()})
+    return run
+
+
+# ---- Rendering (called by the render job) -----------------------------------------------------
+
+
+def statement_html(statement: Statement, *, for_pdf: bool) -> str:
+    """The statement as HTML: the print version for the PDF, or the portal page's body."""
+    return render_template("pdf/statement.html" if for_pdf else "statements/partials/_statement_body.html",
+                           statement=statement, s=statement.snapshot)
+
+
+def render_statement(statement_id: int) -> str:
+    """Render a pending statement to PDF and store it with its sha256; no-op once rendered."""
+    statement = db.session.scalar(select(Statement).where(Statement.id == statement_id).with_for_update())
+    if statement is None:
+        db.session.rollback()
+        return "missing"
+    if statement.status == "rendered":
+        db.session.rollback()
+        return "rendered"
+    from webapp.statements.pdf import html_to_pdf  # WeasyPrint: loaded only in the worker
+
+    try:
+        data = html_to_pdf(statement_html(statement, for_pdf=True))
+    except Exception as exc:
+        statement.status, statement.render_error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        db.session.commit()
+        raise
+    statement.pdf, statement.pdf_sha256 = data, hashlib.sha256(data).hexdigest()
+    statement.status, statement.render_error, statement.rendered_at = "rendered", None, clock.now_utc()
+    email_id = db.session.scalar(select(OutgoingEmail.id).where(OutgoingEmail.statement_id == statement.id))
+    if email_id is not None:
+        enqueue_after_commit("emails", "jobs.mail.deliver_email", email_id)
+    db.session.commit()
+    return "rendered"
+
+
+def statement_pdf(statement: Statement) -> bytes:
+    """The stored PDF bytes, checked against the sha256 recorded when it was issued."""
+    data = statement.pdf
+    if data is None or hashlib.sha256(data).hexdigest() != statement.pdf_sha256:
+        raise NotFound("This statement's PDF is not ready yet.")
+    return data
+
+
+def unrendered_statement_ids(limit: int = 200) -> list[int]:
+    """Statements still waiting for their PDF (found from the database, not from Redis)."""
+    return list(db.session.scalars(select(Statement.id).where(Statement.status == "pending")
+                                   .order_by(Statement.id).limit(limit)))
