@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask import current_app
 from sqlalchemy import and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
@@ -20,7 +21,7 @@ from webapp.commissions.models import PlanAssignment, PlanVersion
 from webapp.commissions.periods import last_closed_end
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.money import to_cents
+from webapp.money import format_money, to_cents
 from webapp.review.access import team_agent_ids
 from webapp.sales import services as sales
 from webapp.sales.models import Sale, SaleStatus
@@ -172,9 +173,10 @@ def agent_medians(agent_ids: list[int]) -> dict[int, tuple[int, int]]:
     return medians
 
 
-def _median_text(twice_median: int) -> Decimal:
-    """A median in currency units for display (half a cent rounds up)."""
-    return (Decimal(twice_median) / 200).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+def _median_text(twice_median: int) -> str:
+    """A median in the installation's currency for display (half a cent rounds up)."""
+    amount = (Decimal(twice_median) / 200).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return format_money(amount, current_app.config["CURRENCY"], cents=False)
 
 
 def _no_plan_ids(scope) -> set[int]:
