@@ -16,10 +16,11 @@ from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Customer, Product
 from webapp.commissions import plans
 from webapp.commissions.models import CommissionPlan
-from webapp.commissions.periods import close_period, period_for
+from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.sales import services as sales
 from webapp.sales.models import Sale, SaleStatus
+from webapp.statements.services import start_period_run
 
 # A known password is the point of a demo; `flask demo seed` refuses to run in production.
 DEMO_PASSWORD = "demo-password"
@@ -137,7 +138,9 @@ def _ensure_sales(agents: list[User], products: dict[str, Product], today: date)
             sales.void_sale(sale.agent.manager, sale, "Order cancelled by the customer.")
     oldest = period_for(first)
     if oldest.is_open and oldest.end_date < today:
-        close_period(None, oldest)
+        # The statement run closes the period and issues its statements; the worker renders
+        # the PDFs and mails them (to the outbox in a local run) after this commits.
+        start_period_run(None, oldest)
 
 
 def seed_demo() -> bool:
