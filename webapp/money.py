@@ -51,6 +51,22 @@ def parse_money(text: str | None, *, what: str = "an amount", allow_zero: bool =
     return value.quantize(CENT)
 
 
+def parse_signed_money(text: str | None, *, what: str = "an amount") -> Decimal:
+    """Parse a signed, non-zero amount such as "-25.00" (a deduction) with at most two decimals."""
+    if text is None or not str(text).strip():
+        raise MoneyError(f"Enter {what}.")
+    text = str(text).strip()
+    negative = text[0] == "-"
+    digits = text[1:] if text[0] in "+-" else text
+    # The sign must touch the number: "- 25" or "--25" is a typo, not an amount.
+    if not _PLAIN_DECIMAL.match(digits):
+        raise MoneyError(f"Enter {what} as a plain number, like -25.00 or 120.50.")
+    value = parse_money(digits, what=what, allow_zero=True)
+    if value == 0:
+        raise MoneyError("Enter an amount other than zero.")
+    return -value if negative else value
+
+
 def parse_rate(text: str | None, *, what: str = "a rate") -> Decimal:
     """Parse a percentage between 0 and 100 with at most four decimals."""
     value = _plain_decimal(text, what)
