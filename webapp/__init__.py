@@ -100,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.main import bp as main_bp
     from webapp.sales import bp as sales_bp
     from webapp.sales import routes as _sales_routes  # noqa: F401  (attaches the views to sales_bp)
+    from webapp.sales import dispute_routes as _dispute_routes  # noqa: F401  (agent dispute pages)
     from webapp.review import bp as review_bp
     import_review_routes()
 
