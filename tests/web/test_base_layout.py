@@ -53,7 +53,7 @@ def test_pages_have_no_inline_script_or_style_the_csp_would_block(client, path):
 
 def test_signed_in_pages_have_no_inline_script_or_style(as_admin, factory):
     user = factory.user(Role.AGENT)
-    for path in ("/", "/admin/users", "/admin/users/new", f"/admin/users/{user.id}", "/admin/outbox", "/team"):
+    for path in ("/", "/admin/users", "/admin/users/new", f"/admin/users/{user.id}", "/admin/outbox", "/manage/team"):
         html = as_admin.get(path).get_data(as_text=True)
         assert all(tag.attrs.get("src") for tag in tags(html, "script")), path
         assert not [tag for tag in tags(html) if "style" in tag.attrs or tag.name == "style"], path
@@ -143,9 +143,9 @@ def test_field_errors_are_announced_and_valid_fields_are_not_marked_invalid(as_a
 
 
 @pytest.mark.parametrize("role, shown, hidden", [
-    (Role.ADMIN, {"Home", "Users", "Outbox"}, {"My team"}),
-    (Role.MANAGER, {"Home", "My team"}, {"Users", "Outbox"}),
-    (Role.AGENT, {"Dashboard", "My sales", "My products"}, {"Home", "Users", "Outbox", "My team"}),
+    (Role.ADMIN, {"Home", "Users", "Outbox", "Team", "Payouts"}, set()),
+    (Role.MANAGER, {"Home", "Team", "Payouts"}, {"Users", "Outbox"}),
+    (Role.AGENT, {"Dashboard", "My sales", "My products"}, {"Home", "Users", "Outbox", "Team", "Payouts"}),
 ])
 def test_navigation_shows_what_the_role_may_open(app, factory, role, shown, hidden):
     user = factory.user(role)

@@ -108,20 +108,20 @@ def test_login_with_empty_fields_is_422_with_field_messages(browser):
 
 def test_login_follows_a_same_site_next(browser, factory):
     user = factory.user(Role.MANAGER)
-    bounced = browser.get("/team")
+    bounced = browser.get("/manage/team")
     assert bounced.status_code == 302
     login_url = bounced.headers["Location"]
     assert urlsplit(login_url).path == "/login"
     response = browser.post(login_url, {"email": user.email, "password": TEST_PASSWORD})
     assert response.status_code == 302
-    assert response.headers["Location"] == "/team"
+    assert response.headers["Location"] == "/manage/team"
 
 
 def test_login_keeps_query_string_of_a_same_site_next(browser, factory):
     user = factory.user(Role.MANAGER)
-    response = browser.post("/login?next=/team%3Fsort%3Dname",
+    response = browser.post("/login?next=/manage/team%3Fperiod%3D2026-11-01",
                             {"email": user.email, "password": TEST_PASSWORD}, token_from="/login")
-    assert response.headers["Location"] == "/team?sort=name"
+    assert response.headers["Location"] == "/manage/team?period=2026-11-01"
 
 
 def _where_a_browser_goes(location: str) -> str:

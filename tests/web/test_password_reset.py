@@ -167,13 +167,13 @@ def test_reset_ends_the_users_other_sessions(app, browser, factory, outbox):
     user = factory.user(Role.MANAGER)
     elsewhere = app.test_client()
     sign_in(elsewhere, user)
-    assert elsewhere.get("/team").status_code == 200
+    assert elsewhere.get("/manage/team").status_code == 200
 
     _request_link(browser, user.email)
     path = _reset_path_from(outbox)
     assert browser.post(path, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
 
-    response = elsewhere.get("/team")
+    response = elsewhere.get("/manage/team")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/login"
 

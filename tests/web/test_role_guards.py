@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-GUARDED = ["/team", "/admin/users", "/admin/users/new", "/admin/outbox"]
+GUARDED = ["/manage/team", "/admin/users", "/admin/users/new", "/admin/outbox"]
 
 
 @pytest.mark.parametrize("path", ["/"] + GUARDED)
@@ -31,11 +31,11 @@ def test_manager_is_refused_admin_pages(as_manager, path):
 
 
 def test_manager_may_see_their_team(as_manager, factory):
-    mine = factory.user("agent", manager=as_manager.user)
-    theirs = factory.user("agent")
-    html = as_manager.get("/team").get_data(as_text=True)
-    assert mine.email in html
-    assert theirs.email not in html
+    mine = factory.user("agent", manager=as_manager.user, name="Mina Mine")
+    theirs = factory.user("agent", name="Theo Theirs")
+    html = as_manager.get("/manage/team").get_data(as_text=True)
+    assert mine.name in html
+    assert theirs.name not in html
 
 
 def test_agent_is_refused_another_users_edit_page(as_agent):

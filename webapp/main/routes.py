@@ -1,11 +1,10 @@
-"""Home page, team page and /healthz."""
+"""Home page and /healthz (the team page is the review blueprint's /manage/team)."""
 
 from __future__ import annotations
 
 from flask import jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from webapp.auth.decorators import manager_required
 from webapp.main import bp
 from webapp.main import services
 
@@ -17,13 +16,6 @@ def home():
     if current_user.role == "agent":
         return redirect(url_for("sales.dashboard"))
     return render_template("main/home.html", user=current_user)
-
-
-@bp.route("/team")
-@manager_required
-def team():
-    """The agents a manager is responsible for."""
-    return render_template("main/team.html", agents=services.team_of(current_user))
 
 
 @bp.route("/healthz")

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from webapp.auth.models import Role, User
 from webapp.extensions import db, redis_client
-
-
-def team_of(manager: User) -> list[User]:
-    """The manager's agents (admins see every agent), by name."""
-    query = select(User).where(User.role == Role.AGENT.value).order_by(User.name)
-    if manager.role == Role.MANAGER.value:
-        query = query.where(User.manager_id == manager.id)
-    return list(db.session.scalars(query))
 
 
 def health_checks() -> dict[str, str]:
