@@ -122,7 +122,8 @@ def test_two_people_approving_one_sale_from_the_queue(app, factory, committed, m
     assert "row-decided" in responses[won].get_data(as_text=True)
 
 
-def test_two_overlapping_bulk_approvals_decide_each_sale_once(app, factory, committed, monkeypatch):  # noqa: F811
+def test_two_overlapping_bulk_approvals_decide_each_sale_once(app, factory, committed,  # noqa: F811
+                                                               monkeypatch):
     ids = _setup(factory)
     first, second = ids["pending"]
     (manager, manager_token), (admin, admin_token) = _client(app, ids["manager"]), _client(app, ids["admin"])

@@ -54,6 +54,11 @@ def _row_ids(html: str) -> list[int]:
     return [int(m) for m in re.findall(r'<tr id="sale-row-(\d+)" class="queue-row', html)]
 
 
+def _triggers(response) -> set[str]:
+    """The events named in the HX-Trigger header."""
+    return {name.strip() for name in response.headers["HX-Trigger"].split(",")}
+
+
 def _row(html: str, sale: Sale):
     """The queue row of a sale, or None."""
     return by_id(html, f"sale-row-{sale.id}")
@@ -64,7 +69,7 @@ def _flags(html: str, sale: Sale) -> set[str]:
     page = tags(html)
     row = next((t for t in page if t.attrs.get("id") == f"sale-row-{sale.id}"), None)
     assert row is not None, f"sale {sale.id} is not in the queue"
-    return {t.attrs["data-flag"] for t in page if "data-flag" in t.attrs and any(a is row for a in t.ancestors)}
+    return {t.attrs["data-flag"] for t in within(row, page) if "data-flag" in t.attrs}
 
 
 def _testid(html: str, testid: str) -> str:
@@ -314,7 +319,8 @@ def test_no_plan_flag_matches_the_ledgers_plan_resolver(as_manager, team, factor
     eve = factory.user(Role.AGENT, manager=team.manager, name="Eve")
     late_plan = factory.plan(base_rate="4", effective_from=date(2026, 11, 10))
     factory.assign(eve, late_plan, effective_from=date(2026, 1, 1))
-    add_version(None, team.plan, PlanRules(base_rate=Decimal("5")), date(2026, 11, 12))  # a version change is still a plan
+    # A new version of a plan is still a plan in force.
+    add_version(None, team.plan, PlanRules(base_rate=Decimal("5")), date(2026, 11, 12))
 
     cases = [
         team.sale(team.alice, "100.00", date(2026, 11, 13)),
@@ -359,7 +365,7 @@ def test_agent_medians_are_exact_for_odd_and_even_counts(team):
     medians = queue.agent_medians([team.alice.id, team.bob.id])
     assert medians[team.alice.id] == (2 * 300, 3)
     assert medians[team.bob.id] == (2 + 3, 4)  # median 2.5 cents, kept exact as twice the median
-    assert Decimal(medians[team.bob.id][0]) / 2 == statistics.median([Decimal(1), Decimal(2), Decimal(3), Decimal(900)])
+    assert Decimal(medians[team.bob.id][0]) / 2 == statistics.median([Decimal(c) for c in (1, 2, 3, 900)])
 
 
 def test_flags_cost_the_same_queries_for_two_agents_or_eight(team, factory):
@@ -464,7 +470,7 @@ def test_htmx_approve_replaces_the_row_and_triggers_a_refresh(as_manager, team):
     before = _state()
     response = as_manager.post(f"/manage/review/{sale.id}/approve", token_from="/manage/review", headers=ROW)
     assert response.status_code == 200
-    assert {e.strip() for e in response.headers["HX-Trigger"].split(",")} == {"review-changed", "sales-changed"}
+    assert _triggers(response) == {"review-changed", "sales-changed"}
     html = _html(response)
     row = _row(html, sale)
     assert row.attrs["class"] == "row-decided" and "Approved" in _text(row)
@@ -498,8 +504,10 @@ def test_reject_inline_with_a_reason_emails_the_agent(as_manager, team):
     assert response.status_code == 200 and "review-changed" in response.headers["HX-Trigger"]
     assert "Rejected" in _text(_row(_html(response), sale))
     sale = _reload(sale)
-    assert (sale.status, sale.reason, sale.decided_by_id) == ("rejected", "Duplicate of an older order", team.manager.id)
-    email = db.session.scalars(select(OutgoingEmail).where(OutgoingEmail.key == f"sale-rejected:{sale.id}")).one()
+    assert (sale.status, sale.reason, sale.decided_by_id) == (
+        "rejected", "Duplicate of an older order", team.manager.id)
+    email = db.session.scalars(
+        select(OutgoingEmail).where(OutgoingEmail.key == f"sale-rejected:{sale.id}")).one()
     assert email.to == team.bob.email and "Duplicate of an older order" in email.text
 
     other = team.sale(team.bob, "10.00", date(2026, 11, 4))
@@ -557,7 +565,8 @@ def test_approving_a_rejected_sale_is_409(as_manager, team):
     before = _state()
     response = as_manager.post(f"/manage/review/{sale.id}/approve", token_from="/manage/review", headers=ROW)
     assert response.status_code == 409
-    assert _testid(_html(response), "row-message") == f"This sale was already rejected by {team.manager.name}."
+    message = _testid(_html(response), "row-message")
+    assert message == f"This sale was already rejected by {team.manager.name}."
     assert _state() == before
 
 
@@ -591,12 +600,13 @@ def test_bulk_approve_two_sales_posts_their_commission_and_moves_the_agents_tota
                                                        "action": "approve"},
                                token_from="/manage/review", headers=ROW)
     assert response.status_code == 200
-    assert {e.strip() for e in response.headers["HX-Trigger"].split(",")} == {"review-changed", "sales-changed"}
+    assert _triggers(response) == {"review-changed", "sales-changed"}
     html = _html(response)
     assert html.lstrip().startswith('<div id="queue-table">')
     assert _row_ids(html) == [stays.id]  # the decided rows left the queue
     result = _testid(html, "bulk-result")
-    assert f"Approved 2 sales: #{first.id} Alice Agent ($1,000.00), #{second.id} Alice Agent ($500.00)." in result
+    assert (f"Approved 2 sales: #{first.id} Alice Agent ($1,000.00), "
+            f"#{second.id} Alice Agent ($500.00).") in result
     after = _state()
     assert after["entries"] == before["entries"] + 2
     assert (after["statuses"][first.id], after["statuses"][second.id]) == ("approved", "approved")
@@ -624,7 +634,8 @@ def test_bulk_with_one_already_decided_sale_decides_the_others_and_reports_it(as
     assert response.status_code == 200
     result = _testid(_html(response), "bulk-result")
     assert "Approved 2 sales" in result
-    assert f"Sale #{taken.id} (Alice Agent, Patient monitor): This sale was already approved by {as_admin.user.name}." in result
+    assert (f"Sale #{taken.id} (Alice Agent, Patient monitor): "
+            f"This sale was already approved by {as_admin.user.name}.") in result
     after = _state()
     assert (after["statuses"][a.id], after["statuses"][b.id]) == ("approved", "approved")
     assert after["entries"] == before["entries"] + 2
@@ -639,8 +650,8 @@ def test_bulk_keeps_a_refused_row_in_the_queue_with_its_message(as_manager, team
     mine = team.sale(team.alice, "100.00", date(2026, 11, 3), entered_by=team.manager)
     ok = team.sale(team.bob, "100.00", date(2026, 11, 4))
     _outsider, foreign = other_team
-    response = as_manager.post("/manage/review/bulk", {"sale_ids": [str(mine.id), str(ok.id), str(foreign.id)],
-                                                       "action": "approve"},
+    ids = [str(mine.id), str(ok.id), str(foreign.id)]
+    response = as_manager.post("/manage/review/bulk", {"sale_ids": ids, "action": "approve"},
                                token_from="/manage/review", headers=ROW)
     assert response.status_code == 200
     html = _html(response)
@@ -648,7 +659,7 @@ def test_bulk_keeps_a_refused_row_in_the_queue_with_its_message(as_manager, team
     assert "You entered this sale" in _text(_row(html, mine))
     result = _testid(html, "bulk-result")
     assert f"Sale #{foreign.id}: Sale not found." in result and "Olga" not in result
-    assert (_reload(mine).status, _reload(ok).status, _reload(foreign).status) == ("pending", "approved", "pending")
+    assert [_reload(s).status for s in (mine, ok, foreign)] == ["pending", "approved", "pending"]
 
 
 def test_bulk_reject_needs_a_reason_and_writes_nothing_without_one(as_manager, team):
@@ -734,7 +745,8 @@ def test_plain_bulk_redirects_and_flashes_each_outcome(as_manager, as_admin, tea
     assert urlsplit(response.headers["Location"]).query == f"product_id={team.product.id}"
     page = _html(as_manager.get("/manage/review"))
     assert "Approved 1 sale." in page
-    assert f"Sale #{taken.id} (Bob Agent, Patient monitor): This sale was already approved by {as_admin.user.name}." in page
+    assert (f"Sale #{taken.id} (Bob Agent, Patient monitor): "
+            f"This sale was already approved by {as_admin.user.name}.") in page
     assert _reload(a).status == "approved"
 
 

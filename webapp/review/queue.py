@@ -154,7 +154,8 @@ def agent_medians(agent_ids: list[int]) -> dict[int, tuple[int, int]]:
         return {}
     ranked = (
         select(Sale.agent_id, Sale.amount_cents,
-               func.row_number().over(partition_by=Sale.agent_id, order_by=(Sale.amount_cents, Sale.id)).label("rn"),
+               func.row_number().over(partition_by=Sale.agent_id,
+                                      order_by=(Sale.amount_cents, Sale.id)).label("rn"),
                func.count().over(partition_by=Sale.agent_id).label("n"))
         .where(Sale.agent_id.in_(agent_ids), Sale.status == SaleStatus.APPROVED.value)
         .subquery()
@@ -216,7 +217,8 @@ def _duplicates(scope) -> dict[int, list[tuple[int, str]]]:
 def compute_flags(scope) -> dict[int, list[Flag]]:
     """The flags of every pending sale matching the SQL condition `scope` (unflagged sales left out)."""
     scope = and_(Sale.status == SaleStatus.PENDING.value, scope)
-    rows = db.session.execute(select(Sale.id, Sale.agent_id, Sale.amount_cents, Sale.sold_on).where(scope)).all()
+    rows = db.session.execute(
+        select(Sale.id, Sale.agent_id, Sale.amount_cents, Sale.sold_on).where(scope)).all()
     if not rows:
         return {}
     flags: dict[int, list[Flag]] = {}
@@ -226,13 +228,15 @@ def compute_flags(scope) -> dict[int, list[Flag]]:
         flags.setdefault(sale_id, []).append(flag)
 
     for sale_id in sorted(_no_plan_ids(scope)):
-        add(sale_id, Flag("no_plan", "No plan", "No commission plan in force on its date: it would earn nothing."))
+        add(sale_id, Flag("no_plan", "No plan",
+                          "No commission plan in force on its date: it would earn nothing."))
     medians = agent_medians(sorted({row.agent_id for row in rows}))
     for row in rows:
         twice, count = medians.get(row.agent_id, (0, 0))
         # amount > 3 x median  <=>  2 x amount > 3 x (2 x median), all in integers.
         if count >= MEDIAN_MIN_SALES and 2 * row.amount_cents > UNUSUAL_FACTOR * twice:
-            ratio = (Decimal(2 * row.amount_cents) / Decimal(twice)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+            ratio = (Decimal(2 * row.amount_cents) / Decimal(twice)).quantize(
+                Decimal("0.1"), rounding=ROUND_HALF_UP)
             add(row.id, Flag("unusual", "Unusual amount",
                              f"{ratio}× the agent's median approved sale ({_median_text(twice)})."))
     for sale_id, others in sorted(_duplicates(scope).items()):
@@ -243,8 +247,9 @@ def compute_flags(scope) -> dict[int, list[Flag]]:
     if closed_until is not None:
         for row in rows:
             if row.sold_on <= closed_until:
-                add(row.id, Flag("late", "Late approval",
-                                 "Dated in a closed period: what it earns posts in the earliest open period."))
+                add(row.id, Flag(
+                    "late", "Late approval",
+                    "Dated in a closed period: what it earns posts in the earliest open period."))
     return flags
 
 
@@ -282,7 +287,8 @@ def queue_page(user: User, filters: QueueFilters) -> QueuePage:
         .order_by(Sale.sold_on, Sale.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     ids = [s.id for s in found]
     flags = compute_flags(Sale.id.in_(ids)) if ids else {}
-    return QueuePage(sales=found, flags=flags, estimates=estimates_for(found), total=total, page=page, pages=pages)
+    return QueuePage(sales=found, flags=flags, estimates=estimates_for(found), total=total, page=page,
+                     pages=pages)
 
 
 def estimates_for(pending: list[Sale]) -> dict[int, int]:
@@ -365,7 +371,8 @@ def bulk_decide(user: User, raw_ids: list, action: str, reason: str | None = Non
                 decide(user, sale, action, reason)
         except ServiceError as exc:
             message = "Sale not found." if exc.status == 404 else exc.message
-            result.rows.append(RowResult(sale_id, None if exc.status == 404 else sale, False, message, exc.status))
+            known = None if exc.status == 404 else sale
+            result.rows.append(RowResult(sale_id, known, False, message, exc.status))
         else:
             done = "Approved" if action == "approve" else "Rejected"
             result.rows.append(RowResult(sale_id, sale, True, done))

@@ -28,13 +28,16 @@ class QueueFilterForm(FlaskForm):
     product_id = SelectField("Product", coerce=_optional_int, validate_choice=False)
     start = StringField("From", render_kw={"type": "date"})
     end = StringField("To", render_kw={"type": "date"})
-    min_amount = MoneyField("Min amount", allow_zero=True, render_kw={"inputmode": "decimal", "placeholder": "0.00"})
-    max_amount = MoneyField("Max amount", allow_zero=True, render_kw={"inputmode": "decimal", "placeholder": "any"})
+    min_amount = MoneyField("Min amount", allow_zero=True,
+                            render_kw={"inputmode": "decimal", "placeholder": "0.00"})
+    max_amount = MoneyField("Max amount", allow_zero=True,
+                            render_kw={"inputmode": "decimal", "placeholder": "any"})
     flagged = BooleanField("Flagged only")
 
     def set_choices(self, agents, products) -> None:
         """Offer the user's agents and the catalogue's products."""
-        self.agent_id.choices = [SelectChoice("", "All agents")] + [SelectChoice(a.id, a.name) for a in agents]
+        self.agent_id.choices = [SelectChoice("", "All agents")] + [
+            SelectChoice(a.id, a.name) for a in agents]
         self.product_id.choices = [SelectChoice("", "All products")] + [
             SelectChoice(p.id, p.name) for p in products]
 
@@ -56,7 +59,8 @@ class QueueFilterForm(FlaskForm):
 
     def validate_max_amount(self, field):
         """At least the minimum, when both are given."""
-        if field.decimal is not None and self.min_amount.decimal is not None and field.decimal < self.min_amount.decimal:
+        low = self.min_amount.decimal
+        if field.decimal is not None and low is not None and field.decimal < low:
             raise ValidationError("Enter a maximum at least the minimum.")
 
     def cents(self, field: MoneyField) -> int | None:

@@ -52,7 +52,8 @@ def _context(**extra) -> dict:
     """Everything the queue templates need: filters, the page, and (optionally) row messages."""
     form, filters = _filter_form()
     context = {
-        "form": form, "filters": filters, "filtered": _filtered(filters), "page": queue.queue_page(current_user, filters), "args": _args(),
+        "form": form, "filters": filters, "filtered": _filtered(filters), "args": _args(),
+        "page": queue.queue_page(current_user, filters),
         "bulk_form": extra.pop("bulk_form", None) or BulkForm(formdata=None), "bulk_result": None,
         "row_messages": {}, "reject_errors": {}, "reasons": {}, "checked": set(), "notices": [],
         "today": clock.today(),
@@ -177,7 +178,8 @@ def bulk_view():
         context = _context(bulk_form=bulk_form, bulk_errors=bulk_errors, checked=checked)
         if _is_htmx():
             return render_template("review/partials/_queue_table.html", **context), exc.status
-        return render_template("review/queue.html", counters=queue.counters(current_user), **context), exc.status
+        page = render_template("review/queue.html", counters=queue.counters(current_user), **context)
+        return page, exc.status
     db.session.commit()
     if not _is_htmx():
         if result.decided:
@@ -191,5 +193,5 @@ def bulk_view():
 
 
 def _what(row: queue.RowResult) -> str:
-    """ " (agent, product)" for a row whose sale is known, else nothing."""
+    """The row's agent and product in brackets when its sale is known (not for a 404)."""
     return f" ({row.sale.agent.name}, {row.sale.product.name})" if row.sale is not None else ""
