@@ -1,0 +1,94 @@
+""""Pay all statements of a period" under a real race (PostgreSQL): the confirmation is sent twice
+at once (a double click, two tabs). Each agent is paid once; the other request records nothing.
+
+Uses the `committed` fixture of tests/services/test_concurrency.py (real commits on a private
+engine, every added row deleted afterwards); each request has its own client, session and connection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+from sqlalchemy import select
+
+from tests.conftest import csrf_token_from, sign_in
+from tests.services.test_concurrency import WAIT, committed  # noqa: F401  (fixture)
+from webapp.commissions.models import Payout
+from webapp.commissions.periods import close_period, period_for
+from webapp.extensions import db
+from webapp.review import money as money_service
+from tests.web._html import tags
+
+HOLD = 0.3  # seconds the first run keeps its locks before committing
+
+
+def _confirmation(app, manager_id: int) -> tuple:
+    """A signed-in client with the confirmation form's fields (CSRF token, period, digest)."""
+    from webapp.auth.models import User
+
+    with app.app_context():
+        client = app.test_client()
+        sign_in(client, db.session.get(User, manager_id))
+        db.session.remove()
+    html = client.get("/manage/payouts/pay-period").get_data(as_text=True)
+    fields = {t.attrs["name"]: t.attrs["value"] for t in tags(html, "input")
+              if t.attrs.get("name") in ("period", "digest")}
+    assert set(fields) == {"period", "digest"}, html[:500]
+    return client, {"csrf_token": csrf_token_from(html), **fields}
+
+
+def test_two_pay_all_runs_at_once_pay_each_agent_once(app, factory, committed, today, monkeypatch):  # noqa: F811
+    today(date(2031, 3, 10))
+    manager = factory.user("manager")
+    plan = factory.plan(base_rate="3", name=f"Pay race {manager.id}")
+    agents = [factory.user("agent", manager=manager) for _ in range(2)]
+    for agent, amount in zip(agents, ("1000.00", "2000.00")):
+        factory.assign(agent, plan)
+        factory.sale(agent, amount, date(2031, 3, 5))
+    today(date(2031, 3, 20))
+    close_period(None, period_for(date(2031, 3, 5)))
+    period_for(date(2031, 3, 20))  # exists before the race, so neither thread creates it
+    db.session.commit()
+    ids = {a.id: a for a in agents}
+
+    real, lock, done = money_service.pay_period, threading.Lock(), []
+
+    def pay_period(actor, period, digest):
+        """Pay, then linger (locks held, not committed) if this was the first run to get through."""
+        made = real(actor, period, digest)
+        with lock:
+            first = not done
+            done.append(len(made))
+        if first:
+            time.sleep(HOLD)
+        return made
+
+    monkeypatch.setattr(money_service, "pay_period", pay_period)
+    requests = [_confirmation(app, manager.id) for _ in range(2)]
+    start, responses, crashes = threading.Barrier(2), [None, None], []
+
+    def send(index, client, data):
+        """One click of "Pay"."""
+        try:
+            start.wait(WAIT)
+            responses[index] = client.post("/manage/payouts/pay-period", data=data)
+        except BaseException as exc:  # surfaced in the main thread
+            crashes.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i, *request)) for i, request in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT * 3)
+        assert not thread.is_alive(), "a request is stuck"
+    if crashes:
+        raise crashes[0]
+
+    assert [r.status_code for r in responses] == [302, 302]
+    assert sorted(done) == [0, 2]  # one run paid both agents, the other found nothing left to pay
+    with committed.connect() as connection:
+        paid = connection.execute(select(Payout.agent_id, Payout.amount_cents)
+                                  .where(Payout.agent_id.in_(list(ids)))).all()
+    assert sorted(paid) == sorted([(agents[0].id, 3000), (agents[1].id, 6000)])
