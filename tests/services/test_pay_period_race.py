@@ -1,8 +1,8 @@
 """"Pay all statements of a period" under a real race (PostgreSQL): the confirmation is sent twice
 at once (a double click, two tabs). Each agent is paid once; the other request records nothing.
 
-Uses the `committed` fixture of tests/services/test_concurrency.py (real commits on a private
-engine, every added row deleted afterwards); each request has its own client, session and connection.
+Real commits on a private engine (every row added is deleted afterwards); each request has its own
+client, session and connection.
 """
 
 from __future__ import annotations
@@ -11,17 +11,49 @@ import threading
 import time
 from datetime import date
 
-from sqlalchemy import select
+import pytest
+from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
+from sqlalchemy import create_engine, func, select
 
 from tests.conftest import csrf_token_from, sign_in
-from tests.services.test_concurrency import WAIT, committed  # noqa: F401  (fixture)
+from tests.web._html import tags
 from webapp.commissions.models import Payout
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
 from webapp.review import money as money_service
-from tests.web._html import tags
 
 HOLD = 0.3  # seconds the first run keeps its locks before committing
+WAIT = 10  # seconds: a barrier or a join taking longer means the test is stuck
+
+
+class _EngineSession(FlaskSQLAlchemySession):
+    """Flask-SQLAlchemy's session ignores `bind=`; this one uses the engine it is given."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        """The session's own engine."""
+        return bind or self.bind
+
+
+@pytest.fixture
+def committed(app):
+    """A real committing db.session for this test; the rows it adds are deleted afterwards."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a race needs PostgreSQL (SQLite's BEGIN IMMEDIATE serialises every writer)")
+    private = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=4)
+    tables = [t for t in db.metadata.sorted_tables if "id" in t.c]
+    with private.connect() as connection:
+        marks = {t.name: connection.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one() for t in tables}
+    rollback_session = db.session
+    db.session = db._make_scoped_session({"bind": private, "class_": _EngineSession})
+    try:
+        yield private
+    finally:
+        db.session.remove()
+        db.session = rollback_session
+        with private.begin() as connection:
+            for table in reversed(tables):  # children first
+                connection.execute(table.delete().where(table.c.id > marks[table.name]))
+        private.dispose()
 
 
 def _confirmation(app, manager_id: int) -> tuple:
@@ -39,7 +71,7 @@ def _confirmation(app, manager_id: int) -> tuple:
     return client, {"csrf_token": csrf_token_from(html), **fields}
 
 
-def test_two_pay_all_runs_at_once_pay_each_agent_once(app, factory, committed, today, monkeypatch):  # noqa: F811
+def test_two_pay_all_runs_at_once_pay_each_agent_once(app, factory, committed, today, monkeypatch):
     today(date(2031, 3, 10))
     manager = factory.user("manager")
     plan = factory.plan(base_rate="3", name=f"Pay race {manager.id}")
