@@ -162,8 +162,8 @@ def get_customer(customer_id) -> Customer:
 
 
 def create_customer(actor, *, name: str, email: str | None = None, phone: str | None = None,
-                    region: str | None = None) -> Customer:
-    """Add a customer record."""
+                    region: str | None = None, flush: bool = True) -> Customer:
+    """Add a customer record (flush=False leaves the insert to the caller's next flush: batches)."""
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise ServiceError("Enter the customer's name (at most 120 characters).", "customer_name")
@@ -175,5 +175,6 @@ def create_customer(actor, *, name: str, email: str | None = None, phone: str | 
     customer = Customer(name=name, email=email, phone=(phone or "").strip()[:40] or None,
                         region=(region or "").strip()[:80] or None, created_by_id=getattr(actor, "id", None))
     db.session.add(customer)
-    db.session.flush()
+    if flush:
+        db.session.flush()
     return customer

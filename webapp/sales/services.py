@@ -18,7 +18,7 @@ from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.catalog import services as catalog
 from webapp.commissions.ledger import lock_agent, recompute_agent_month
-from webapp.commissions.periods import get_settings, is_date_closed
+from webapp.commissions.periods import get_settings, is_date_closed, last_closed_end
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.money import MAX_CENTS, to_cents
@@ -84,20 +84,21 @@ def _resolve_agent(actor: User, agent_id: int | None) -> User:
     return agent
 
 
-def _check_sold_on(sold_on) -> date:
+def _check_sold_on(sold_on, batch: SaleBatch | None = None) -> date:
     """A plain date, not in the future (installation time zone), not in a closed period."""
     if not isinstance(sold_on, date) or hasattr(sold_on, "hour"):
         raise ServiceError("Enter the sale date.", "sold_on")
-    if sold_on > clock.today():
+    if sold_on > (batch.today if batch else clock.today()):
         raise ServiceError("The sale date cannot be in the future.", "sold_on")
-    if is_date_closed(sold_on):
+    if batch.is_date_closed(sold_on) if batch else is_date_closed(sold_on):
         raise ServiceError("That date is in a closed period; record the sale in an open period.", "sold_on")
     return sold_on
 
 
-def _validated(agent: User, data: SaleInput, actor: User):
+def _validated(agent: User, data: SaleInput, actor: User, batch: SaleBatch | None = None):
     """Check every field; returns (product, customer-or-None, quantity, unit price cents, amount cents)."""
-    product = catalog.sellable_product(agent.id, data.product_id)
+    product = (batch.sellable_product(agent.id, data.product_id) if batch
+               else catalog.sellable_product(agent.id, data.product_id))
     quantity = data.quantity
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
         raise ServiceError(f"Enter a whole number from 1 to {MAX_QUANTITY:,}.", "quantity")
@@ -111,7 +112,7 @@ def _validated(agent: User, data: SaleInput, actor: User):
     amount_cents = quantity * unit_price_cents
     if amount_cents >= MAX_CENTS:
         raise ServiceError("This sale is too large.", "quantity")
-    _check_sold_on(data.sold_on)
+    _check_sold_on(data.sold_on, batch)
     note = (data.note or "").strip() or None
     if note is not None and len(note) > 2000:
         raise ServiceError("Keep the note under 2000 characters.", "note")
@@ -170,6 +171,130 @@ def create_sale(actor: User, data: SaleInput, *, idempotency_key: str,
     if approve_now:
         recompute_agent_month(agent.id, sale.sold_on)
     return sale, True
+
+
+class SaleBatch:
+    """What checking many sales at once reads only once: today, the end of the closed periods and
+    each agent's sellable products (a CSV import of 5,000 rows would otherwise run 10,000 queries)."""
+
+    def __init__(self):
+        self.today = clock.today()
+        self.closed_end = last_closed_end()
+        self._sellable: dict[int, dict[int, object]] = {}
+
+    def is_date_closed(self, day: date) -> bool:
+        """As periods.is_date_closed, without a query."""
+        return self.closed_end is not None and day <= self.closed_end
+
+    def sellable_product(self, agent_id: int, product_id):
+        """As catalog.sellable_product, from one query per agent."""
+        if agent_id not in self._sellable:
+            self._sellable[agent_id] = {p.id: p for p in catalog.sellable_products(agent_id)}
+        product = None
+        if isinstance(product_id, int) and not isinstance(product_id, bool):
+            product = self._sellable[agent_id].get(product_id)
+        if product is None:
+            raise ServiceError("Choose a product you can sell.", "product_id")
+        return product
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One sale of a batch: what was typed, its idempotency key, and the agent it is for."""
+
+    data: SaleInput
+    idempotency_key: str
+    agent_id: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What became of one batch item: the sale (new or found by its key), or the error."""
+
+    sale: Sale | None
+    created: bool
+    error: ServiceError | None = None
+
+
+def create_sales(actor: User, items: list[BatchItem]) -> list[BatchResult]:
+    """Record many sales with create_sale's checks and writes, batched (the CSV import).
+
+    Agents are locked once each (in id order, so two batches cannot deadlock), lookups are read
+    once, the sales are inserted in one flush and each month is recomputed once. An item whose key
+    this actor used before (or earlier in the batch) returns that sale; an item with an error writes
+    nothing, and the caller decides whether the others are committed. Items naming the same new
+    customer share one new customer record.
+    """
+    results: list[BatchResult | None] = [None] * len(items)
+    agents: dict[int, User] = {}
+    for index, item in enumerate(items):
+        try:
+            _check_key(item.idempotency_key)
+            agents[index] = _resolve_agent(actor, item.agent_id)
+        except ServiceError as exc:
+            results[index] = BatchResult(None, False, exc)
+    for agent_id in sorted({agent.id for agent in agents.values()}):
+        lock_agent(agent_id)
+    # Read after the locks: a concurrent batch of this actor has committed its sales by now.
+    wanted = sorted({items[i].idempotency_key for i in agents})
+    existing: dict[str, Sale] = {}
+    for start in range(0, len(wanted), 500):  # SQLite allows a limited number of parameters
+        existing.update((s.idempotency_key, s) for s in db.session.scalars(select(Sale).where(
+            Sale.entered_by_id == actor.id, Sale.idempotency_key.in_(wanted[start:start + 500]))))
+    batch, approve_now = SaleBatch(), not get_settings().approval_required
+    valid: list[tuple[int, User, tuple]] = []
+    for index, agent in agents.items():
+        key = items[index].idempotency_key
+        if key in existing:
+            results[index] = BatchResult(existing[key], False)
+            continue
+        try:
+            valid.append((index, agent, _validated(agent, items[index].data, actor, batch)))
+        except ServiceError as exc:
+            results[index] = BatchResult(None, False, exc)
+            continue
+        existing[key] = None  # a repeated key in the batch is checked once, then refers to this sale
+    # New customers are inserted together (one flush), before the sales that refer to them.
+    new_customers: dict[str, object] = {}
+    for index, _, fields in valid:
+        if fields[1] is None:
+            name = (items[index].data.new_customer_name or "").strip()
+            if name.lower() not in new_customers:
+                try:
+                    new_customers[name.lower()] = catalog.create_customer(
+                        actor, name=name, email=items[index].data.new_customer_email, flush=False)
+                except ServiceError as exc:
+                    results[index] = BatchResult(None, False, exc)
+    db.session.flush()
+    created: list[tuple[int, Sale]] = []
+    for index, agent, (product, customer, quantity, unit_price_cents, amount_cents, note) in valid:
+        if results[index] is not None:
+            continue
+        item = items[index]
+        if customer is None:
+            customer = new_customers.get((item.data.new_customer_name or "").strip().lower())
+            if customer is None:  # its customer could not be created (the first row carries the error)
+                results[index] = BatchResult(None, False, ServiceError(
+                    "Enter the customer's name (at most 120 characters).", "customer_name"))
+                continue
+        sale = Sale(
+            agent_id=agent.id, product_id=product.id, customer_id=customer.id, quantity=quantity,
+            unit_price_cents=unit_price_cents, amount_cents=amount_cents, sold_on=item.data.sold_on,
+            status=SaleStatus.APPROVED.value if approve_now else SaleStatus.PENDING.value,
+            entered_by_id=actor.id, idempotency_key=item.idempotency_key, note=note,
+            decided_at=clock.now_utc() if approve_now else None,
+        )
+        db.session.add(sale)
+        created.append((index, sale))
+    db.session.flush()
+    for index, sale in created:
+        record(actor, "sale.create", sale, None, _snapshot(sale))
+        results[index] = BatchResult(sale, True)
+    if approve_now:
+        for agent_id, month in sorted({(s.agent_id, s.sold_on.replace(day=1)) for _, s in created}):
+            recompute_agent_month(agent_id, month)
+    db.session.flush()
+    return results
 
 
 def _check_editable(actor: User, sale: Sale) -> None:
