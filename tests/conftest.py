@@ -19,6 +19,8 @@ from webapp import create_app
 from webapp.auth.models import Role, User
 from webapp.extensions import db, limiter
 
+pytest_plugins = ["tests.support.fixtures"]  # the Mailchimp stub and the backend pointed at it
+
 # CI runs fewer examples so the whole of .ci/run stays well inside its time budget.
 settings.register_profile("ci", max_examples=40, deadline=None)
 settings.register_profile("dev", max_examples=100, deadline=None)

@@ -98,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.admin import bp as admin_bp
     from webapp.auth import bp as auth_bp
     from webapp.main import bp as main_bp
+    from webapp.mail.webhooks import bp as mail_webhooks_bp
     from webapp.sales import bp as sales_bp
     from webapp.sales import routes as _sales_routes  # noqa: F401  (attaches the views to sales_bp)
     from webapp.sales import dispute_routes as _dispute_routes  # noqa: F401  (agent dispute pages)
@@ -109,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(sales_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(mail_webhooks_bp)  # POST /webhooks/mailchimp (signed, CSRF-exempt)
 
 
 def import_review_routes() -> None:

@@ -93,6 +93,8 @@ def load_config(environ: dict[str, str], instance_path: Path) -> dict:
         "MAIL_BACKEND": mail_backend,
         "MAILCHIMP_API_KEY": environ.get("MAILCHIMP_API_KEY", ""),
         "MAILCHIMP_API_HOST": environ.get("MAILCHIMP_API_HOST", ""),
+        # Signs Mailchimp's webhook calls; without it every webhook call is refused (403).
+        "MAILCHIMP_WEBHOOK_KEY": environ.get("MAILCHIMP_WEBHOOK_KEY", ""),
         "MAIL_FROM": environ.get("MAIL_FROM", "statements@sales-tracking.local"),
         "MAIL_FROM_NAME": environ.get("MAIL_FROM_NAME", "Sales Tracking"),
         "OUTBOX_DIR": str(instance_path / "outbox"),

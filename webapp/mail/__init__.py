@@ -43,6 +43,24 @@ class SendResult:
         return self.status in {"sent", "queued", "scheduled"}
 
 
+class MailProviderError(RuntimeError):
+    """The provider refused or failed a call; `permanent` says whether retrying can help."""
+
+    def __init__(self, status_code: int | None, text: str, permanent: bool = False, name: str | None = None):
+        """Keep the HTTP status (None for network failures), the provider's text and its error name."""
+        self.status_code = status_code
+        self.text = text
+        self.permanent = permanent
+        self.name = name
+        where = f"HTTP {status_code}" if status_code is not None else "no HTTP answer"
+        kind = "permanent" if permanent else "transient"
+        super().__init__(f"mail provider error ({where}, {kind}): {text}")
+
+    def __reduce__(self):
+        """Rebuild from the fields, so the error survives pickling (the default would lose them)."""
+        return type(self), (self.status_code, self.text, self.permanent, self.name)
+
+
 class MailBackend(Protocol):
     """A way to send an EmailMessage."""
 
@@ -60,6 +78,12 @@ def get_backend() -> MailBackend:
             from webapp.mail.outbox import OutboxBackend
 
             backend = OutboxBackend(current_app.config["OUTBOX_DIR"])
+        elif name == "mailchimp":
+            from webapp.mail.mailchimp import MailchimpBackend
+
+            config = current_app.config
+            backend = MailchimpBackend(config["MAILCHIMP_API_KEY"], config["MAIL_FROM"],
+                                       config["MAIL_FROM_NAME"], host=config["MAILCHIMP_API_HOST"] or None)
         else:
             raise RuntimeError(f"mail backend {name!r} is not available in this version")
         current_app.extensions["mail_backend"] = backend

@@ -31,10 +31,17 @@ class OutgoingEmail(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    provider_id: Mapped[str | None] = mapped_column(String(120))
+    # Indexed: the provider's webhook events name the message by this id.
+    provider_id: Mapped[str | None] = mapped_column(String(120), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     meta: Mapped[dict | None] = mapped_column(JSON)
     # A statement email carries that statement's PDF; one delivery per statement.
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"), unique=True)
+    # The latest event the provider reported for this message by webhook (send, deferral,
+    # soft_bounce, hard_bounce, ...), when it happened and what it said. Events arrive late and out
+    # of order, so an older event never overwrites a newer one.
+    delivery_event: Mapped[str | None] = mapped_column(String(32))
+    delivery_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivery_detail: Mapped[str | None] = mapped_column(String(500))
