@@ -585,6 +585,8 @@ def test_a_sale_already_approved_by_someone_else_is_409_with_their_name(as_manag
     if htmx:
         assert "review-changed" in response.headers["HX-Trigger"]  # the counters are stale too
         assert 'name="sale_ids"' not in html  # no longer something to tick
+        summary = next(t for t in tags(html) if t.attrs.get("id") == "queue-summary")
+        assert summary.attrs.get("hx-swap-oob") == "true" and _text(summary) == "0 pending sales"
     assert _state() == before
 
 

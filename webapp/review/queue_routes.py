@@ -97,9 +97,9 @@ def counters_view():
 
 
 def _row(sale: Sale, **extra) -> str:
-    """One queue row, with the sale's current flags and estimate."""
+    """One queue row, with the sale's current flags and estimate (and the count, when given)."""
     return render_template(
-        "review/partials/_queue_row.html", sale=sale, args=_args(), today=clock.today(),
+        "review/partials/_row_refused.html", sale=sale, args=_args(), today=clock.today(),
         row_flags=queue.compute_flags(Sale.id == sale.id).get(sale.id, []),
         estimates=queue.estimates_for([sale]), **extra)
 
@@ -138,9 +138,12 @@ def _refused_one(sale: Sale, exc: ServiceError, reason: str | None):
         extra = {"message": exc.message}
         messages = {"row_messages": {sale.id: exc.message}}
     if _is_htmx():
-        response = make_response(_row(sale, **extra), exc.status)
-        # A 409 means someone else just decided it: the counters are stale too.
-        return _with_trigger(response) if exc.status == 409 else response
+        if exc.status != 409:
+            return make_response(_row(sale, **extra), exc.status)
+        # A 409 means someone else just decided it: it left the queue, and the counters are stale.
+        filters = _filter_form()[1]
+        extra.update(total=queue.count_matching(current_user, filters), filtered=_filtered(filters))
+        return _with_trigger(make_response(_row(sale, **extra), exc.status))
     # Without JavaScript the whole page comes back; a sale that left the queue is named on top.
     notices = [] if sale.status == "pending" else [f"Sale #{sale.id} ({sale.product.name}): {exc.message}"]
     context = _context(notices=notices, **messages)
