@@ -63,7 +63,7 @@ def test_a_crash_after_sending_is_recognised_and_not_resent(app, outbox):
     from webapp.mail import get_backend
     from webapp.mail.services import _message
 
-    email.status = "sending"
+    email.status, email.attempts = "sending", 1
     db.session.commit()
     get_backend().send(_message(email))
     assert email.id in pending_email_ids()
@@ -109,3 +109,24 @@ def test_rejecting_and_voiding_email_the_agent_with_the_reason(app, factory, out
     assert "No signed order form." in messages["Your sale was rejected"].text
     assert "Customer returned the goods." in messages["Your sale was voided"].text
     assert all(m.to == agent.email for m in messages.values())
+
+
+def test_a_retry_after_an_ambiguous_failure_looks_before_resending(app, outbox, monkeypatch):
+    from webapp.mail import get_backend
+
+    email = _queue()
+    db.session.commit()
+    backend = get_backend()
+    real_send = backend.send
+
+    def took_it_then_timed_out(message):
+        real_send(message)  # the provider kept the message...
+        raise TimeoutError("read timed out")  # ...but we never heard back
+
+    monkeypatch.setattr(backend, "send", took_it_then_timed_out)
+    with pytest.raises(TimeoutError):
+        deliver_email(email.id)
+    assert email.status == "queued"
+    monkeypatch.setattr(backend, "send", real_send)
+    assert deliver_email(email.id) == "sent"
+    assert len(outbox.list()) == 1, "the retry sent the email a second time"

@@ -62,7 +62,7 @@ class OutboxBackend:
         (folder / "message.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         return SendResult(status="sent", provider_id=message_id)
 
-    def find_sent(self, metadata_key: str, value: str) -> str | None:
+    def find_sent(self, metadata_key: str, value: str, since=None) -> str | None:
         """The id of a kept message whose metadata has `metadata_key` == `value` (crash recovery)."""
         for message in self.list(limit=10_000):
             if message.metadata.get(metadata_key) == value:

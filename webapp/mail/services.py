@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from webapp import clock
 from webapp.extensions import db
-from webapp.mail import Attachment, EmailMessage, get_backend
+from webapp.mail import Attachment, EmailMessage, MailProviderError, get_backend
 from webapp.mail.models import OutgoingEmail
 from webapp.tasks import enqueue_after_commit
 
@@ -59,8 +59,10 @@ def deliver_email(email_id: int) -> str:
     """Send one queued email unless it was already sent; returns the final status.
 
     The row is marked `sending` and committed before the provider is called, so a crash in
-    between is recognisable: such a row is first looked up at the provider and only resent if
-    the provider has no trace of it.
+    between is recognisable. Any earlier attempt (a crash, a timeout, a 5xx after which the
+    provider may still have taken the message) is first looked up at the provider and the email
+    is resent only if the provider has no trace of it. A permanent provider error (a revoked key,
+    an invalid message) marks the email failed at once instead of retrying.
     """
     email = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.id == email_id).with_for_update())
     if email is None or email.status in ("sent", "rejected"):
@@ -70,29 +72,44 @@ def deliver_email(email_id: int) -> str:
         db.session.rollback()
         return "waiting"
     backend = get_backend()
-    if email.status == "sending" and hasattr(backend, "find_sent"):
-        found = backend.find_sent("email_key", email.key)
+    if email.attempts > 0 and hasattr(backend, "find_sent"):
+        # A failed lookup raises (the job retries later) rather than risk sending twice.
+        found = backend.find_sent("email_key", email.key, since=email.sending_since)
         if found is not None:
-            email.status, email.provider_id, email.sent_at = "sent", found, clock.now_utc()
+            email.status, email.provider_id, email.sent_at, email.last_error = "sent", found, clock.now_utc(), None
             db.session.commit()
             return "sent"
     email.status, email.attempts, email.sending_since = "sending", email.attempts + 1, clock.now_utc()
     db.session.commit()
     try:
         result = backend.send(_message(email))
-    except Exception as exc:  # provider or network failure: record it, let the job retry
-        email.status = "failed" if email.attempts >= MAX_ATTEMPTS else "queued"
-        email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        db.session.commit()
-        current_app.logger.warning("email %s not sent (attempt %s): %s", email.key, email.attempts, email.last_error)
+    except Exception as exc:  # provider or network failure: record it; retry unless permanent
+        _record_failure(email_id, exc)
+        if isinstance(exc, MailProviderError) and exc.permanent:
+            return "failed"
         raise
-    email.provider_id = result.provider_id
-    if result.accepted:
+    # Re-read under the lock: a webhook may have recorded a bounce while the call was running.
+    email = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.id == email_id).with_for_update())
+    email.provider_id = email.provider_id or result.provider_id
+    if email.status == "rejected":
+        pass  # the provider already told us (webhook) that it bounced; keep that
+    elif result.accepted:
         email.status, email.sent_at, email.last_error = "sent", clock.now_utc(), None
     else:
         email.status, email.last_error = "rejected", result.reject_reason or result.status
     db.session.commit()
     return email.status
+
+
+def _record_failure(email_id: int, exc: Exception) -> None:
+    """Store why a send failed: failed for good (permanent or out of attempts) or queued for a retry."""
+    db.session.rollback()
+    email = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.id == email_id).with_for_update())
+    permanent = isinstance(exc, MailProviderError) and exc.permanent
+    email.status = "failed" if permanent or email.attempts >= MAX_ATTEMPTS else "queued"
+    email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+    db.session.commit()
+    current_app.logger.warning("email %s not sent (attempt %s): %s", email.key, email.attempts, email.last_error)
 
 
 def pending_email_ids(limit: int = 200) -> list[int]:
