@@ -22,7 +22,7 @@ from webapp.money import MoneyError, parse_money, to_cents
 from webapp.sales import bp, portal
 from webapp.sales import services as sales
 from webapp.sales.forms import SaleFilterForm, SaleForm, new_form_key, verify_form_key
-from webapp.sales.models import SaleStatus
+from webapp.sales.models import Sale, SaleStatus
 
 SALES_CHANGED = "sales-changed"
 
@@ -38,7 +38,8 @@ def _sale_form(data=None, **kwargs) -> SaleForm:
     form.set_products(catalog.sellable_products(current_user.id))
     if not form.idempotency_key.data:
         form.idempotency_key.data = new_form_key()
-    if not form.sold_on.data:
+    if data is None and not form.sold_on.data:
+        # Only a fresh form gets today: a posted empty Date is an error, not a silent "today".
         form.sold_on.data = clock.today().isoformat()
     return form
 
@@ -96,9 +97,13 @@ def create():
     """Record a sale: htmx gets the new row, a fresh form and a totals refresh; others a redirect."""
     form = _sale_form(request.form)
     status, sale = 422, None
-    key = verify_form_key(form.idempotency_key.data)
+    # The key as posted: _sale_form fills a missing one in for the re-rendered form, and a sale
+    # made under a key the client never had would not be idempotent.
+    key = verify_form_key(request.form.get("idempotency_key"))
     if key is None:
-        form.form_errors.append("This form has expired or was altered; reload the page and enter the sale again.")
+        # A fresh key, so the agent can send the re-rendered form again (once).
+        form.idempotency_key.data = new_form_key()
+        form.form_errors.append("This form has expired or was altered; check the sale and submit it again.")
     elif form.validate():
         try:
             sale, created = sales.create_sale(current_user, _sale_input(form), idempotency_key=key)
@@ -118,9 +123,12 @@ def create():
     fresh = _sale_form(None)
     fresh.sold_on.data = form.sold_on.data  # agents often log several sales of one day
     estimates = {sale.id: to_cents(ledger.sale_estimate(sale))} if sale.status == SaleStatus.PENDING.value else {}
+    # Only a first sale replaces the "No sales yet" row: an out-of-band delete of a row that is
+    # not on the page is an htmx error (htmx:oobErrorNoTarget in the console).
+    first_sale = db.session.scalar(select(func.count(Sale.id)).where(Sale.agent_id == current_user.id)) == 1
     response = make_response(render_template(
         "sales/partials/_sale_created.html", form=fresh, sale=sale, created=(status == 201),
-        commission=portal.sale_commissions([sale.id]), estimates=estimates), status)
+        commission=portal.sale_commissions([sale.id]), estimates=estimates, first_sale=first_sale), status)
     response.headers["HX-Trigger"] = SALES_CHANGED
     return response
 
@@ -216,8 +224,16 @@ def detail(sale_id: int):
 @bp.route("/sales/<int:sale_id>/edit", methods=["GET", "POST"])
 @agent_required
 def edit(sale_id: int):
-    """Edit a pending sale of one's own."""
+    """Edit a pending sale of one's own (a decided one answers 409 with the reason)."""
     sale = sales.visible_sale(current_user, sale_id)
+    try:
+        # The service's own rule (it is checked again, under the agent lock, when saving).
+        sales._check_editable(current_user, sale)  # noqa: SLF001
+    except ServiceError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return detail(sale.id), exc.status
     if request.method == "GET":
         form = _sale_form(None)
         form.product_id.data, form.quantity.data = sale.product_id, str(sale.quantity)

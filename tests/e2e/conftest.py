@@ -1,0 +1,137 @@
+"""Browser tests: a live server in its own process, on its own database, seeded with the demo.
+
+These tests drive Debian's Chromium through Playwright. They are skipped (with the reason) when
+/usr/bin/chromium or the playwright package is missing; a browser is never downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 60.0
+
+
+@pytest.fixture(autouse=True)
+def _rollback():
+    """Replaces the per-test rollback of tests/conftest.py: the live server has its own database."""
+    yield
+
+
+def _environment(database_url: str) -> dict[str, str]:
+    """The live app's environment: its own database, a fixed secret, no shared rate-limit state."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("APP_ENV", "FLASK_ENV", "DATABASE_URL", "BASE_URL", "TRUST_PROXY_HOPS")}
+    env.update({
+        "APP_ENV": "development",
+        "FLASK_APP": "wsgi",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "e2e-secret-key",
+        "TIMEZONE": "UTC",
+        "CURRENCY": "USD",
+        "MAIL_BACKEND": "outbox",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        # Deciding demo sales queues emails after commit: they go to Redis db 11 (the tests' db).
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def _flask(env: dict[str, str], *args: str) -> None:
+    """Run a `flask` CLI command for the live app; fail the fixture with its output."""
+    result = subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    if result.returncode != 0:
+        pytest.fail(f"flask {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def _wait_for_url(process: subprocess.Popen, log: Path) -> str:
+    """The URL the live app printed once it listens."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the live app exited with {process.returncode}:\n{log.read_text()}")
+        ready, _, _ = select.select([process.stdout], [], [], 0.5)
+        if ready:
+            line = process.stdout.readline()
+            if line.startswith("LISTENING "):
+                return line.split(" ", 1)[1].strip()
+    pytest.fail(f"the live app did not start within {START_TIMEOUT:.0f} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """Base URL of the app served from a subprocess, on a migrated SQLite file with the demo seeded."""
+    directory = tmp_path_factory.mktemp("e2e")
+    env = _environment(f"sqlite:///{directory / 'e2e.db'}")
+    _flask(env, "db", "upgrade")
+    _flask(env, "demo", "seed")
+    log = directory / "live_app.log"
+    with open(log, "w") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "tests.e2e.live_app"], cwd=ROOT,
+                                   env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                                   text=True)
+    try:
+        yield _wait_for_url(process, log)
+    finally:
+        process.stdin.close()  # the app shuts its server down at EOF
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium launched by Playwright (skipped when either is missing).
+
+    Named `browser` like Playwright's own fixture; it replaces the test-client `browser` of
+    tests/conftest.py for the tests of this folder.
+    """
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make browser); "
+                    "the browser tests never download one")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright Python package is missing (pip install -r requirements-dev.txt)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page (no cookies shared between tests)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """test-artifacts/ at the repository root (git-ignored): screenshots for a human to look at."""
+    path = ROOT / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
