@@ -19,7 +19,7 @@
       all.dataset.wired = "1";
       var table = all.closest("table");
       if (!table || !boxes(table).length) { return; }
-      all.hidden = false;
+      all.closest("label").hidden = false;
       all.addEventListener("change", function () {
         boxes(table).forEach(function (box) { box.checked = all.checked; });
       });
