@@ -15,7 +15,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import sign_in
+from tests.conftest import csrf_token_from, sign_in
 from tests.services.test_concurrency import WAIT, _expected, _setup, committed  # noqa: F401  (fixture)
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
@@ -29,8 +29,6 @@ HOLD = 0.3  # seconds the first decision keeps its lock before the commit, so th
 
 def _client(app, user_id: int):
     """A signed-in client for the user, with a CSRF token read from the queue page."""
-    from tests.conftest import csrf_token_from
-
     with app.app_context():
         user = db.session.get(User, user_id)
         client = app.test_client()

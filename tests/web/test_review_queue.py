@@ -21,7 +21,6 @@ from webapp.commissions.models import CommissionEntry, EntryKind
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
-from webapp.money import format_money
 from webapp.review import queue
 from webapp.sales import portal
 from webapp.sales import services as sales
@@ -42,11 +41,6 @@ def _html(response) -> str:
 def _text(tag) -> str:
     """A tag's text with whitespace collapsed."""
     return " ".join(tag.text.split())
-
-
-def _usd(cents: int) -> str:
-    """How the pages print an amount in cents."""
-    return format_money(cents, "USD")
 
 
 def _row_ids(html: str) -> list[int]:
