@@ -104,7 +104,7 @@ def _ensure_plans(agents: list[User], month_start: date) -> None:
                               effective_from=date(2000, 1, 1))
         for month in (month_start, (month_start - timedelta(days=1)).replace(day=1)):
             if plans.target_for(agent.id, month) is None:
-                plans.set_target(None, agent_id=agent.id, month=month, amount_cents=8_000_000)
+                plans.set_target(None, agent_id=agent.id, month=month, amount_cents=25_000_000)
 
 
 def _ensure_sales(agents: list[User], products: dict[str, Product], today: date) -> None:

@@ -193,19 +193,21 @@ def test_htmx_post_answers_the_row_a_fresh_form_and_the_trigger(as_agent, agent,
     assert _rows()["Sale"] == before["Sale"] + 1
     row = by_id(html, f"sale-{sale.id}")
     assert row is not None and "$300.50" in _text(row) and "Acme Clinics" in _text(row)
-    # The row goes to the top of "Recent sales" out of band; the form itself is the main swap.
-    assert 'hx-swap-oob="afterbegin:#recent-sales tbody"' in html
+    # "Recent sales" is replaced out of band (newest first, ten rows); the form is the main swap.
+    assert '<tbody id="recent-sales-body" hx-swap-oob="true">' in html
     fresh = _inputs(html)
     assert fresh["idempotency_key"] != data["idempotency_key"]
     assert verify_form_key(fresh["idempotency_key"]) is not None
     assert fresh["quantity"] == "1" and fresh["customer"] in (None, "") and fresh["product_id"] in (None, "")
     assert fresh["sold_on"] == TODAY.isoformat()
     assert "Sale recorded: Patient monitor for Acme Clinics, $300.50." in html
-    # The first sale replaces the "No sales yet" row; later ones must not ask htmx to delete a
-    # row that is no longer there (htmx reports that as an error).
-    assert 'id="no-sales-row" hx-swap-oob="delete"' in html
-    second = _post_sale(as_agent, _sale_form(as_agent, product), htmx=True)
-    assert second.status_code == 201 and "no-sales-row" not in _html(second)
+    # The replaced body no longer has the "No sales yet" row.
+    assert "no-sales-row" not in html
+    older = _post_sale(as_agent, _sale_form(as_agent, product, sold_on=(TODAY - timedelta(days=3)).isoformat()),
+                       htmx=True)
+    body = by_id(_html(older), "recent-sales-body")
+    dates = [cell for cell in _text(body).split() if cell[:4].isdigit() and cell.count("-") == 2]
+    assert dates == sorted(dates, reverse=True), "recent sales must stay newest first"
 
 
 def test_an_existing_customer_is_reused_by_id_or_by_exact_name(as_agent, agent, product, factory):

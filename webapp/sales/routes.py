@@ -122,13 +122,11 @@ def create():
         return redirect(url_for("sales.dashboard"))
     fresh = _sale_form(None)
     fresh.sold_on.data = form.sold_on.data  # agents often log several sales of one day
-    estimates = {sale.id: to_cents(ledger.sale_estimate(sale))} if sale.status == SaleStatus.PENDING.value else {}
-    # Only a first sale replaces the "No sales yet" row: an out-of-band delete of a row that is
-    # not on the page is an htmx error (htmx:oobErrorNoTarget in the console).
-    first_sale = db.session.scalar(select(func.count(Sale.id)).where(Sale.agent_id == current_user.id)) == 1
+    # The whole recent-sales body is re-sent: it stays sorted and at ten rows whatever date
+    # the new sale has, and there is no "No sales yet" row to delete separately.
     response = make_response(render_template(
         "sales/partials/_sale_created.html", form=fresh, sale=sale, created=(status == 201),
-        commission=portal.sale_commissions([sale.id]), estimates=estimates, first_sale=first_sale), status)
+        recent=portal.list_sales(current_user.id, portal.SaleFilters())), status)
     response.headers["HX-Trigger"] = SALES_CHANGED
     return response
 
