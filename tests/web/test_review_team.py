@@ -12,7 +12,7 @@ from sqlalchemy import event
 from tests.web._html import by_id, tags, within
 from webapp.commissions import ledger
 from webapp.commissions.adjustments import add_manual_adjustment
-from webapp.commissions.models import Period, Target
+from webapp.commissions.models import Target
 from webapp.commissions.payouts import record_payout
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
@@ -65,6 +65,7 @@ def _statements():
     seen = []
 
     def count(*_args):
+        """One more statement."""
         seen.append(1)
 
     engine = db.engine

@@ -7,7 +7,7 @@ as voiding twice with a message at the top (409). Nothing is written unless ever
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.auth.decorators import manager_required
@@ -29,8 +29,6 @@ REVIEW_CHANGED = "review-changed"
 
 def _money(cents: int) -> str:
     """An amount as the pages print it."""
-    from flask import current_app
-
     return format_money(cents, current_app.config["CURRENCY"])
 
 
