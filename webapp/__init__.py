@@ -103,6 +103,8 @@ def register_blueprints(app: Flask) -> None:
     from webapp.sales import routes as _sales_routes  # noqa: F401  (attaches the views to sales_bp)
     from webapp.sales import dispute_routes as _dispute_routes  # noqa: F401  (agent dispute pages)
     from webapp.review import bp as review_bp
+    from webapp.statements import bp as statements_bp
+    from webapp.statements import routes as _statements_routes  # noqa: F401  (attaches the views)
     import_review_routes()
 
     app.register_blueprint(main_bp)
@@ -110,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(sales_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(statements_bp)
     app.register_blueprint(mail_webhooks_bp)  # POST /webhooks/mailchimp (signed, CSRF-exempt)
 
 

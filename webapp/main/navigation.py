@@ -17,6 +17,7 @@ NAVIGATION: list[tuple[str, str, set[str]]] = [
     ("review.team", "Team", {Role.ADMIN.value, Role.MANAGER.value}),
     ("review.payouts", "Payouts", {Role.ADMIN.value, Role.MANAGER.value}),
     ("review.disputes", "Disputes", {Role.ADMIN.value, Role.MANAGER.value}),
+    ("statements.index", "Statements", {Role.ADMIN.value, Role.MANAGER.value, Role.AGENT.value}),
     ("admin.users", "Users", {Role.ADMIN.value}),
     ("admin.products", "Catalogue", {Role.ADMIN.value}),
     ("admin.plans", "Plans", {Role.ADMIN.value}),

@@ -1,0 +1,243 @@
+"""Read helpers for the statement pages: who may see which statement and run, lists, progress.
+
+Visibility follows DESIGN.md: an agent sees only their own statements, a manager their team's,
+an admin everyone's; anything else is "not found" (404), never "forbidden".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy.orm import joinedload
+
+from webapp.auth.models import Role, User
+from webapp.commissions.models import Period
+from webapp.errors import NotFound
+from webapp.extensions import db
+from webapp.mail.models import OutgoingEmail
+from webapp.review.access import team_agent_ids
+from webapp.statements.models import Statement, StatementRun
+
+PAGE_SIZE = 25
+KINDS = ("period", "adhoc")
+# Final states: nothing more will happen without a person (a resend, a new run).
+FINAL_STATEMENT = ("rendered", "failed")
+FINAL_EMAIL = ("sent", "rejected", "failed")
+RESENDABLE_EMAIL = ("failed", "rejected")
+
+
+def _scope(user: User, query):
+    """Restrict a query over Statement to the statements `user` may see."""
+    if user.role == Role.AGENT.value:
+        return query.where(Statement.agent_id == user.id)
+    if user.role == Role.MANAGER.value:
+        return query.where(Statement.agent_id.in_(team_agent_ids(user)))
+    if user.role == Role.ADMIN.value:
+        return query
+    return query.where(false())
+
+
+def visible_statement(user: User, statement_id: int) -> Statement:
+    """A statement the user may see, else NotFound (another agent's statement is 404)."""
+    statement = db.session.scalar(_scope(user, select(Statement).where(Statement.id == statement_id))
+                                  .options(joinedload(Statement.agent), joinedload(Statement.run)))
+    if statement is None:
+        raise NotFound()
+    return statement
+
+
+def email_for(statement: Statement) -> OutgoingEmail | None:
+    """The statement's email delivery (one per statement)."""
+    return db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.statement_id == statement.id))
+
+
+@dataclass(frozen=True)
+class StatementFilters:
+    """The list's filters (agent, a period the statement overlaps, kind) and page."""
+
+    agent_id: int | None = None
+    period: Period | None = None
+    kind: str | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    """A statement as a list shows it, with its email delivery."""
+
+    statement: Statement
+    email: OutgoingEmail | None
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    """One page of statements, newest first."""
+
+    rows: list[StatementRow]
+    total: int
+    page: int
+    pages: int
+
+
+def list_statements(user: User, filters: StatementFilters) -> StatementPage:
+    """The statements the user may see, newest first, filtered and paged."""
+    query = _scope(user, select(Statement))
+    if filters.agent_id is not None:
+        query = query.where(Statement.agent_id == filters.agent_id)
+    if filters.kind in KINDS:
+        query = query.where(Statement.kind == filters.kind)
+    if filters.period is not None:
+        # "Statements covering this period": its own statements and any ad-hoc range overlapping it.
+        query = query.where(Statement.start_date <= filters.period.end_date,
+                            Statement.end_date >= filters.period.start_date)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, filters.page), pages)
+    rows = db.session.execute(
+        query.add_columns(OutgoingEmail).outerjoin(OutgoingEmail, OutgoingEmail.statement_id == Statement.id)
+        .options(joinedload(Statement.agent), joinedload(Statement.period))
+        .order_by(Statement.number.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return StatementPage([StatementRow(s, e) for s, e in rows], total, page, pages)
+
+
+def periods_with_statements(user: User) -> list[Period]:
+    """Periods that have statements the user may see, newest first (the period filter's choices)."""
+    ids = _scope(user, select(Statement.period_id).where(Statement.period_id.is_not(None)))
+    return list(db.session.scalars(
+        select(Period).where(Period.id.in_(ids)).order_by(Period.start_date.desc())))
+
+
+def next_period_to_issue(today) -> Period | None:
+    """The earliest ended period without a statement run, after the last period that has one.
+
+    Periods are issued in order: a statement's opening balance is the previous statement's
+    closing, so issuing a later period first would not reconcile.
+    """
+    last_issued_end = db.session.scalar(
+        select(func.max(Period.end_date)).join(StatementRun, StatementRun.period_id == Period.id))
+    query = select(Period).where(Period.end_date < today,
+                                 ~exists().where(StatementRun.period_id == Period.id))
+    if last_issued_end is not None:
+        query = query.where(Period.start_date > last_issued_end)
+    return db.session.scalar(query.order_by(Period.start_date).limit(1))
+
+
+# ---- Runs -----------------------------------------------------------------------------------
+
+
+def visible_run(user: User, run_id: int) -> StatementRun:
+    """A run the user may follow: agents their own requests, managers theirs and any run with a
+    statement of their team, admins all; else NotFound."""
+    run = db.session.get(StatementRun, run_id)
+    if run is None:
+        raise NotFound()
+    if user.role == Role.ADMIN.value or run.requested_by_id == user.id:
+        return run
+    if user.role == Role.MANAGER.value:
+        team_statement = _scope(user, select(Statement.id).where(Statement.run_id == run.id)).limit(1)
+        if db.session.scalar(team_statement) is not None:
+            return run
+    raise NotFound()
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A run as a list shows it, with how many of its statements the user may see."""
+
+    run: StatementRun
+    statements: int
+
+
+def recent_runs(user: User, limit: int = 5) -> list[RunRow]:
+    """The latest runs the user may follow, newest first."""
+    counts = (_scope(user, select(Statement.run_id, func.count().label("n")))
+              .group_by(Statement.run_id).subquery())
+    query = (select(StatementRun, func.coalesce(counts.c.n, 0))
+             .outerjoin(counts, counts.c.run_id == StatementRun.id)
+             .options(joinedload(StatementRun.requested_by))
+             .order_by(StatementRun.id.desc()).limit(limit))
+    if user.role == Role.AGENT.value:
+        query = query.where(StatementRun.requested_by_id == user.id)
+    elif user.role == Role.MANAGER.value:
+        query = query.where(or_(StatementRun.requested_by_id == user.id, counts.c.n > 0))
+    return [RunRow(run, count) for run, count in db.session.execute(query).all()]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A statement that needs a person: its PDF failed, or its email failed or was rejected."""
+
+    statement: Statement
+    stage: str  # "PDF" or "Email"
+    error: str
+    email: OutgoingEmail | None = None
+
+    @property
+    def resendable(self) -> bool:
+        """True when the email is known not to have gone (Resend is allowed)."""
+        return self.email is not None and self.email.status in RESENDABLE_EMAIL
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Where a run stands, over the statements the user may see."""
+
+    run: StatementRun
+    rows: list[StatementRow]
+    rendered: int = 0
+    sent: int = 0
+    done: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        """Statements in the run (that the user may see)."""
+        return len(self.rows)
+
+    @property
+    def finished(self) -> bool:
+        """Every statement has reached a final state, so polling can stop."""
+        return self.done == self.total
+
+    @property
+    def percent(self) -> int:
+        """Share of statements done, for the progress bar."""
+        return 100 if not self.rows else round(100 * self.done / self.total)
+
+
+def _row_done(row: StatementRow) -> bool:
+    """A statement is done when its PDF failed (its email then never goes), or when it is
+    rendered and its email was sent, rejected or failed."""
+    if row.statement.status == "failed":
+        return True
+    if row.statement.status != "rendered":
+        return False
+    return row.email is None or row.email.status in FINAL_EMAIL
+
+
+def run_progress(user: User, run: StatementRun) -> RunProgress:
+    """Counts and failures of a run's statements (those the user may see), read fresh."""
+    rows = [StatementRow(s, e) for s, e in db.session.execute(
+        _scope(user, select(Statement, OutgoingEmail).where(Statement.run_id == run.id))
+        .outerjoin(OutgoingEmail, OutgoingEmail.statement_id == Statement.id)
+        .options(joinedload(Statement.agent)).order_by(Statement.number)).all()]
+    failures = []
+    for row in rows:
+        if row.statement.status == "failed":
+            error = row.statement.render_error or "Unknown error"
+            failures.append(Failure(row.statement, "PDF", error, row.email))
+        elif row.email is not None and row.email.status in RESENDABLE_EMAIL:
+            error = row.email.last_error or row.email.status
+            failures.append(Failure(row.statement, "Email", error, row.email))
+    return RunProgress(
+        run=run, rows=rows, failures=failures,
+        rendered=sum(1 for r in rows if r.statement.status == "rendered"),
+        sent=sum(1 for r in rows if r.email is not None and r.email.status == "sent"),
+        done=sum(1 for r in rows if _row_done(r)))
+
+
+def statement_final(statement: Statement, email: OutgoingEmail | None) -> bool:
+    """True when nothing more will change on the statement page without a person acting."""
+    return _row_done(StatementRow(statement, email))
