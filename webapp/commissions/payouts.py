@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import select
@@ -12,8 +12,9 @@ from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.commissions.ledger import agent_balance, lock_agent
 from webapp.commissions.models import Payout
-from webapp.commissions.periods import period_for
+from webapp.commissions.periods import is_date_closed, period_for
 from webapp.errors import NotFound, ServiceError
+from webapp.sales.services import can_manage_agent
 from webapp.extensions import db
 from webapp.money import MAX_CENTS, format_money
 
@@ -30,16 +31,21 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
     agent = db.session.get(User, agent_id) if isinstance(agent_id, int) else None
     if agent is None or agent.role != Role.AGENT.value:
         raise ServiceError("Choose an agent.", "agent_id")
+    if actor is not None and not can_manage_agent(actor, agent):
+        raise NotFound()
     lock_agent(agent.id)
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents < 1:
         raise ServiceError("Enter an amount greater than zero.", "amount")
     if amount_cents >= MAX_CENTS:
         raise ServiceError("This amount is too large.", "amount")
-    if not isinstance(paid_on, date):
+    # datetime is a date subclass; comparing it with today() raised a TypeError (a 500).
+    if not isinstance(paid_on, date) or isinstance(paid_on, datetime):
         raise ServiceError("Enter the payment date.", "paid_on")
     if paid_on > clock.today():
         raise ServiceError("The payment date cannot be in the future.", "paid_on")
-    if not period_for(paid_on).is_open:
+    # is_date_closed, not period_for(...).is_open: a check must not create a period row (closed
+    # periods form a prefix, so the two agree), or a refused payout would leave a write behind.
+    if is_date_closed(paid_on):
         raise ServiceError("That date is in a closed period; date the payout in an open period.", "paid_on")
     unpaid = agent_balance(agent.id).unpaid
     if amount_cents > unpaid and not advance:
@@ -47,6 +53,7 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
             f"This is more than the unpaid balance "
             f"({format_money(max(unpaid, 0), current_app.config['CURRENCY'])}). "
             "Mark it as an advance to pay more.", "amount")
+    period_for(paid_on)  # every payout lies in a period row, so period summaries chain without holes
     reference = (reference or "").strip()[:120] or None
     payout = Payout(agent_id=agent.id, amount_cents=amount_cents, paid_on=paid_on, reference=reference,
                     advance=bool(advance), created_by_id=getattr(actor, "id", None))
@@ -67,6 +74,7 @@ def reverse_payout(actor, payout: Payout, *, reason: str) -> Payout:
     if db.session.scalar(select(Payout.id).where(Payout.reverses_id == payout.id)) is not None:
         raise ServiceError("This payout has already been reversed.", status=409)
     today = clock.today()
+    period_for(today)  # like a payout, a reversal lies in a period row (summaries would miss it)
     reversal = Payout(agent_id=payout.agent_id, amount_cents=-payout.amount_cents, paid_on=today,
                       reference=f"Reversal of payout {payout.id}: {reason}"[:120], advance=payout.advance,
                       reverses_id=payout.id, created_by_id=getattr(actor, "id", None))

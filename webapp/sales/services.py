@@ -343,6 +343,8 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
     # Re-read after taking the lock: another manager may have decided it a moment ago.
     db.session.refresh(sale)
     if sale.status != expect:
+        if sale.status == SaleStatus.PENDING.value:
+            raise ServiceError("This sale is still pending: approve or reject it instead.", status=409)
         who = f" by {sale.decided_by.name}" if sale.decided_by else ""
         raise ServiceError(f"This sale was already {sale.status}{who}.", status=409)
     if action == "sale.approve" and sale.entered_by_id == actor.id:
