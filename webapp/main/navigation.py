@@ -17,13 +17,17 @@ NAVIGATION: list[tuple[str, str, set[str]]] = [
     ("review.team", "Team", {Role.ADMIN.value, Role.MANAGER.value}),
     ("review.payouts", "Payouts", {Role.ADMIN.value, Role.MANAGER.value}),
     ("review.disputes", "Disputes", {Role.ADMIN.value, Role.MANAGER.value}),
+    ("review.periods_page", "Periods", {Role.ADMIN.value, Role.MANAGER.value}),
     ("statements.index", "Statements", {Role.ADMIN.value, Role.MANAGER.value, Role.AGENT.value}),
+    ("review.exports_page", "Exports", {Role.ADMIN.value, Role.MANAGER.value}),
+    ("review.imports_page", "Import", {Role.ADMIN.value, Role.MANAGER.value}),
     ("admin.users", "Users", {Role.ADMIN.value}),
     ("admin.products", "Catalogue", {Role.ADMIN.value}),
     ("admin.plans", "Plans", {Role.ADMIN.value}),
     ("admin.targets", "Targets", {Role.ADMIN.value}),
     ("admin.settings", "Settings", {Role.ADMIN.value}),
     ("admin.outbox", "Outbox", {Role.ADMIN.value}),
+    ("admin.audit", "Audit log", {Role.ADMIN.value}),
 ]
 
 
