@@ -599,3 +599,73 @@ def test_with_approval_off_imported_sales_count_at_once_and_earn_commission(mana
                                  .order_by(CommissionEntry.id)).all()
     assert [(e.kind, e.amount_cents) for e in entries] == [("sale", 600), ("sale", 150)]  # 3% of 200.00, 50.00
     assert {s.status for s in db.session.scalars(select(Sale).where(Sale.entered_by_id == world["manager_a"].id))} == {"approved"}
+
+
+# --- two imports of one file at once (PostgreSQL: real row locks) ---------------------------------
+
+from tests.services.test_concurrency import committed  # noqa: E402,F401  (a real committing session)
+
+
+def test_two_concurrent_imports_of_one_file_create_each_sale_once(app, factory, committed):
+    import threading
+    import uuid as _uuid
+
+    from webapp.auth.models import User
+
+    manager = factory.user(Role.MANAGER)
+    agents = [factory.user(Role.AGENT, manager=manager) for _ in range(3)]
+    product = factory.product(sku=f"RACE-{_uuid.uuid4().hex[:6]}")
+    for agent in agents:
+        factory.assign(agent, factory.plan(base_rate="3", name=f"Race import {_uuid.uuid4().hex[:8]}"))
+    period_for(date(2031, 3, 5))
+    db.session.commit()
+    run = _uuid.uuid4().hex[:8]
+    content = _csv(*(f"k{run}-{i:03d},{agents[i % 3].email},{product.sku},Race customer {run},1,10.00,2031-03-05,"
+                     for i in range(30)))
+    start, outcomes = threading.Barrier(2), [dict(), dict()]
+
+    def work(outcome: dict) -> None:
+        """One confirm request: run the import and commit."""
+        with app.app_context():
+            try:
+                actor = db.session.get(User, manager.id)
+                start.wait(10)
+                result = imports.run_import(actor, content)
+                assert result.ok, result.errors
+                db.session.commit()
+                outcome.update(created=len(result.to_create), skipped=len(result.skipped))
+            except BaseException as exc:  # surfaced in the main thread
+                outcome["crash"] = exc
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=work, args=(o,)) for o in outcomes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive(), "a thread is stuck"
+    for outcome in outcomes:
+        if "crash" in outcome:
+            raise outcome["crash"]
+    assert sorted((o["created"], o["skipped"]) for o in outcomes) == [(0, 30), (30, 0)]
+    count = db.session.scalar(select(func.count()).select_from(Sale).where(Sale.entered_by_id == manager.id))
+    customers = db.session.scalar(select(func.count()).select_from(Customer).where(Customer.name == f"Race customer {run}"))
+    assert (count, customers) == (30, 1)
+
+
+def test_a_key_clash_with_a_concurrent_import_is_a_clear_409(manager, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    url = _preview_url(_upload(manager, _csv(GOOD[0])))
+
+    def clash(*args, **kwargs):
+        raise IntegrityError("INSERT INTO sales", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(sales, "create_sales", clash)
+    before = _counts()
+    response = _confirm(manager, url)
+    assert response.status_code == 409
+    assert "Another import with some of these keys ran at the same moment" in _text(response.get_data(as_text=True))
+    assert _counts() == before

@@ -6,6 +6,7 @@ from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from sqlalchemy.exc import IntegrityError
 
 from webapp.auth.decorators import manager_required
 from webapp.errors import ServiceError
@@ -17,6 +18,7 @@ from webapp.review.exports import BOM, IMPORT_COLUMNS
 
 # The preview lists this many rows and errors; the counts above it cover the whole file.
 SHOWN_ROWS = 200
+CONCURRENT = "Another import with some of these keys ran at the same moment. Reload this page to see what is left to import."
 
 
 class UploadForm(FlaskForm):
@@ -76,6 +78,8 @@ def _dry_run(upload: imports.Upload):
         return imports.run_import(_user(), upload.read()), None
     except ServiceError as exc:
         return None, exc.message
+    except IntegrityError:
+        return None, CONCURRENT
     finally:
         db.session.rollback()
 
@@ -106,6 +110,10 @@ def import_confirm(upload_id: str):
     except ServiceError as exc:
         db.session.rollback()
         return _preview_page(upload, None, exc.message, 422)
+    except IntegrityError:
+        # Another of your imports wrote the same keys (for other agents) at the same moment.
+        db.session.rollback()
+        return _preview_page(upload, None, CONCURRENT, 409)
     if not result.ok:
         db.session.rollback()
         return _preview_page(upload, result, None, 422)
