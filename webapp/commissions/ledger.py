@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.auth.models import User
-from webapp.catalog.models import Product
+from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PlanVersion
 from webapp.commissions.periods import earliest_open_period, month_bounds, period_for
@@ -41,12 +41,21 @@ class PlanResolver:
     """Finds the plan version in force for an agent on a date, caching engine plans."""
 
     def __init__(self, agent_id: int):
+        """Load the agent's assignments; versions and engine plans load on first use."""
         self.assignments = assignments_of(agent_id)
         self._versions: dict[int, list[PlanVersion]] = {}
         self._plans: dict[int, engine.Plan] = {}
+        self._by_day: dict[date, PlanVersion | None] = {}
 
     def version_on(self, day: date) -> PlanVersion | None:
         """The version in force on `day`, or None when the agent has no plan that day."""
+        # A month has at most 31 days and thousands of sales: resolve each day once.
+        if day not in self._by_day:
+            self._by_day[day] = self._resolve(day)
+        return self._by_day[day]
+
+    def _resolve(self, day: date) -> PlanVersion | None:
+        """Find the version in force on `day` (uncached)."""
         for assignment in self.assignments:
             if assignment.effective_from <= day and (assignment.effective_to is None or day <= assignment.effective_to):
                 versions = self._versions.get(assignment.plan_id)
@@ -106,107 +115,188 @@ def _reason(sale: Sale, target: int, has_frozen_line: bool) -> str:
 
 
 def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.LineResult]:
-    """Bring the agent-month's system entries in line with the engine (caller holds the lock)."""
+    """Bring the agent-month's system entries in line with the engine (caller holds the lock).
+
+    Works on plain rows and writes in bulk (one executemany each for inserts, updates and
+    deletes): a month of 10,000 sales must recompute well under a second, and loading and flushing
+    that many ORM objects took seconds. Entries are still updated in place (ids stay stable).
+    """
+    # Core columns (table.c), not ORM attributes: rows come back without the ORM's per-row loading.
+    db.session.flush()
+    sale_c, entry_c = Sale.__table__.c, CommissionEntry.__table__.c
     resolver = PlanResolver(agent_id)
-    approved = month_sales(agent_id, month_start, (SaleStatus.APPROVED.value,))
-    lines, versions = [], {}
+    first, last = month_bounds(month_start)
+    in_month = (sale_c.agent_id == agent_id, sale_c.sold_on >= first, sale_c.sold_on <= last)
+    approved = db.session.execute(
+        select(sale_c.id, sale_c.agent_id, sale_c.sold_on, sale_c.status, sale_c.amount_cents,
+               Product.__table__.c.sku, Category.__table__.c.code.label("category"))
+        .join(Product.__table__, sale_c.product_id == Product.__table__.c.id)
+        .join(Category.__table__, Product.__table__.c.category_id == Category.__table__.c.id)
+        .where(*in_month, sale_c.status == SaleStatus.APPROVED.value)
+        .order_by(sale_c.sold_on, sale_c.id)
+    ).all()
+    lines, version_ids, plan_by_day = [], {}, {}
     for sale in approved:
-        line, version = sale_line(sale, resolver)
-        lines.append(line)
-        versions[sale.id] = version
+        day = sale.sold_on
+        in_force = plan_by_day.get(day)
+        if in_force is None:
+            version = resolver.version_on(day)
+            in_force = plan_by_day[day] = (version.id if version else None, resolver.engine_plan(version))
+        lines.append(engine.SaleLine(id=sale.id, date=day, amount=from_cents(sale.amount_cents), sku=sale.sku,
+                                     category=sale.category, plan=in_force[1]))
+        version_ids[sale.id] = in_force[0]
     results = engine.compute_month(lines)
 
-    first, last = month_bounds(month_start)
-    entries = db.session.scalars(
-        select(CommissionEntry).join(Sale, CommissionEntry.sale_id == Sale.id)
-        .where(Sale.agent_id == agent_id, Sale.sold_on >= first, Sale.sold_on <= last,
-               CommissionEntry.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT)))
-        .options(joinedload(CommissionEntry.period), joinedload(CommissionEntry.sale))
-        .order_by(CommissionEntry.id)
+    system = entry_c.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT))
+    entries = db.session.execute(
+        select(entry_c.id, entry_c.sale_id, entry_c.period_id, entry_c.kind, entry_c.amount_cents,
+               entry_c.rate_units, entry_c.plan_version_id, entry_c.reason)
+        .join(Sale.__table__, entry_c.sale_id == sale_c.id).where(*in_month, system)
+        .order_by(entry_c.id)
     ).all()
-    by_sale: dict[int, list[CommissionEntry]] = defaultdict(list)
-    sales_by_id = {sale.id: sale for sale in approved}
+    by_sale: dict[int, list] = defaultdict(list)
     for entry in entries:
         by_sale[entry.sale_id].append(entry)
-        sales_by_id.setdefault(entry.sale_id, entry.sale)
+    sales_by_id = {sale.id: sale for sale in approved}
+    # Sales no longer approved whose entries must go to 0 (few: voids, and the like).
+    sales_by_id.update((sale.id, sale) for sale in db.session.execute(
+        select(sale_c.id, sale_c.agent_id, sale_c.sold_on, sale_c.status)
+        .where(*in_month, sale_c.status != SaleStatus.APPROVED.value,
+               exists().where(entry_c.sale_id == sale_c.id, system))))
 
     periods = _MonthPeriods(first, last)
+    writes = _Writes()
     for sale_id in sorted(sales_by_id):
-        sale = sales_by_id[sale_id]
         result = results.get(sale_id)
         target = to_cents(result.commission) if result else 0
         rate_units = rate_to_units(result.rate) if result else None
-        _settle_sale(sale, by_sale.get(sale_id, []), target, rate_units, versions.get(sale_id), periods)
-    db.session.flush()
+        _settle_sale(sale_id, sales_by_id[sale_id], by_sale.get(sale_id, []), target, rate_units,
+                     version_ids.get(sale_id), periods, writes)
+    writes.execute()
     return results
 
 
 class _MonthPeriods:
-    """The periods of one month and the earliest open period, each looked up once."""
+    """The periods of one month, which periods are open, and the earliest open one, looked up once."""
 
     def __init__(self, first: date, last: date):
+        """Load the month's periods and the ids of every open period."""
         self.periods = list(db.session.scalars(
             select(Period).where(Period.end_date >= first, Period.start_date <= last)))
+        # Entries of the month's sales can sit in later periods (adjustments); all open ones are few.
+        self.open_ids = set(db.session.scalars(select(Period.id).where(Period.status == "open")))
         self._earliest_open: Period | None = None
+        self._by_day: dict[date, Period] = {}
 
     def home(self, day: date) -> Period:
         """The period containing `day` (created if missing)."""
-        for period in self.periods:
-            if period.start_date <= day <= period.end_date:
-                return period
-        period = period_for(day)
-        self.periods.append(period)
+        period = self._by_day.get(day)
+        if period is not None:
+            return period
+        period = next((p for p in self.periods if p.start_date <= day <= p.end_date), None)
+        if period is None:
+            period = period_for(day)
+            self.periods.append(period)
+            if period.is_open:
+                self.open_ids.add(period.id)
+        self._by_day[day] = period
         return period
 
     def earliest_open(self) -> Period:
         """The first open period after the closed prefix."""
         if self._earliest_open is None:
             self._earliest_open = earliest_open_period()
+            self.open_ids.add(self._earliest_open.id)
         return self._earliest_open
 
 
-def _settle_sale(sale: Sale, entries: list[CommissionEntry], target: int, rate_units: int | None,
-                 version: PlanVersion | None, periods: _MonthPeriods) -> None:
-    """Make one sale's system entries sum to `target` without touching closed periods."""
+class _Writes:
+    """The entry inserts, updates and deletes of one recompute, issued in bulk at the end."""
+
+    def __init__(self):
+        """Nothing to write yet."""
+        self.inserts: list[dict] = []
+        self.updates: list[dict] = []
+        self.deletes: list[int] = []
+
+    def insert(self, **values) -> None:
+        """A new system entry."""
+        self.inserts.append(values)
+
+    def update(self, entry, amount_cents: int, rate_units: int | None, version_id: int | None,
+               reason: str | None) -> None:
+        """Set an entry's figures in place (its id stays); nothing is written if nothing changed."""
+        if (entry.amount_cents, entry.rate_units, entry.plan_version_id, entry.reason) != (
+                amount_cents, rate_units, version_id, reason):
+            self.updates.append({"entry_id": entry.id, "new_amount": amount_cents, "new_rate": rate_units,
+                                 "new_version": version_id, "new_reason": reason})
+
+    def delete(self, entry) -> None:
+        """Remove an entry of an open period."""
+        self.deletes.append(entry.id)
+
+    def execute(self) -> None:
+        """Write everything, then expire entry objects the session holds so none shows old figures."""
+        table = CommissionEntry.__table__
+        for start in range(0, len(self.deletes), 500):  # bounded IN lists (SQLite's variable limit)
+            db.session.execute(table.delete().where(table.c.id.in_(self.deletes[start:start + 500])))
+        if self.updates:
+            db.session.execute(
+                table.update().where(table.c.id == bindparam("entry_id")).values(
+                    amount_cents=bindparam("new_amount"), rate_units=bindparam("new_rate"),
+                    plan_version_id=bindparam("new_version"), reason=bindparam("new_reason")),
+                self.updates)
+        if self.inserts:
+            db.session.execute(table.insert(), self.inserts)
+        if self.deletes or self.updates:
+            for obj in [o for o in db.session.identity_map.values() if isinstance(o, CommissionEntry)]:
+                db.session.expire(obj)
+
+
+def _settle_sale(sale_id: int, sale, entries: list, target: int, rate_units: int | None,
+                 version_id: int | None, periods: _MonthPeriods, writes: _Writes) -> None:
+    """Make one sale's system entries sum to `target` without touching closed periods.
+
+    `sale` and `entries` are rows (agent_id, sold_on and status of the sale; the entry columns).
+    """
     approved = sale.status == SaleStatus.APPROVED.value
     home = periods.home(sale.sold_on)
-    version_id = version.id if version else None
-    if home.is_open:
+    if home.id in periods.open_ids:
         # Nothing of this sale is frozen: its line simply takes the new figure (or goes).
-        line = next((e for e in entries if e.kind == EntryKind.SALE), None)
-        for extra in (e for e in entries if e is not line):
-            db.session.delete(extra)
+        line = None
+        for entry in entries:
+            if line is None and entry.kind == EntryKind.SALE:
+                line = entry
+            else:
+                writes.delete(entry)
         if not approved:
             if line is not None:
-                db.session.delete(line)
+                writes.delete(line)
             return
         if line is None:
-            db.session.add(CommissionEntry(agent_id=sale.agent_id, period_id=home.id, kind=EntryKind.SALE,
-                                           sale_id=sale.id, amount_cents=target, rate_units=rate_units,
-                                           plan_version_id=version_id))
+            writes.insert(agent_id=sale.agent_id, period_id=home.id, kind=EntryKind.SALE, sale_id=sale_id,
+                          amount_cents=target, rate_units=rate_units, plan_version_id=version_id, reason=None)
         else:
-            line.amount_cents, line.rate_units, line.plan_version_id = target, rate_units, version_id
+            writes.update(line, target, rate_units, version_id, line.reason)
         return
 
-    frozen = [e for e in entries if not e.period.is_open]
-    open_adjustments = [e for e in entries if e.period.is_open]
+    frozen = [e for e in entries if e.period_id not in periods.open_ids]
+    open_adjustments = [e for e in entries if e.period_id in periods.open_ids]
     difference = target - sum(e.amount_cents for e in frozen)
     if difference == 0:
         for entry in open_adjustments:
-            db.session.delete(entry)
+            writes.delete(entry)
         return
     reason = _reason(sale, target, any(e.kind == EntryKind.SALE for e in frozen))
     if open_adjustments:
         keep, *extras = open_adjustments
         for entry in extras:
-            db.session.delete(entry)
-        keep.amount_cents, keep.rate_units, keep.plan_version_id, keep.reason = (
-            difference, rate_units, version_id, reason)
+            writes.delete(entry)
+        writes.update(keep, difference, rate_units, version_id, reason)
     else:
-        db.session.add(CommissionEntry(
-            agent_id=sale.agent_id, period_id=periods.earliest_open().id, kind=EntryKind.ADJUSTMENT,
-            sale_id=sale.id, amount_cents=difference, rate_units=rate_units,
-            plan_version_id=version_id, reason=reason))
+        writes.insert(agent_id=sale.agent_id, period_id=periods.earliest_open().id, kind=EntryKind.ADJUSTMENT,
+                      sale_id=sale_id, amount_cents=difference, rate_units=rate_units,
+                      plan_version_id=version_id, reason=reason)
 
 
 def months_between(start: date, end: date) -> list[date]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import or_, select
@@ -113,9 +113,14 @@ def _rules_snapshot(rules: PlanRules) -> dict:
     }
 
 
+def _is_day(value) -> bool:
+    """A plain date; a datetime (a date subclass) is not one, and comparing it with dates raises."""
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
 def _check_effective_date(effective_from: date | None) -> date:
     """A plan change may not reach into a closed period (that would rewrite issued statements)."""
-    if not isinstance(effective_from, date):
+    if not _is_day(effective_from):
         raise ServiceError("Enter the date the plan takes effect.", "effective_from")
     if is_date_closed(effective_from):
         raise ServiceError("That date is in a closed period; choose a date in an open period.",
@@ -237,6 +242,8 @@ def assign_plan(actor, *, agent_id: int, plan_id: int, effective_from: date,
     if plan is None:
         raise ServiceError("Choose a plan.", "plan_id")
     _check_effective_date(effective_from)
+    if effective_to is not None and not _is_day(effective_to):
+        raise ServiceError("Enter the end date.", "effective_to")
     if effective_to is not None and effective_to < effective_from:
         raise ServiceError("The end date is before the start date.", "effective_to")
     clash = _overlaps(agent.id, effective_from, effective_to)
@@ -261,7 +268,7 @@ def end_assignment(actor, assignment: PlanAssignment, effective_to: date) -> Pla
     from webapp.commissions.ledger import lock_agent, recompute_agent_range
 
     lock_agent(assignment.agent_id)
-    if not isinstance(effective_to, date) or effective_to < assignment.effective_from:
+    if not _is_day(effective_to) or effective_to < assignment.effective_from:
         raise ServiceError("The end date must be on or after the start date.", "effective_to")
     old_end = assignment.effective_to
     # The days that change hands lie between the old and the new end, in either direction: a
