@@ -19,13 +19,16 @@ class _InContext:
     """Iterates (and closes) a response body inside a given context."""
 
     def __init__(self, context: contextvars.Context, body):
+        """Wrap `body`, to be read in `context`."""
         self.context, self.body = context, iter(body)
         self._close = getattr(body, "close", None)
 
     def __iter__(self):
+        """Itself."""
         return self
 
     def __next__(self):
+        """The next chunk, produced inside the request's context."""
         return self.context.run(next, self.body)
 
     def close(self):
@@ -42,6 +45,7 @@ class StreamingClient(FlaskClient):
         context = contextvars.copy_context()
 
         def run():
+            """The request, with no app context inherited from the test."""
             _cv_app.set(None)
             return super(StreamingClient, self).open(*args, **kwargs)
 

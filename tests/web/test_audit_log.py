@@ -19,6 +19,7 @@ class _Thing:
     """An object to audit (its class name is the object type)."""
 
     def __init__(self, object_id):
+        """An object with this id."""
         self.id = object_id
 
 
@@ -51,11 +52,13 @@ def _rows(response) -> list[list[str]]:
     page = tags(response.get_data(as_text=True))
 
     def nearest(tag, name):
+        """The closest enclosing tag called `name`."""
         return next((a for a in reversed(tag.ancestors) if a.name == name), None)
 
     table = next(t for t in page if t.name == "table" and "audit-table" in (t.attrs.get("class") or ""))
     rows = [t for t in page if t.name == "tr" and nearest(t, "table") is table and nearest(t, "tbody")]
     def cell(td):
+        """A cell's text."""
         # A changes cell holds a diff table: its rows, without the table's hidden caption and headings.
         inner = [r for r in page if r.name == "tr" and nearest(r, "td") is td
                  and next(a for a in reversed(r.ancestors) if a.name in ("thead", "tbody")).name == "tbody"]

@@ -13,7 +13,6 @@ import sys
 from datetime import date
 from decimal import Decimal
 from html import unescape
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -661,6 +660,7 @@ def test_a_key_clash_with_a_concurrent_import_is_a_clear_409(manager, monkeypatc
     url = _preview_url(_upload(manager, _csv(GOOD[0])))
 
     def clash(*args, **kwargs):
+        """What the flush raises when another transaction inserted the same key first."""
         raise IntegrityError("INSERT INTO sales", {}, Exception("duplicate key"))
 
     monkeypatch.setattr(sales, "create_sales", clash)

@@ -183,7 +183,8 @@ def search(filters: AuditFilters) -> AuditPage:
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(1, filters.page), pages)
     events = list(db.session.scalars(
-        query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+        query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
     actors = dict(db.session.execute(
         select(User.id, User.name).where(User.id.in_({e.actor_id for e in events if e.actor_id}))).all())
     zone = clock.installation_zone()
@@ -218,7 +219,8 @@ class AuditFilterForm(FlaskForm):
         users = db.session.execute(select(User.id, User.name, User.role).order_by(User.name)).all()
         self.actor.choices = [SelectChoice("", "Anyone"), SelectChoice(SYSTEM, "System (jobs, commands)")] + [
             SelectChoice(str(uid), f"{name} ({role})") for uid, name, role in users]
-        self.object_type.choices = [SelectChoice("", "Any object")] + [SelectChoice(t, t) for t in object_types()]
+        self.object_type.choices = [SelectChoice("", "Any object")] + [
+            SelectChoice(t, t) for t in object_types()]
         self.action.choices = [SelectChoice("", "Any action")] + [SelectChoice(a, a) for a in known_actions()]
 
     def validate_actor(self, field):
@@ -257,7 +259,8 @@ class AuditFilterForm(FlaskForm):
             object_type=self.object_type.data or None,
             object_id=int(object_id) if object_id and not self.object_id.errors else None,
             action=self.action.data or None,
-            start=parse_iso_date(self.start.data), end=None if self.end.errors else parse_iso_date(self.end.data),
+            start=parse_iso_date(self.start.data),
+            end=None if self.end.errors else parse_iso_date(self.end.data),
             page=page)
 
 
@@ -270,7 +273,8 @@ def audit():
     valid = form.validate()
     page = search(form.filters(request.args.get("page", 1, type=int) or 1))
     args = {k: v for k, v in request.args.items() if v and k != "page"}
-    fragment = request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "audit-table"
+    headers = request.headers
+    fragment = headers.get("HX-Request") == "true" and headers.get("HX-Target") == "audit-table"
     # A swapped table cannot show errors beside the (unchanged) fields, so it repeats them on top.
     context = {"form": form, "page": page, "args": args, "fragment": fragment}
     status = 200 if valid else 422

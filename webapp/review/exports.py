@@ -136,7 +136,8 @@ def sales_csv(user: User, request: ExportRequest) -> Iterator[str]:
         query = query.where(agent.manager_id == manager_id)
     if request.status:
         query = query.where(Sale.status == request.status)
-    return _stream(query, (Sale.sold_on, Sale.id), lambda row: (row.sold_on, row.id), SALES_COLUMNS, _sales_rows)
+    return _stream(query, (Sale.sold_on, Sale.id), lambda row: (row.sold_on, row.id), SALES_COLUMNS,
+                   _sales_rows)
 
 
 def _sales_rows(batch) -> list[tuple]:
@@ -147,7 +148,8 @@ def _sales_rows(batch) -> list[tuple]:
          str(row.quantity), money_cell(row.unit_price_cents), row.sold_on.isoformat(), text_cell(row.note),
          str(row.id), text_cell(row.agent_name), text_cell(row.product_name), money_cell(row.amount_cents),
          row.status, money_cell(commissions.get(row.id, 0)), text_cell(row.entered_by),
-         text_cell(row.decided_by), row.decided_at.isoformat() if row.decided_at else "", text_cell(row.reason))
+         text_cell(row.decided_by), row.decided_at.isoformat() if row.decided_at else "",
+         text_cell(row.reason))
         for row in batch]
 
 
@@ -160,8 +162,8 @@ def ledger_csv(user: User, request: ExportRequest) -> Iterator[str]:
     manager_id = _scope_manager_id(user)
     agent = aliased(User)
     query = (
-        select(CommissionEntry.id, CommissionEntry.kind, CommissionEntry.sale_id, CommissionEntry.amount_cents,
-               CommissionEntry.rate_units, CommissionEntry.reason, agent.email.label("agent_email"),
+        select(CommissionEntry.id, CommissionEntry.kind, CommissionEntry.sale_id,
+               CommissionEntry.amount_cents, CommissionEntry.rate_units, CommissionEntry.reason, agent.email.label("agent_email"),
                agent.name.label("agent_name"), Period.start_date, Period.end_date, Period.status,
                Sale.sold_on, Product.sku)
         .join(agent, CommissionEntry.agent_id == agent.id)

@@ -18,7 +18,8 @@ from webapp.review.exports import BOM, IMPORT_COLUMNS
 
 # The preview lists this many rows and errors; the counts above it cover the whole file.
 SHOWN_ROWS = 200
-CONCURRENT = "Another import with some of these keys ran at the same moment. Reload this page to see what is left to import."
+CONCURRENT = ("Another import with some of these keys ran at the same moment. "
+              "Reload this page to see what is left to import.")
 
 
 class UploadForm(FlaskForm):

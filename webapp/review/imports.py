@@ -67,6 +67,7 @@ class ImportFileError(ServiceError):
     """The file as a whole cannot be imported (size, encoding, header, row count)."""
 
     def __init__(self, message: str, status: int = 422):
+        """A message about the file, shown beside the upload field."""
         super().__init__(message, "file", status=status)
 
 
@@ -188,7 +189,8 @@ def store_upload(user: User, stream, filename: str | None) -> Upload:
     data_path, meta_path = _paths(user.id, upload_id)
     data_path.write_bytes(data)
     name = Path(filename or "upload.csv").name[:120] or "upload.csv"
-    meta = {"filename": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "uploaded_at": now}
+    meta = {"filename": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "uploaded_at": now}
     meta_path.write_text(json.dumps(meta))
     return Upload(id=upload_id, path=data_path, filename=name, size=len(data), sha256=meta["sha256"],
                   uploaded_at=now)
@@ -262,7 +264,8 @@ def parse_file(data: bytes) -> tuple[list[_Row], list[str]]:
             if not any(c.strip() for c in cells):
                 continue  # blank lines (often at the end of a file) are not rows
             if len(rows) >= MAX_ROWS:
-                raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Split it into smaller files.")
+                raise ImportFileError(
+                    f"The file has more than {MAX_ROWS:,} rows. Split it into smaller files.")
             rows.append(_Row(start, {name: _cell(value) for name, value in zip(columns, cells)}, len(cells)))
     except csv.Error as exc:
         raise ImportFileError(f"Line {reader.line_num}: the file is not valid CSV ({exc}).") from exc
@@ -301,12 +304,14 @@ class _Lookups:
     """The file's agents, products and customers, each read in a few bulk queries."""
 
     def __init__(self, actor: User, rows: list[_Row]):
+        """Read every agent, product and customer the rows name (agents only if `actor` manages them)."""
         emails = sorted({r.cells.get("agent_email", "").lower() for r in rows} - {""})
         skus = sorted({r.cells.get("sku", "").lower() for r in rows} - {""})
         names = sorted({r.cells.get("customer", "").lower() for r in rows} - {""})
         self.agents: dict[str, User] = {}
         for chunk in _chunks(emails):
-            for user in db.session.scalars(select(User).where(User.email.in_(chunk), User.role == Role.AGENT.value)):
+            query = select(User).where(User.email.in_(chunk), User.role == Role.AGENT.value)
+            for user in db.session.scalars(query):
                 # Another team's agent looks exactly like an unknown email: no hint that it exists.
                 if sales.can_manage_agent(actor, user):
                     self.agents[user.email] = user
@@ -331,6 +336,7 @@ def _parse_row(row: _Row, width: int, lookups: _Lookups, seen_keys: dict[str, in
     cells, found = row.cells, []
 
     def bad(column: str, message: str) -> None:
+        """Note a problem with one cell of this row."""
         found.append(RowError(row.line, column, message))
 
     key = cells["key"]
@@ -410,8 +416,8 @@ def run_import(actor: User, data: bytes) -> ImportResult:
         result.rows.append(RowOutcome(
             line=row.line, key=item.idempotency_key[len(KEY_PREFIX):], agent_name=agent.name, sku=product.sku,
             customer=row.cells["customer"], new_customer=outcome.created and item.data.customer_id is None,
-            quantity=sale.quantity, amount_cents=sale.amount_cents, sold_on=sale.sold_on, created=outcome.created,
-            status=sale.status, sale_id=None if outcome.created else sale.id))
+            quantity=sale.quantity, amount_cents=sale.amount_cents, sold_on=sale.sold_on,
+            created=outcome.created, status=sale.status, sale_id=None if outcome.created else sale.id))
     # Errors in file order: the service's come after the parser's otherwise.
     result.errors.sort(key=lambda e: e.line)
     return result

@@ -180,7 +180,8 @@ def preview(user: User, period: Period) -> ClosePreview:
         .where(CommissionEntry.period_id == period.id).group_by(CommissionEntry.agent_id),
         CommissionEntry.agent_id, user)).all()
     for agent_id, count, total, volume in entry_rows:
-        agents.setdefault(agent_id, {}).update(entries=int(count), total_cents=int(total), volume_cents=int(volume))
+        agents.setdefault(agent_id, {}).update(
+            entries=int(count), total_cents=int(total), volume_cents=int(volume))
     in_period = (Sale.status == SaleStatus.PENDING.value, Sale.sold_on >= period.start_date,
                  Sale.sold_on <= period.end_date)
     pending_rows = db.session.execute(_scoped(
