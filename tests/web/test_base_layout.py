@@ -143,9 +143,9 @@ def test_field_errors_are_announced_and_valid_fields_are_not_marked_invalid(as_a
 
 
 @pytest.mark.parametrize("role, shown, hidden", [
-    (Role.ADMIN, {"Home", "Users", "Outbox", "Team", "Payouts"}, set()),
-    (Role.MANAGER, {"Home", "Team", "Payouts"}, {"Users", "Outbox"}),
-    (Role.AGENT, {"Dashboard", "My sales", "My products"}, {"Home", "Users", "Outbox", "Team", "Payouts"}),
+    (Role.ADMIN, {"Overview", "Users", "Outbox", "Team", "Payouts", "Periods"}, set()),
+    (Role.MANAGER, {"Review", "Team", "Payouts", "Periods"}, {"Users", "Outbox"}),
+    (Role.AGENT, {"Dashboard", "My sales", "My products"}, {"Review", "Users", "Outbox", "Team", "Payouts"}),
 ])
 def test_navigation_shows_what_the_role_may_open(app, factory, role, shown, hidden):
     user = factory.user(role)

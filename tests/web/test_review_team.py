@@ -305,7 +305,7 @@ def test_agents_may_not_open_the_dashboard(as_agent):
 
 def test_the_old_team_page_is_gone_and_navigation_points_here(as_manager):
     assert as_manager.get("/team").status_code == 404
-    html = _html(as_manager.get("/"))
+    html = _html(as_manager.get("/", follow_redirects=True))
     nav = [a for a in tags(html, "a") if _text(a) == "Team"]
     assert nav and nav[0].attrs["href"] == "/manage/team"
 

@@ -1,38 +1,73 @@
-"""The navigation each role sees."""
+"""The navigation each role sees: a few daily pages, the rest grouped in drop-downs."""
 
 from __future__ import annotations
 
-from flask import url_for
+from dataclasses import dataclass, field
+
+from flask import request, url_for
 
 from webapp.auth.models import Role
 
-# (endpoint, label, roles). Later blueprints add their pages here.
-NAVIGATION: list[tuple[str, str, set[str]]] = [
-    ("main.home", "Home", {Role.ADMIN.value, Role.MANAGER.value}),
-    ("review.queue", "Review", {Role.ADMIN.value, Role.MANAGER.value}),
-    ("sales.dashboard", "Dashboard", {Role.AGENT.value}),
-    ("sales.my_sales", "My sales", {Role.AGENT.value}),
-    ("sales.my_products", "My products", {Role.AGENT.value}),
-    ("sales.my_disputes", "My disputes", {Role.AGENT.value}),
-    ("review.team", "Team", {Role.ADMIN.value, Role.MANAGER.value}),
-    ("review.payouts", "Payouts", {Role.ADMIN.value, Role.MANAGER.value}),
-    ("review.disputes", "Disputes", {Role.ADMIN.value, Role.MANAGER.value}),
-    ("review.periods_page", "Periods", {Role.ADMIN.value, Role.MANAGER.value}),
-    ("statements.index", "Statements", {Role.ADMIN.value, Role.MANAGER.value, Role.AGENT.value}),
-    ("review.exports_page", "Exports", {Role.ADMIN.value, Role.MANAGER.value}),
-    ("review.imports_page", "Import", {Role.ADMIN.value, Role.MANAGER.value}),
-    ("admin.users", "Users", {Role.ADMIN.value}),
-    ("admin.products", "Catalogue", {Role.ADMIN.value}),
-    ("admin.plans", "Plans", {Role.ADMIN.value}),
-    ("admin.targets", "Targets", {Role.ADMIN.value}),
-    ("admin.settings", "Settings", {Role.ADMIN.value}),
-    ("admin.outbox", "Outbox", {Role.ADMIN.value}),
-    ("admin.audit", "Audit log", {Role.ADMIN.value}),
+ADMIN, MANAGER, AGENT = Role.ADMIN.value, Role.MANAGER.value, Role.AGENT.value
+STAFF = {ADMIN, MANAGER}
+
+# (endpoint, label, roles, group). Group None: on the bar itself; otherwise inside that menu.
+NAVIGATION: list[tuple[str, str, set[str], str | None]] = [
+    ("sales.dashboard", "Dashboard", {AGENT}, None),
+    ("sales.my_sales", "My sales", {AGENT}, None),
+    ("review.queue", "Review", STAFF, None),
+    ("review.team", "Team", STAFF, None),
+    ("statements.index", "Statements", {ADMIN, MANAGER, AGENT}, None),
+    ("review.payouts", "Payouts", STAFF, None),
+    ("review.disputes", "Disputes", STAFF, None),
+    ("sales.my_products", "My products", {AGENT}, None),
+    ("sales.my_disputes", "My disputes", {AGENT}, None),
+    ("review.periods_page", "Periods", STAFF, "Manage"),
+    ("review.exports_page", "Exports", STAFF, "Manage"),
+    ("review.imports_page", "Import", STAFF, "Manage"),
+    ("main.home", "Overview", {ADMIN}, "Admin"),
+    ("admin.users", "Users", {ADMIN}, "Admin"),
+    ("admin.products", "Catalogue", {ADMIN}, "Admin"),
+    ("admin.plans", "Plans", {ADMIN}, "Admin"),
+    ("admin.targets", "Targets", {ADMIN}, "Admin"),
+    ("admin.settings", "Settings", {ADMIN}, "Admin"),
+    ("admin.audit", "Audit log", {ADMIN}, "Admin"),
+    ("admin.outbox", "Outbox", {ADMIN}, "Admin"),
 ]
 
 
-def navigation_for(user) -> list[tuple[str, str]]:
-    """(url, label) pairs for the signed-in user's role; empty for anonymous visitors."""
+@dataclass
+class NavItem:
+    """A link on the bar, or a named menu of links."""
+
+    label: str
+    url: str | None = None
+    children: list[NavItem] = field(default_factory=list)
+    current: bool = False
+
+
+def _is_current(url: str) -> bool:
+    """The page is this link's or lies under it."""
+    return request.path == url or (url != "/" and request.path.startswith(url.rstrip("/") + "/"))
+
+
+def navigation_for(user) -> list[NavItem]:
+    """The bar for the signed-in user's role; empty for anonymous visitors."""
     if not getattr(user, "is_authenticated", False):
         return []
-    return [(url_for(endpoint), label) for endpoint, label, roles in NAVIGATION if user.role in roles]
+    items: list[NavItem] = []
+    menus: dict[str, NavItem] = {}
+    for endpoint, label, roles, group in NAVIGATION:
+        if user.role not in roles:
+            continue
+        url = url_for(endpoint)
+        link = NavItem(label=label, url=url, current=_is_current(url))
+        if group is None:
+            items.append(link)
+            continue
+        if group not in menus:
+            menus[group] = NavItem(label=group)
+            items.append(menus[group])
+        menus[group].children.append(link)
+        menus[group].current |= link.current
+    return items

@@ -15,6 +15,8 @@ def home():
     """The signed-in user's home page (agents live on their dashboard)."""
     if current_user.role == "agent":
         return redirect(url_for("sales.dashboard"))
+    if current_user.role == "manager":
+        return redirect(url_for("review.queue"))  # a manager's morning starts with the queue
     return render_template("main/home.html", user=current_user)
 
 
