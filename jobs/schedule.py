@@ -20,7 +20,7 @@ from redis import Redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from jobs.queues import Queue, spec_for
+from jobs.queues import DAY, Queue, spec_for
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,12 @@ DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("heartbeat", "jobs.housekeeping.heartbeat", interval=60),
     # Emails are enqueued after each commit; this sweep sends any whose job Redis lost.
     ScheduledJob("email-sweep", "jobs.mail.dispatch_pending", interval=300),
+    # Starts the statement runs of periods past their grace time and queues the renders and
+    # deliveries still waiting in the database; a tick missed while the scheduler was down is
+    # caught up by the next one.
+    ScheduledJob("statement-dispatch", "jobs.statements.dispatch", interval=300),
+    # Idempotent per agent and cadence (the email key), so a restart or an extra run sends nothing twice.
+    ScheduledJob("unpaid-reminders", "jobs.reminders.send_reminders", interval=DAY),
 )
 
 
@@ -86,9 +92,29 @@ class Reconciled:
 
 
 class Scheduler(rq_scheduler.Scheduler):
-    """rq-scheduler's Scheduler on our queues, with two fixes for periodic jobs under RQ 2."""
+    """rq-scheduler's Scheduler on our queues, with two fixes for periodic jobs under RQ 2, and a
+    schedule that comes back by itself after Redis lost it."""
 
     queue_class = Queue
+    # What the last reconcile() declared; checked on every poll (see enqueue_jobs).
+    declared: tuple[ScheduledJob, ...] = ()
+
+    def enqueue_jobs(self):
+        """Restore the declared schedule if Redis lost it, then move due jobs to their queues."""
+        # A Redis restarted without its data comes back empty while this process keeps polling
+        # (redis-py reconnects): without this, the dispatcher and sweeps would never run again
+        # until someone restarted the scheduler.
+        if self.declared and self._schedule_lost():
+            log.warning("the declared schedule is gone from Redis (restarted empty?); reconciling it again")
+            reconcile(self, self.declared)
+        return super().enqueue_jobs()
+
+    def _schedule_lost(self) -> bool:
+        """True if any declared job is missing from rq-scheduler's sorted set."""
+        pipeline = self.connection.pipeline()
+        for job in self.declared:
+            pipeline.zscore(self.scheduled_jobs_key, job.id)
+        return any(score is None for score in pipeline.execute())
 
     def enqueue_job(self, job: Job) -> None:
         """Move a due job to its queue, unless the same job is still queued or running."""
@@ -206,4 +232,5 @@ def reconcile(scheduler: Scheduler, declared: Iterable[ScheduledJob] = DECLARED)
                      definition.interval, definition.queue)
             _schedule(scheduler, definition)
             result.added.append(definition.id)
+    scheduler.declared = tuple(declared)
     return result

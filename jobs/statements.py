@@ -1,4 +1,4 @@
-"""Statement jobs: render one statement's PDF; start a period's statement run."""
+"""Statement jobs: render one statement's PDF; start a period's statement run; the dispatcher tick."""
 
 from __future__ import annotations
 
@@ -24,3 +24,11 @@ def start_period_run(period_id: int) -> int:
         run = start(None, period)
         db.session.commit()
         return run.id
+
+
+def dispatch() -> dict:
+    """The scheduler's statement tick: start due period runs, queue pending renders and deliveries."""
+    from webapp.statements.dispatch import dispatch as run_dispatch
+
+    with app_context():
+        return run_dispatch().as_dict()

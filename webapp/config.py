@@ -97,7 +97,7 @@ def load_config(environ: dict[str, str], instance_path: Path) -> dict:
         "MAILCHIMP_WEBHOOK_KEY": environ.get("MAILCHIMP_WEBHOOK_KEY", ""),
         "MAIL_FROM": environ.get("MAIL_FROM", "statements@sales-tracking.local"),
         "MAIL_FROM_NAME": environ.get("MAIL_FROM_NAME", "Sales Tracking"),
-        "OUTBOX_DIR": str(instance_path / "outbox"),
+        "OUTBOX_DIR": environ.get("OUTBOX_DIR") or str(instance_path / "outbox"),
         "BASE_URL": base_url,
         # Cookies: HttpOnly always, Secure whenever the installation is served in production.
         "SESSION_COOKIE_HTTPONLY": True,

@@ -13,7 +13,9 @@ from typing import Any
 
 import rq
 from redis import Redis
-from rq.job import Job
+from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 
 HOUR = 60 * 60
 DAY = 24 * HOUR
@@ -45,6 +47,67 @@ QUEUES: dict[str, QueueSpec] = {
 # A worker takes from the first non-empty queue in this order: periodic jobs are quick and
 # time-sensitive (the heartbeat must not wait behind a batch of PDFs), emails are next.
 WORKER_QUEUES: tuple[str, ...] = ("periodic", "emails", "default")
+
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """How one job function is retried, and whether it may wait in a queue only once."""
+
+    # Seconds to wait before each retry of a failed run; RQ retries len(backoff) times.
+    backoff: tuple[int, ...] = ()
+    # One waiting job per (function, arguments): the job id is derived from them, and enqueueing
+    # again while that job waits in a queue (or for its retry) returns the waiting one.
+    unique: bool = False
+
+    def retry(self) -> Retry | None:
+        """RQ's Retry for this policy (None: no retries)."""
+        return Retry(max=len(self.backoff), interval=list(self.backoff)) if self.backoff else None
+
+
+# Transient failures (the provider answering 5xx or timing out, a database restart) are retried
+# with growing pauses: 30 s, 2 min, 10 min. A permanent mail error never reaches RQ: deliver_email
+# marks the email failed and returns. A failed render is stored on the statement (failed, with
+# its error, shown in the UI) and retried all the same, since nothing tells a passing cause apart.
+TRANSIENT_BACKOFF = (30, 120, 600)
+
+JOB_POLICIES: dict[str, JobPolicy] = {
+    # Each step checks its stored status first, so a retry or a duplicate never renders or sends
+    # twice; `unique` only saves the dispatcher's sweep from queueing work that already waits.
+    "jobs.statements.render_statement": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
+    "jobs.mail.deliver_email": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
+}
+
+
+def policy_for(func: str | Callable[..., Any]) -> JobPolicy:
+    """The policy of a job function (by dotted name); functions without one get none."""
+    return JOB_POLICIES.get(func, JobPolicy()) if isinstance(func, str) else JobPolicy()
+
+
+def unique_job_id(func: str, args: tuple) -> str:
+    """The job id of `func(*args)` for a unique job (RQ ids allow letters, digits, _ and -)."""
+    return "-".join(["salestracking", func.rsplit(".", 1)[-1], *(str(arg) for arg in args)])
+
+
+def waiting_job(job_id: str, connection: Redis) -> Job | None:
+    """The job `job_id` if it waits to run: in its queue, or scheduled for a retry."""
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return None
+    # Each status is checked against where RQ keeps such jobs: a hash can outlive its place
+    # (Redis restored from an old snapshot, a registry cleaned by hand).
+    status = job.get_status(refresh=False)
+    queue = rq.Queue(job.origin, connection=connection)
+    if status == JobStatus.SCHEDULED and job_id in queue.scheduled_job_registry:
+        return job
+    if status == JobStatus.DEFERRED and job_id in queue.deferred_job_registry:
+        return job
+    if status == JobStatus.QUEUED and queue.get_job_position(job_id) is not None:
+        return job
+    # A started job is not "waiting": its worker may have died (SIGKILL, a lost machine) and RQ
+    # notices that only minutes later. The work itself is guarded by the stored status.
+    return None
 
 
 def spec_for(name: str) -> QueueSpec:
@@ -88,8 +151,17 @@ def enqueue(queue_name: str, func: str | Callable[..., Any], *args: Any, connect
     """Enqueue `func(*args)` (a dotted name, so callers need not import it) with the queue's policy.
 
     `options` are RQ's `enqueue_call` options (job_id, retry, depends_on, ...); the job's own
-    arguments are ids, never ORM objects.
+    arguments are ids, never ORM objects. The function's JobPolicy supplies the retry and, for a
+    unique job, the id; a unique job already waiting is returned instead of queued twice.
     """
+    policy = policy_for(func)
+    if "retry" not in options and policy.retry() is not None:
+        options["retry"] = policy.retry()
+    if policy.unique and "job_id" not in options:
+        options["job_id"] = unique_job_id(func, args)
+        waiting = waiting_job(options["job_id"], connection)
+        if waiting is not None:
+            return waiting
     return get_queue(queue_name, connection).enqueue_call(func, args=args, **options)
 
 

@@ -347,7 +347,7 @@ def target_set(agent_id: int):
 @bp.route("/settings", methods=["GET", "POST"])
 @admin_required
 def settings():
-    """Company name, sale approval, statement period cadence and grace time."""
+    """Company name, sale approval, statement period cadence, grace time and reminder cadence."""
     current = periods.get_settings()
     form = SettingsForm(obj=current)
     if request.method == "POST":
@@ -357,6 +357,7 @@ def settings():
                     current_user, company_name=form.company_name.data,
                     approval_required=form.approval_required.data,
                     period_cadence=form.period_cadence.data, grace_hours=form.grace_hours.data,
+                    reminder_days=form.reminder_days.data,
                 )
             except ServiceError as exc:
                 db.session.rollback()

@@ -126,3 +126,6 @@ class SettingsForm(FlaskForm):
     grace_hours = WholeNumberField("Grace time (hours)",
                                    invalid_value_message="Enter the grace time as a whole number of hours.",
                                    render_kw={"inputmode": "numeric"})
+    reminder_days = WholeNumberField(
+        "Unpaid-balance reminder (days)", render_kw={"inputmode": "numeric"},
+        invalid_value_message="Enter the reminder interval as a whole number of days.")

@@ -22,6 +22,7 @@ class Settings(db.Model):
         CheckConstraint("id = 1", name="single_row"),
         CheckConstraint("period_cadence IN ('semi_monthly', 'monthly')", name="cadence_known"),
         CheckConstraint("grace_hours BETWEEN 0 AND 720", name="grace_range"),
+        CheckConstraint("reminder_days BETWEEN 0 AND 365", name="reminder_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -32,6 +33,8 @@ class Settings(db.Model):
     grace_hours: Mapped[int] = mapped_column(default=48)
     # The last statement number issued; incremented under the row lock, so numbers have no gaps.
     last_statement_number: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Every how many days an agent with an unpaid stated balance is reminded of it (0: never).
+    reminder_days: Mapped[int] = mapped_column(default=15, server_default="15")
 
 
 class CommissionPlan(db.Model):

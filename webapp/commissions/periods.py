@@ -125,11 +125,13 @@ def close_period(actor, period: Period) -> Period:
 
 
 def update_settings(actor, *, company_name: str, approval_required: bool, period_cadence: str,
-                    grace_hours: int) -> Settings:
+                    grace_hours: int, reminder_days: int | None = None) -> Settings:
     """Change the installation settings (a cadence change applies from the next new month)."""
     settings = get_settings()
     before = {"company_name": settings.company_name, "approval_required": settings.approval_required,
-              "period_cadence": settings.period_cadence, "grace_hours": settings.grace_hours}
+              "period_cadence": settings.period_cadence, "grace_hours": settings.grace_hours,
+              "reminder_days": settings.reminder_days}
+    reminder_days = settings.reminder_days if reminder_days is None else reminder_days
     company_name = (company_name or "").strip()
     if not company_name or len(company_name) > 120:
         raise ServiceError("Enter the company name (at most 120 characters).", "company_name")
@@ -137,12 +139,15 @@ def update_settings(actor, *, company_name: str, approval_required: bool, period
         raise ServiceError("Choose semi-monthly or monthly.", "period_cadence")
     if not isinstance(grace_hours, int) or not 0 <= grace_hours <= 720:
         raise ServiceError("Grace time is between 0 and 720 hours.", "grace_hours")
+    if not isinstance(reminder_days, int) or not 0 <= reminder_days <= 365:
+        raise ServiceError("Reminders go every 1 to 365 days, or 0 for never.", "reminder_days")
     settings.company_name = company_name
     settings.approval_required = bool(approval_required)
     settings.period_cadence = period_cadence
     settings.grace_hours = grace_hours
+    settings.reminder_days = reminder_days
     db.session.flush()
     record(actor, "settings.update", settings, before, {
         "company_name": company_name, "approval_required": bool(approval_required),
-        "period_cadence": period_cadence, "grace_hours": grace_hours})
+        "period_cadence": period_cadence, "grace_hours": grace_hours, "reminder_days": reminder_days})
     return settings
