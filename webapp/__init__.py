@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import redis
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -111,6 +111,13 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(sales_bp)
+    from webapp.api import bp as api_bp
+    from webapp.api import routes as _api_routes  # noqa: F401  (attaches the operations to api_bp)
+
+    app.register_blueprint(api_bp)
+    from webapp.api.token_routes import bp as api_tokens_bp
+
+    app.register_blueprint(api_tokens_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(statements_bp)
     app.register_blueprint(mail_webhooks_bp)  # POST /webhooks/mailchimp (signed, CSRF-exempt)
@@ -132,8 +139,13 @@ def register_errorhandlers(app: Flask) -> None:
     """Render friendly pages for HTTP errors, CSRF failures and a lost database."""
 
     def render_error(error):
-        """Render the error page for an HTTP error code."""
+        """Render the error page for an HTTP error code (JSON in the API's shape under /api/)."""
         code = getattr(error, "code", 500) or 500
+        if request.path.startswith("/api/"):
+            from webapp.api.framework import error_response
+
+            message = getattr(error, "description", None) or "The request could not be handled."
+            return error_response(code, message if code != 500 else "Something went wrong on our side.")
         return render_template("errors/error.html", code=code, error=error), code
 
     for code in (400, 401, 403, 404, 405, 413, 429, 500):

@@ -1,0 +1,206 @@
+"""API v1 foundation: tokens, authentication, the error shape, products, the OpenAPI document."""
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import sign_in
+from webapp.api.models import ApiToken
+from webapp.api.tokens import create_token
+from webapp.catalog.models import Product
+from webapp.extensions import db
+
+
+def bearer(plaintext: str) -> dict:
+    """Authorization header for a token."""
+    return {"Authorization": f"Bearer {plaintext}"}
+
+
+@pytest.fixture
+def api(app):
+    """A plain client: the API never uses cookies."""
+    return app.test_client()
+
+
+def token_for(user, scope="write") -> str:
+    """A fresh token's plaintext for `user`."""
+    return create_token(user, name=f"test {scope}", scope=scope)[1]
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_profile_page_shows_a_new_token_once_and_stores_only_its_hash(as_agent):
+    response = as_agent.post("/profile/tokens", {"name": "Web shop", "scope": "write"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    start = html.index('class="token-value">') + len('class="token-value">')
+    plaintext = html[start:html.index("</code>", start)]
+    assert plaintext.startswith("st_") and len(plaintext) > 40
+    token = db.session.scalars(select(ApiToken).where(ApiToken.user_id == as_agent.user.id)).one()
+    assert plaintext not in (token.token_hash, token.prefix) and token.prefix == plaintext[:10]
+    assert plaintext not in as_agent.get("/profile/tokens").get_data(as_text=True), "shown more than once"
+
+
+def test_profile_token_needs_a_name(as_agent):
+    response = as_agent.post("/profile/tokens", {"name": "", "scope": "write"})
+    assert response.status_code == 422 and _count(ApiToken) == 0
+
+
+def test_revoked_token_stops_working_and_others_cannot_revoke_it(app, api, factory, as_agent):
+    token, plaintext = create_token(as_agent.user, name="shop")
+    assert api.get("/api/v1/me", headers=bearer(plaintext)).status_code == 200
+    stranger = factory.user("agent")
+    other = app.test_client()
+    sign_in(other, stranger)
+    from tests.conftest import Browser
+
+    assert Browser(other).post(f"/profile/tokens/{token.id}/revoke", {}, token_from="/profile/tokens").status_code == 404
+    assert as_agent.post(f"/profile/tokens/{token.id}/revoke", {}, token_from="/profile/tokens").status_code == 302
+    response = api.get("/api/v1/me", headers=bearer(plaintext))
+    assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer st_not-a-real-token", "Basic dXNlcjpwYXNz",
+                                    "st_token-without-scheme"])
+def test_missing_or_invalid_token_is_401_in_the_error_shape(api, header):
+    response = api.get("/api/v1/me", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    assert set(response.json) == {"error"} and set(response.json["error"]) == {"code", "message", "fields"}
+
+
+def test_a_deactivated_users_token_is_refused(api, factory):
+    user = factory.user("agent")
+    plaintext = token_for(user)
+    user.active = False
+    db.session.flush()
+    assert api.get("/api/v1/me", headers=bearer(plaintext)).status_code == 401
+
+
+def test_a_signed_in_browser_session_is_not_api_auth(as_agent):
+    assert as_agent.get("/api/v1/me").status_code == 401
+
+
+def test_me_describes_the_tokens_user(api, factory):
+    user = factory.user("agent")
+    response = api.get("/api/v1/me", headers=bearer(token_for(user)))
+    assert response.json == {"id": user.id, "email": user.email, "name": user.name, "role": "agent",
+                             "manager_id": user.manager_id}
+    assert "Set-Cookie" not in response.headers
+
+
+def test_agents_list_only_products_they_may_sell(api, factory):
+    agent = factory.user("agent")
+    open_product = factory.product(name="Open")
+    factory.product(name="Restricted", restricted=True)
+    factory.product(name="Archived", active=False)
+    response = api.get("/api/v1/products", headers=bearer(token_for(agent)))
+    assert [p["name"] for p in response.json["items"]] == ["Open"]
+    assert response.json["items"][0]["list_price"] == "1000.00" and response.json["items"][0]["id"] == open_product.id
+
+
+def test_product_list_pages_with_an_opaque_cursor(api, factory):
+    admin = factory.user("admin")
+    made = [factory.product() for _ in range(5)]
+    headers = bearer(token_for(admin))
+    first = api.get("/api/v1/products?limit=2", headers=headers).json
+    second = api.get(f"/api/v1/products?limit=2&cursor={first['next_cursor']}", headers=headers).json
+    ids = [p["id"] for p in first["items"] + second["items"]]
+    assert ids == [p.id for p in made[:4]]
+    bad = api.get("/api/v1/products?cursor=bm9wZQ", headers=headers)
+    assert bad.status_code == 422 and "cursor" in bad.json["error"]["fields"]
+    assert api.get("/api/v1/products?limit=0", headers=headers).status_code == 422
+    assert api.get("/api/v1/products?limit=1&limit=2", headers=headers).status_code == 422
+
+
+def test_admin_creates_and_changes_a_product(api, factory):
+    admin = factory.user("admin")
+    category = factory.category(code="medical")
+    headers = bearer(token_for(admin))
+    created = api.post("/api/v1/products", headers=headers, json={
+        "sku": "MED-9", "name": "Monitor", "category": "medical", "list_price": "12500.50"})
+    assert created.status_code == 201 and created.json["list_price"] == "12500.50"
+    product = db.session.get(Product, created.json["id"])
+    assert (product.category_id, product.list_price_cents) == (category.id, 1250050)
+    changed = api.patch(f"/api/v1/products/{product.id}", headers=headers, json={"active": False})
+    assert changed.status_code == 200 and changed.json["active"] is False
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"sku": "A-1", "name": "X", "category": "medical", "list_price": "1.234"}, "list_price"),
+    ({"sku": "A-1", "name": "X", "category": "medical", "list_price": "1e3"}, "list_price"),
+    ({"sku": "A-1", "name": "X", "category": "medical", "list_price": "-5"}, "list_price"),
+    ({"sku": "A-1", "name": "X", "category": "medical", "list_price": 12.5}, "list_price"),
+    ({"sku": "A-1", "name": "X", "category": "medical", "list_price": "0"}, "list_price"),
+    ({"sku": "A-1", "name": "X", "category": "nope", "list_price": "10.00"}, "category"),
+    ({"sku": "A-1", "name": "X", "category": "medical", "list_price": "10.00", "colour": "red"}, "colour"),
+    ({"sku": "A-1", "category": "medical", "list_price": "10.00"}, "name"),
+    ({"sku": 5, "name": "X", "category": "medical", "list_price": "10.00"}, "sku"),
+])
+def test_bad_product_bodies_are_422_with_the_field_and_write_nothing(api, factory, body, field):
+    admin = factory.user("admin")
+    factory.category(code="medical")
+    before = _count(Product)
+    response = api.post("/api/v1/products", headers=bearer(token_for(admin)), json=body)
+    assert response.status_code == 422, response.json
+    assert field in response.json["error"]["fields"]
+    assert _count(Product) == before
+
+
+def test_malformed_json_non_json_and_huge_bodies(api, factory):
+    admin = factory.user("admin")
+    headers = bearer(token_for(admin))
+    malformed = api.post("/api/v1/products", headers={**headers, "Content-Type": "application/json"}, data="{oops")
+    assert malformed.status_code == 400 and malformed.json["error"]["code"] == "bad_request"
+    form = api.post("/api/v1/products", headers=headers, data={"sku": "x"})
+    assert form.status_code == 415
+    huge = api.post("/api/v1/products", headers={**headers, "Content-Type": "application/json"},
+                    data=json.dumps({"name": "x" * 200_000}))
+    assert huge.status_code == 413 and huge.json["error"]["code"] == "payload_too_large"
+
+
+def test_roles_and_read_only_tokens(api, factory):
+    agent, admin = factory.user("agent"), factory.user("admin")
+    body = {"sku": "B-1", "name": "Y", "category": "c", "list_price": "1.00"}
+    assert api.post("/api/v1/products", headers=bearer(token_for(agent)), json=body).status_code == 403
+    assert api.post("/api/v1/products", headers=bearer(token_for(admin, "read")), json=body).status_code == 403
+
+
+def test_throttling_is_per_token(app, api, factory, monkeypatch):
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
+    first, second = token_for(factory.user("agent")), token_for(factory.user("agent"))
+    codes = [api.get("/api/v1/me", headers=bearer(first)).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    limited = api.get("/api/v1/me", headers=bearer(first))
+    assert limited.json["error"]["code"] == "rate_limited"
+    assert api.get("/api/v1/me", headers=bearer(second)).status_code == 200
+
+
+def test_unknown_api_urls_and_methods_answer_json(api):
+    assert api.get("/api/v1/nothing-here").json["error"]["code"] == "not_found"
+    assert api.delete("/api/v1/me").json["error"]["code"] == "method_not_allowed"
+
+
+def test_openapi_document_is_3_1_and_describes_every_operation(app, api):
+    spec = api.get("/api/v1/openapi.json").json
+    assert spec["openapi"] == "3.1.0"
+    documented = {(method.upper(), "/api/v1" + path) for path, item in spec["paths"].items() for method in item}
+    routed = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("api.") and rule.endpoint not in ("api.openapi_document", "api.docs"):
+            path = rule.rule.replace("<int:", "{").replace(">", "}")
+            routed |= {(m, path) for m in rule.methods - {"HEAD", "OPTIONS"}}
+    assert documented == routed
+    for item in spec["paths"].values():
+        for op in item.values():
+            assert "401" in op["responses"] and op["operationId"]
+    refs = json.dumps(spec).count("#/components/schemas/")
+    assert refs and all(name in spec["components"]["schemas"] for name in ("ErrorBody", "ProductOut"))
+
+
+def test_docs_page_lists_the_operations(api):
+    html = api.get("/api/v1/docs").get_data(as_text=True)
+    for text in ("/api/v1/me", "/api/v1/products", "Authorization: Bearer"):
+        assert text in html

@@ -1,0 +1,247 @@
+"""The small layer between HTTP and the services: bearer auth, JSON in and out, one error shape,
+and the registry the OpenAPI document is generated from.
+
+Request and response bodies are pydantic models (well kept, and their JSON Schema is the
+2020-12 dialect that OpenAPI 3.1 uses as is), so validation and documentation come from the
+same declarations.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import wraps
+from typing import Any, Callable
+
+from flask import current_app, g, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from webapp import clock
+from webapp.api import bp
+from webapp.api.tokens import authenticate
+from webapp.errors import NotFound, ServiceError
+from webapp.extensions import csrf, db, limiter
+
+# No cookies, no CSRF: API clients authenticate every request with a bearer token.
+csrf.exempt(bp)
+
+ALL_ROLES = ("agent", "manager", "admin")
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+               415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
+               500: "server_error", 503: "unavailable"}
+MAX_BODY_BYTES = 64 * 1024
+
+
+class ApiError(Exception):
+    """An error answered as {"error": {"code", "message", "fields"}} with its HTTP status."""
+
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.fields = status, message, fields or {}
+        self.code = code or ERROR_CODES.get(status, "error")
+
+
+def error_response(status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None):
+    """The one JSON error shape of the API."""
+    body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message, "fields": fields or {}}}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+class Strict(BaseModel):
+    """Base of request bodies: unknown fields are errors, types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    code: str
+    message: str
+    fields: dict[str, str] = Field(default_factory=dict, description="Field name -> message")
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer of the API."""
+
+    error: ErrorDetail
+
+
+class PageQuery(BaseModel):
+    """Pagination: `limit` items after the opaque `cursor` of the previous page."""
+
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=64)
+
+
+def encode_cursor(last_id: int) -> str:
+    """An opaque cursor for the item after `last_id`."""
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The id a cursor stands for; 422 for anything we did not make."""
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    match = re.fullmatch(r"id:(\d{1,18})", text)
+    if match is None:
+        raise ApiError(422, "The cursor is not valid; use next_cursor from the previous page.", {"cursor": "Not valid."})
+    return int(match.group(1))
+
+
+@dataclass
+class Operation:
+    """One documented API operation."""
+
+    method: str
+    path: str
+    endpoint: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    responses: dict[int, type[BaseModel] | None]
+    roles: tuple[str, ...]
+    write: bool
+    errors: tuple[int, ...] = field(default_factory=tuple)
+    binary: str | None = None
+
+
+REGISTRY: list[Operation] = []
+
+
+def _fields_from(exc: ValidationError, prefix: str = "") -> dict[str, str]:
+    """pydantic's errors as {field: message}."""
+    fields: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "body"
+        message = "Unexpected field." if error["type"] == "extra_forbidden" else error["msg"]
+        fields.setdefault(prefix + name, message)
+    return fields
+
+
+def _token_key() -> str:
+    """Throttle per token (the header's hash is cheap; bad tokens share one bucket per address)."""
+    header = request.headers.get("Authorization", "")
+    import hashlib
+
+    return "api-token:" + hashlib.sha256(header.encode()).hexdigest()[:32] if header else "api-anon:" + (
+        request.remote_addr or "unknown")
+
+
+def _json_body(model: type[BaseModel]) -> BaseModel:
+    """Parse and validate the JSON request body."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+    if request.mimetype != "application/json":
+        raise ApiError(415, "Send the body as application/json.")
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise ApiError(400, "The body is not valid JSON.") from exc
+        raise ApiError(422, "Some fields are not valid.", _fields_from(exc)) from exc
+
+
+def _query(model: type[BaseModel]) -> BaseModel:
+    """Validate the query string (repeated keys are refused rather than silently dropped)."""
+    args = request.args
+    repeated = [key for key in args if len(args.getlist(key)) > 1]
+    if repeated:
+        raise ApiError(422, "Give each query parameter once.", {key: "Given more than once." for key in repeated})
+    try:
+        return model.model_validate(args.to_dict())
+    except ValidationError as exc:
+        raise ApiError(422, "Some query parameters are not valid.", _fields_from(exc)) from exc
+
+
+def _touch(token) -> None:
+    """Record when a token was last used (at most once a minute: it costs a write)."""
+    now = clock.now_utc()
+    last = token.last_used_at
+    if last is not None and last.tzinfo is None:
+        from datetime import timezone
+
+        last = last.replace(tzinfo=timezone.utc)
+    if last is None or now - last > timedelta(minutes=1):
+        token.last_used_at = now
+
+
+def operation(method: str, path: str, *, summary: str, tag: str, responses: dict[int, type[BaseModel] | None],
+              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+              roles: tuple[str, ...] = ALL_ROLES, write: bool = False, errors: tuple[int, ...] = (),
+              binary: str | None = None) -> Callable:
+    """Register an API operation: auth, role and scope checks, body/query validation, JSON out."""
+    rule = re.sub(r"\{(\w+)\}", r"<int:\1>", path)
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def handler(**path_args):
+            token = authenticate(request.headers.get("Authorization"))
+            if token is None:
+                raise ApiError(401, "Send a valid API token: Authorization: Bearer <token>.")
+            user = token.user
+            if user.role not in roles:
+                raise ApiError(403, "Your role cannot use this operation.")
+            if write and token.scope != "write":
+                raise ApiError(403, "This token is read-only.")
+            g.api_user, g.api_token = user, token
+            _touch(token)
+            # Ids beyond the documented maximum (2**53) are no object's; SQLite cannot even bind
+            # integers past 2**63, so they must not reach a query.
+            if any(value > 2**53 for value in path_args.values()):
+                raise ApiError(404, "Not found.")
+            kwargs: dict[str, Any] = dict(path_args)
+            if body is not None:
+                kwargs["body"] = _json_body(body)
+            if query is not None:
+                kwargs["query"] = _query(query)
+            try:
+                result = view(user, **kwargs)
+            except NotFound as exc:
+                db.session.rollback()
+                raise ApiError(404, "Not found.") from exc
+            except ServiceError as exc:
+                db.session.rollback()
+                status = exc.status if 400 <= exc.status < 500 else 422
+                raise ApiError(status, exc.message, {exc.field: exc.message} if exc.field else {}) from exc
+            if isinstance(result, tuple):
+                result, status = result
+            else:
+                status = 200
+            db.session.commit()
+            if isinstance(result, BaseModel):
+                response = jsonify(result.model_dump(mode="json"))
+                response.status_code = status
+                return response
+            return result  # a ready Response (e.g. a PDF)
+
+        limited = limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "600 per minute"),
+                                key_func=_token_key, scope="api")(handler)
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=limited, methods=[method])
+        REGISTRY.append(Operation(method=method.lower(), path=path, endpoint=f"api.{view.__name__}",
+                                  summary=summary, tag=tag, body=body, query=query, responses=responses,
+                                  roles=roles, write=write, errors=errors, binary=binary))
+        return handler
+
+    return decorator
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    """Answer an ApiError in the API's error shape."""
+    return error_response(exc.status, exc.message, exc.fields, exc.code)

@@ -1,0 +1,158 @@
+"""API v1 sales: record (idempotent), list, read, approve, reject, void.
+
+Every rule (who may record for whom, prices, dates, closed periods, who may decide what) is the
+sales services'; this module only translates JSON to their inputs and their results to JSON.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from flask import request
+
+from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
+from webapp.api.schemas import ReasonIn, SaleIn, SaleOut, SalePage, SaleQuery
+from webapp.auth.models import Role
+from webapp.catalog.models import Product
+from webapp.errors import NotFound
+from webapp.extensions import db
+from webapp.money import MoneyError, from_cents, parse_money
+from webapp.review import access
+from webapp.sales import portal
+from webapp.sales import services as sales
+from webapp.sales.models import Sale
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MANAGERS = ("manager", "admin")
+
+
+def money(cents: int | None) -> str | None:
+    """Integer cents as the API's decimal string ("1250.00"); None stays None."""
+    return None if cents is None else str(from_cents(cents))
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime (SQLite hands back naive UTC)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def visible_agent(user, agent_id: int):
+    """The agent `agent_id` if the user may see them (agents only themselves), else NotFound."""
+    if user.role == Role.AGENT.value:
+        if agent_id != user.id:
+            raise NotFound()
+        return user
+    return access.visible_agent(user, agent_id)
+
+
+def unit_price(text: str | None, product_id: int) -> Decimal | None:
+    """The unit price given, else the product's list price (as the sale form does); None when the
+    product is unknown (the service then says which product to choose)."""
+    if text is not None:
+        try:
+            return parse_money(text)
+        except MoneyError as exc:
+            raise ApiError(422, str(exc), {"unit_price": str(exc)}) from exc
+    product = db.session.get(Product, product_id)
+    return Decimal(product.list_price_cents) / 100 if product is not None else None
+
+
+def _sale_out(sale: Sale, commission: dict[int, int], estimates: dict[int, int]) -> SaleOut:
+    """A sale for the API, with its commission and estimate looked up in bulk by the caller."""
+    return SaleOut(
+        id=sale.id, agent_id=sale.agent_id, entered_by_id=sale.entered_by_id, product_id=sale.product_id,
+        product_name=sale.product.name, customer_id=sale.customer_id, customer_name=sale.customer.name,
+        quantity=sale.quantity, unit_price=money(sale.unit_price_cents), amount=money(sale.amount_cents),
+        sold_on=sale.sold_on, status=sale.status, reason=sale.reason, note=sale.note,
+        decided_by_id=sale.decided_by_id, decided_at=utc(sale.decided_at),
+        commission=money(commission.get(sale.id)), estimate=money(estimates.get(sale.id)))
+
+
+def _one(sale: Sale) -> SaleOut:
+    """One sale for the API, read fresh (its commission changes with the ledger)."""
+    db.session.flush()
+    return _sale_out(sale, portal.sale_commissions([sale.id]), portal.sale_estimates([sale]))
+
+
+def _idempotency_key() -> str:
+    """The client's Idempotency-Key header, or a fresh key (a request without one is never replayed)."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return uuid.uuid4().hex
+    if not sales._KEY.match(key):  # noqa: SLF001  (the service's own rule for keys)
+        message = "Use 8 to 64 letters, digits, dashes or underscores."
+        raise ApiError(400, f"The {IDEMPOTENCY_HEADER} header is not valid. {message}", {IDEMPOTENCY_HEADER: message})
+    return key
+
+
+@operation("POST", "/sales", summary="Record a sale (send an Idempotency-Key header to retry safely)",
+           tag="Sales", body=SaleIn, responses={201: SaleOut, 200: SaleOut}, write=True, errors=(409,))
+def create_sale(user, body: SaleIn):
+    """Record a sale: agents their own, managers and admins for an agent of their team (agent_id).
+
+    The same Idempotency-Key with the same body answers the sale already made (200); with a
+    different body, 409."""
+    key = _idempotency_key()
+    if body.customer_id is not None and body.customer_name is not None:
+        message = "Give customer_id or customer_name, not both."
+        raise ApiError(422, message, {"customer_name": message})
+    data = sales.SaleInput(
+        product_id=body.product_id, quantity=body.quantity, unit_price=unit_price(body.unit_price, body.product_id),
+        sold_on=body.sold_on, customer_id=body.customer_id, new_customer_name=body.customer_name,
+        new_customer_email=body.customer_email, note=body.note)
+    sale, created = sales.create_sale(user, data, idempotency_key=key, agent_id=body.agent_id)
+    if not created:
+        agent_id = user.id if user.role == Role.AGENT.value and body.agent_id is None else body.agent_id
+        if not sales.same_request(sale, agent_id, data):
+            message = "This key was used for a different sale; use a new key for a new sale."
+            raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}", {IDEMPOTENCY_HEADER: message})
+        return _one(sale), 200
+    return _one(sale), 201
+
+
+@operation("GET", "/sales", summary="Sales (agents: their own; managers: their team's; admins: all)",
+           tag="Sales", query=SaleQuery, responses={200: SalePage}, errors=(404,))
+def list_sales(user, query: SaleQuery):
+    """Sales the token's user may see, newest first, filtered and paginated."""
+    if query.agent_id is not None:
+        visible_agent(user, query.agent_id)
+    if query.start and query.end and query.end < query.start:
+        raise ApiError(422, "The last day is before the first day.", {"end": "Before start."})
+    found = portal.visible_sales(
+        user, portal.SaleFilters(start=query.start, end=query.end, status=query.status, product_id=query.product_id),
+        agent_id=query.agent_id, before_id=decode_cursor(query.cursor), limit=query.limit + 1)
+    page = found[: query.limit]
+    commission, estimates = portal.sale_commissions([s.id for s in page]), portal.sale_estimates(page)
+    return SalePage(items=[_sale_out(s, commission, estimates) for s in page],
+                    next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None)
+
+
+@operation("GET", "/sales/{sale_id}", summary="One sale", tag="Sales", responses={200: SaleOut})
+def get_sale(user, sale_id: int):
+    """A sale the user may see (another agent's or another team's sale: 404)."""
+    return _one(sales.visible_sale(user, sale_id))
+
+
+@operation("POST", "/sales/{sale_id}/approve", summary="Approve a pending sale", tag="Sales",
+           responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
+def approve_sale(user, sale_id: int):
+    """Approve a pending sale of the team (never one you entered yourself: 403; decided: 409)."""
+    return _one(sales.approve_sale(user, sales.visible_sale(user, sale_id)))
+
+
+@operation("POST", "/sales/{sale_id}/reject", summary="Reject a pending sale, with a reason", tag="Sales",
+           body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
+def reject_sale(user, sale_id: int, body: ReasonIn):
+    """Reject a pending sale of the team (decided already: 409)."""
+    return _one(sales.reject_sale(user, sales.visible_sale(user, sale_id), body.reason))
+
+
+@operation("POST", "/sales/{sale_id}/void", summary="Void an approved sale, with a reason", tag="Sales",
+           body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
+def void_sale(user, sale_id: int, body: ReasonIn):
+    """Void an approved sale of the team (a stated one gets a clawback; not approved: 409)."""
+    return _one(sales.void_sale(user, sales.visible_sale(user, sale_id), body.reason))

@@ -1,0 +1,338 @@
+"""Request and response bodies of the API (money as decimal strings, dates as ISO dates)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+from webapp.api.framework import Strict
+from webapp.sales.services import MAX_QUANTITY
+
+Money = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,2})?$"),
+                  Field(description="A non-negative decimal string with at most two decimals, e.g. \"1250.00\"",
+                        examples=["1250.00"])]
+MoneyOut = Annotated[str, Field(description="Decimal string with two places", examples=["1250.00"])]
+
+
+class UserOut(BaseModel):
+    """A user as the API shows it."""
+
+    id: int
+    email: str
+    name: str
+    role: Literal["admin", "manager", "agent"]
+    manager_id: int | None
+
+
+class ProductOut(BaseModel):
+    """A product."""
+
+    id: int
+    sku: str
+    name: str
+    category: str
+    list_price: MoneyOut
+    active: bool
+    restricted: bool
+
+
+class ProductPage(BaseModel):
+    """A page of products."""
+
+    items: list[ProductOut]
+    next_cursor: str | None
+
+
+class ProductIn(Strict):
+    """A new product."""
+
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    category: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(description="Category code")
+    list_price: Money
+    restricted: bool = False
+
+
+class ProductPatch(Strict):
+    """Changes to a product (only the fields given change)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
+    category: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    list_price: Money | None = None
+    active: bool | None = None
+    restricted: bool | None = None
+
+
+class ProductQuery(BaseModel):
+    """Filters of the product list."""
+
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=64)
+    active: Literal["true", "false"] | None = None
+
+
+DateIn = Annotated[date, Field(description="YYYY-MM-DD (a date, not a date-time)")]
+
+
+# ---- Sales, commissions, statements ---------------------------------------------------------
+
+# Ids are bounded so a huge number is a 422, never a database overflow (SQLite integers are 64-bit).
+Id = Annotated[int, Field(ge=1, le=2**53)]
+SaleStatusName = Literal["pending", "approved", "rejected", "cancelled", "voided"]
+Note = Annotated[str, StringConstraints(max_length=2000)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+def _plain_iso_date(value: object) -> object:
+    """Query dates are YYYY-MM-DD only: pydantic's lax mode would take "2026-11-20T00:00:00"."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("Use a date as YYYY-MM-DD.")
+    return value
+
+
+QueryDate = Annotated[date, BeforeValidator(_plain_iso_date), Field(description="YYYY-MM-DD")]
+
+
+class SaleIn(Strict):
+    """A sale to record: a product, a customer (an existing one by id, or a new one by name),
+    quantity, unit price (the list price if omitted) and the date it was sold."""
+
+    product_id: Id
+    customer_id: Id | None = Field(None, description="An existing customer (or give customer_name)")
+    customer_name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = Field(
+        None, description="A new customer's name (or give customer_id)")
+    customer_email: Annotated[str, StringConstraints(max_length=254)] | None = Field(
+        None, description="The new customer's email, optional")
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    unit_price: Money | None = Field(None, description="Defaults to the product's list price")
+    sold_on: DateIn
+    note: Note | None = None
+    agent_id: Id | None = Field(None, description="Managers and admins: the team agent the sale is for")
+
+
+class SaleOut(BaseModel):
+    """A sale, with its standing commission (approved) or its estimate (pending)."""
+
+    id: int
+    agent_id: int
+    entered_by_id: int
+    product_id: int
+    product_name: str
+    customer_id: int
+    customer_name: str
+    quantity: int
+    unit_price: MoneyOut
+    amount: MoneyOut
+    sold_on: date
+    status: SaleStatusName
+    reason: str | None
+    note: str | None
+    decided_by_id: int | None
+    decided_at: datetime | None
+    commission: MoneyOut | None = Field(description="Commission now standing for the sale (its line and "
+                                                    "system adjustments); null when it has none")
+    estimate: MoneyOut | None = Field(description="Pending sales: what approving it now would earn")
+
+
+class SalePage(BaseModel):
+    """A page of sales, newest first."""
+
+    items: list[SaleOut]
+    next_cursor: str | None
+
+
+class SaleQuery(BaseModel):
+    """Filters of the sale list (agents see their own sales, managers their team's, admins all)."""
+
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=64)
+    status: SaleStatusName | None = None
+    start: QueryDate | None = None
+    end: QueryDate | None = None
+    agent_id: Id | None = None
+    product_id: Id | None = None
+
+
+class ReasonIn(Strict):
+    """Why a sale is rejected or voided."""
+
+    reason: Reason
+
+
+class EstimateIn(Strict):
+    """A sale being considered: what would it earn?"""
+
+    product_id: Id
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    unit_price: Money | None = Field(None, description="Defaults to the product's list price")
+    sold_on: DateIn
+    agent_id: Id | None = Field(None, description="Managers and admins: the team agent selling")
+
+
+class EstimateOut(BaseModel):
+    """What a sale would earn if it were recorded and approved now."""
+
+    amount: MoneyOut
+    commission: MoneyOut
+
+
+class RangeQuery(BaseModel):
+    """A date range (start <= end, at most 366 days, not starting in the future)."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: QueryDate
+    end: QueryDate
+
+
+class StatementLine(BaseModel):
+    """A sale line: the sale and the commission it earned."""
+
+    entry_id: int
+    sale_id: int
+    date: date
+    product: str
+    sku: str
+    customer: str
+    quantity: int
+    amount: MoneyOut
+    rate: str | None = Field(description="Percent, e.g. \"3\" or \"2.125\"")
+    commission: MoneyOut
+
+
+class StatementAdjustment(BaseModel):
+    """An adjustment: a system one for a sale (late approval, clawback, recalculation) or a manual one."""
+
+    entry_id: int
+    kind: str
+    date: date
+    sale_id: int | None
+    sale_date: date | None
+    product: str | None
+    reason: str
+    amount: MoneyOut
+
+
+class StatementPayout(BaseModel):
+    """A payout to the agent."""
+
+    id: int
+    date: date
+    reference: str
+    advance: bool
+    amount: MoneyOut
+
+
+class CommissionsOut(BaseModel):
+    """An agent's commission over a date range: the figures an ad-hoc statement of it would show."""
+
+    agent_id: int
+    start: date
+    end: date
+    volume: MoneyOut = Field(description="Approved sales sold in the range")
+    earned: MoneyOut = Field(description="Commission on those sales")
+    adjustments: MoneyOut = Field(description="Adjustments made in the range")
+    total: MoneyOut = Field(description="earned + adjustments")
+    payouts: MoneyOut = Field(description="Paid in the range")
+    opening_unpaid: MoneyOut = Field(description="Unpaid balance before the range")
+    unpaid: MoneyOut = Field(description="Unpaid balance at the end of the range")
+    lines: list[StatementLine]
+    adjustment_lines: list[StatementAdjustment]
+    payout_lines: list[StatementPayout]
+
+
+class StatementTotals(BaseModel):
+    """A statement's figures; closing = opening + total - payouts."""
+
+    volume: MoneyOut
+    earned: MoneyOut
+    adjustments: MoneyOut
+    total: MoneyOut
+    opening: MoneyOut
+    payouts: MoneyOut
+    closing: MoneyOut
+
+
+class StatementOut(BaseModel):
+    """An issued statement: its number, range, figures and where its PDF and email stand."""
+
+    id: int
+    number: int
+    run_id: int
+    agent_id: int
+    agent_name: str
+    kind: Literal["period", "adhoc"]
+    start: date
+    end: date
+    period_label: str | None
+    status: Literal["pending", "rendered", "failed"] = Field(description="The PDF: pending, rendered or failed")
+    pdf_sha256: str | None
+    email_status: str | None
+    totals: StatementTotals
+
+
+class StatementDetail(StatementOut):
+    """A statement with every line as issued."""
+
+    currency: str
+    message: str | None
+    lines: list[StatementLine]
+    adjustments: list[StatementAdjustment]
+    payouts: list[StatementPayout]
+
+
+class StatementPage(BaseModel):
+    """A page of statements, newest first."""
+
+    items: list[StatementOut]
+    next_cursor: str | None
+
+
+class StatementQuery(BaseModel):
+    """Filters of the statement list."""
+
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(50, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=64)
+    agent_id: Id | None = None
+    kind: Literal["period", "adhoc"] | None = None
+
+
+class RunIn(Strict):
+    """Issue statements for a date range: agents for themselves; managers and admins for chosen
+    agents of their team, with a message."""
+
+    start: DateIn
+    end: DateIn
+    agent_ids: Annotated[list[Id], Field(max_length=1000)] | None = Field(
+        None, description="Managers and admins: the agents (agents: omit, or only their own id)")
+    message: Note | None = None
+
+
+class RunStatement(BaseModel):
+    """A statement of a run and where it stands."""
+
+    id: int
+    number: int
+    agent_id: int
+    status: Literal["pending", "rendered", "failed"]
+    email_status: str | None
+
+
+class RunOut(BaseModel):
+    """A statement run and its progress (over the statements you may see)."""
+
+    id: int
+    kind: Literal["period", "adhoc"]
+    start: date
+    end: date
+    message: str | None
+    total: int
+    rendered: int
+    sent: int
+    failed: int = Field(description="Statements whose PDF or email failed")
+    finished: bool = Field(description="Every statement reached a final state")
+    statements: list[RunStatement]

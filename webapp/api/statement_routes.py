@@ -1,0 +1,130 @@
+"""API v1 statements: list, read, the stored PDF, ad-hoc runs and their progress.
+
+Who sees which statement or run is webapp.statements.queries' rule (the pages' rule); issuing is
+webapp.statements.services'. Money in snapshots is integer cents; the API shows decimal strings.
+"""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
+from webapp.api.sales_routes import money, visible_agent
+from webapp.api.schemas import (RunIn, RunOut, RunStatement, StatementAdjustment, StatementDetail, StatementLine,
+                                StatementOut, StatementPage, StatementPayout, StatementQuery, StatementTotals)
+from webapp.auth.models import Role
+from webapp.money import units_to_rate
+from webapp.statements import queries
+from webapp.statements import services as statements
+from webapp.statements.models import Statement
+from webapp.statements.routes import UNAVAILABLE, background_service_available
+
+
+def snapshot_lines(snapshot: dict) -> list[StatementLine]:
+    """A snapshot's sale lines."""
+    return [StatementLine(entry_id=line["entry_id"], sale_id=line["sale_id"], date=line["date"],
+                          product=line["product"], sku=line["sku"], customer=line["customer"],
+                          quantity=line["quantity"], amount=money(line["amount_cents"]),
+                          rate=None if line["rate_units"] is None else str(units_to_rate(line["rate_units"])),
+                          commission=money(line["commission_cents"]))
+            for line in snapshot["lines"]]
+
+
+def snapshot_adjustments(snapshot: dict) -> list[StatementAdjustment]:
+    """A snapshot's adjustments."""
+    return [StatementAdjustment(entry_id=item["entry_id"], kind=item["kind"], date=item["date"],
+                                sale_id=item["sale_id"], sale_date=item["sale_date"], product=item["product"],
+                                reason=item["reason"], amount=money(item["amount_cents"]))
+            for item in snapshot["adjustments"]]
+
+
+def snapshot_payouts(snapshot: dict) -> list[StatementPayout]:
+    """A snapshot's payouts."""
+    return [StatementPayout(id=item["id"], date=item["date"], reference=item["reference"], advance=item["advance"],
+                            amount=money(item["amount_cents"]))
+            for item in snapshot["payouts"]]
+
+
+def _fields(statement: Statement, email) -> dict:
+    """The fields every statement shows, from its row and its snapshot."""
+    snapshot = statement.snapshot
+    return {"id": statement.id, "number": statement.number, "run_id": statement.run_id,
+            "agent_id": statement.agent_id, "agent_name": snapshot["agent"]["name"], "kind": statement.kind,
+            "start": statement.start_date, "end": statement.end_date, "period_label": snapshot["period_label"],
+            "status": statement.status, "pdf_sha256": statement.pdf_sha256,
+            "email_status": email.status if email is not None else None,
+            "totals": StatementTotals(**{name: money(value) for name, value in snapshot["totals"].items()})}
+
+
+@operation("GET", "/statements", summary="Statements (agents: their own; managers: their team's; admins: all)",
+           tag="Statements", query=StatementQuery, responses={200: StatementPage}, errors=(404,))
+def list_statements(user, query: StatementQuery):
+    """Statements the user may see, newest first, paginated."""
+    if query.agent_id is not None:
+        visible_agent(user, query.agent_id)
+    rows = queries.statements_before(user, queries.StatementFilters(agent_id=query.agent_id, kind=query.kind),
+                                     before_number=decode_cursor(query.cursor), limit=query.limit + 1)
+    page = rows[: query.limit]
+    return StatementPage(items=[StatementOut(**_fields(row.statement, row.email)) for row in page],
+                         next_cursor=encode_cursor(page[-1].statement.number) if len(rows) > query.limit else None)
+
+
+@operation("GET", "/statements/{statement_id}", summary="One statement, with its lines as issued",
+           tag="Statements", responses={200: StatementDetail})
+def get_statement(user, statement_id: int):
+    """A statement the user may see (another agent's: 404)."""
+    statement = queries.visible_statement(user, statement_id)
+    snapshot = statement.snapshot
+    return StatementDetail(**_fields(statement, queries.email_for(statement)), currency=snapshot["currency"],
+                           message=snapshot["message"], lines=snapshot_lines(snapshot),
+                           adjustments=snapshot_adjustments(snapshot), payouts=snapshot_payouts(snapshot))
+
+
+@operation("GET", "/statements/{statement_id}/pdf", summary="The statement's PDF, exactly as stored (404 until "
+           "it is rendered)", tag="Statements", responses={200: None}, binary="application/pdf")
+def statement_pdf(user, statement_id: int):
+    """The stored PDF bytes with their sha256 (404 while the PDF is being prepared)."""
+    statement = queries.visible_statement(user, statement_id)
+    response = Response(statements.statement_pdf(statement), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename=statement-{statement.number}.pdf"
+    response.headers["X-Content-SHA256"] = statement.pdf_sha256
+    response.set_etag(statement.pdf_sha256)
+    # Private: a statement is personal; revalidate so a cached copy is only used while unchanged.
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response.make_conditional(request)
+
+
+def _run_out(user, run) -> RunOut:
+    """A run and its progress over the statements the user may see."""
+    progress = queries.run_progress(user, run)
+    return RunOut(id=run.id, kind=run.kind, start=run.start_date, end=run.end_date, message=run.message,
+                  total=progress.total, rendered=progress.rendered, sent=progress.sent,
+                  failed=len(progress.failures), finished=progress.finished,
+                  statements=[RunStatement(id=row.statement.id, number=row.statement.number,
+                                           agent_id=row.statement.agent_id, status=row.statement.status,
+                                           email_status=row.email.status if row.email is not None else None)
+                              for row in progress.rows])
+
+
+@operation("POST", "/statements/runs", summary="Issue statements for a date range (agents: their own; "
+           "managers: agents of their team, with a message)", tag="Statements", body=RunIn,
+           responses={201: RunOut}, write=True, errors=(503,))
+def start_run(user, body: RunIn):
+    """Issue ad-hoc statements now; they are rendered and emailed by jobs (Redis down: 503, nothing
+    issued, as on the pages)."""
+    if user.role == Role.AGENT.value and body.agent_ids not in (None, [user.id]):
+        message = "Agents request their own statement; leave agent_ids out."
+        raise ApiError(422, message, {"agent_ids": message})
+    statements.check_range(body.start, body.end)  # the range's errors come before "try again later"
+    if not background_service_available():
+        raise ApiError(503, UNAVAILABLE)
+    run = statements.start_adhoc_run(user, agent_ids=body.agent_ids or [], start=body.start, end=body.end,
+                                     message=body.message)
+    return _run_out(user, run), 201
+
+
+@operation("GET", "/statements/runs/{run_id}", summary="A statement run's progress", tag="Statements",
+           responses={200: RunOut})
+def get_run(user, run_id: int):
+    """Where a run stands: statements rendered, sent, failed (others' runs: 404)."""
+    return _run_out(user, queries.visible_run(user, run_id))

@@ -1,0 +1,59 @@
+"""Profile page: create (shown once), list and revoke personal API tokens."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from webapp.api import tokens
+from webapp.errors import ServiceError
+from webapp.extensions import db
+from webapp.formtools import apply_service_error
+
+bp = Blueprint("api_tokens", __name__, url_prefix="/profile")
+
+
+class TokenForm(FlaskForm):
+    """Name and scope of a new token."""
+
+    name = StringField("Token name", validators=[DataRequired(), Length(max=80)],
+                       render_kw={"placeholder": "e.g. Web shop"})
+    scope = SelectField("Access", choices=[SelectChoice("write", "Read and write"),
+                                           SelectChoice("read", "Read only")])
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@login_required
+def tokens_page():
+    """List the user's tokens and create one (its value is shown once, right here)."""
+    form = TokenForm()
+    created, status = None, 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                _, created = tokens.create_token(current_user, name=form.name.data, scope=form.scope.data)
+            except ServiceError as exc:
+                db.session.rollback()
+                apply_service_error(form, exc)
+                status = 422
+            else:
+                db.session.commit()
+                form = TokenForm(formdata=None)
+        else:
+            status = 422
+    return render_template("api/tokens.html", form=form, created=created,
+                           items=tokens.tokens_of(current_user)), status
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke(token_id: int):
+    """Revoke one of the user's tokens (another user's token: 404)."""
+    token = tokens.revoke_token(current_user, token_id)
+    db.session.commit()
+    flash(f"Token {token.name} ({token.prefix}…) is revoked.", "success")
+    return redirect(url_for("api_tokens.tokens_page"))
+
