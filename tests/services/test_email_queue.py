@@ -130,3 +130,14 @@ def test_a_retry_after_an_ambiguous_failure_looks_before_resending(app, outbox, 
     monkeypatch.setattr(backend, "send", real_send)
     assert deliver_email(email.id) == "sent"
     assert len(outbox.list()) == 1, "the retry sent the email a second time"
+
+
+def test_a_send_in_progress_elsewhere_is_left_alone(app, outbox):
+    from webapp import clock
+
+    email = _queue()
+    db.session.commit()
+    email.status, email.attempts, email.sending_since = "sending", 1, clock.now_utc()
+    db.session.commit()
+    assert deliver_email(email.id) == "sending"
+    assert outbox.list() == [] and email.attempts == 1

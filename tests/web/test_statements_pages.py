@@ -584,3 +584,39 @@ def test_navigation_offers_statements_to_every_role(app, factory, role):
     browser = browser_for(app, factory.user(role))
     page = html(browser.get("/statements"))
     assert '<a href="/statements" aria-current="page">Statements</a>' in page
+
+
+def test_a_failed_render_can_be_queued_again_by_a_manager_only_once_failed(app, factory, today):
+    from datetime import date
+
+    from rq import Queue
+
+    from webapp.commissions.periods import period_for
+    from webapp.extensions import redis_client
+    from webapp.statements.services import start_period_run
+    from tests.conftest import Browser, sign_in
+
+    today(date(2026, 11, 10))
+    manager = factory.user("manager")
+    agent = factory.user("agent", manager=manager)
+    factory.assign(agent, factory.plan(base_rate="3"))
+    factory.sale(agent, "100.00", date(2026, 11, 2))
+    today(date(2026, 11, 17))
+    [statement] = start_period_run(None, period_for(date(2026, 11, 2))).statements
+    db.session.commit()
+    client = app.test_client()
+    sign_in(client, manager)
+    browser = Browser(client)
+    url = f"/statements/{statement.id}/render"
+    assert browser.post(url, {}, token_from=f"/statements/{statement.id}").status_code == 409
+    statement.status, statement.render_error = "failed", "OSError: font missing"
+    db.session.commit()
+    queue = Queue("default", connection=redis_client())
+    queue.empty()
+    assert browser.post(url, {}, token_from=f"/statements/{statement.id}").status_code == 303
+    db.session.expire_all()
+    assert statement.status == "pending" and statement.render_error is None
+    assert [job.func_name for job in queue.get_jobs()] == ["jobs.statements.render_statement"]
+    agent_client = app.test_client()
+    sign_in(agent_client, agent)
+    assert Browser(agent_client).post(url, {}, token_from=f"/statements/{statement.id}").status_code == 403

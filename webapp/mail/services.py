@@ -71,6 +71,10 @@ def deliver_email(email_id: int) -> str:
     if _waiting_for_pdf(email):
         db.session.rollback()
         return "waiting"
+    if email.status == "sending" and _send_in_progress(email):
+        # Another worker (or the sweep) is in the middle of this send: leave it to them.
+        db.session.rollback()
+        return "sending"
     backend = get_backend()
     if email.attempts > 0 and hasattr(backend, "find_sent"):
         # A failed lookup raises (the job retries later) rather than risk sending twice.
@@ -99,6 +103,20 @@ def deliver_email(email_id: int) -> str:
         email.status, email.last_error = "rejected", result.reject_reason or result.status
     db.session.commit()
     return email.status
+
+
+def _send_in_progress(email: OutgoingEmail) -> bool:
+    """True while a `sending` row is younger than the email job's timeout (its job may still run)."""
+    from datetime import timedelta, timezone
+
+    from webapp.tasks import QUEUES
+
+    since = email.sending_since
+    if since is None:
+        return False
+    if since.tzinfo is None:  # SQLite hands back naive UTC
+        since = since.replace(tzinfo=timezone.utc)
+    return clock.now_utc() - since < timedelta(seconds=QUEUES["emails"].job_timeout)
 
 
 def _record_failure(email_id: int, exc: Exception) -> None:

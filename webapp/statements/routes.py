@@ -302,6 +302,22 @@ def resend(statement_id: int):
     return redirect(back, code=303)
 
 
+@bp.route("/statements/<int:statement_id>/render", methods=["POST"])
+@roles_required(Role.MANAGER, Role.ADMIN)
+def render_again(statement_id: int):
+    """Queue a failed PDF render again (after the cause, e.g. a missing font, is fixed)."""
+    statement = queries.visible_statement(_user(), statement_id)
+    try:
+        statements.render_again(statement)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _detail_page(statement, exc.status)
+    db.session.commit()  # the render job is enqueued after this commit
+    flash(f"Statement No. {statement.number} is queued to be rendered again.", "success")
+    return redirect(url_for("statements.detail", statement_id=statement.id), code=303)
+
+
 # ---- Runs ---------------------------------------------------------------------------------------
 
 

@@ -313,6 +313,16 @@ def render_statement(statement_id: int) -> str:
     return "rendered"
 
 
+def render_again(statement: Statement) -> Statement:
+    """Queue a failed statement's PDF to be rendered again (an issued one is never re-rendered)."""
+    if statement.status != "failed":
+        raise ServiceError("Only a statement whose PDF failed can be rendered again.", status=409)
+    statement.status, statement.render_error = "pending", None
+    db.session.flush()
+    enqueue_after_commit("default", "jobs.statements.render_statement", statement.id)
+    return statement
+
+
 def statement_pdf(statement: Statement) -> bytes:
     """The stored PDF bytes, checked against the sha256 recorded when it was issued."""
     data = statement.pdf
