@@ -117,9 +117,9 @@ def _money(value: Any, what: str, error: type[EngineError]) -> Decimal:
     """A non-negative amount with at most two decimals, as exactly two places."""
     number = as_decimal(value, what, error)
     if number < 0:
-        raise error(f"{what} must not be negative, got {value!r}")
+        raise error(f"{what} must not be negative, got {value}")
     if _decimal_places(number) > 2:
-        raise error(f"{what} has more than two decimals: {value!r}")
+        raise error(f"{what} has more than two decimals: {value}")
     # abs() turns -0 into 0, so no "-0.00" ever reaches a statement.
     return abs(number).quantize(CENT, context=_CONTEXT)
 
@@ -128,9 +128,9 @@ def _rate(value: Any, what: str) -> Decimal:
     """A percentage 0..100 with at most four decimals, as exactly four places."""
     number = as_decimal(value, what, PlanError)
     if not 0 <= number <= 100:
-        raise PlanError(f"{what} must be between 0 and 100 percent, got {value!r}")
+        raise PlanError(f"{what} must be between 0 and 100 percent, got {value}")
     if _decimal_places(number) > 4:
-        raise PlanError(f"{what} has more than four decimals: {value!r}")
+        raise PlanError(f"{what} has more than four decimals: {value}")
     return abs(number).quantize(RATE_QUANTUM, context=_CONTEXT)
 
 
