@@ -137,3 +137,27 @@ def test_the_pdf_fetcher_refuses_files_and_network(app):
         with pytest.raises(FatalURLFetchingError):
             html_to_pdf(f'<html><body><img src="{url}"></body></html>', fail_on_errors=True)
     assert html_to_pdf('<link rel="stylesheet" href="app-static:/css/statement-print.css"><p>ok</p>').startswith(b"%PDF")
+
+
+def test_a_run_mailed_through_mailchimp_sends_each_agent_one_message_with_a_valid_pdf(
+        team, mailchimp_backend, mailchimp_stub):
+    from webapp.mail.services import pending_email_ids
+
+    run = start_period_run(None, period_for(d(1)))
+    db.session.commit()
+    for statement in run.statements:
+        render_statement(statement.id)
+    for _ in range(2):  # a duplicate sweep must not send anything twice
+        for email_id in pending_email_ids() + [e.id for e in db.session.scalars(select(OutgoingEmail))]:
+            deliver_email(email_id)
+    received = {}
+    for message in mailchimp_stub.messages:
+        received.setdefault(message.to, []).append(message)
+    assert set(received) == {team["alice"].email, team["bob"].email}
+    for statement in run.statements:
+        [message] = received[statement.agent.email]
+        [attachment] = message.attachments
+        assert attachment.type == "application/pdf" and attachment.name == f"statement-{statement.number}.pdf"
+        assert attachment.data == statement_pdf(statement)
+        assert statement.agent.name in _pdf_text(attachment.data)
+        assert message.metadata["statement_id"] == str(statement.id)
