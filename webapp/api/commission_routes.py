@@ -14,15 +14,17 @@ from webapp.sales import services as sales
 @operation("GET", "/agents/{agent_id}/commissions", summary="An agent's commission over a date range "
            "(at most 366 days)", tag="Commissions", query=RangeQuery, responses={200: CommissionsOut})
 def agent_commissions(user, agent_id: int, query: RangeQuery):
-    """Volume, earned, adjustments, payouts, unpaid balance and lines (agents: only their own id;
-    managers: their team; others: 404)."""
+    """An agent's volume, earned, adjustments, payouts, unpaid balance and lines for a range.
+
+    Agents only their own id, managers their team, admins every agent; anyone else is 404."""
     agent = visible_agent(user, agent_id)
     figures = portal.commission_summary(agent, query.start, query.end)
     totals = figures["totals"]
     return CommissionsOut(
         agent_id=agent.id, start=figures["start"], end=figures["end"], volume=money(totals["volume"]),
-        earned=money(totals["earned"]), adjustments=money(totals["adjustments"]), total=money(totals["total"]),
-        payouts=money(totals["payouts"]), opening_unpaid=money(totals["opening"]), unpaid=money(totals["closing"]),
+        earned=money(totals["earned"]), adjustments=money(totals["adjustments"]),
+        total=money(totals["total"]), payouts=money(totals["payouts"]),
+        opening_unpaid=money(totals["opening"]), unpaid=money(totals["closing"]),
         lines=snapshot_lines(figures), adjustment_lines=snapshot_adjustments(figures),
         payout_lines=snapshot_payouts(figures))
 
@@ -30,8 +32,9 @@ def agent_commissions(user, agent_id: int, query: RangeQuery):
 @operation("POST", "/commissions/estimate", summary="What a sale would earn if recorded and approved now",
            tag="Commissions", body=EstimateIn, responses={200: EstimateOut})
 def estimate(user, body: EstimateIn):
-    """The commission a sale would earn, with the checks of recording one; writes nothing (so a
-    read-only token may ask)."""
+    """The commission a sale would earn, with the checks of recording one.
+
+    It writes nothing, so a read-only token may ask."""
     data = sales.SaleInput(product_id=body.product_id, quantity=body.quantity,
                            unit_price=unit_price(body.unit_price, body.product_id), sold_on=body.sold_on)
     amount_cents, commission = sales.estimate_sale(user, data, agent_id=body.agent_id)

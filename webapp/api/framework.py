@@ -34,6 +34,9 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
                500: "server_error", 503: "unavailable"}
 MAX_BODY_BYTES = 64 * 1024
+# Ids are PostgreSQL INTEGERs: a larger number is no object's, and binding one fails the query
+# ("integer out of range"), so anything above is answered before it reaches the database.
+MAX_ID = 2**31 - 1
 
 
 class ApiError(Exception):
@@ -95,7 +98,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     match = re.fullmatch(r"id:(\d{1,18})", text)
-    if match is None:
+    if match is None or int(match.group(1)) > MAX_ID:
         raise ApiError(422, "The cursor is not valid; use next_cursor from the previous page.", {"cursor": "Not valid."})
     return int(match.group(1))
 
@@ -201,9 +204,7 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
                 raise ApiError(403, "This token is read-only.")
             g.api_user, g.api_token = user, token
             _touch(token)
-            # Ids beyond the documented maximum (2**53) are no object's; SQLite cannot even bind
-            # integers past 2**63, so they must not reach a query.
-            if any(value > 2**53 for value in path_args.values()):
+            if any(value > MAX_ID for value in path_args.values()):
                 raise ApiError(404, "Not found.")
             kwargs: dict[str, Any] = dict(path_args)
             if body is not None:

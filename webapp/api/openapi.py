@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from webapp.api.framework import ERROR_CODES, REGISTRY, ErrorBody, Operation
+from webapp.api.framework import ERROR_CODES, MAX_ID, REGISTRY, ErrorBody, Operation
 
 STANDARD_ERRORS = (401, 403, 429)
 
@@ -29,7 +29,7 @@ def _parameters(op: Operation) -> list[dict]:
     params = []
     for name in [part[1:-1] for part in op.path.split("/") if part.startswith("{")]:
         params.append({"name": name, "in": "path", "required": True,
-                       "schema": {"type": "integer", "minimum": 1, "maximum": 2**53}})
+                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}})
     if op.query is not None:
         schema = op.query.model_json_schema()
         required = set(schema.get("required", []))

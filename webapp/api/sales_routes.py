@@ -50,8 +50,9 @@ def visible_agent(user, agent_id: int):
 
 
 def unit_price(text: str | None, product_id: int) -> Decimal | None:
-    """The unit price given, else the product's list price (as the sale form does); None when the
-    product is unknown (the service then says which product to choose)."""
+    """The unit price given, else the product's list price (as the sale form does).
+
+    None when the product is unknown: the service then says which product to choose."""
     if text is not None:
         try:
             return parse_money(text)
@@ -85,7 +86,8 @@ def _idempotency_key() -> str:
         return uuid.uuid4().hex
     if not sales._KEY.match(key):  # noqa: SLF001  (the service's own rule for keys)
         message = "Use 8 to 64 letters, digits, dashes or underscores."
-        raise ApiError(400, f"The {IDEMPOTENCY_HEADER} header is not valid. {message}", {IDEMPOTENCY_HEADER: message})
+        raise ApiError(400, f"The {IDEMPOTENCY_HEADER} header is not valid. {message}",
+                       {IDEMPOTENCY_HEADER: message})
     return key
 
 
@@ -101,15 +103,17 @@ def create_sale(user, body: SaleIn):
         message = "Give customer_id or customer_name, not both."
         raise ApiError(422, message, {"customer_name": message})
     data = sales.SaleInput(
-        product_id=body.product_id, quantity=body.quantity, unit_price=unit_price(body.unit_price, body.product_id),
-        sold_on=body.sold_on, customer_id=body.customer_id, new_customer_name=body.customer_name,
+        product_id=body.product_id, quantity=body.quantity,
+        unit_price=unit_price(body.unit_price, body.product_id), sold_on=body.sold_on,
+        customer_id=body.customer_id, new_customer_name=body.customer_name,
         new_customer_email=body.customer_email, note=body.note)
     sale, created = sales.create_sale(user, data, idempotency_key=key, agent_id=body.agent_id)
     if not created:
         agent_id = user.id if user.role == Role.AGENT.value and body.agent_id is None else body.agent_id
         if not sales.same_request(sale, agent_id, data):
             message = "This key was used for a different sale; use a new key for a new sale."
-            raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}", {IDEMPOTENCY_HEADER: message})
+            raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}",
+                           {IDEMPOTENCY_HEADER: message})
         return _one(sale), 200
     return _one(sale), 201
 
@@ -122,9 +126,10 @@ def list_sales(user, query: SaleQuery):
         visible_agent(user, query.agent_id)
     if query.start and query.end and query.end < query.start:
         raise ApiError(422, "The last day is before the first day.", {"end": "Before start."})
-    found = portal.visible_sales(
-        user, portal.SaleFilters(start=query.start, end=query.end, status=query.status, product_id=query.product_id),
-        agent_id=query.agent_id, before_id=decode_cursor(query.cursor), limit=query.limit + 1)
+    filters = portal.SaleFilters(start=query.start, end=query.end, status=query.status,
+                                 product_id=query.product_id)
+    found = portal.visible_sales(user, filters, agent_id=query.agent_id,
+                                 before_id=decode_cursor(query.cursor), limit=query.limit + 1)
     page = found[: query.limit]
     commission, estimates = portal.sale_commissions([s.id for s in page]), portal.sale_estimates(page)
     return SalePage(items=[_sale_out(s, commission, estimates) for s in page],

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from webapp.api.framework import Strict
+from webapp.api.framework import MAX_ID, Strict
 from webapp.sales.services import MAX_QUANTITY
 
 Money = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,2})?$"),
@@ -79,8 +79,8 @@ DateIn = Annotated[date, Field(description="YYYY-MM-DD (a date, not a date-time)
 
 # ---- Sales, commissions, statements ---------------------------------------------------------
 
-# Ids are bounded so a huge number is a 422, never a database overflow (SQLite integers are 64-bit).
-Id = Annotated[int, Field(ge=1, le=2**53)]
+# Ids are bounded so a huge number is a 422, never a database error (ids are PostgreSQL INTEGERs).
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 SaleStatusName = Literal["pending", "approved", "rejected", "cancelled", "voided"]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -268,7 +268,8 @@ class StatementOut(BaseModel):
     start: date
     end: date
     period_label: str | None
-    status: Literal["pending", "rendered", "failed"] = Field(description="The PDF: pending, rendered or failed")
+    status: Literal["pending", "rendered", "failed"] = Field(
+        description="The PDF: pending, rendered or failed")
     pdf_sha256: str | None
     email_status: str | None
     totals: StatementTotals

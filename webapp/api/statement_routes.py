@@ -10,9 +10,11 @@ from flask import Response, request
 
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.sales_routes import money, visible_agent
-from webapp.api.schemas import (RunIn, RunOut, RunStatement, StatementAdjustment, StatementDetail, StatementLine,
-                                StatementOut, StatementPage, StatementPayout, StatementQuery, StatementTotals)
+from webapp.api.schemas import (RunIn, RunOut, RunStatement, StatementAdjustment, StatementDetail,
+                                StatementLine, StatementOut, StatementPage, StatementPayout, StatementQuery,
+                                StatementTotals)
 from webapp.auth.models import Role
+from webapp.errors import NotFound
 from webapp.money import units_to_rate
 from webapp.statements import queries
 from webapp.statements import services as statements
@@ -40,8 +42,8 @@ def snapshot_adjustments(snapshot: dict) -> list[StatementAdjustment]:
 
 def snapshot_payouts(snapshot: dict) -> list[StatementPayout]:
     """A snapshot's payouts."""
-    return [StatementPayout(id=item["id"], date=item["date"], reference=item["reference"], advance=item["advance"],
-                            amount=money(item["amount_cents"]))
+    return [StatementPayout(id=item["id"], date=item["date"], reference=item["reference"],
+                            advance=item["advance"], amount=money(item["amount_cents"]))
             for item in snapshot["payouts"]]
 
 
@@ -50,14 +52,16 @@ def _fields(statement: Statement, email) -> dict:
     snapshot = statement.snapshot
     return {"id": statement.id, "number": statement.number, "run_id": statement.run_id,
             "agent_id": statement.agent_id, "agent_name": snapshot["agent"]["name"], "kind": statement.kind,
-            "start": statement.start_date, "end": statement.end_date, "period_label": snapshot["period_label"],
+            "start": statement.start_date, "end": statement.end_date,
+            "period_label": snapshot["period_label"],
             "status": statement.status, "pdf_sha256": statement.pdf_sha256,
             "email_status": email.status if email is not None else None,
             "totals": StatementTotals(**{name: money(value) for name, value in snapshot["totals"].items()})}
 
 
-@operation("GET", "/statements", summary="Statements (agents: their own; managers: their team's; admins: all)",
-           tag="Statements", query=StatementQuery, responses={200: StatementPage}, errors=(404,))
+@operation("GET", "/statements",
+           summary="Statements (agents: their own; managers: their team's; admins: all)", tag="Statements",
+           query=StatementQuery, responses={200: StatementPage}, errors=(404,))
 def list_statements(user, query: StatementQuery):
     """Statements the user may see, newest first, paginated."""
     if query.agent_id is not None:
@@ -65,8 +69,9 @@ def list_statements(user, query: StatementQuery):
     rows = queries.statements_before(user, queries.StatementFilters(agent_id=query.agent_id, kind=query.kind),
                                      before_number=decode_cursor(query.cursor), limit=query.limit + 1)
     page = rows[: query.limit]
+    more = len(rows) > query.limit
     return StatementPage(items=[StatementOut(**_fields(row.statement, row.email)) for row in page],
-                         next_cursor=encode_cursor(page[-1].statement.number) if len(rows) > query.limit else None)
+                         next_cursor=encode_cursor(page[-1].statement.number) if more else None)
 
 
 @operation("GET", "/statements/{statement_id}", summary="One statement, with its lines as issued",
@@ -80,12 +85,18 @@ def get_statement(user, statement_id: int):
                            adjustments=snapshot_adjustments(snapshot), payouts=snapshot_payouts(snapshot))
 
 
-@operation("GET", "/statements/{statement_id}/pdf", summary="The statement's PDF, exactly as stored (404 until "
-           "it is rendered)", tag="Statements", responses={200: None}, binary="application/pdf")
+@operation("GET", "/statements/{statement_id}/pdf",
+           summary="The statement's PDF, exactly as stored (404 until it is rendered)", tag="Statements",
+           responses={200: None}, binary="application/pdf")
 def statement_pdf(user, statement_id: int):
     """The stored PDF bytes with their sha256 (404 while the PDF is being prepared)."""
     statement = queries.visible_statement(user, statement_id)
-    response = Response(statements.statement_pdf(statement), mimetype="application/pdf")
+    try:
+        data = statements.statement_pdf(statement)
+    except NotFound as exc:
+        # The statement is the user's: say why there is no file yet (not just "Not found.").
+        raise ApiError(404, exc.message) from exc
+    response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f"attachment; filename=statement-{statement.number}.pdf"
     response.headers["X-Content-SHA256"] = statement.pdf_sha256
     response.set_etag(statement.pdf_sha256)
@@ -110,8 +121,9 @@ def _run_out(user, run) -> RunOut:
            "managers: agents of their team, with a message)", tag="Statements", body=RunIn,
            responses={201: RunOut}, write=True, errors=(503,))
 def start_run(user, body: RunIn):
-    """Issue ad-hoc statements now; they are rendered and emailed by jobs (Redis down: 503, nothing
-    issued, as on the pages)."""
+    """Issue ad-hoc statements now; jobs render and email them.
+
+    With Redis down: 503 and nothing issued, as on the pages."""
     if user.role == Role.AGENT.value and body.agent_ids not in (None, [user.id]):
         message = "Agents request their own statement; leave agent_ids out."
         raise ApiError(422, message, {"agent_ids": message})

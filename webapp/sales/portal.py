@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.audit.models import AuditEvent
+from webapp.auth.models import Role
 from webapp.catalog.models import Customer, Product
 from webapp.commissions import engine, ledger
 from webapp.commissions.models import CommissionEntry, Period
@@ -18,7 +19,9 @@ from webapp.commissions.periods import current_period, month_bounds, month_caden
 from webapp.commissions.plans import target_for
 from webapp.extensions import db
 from webapp.money import to_cents
+from webapp.review.access import team_agent_ids
 from webapp.sales.models import Sale, SaleStatus
+from webapp.statements.services import adhoc_snapshot, check_range
 
 PAGE_SIZE = 20
 SORTS = {
@@ -212,3 +215,51 @@ def sale_history(sale_id: int) -> list[AuditEvent]:
     return list(db.session.scalars(
         select(AuditEvent).where(AuditEvent.object_type == "Sale", AuditEvent.object_id == sale_id)
         .order_by(AuditEvent.at, AuditEvent.id)))
+
+
+def visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None, before_id: int | None = None,
+                  limit: int = 50) -> list[Sale]:
+    """Sales the user may see (agents their own, managers their team's, admins all), newest first.
+
+    Only ids below `before_id`: a keyset page, stable while sales are added."""
+    query = select(Sale)
+    if user.role == Role.AGENT.value:
+        query = query.where(Sale.agent_id == user.id)
+    elif user.role == Role.MANAGER.value:
+        query = query.where(Sale.agent_id.in_(team_agent_ids(user)))
+    elif user.role != Role.ADMIN.value:
+        return []
+    if agent_id is not None:
+        query = query.where(Sale.agent_id == agent_id)
+    if filters.start:
+        query = query.where(Sale.sold_on >= filters.start)
+    if filters.end:
+        query = query.where(Sale.sold_on <= filters.end)
+    if filters.status:
+        query = query.where(Sale.status == filters.status)
+    if filters.product_id:
+        query = query.where(Sale.product_id == filters.product_id)
+    if before_id is not None:
+        query = query.where(Sale.id < before_id)
+    return list(db.session.scalars(
+        query.options(joinedload(Sale.product), joinedload(Sale.customer))
+        .order_by(Sale.id.desc()).limit(limit)))
+
+
+def sale_estimates(sales: list[Sale]) -> dict[int, int]:
+    """Estimates (cents) of the pending sales among `sales`, whatever their agents."""
+    by_agent: dict[int, list[Sale]] = {}
+    for sale in sales:
+        if sale.status == SaleStatus.PENDING.value:
+            by_agent.setdefault(sale.agent_id, []).append(sale)
+    return {sale_id: to_cents(value) for agent_id, pending in by_agent.items()
+            for sale_id, value in ledger.pending_estimates(agent_id, pending).items()}
+
+
+def commission_summary(agent, start: date, end: date) -> dict:
+    """An agent's commission for a date range, as an ad-hoc statement of it would show; writes nothing.
+
+    Sale lines by sale date, adjustments by the day they were made, payouts, the opening and
+    closing unpaid balance; the range follows the statements' rules."""
+    start, end = check_range(start, end)
+    return adhoc_snapshot(agent, start, end)

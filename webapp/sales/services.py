@@ -9,15 +9,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
+from webapp.audit.models import AuditEvent
 from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.catalog import services as catalog
-from webapp.commissions.ledger import lock_agent, recompute_agent_month
+from webapp.catalog.models import Customer
+from webapp.commissions.ledger import estimate_new_sale, lock_agent, recompute_agent_month
 from webapp.commissions.periods import get_settings, is_date_closed, last_closed_end
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
@@ -95,8 +98,8 @@ def _check_sold_on(sold_on, batch: SaleBatch | None = None) -> date:
     return sold_on
 
 
-def _validated(agent: User, data: SaleInput, actor: User, batch: SaleBatch | None = None):
-    """Check every field; returns (product, customer-or-None, quantity, unit price cents, amount cents)."""
+def _checked_figures(agent: User, data: SaleInput, batch: SaleBatch | None = None):
+    """Check what makes a sale's figures; returns (product, quantity, unit price cents, amount cents)."""
     product = (batch.sellable_product(agent.id, data.product_id) if batch
                else catalog.sellable_product(agent.id, data.product_id))
     quantity = data.quantity
@@ -113,6 +116,12 @@ def _validated(agent: User, data: SaleInput, actor: User, batch: SaleBatch | Non
     if amount_cents >= MAX_CENTS:
         raise ServiceError("This sale is too large.", "quantity")
     _check_sold_on(data.sold_on, batch)
+    return product, quantity, unit_price_cents, amount_cents
+
+
+def _validated(agent: User, data: SaleInput, actor: User, batch: SaleBatch | None = None):
+    """Check every field; returns (product, customer-or-None, quantity, unit price cents, amount cents)."""
+    product, quantity, unit_price_cents, amount_cents = _checked_figures(agent, data, batch)
     note = (data.note or "").strip() or None
     if note is not None and len(note) > 2000:
         raise ServiceError("Keep the note under 2000 characters.", "note")
@@ -171,6 +180,57 @@ def create_sale(actor: User, data: SaleInput, *, idempotency_key: str,
     if approve_now:
         recompute_agent_month(agent.id, sale.sold_on)
     return sale, True
+
+
+def estimate_sale(actor: User, data: SaleInput, agent_id: int | None = None) -> tuple[int, Decimal]:
+    """(amount cents, commission) a sale would earn if recorded now; writes nothing.
+
+    create_sale's checks of the agent, product, quantity, price and date (no customer needed)."""
+    agent = _resolve_agent(actor, agent_id)
+    product, _, _, amount_cents = _checked_figures(agent, data)
+    return amount_cents, estimate_new_sale(agent.id, product, amount_cents, data.sold_on)
+
+
+def _as_created(sale: Sale) -> dict:
+    """The sale's fields as it was first recorded (its creation audit event; the row if none).
+
+    A pending sale can be edited later; a retried request is compared with what it made."""
+    created = db.session.scalar(
+        select(AuditEvent.after).where(AuditEvent.object_type == "Sale", AuditEvent.object_id == sale.id,
+                                       AuditEvent.action == "sale.create").order_by(AuditEvent.id).limit(1))
+    return created or _snapshot(sale)
+
+
+def same_request(sale: Sale, agent_id: int | None, data: SaleInput) -> bool:
+    """True when `data` (for `agent_id`) describes the sale already made under its idempotency key.
+
+    Compared field by field with the sale as it was created, so no fingerprint needs storing: the
+    product, quantity, unit price, date, note and agent, and the customer (the same id, or a new
+    customer of the same name and email)."""
+    original = _as_created(sale)
+    try:
+        unit_price_cents = to_cents(data.unit_price)
+    except (TypeError, ValueError, ArithmeticError):
+        return False
+    if (original["agent_id"], original["product_id"], original["quantity"], original["unit_price_cents"],
+            original["sold_on"], original["note"]) != (
+            agent_id, data.product_id, data.quantity, unit_price_cents,
+            data.sold_on.isoformat() if isinstance(data.sold_on, date) else None,
+            (data.note or "").strip() or None):
+        return False
+    if data.customer_id is not None:
+        return original["customer_id"] == data.customer_id
+    email = (data.new_customer_email or "").strip() or None
+    if email is not None:
+        from webapp.auth.services import normalise_email
+
+        try:
+            email = normalise_email(email, field="customer_email")
+        except ServiceError:
+            return False
+    customer = db.session.get(Customer, original["customer_id"])
+    return (customer is not None and customer.name == (data.new_customer_name or "").strip()
+            and customer.email == email)
 
 
 class SaleBatch:

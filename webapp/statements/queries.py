@@ -102,6 +102,25 @@ def list_statements(user: User, filters: StatementFilters) -> StatementPage:
     return StatementPage([StatementRow(s, e) for s, e in rows], total, page, pages)
 
 
+def statements_before(user: User, filters: StatementFilters, before_number: int | None = None,
+                      limit: int = 50) -> list[StatementRow]:
+    """The statements the user may see, newest first, filtered like the list.
+
+    Only numbers below `before_number`: a keyset page for the API, stable while statements are issued."""
+    query = _scope(user, select(Statement))
+    if filters.agent_id is not None:
+        query = query.where(Statement.agent_id == filters.agent_id)
+    if filters.kind in KINDS:
+        query = query.where(Statement.kind == filters.kind)
+    if before_number is not None:
+        query = query.where(Statement.number < before_number)
+    rows = db.session.execute(
+        query.add_columns(OutgoingEmail).outerjoin(OutgoingEmail, OutgoingEmail.statement_id == Statement.id)
+        .options(joinedload(Statement.agent), joinedload(Statement.period))
+        .order_by(Statement.number.desc()).limit(limit)).all()
+    return [StatementRow(s, e) for s, e in rows]
+
+
 def periods_with_statements(user: User) -> list[Period]:
     """Periods that have statements the user may see, newest first (the period filter's choices)."""
     ids = _scope(user, select(Statement.period_id).where(Statement.period_id.is_not(None)))

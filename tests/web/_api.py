@@ -1,0 +1,28 @@
+"""Helpers of the API tests: tokens as headers, the error shape, row counts."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from webapp.api.tokens import create_token
+from webapp.extensions import db
+
+API = "/api/v1"
+
+
+def headers_for(user, scope: str = "write") -> dict:
+    """The Authorization header of a fresh token of `user`."""
+    return {"Authorization": f"Bearer {create_token(user, name=f'test {scope}', scope=scope)[1]}"}
+
+
+def count(model) -> int:
+    """Rows of a table (what a refused request must not change)."""
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def error_of(response, status: int) -> dict:
+    """The response's error object, after checking its status and the API's one error shape."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert set(response.json) == {"error"}
+    assert set(response.json["error"]) == {"code", "message", "fields"}
+    return response.json["error"]
