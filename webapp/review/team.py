@@ -26,7 +26,7 @@ from webapp.extensions import db
 from webapp.formtools import parse_iso_date
 from webapp.review.access import team_agents
 from webapp.sales.models import Sale, SaleStatus
-from webapp.sales.portal import ChartBar
+from webapp.sales.portal import ChartBar, commission_chart
 from webapp.statements.models import Statement
 
 CHART_PERIODS = 12
@@ -202,24 +202,7 @@ def _totals(rows: list[AgentFigures]) -> TeamTotals:
 
 def team_chart(agent_ids: list[int], last: Period, count: int = CHART_PERIODS) -> list[ChartBar]:
     """Team commission (every entry) per period for `count` periods ending with `last`, oldest first."""
-    spans, day = [], last.end_date
-    for _ in range(count):
-        # Walk back through real period rows where they exist, else the cadence's bounds.
-        existing = db.session.scalar(select(Period).where(Period.start_date <= day, Period.end_date >= day))
-        start, end = (existing.start_date, existing.end_date) if existing else period_bounds(day, month_cadence(day))
-        spans.append((start, end))
-        day = start - timedelta(days=1)
-    spans.reverse()
-    sums: dict[date, int] = {}
-    if agent_ids:
-        sums = dict(db.session.execute(
-            select(Period.start_date, func.sum(CommissionEntry.amount_cents))
-            .join(Period, CommissionEntry.period_id == Period.id)
-            .where(CommissionEntry.agent_id.in_(agent_ids), Period.start_date >= spans[0][0],
-                   Period.start_date <= last.start_date)
-            .group_by(Period.start_date)).all())
-    return [ChartBar(start, end, f"{start:%b} {start.day}–{end.day}", int(sums.get(start, 0) or 0))
-            for start, end in spans]
+    return commission_chart(agent_ids, last.end_date, count)
 
 
 def team_dashboard(user: User, period: Period) -> TeamDashboard:

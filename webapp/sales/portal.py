@@ -119,21 +119,27 @@ class ChartBar:
     cents: int
 
 
-def commission_chart(agent_id: int, count: int = 12) -> list[ChartBar]:
-    """Commission (all entries) per period for the last `count` periods, oldest first."""
+def commission_chart(agent_ids: int | list[int], last_day: date | None = None, count: int = 12) -> list[ChartBar]:
+    """Commission (all entries) of one agent or a team per period, for the `count` periods
+    ending with the one containing `last_day` (default today), oldest first."""
+    ids = [agent_ids] if isinstance(agent_ids, int) else list(agent_ids)
     spans = []
-    day = clock.today()
+    day = last_day or clock.today()
     for _ in range(count):
+        # Walk back through real period rows where they exist, else the cadence's bounds.
         existing = db.session.scalar(select(Period).where(Period.start_date <= day, Period.end_date >= day))
         start, end = (existing.start_date, existing.end_date) if existing else period_bounds(day, month_cadence(day))
         spans.append((start, end))
         day = start - timedelta(days=1)
     spans.reverse()
-    sums = dict(db.session.execute(
-        select(Period.start_date, func.sum(CommissionEntry.amount_cents))
-        .join(Period, CommissionEntry.period_id == Period.id)
-        .where(CommissionEntry.agent_id == agent_id, Period.start_date >= spans[0][0])
-        .group_by(Period.start_date)).all())
+    sums: dict[date, int] = {}
+    if ids:
+        sums = dict(db.session.execute(
+            select(Period.start_date, func.sum(CommissionEntry.amount_cents))
+            .join(Period, CommissionEntry.period_id == Period.id)
+            .where(CommissionEntry.agent_id.in_(ids), Period.start_date >= spans[0][0],
+                   Period.start_date <= spans[-1][0])
+            .group_by(Period.start_date)).all())
     return [ChartBar(start, end, f"{start:%b} {start.day}–{end.day}", int(sums.get(start, 0) or 0))
             for start, end in spans]
 
