@@ -20,6 +20,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 START_TIMEOUT = 60.0
+TOTALS_REFRESH_SECONDS = 2  # the live app's agent totals panel polls this often (30 s by default)
 
 
 @pytest.fixture(autouse=True)
@@ -28,8 +29,9 @@ def _rollback():
     yield
 
 
-def _environment(database_url: str) -> dict[str, str]:
-    """The live app's environment: its own database, a fixed secret, no shared rate-limit state."""
+def _environment(database_url: str, redis_url: str, outbox_dir: Path) -> dict[str, str]:
+    """The live app's environment: its own database, Redis and outbox, a fixed secret, no shared
+    rate-limit state; the agent's totals panel polls every 2 s instead of 30 s."""
     env = {key: value for key, value in os.environ.items()
            if key not in ("APP_ENV", "FLASK_ENV", "DATABASE_URL", "BASE_URL", "TRUST_PROXY_HOPS")}
     env.update({
@@ -40,9 +42,11 @@ def _environment(database_url: str) -> dict[str, str]:
         "TIMEZONE": "UTC",
         "CURRENCY": "USD",
         "MAIL_BACKEND": "outbox",
+        "OUTBOX_DIR": str(outbox_dir),
         "RATELIMIT_STORAGE_URI": "memory://",
-        # Deciding demo sales queues emails after commit: they go to Redis db 11 (the tests' db).
-        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11"),
+        # A private redis-server: the live app's jobs (statements, emails) go to its own worker.
+        "REDIS_URL": redis_url,
+        "E2E_TOTALS_REFRESH_SECONDS": str(TOTALS_REFRESH_SECONDS),
         "PYTHONUNBUFFERED": "1",
     })
     return env
@@ -71,13 +75,53 @@ def _wait_for_url(process: subprocess.Popen, log: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """Base URL of the app served from a subprocess, on a migrated SQLite file with the demo seeded."""
-    directory = tmp_path_factory.mktemp("e2e")
-    env = _environment(f"sqlite:///{directory / 'e2e.db'}")
+def live_directory(tmp_path_factory) -> Path:
+    """The live app's temp directory: its database, logs and outbox (OUTBOX_DIR)."""
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def live_redis(live_directory):
+    """A private redis-server for the live app and its worker (never the shared 6379)."""
+    from tests.jobs.support import start_private_redis, stop_process
+
+    process, url = start_private_redis(live_directory)
+    yield url
+    stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def live_env(live_directory, live_redis) -> dict[str, str]:
+    """The environment of the live app and its worker, the database migrated and seeded."""
+    env = _environment(f"sqlite:///{live_directory / 'e2e.db'}", live_redis, live_directory / "outbox")
     _flask(env, "db", "upgrade")
     _flask(env, "demo", "seed")
-    log = directory / "live_app.log"
+    return env
+
+
+@pytest.fixture(scope="session")
+def live_worker(live_directory, live_env):
+    """`python -m jobs worker` on the live app's database and Redis: renders PDFs, sends mail."""
+    from tests.jobs.support import stop_process
+
+    log = live_directory / "worker.log"
+    with open(log, "w") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "jobs", "worker"], cwd=ROOT, env=live_env,
+                                   stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+    time.sleep(0.5)
+    if process.poll() is not None:
+        pytest.fail(f"the worker exited with {process.returncode}:\n{log.read_text()}")
+    try:
+        yield log
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_directory, live_env):
+    """Base URL of the app served from a subprocess, on a migrated SQLite file with the demo seeded."""
+    env = live_env
+    log = live_directory / "live_app.log"
     with open(log, "w") as log_file:
         process = subprocess.Popen([sys.executable, "-m", "tests.e2e.live_app"], cwd=ROOT,
                                    env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
@@ -128,7 +172,7 @@ def page(browser):
         context.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def artifacts() -> Path:
     """test-artifacts/ at the repository root (git-ignored): screenshots for a human to look at."""
     path = ROOT / "test-artifacts"

@@ -9,6 +9,7 @@ background thread, until its stdin closes (the test run ended, or died).
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 
@@ -19,7 +20,10 @@ from webapp import create_app
 
 def main() -> None:
     """Serve the app until stdin closes."""
-    app = create_app()
+    overrides = {}
+    if os.environ.get("E2E_TOTALS_REFRESH_SECONDS"):  # the agent's totals panel polls faster in tests
+        overrides["TOTALS_REFRESH_SECONDS"] = int(os.environ["E2E_TOTALS_REFRESH_SECONDS"])
+    app = create_app(overrides)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-app", daemon=True)
     thread.start()
