@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import redis
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -166,6 +166,15 @@ def register_errorhandlers(app: Flask) -> None:
         """A database outage answers 503 and rolls back, so nothing is half-written."""
         db.session.rollback()
         app.logger.error("database unavailable: %s", error.orig.__class__.__name__)
+        message = "The service cannot reach its database right now. Nothing was saved; try again in a moment."
+        if request.path.startswith("/api/"):
+            from webapp.api.framework import error_response
+
+            return error_response(503, message)
+        # The page must not need the database: the signed-in user could not be loaded (or, loaded
+        # earlier, was expired by the rollback), so the layout would query again and turn the 503
+        # into a 500. Render it as for a visitor.
+        g._login_user = login_manager.anonymous_user()
         return render_template("errors/error.html", code=503, error=error), 503
 
 

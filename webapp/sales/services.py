@@ -155,20 +155,27 @@ def create_sale(actor: User, data: SaleInput, *, idempotency_key: str,
         return existing, False
     agent = _resolve_agent(actor, agent_id)
     lock_agent(agent.id)
+    # Read again under the lock: a concurrent request with this key that held the lock has committed
+    # its sale by now, and going on would insert a second new customer before the sale's insert fails.
+    existing = find_by_key(actor, key)
+    if existing is not None:
+        return existing, False
     product, customer, quantity, unit_price_cents, amount_cents, note = _validated(agent, data, actor)
-    if customer is None:
-        customer = catalog.create_customer(actor, name=data.new_customer_name, email=data.new_customer_email)
     approve_now = not get_settings().approval_required
-    sale = Sale(
-        agent_id=agent.id, product_id=product.id, customer_id=customer.id, quantity=quantity,
-        unit_price_cents=unit_price_cents, amount_cents=amount_cents, sold_on=data.sold_on,
-        status=SaleStatus.APPROVED.value if approve_now else SaleStatus.PENDING.value,
-        entered_by_id=actor.id, idempotency_key=key, note=note,
-        decided_at=clock.now_utc() if approve_now else None,
-    )
     try:
-        # A concurrent request with the same key may win the insert; then return its sale.
+        # A concurrent request with the same key may still win the insert (the key is the actor's,
+        # the lock the agent's); then return its sale. The new customer is undone with the sale.
         with db.session.begin_nested():
+            if customer is None:
+                customer = catalog.create_customer(actor, name=data.new_customer_name,
+                                                   email=data.new_customer_email)
+            sale = Sale(
+                agent_id=agent.id, product_id=product.id, customer_id=customer.id, quantity=quantity,
+                unit_price_cents=unit_price_cents, amount_cents=amount_cents, sold_on=data.sold_on,
+                status=SaleStatus.APPROVED.value if approve_now else SaleStatus.PENDING.value,
+                entered_by_id=actor.id, idempotency_key=key, note=note,
+                decided_at=clock.now_utc() if approve_now else None,
+            )
             db.session.add(sale)
             db.session.flush()
     except IntegrityError:

@@ -1,0 +1,54 @@
+"""Fixtures of the reliability tests: committed data on a private engine, cleaned up afterwards.
+
+As in tests/services/test_concurrency.py: many threads need their own transactions at once, so the
+per-test rollback session is swapped for a scoped session (one per app context, so one per thread
+or request) on a private engine with a bounded pool; every row the test adds is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
+from sqlalchemy import create_engine, func, select
+
+from webapp.extensions import db
+
+POOL = 20  # connections of the private engine: threads queue for them (the shared server has a limit)
+
+
+class _EngineSession(FlaskSQLAlchemySession):
+    """Flask-SQLAlchemy's session ignores `bind=`; this one uses the engine it is given."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        """The session's own engine."""
+        return bind or self.bind
+
+
+def _watermarks(connection) -> dict[str, int]:
+    """The highest id of every table with an integer id, before the test adds rows."""
+    return {table.name: connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+            for table in db.metadata.sorted_tables if "id" in table.c}
+
+
+@pytest.fixture
+def committed(app):
+    """Replace db.session with a real committing session; delete what the test committed afterwards."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises every writer (BEGIN IMMEDIATE), so concurrent "
+                    "submissions cannot race there")
+    private = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=POOL, max_overflow=0,
+                            pool_timeout=60)
+    with private.connect() as connection:
+        marks = _watermarks(connection)
+    rollback_session = db.session
+    db.session = db._make_scoped_session({"bind": private, "class_": _EngineSession})
+    try:
+        yield private
+    finally:
+        db.session.remove()
+        db.session = rollback_session
+        with private.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                if table.name in marks:
+                    connection.execute(table.delete().where(table.c.id > marks[table.name]))
+        private.dispose()
