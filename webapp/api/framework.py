@@ -119,6 +119,7 @@ class Operation:
     write: bool
     errors: tuple[int, ...] = field(default_factory=tuple)
     binary: str | None = None
+    headers: dict[str, dict] = field(default_factory=dict)
 
 
 REGISTRY: list[Operation] = []
@@ -187,8 +188,11 @@ def _touch(token) -> None:
 def operation(method: str, path: str, *, summary: str, tag: str, responses: dict[int, type[BaseModel] | None],
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
               roles: tuple[str, ...] = ALL_ROLES, write: bool = False, errors: tuple[int, ...] = (),
-              binary: str | None = None) -> Callable:
-    """Register an API operation: auth, role and scope checks, body/query validation, JSON out."""
+              binary: str | None = None, headers: dict[str, dict] | None = None) -> Callable:
+    """Register an API operation: auth, role and scope checks, body/query validation, JSON out.
+
+    `headers` documents optional request headers: {name: {"description": ..., "schema": {...}}}.
+    """
     rule = re.sub(r"\{(\w+)\}", r"<int:\1>", path)
 
     def decorator(view: Callable) -> Callable:
@@ -236,7 +240,8 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=limited, methods=[method])
         REGISTRY.append(Operation(method=method.lower(), path=path, endpoint=f"api.{view.__name__}",
                                   summary=summary, tag=tag, body=body, query=query, responses=responses,
-                                  roles=roles, write=write, errors=errors, binary=binary))
+                                  roles=roles, write=write, errors=errors, binary=binary,
+                                  headers=dict(headers or {})))
         return handler
 
     return decorator

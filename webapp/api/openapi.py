@@ -30,6 +30,8 @@ def _parameters(op: Operation) -> list[dict]:
     for name in [part[1:-1] for part in op.path.split("/") if part.startswith("{")]:
         params.append({"name": name, "in": "path", "required": True,
                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}})
+    for name, spec in op.headers.items():
+        params.append({"name": name, "in": "header", "required": False, **spec})
     if op.query is not None:
         schema = op.query.model_json_schema()
         required = set(schema.get("required", []))

@@ -92,7 +92,11 @@ def _idempotency_key() -> str:
 
 
 @operation("POST", "/sales", summary="Record a sale (send an Idempotency-Key header to retry safely)",
-           tag="Sales", body=SaleIn, responses={201: SaleOut, 200: SaleOut}, write=True, errors=(409,))
+           tag="Sales", body=SaleIn, responses={201: SaleOut, 200: SaleOut}, write=True, errors=(409,),
+           headers={IDEMPOTENCY_HEADER: {
+               "description": "Your key for this sale: the same key and body again returns the sale already "
+                              "made (200); the same key with a different body is refused (409).",
+               "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}}})
 def create_sale(user, body: SaleIn):
     """Record a sale: agents their own, managers and admins for an agent of their team (agent_id).
 
