@@ -48,8 +48,32 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_security_headers(app)
+    register_input_guards(app)
     register_template_helpers(app)
     return app
+
+
+def register_input_guards(app: Flask) -> None:
+    """Refuse input no row could hold before it reaches the database (where it was a 500): an id
+    in a page's URL beyond a PostgreSQL INTEGER is 404 (the JSON API checks its own ids, with its
+    own error body), a NUL character in any form or query value is 400."""
+    from flask import abort
+
+    from webapp.formtools import MAX_DB_ID
+
+    @app.url_value_preprocessor
+    def _refuse_ids_beyond_the_database(endpoint, values):
+        if not values or (endpoint or "").startswith("api."):
+            return
+        if any(type(value) is int and abs(value) > MAX_DB_ID for value in values.values()):
+            abort(404)
+
+    @app.before_request
+    def _refuse_nul_characters():
+        """No one types a NUL; PostgreSQL text cannot hold one (psycopg DataError: a 500 after the
+        form validated). Refuse it in any form field or query value before a view sees it."""
+        if any("\x00" in value for _, value in request.values.items(multi=True)):
+            abort(400)
 
 
 def register_extensions(app: Flask, redis_override=None) -> None:

@@ -11,6 +11,28 @@ from webapp.errors import ServiceError
 from webapp.money import MoneyError, parse_money, parse_rate
 
 
+# Ids are PostgreSQL INTEGERs: a larger number names no row, and must not reach the database
+# (SQLite raises OverflowError, PostgreSQL "integer out of range": a 500 either way).
+MAX_DB_ID = 2**31 - 1
+
+
+def parse_db_id(value) -> int:
+    """A posted id as an int; ValueError for junk and for numbers no row can have."""
+    number = int(value)
+    if abs(number) > MAX_DB_ID:
+        raise ValueError(f"id out of range: {str(value)[:20]}")
+    return number
+
+
+def db_id_or_none(text) -> int | None:
+    """Plain ASCII digits naming a possible row as an int, else None ("²".isdigit() is True but
+    int("²") raises; 5,000 digits exceed int()'s limit; both were a 500)."""
+    text = str(text).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 10) or int(text) > MAX_DB_ID:
+        return None
+    return int(text)
+
+
 def apply_service_error(form, exc: ServiceError) -> None:
     """Show a service error beside its field (or above the form when it names none)."""
     field = getattr(form, exc.field, None) if exc.field else None

@@ -19,7 +19,7 @@ from webapp.audit.models import AuditEvent
 from webapp.auth.decorators import admin_required
 from webapp.auth.models import User
 from webapp.extensions import db
-from webapp.formtools import parse_iso_date
+from webapp.formtools import db_id_or_none, parse_iso_date
 from webapp.money import format_money, format_rate
 
 PAGE_SIZE = 50
@@ -225,13 +225,13 @@ class AuditFilterForm(FlaskForm):
 
     def validate_actor(self, field):
         """A listed user or System."""
-        if field.data and field.data != SYSTEM and not field.data.isdigit():
+        if field.data and field.data != SYSTEM and db_id_or_none(field.data) is None:
             raise ValidationError("Choose an actor from the list.")
 
     def validate_object_id(self, field):
         """A whole number."""
         text = (field.data or "").strip()
-        if text and (not text.isdigit() or len(text) > 18):
+        if text and db_id_or_none(text) is None:
             raise ValidationError("Enter the object's id, a whole number.")
 
     def validate_start(self, field):

@@ -15,7 +15,7 @@ from wtforms import (BooleanField, IntegerField, RadioField, SelectChoice, Selec
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
-from webapp.formtools import MoneyField
+from webapp.formtools import MoneyField, parse_db_id
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 CADENCE_CHOICES = [SelectChoice("semi_monthly", "Semi-monthly (1st-15th and 16th-end of month)"),
@@ -28,7 +28,7 @@ def _optional_id(value):
     """An id from a select; the empty placeholder means "none chosen" (junk raises ValueError)."""
     if value in (None, "", "None"):
         return None
-    return int(value)
+    return parse_db_id(value)
 
 
 class WholeNumberField(IntegerField):

@@ -5,6 +5,8 @@ from wtforms import (BooleanField, EmailField, PasswordField, SelectChoice, Sele
                      SubmitField)
 from wtforms.validators import DataRequired, Length
 
+from webapp.formtools import parse_db_id
+
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 ROLE_CHOICES = [SelectChoice("agent", "Agent"), SelectChoice("manager", "Manager"),
                 SelectChoice("admin", "Admin")]
@@ -12,7 +14,7 @@ ROLE_CHOICES = [SelectChoice("agent", "Agent"), SelectChoice("manager", "Manager
 
 def _optional_int(value):
     """Empty select value means "no manager"."""
-    return int(value) if value not in (None, "", "None") else None
+    return parse_db_id(value) if value not in (None, "", "None") else None
 
 
 class _UserFields(FlaskForm):

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import DateInput
 
 from webapp.commissions.plans import PlanRules
-from webapp.formtools import MoneyField, RateField, parse_iso_date
+from webapp.formtools import MoneyField, RateField, parse_db_id, parse_iso_date
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 TIER_MODE_CHOICES = [
@@ -26,7 +26,7 @@ def _optional_int(value):
     """An id from a select; the empty choice is None (a non-number fails coercion)."""
     if value in (None, "", "None"):
         return None
-    return int(value)
+    return parse_db_id(value)
 
 
 class IsoDateField(StringField):

@@ -21,6 +21,7 @@ from webapp.commissions.models import PlanAssignment, PlanVersion
 from webapp.commissions.periods import last_closed_end
 from webapp.errors import ServiceError
 from webapp.extensions import db
+from webapp.formtools import db_id_or_none
 from webapp.money import format_money, to_cents
 from webapp.review.access import team_agent_ids
 from webapp.sales import services as sales
@@ -335,7 +336,7 @@ def _sale_ids(raw: list) -> list[int]:
     ids: list[int] = []
     for value in raw:
         text = str(value).strip()
-        if not text.isdigit():
+        if db_id_or_none(text) is None:
             raise ServiceError("Select sales from the list.", "sale_ids")
         if int(text) not in ids:
             ids.append(int(text))

@@ -6,14 +6,14 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from webapp.formtools import MoneyField, parse_iso_date
+from webapp.formtools import MoneyField, parse_db_id, parse_iso_date
 from webapp.money import to_cents
 
 
 def _optional_int(value):
     """Select values arrive as text; junk becomes None (no filter)."""
     try:
-        return int(value) if value not in (None, "") else None
+        return parse_db_id(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
 

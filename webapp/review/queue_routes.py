@@ -10,7 +10,7 @@ from webapp.auth.decorators import manager_required
 from webapp.catalog import services as catalog
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.formtools import parse_iso_date
+from webapp.formtools import db_id_or_none, parse_iso_date
 from webapp.review import bp
 from webapp.review import queue
 from webapp.review.access import team_agents
@@ -170,7 +170,7 @@ def bulk_view():
     """Approve or reject the ticked sales; each row's outcome is shown, one commit for them all."""
     bulk_form = BulkForm(request.form)
     action, ids = request.form.get("action", ""), request.form.getlist("sale_ids")
-    checked = {int(i) for i in ids if i.strip().isdigit()}
+    checked = {db_id_or_none(i) for i in ids} - {None}
     try:
         result = queue.bulk_decide(current_user, ids, action, bulk_form.reason.data)
     except ServiceError as exc:

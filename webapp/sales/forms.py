@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, Signer
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from webapp.formtools import MoneyField, parse_iso_date
+from webapp.formtools import MoneyField, parse_db_id, parse_iso_date
 
 _WHOLE = re.compile(r"^[0-9]{1,7}$")
 
@@ -37,7 +37,7 @@ def verify_form_key(token: str | None) -> str | None:
 def _optional_int(value):
     """Select values arrive as text; junk becomes None (and then a field error)."""
     try:
-        return int(value) if value not in (None, "") else None
+        return parse_db_id(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
 

@@ -8,7 +8,7 @@ from wtforms import (BooleanField, HiddenField, SelectChoice, SelectField, Selec
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.formtools import parse_iso_date
+from webapp.formtools import parse_db_id, parse_iso_date
 
 MAX_MESSAGE = 2000  # the service's limit, checked here too so the error sits beside the field
 
@@ -16,7 +16,7 @@ MAX_MESSAGE = 2000  # the service's limit, checked here too so the error sits be
 def _optional_int(value):
     """Select values arrive as text; junk becomes None (no filter)."""
     try:
-        return int(value) if value not in (None, "") else None
+        return parse_db_id(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
 

@@ -1,0 +1,1 @@
+"""Security suite: authorization matrix, fuzzing, headers, secrets in logs."""

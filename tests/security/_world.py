@@ -1,0 +1,110 @@
+"""The matrix world: two teams, each with agents and their sales, ledger lines, disputes, payouts,
+statements and API tokens; ids of the OTHER team's objects fill the URLs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from tests.conftest import _browser_as
+from webapp.api.models import ApiToken
+from webapp.api.tokens import create_token
+from webapp.audit.models import AuditEvent
+from webapp.auth.models import Role, User
+from webapp.catalog.models import Category, Customer, Product, ProductAssignment
+from webapp.commissions.models import (CommissionEntry, CommissionPlan, Payout, Period, PlanAssignment,
+                                       PlanVersion, Settings, Target)
+from webapp.extensions import db
+from webapp.mail.models import OutgoingEmail
+from webapp.review.models import Dispute, DisputeMessage
+from webapp.sales.models import Sale
+from webapp.statements.models import Statement, StatementRun
+
+TODAY = date(2026, 11, 20)
+ROLES = ("anonymous", "agent", "manager", "admin")
+
+# What a refused request must not change.
+WATCHED = (User, Sale, CommissionEntry, Payout, Dispute, DisputeMessage, Statement, StatementRun, Product,
+           Category, Customer, ProductAssignment, CommissionPlan, PlanVersion, PlanAssignment, Target,
+           Settings, Period, ApiToken, AuditEvent, OutgoingEmail)
+
+
+def row_counts() -> dict[str, int]:
+    """Rows of every main table."""
+    db.session.expire_all()
+    return {m.__tablename__: db.session.scalar(select(func.count()).select_from(m)) for m in WATCHED}
+
+
+class World:
+    """Team A (the signed-in agent and manager) and team B (whose ids fill the URLs)."""
+
+    def __init__(self, app, factory, today):
+        from webapp.commissions.payouts import record_payout
+        from webapp.review.disputes import open_dispute
+        from webapp.statements.services import start_adhoc_run
+
+        today(TODAY)
+        self.app = app
+        self.manager_a = factory.user(Role.MANAGER, name="Manager A")
+        self.agent_a = factory.user(Role.AGENT, manager=self.manager_a, name="Agent A")
+        self.manager_b = factory.user(Role.MANAGER, name="Manager B")
+        self.agent_b = factory.user(Role.AGENT, manager=self.manager_b, name="Agent B")
+        self.admin = factory.user(Role.ADMIN, name="Admin")
+        plan = factory.plan(base_rate="3")
+        for agent in (self.agent_a, self.agent_b):
+            factory.assign(agent, plan)
+        self.assignment = factory.assign(factory.user(Role.AGENT, manager=self.manager_b), plan)
+        self.plan = plan
+        self.product = factory.product(name="Matrix monitor")
+        self.customer = factory.customer()
+        self.category_code = db.session.get(Category, self.product.category_id).code
+        factory.sale(self.agent_a, "500.00", date(2026, 11, 17), product=self.product)
+        self.sale_b = factory.sale(self.agent_b, "1000.00", date(2026, 11, 18), product=self.product)
+        self.pending_b = factory.sale(self.agent_b, "200.00", date(2026, 11, 19), product=self.product,
+                                      approve=False)
+        self.entry_b = db.session.scalar(
+            select(CommissionEntry).where(CommissionEntry.sale_id == self.sale_b.id))
+        self.dispute_b = open_dispute(self.agent_b, self.entry_b.id, "The rate looks wrong")
+        self.payout_b = record_payout(self.manager_b, agent_id=self.agent_b.id, amount_cents=1000,
+                                      paid_on=TODAY, reference="Matrix transfer")
+        self.run_b = start_adhoc_run(self.manager_b, agent_ids=[self.agent_b.id], start=date(2026, 11, 1),
+                                     end=TODAY, message="Matrix")
+        self.statement_b = self.run_b.statements[0]
+        self.token_b, _ = create_token(self.agent_b, name="B's token")
+        self.period = db.session.scalar(select(Period).order_by(Period.id))
+        self.version = db.session.scalar(select(PlanVersion).where(PlanVersion.plan_id == plan.id))
+        db.session.flush()
+        self.users = {"agent": self.agent_a, "manager": self.manager_a, "admin": self.admin}
+        self.browsers = {role: _browser_as(app, user) for role, user in self.users.items()}
+        self.browsers["anonymous"] = _browser_as_anonymous(app)
+        self.bearer = {
+            role: {"Authorization": f"Bearer {create_token(user, name='matrix', scope='write')[1]}"}
+            for role, user in self.users.items()}
+        self.bearer["anonymous"] = {}
+        self._csrf = {}
+
+    def ids(self) -> dict[str, object]:
+        """A value for every URL argument the app's rules use."""
+        return {
+            "sale_id": self.sale_b.id, "entry_id": self.entry_b.id, "dispute_id": self.dispute_b.id,
+            "payout_id": self.payout_b.id, "statement_id": self.statement_b.id, "run_id": self.run_b.id,
+            "agent_id": self.agent_b.id, "user_id": self.agent_b.id, "token_id": self.token_b.id,
+            "customer_id": self.customer.id, "product_id": self.product.id,
+            "category_id": self.product.category_id, "plan_id": self.plan.id, "version_id": self.version.id,
+            "assignment_id": self.assignment.id, "period_id": self.period.id,
+            "message_id": "no-such-message", "filename": "no-such-file.pdf", "upload_id": "no-such-upload",
+            "token": "not-a-reset-token",
+        }
+
+    def csrf(self, role: str) -> str:
+        """A valid CSRF token of the role's session (read once from a page)."""
+        if role not in self._csrf:
+            self._csrf[role] = self.browsers[role].token("/login")
+        return self._csrf[role]
+
+
+def _browser_as_anonymous(app):
+    from tests.conftest import Browser
+
+    return Browser(app.test_client())

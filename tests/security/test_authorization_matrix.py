@@ -1,0 +1,285 @@
+"""Authorization matrix: every rule of the URL map x GET/POST(/PATCH) x anonymous, agent, manager
+(of another team) and admin, with ids of team B's objects.
+
+Every endpoint must be classified below. A new route that is in no list fails
+`test_every_route_is_classified`: decide who may use it and add it to ACCESS (and to OWNED if its
+URL names an object that belongs to an agent or a team).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.security._world import ROLES, World, row_counts
+
+# --- Public endpoints: reachable without signing in, on purpose. ---------------------------------
+PUBLIC = {
+    "static",                      # CSS/JS/images
+    "auth.login",                  # the sign-in form
+    "auth.forgot_password",        # asks for a reset mail (rate limited, says the same for any email)
+    "auth.reset_password",         # the token in the URL is the credential
+    "main.healthz",                # load balancer probe: no data
+    "api.openapi_document",        # the API's description, no data
+    "api.docs",                    # the page rendering that description
+    "mail_webhooks.mailchimp",     # signed by Mailchimp (X-Mandrill-Signature): 403 without it
+}
+
+# --- Everything else: who may use it. -------------------------------------------------------------
+SIGNED_IN, AGENT, STAFF, ADMIN = "signed_in", "agent", "staff", "admin"
+ALLOWED = {SIGNED_IN: {"agent", "manager", "admin"}, AGENT: {"agent"}, STAFF: {"manager", "admin"},
+           ADMIN: {"admin"}}
+
+ACCESS = {
+    # any signed-in user
+    "main.home": SIGNED_IN, "auth.logout": SIGNED_IN,
+    "api_tokens.tokens_page": SIGNED_IN, "api_tokens.revoke": SIGNED_IN,
+    "sales.detail": SIGNED_IN,
+    "statements.index": SIGNED_IN, "statements.detail": SIGNED_IN, "statements.status": SIGNED_IN,
+    "statements.pdf": SIGNED_IN, "statements.resend": SIGNED_IN, "statements.run": SIGNED_IN,
+    # agents only (their own work)
+    "sales.dashboard": AGENT, "sales.totals": AGENT, "sales.create": AGENT, "sales.estimate": AGENT,
+    "sales.customer_search": AGENT, "sales.customer_pick": AGENT, "sales.my_sales": AGENT,
+    "sales.edit": AGENT, "sales.cancel": AGENT, "sales.my_products": AGENT,
+    "sales.my_disputes": AGENT, "sales.my_dispute": AGENT, "sales.my_dispute_reply": AGENT,
+    "sales.dispute_entry": AGENT, "statements.request_statement": AGENT,
+    # managers (their team) and admins
+    "review.queue": STAFF, "review.counters": STAFF, "review.approve": STAFF, "review.reject": STAFF,
+    "review.bulk": STAFF, "review.void_sale": STAFF, "review.team": STAFF, "review.agent_detail": STAFF,
+    "review.add_adjustment": STAFF, "review.record_payout": STAFF, "review.payouts": STAFF,
+    "review.reverse_payout": STAFF, "review.pay_period_confirm": STAFF, "review.pay_period": STAFF,
+    "review.disputes": STAFF, "review.dispute_detail": STAFF, "review.dispute_reply": STAFF,
+    "review.dispute_accept": STAFF, "review.dispute_reject": STAFF,
+    "review.periods_page": STAFF, "review.period_close": STAFF, "review.period_close_confirm": STAFF,
+    "review.exports_page": STAFF, "review.export_sales": STAFF, "review.export_ledger": STAFF,
+    "review.imports_page": STAFF, "review.import_template": STAFF, "review.import_preview": STAFF,
+    "review.import_confirm": STAFF,
+    "statements.send": STAFF, "statements.issue": STAFF, "statements.render_again": STAFF,
+    # admins only
+    "admin.users": ADMIN, "admin.user_new": ADMIN, "admin.user_edit": ADMIN, "admin.audit": ADMIN,
+    "admin.outbox": ADMIN, "admin.outbox_message": ADMIN, "admin.outbox_html": ADMIN,
+    "admin.outbox_attachment": ADMIN, "admin.categories": ADMIN, "admin.category_new": ADMIN,
+    "admin.category_edit": ADMIN, "admin.category_archive": ADMIN, "admin.category_restore": ADMIN,
+    "admin.products": ADMIN, "admin.product_new": ADMIN, "admin.product_edit": ADMIN,
+    "admin.product_agents": ADMIN, "admin.product_archive": ADMIN, "admin.product_restore": ADMIN,
+    "admin.plans": ADMIN, "admin.plan_new": ADMIN, "admin.plan_detail": ADMIN, "admin.version_new": ADMIN,
+    "admin.version_edit": ADMIN, "admin.plan_assignments": ADMIN, "admin.assignment_end": ADMIN,
+    "admin.plan_simulator": ADMIN, "admin.settings": ADMIN, "admin.targets": ADMIN, "admin.target_set": ADMIN,
+    # JSON API (bearer token)
+    "api.me": SIGNED_IN, "api.list_products": SIGNED_IN, "api.create_product": ADMIN,
+    "api.update_product": ADMIN, "api.create_sale": SIGNED_IN, "api.list_sales": SIGNED_IN,
+    "api.get_sale": SIGNED_IN, "api.approve_sale": STAFF, "api.reject_sale": STAFF, "api.void_sale": STAFF,
+    "api.agent_commissions": SIGNED_IN, "api.estimate": SIGNED_IN, "api.list_statements": SIGNED_IN,
+    "api.get_statement": SIGNED_IN, "api.statement_pdf": SIGNED_IN, "api.start_run": SIGNED_IN,
+    "api.get_run": SIGNED_IN,
+}
+
+# Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
+# statement, run or token): the agent of team A and the manager of team A must get 404 — the object
+# "does not exist" for them — where their role is otherwise allowed.
+OWNED = {
+    "api_tokens.revoke", "sales.detail", "sales.edit", "sales.cancel", "sales.my_dispute",
+    "sales.my_dispute_reply", "sales.dispute_entry",
+    "statements.detail", "statements.status", "statements.pdf", "statements.resend", "statements.run",
+    "statements.render_again",
+    "review.approve", "review.reject", "review.void_sale", "review.agent_detail", "review.add_adjustment",
+    "review.record_payout", "review.reverse_payout", "review.dispute_detail", "review.dispute_reply",
+    "review.dispute_accept", "review.dispute_reject",
+    "review.import_preview", "review.import_confirm",  # an unknown upload id: 404 for everyone
+    "api.get_sale", "api.approve_sale", "api.reject_sale", "api.void_sale", "api.agent_commissions",
+    "api.get_statement", "api.statement_pdf", "api.get_run",
+}
+# Owned objects that do not exist at all (string ids): 404 for admins too.
+MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",
+                   "admin.outbox_html", "admin.outbox_attachment"}
+
+MUTATING = ("POST", "PATCH", "PUT", "DELETE")
+# A form/body that would do something on most routes if a guard let it through.
+FORM = {"reason": "matrix", "comment": "matrix", "body": "matrix", "amount": "1.00", "note": "matrix",
+        "reference": "matrix", "paid_on": "2026-11-20", "effective_on": "2026-11-20", "kind": "bonus",
+        "message": "matrix", "name": "Matrix", "email": "matrix@example.com", "role": "admin",
+        "password": "matrix-password-1", "sale_ids": "1"}
+
+
+def _json_body(world: World, endpoint: str) -> dict | None:
+    """A valid body for the API operation; ids in bodies are team B's (checked via BODY_OWNED)."""
+    b = world.agent_b.id
+    return {
+        "api.create_product": {"sku": "MATRIX-1", "name": "Matrix", "category": world.category_code,
+                               "list_price": "1.00"},
+        "api.update_product": {"name": "Renamed by matrix"},
+        "api.create_sale": {"product_id": world.product.id, "customer_name": "Matrix", "quantity": 1,
+                            "sold_on": "2026-11-20", "agent_id": b},
+        "api.reject_sale": {"reason": "matrix"}, "api.void_sale": {"reason": "matrix"},
+        "api.estimate": {"product_id": world.product.id, "quantity": 1, "sold_on": "2026-11-20",
+                         "agent_id": b},
+        "api.start_run": {"start": "2026-11-01", "end": "2026-11-20", "agent_ids": [b]},
+    }.get(endpoint)
+
+
+QUERY = {"api.agent_commissions": "?start=2026-11-01&end=2026-11-20"}
+
+# Operations whose BODY names team B's agent: refused (403/404/422, nothing written) for the agent
+# and the manager of team A; admins may.
+BODY_OWNED = {"api.create_sale", "api.estimate", "api.start_run"}
+
+
+def _rules(app):
+    """Every rule; logout last, since it ends the session the others need."""
+    return sorted(app.url_map.iter_rules(), key=lambda rule: rule.endpoint == "auth.logout")
+
+
+def _methods(rule) -> list[str]:
+    return sorted(rule.methods - {"HEAD", "OPTIONS"})
+
+
+def test_every_route_is_classified(app):
+    endpoints = {rule.endpoint for rule in _rules(app)}
+    unclassified = endpoints - PUBLIC - set(ACCESS)
+    assert not unclassified, (
+        f"New route(s) {sorted(unclassified)}: classify each in tests/security/test_authorization_matrix.py "
+        "(PUBLIC, or ACCESS with the roles allowed, plus OWNED if the URL names an agent's or team's "
+        "object).")
+    stale = (PUBLIC | set(ACCESS) | OWNED) - endpoints
+    assert not stale, f"Classified endpoints that no longer exist: {sorted(stale)}"
+
+
+def test_api_classification_matches_the_registry(app):
+    from webapp.api.framework import REGISTRY
+
+    for op in REGISTRY:
+        assert ALLOWED[ACCESS[op.endpoint]] == set(op.roles), op.endpoint
+
+
+def _expected(role: str, endpoint: str) -> str:
+    """'login', '401', '403', '404' or 'ok' (allowed: anything but 401/403/login/5xx)."""
+    access = ACCESS[endpoint]
+    if role == "anonymous":
+        return "401" if endpoint.startswith("api.") else "login"
+    if role not in ALLOWED[access]:
+        return "403"
+    if endpoint in MISSING_FOR_ALL:
+        return "404"
+    if endpoint in OWNED and role != "admin":
+        return "404"
+    if endpoint in BODY_OWNED and role != "admin":
+        return "refused"
+    return "ok"
+
+
+def _request(world: World, role: str, rule, method: str, url: str):
+    client = world.browsers[role].client
+    if rule.endpoint.startswith("api."):
+        headers = dict(world.bearer[role])
+        if method == "GET":
+            return client.get(url + QUERY.get(rule.endpoint, ""), headers=headers)
+        headers["Idempotency-Key"] = f"matrix-{role}-{rule.endpoint}".replace(".", "-")
+        body = _json_body(world, rule.endpoint)
+        if body is None:
+            return client.open(url, method=method, headers=headers)
+        return client.open(url, method=method, json=body, headers=headers)
+    if method == "GET":
+        return client.get(url)
+    return client.open(url, method=method, data={**FORM, "csrf_token": world.csrf(role)})
+
+
+def _check(world: World, role: str, rule, method: str, url: str, response) -> str | None:
+    """A description of what is wrong with the response, or None."""
+    status = response.status_code
+    body = response.get_data(as_text=True)
+    if status >= 500:
+        return f"{status} (server error)"
+    if rule.endpoint in PUBLIC:
+        if rule.endpoint == "mail_webhooks.mailchimp" and method == "POST" and status != 403:
+            return f"{status}, expected 403 without a signature"
+        return None
+    expected = _expected(role, rule.endpoint)
+    if expected == "login":
+        location = urlsplit(response.headers.get("Location", ""))
+        if status != 302 or location.path != "/login":
+            return f"{status} {response.headers.get('Location')}, expected a redirect to /login"
+    elif expected == "401":
+        if status != 401 or not response.is_json:
+            return f"{status}, expected a JSON 401"
+    elif expected == "refused":
+        if status not in (403, 404, 422):
+            return f"{status}, expected 403/404/422 for team B's agent in the body"
+    elif expected in ("403", "404"):
+        if str(status) != expected:
+            return f"{status}, expected {expected}"
+    elif rule.endpoint != "auth.logout":  # logging out redirects to /login, as it should
+        to_login = status == 302 and urlsplit(response.headers["Location"]).path == "/login"
+        if status in (401, 403) or to_login:
+            return f"{status}, expected to be allowed"
+    if expected != "ok" and world.agent_b.name in body:
+        return "refused, but the body shows team B's data"
+    return None
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorization_matrix(app, factory, today, outbox, role):
+    world = World(app, factory, today)
+    values = world.ids()
+    failures = []
+    checked = 0
+    for rule in _rules(app):
+        if rule.endpoint == "static":
+            continue
+        with app.test_request_context():
+            url = app.url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
+        for method in _methods(rule):
+            mutating = method in MUTATING
+            before = row_counts() if mutating else None
+            response = _request(world, role, rule, method, url)
+            checked += 1
+            problem = _check(world, role, rule, method, url, response)
+            if problem is None and mutating and rule.endpoint not in PUBLIC \
+                    and _expected(role, rule.endpoint) != "ok":
+                after = row_counts()
+                if after != before:
+                    changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+                    problem = f"refused ({response.status_code}) but wrote {changed}"
+            if problem:
+                failures.append(f"{role} {method} {url} [{rule.endpoint}]: {problem}")
+    assert checked > 100
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("role", ["agent", "admin"])
+def test_ids_beyond_the_database_are_404_not_500(app, factory, today, role):
+    """Werkzeug's int converter takes any digits; the database does not (OverflowError, or
+    PostgreSQL's "integer out of range")."""
+    world = World(app, factory, today)
+    client, token = world.browsers[role].client, world.csrf(role)
+    failures = []
+    for huge in (2**31, 10**20):
+        values = {name: (huge if isinstance(value, int) else value) for name, value in world.ids().items()}
+        for rule in _rules(app):
+            if rule.endpoint in ("static", "auth.logout") or not any(
+                    isinstance(values[name], int) for name in rule.arguments):
+                continue
+            with app.test_request_context():
+                url = app.url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
+            for method in _methods(rule):
+                if rule.endpoint.startswith("api."):
+                    response = client.open(url, method=method, headers=world.bearer[role])
+                elif method == "GET":
+                    response = client.get(url)
+                else:
+                    response = client.open(url, method=method, data={**FORM, "csrf_token": token})
+                if response.status_code not in (403, 404):  # 403: the role is refused first (API)
+                    failures.append(f"{method} {url}: {response.status_code}")
+    # Filters and forms that name ids in the query string or body.
+    staff = world.browsers["admin"].client
+    for url in ("/admin/audit?actor=99999999999999999999", "/manage/review?agent_id=99999999999999999999",
+                "/manage/review?product_id=99999999999999999999", "/statements?agent_id=99999999999999999999",
+                "/statements?period_id=99999999999999999999",
+                "/admin/audit?object_id=99999999999999999", "/admin/audit?object_id=%C2%B2",
+                "/admin/audit?actor=%C2%B2"):
+        if (response := staff.get(url)).status_code >= 500:
+            failures.append(f"GET {url}: {response.status_code}")
+    agent = world.browsers["agent"].client
+    if (response := agent.get("/sales?product_id=99999999999999999999")).status_code >= 500:
+        failures.append(f"GET /sales?product_id=...: {response.status_code}")
+    assert not failures, "\n".join(failures)
