@@ -61,11 +61,12 @@ def dispute_detail(dispute_id: int):
     return _detail_page(service.visible_dispute(current_user, dispute_id))
 
 
-@bp.route("/disputes/<int:dispute_id>/reply", methods=["POST"])
-@manager_required
-def dispute_reply(dispute_id: int):
-    """Add the manager's message; htmx gets the thread back, others a redirect."""
-    dispute = service.visible_dispute(current_user, dispute_id)
+def reply_view(dispute, *, detail_endpoint: str, reply_endpoint: str, page):
+    """Add the signed-in user's message to a dispute: htmx gets the thread back, others a redirect.
+
+    Shared by the manager's and the agent's pages; `page(dispute, form, status)` renders the
+    side's full page when the reply comes back with errors without htmx.
+    """
     form = DisputeReplyForm()
     status = 422
     if form.validate():
@@ -77,15 +78,24 @@ def dispute_reply(dispute_id: int):
             db.session.commit()
             if not _is_htmx():
                 flash("Reply sent.", "success")
-                return redirect(url_for("review.dispute_detail", dispute_id=dispute.id))
+                return redirect(url_for(detail_endpoint, dispute_id=dispute.id))
             form, status = DisputeReplyForm(formdata=None), 200
     if _is_htmx() and status == 409:
         # htmx does not swap a 409; send the browser to the page that shows what happened.
-        return "", 409, {"HX-Redirect": url_for("review.dispute_detail", dispute_id=dispute.id)}
+        return "", 409, {"HX-Redirect": url_for(detail_endpoint, dispute_id=dispute.id)}
     if _is_htmx():
         return render_template("review/disputes/partials/_thread.html", dispute=dispute, reply_form=form,
-                               reply_url=url_for("review.dispute_reply", dispute_id=dispute.id)), status
-    return _detail_page(dispute, status, reply_form=form)
+                               reply_url=url_for(reply_endpoint, dispute_id=dispute.id)), status
+    return page(dispute, form, status)
+
+
+@bp.route("/disputes/<int:dispute_id>/reply", methods=["POST"])
+@manager_required
+def dispute_reply(dispute_id: int):
+    """Add the manager's message to a dispute of the team."""
+    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="review.dispute_detail",
+                      reply_endpoint="review.dispute_reply",
+                      page=lambda dispute, form, status: _detail_page(dispute, status, reply_form=form))
 
 
 @bp.route("/disputes/<int:dispute_id>/accept", methods=["POST"])

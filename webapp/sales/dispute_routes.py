@@ -11,7 +11,7 @@ from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.review import disputes as service
 from webapp.review.dispute_forms import DisputeOpenForm, DisputeReplyForm
-from webapp.review.dispute_routes import refused
+from webapp.review.dispute_routes import refused, reply_view
 from webapp.sales import bp
 
 
@@ -83,25 +83,6 @@ def my_dispute(dispute_id: int):
 @bp.route("/disputes/<int:dispute_id>/reply", methods=["POST"])
 @agent_required
 def my_dispute_reply(dispute_id: int):
-    """Add the agent's message; htmx gets the thread back, others a redirect."""
-    dispute = service.visible_dispute(current_user, dispute_id)
-    form = DisputeReplyForm()
-    status = 422
-    if form.validate():
-        try:
-            service.reply(current_user, dispute, form.body.data)
-        except ServiceError as exc:
-            status = refused(form, exc)
-        else:
-            db.session.commit()
-            if request.headers.get("HX-Request") != "true":
-                flash("Reply sent.", "success")
-                return redirect(url_for("sales.my_dispute", dispute_id=dispute.id))
-            form, status = DisputeReplyForm(formdata=None), 200
-    if request.headers.get("HX-Request") == "true":
-        if status == 409:
-            # htmx does not swap a 409; send the browser to the page that shows what happened.
-            return "", 409, {"HX-Redirect": url_for("sales.my_dispute", dispute_id=dispute.id)}
-        return render_template("review/disputes/partials/_thread.html", dispute=dispute, reply_form=form,
-                               reply_url=url_for("sales.my_dispute_reply", dispute_id=dispute.id)), status
-    return _page(dispute, form, status)
+    """Add the agent's message to one of their disputes."""
+    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="sales.my_dispute",
+                      reply_endpoint="sales.my_dispute_reply", page=_page)
