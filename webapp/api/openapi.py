@@ -68,6 +68,8 @@ def build_spec(server_url: str = "/api/v1") -> dict:
             extra |= {400, 413, 415, 422}
         if op.query is not None or "{" in op.path:
             extra |= {422}
+        if op.query is not None:
+            extra |= {400}  # a NUL character in a query value is refused app-wide before validation
         if "{" in op.path:
             extra |= {404}
         for status in sorted(extra):
