@@ -92,3 +92,36 @@ def parse_iso_date(text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
+
+
+def form_page(form, save, *, template: str, done, **context):
+    """The create/edit page pattern: GET renders; POST validates, runs `save()` (a service call),
+    commits and returns `done(result)`, or re-renders with each error beside its field (422),
+    rolled back so nothing is half-written."""
+    from flask import render_template, request
+
+    from webapp.extensions import db
+
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                result = save()
+            except ServiceError as exc:
+                db.session.rollback()
+                apply_service_error(form, exc)
+            else:
+                db.session.commit()
+                return done(result)
+        return render_template(template, form=form, **context), 422
+    return render_template(template, form=form, **context)
+
+
+def saved(message: str, endpoint: str, **values):
+    """A `done` for form_page: flash `message` and redirect to `endpoint`."""
+    from flask import flash, redirect, url_for
+
+    def finish(_result):
+        flash(message, "success")
+        return redirect(url_for(endpoint, **values))
+
+    return finish

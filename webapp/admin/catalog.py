@@ -21,7 +21,7 @@ from webapp.catalog.models import Category, ProductAssignment
 from webapp.commissions import periods, plans
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.formtools import apply_service_error
+from webapp.formtools import apply_service_error, form_page, saved
 from webapp.money import from_cents, to_cents
 
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
@@ -80,19 +80,14 @@ def categories():
 def category_new():
     """Create a category."""
     form = CategoryCreateForm()
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                category = catalog.save_category(current_user, None, code=form.code.data, name=form.name.data)
-            except ServiceError as exc:
-                db.session.rollback()
-                apply_service_error(form, exc)
-            else:
-                db.session.commit()
-                flash(f"Category {category.name} created.", "success")
-                return redirect(url_for("admin.categories"))
-        return render_template("admin/category_form.html", form=form, category=None), 422
-    return render_template("admin/category_form.html", form=form, category=None)
+
+    def done(category):
+        flash(f"Category {category.name} created.", "success")
+        return redirect(url_for("admin.categories"))
+
+    return form_page(form, lambda: catalog.save_category(current_user, None, code=form.code.data,
+                                                         name=form.name.data),
+                     template="admin/category_form.html", done=done, category=None)
 
 
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
@@ -101,20 +96,10 @@ def category_edit(category_id: int):
     """Rename a category."""
     category = _get_category(category_id)
     form = CategoryEditForm(obj=category)
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                catalog.save_category(current_user, category, code=category.code, name=form.name.data,
-                                      active=category.active)
-            except ServiceError as exc:
-                db.session.rollback()
-                apply_service_error(form, exc)
-            else:
-                db.session.commit()
-                flash(f"Saved {category.name}.", "success")
-                return redirect(url_for("admin.categories"))
-        return render_template("admin/category_form.html", form=form, category=category), 422
-    return render_template("admin/category_form.html", form=form, category=category)
+    return form_page(form, lambda: catalog.save_category(current_user, category, code=category.code,
+                                                         name=form.name.data, active=category.active),
+                     template="admin/category_form.html", done=saved(f"Saved {category.name}.", "admin.categories"),
+                     category=category)
 
 
 def _set_category_active(category_id: int, active: bool):
@@ -166,26 +151,18 @@ def product_new():
     """Create a product."""
     form = ProductCreateForm()
     form.set_categories(catalog.list_categories(include_archived=False))
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                product = catalog.save_product(
-                    current_user, None, sku=form.sku.data, name=form.name.data,
-                    category_id=form.category_id.data, list_price_cents=to_cents(form.list_price.decimal),
-                    restricted=form.restricted.data,
-                )
-            except ServiceError as exc:
-                db.session.rollback()
-                apply_service_error(form, exc)
-            else:
-                db.session.commit()
-                if product.restricted:
-                    flash(f"Product {product.sku} created. Choose the agents who may sell it.", "success")
-                    return redirect(url_for("admin.product_agents", product_id=product.id))
-                flash(f"Product {product.sku} created.", "success")
-                return redirect(url_for("admin.products"))
-        return render_template("admin/product_form.html", form=form, product=None), 422
-    return render_template("admin/product_form.html", form=form, product=None)
+
+    def done(product):
+        if product.restricted:
+            flash(f"Product {product.sku} created. Choose the agents who may sell it.", "success")
+            return redirect(url_for("admin.product_agents", product_id=product.id))
+        flash(f"Product {product.sku} created.", "success")
+        return redirect(url_for("admin.products"))
+
+    return form_page(form, lambda: catalog.save_product(
+        current_user, None, sku=form.sku.data, name=form.name.data, category_id=form.category_id.data,
+        list_price_cents=to_cents(form.list_price.decimal), restricted=form.restricted.data,
+    ), template="admin/product_form.html", done=done, product=None)
 
 
 @bp.route("/products/<int:product_id>", methods=["GET", "POST"])
@@ -196,24 +173,13 @@ def product_edit(product_id: int):
     form = ProductEditForm(obj=product)
     # An archived category stays offered to the products already in it.
     form.set_categories([c for c in catalog.list_categories() if c.active or c.id == product.category_id])
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                catalog.save_product(
-                    current_user, product, sku=product.sku, name=form.name.data,
-                    category_id=form.category_id.data, list_price_cents=to_cents(form.list_price.decimal),
-                    active=form.active.data, restricted=form.restricted.data,
-                )
-            except ServiceError as exc:
-                db.session.rollback()
-                apply_service_error(form, exc)
-            else:
-                db.session.commit()
-                flash(f"Saved {product.sku}.", "success")
-                return redirect(url_for("admin.products"))
-        return render_template("admin/product_form.html", form=form, product=product), 422
-    form.list_price.data = str(from_cents(product.list_price_cents))
-    return render_template("admin/product_form.html", form=form, product=product)
+    if request.method == "GET":
+        form.list_price.data = str(from_cents(product.list_price_cents))
+    return form_page(form, lambda: catalog.save_product(
+        current_user, product, sku=product.sku, name=form.name.data, category_id=form.category_id.data,
+        list_price_cents=to_cents(form.list_price.decimal), active=form.active.data,
+        restricted=form.restricted.data,
+    ), template="admin/product_form.html", done=saved(f"Saved {product.sku}.", "admin.products"), product=product)
 
 
 def _set_product_active(product_id: int, active: bool):

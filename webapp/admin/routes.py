@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp.admin import bp
 from webapp.admin.forms import UserCreateForm, UserEditForm
 from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
-from webapp.errors import ServiceError
-from webapp.extensions import db
-from webapp.formtools import apply_service_error
+from webapp.formtools import form_page, saved
 from webapp.mail import get_backend
 
 
@@ -28,22 +26,15 @@ def user_new():
     """Create a user."""
     form = UserCreateForm()
     form.set_managers(accounts.list_managers())
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                user = accounts.create_user(
-                    current_user, email=form.email.data, name=form.name.data, role=form.role.data,
-                    password=form.password.data, manager_id=form.manager_id.data,
-                )
-            except ServiceError as exc:
-                db.session.rollback()
-                apply_service_error(form, exc)
-            else:
-                db.session.commit()
-                flash(f"{user.name} can now sign in as {user.email}.", "success")
-                return redirect(url_for("admin.users"))
-        return render_template("admin/user_form.html", form=form, user=None), 422
-    return render_template("admin/user_form.html", form=form, user=None)
+
+    def done(user):
+        flash(f"{user.name} can now sign in as {user.email}.", "success")
+        return redirect(url_for("admin.users"))
+
+    return form_page(form, lambda: accounts.create_user(
+        current_user, email=form.email.data, name=form.name.data, role=form.role.data,
+        password=form.password.data, manager_id=form.manager_id.data,
+    ), template="admin/user_form.html", done=done, user=None)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -53,20 +44,10 @@ def user_edit(user_id: int):
     user = accounts.get_user(user_id)
     form = UserEditForm(obj=user)
     form.set_managers([m for m in accounts.list_managers() if m.id != user.id])
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                accounts.update_user(current_user, user, name=form.name.data, role=form.role.data,
-                                     manager_id=form.manager_id.data, active=form.active.data)
-            except ServiceError as exc:
-                db.session.rollback()
-                apply_service_error(form, exc)
-            else:
-                db.session.commit()
-                flash(f"Saved {user.name}.", "success")
-                return redirect(url_for("admin.users"))
-        return render_template("admin/user_form.html", form=form, user=user), 422
-    return render_template("admin/user_form.html", form=form, user=user)
+    return form_page(form, lambda: accounts.update_user(
+        current_user, user, name=form.name.data, role=form.role.data, manager_id=form.manager_id.data,
+        active=form.active.data,
+    ), template="admin/user_form.html", done=saved(f"Saved {user.name}.", "admin.users"), user=user)
 
 
 def _outbox():
