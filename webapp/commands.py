@@ -1,4 +1,4 @@
-"""CLI: `flask users create`, `flask demo seed` and `flask commissions simulate`."""
+"""CLI: `flask users create`, `flask demo seed`, `flask demo generate` and `flask commissions simulate`."""
 
 from __future__ import annotations
 
@@ -57,6 +57,27 @@ def seed_command():
     for user in accounts.list_users():
         if user.email.endswith("@demo.example"):
             click.echo(f"  {user.role:<8} {user.email}")
+
+
+@demo_cli.command("generate")
+@click.option("--agents", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--sales", type=click.IntRange(min=0), default=1_000_000, show_default=True)
+@click.option("--months", type=click.IntRange(min=1, max=120), default=12, show_default=True,
+              help="Whole months of history before the current month.")
+@click.option("--seed", type=int, default=20261126, show_default=True, help="Random seed (same seed, same data).")
+def generate_command(agents, sales, months, seed):
+    """Bulk data for benchmarks: N agents in teams of 25 and M sales with their ledger (not for production)."""
+    from webapp.demo import DEMO_PASSWORD, generate_demo
+
+    try:
+        report = generate_demo(agents, sales, months=months, seed=seed, progress=click.echo)
+    except (RuntimeError, ValueError) as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Generated {report.managers} managers, {report.agents} agents, {report.sales:,} sales "
+               f"({report.approved:,} approved) from {report.first_day} to {report.last_day}: inserts "
+               f"{report.insert_seconds:.1f} s, ledger {report.ledger_seconds:.1f} s.")
+    click.echo(f"Logins: agent0001@generated.example, manager001@generated.example (password {DEMO_PASSWORD}).")
 
 
 @commissions_cli.command("simulate")

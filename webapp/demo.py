@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, time as day_time, timedelta, timezone
 from decimal import Decimal
+from typing import Callable, Iterator
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 
 from webapp import clock
 from webapp.auth import services as accounts
@@ -15,7 +18,8 @@ from webapp.auth.models import Role, User
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Customer, Product
 from webapp.commissions import plans
-from webapp.commissions.models import CommissionPlan
+from webapp.commissions.ledger import recompute_agent_range
+from webapp.commissions.models import CommissionPlan, PlanAssignment, Target
 from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.sales import services as sales
@@ -87,6 +91,18 @@ def _ensure_catalogue() -> dict[str, Product]:
 
 def _ensure_plans(agents: list[User], month_start: date) -> None:
     """A flat 3% plan (the seed's rate) and a tiered plan; assignments and targets."""
+    flat, tiered = _demo_plans()
+    for index, agent in enumerate(agents):
+        if not plans.assignments_of(agent.id):
+            plans.assign_plan(None, agent_id=agent.id, plan_id=(tiered if index % 2 else flat).id,
+                              effective_from=date(2000, 1, 1))
+        for month in (month_start, (month_start - timedelta(days=1)).replace(day=1)):
+            if plans.target_for(agent.id, month) is None:
+                plans.set_target(None, agent_id=agent.id, month=month, amount_cents=25_000_000)
+
+
+def _demo_plans() -> tuple[CommissionPlan, CommissionPlan]:
+    """The flat and the tiered demo plans, created when missing."""
     existing = {p.name: p for p in db.session.scalars(select(CommissionPlan))}
     tech = db.session.scalar(select(Category).where(Category.code == "technology"))
     flat = existing.get(FLAT_PLAN) or plans.create_plan(
@@ -98,13 +114,7 @@ def _ensure_plans(agents: list[User], month_start: date) -> None:
         rules=plans.PlanRules(tiers=[(Decimal("0"), Decimal("3")), (Decimal("50000"), Decimal("4")),
                                      (Decimal("100000"), Decimal("5"))], tier_mode="marginal"),
         effective_from=date(2000, 1, 1))
-    for index, agent in enumerate(agents):
-        if not plans.assignments_of(agent.id):
-            plans.assign_plan(None, agent_id=agent.id, plan_id=(tiered if index % 2 else flat).id,
-                              effective_from=date(2000, 1, 1))
-        for month in (month_start, (month_start - timedelta(days=1)).replace(day=1)):
-            if plans.target_for(agent.id, month) is None:
-                plans.set_target(None, agent_id=agent.id, month=month, amount_cents=25_000_000)
+    return flat, tiered
 
 
 def _ensure_sales(agents: list[User], products: dict[str, Product], today: date) -> None:
@@ -163,3 +173,158 @@ def seed_demo() -> bool:
     _ensure_plans(agents, today.replace(day=1))
     _ensure_sales(agents, products, today)
     return created
+
+
+# ---- Bulk data for benchmarks: `flask demo generate` -------------------------------------------
+
+GENERATED_DOMAIN = "generated.example"
+TEAM_SIZE = 25
+GENERATED_CUSTOMERS = 200
+SALE_COLUMNS = ("agent_id", "product_id", "customer_id", "quantity", "unit_price_cents", "amount_cents",
+                "sold_on", "status", "entered_by_id", "idempotency_key", "decided_by_id", "decided_at")
+# Rows per executemany batch where there is no COPY (SQLite): bounded memory, few round trips.
+BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class GenerateReport:
+    """What `generate_demo` made and how long each step took (seconds)."""
+
+    managers: int
+    agents: int
+    sales: int
+    approved: int
+    first_day: date
+    last_day: date
+    insert_seconds: float
+    ledger_seconds: float
+
+
+def _bulk_users(role: Role, rows: list[tuple[str, str, int | None]], password_hash: str) -> list[int]:
+    """Insert users in one statement (one password hash for all: scrypt per user would take minutes)."""
+    db.session.execute(insert(User), [
+        {"email": email, "name": name, "role": role.value, "manager_id": manager_id, "password_hash": password_hash}
+        for email, name, manager_id in rows])
+    emails = [email for email, _, _ in rows]
+    by_email = dict(db.session.execute(select(User.email, User.id).where(User.email.in_(emails))).all())
+    return [by_email[email] for email in emails]
+
+
+def _sale_rows(rng: random.Random, count: int, agents: list[tuple[int, int]], products: list[Product],
+               customers: list[int], first: date, last: date) -> Iterator[tuple]:
+    """`count` sales spread evenly over agents and days; older ones decided, the last month partly pending."""
+    span = (last - first).days
+    recent = last - timedelta(days=30)
+    for n in range(count):
+        agent_id, manager_id = agents[n % len(agents)]
+        product = products[rng.randrange(len(products))]
+        sold_on = first + timedelta(days=rng.randint(0, span))
+        quantity = rng.choice((1, 1, 1, 2, 3))
+        # Prices vary around the list price, as negotiated sales do (whole dollars keep it readable).
+        unit_price = max(100, product.list_price_cents + rng.randint(-20, 20) * 100 * (product.list_price_cents // 100_000))
+        roll = rng.random()
+        if sold_on > recent and roll < 0.3:
+            status = SaleStatus.PENDING.value
+        elif roll < 0.97:
+            status = SaleStatus.APPROVED.value
+        elif roll < 0.99:
+            status = SaleStatus.REJECTED.value
+        else:
+            status = SaleStatus.VOIDED.value
+        decided_at = None
+        if status != SaleStatus.PENDING.value:
+            decided_at = datetime.combine(sold_on + timedelta(days=1), day_time(9), tzinfo=timezone.utc)
+        yield (agent_id, product.id, customers[rng.randrange(len(customers))], quantity, unit_price,
+               quantity * unit_price, sold_on, status, agent_id, f"gen-{n:09d}",
+               manager_id if decided_at else None, decided_at)
+
+
+def _copy_sales(rows: Iterator[tuple]) -> None:
+    """Load sales with PostgreSQL's COPY, or in executemany batches elsewhere."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(f"COPY sales ({', '.join(SALE_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    batch = []
+    for row in rows:
+        batch.append(dict(zip(SALE_COLUMNS, row)))
+        if len(batch) == BATCH:
+            db.session.execute(insert(Sale), batch)
+            batch = []
+    if batch:
+        db.session.execute(insert(Sale), batch)
+
+
+def _analyze() -> None:
+    """Refresh the planner's statistics after a bulk load.
+
+    Without them (autovacuum off, or not yet run) PostgreSQL picks the status/date index for an
+    agent's month and reads every agent's rows: recomputing the ledger ran about 9x slower.
+    """
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+
+
+def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 20261126,
+                  progress: Callable[[str], None] | None = None) -> GenerateReport:
+    """Bulk data for benchmarks: agents in teams of 25 with plans and targets, sales and their ledger.
+
+    Sales are spread over the `months` whole months before this one and this month up to today;
+    older sales are decided (97% approved), the last 30 days' partly pending. Users, sales,
+    assignments and targets are bulk-inserted (COPY on PostgreSQL) without audit events, then
+    the ledger is computed by the product's own recompute, agent by agent, committing each.
+    """
+    say = progress or (lambda _message: None)
+    if current_app.config["PRODUCTION"]:
+        raise RuntimeError("Generated data is for benchmarks and local runs, not production.")
+    if agents < 1 or sales < 0 or months < 1:
+        raise ValueError("Need at least one agent and one month, and no negative number of sales.")
+    if db.session.scalar(select(User.id).where(User.email.like(f"%@{GENERATED_DOMAIN}")).limit(1)):
+        raise RuntimeError("Generated data is already in this database; generate into an empty one.")
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    today = clock.today()
+    first = today.replace(day=1)
+    for _ in range(months):
+        first = (first - timedelta(days=1)).replace(day=1)
+    products = list(_ensure_catalogue().values())
+    flat, tiered = _demo_plans()
+    password_hash = accounts.hash_password(DEMO_PASSWORD)
+    team_count = -(-agents // TEAM_SIZE)
+    manager_ids = _bulk_users(Role.MANAGER, [(f"manager{m:03d}@{GENERATED_DOMAIN}", f"Manager {m:03d}", None)
+                                             for m in range(1, team_count + 1)], password_hash)
+    agent_ids = _bulk_users(Role.AGENT, [(f"agent{a:04d}@{GENERATED_DOMAIN}", f"Agent {a:04d}",
+                                          manager_ids[(a - 1) // TEAM_SIZE]) for a in range(1, agents + 1)],
+                            password_hash)
+    db.session.execute(insert(PlanAssignment), [
+        {"agent_id": agent_id, "plan_id": (tiered if index % 2 else flat).id, "effective_from": date(2000, 1, 1)}
+        for index, agent_id in enumerate(agent_ids)])
+    month_starts = [first]
+    while month_starts[-1] < today.replace(day=1):
+        month_starts.append((month_starts[-1] + timedelta(days=32)).replace(day=1))
+    db.session.execute(insert(Target), [{"agent_id": agent_id, "month": month, "amount_cents": 25_000_000}
+                                        for agent_id in agent_ids for month in month_starts])
+    db.session.execute(insert(Customer), [{"name": f"Customer {c:03d}", "email": f"buyer{c:03d}@{GENERATED_DOMAIN}"}
+                                          for c in range(1, GENERATED_CUSTOMERS + 1)])
+    customers = list(db.session.scalars(select(Customer.id).where(Customer.email.like(f"%@{GENERATED_DOMAIN}"))))
+    team = [(agent_id, manager_ids[index // TEAM_SIZE]) for index, agent_id in enumerate(agent_ids)]
+    _copy_sales(_sale_rows(rng, sales, team, products, customers, first, today))
+    db.session.commit()
+    _analyze()
+    inserted = time.perf_counter()
+    say(f"Inserted {team_count} managers, {agents} agents and {sales:,} sales in {inserted - started:.1f} s.")
+    for done, agent_id in enumerate(agent_ids, start=1):
+        recompute_agent_range(agent_id, first, None)
+        db.session.commit()
+        if done in (10, 50) or done % 100 == 0:
+            _analyze()
+        if done % 50 == 0 or done == agents:
+            say(f"Ledger: {done}/{agents} agents ({time.perf_counter() - inserted:.0f} s).")
+    approved = db.session.scalar(select(db.func.count()).select_from(Sale).where(
+        Sale.status == SaleStatus.APPROVED.value, Sale.idempotency_key.like("gen-%")))
+    return GenerateReport(managers=team_count, agents=agents, sales=sales, approved=approved, first_day=first,
+                          last_day=today, insert_seconds=inserted - started,
+                          ledger_seconds=time.perf_counter() - inserted)

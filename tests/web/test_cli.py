@@ -1,16 +1,20 @@
-"""Command line: `flask users create` and `flask demo seed`."""
+"""Command line: `flask users create`, `flask demo seed` and `flask demo generate`."""
 
 from __future__ import annotations
 
 import contextvars
+from datetime import date
 
 from sqlalchemy import func, select
 
 from tests.conftest import Browser
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
+from webapp.commissions.ledger import recompute_agent_range
+from webapp.commissions.models import CommissionEntry
 from webapp.demo import DEMO_PASSWORD
 from webapp.extensions import db
+from webapp.sales.models import Sale
 
 
 def _flask(app, args: list[str], **kwargs):
@@ -132,4 +136,82 @@ def test_demo_seed_refuses_to_run_in_production(app, monkeypatch):
     before = _user_count()
     result = _flask(app, ["demo", "seed"])
     assert result.exit_code != 0
+    assert _user_count() == before
+
+
+def _generated_sales() -> list[Sale]:
+    """Every sale `flask demo generate` made."""
+    return list(db.session.scalars(select(Sale).where(Sale.idempotency_key.like("gen-%"))))
+
+
+def test_demo_generate_makes_teams_sales_and_the_ledger_the_product_would(app, today):
+    today(date(2026, 11, 20))
+    result = _flask(app, ["demo", "generate", "--agents", "30", "--sales", "900", "--months", "2"])
+    assert result.exit_code == 0, result.output
+    assert "900 sales" in result.output
+
+    generated = db.session.scalars(select(User).where(User.email.like("%@generated.example"))).all()
+    agents = [u for u in generated if u.role == Role.AGENT.value]
+    managers = [u for u in generated if u.role == Role.MANAGER.value]
+    assert (len(agents), len(managers)) == (30, 2)  # teams of 25
+    assert all(a.manager in managers for a in agents)
+    assert len({a.manager_id for a in agents}) == 2
+
+    sales = _generated_sales()
+    assert len(sales) == 900
+    assert {s.agent_id for s in sales} == {a.id for a in agents}
+    assert min(s.sold_on for s in sales) >= date(2026, 9, 1)
+    assert max(s.sold_on for s in sales) <= date(2026, 11, 20)
+    assert all(s.amount_cents == s.quantity * s.unit_price_cents for s in sales)
+    assert {s.status for s in sales} >= {"approved", "pending"}
+    assert all(s.status == "pending" for s in sales if s.decided_at is None)
+
+    # Every approved sale has its one commission line; nothing else earns.
+    lines = db.session.execute(select(CommissionEntry.sale_id, CommissionEntry.amount_cents, CommissionEntry.kind)
+                               .join(Sale, CommissionEntry.sale_id == Sale.id)
+                               .where(Sale.idempotency_key.like("gen-%"))).all()
+    approved = {s.id for s in sales if s.status == "approved"}
+    assert sorted(sale_id for sale_id, _, _ in lines) == sorted(approved)
+    assert {kind for _, _, kind in lines} == {"sale"}
+    assert sum(amount for _, amount, _ in lines) > 0
+
+    # The ledger is the one the product computes: recomputing changes nothing.
+    before = {sale_id: amount for sale_id, amount, _ in lines}
+    for agent in agents[:3]:
+        recompute_agent_range(agent.id, date(2026, 9, 1), None)
+    db.session.flush()
+    after = dict(db.session.execute(select(CommissionEntry.sale_id, CommissionEntry.amount_cents)
+                                    .where(CommissionEntry.agent_id.in_([a.id for a in agents[:3]]))).all())
+    assert after == {sale_id: amount for sale_id, amount in before.items() if sale_id in after}
+    assert len(after) == len([s for s in sales if s.agent_id in {a.id for a in agents[:3]} and s.id in approved])
+
+
+def test_generated_logins_work(app, today):
+    today(date(2026, 11, 20))
+    assert _flask(app, ["demo", "generate", "--agents", "2", "--sales", "20"]).exit_code == 0
+    browser = Browser(app.test_client())
+    response = browser.post("/login", {"email": "agent0001@generated.example", "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    assert browser.get("/dashboard").status_code == 200
+
+
+def test_demo_generate_refuses_a_second_run_and_production(app, monkeypatch, today):
+    today(date(2026, 11, 20))
+    assert _flask(app, ["demo", "generate", "--agents", "2", "--sales", "10"]).exit_code == 0
+    before = (_user_count(), len(_generated_sales()))
+    again = _flask(app, ["demo", "generate", "--agents", "2", "--sales", "10"])
+    assert again.exit_code != 0
+    assert "already in this database" in again.output
+    monkeypatch.setitem(app.config, "PRODUCTION", True)
+    refused = _flask(app, ["demo", "generate", "--agents", "2", "--sales", "10"])
+    assert refused.exit_code != 0
+    assert "not production" in refused.output
+    assert (_user_count(), len(_generated_sales())) == before
+
+
+def test_demo_generate_refuses_nonsense_counts(app):
+    before = _user_count()
+    for args in (["--agents", "0"], ["--sales", "-1"], ["--months", "0"]):
+        result = _flask(app, ["demo", "generate", *args])
+        assert result.exit_code == 2, (args, result.output)
     assert _user_count() == before
