@@ -43,7 +43,9 @@ Load generator: `--clients` keep-alive clients (http.client, one thread each) sp
 Latency is client-side, time.perf_counter_ns around send + full response read. A warm-up of
 `--warmup` seconds per target, then `--rounds` rounds of `--seconds` per target, alternating which
 target goes first, so machine noise hits both alike. Per target: requests/s, p50/p95/p99/max ms,
-errors; and app/baseline ratios. Then one extra sale is logged in-process through the Flask test
+errors (warm-up errors and exceptions in the servers' logs are reported too, and fail the run); and
+app/baseline ratios. `--auto-approve` turns approval off, so each sale also recomputes the
+agent-month (the ledger path). Then one extra sale is logged in-process through the Flask test
 client to count the SQL statements the path issues (with `--profile`, a cProfile of 50 of them).
 Writes bench/results/log_sale_http.json.
 """
@@ -617,9 +619,11 @@ def main() -> int:
         stack.callback(load.close)
         targets = {"app": {"mode": args.mode, "port": app_port}, "baseline": {"mode": "bare", "port": bare_port}}
         successes = {"app": 0, "baseline": 0}
+        warmup_errors: dict[str, dict] = {}
         for name in ("app", "baseline"):
             warm = load.run(targets[name], args.warmup)
             successes[name] += warm["ok"]
+            warmup_errors[name] = warm["errors"]
             print(f"warm-up {name}: {warm['ok'] / warm['window_s']:.1f} req/s, errors {warm['errors'] or 0}")
         rounds: dict[str, list[dict]] = {"app": [], "baseline": []}
         for number in range(args.rounds):
@@ -631,6 +635,8 @@ def main() -> int:
                 print(f"round {number + 1} {name}: {result['ok'] / result['window_s']:.1f} req/s, "
                       f"p50 {percentile(sorted(result['latencies_ns']), 0.5):.1f} ms, errors {result['errors'] or 0}")
 
+        server_errors = {name: (scratch / f"gunicorn-{label}.log").read_text(errors="replace")
+                         for name, label in (("app", "app"), ("baseline", "bare"))}
         agent_ids = [a for a, _ in ids["agents"][:args.clients]]
         stored = {
             "app": count_rows(app_url, "SELECT count(*) FROM sales WHERE entered_by_id = ANY(:ids)", {"ids": agent_ids}),
@@ -645,11 +651,17 @@ def main() -> int:
     figures["ratios_app_over_baseline"] = {
         "requests_per_s": round(figures["app"]["requests_per_s"] / figures["baseline"]["requests_per_s"], 3),
         **{k: round(figures["app"][k] / figures["baseline"][k], 2) for k in ("p50_ms", "p95_ms", "p99_ms")},
+        # Each round's app figure over the baseline round run next to it (same machine weather).
+        "requests_per_s_per_round": [round(a / b, 3) for a, b in zip(figures["app"]["requests_per_s_rounds"],
+                                                                      figures["baseline"]["requests_per_s_rounds"])],
     }
     print_table(figures)
     for name, c in check.items():
         print(f"rows check {name}: {c['successful_submissions']} successful submissions, {c['rows_stored']} rows: "
               f"{'exact' if c['exact'] else 'MISMATCH'}")
+    for name, log in server_errors.items():
+        if "Traceback" in log:
+            print(f"--- {name} server log (tail): exceptions were logged ---\n{log[-4000:]}")
     print(f"SQL statements for one logged sale ({args.mode}, in-process, status {census['status']}): "
           f"{census['statements']}")
     for line in census["sql"]:
@@ -674,6 +686,8 @@ def main() -> int:
         "gunicorn": {"version": version("gunicorn"), "options": " ".join(gunicorn_settings(args)),
                      "worker_class": "gthread", "workers": args.workers, "threads": args.threads},
         "figures": figures,
+        "warmup_errors_by_status": warmup_errors,
+        "server_exceptions_logged": {name: log.count("Traceback") for name, log in server_errors.items()},
         "rows_check": check,
         "all_rows_exact": all(c["exact"] for c in check.values()),
         "sql_statements_per_sale": census["statements"],
@@ -695,7 +709,8 @@ def main() -> int:
     print(f"\nload average {load_before} -> {report['load_average_1m_after']} on {os.cpu_count()} CPUs; "
           f"total {report['total_seconds']} s")
     print(f"wrote {RESULTS.relative_to(ROOT)}")
-    errors = figures["app"]["errors"] + figures["baseline"]["errors"]
+    errors = figures["app"]["errors"] + figures["baseline"]["errors"] + sum(
+        sum(e.values()) for e in warmup_errors.values())
     return 0 if report["all_rows_exact"] and errors == 0 else 1
 
 

@@ -24,6 +24,7 @@ from webapp.sales.models import Sale, SaleStatus
 from webapp.statements.services import adhoc_snapshot, check_range
 
 PAGE_SIZE = 20
+RECENT_SIZE = 10  # rows of the dashboard's recent-sales list
 SORTS = {
     "date": (Sale.sold_on, Sale.id), "amount": (Sale.amount_cents, Sale.id), "status": (Sale.status, Sale.id),
 }
@@ -193,6 +194,22 @@ def list_sales(agent_id: int, filters: SaleFilters) -> SalePage:
     sales = list(db.session.scalars(
         query.options(joinedload(Sale.product).joinedload(Product.category), joinedload(Sale.customer))
         .order_by(*order).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    return _sale_page(agent_id, sales, total, page, pages)
+
+
+def recent_sales(agent_id: int, limit: int = RECENT_SIZE) -> SalePage:
+    """The dashboard's newest sales (the list's default order), without counting the agent's history."""
+    # Logging a sale re-sends this list: list_sales' count(*) over every sale the agent ever made
+    # (it grows with the history) and its 20-row page were paid on each sale to show ten rows.
+    sales = list(db.session.scalars(
+        select(Sale).where(Sale.agent_id == agent_id)
+        .options(joinedload(Sale.product).joinedload(Product.category), joinedload(Sale.customer))
+        .order_by(Sale.sold_on.desc(), Sale.id.desc()).limit(limit)))
+    return _sale_page(agent_id, sales, len(sales), 1, 1)
+
+
+def _sale_page(agent_id: int, sales: list[Sale], total: int, page: int, pages: int) -> SalePage:
+    """A page of sales with each one's commission (approved) or estimate (pending)."""
     return SalePage(sales=sales, commission=sale_commissions([s.id for s in sales]),
                     estimates={k: to_cents(v) for k, v in ledger.pending_estimates(
                         agent_id, [s for s in sales if s.status == SaleStatus.PENDING.value]).items()},

@@ -46,7 +46,7 @@ def _sale_form(data=None, **kwargs) -> SaleForm:
 
 def _dashboard_context(form: SaleForm) -> dict:
     """Everything the dashboard template needs."""
-    recent = portal.list_sales(current_user.id, portal.SaleFilters())
+    recent = portal.recent_sales(current_user.id)
     return {"form": form, "totals": portal.agent_totals(current_user.id), "recent": recent,
             "chart": portal.commission_chart(current_user.id), "status": SaleStatus}
 
@@ -126,7 +126,7 @@ def create():
     # the new sale has, and there is no "No sales yet" row to delete separately.
     response = make_response(render_template(
         "sales/partials/_sale_created.html", form=fresh, sale=sale, created=(status == 201),
-        recent=portal.list_sales(current_user.id, portal.SaleFilters())), status)
+        recent=portal.recent_sales(current_user.id)), status)
     response.headers["HX-Trigger"] = SALES_CHANGED
     return response
 
