@@ -19,7 +19,8 @@ from webapp import create_app
 from webapp.auth.models import Role, User
 from webapp.extensions import db, limiter
 
-pytest_plugins = ["tests.support.fixtures"]  # the Mailchimp stub and the backend pointed at it
+# The Mailchimp stub and the backend pointed at it; a real committing session for race tests.
+pytest_plugins = ["tests.support.fixtures", "tests.support.committed"]
 
 # CI runs fewer examples, and the same ones every run (derandomize), so .ci/run stays inside its time
 # budget and a landing never depends on a lucky draw; the dev profile keeps exploring new inputs.

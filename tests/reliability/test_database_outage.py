@@ -27,7 +27,6 @@ from sqlalchemy.engine import make_url
 
 from webapp.api.tokens import create_token
 from webapp.audit.models import AuditEvent
-from webapp.auth.models import User
 from webapp.catalog.models import Customer
 from webapp.extensions import db
 from webapp.sales.models import Sale

@@ -15,8 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
@@ -41,50 +40,11 @@ PENDING = ((5, "800.00"), (9, "1500.00"))
 WAIT = 10  # seconds: a barrier or a join that takes longer than this means the test is stuck
 
 
-class _EngineSession(FlaskSQLAlchemySession):
-    """Flask-SQLAlchemy's session ignores `bind=`; this one uses the engine it is given."""
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        """The session's own engine."""
-        return bind or self.bind
-
-
-def _watermarks(connection) -> dict[str, int]:
-    """The highest id of every table with an integer id, before the test adds rows."""
-    marks = {}
-    for table in db.metadata.sorted_tables:
-        if "id" in table.c:
-            marks[table.name] = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-    return marks
-
-
-def _delete_added_rows(connection, marks: dict[str, int]) -> None:
-    """Delete the rows added since `marks`, children first (no truncation: other rows stay)."""
-    for table in reversed(db.metadata.sorted_tables):
-        if table.name in marks:
-            connection.execute(table.delete().where(table.c.id > marks[table.name]))
-
-
 @pytest.fixture
-def committed(app, today):
-    """Replace db.session with a real committing session for this test; clean up what it commits."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("concurrency tests need PostgreSQL (SQLite has no row locks: BEGIN IMMEDIATE "
-                    "serialises every writer, so there is no race to show)")
+def committed(committed, today):
+    """The shared committing session (tests.support.committed), on this module's day."""
     today(TODAY)
-    private = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=4)
-    with private.connect() as connection:
-        marks = _watermarks(connection)
-    rollback_session = db.session
-    db.session = db._make_scoped_session({"bind": private, "class_": _EngineSession})
-    try:
-        yield private
-    finally:
-        db.session.remove()
-        db.session = rollback_session
-        with private.begin() as connection:
-            _delete_added_rows(connection, marks)
-        private.dispose()
+    return committed
 
 
 def _setup(factory) -> dict:

@@ -10,9 +10,8 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 from rq import Queue
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from webapp import clock
 from webapp.commissions.models import Period
@@ -319,37 +318,6 @@ def test_the_queued_jobs_carry_the_retry_policy_and_a_fixed_id(team, at):
 
 
 # --- two dispatchers at once (PostgreSQL) -------------------------------------------------------
-
-
-class _EngineSession(FlaskSQLAlchemySession):
-    """Flask-SQLAlchemy's session ignores `bind=`; this one uses the engine it is given."""
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        """The session's own engine."""
-        return bind or self.bind
-
-
-@pytest.fixture
-def committed(app):
-    """Real commits on a private engine; every row the test adds is deleted afterwards."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("a race needs PostgreSQL: SQLite serialises every writer, so nothing can overlap")
-    private = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=4)
-    tables = [t for t in db.metadata.sorted_tables if "id" in t.c]
-    with private.connect() as connection:
-        marks = {t.name: connection.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one()
-                 for t in tables}
-    rollback_session = db.session
-    db.session = db._make_scoped_session({"bind": private, "class_": _EngineSession})
-    try:
-        yield private
-    finally:
-        db.session.remove()
-        db.session = rollback_session
-        with private.begin() as connection:
-            for table in reversed(tables):  # children first
-                connection.execute(table.delete().where(table.c.id > marks[table.name]))
-        private.dispose()
 
 
 def test_two_dispatchers_at_once_issue_each_period_once(app, factory, committed, at, monkeypatch):

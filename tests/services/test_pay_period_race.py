@@ -11,9 +11,7 @@ import threading
 import time
 from datetime import date
 
-import pytest
-from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import select
 
 from tests.conftest import csrf_token_from, sign_in
 from tests.web._html import tags
@@ -24,36 +22,6 @@ from webapp.review import money as money_service
 
 HOLD = 0.3  # seconds the first run keeps its locks before committing
 WAIT = 10  # seconds: a barrier or a join taking longer means the test is stuck
-
-
-class _EngineSession(FlaskSQLAlchemySession):
-    """Flask-SQLAlchemy's session ignores `bind=`; this one uses the engine it is given."""
-
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
-        """The session's own engine."""
-        return bind or self.bind
-
-
-@pytest.fixture
-def committed(app):
-    """A real committing db.session for this test; the rows it adds are deleted afterwards."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("a race needs PostgreSQL (SQLite's BEGIN IMMEDIATE serialises every writer)")
-    private = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=4)
-    tables = [t for t in db.metadata.sorted_tables if "id" in t.c]
-    with private.connect() as connection:
-        marks = {t.name: connection.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one() for t in tables}
-    rollback_session = db.session
-    db.session = db._make_scoped_session({"bind": private, "class_": _EngineSession})
-    try:
-        yield private
-    finally:
-        db.session.remove()
-        db.session = rollback_session
-        with private.begin() as connection:
-            for table in reversed(tables):  # children first
-                connection.execute(table.delete().where(table.c.id > marks[table.name]))
-        private.dispose()
 
 
 def _confirmation(app, manager_id: int) -> tuple:

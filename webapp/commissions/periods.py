@@ -11,6 +11,7 @@ import calendar
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
 from webapp.audit.services import record
@@ -76,9 +77,17 @@ def period_for(day: date) -> Period:
     if period is not None:
         return period
     start, end = period_bounds(day, month_cadence(day))
-    period = Period(start_date=start, end_date=end, status="closed" if is_date_closed(day) else "open")
-    db.session.add(period)
-    db.session.flush()
+    try:
+        # A savepoint: when two requests create the same period at once (the first sales of a new
+        # half-month, a dashboard opened at midnight), the loser's insert fails on the unique dates
+        # without spoiling its transaction, and it takes the row the winner committed.
+        with db.session.begin_nested():
+            period = Period(start_date=start, end_date=end, status="closed" if is_date_closed(day) else "open")
+            db.session.add(period)
+    except IntegrityError:
+        period = db.session.scalar(select(Period).where(Period.start_date <= day, Period.end_date >= day))
+        if period is None:
+            raise
     return period
 
 

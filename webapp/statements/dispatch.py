@@ -21,7 +21,6 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
 from webapp.commissions.models import Payout, Period
@@ -90,12 +89,7 @@ def _ended_period_at(day: date, today: date) -> Period | None:
         return existing if existing.end_date < today else None
     if period_bounds(day, month_cadence(day))[1] >= today:
         return None
-    try:
-        with db.session.begin_nested():
-            return period_for(day)
-    except IntegrityError:
-        # Another dispatcher created the same row (unique start_date) and committed first.
-        return db.session.scalar(select(Period).where(Period.start_date <= day, Period.end_date >= day))
+    return period_for(day)  # safe when another dispatcher creates the same row at the same time
 
 
 def due_periods(now: datetime | None = None) -> list[Period]:

@@ -1,9 +1,4 @@
-"""Fixtures of the reliability tests: committed data on a private engine, cleaned up afterwards.
-
-As in tests/services/test_concurrency.py: many threads need their own transactions at once, so the
-per-test rollback session is swapped for a scoped session (one per app context, so one per thread
-or request) on a private engine with a bounded pool; every row the test adds is deleted afterwards.
-"""
+"""A real committing db.session for race tests (PostgreSQL only), cleaned up afterwards."""
 
 from __future__ import annotations
 
@@ -16,7 +11,7 @@ from webapp.extensions import db
 POOL = 20  # connections of the private engine: threads queue for them (the shared server has a limit)
 
 
-class _EngineSession(FlaskSQLAlchemySession):
+class EngineSession(FlaskSQLAlchemySession):
     """Flask-SQLAlchemy's session ignores `bind=`; this one uses the engine it is given."""
 
     def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
@@ -32,16 +27,20 @@ def _watermarks(connection) -> dict[str, int]:
 
 @pytest.fixture
 def committed(app):
-    """Replace db.session with a real committing session; delete what the test committed afterwards."""
+    """Replace db.session with a real committing session on a private engine for this test.
+
+    Every row the test commits is deleted afterwards (rows above each table's highest id before
+    the test, children first; nothing else is touched). Skipped on SQLite, whose BEGIN IMMEDIATE
+    serialises every writer, so nothing can race there.
+    """
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite serialises every writer (BEGIN IMMEDIATE), so concurrent "
-                    "submissions cannot race there")
+        pytest.skip("a race needs PostgreSQL: SQLite serialises every writer (BEGIN IMMEDIATE)")
     private = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], pool_size=POOL, max_overflow=0,
                             pool_timeout=60)
     with private.connect() as connection:
         marks = _watermarks(connection)
     rollback_session = db.session
-    db.session = db._make_scoped_session({"bind": private, "class_": _EngineSession})
+    db.session = db._make_scoped_session({"bind": private, "class_": EngineSession})
     try:
         yield private
     finally:
