@@ -77,7 +77,8 @@ def generate_command(agents, sales, months, seed):
     click.echo(f"Generated {report.managers} managers, {report.agents} agents, {report.sales:,} sales "
                f"({report.approved:,} approved) from {report.first_day} to {report.last_day}: inserts "
                f"{report.insert_seconds:.1f} s, ledger {report.ledger_seconds:.1f} s.")
-    click.echo(f"Logins: agent0001@generated.example, manager001@generated.example (password {DEMO_PASSWORD}).")
+    click.echo("Logins: admin@generated.example, manager001@generated.example, agent0001@generated.example "
+               f"(password {DEMO_PASSWORD}).")
 
 
 @commissions_cli.command("simulate")

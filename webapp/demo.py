@@ -270,7 +270,7 @@ def _analyze() -> None:
 
 def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 20261126,
                   progress: Callable[[str], None] | None = None) -> GenerateReport:
-    """Bulk data for benchmarks: agents in teams of 25 with plans and targets, sales and their ledger.
+    """Bulk data for benchmarks: an admin, agents in teams of 25 with plans and targets, sales, the ledger.
 
     Sales are spread over the `months` whole months before this one and this month up to today;
     older sales are decided (97% approved), the last 30 days' partly pending. Users, sales,
@@ -294,6 +294,7 @@ def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 2026112
     flat, tiered = _demo_plans()
     password_hash = accounts.hash_password(DEMO_PASSWORD)
     team_count = -(-agents // TEAM_SIZE)
+    _bulk_users(Role.ADMIN, [(f"admin@{GENERATED_DOMAIN}", "Generated Admin", None)], password_hash)
     manager_ids = _bulk_users(Role.MANAGER, [(f"manager{m:03d}@{GENERATED_DOMAIN}", f"Manager {m:03d}", None)
                                              for m in range(1, team_count + 1)], password_hash)
     agent_ids = _bulk_users(Role.AGENT, [(f"agent{a:04d}@{GENERATED_DOMAIN}", f"Agent {a:04d}",

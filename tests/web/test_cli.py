@@ -154,6 +154,7 @@ def test_demo_generate_makes_teams_sales_and_the_ledger_the_product_would(app, t
     agents = [u for u in generated if u.role == Role.AGENT.value]
     managers = [u for u in generated if u.role == Role.MANAGER.value]
     assert (len(agents), len(managers)) == (30, 2)  # teams of 25
+    assert [u.email for u in generated if u.role == Role.ADMIN.value] == ["admin@generated.example"]
     assert all(a.manager in managers for a in agents)
     assert len({a.manager_id for a in agents}) == 2
 

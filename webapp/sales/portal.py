@@ -68,25 +68,40 @@ def _commission_of_sales(agent_id: int, start: date, end: date) -> int:
     return int(db.session.scalar(
         select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
         .join(Sale, CommissionEntry.sale_id == Sale.id)
-        .where(CommissionEntry.agent_id == agent_id, Sale.sold_on >= start, Sale.sold_on <= end,
-               CommissionEntry.kind != "manual")))
+        # Sale.agent_id is redundant (an entry's agent is its sale's) but lets PostgreSQL start from
+        # the agent's sales of the span instead of every entry the agent ever earned: 31 ms -> 1 ms
+        # at 2,000 sales per agent (bench/dashboards.py).
+        .where(CommissionEntry.agent_id == agent_id, Sale.agent_id == agent_id, Sale.sold_on >= start,
+               Sale.sold_on <= end, CommissionEntry.kind != "manual")))
 
 
-def _pending(agent_id: int, start: date, end: date) -> tuple[int, int]:
-    """(pending total, count) for pending sales sold in [start, end]: what approving them adds."""
-    month_start, _ = month_bounds(start)
+@dataclass(frozen=True)
+class _MonthLines:
+    """An agent-month's approved lines and its pending sales with their lines, loaded once."""
+
+    approved: list[engine.SaleLine]
+    pending: list[tuple[Sale, engine.SaleLine]]
+
+
+def _month_lines(agent_id: int, month_start: date) -> _MonthLines:
+    """Load the month's approved and pending sales once for both spans of the panel."""
     resolver = ledger.PlanResolver(agent_id)
     approved = [ledger.sale_line(s, resolver)[0]
                 for s in ledger.month_sales(agent_id, month_start, (SaleStatus.APPROVED.value,))]
-    pending = [s for s in ledger.month_sales(agent_id, month_start, (SaleStatus.PENDING.value,))
-               if start <= s.sold_on <= end]
-    lines = [ledger.sale_line(s, resolver)[0] for s in pending]
-    return to_cents(engine.pending_total(approved, lines)), len(pending)
+    pending = [(s, ledger.sale_line(s, resolver)[0])
+               for s in ledger.month_sales(agent_id, month_start, (SaleStatus.PENDING.value,))]
+    return _MonthLines(approved=approved, pending=pending)
 
 
-def _figures(agent_id: int, start: date, end: date) -> Figures:
-    """Figures of one span inside one month."""
-    pending, count = _pending(agent_id, start, end)
+def _pending(month: _MonthLines, start: date, end: date) -> tuple[int, int]:
+    """(pending total, count) for pending sales sold in [start, end]: what approving them adds."""
+    lines = [line for sale, line in month.pending if start <= sale.sold_on <= end]
+    return to_cents(engine.pending_total(month.approved, lines)), len(lines)
+
+
+def _figures(agent_id: int, month: _MonthLines, start: date, end: date) -> Figures:
+    """Figures of one span inside the month whose lines are given."""
+    pending, count = _pending(month, start, end)
     return Figures(volume=_approved_volume(agent_id, start, end),
                    commission=_commission_of_sales(agent_id, start, end), pending=pending, pending_count=count)
 
@@ -97,13 +112,15 @@ def agent_totals(agent_id: int) -> Totals:
     period = current_period()
     month_start, month_end = month_bounds(today)
     balance = ledger.agent_balance(agent_id)
-    month = _figures(agent_id, month_start, month_end)
+    # A period never crosses a month boundary, so one load of the month serves both spans.
+    lines = _month_lines(agent_id, month_start)
+    month = _figures(agent_id, lines, month_start, month_end)
     target = target_for(agent_id, today)
     percent = None
     if target is not None:
         percent = int(Decimal(month.volume * 100) / Decimal(target.amount_cents))
     return Totals(
-        period=period, period_figures=_figures(agent_id, period.start_date, period.end_date),
+        period=period, period_figures=_figures(agent_id, lines, period.start_date, period.end_date),
         month_start=month_start, month_figures=month, unpaid=balance.unpaid, paid=balance.paid,
         open_running=balance.open_running, target=target.amount_cents if target else None,
         target_percent=percent,

@@ -135,7 +135,7 @@ def adhoc_snapshot(agent: User, start: date, end: date, message: str | None = No
     zone_end = datetime.combine(end + timedelta(days=1), time.min, clock.installation_zone())
     sale_lines = _entries(select(CommissionEntry).join(Sale, CommissionEntry.sale_id == Sale.id).where(
         CommissionEntry.agent_id == agent.id, CommissionEntry.kind == EntryKind.SALE,
-        Sale.sold_on >= start, Sale.sold_on <= end))
+        Sale.agent_id == agent.id, Sale.sold_on >= start, Sale.sold_on <= end))  # see portal._commission_of_sales
     adjustments = _entries(select(CommissionEntry).where(
         CommissionEntry.agent_id == agent.id, CommissionEntry.kind != EntryKind.SALE,
         CommissionEntry.created_at >= zone_start, CommissionEntry.created_at < zone_end))
