@@ -1,4 +1,8 @@
-"""The engine passes every golden case of the shared commission_cases.json, to the exact string."""
+"""The engine passes every golden case of the shared commission_cases.json, to the exact string.
+
+It also passes our own commission_cases_extra.json beside this file (same format, plus per-sale
+plans): mid-month plan changes, no-plan lines, rounding and overrides across plan versions.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ CASES_FILE = cases_path(os.environ)
 CASES_JSON = json.loads(CASES_FILE.read_text(encoding="utf-8"))
 CASES = CASES_JSON["cases"]
 
+# Our own cases, derived by hand from COMMISSION_RULES.md; the shared file stays the contract.
+EXTRA_FILE = Path(__file__).with_name("commission_cases_extra.json")
+EXTRA_JSON = json.loads(EXTRA_FILE.read_text(encoding="utf-8"))
+EXTRA_CASES = EXTRA_JSON["cases"]
+
 
 @pytest.fixture(autouse=True)
 def _rollback():
@@ -48,6 +57,33 @@ def test_golden_file_is_well_formed():
     assert names and len(names) == len(set(names))
     for case in CASES:
         assert sorted(str(sale["id"]) for sale in case["sales"]) == sorted(case["expected"]), case["name"]
+
+
+@pytest.mark.parametrize("case", EXTRA_CASES, ids=[case["name"] for case in EXTRA_CASES])
+def test_extra_golden_case(case):
+    """Each sale of our own case earns exactly the expected commission string."""
+    results = compute_month(lines_from_case(case))
+    got = {str(sale_id): str(result.commission) for sale_id, result in results.items()}
+    assert got == case["expected"], case["why"]
+
+
+def test_extra_golden_file_is_well_formed():
+    """Unique names (also against the shared file), one expected figure per sale, money as strings,
+    and every case replays a plan change or a no-plan line through per-sale plans."""
+    names = [case["name"] for case in EXTRA_CASES]
+    assert names and len(names) == len(set(names))
+    assert not set(names) & {case["name"] for case in CASES}
+    for case in EXTRA_CASES:
+        assert case["why"].strip(), case["name"]
+        assert sorted(str(sale["id"]) for sale in case["sales"]) == sorted(case["expected"]), case["name"]
+        assert all(isinstance(sale["amount"], str) for sale in case["sales"]), case["name"]
+        assert all(isinstance(value, str) for value in case["expected"].values()), case["name"]
+        assert any("plan" in sale for sale in case["sales"]), case["name"]
+
+
+def test_simulate_reproduces_every_extra_expected_figure():
+    """The simulator replays our own cases, per-sale plans included, to the same figures."""
+    assert simulate(EXTRA_JSON) == {case["name"]: case["expected"] for case in EXTRA_CASES}
 
 
 def test_simulate_reproduces_every_expected_figure():
