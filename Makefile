@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test browser system-deps clean
+.PHONY: run test bench browser system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ system-deps:
 
 test: $(VENV)/.dev-installed system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every benchmark in bench/ against the local PostgreSQL (or BENCH_DATABASE_URL); see bench/README.md.
+bench: $(VENV)/.dev-installed system-deps
+	$(BIN)/python bench/run.py $(BENCHMARKS)
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads its own),
 # and poppler-utils (pdftotext/pdftoppm) for looking at statement PDFs.

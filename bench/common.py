@@ -1,0 +1,54 @@
+"""Helpers shared by the benchmarks over the generated data set (dashboards.py, recompute_month.py)."""
+
+from __future__ import annotations
+
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed_ms(func, *args):
+    """Wall time of one call in milliseconds (heap collected first), and its result."""
+    gc.collect()
+    start = time.perf_counter()
+    result = func(*args)
+    return (time.perf_counter() - start) * 1000, result
+
+
+def summarise(samples: list[float], baseline: list[float] | None) -> dict:
+    """Median, min and max of the samples, and the ratio of medians to the baseline's."""
+    median = statistics.median(samples)
+    figures = {"median_ms": round(median, 2), "min_ms": round(min(samples), 2), "max_ms": round(max(samples), 2)}
+    if baseline:
+        figures["ratio_to_baseline"] = round(median / statistics.median(baseline), 2)
+    return figures
+
+
+def machine() -> dict:
+    """What the figures were measured on, and when."""
+    return {"load_average_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "machine": f"{platform.system()} {platform.machine()}",
+            "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def write_results(name: str, report: dict) -> None:
+    """Write bench/results/<name>.json and say so."""
+    path = ROOT / "bench" / "results" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def print_rows(rows: dict[str, dict]) -> None:
+    """A table of median/min/max and ratio per measured thing."""
+    print(f"{'':<34}{'median ms':>10}{'min ms':>9}{'max ms':>9}{'x baseline':>12}")
+    for name, fig in rows.items():
+        ratio = f"{fig['ratio_to_baseline']:>12.2f}" if "ratio_to_baseline" in fig else ""
+        print(f"{name:<34}{fig['median_ms']:>10.2f}{fig['min_ms']:>9.2f}{fig['max_ms']:>9.2f}{ratio}")
