@@ -2,7 +2,7 @@
 
 Run from the repository root:
 `.venv/bin/python bench/statement_run.py [--agents 500] [--workers 2] [--sales 20000] [--months 2]
-[--repeats 15] [--data auto|demo|bench] [--preload]`
+[--repeats 15] [--data auto|demo|bench]`
 (needs PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres, and redis-server on PATH;
 set BENCH_POSTGRES_URL to use another server).
 
@@ -143,21 +143,10 @@ def create_database(name: str):
     return base.set(database=name).render_as_string(hide_password=False), drop
 
 
-# --preload (an experiment, not the product): the same worker, with WeasyPrint and the statement
-# jobs imported in the worker process before it forks a work horse per job.
-PRELOAD = ("import sys, webapp.statements.pdf, jobs.statements; from jobs.__main__ import main; "
-           "sys.exit(main(['worker']))")
-
-
-def worker_command(preload: bool) -> list[str]:
-    """`python -m jobs worker`, or the --preload experiment's equivalent."""
-    return [sys.executable, "-c", PRELOAD] if preload else [sys.executable, "-m", "jobs", "worker"]
-
-
-def start_worker(env: dict, log_path: Path, preload: bool) -> subprocess.Popen:
+def start_worker(env: dict, log_path: Path) -> subprocess.Popen:
     """One long-running worker, in its own process group (its work horses too)."""
     with open(log_path, "w") as log:
-        return subprocess.Popen(worker_command(preload), cwd=ROOT, env=env, stdout=log,
+        return subprocess.Popen([sys.executable, "-m", "jobs", "worker"], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -283,7 +272,7 @@ def run_statement_run(app, env: dict, scratch: Path, args) -> dict:
     from webapp.statements import queries
     from webapp.statements import services as statements
 
-    workers = [start_worker(env, scratch / f"worker-{n}.log", args.preload) for n in range(args.workers)]
+    workers = [start_worker(env, scratch / f"worker-{n}.log") for n in range(args.workers)]
     try:
         workers_ready_s = wait_for_workers(env["REDIS_URL"], args.workers, workers)
         poller = create_engine(env["DATABASE_URL"])
@@ -570,9 +559,6 @@ def main() -> int:
                              "auto: demo if present")
     parser.add_argument("--repeats", type=int, default=15, help="timed runs of each in Part A (15)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run (1800)")
-    parser.add_argument("--preload", action="store_true",
-                        help="experiment: workers import WeasyPrint before forking "
-                             "(not `python -m jobs worker`)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where to write the JSON")
     args = parser.parse_args()
 
@@ -635,7 +621,7 @@ def main() -> int:
                      "and the render job for one statement vs bare WeasyPrint",
         "agents": args.agents, "workers": args.workers, "sales": args.sales, "months": args.months,
         "data": source, "setup_s": round(setup_s, 1), "repeats": args.repeats,
-        "worker_command": f"python -c {PRELOAD!r} (experiment)" if args.preload else "python -m jobs worker",
+        "worker_command": "python -m jobs worker",
         "per_statement": single,
         "run": run,
         "weasyprint": weasyprint.__version__,

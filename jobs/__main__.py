@@ -7,6 +7,7 @@ sees exactly the settings the web process sees.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 
@@ -23,6 +24,27 @@ def _connection() -> Redis:
     return Redis.from_url(get_app().config["REDIS_URL"])
 
 
+# The job modules, and WeasyPrint through webapp.statements.pdf (which the web process never loads).
+PRELOADED_MODULES = ("jobs.mail", "jobs.statements", "jobs.reminders", "jobs.housekeeping", "webapp.statements.pdf")
+# The templates every statement job renders; compiled once in the worker, inherited by each job.
+WARM_TEMPLATES = ("pdf/statement.html", "email/statement.txt", "email/statement.html")
+
+
+def _preload() -> None:
+    """Import and warm up, once in the worker, what every forked job would otherwise redo."""
+    # RQ forks a work horse per job, and a child starts with whatever its parent has loaded. Left to
+    # each child, importing WeasyPrint alone took ~0.7 s of a ~0.17 s statement render (bench P3).
+    for module in PRELOADED_MODULES:
+        importlib.import_module(module)
+    from webapp.statements.pdf import html_to_pdf
+
+    app = get_app()
+    with app.app_context():
+        for name in WARM_TEMPLATES:
+            app.jinja_env.get_template(name)
+    html_to_pdf("<p>warm-up</p>")  # WeasyPrint's first-render set-up (fonts, stylesheets)
+
+
 def run_worker(args: argparse.Namespace) -> int:
     """Run an RQ worker on the declared queues until stopped (or until empty with --burst)."""
     from rq import Worker
@@ -33,6 +55,7 @@ def run_worker(args: argparse.Namespace) -> int:
         log.error("Unknown queue(s): %s (declared: %s)", ", ".join(unknown), ", ".join(QUEUES))
         return 2
     connection = _connection()
+    _preload()
     worker = Worker(queues, connection=connection, queue_class=Queue)
     # with_scheduler runs RQ's own scheduler beside the worker: it moves jobs enqueued with
     # enqueue_in()/enqueue_at() and Retry(interval=...) back to their queues when due.

@@ -44,3 +44,23 @@ def test_worker_process_runs_the_scheduled_heartbeat(private_redis_url, job_env)
     assert connection.zscore("rq:scheduler:scheduled_jobs", heartbeat.id) is not None
     connection.flushdb()
     connection.close()
+
+
+def test_the_worker_loads_weasyprint_and_the_statement_templates_before_forking(job_env):
+    # RQ forks a work horse per job: what the worker process loaded first, no job pays for again.
+    script = (
+        "import sys\n"
+        "from jobs import get_app\n"
+        "from jobs.__main__ import WARM_TEMPLATES, _preload\n"
+        "assert 'weasyprint' not in sys.modules, 'imported too early: the test would prove nothing'\n"
+        "_preload()\n"
+        "assert 'weasyprint' in sys.modules\n"
+        "names = {key[1] for key in get_app().jinja_env.cache.keys()}\n"
+        "missing = set(WARM_TEMPLATES) - names\n"
+        "assert not missing, missing\n"
+        "print('preloaded', len(names))\n"
+    )
+    result = subprocess.run([python(), "-c", script], cwd=ROOT, env=job_env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "preloaded" in result.stdout
