@@ -4,7 +4,7 @@
 that PostgreSQL server, holding exactly what `flask demo generate --agents A --sales S` makes: it
 is reused when it already holds that many generated agents and sales and was generated today (the
 data is laid out around "today"), and otherwise dropped and built again with the migrations and
-the generator (about ten minutes for a million sales on a 2-CPU machine). Only that database is
+the generator (about 2.5 minutes for a million sales on a 2-CPU machine). Only that database is
 ever dropped; the database named in the server URL is used to connect, nothing else.
 """
 

@@ -4,7 +4,7 @@ Run from the repository root:
 `.venv/bin/python bench/statement_run.py [--agents 500] [--workers 2] [--sales 20000] [--months 2]
 [--repeats 15] [--data auto|demo|bench]`
 (needs PostgreSQL on 127.0.0.1:5432 with trust auth for user postgres, and redis-server on PATH;
-set BENCH_POSTGRES_URL to use another server).
+set BENCH_DATABASE_URL to use another server).
 
 The requirement: "P3: statement PDF job vs. bare WeasyPrint render; 500 statements through 2 workers."
 
@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "bench" / "results" / "statement_run.json"
-SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PRODUCTS = [("MED-100", "Patient monitor", 1_250_000), ("FNB-044", "Walk-in cooler", 2_140_000),
             ("CON-512", "Scaffolding system", 1_675_000), ("OFF-075", "Print fleet contract", 1_120_000),
             ("TEC-101", "Server rack, configured", 2_730_000)]
