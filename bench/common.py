@@ -52,3 +52,25 @@ def print_rows(rows: dict[str, dict]) -> None:
     for name, fig in rows.items():
         ratio = f"{fig['ratio_to_baseline']:>12.2f}" if "ratio_to_baseline" in fig else ""
         print(f"{name:<34}{fig['median_ms']:>10.2f}{fig['min_ms']:>9.2f}{fig['max_ms']:>9.2f}{ratio}")
+
+
+def scratch_database(server_url: str, name: str):
+    """Create (afresh) database `name` on the server of `server_url`; returns (its URL, a drop function)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from webapp.config import normalise_database_url
+
+    base = make_url(normalise_database_url(server_url))
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        """Drop the scratch database (closing any connection left to it)."""
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return base.set(database=name).render_as_string(hide_password=False), drop

@@ -43,8 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "ledger-bench")  # never generate instance/secret_key for a bench
 
-from sqlalchemy import create_engine, delete, insert, select, text, update  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import delete, insert, select, text, update  # noqa: E402
+
+from bench.common import scratch_database  # noqa: E402
 
 BUDGET_MS = 1000.0
 RESULTS = ROOT / "bench" / "results" / "ledger_month.json"
@@ -258,26 +259,6 @@ def run_backend(label: str, url: str, args) -> dict:
     return {"figures": figures, "within_budget": worst < BUDGET_MS, "setup_seconds": round(setup_s, 1)}
 
 
-def postgres_scratch(server_url: str):
-    """Create a scratch database on the server of `server_url`; returns (url, drop function)."""
-    from webapp.config import normalise_database_url
-
-    base = make_url(normalise_database_url(server_url))
-    name = f"ledger_bench_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        """Drop the scratch database."""
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> int:
     """Measure SQLite (and PostgreSQL when BENCH_DATABASE_URL is set); print and save the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -292,7 +273,7 @@ def main() -> int:
         backends["sqlite"] = run_backend("SQLite", f"sqlite:///{Path(scratch) / 'bench.db'}", args)
     server = os.environ.get("BENCH_DATABASE_URL")
     if server:
-        url, drop = postgres_scratch(server)
+        url, drop = scratch_database(server, f"ledger_bench_{os.getpid()}")
         try:
             backends["postgresql"] = run_backend("PostgreSQL", url, args)
         finally:

@@ -59,6 +59,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import scratch_database  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "statement_run.json"
 SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PRODUCTS = [("MED-100", "Patient monitor", 1_250_000), ("FNB-044", "Walk-in cooler", 2_140_000),
@@ -119,28 +121,6 @@ def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
             continue
-
-
-def create_database(name: str):
-    """Create the scratch database on the server; returns (its URL, a function dropping it)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from webapp.config import normalise_database_url
-
-    base = make_url(normalise_database_url(SERVER_URL))
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        """Drop the scratch database (closing any connection left to it)."""
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return base.set(database=name).render_as_string(hide_password=False), drop
 
 
 def start_worker(env: dict, log_path: Path) -> subprocess.Popen:
@@ -567,7 +547,7 @@ def main() -> int:
     redis_process = drop = None
     try:
         redis_process, redis_url = start_redis(scratch)
-        database_url, drop = create_database(f"bench_p3_{os.getpid()}")
+        database_url, drop = scratch_database(SERVER_URL, f"bench_p3_{os.getpid()}")
         env = {key: value for key, value in os.environ.items()
                if key not in ("FLASK_ENV", "MAILCHIMP_API_KEY", "MAILCHIMP_API_HOST")}
         env.update({"APP_ENV": "development", "SECRET_KEY": "statement-run-bench",
