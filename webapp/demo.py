@@ -306,7 +306,12 @@ def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 2026112
     month_starts = [first]
     while month_starts[-1] < today.replace(day=1):
         month_starts.append((month_starts[-1] + timedelta(days=32)).replace(day=1))
-    db.session.execute(insert(Target), [{"agent_id": agent_id, "month": month, "amount_cents": 25_000_000}
+    # Targets near what an agent will sell in a month (sales spread evenly; 1.6 units a sale on
+    # average), rounded to $1,000, so the target bars show attainment around 100%.
+    mean_price = sum(p.list_price_cents for p in products) // len(products)
+    expected = sales * mean_price * 8 // (5 * agents * len(month_starts))
+    target_cents = max(100_000, round(expected, -5))
+    db.session.execute(insert(Target), [{"agent_id": agent_id, "month": month, "amount_cents": target_cents}
                                         for agent_id in agent_ids for month in month_starts])
     db.session.execute(insert(Customer), [{"name": f"Customer {c:03d}", "email": f"buyer{c:03d}@{GENERATED_DOMAIN}"}
                                           for c in range(1, GENERATED_CUSTOMERS + 1)])

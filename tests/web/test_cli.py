@@ -11,7 +11,7 @@ from tests.conftest import Browser
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
 from webapp.commissions.ledger import recompute_agent_range
-from webapp.commissions.models import CommissionEntry
+from webapp.commissions.models import CommissionEntry, Target
 from webapp.demo import DEMO_PASSWORD
 from webapp.extensions import db
 from webapp.sales.models import Sale
@@ -166,6 +166,12 @@ def test_demo_generate_makes_teams_sales_and_the_ledger_the_product_would(app, t
     assert all(s.amount_cents == s.quantity * s.unit_price_cents for s in sales)
     assert {s.status for s in sales} >= {"approved", "pending"}
     assert all(s.status == "pending" for s in sales if s.decided_at is None)
+
+    # A monthly target per agent, near what they sell (so the bars read around 100%).
+    targets = db.session.scalars(select(Target).where(Target.agent_id.in_([a.id for a in agents]))).all()
+    assert {(t.agent_id, t.month) for t in targets} == {
+        (a.id, month) for a in agents for month in (date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1))}
+    assert 0.5 < sum(s.amount_cents for s in sales) / sum(t.amount_cents for t in targets) < 2
 
     # Every approved sale has its one commission line; nothing else earns.
     lines = db.session.execute(select(CommissionEntry.sale_id, CommissionEntry.amount_cents, CommissionEntry.kind)
