@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -26,7 +26,12 @@ class Product(db.Model):
     """Something agents sell. Archived (inactive) products keep their history but cannot be sold."""
 
     __tablename__ = "products"
-    __table_args__ = (CheckConstraint("list_price_cents >= 1", name="list_price_positive"),)
+    __table_args__ = (
+        CheckConstraint("list_price_cents >= 1", name="list_price_positive"),
+        # SKUs are unique whatever their case ("abc-1" and "ABC-1" are one product), in the database
+        # too, so two admins saving them at the same moment cannot both succeed.
+        Index("uq_products_sku_lower", func.lower("sku"), unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(40), unique=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.audit.services import record
 from webapp.auth.models import Role, User
@@ -72,6 +73,9 @@ def save_product(actor, product: Product | None, *, sku: str, name: str, categor
     category = db.session.get(Category, category_id) if category_id else None
     if category is None:
         raise ServiceError("Choose a category.", "category_id")
+    # An archived category keeps its products, but takes no new ones (the form offers only active ones).
+    if not category.active and (product is None or product.category_id != category.id):
+        raise ServiceError("This category is archived; choose an active one.", "category_id")
     if not isinstance(list_price_cents, int) or not 1 <= list_price_cents < MAX_CENTS:
         raise ServiceError("Enter a list price greater than zero.", "list_price")
     before = None
@@ -82,13 +86,19 @@ def save_product(actor, product: Product | None, *, sku: str, name: str, categor
         if db.session.scalar(select(Product.id).where(func.lower(Product.sku) == sku.lower())):
             raise ServiceError("A product with this SKU exists already.", "sku")
         product = Product(sku=sku)
-        db.session.add(product)
     else:
         before = {"name": product.name, "category_id": product.category_id,
                   "list_price_cents": product.list_price_cents, "active": product.active,
                   "restricted": product.restricted}
     product.name, product.category_id, product.list_price_cents = name, category.id, list_price_cents
     product.active, product.restricted = bool(active), bool(restricted)
+    if product.id is None:
+        try:
+            # The database's lower(sku) index settles two admins saving "abc-1" and "ABC-1" at once.
+            with db.session.begin_nested():
+                db.session.add(product)
+        except IntegrityError:
+            raise ServiceError("A product with this SKU exists already.", "sku") from None
     db.session.flush()
     record(actor, "product.save", product, before, {
         "sku": product.sku, "name": name, "category_id": category.id, "list_price_cents": list_price_cents,
