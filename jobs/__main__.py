@@ -24,6 +24,8 @@ def _connection() -> Redis:
     return Redis.from_url(get_app().config["REDIS_URL"])
 
 
+# Statement renders run on this queue; only its workers preload the renderer.
+STATEMENT_QUEUE = "default"
 # The job modules, and WeasyPrint through webapp.statements.pdf (which the web process never loads).
 PRELOADED_MODULES = ("jobs.mail", "jobs.statements", "jobs.reminders", "jobs.housekeeping", "webapp.statements.pdf")
 # The templates every statement job renders; compiled once in the worker, inherited by each job.
@@ -34,15 +36,19 @@ def _preload() -> None:
     """Import and warm up, once in the worker, what every forked job would otherwise redo."""
     # RQ forks a work horse per job, and a child starts with whatever its parent has loaded. Left to
     # each child, importing WeasyPrint alone took ~0.7 s of a ~0.17 s statement render (bench P3).
-    for module in PRELOADED_MODULES:
-        importlib.import_module(module)
-    from webapp.statements.pdf import html_to_pdf
+    try:
+        for module in PRELOADED_MODULES:
+            importlib.import_module(module)
+        from webapp.statements.pdf import html_to_pdf
 
-    app = get_app()
-    with app.app_context():
-        for name in WARM_TEMPLATES:
-            app.jinja_env.get_template(name)
-    html_to_pdf("<p>warm-up</p>")  # WeasyPrint's first-render set-up (fonts, stylesheets)
+        app = get_app()
+        with app.app_context():
+            for name in WARM_TEMPLATES:
+                app.jinja_env.get_template(name)
+        html_to_pdf("<p>warm-up</p>")  # WeasyPrint's first-render set-up (fonts)
+    except Exception:  # noqa: BLE001 - a slower first job beats a worker that will not start
+        # Mail, reminders and housekeeping must go on; a statement job will report the real error.
+        log.warning("could not preload the statement renderer; each job will load it", exc_info=True)
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -55,7 +61,8 @@ def run_worker(args: argparse.Namespace) -> int:
         log.error("Unknown queue(s): %s (declared: %s)", ", ".join(unknown), ", ".join(QUEUES))
         return 2
     connection = _connection()
-    _preload()
+    if STATEMENT_QUEUE in queues:
+        _preload()
     worker = Worker(queues, connection=connection, queue_class=Queue)
     # with_scheduler runs RQ's own scheduler beside the worker: it moves jobs enqueued with
     # enqueue_in()/enqueue_at() and Retry(interval=...) back to their queues when due.

@@ -64,3 +64,23 @@ def test_the_worker_loads_weasyprint_and_the_statement_templates_before_forking(
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "preloaded" in result.stdout
+
+
+def test_a_failed_preload_only_warns_so_mail_and_reminders_go_on(job_env):
+    script = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "import webapp.statements.pdf as pdf\n"
+        "def broken(html):\n"
+        "    raise OSError('no pango here')\n"
+        "pdf.html_to_pdf = broken\n"
+        "from jobs.__main__ import _preload\n"
+        "_preload()\n"
+        "print('worker goes on')\n"
+    )
+    result = subprocess.run([python(), "-c", script], cwd=ROOT, env=job_env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "worker goes on" in result.stdout
+    assert "could not preload the statement renderer" in result.stderr
+    assert "no pango here" in result.stderr

@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateIndex
 
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Product
@@ -39,6 +41,13 @@ def test_a_product_keeps_its_archived_category_when_edited(app, factory):
     saved = catalog.save_product(None, product, sku=product.sku, name="Renamed", category_id=product.category_id,
                                  list_price_cents=6000)
     assert (saved.name, saved.list_price_cents, saved.category_id) == ("Renamed", 6000, product.category_id)
+
+
+@pytest.mark.parametrize("dialect", [postgresql.dialect(), sqlite.dialect()], ids=["postgresql", "sqlite"])
+def test_the_models_index_is_on_the_lower_cased_column(dialect):
+    # A literal instead of the column would make lower('sku') unique: one product in all.
+    index = next(i for i in Product.__table__.indexes if i.name == "uq_products_sku_lower")
+    assert str(CreateIndex(index).compile(dialect=dialect)).endswith("ON products (lower(sku))")
 
 
 def test_the_database_refuses_a_sku_differing_only_in_case(app, factory):

@@ -128,6 +128,23 @@ def test_admin_creates_and_changes_a_product(api, factory):
     assert changed.status_code == 200 and changed.json["active"] is False
 
 
+def test_an_archived_category_is_refused_under_the_bodys_own_field_name(api, factory):
+    admin = factory.user("admin")
+    factory.category(code="old_line").active = False
+    product = factory.product()
+    headers = bearer(token_for(admin))
+    before = _count(Product)
+    created = api.post("/api/v1/products", headers=headers, json={
+        "sku": "OLD-1", "name": "X", "category": "old_line", "list_price": "10.00"})
+    moved = api.patch(f"/api/v1/products/{product.id}", headers=headers, json={"category": "old_line"})
+    for response in (created, moved):
+        assert response.status_code == 422, response.json
+        assert set(response.json["error"]["fields"]) == {"category"}
+    assert _count(Product) == before
+    db.session.refresh(product)
+    assert product.category.code != "old_line"
+
+
 @pytest.mark.parametrize("body, field", [
     ({"sku": "A-1", "name": "X", "category": "medical", "list_price": "1.234"}, "list_price"),
     ({"sku": "A-1", "name": "X", "category": "medical", "list_price": "1e3"}, "list_price"),

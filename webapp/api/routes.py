@@ -11,6 +11,7 @@ from webapp.api.openapi import build_spec
 from webapp.api.schemas import ProductIn, ProductOut, ProductPage, ProductPatch, ProductQuery, UserOut
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Product
+from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.money import MoneyError, from_cents, parse_money, to_cents
 
@@ -58,6 +59,20 @@ def _category_id(code: str) -> int:
     return category_id
 
 
+# The catalogue service's field names -> the product body's (errors must name what the client sent).
+PRODUCT_FIELDS = {"category_id": "category", "list_price_cents": "list_price"}
+
+
+def _save_product(user, product, **values):
+    """catalog.save_product, its field errors named as the API body names them."""
+    try:
+        return catalog.save_product(user, product, **values)
+    except ServiceError as exc:
+        if exc.field in PRODUCT_FIELDS:
+            raise ServiceError(exc.message, PRODUCT_FIELDS[exc.field], exc.status) from exc
+        raise
+
+
 def _cents(text: str, field: str) -> int:
     """A money string to cents, or a field error."""
     try:
@@ -70,7 +85,7 @@ def _cents(text: str, field: str) -> int:
            responses={201: ProductOut}, roles=("admin",), write=True, errors=(409,))
 def create_product(user, body: ProductIn):
     """Create a product (admins)."""
-    product = catalog.save_product(user, None, sku=body.sku, name=body.name, category_id=_category_id(body.category),
+    product = _save_product(user, None, sku=body.sku, name=body.name, category_id=_category_id(body.category),
                                    list_price_cents=_cents(body.list_price, "list_price"),
                                    restricted=body.restricted)
     return _product_out(product), 201
@@ -81,7 +96,7 @@ def create_product(user, body: ProductIn):
 def update_product(user, product_id: int, body: ProductPatch):
     """Change a product's name, category, price, active or restricted flag (admins)."""
     product = catalog.get_product(product_id)
-    product = catalog.save_product(
+    product = _save_product(
         user, product, sku=product.sku, name=body.name if body.name is not None else product.name,
         category_id=_category_id(body.category) if body.category is not None else product.category_id,
         list_price_cents=_cents(body.list_price, "list_price") if body.list_price is not None else product.list_price_cents,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import (BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, func,
+                        literal_column)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -30,7 +31,7 @@ class Product(db.Model):
         CheckConstraint("list_price_cents >= 1", name="list_price_positive"),
         # SKUs are unique whatever their case ("abc-1" and "ABC-1" are one product), in the database
         # too, so two admins saving them at the same moment cannot both succeed.
-        Index("uq_products_sku_lower", func.lower("sku"), unique=True),
+        Index("uq_products_sku_lower", func.lower(literal_column("sku")), unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

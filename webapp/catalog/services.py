@@ -93,6 +93,7 @@ def save_product(actor, product: Product | None, *, sku: str, name: str, categor
     product.name, product.category_id, product.list_price_cents = name, category.id, list_price_cents
     product.active, product.restricted = bool(active), bool(restricted)
     if product.id is None:
+        db.session.flush()  # so only this insert can fail inside the savepoint below
         try:
             # The database's lower(sku) index settles two admins saving "abc-1" and "ABC-1" at once.
             with db.session.begin_nested():

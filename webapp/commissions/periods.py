@@ -77,6 +77,7 @@ def period_for(day: date) -> Period:
     if period is not None:
         return period
     start, end = period_bounds(day, month_cadence(day))
+    db.session.flush()  # so only this insert can fail inside the savepoint below
     try:
         # A savepoint: when two requests create the same period at once (the first sales of a new
         # half-month, a dashboard opened at midnight), the loser's insert fails on the unique dates
