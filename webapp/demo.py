@@ -19,7 +19,7 @@ from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Customer, Product
 from webapp.commissions import plans
 from webapp.commissions.ledger import recompute_agent_range
-from webapp.commissions.models import CommissionPlan, PlanAssignment, Target
+from webapp.commissions.models import CommissionPlan, Period, PlanAssignment, Target
 from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.sales import services as sales
@@ -181,7 +181,10 @@ GENERATED_DOMAIN = "generated.example"
 TEAM_SIZE = 25
 GENERATED_CUSTOMERS = 200
 SALE_COLUMNS = ("agent_id", "product_id", "customer_id", "quantity", "unit_price_cents", "amount_cents",
-                "sold_on", "status", "entered_by_id", "idempotency_key", "decided_by_id", "decided_at")
+                "sold_on", "status", "entered_by_id", "idempotency_key", "decided_by_id", "decided_at", "reason")
+# The product asks a reason for every rejection and void; generated ones say where they came from.
+REASONS = {SaleStatus.REJECTED.value: "Generated: customer signature missing.",
+           SaleStatus.VOIDED.value: "Generated: order cancelled by the customer."}
 # Rows per executemany batch where there is no COPY (SQLite): bounded memory, few round trips.
 BATCH = 20_000
 
@@ -211,7 +214,7 @@ def _bulk_users(role: Role, rows: list[tuple[str, str, int | None]], password_ha
 
 
 def _sale_rows(rng: random.Random, count: int, agents: list[tuple[int, int]], products: list[Product],
-               customers: list[int], first: date, last: date) -> Iterator[tuple]:
+               customers: list[int], first: date, last: date, now: datetime) -> Iterator[tuple]:
     """`count` sales spread evenly over agents and days; older ones decided, the last month partly pending."""
     span = (last - first).days
     recent = last - timedelta(days=30)
@@ -233,10 +236,11 @@ def _sale_rows(rng: random.Random, count: int, agents: list[tuple[int, int]], pr
             status = SaleStatus.VOIDED.value
         decided_at = None
         if status != SaleStatus.PENDING.value:
-            decided_at = datetime.combine(sold_on + timedelta(days=1), day_time(9), tzinfo=timezone.utc)
+            # Decided the next morning, or by now for today's and yesterday's sales.
+            decided_at = min(datetime.combine(sold_on + timedelta(days=1), day_time(9), tzinfo=timezone.utc), now)
         yield (agent_id, product.id, customers[rng.randrange(len(customers))], quantity, unit_price,
                quantity * unit_price, sold_on, status, agent_id, f"gen-{n:09d}",
-               manager_id if decided_at else None, decided_at)
+               manager_id if decided_at else None, decided_at, REASONS.get(status))
 
 
 def _copy_sales(rows: Iterator[tuple]) -> None:
@@ -284,13 +288,19 @@ def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 2026112
         raise ValueError("Need at least one agent and one month, and no negative number of sales.")
     if db.session.scalar(select(User.id).where(User.email.like(f"%@{GENERATED_DOMAIN}")).limit(1)):
         raise RuntimeError("Generated data is already in this database; generate into an empty one.")
+    # Sales or closed periods already there would change the ledger the generator means to build
+    # (a closed period turns lines into late adjustments); so: an empty database only.
+    if db.session.scalar(select(Sale.id).limit(1)) or db.session.scalar(
+            select(Period.id).where(Period.status == "closed").limit(1)):
+        raise RuntimeError("This database already has sales or closed periods; generate into an empty one.")
     started = time.perf_counter()
     rng = random.Random(seed)
     today = clock.today()
     first = today.replace(day=1)
     for _ in range(months):
         first = (first - timedelta(days=1)).replace(day=1)
-    products = list(_ensure_catalogue().values())
+    # Only what any agent may sell (the demo catalogue, plus any product already there).
+    products = [p for p in _ensure_catalogue().values() if p.active and not p.restricted]
     flat, tiered = _demo_plans()
     password_hash = accounts.hash_password(DEMO_PASSWORD)
     team_count = -(-agents // TEAM_SIZE)
@@ -317,7 +327,7 @@ def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 2026112
                                           for c in range(1, GENERATED_CUSTOMERS + 1)])
     customers = list(db.session.scalars(select(Customer.id).where(Customer.email.like(f"%@{GENERATED_DOMAIN}"))))
     team = [(agent_id, manager_ids[index // TEAM_SIZE]) for index, agent_id in enumerate(agent_ids)]
-    _copy_sales(_sale_rows(rng, sales, team, products, customers, first, today))
+    _copy_sales(_sale_rows(rng, sales, team, products, customers, first, today, clock.now_utc()))
     db.session.commit()
     _analyze()
     inserted = time.perf_counter()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextvars
-from datetime import date
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 
@@ -11,8 +12,8 @@ from tests.conftest import Browser
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
 from webapp.commissions.ledger import recompute_agent_range
-from webapp.commissions.models import CommissionEntry, Target
-from webapp.demo import DEMO_PASSWORD
+from webapp.commissions.models import CommissionEntry, CommissionPlan, PlanAssignment, Target
+from webapp.demo import DEMO_PASSWORD, FLAT_PLAN
 from webapp.extensions import db
 from webapp.sales.models import Sale
 
@@ -182,6 +183,22 @@ def test_demo_generate_makes_teams_sales_and_the_ledger_the_product_would(app, t
     assert {kind for _, _, kind in lines} == {"sale"}
     assert sum(amount for _, amount, _ in lines) > 0
 
+    assert all(s.reason for s in sales if s.status in ("rejected", "voided"))
+    now = datetime.now(timezone.utc)  # SQLite hands back naive UTC datetimes, PostgreSQL aware ones
+    decided = [s.decided_at if s.decided_at.tzinfo else s.decided_at.replace(tzinfo=timezone.utc)
+               for s in sales if s.decided_at]
+    assert decided and max(decided) <= now
+
+    # Worked out independently for the flat plan (3%, technology 4%): amount x rate, half-up to the cent.
+    flat_agents = set(db.session.scalars(select(PlanAssignment.agent_id).join(CommissionPlan)
+                                         .where(CommissionPlan.name == FLAT_PLAN)))
+    line_of = {sale_id: amount for sale_id, amount, _ in lines}
+    flat_sales = [s for s in sales if s.agent_id in flat_agents and s.status == "approved"]
+    assert len(flat_sales) > 100
+    for sale in flat_sales:
+        rate = 4 if sale.product.category.code == "technology" else 3
+        assert line_of[sale.id] == int((Decimal(sale.amount_cents * rate) / 100).quantize(Decimal(1), ROUND_HALF_UP))
+
     # The ledger is the one the product computes: recomputing changes nothing.
     before = {sale_id: amount for sale_id, amount, _ in lines}
     for agent in agents[:3]:
@@ -214,6 +231,16 @@ def test_demo_generate_refuses_a_second_run_and_production(app, monkeypatch, tod
     assert refused.exit_code != 0
     assert "not production" in refused.output
     assert (_user_count(), len(_generated_sales())) == before
+
+
+def test_demo_generate_refuses_a_database_with_sales_of_its_own(app, factory):
+    agent = factory.user("agent")
+    factory.sale(agent, "100.00", date(2026, 11, 2))
+    before = _user_count()
+    result = _flask(app, ["demo", "generate", "--agents", "2", "--sales", "10"])
+    assert result.exit_code != 0
+    assert "already has sales" in result.output
+    assert _user_count() == before
 
 
 def test_demo_generate_refuses_nonsense_counts(app):
