@@ -94,6 +94,28 @@ def parse_iso_date(text: str | None) -> date | None:
         return None
 
 
+class OptionalDateRange:
+    """Inline validators for a filter form's optional `start` and `end` dates (mix in before FlaskForm)."""
+
+    END_BEFORE_START = "The end cannot be before the start."
+
+    def validate_start(self, field):
+        """A calendar date, or nothing."""
+        if (field.data or "").strip() and parse_iso_date(field.data) is None:
+            raise ValidationError("Enter the date as YYYY-MM-DD.")
+
+    def validate_end(self, field):
+        """A calendar date not before the start, or nothing."""
+        if not (field.data or "").strip():
+            return
+        end = parse_iso_date(field.data)
+        if end is None:
+            raise ValidationError("Enter the date as YYYY-MM-DD.")
+        start = parse_iso_date(self.start.data)
+        if start is not None and end < start:
+            raise ValidationError(self.END_BEFORE_START)
+
+
 def form_page(form, save, *, template: str, done, **context):
     """The create/edit page pattern: GET renders; POST validates, runs `save()` (a service call),
     commits and returns `done(result)`, or re-renders with each error beside its field (422),

@@ -19,7 +19,7 @@ from webapp.audit.models import AuditEvent
 from webapp.auth.decorators import admin_required
 from webapp.auth.models import User
 from webapp.extensions import db
-from webapp.formtools import db_id_or_none, parse_iso_date
+from webapp.formtools import OptionalDateRange, db_id_or_none, parse_iso_date
 from webapp.money import format_money, format_rate
 
 PAGE_SIZE = 50
@@ -201,7 +201,7 @@ def search(filters: AuditFilters) -> AuditPage:
 # ---- The page -----------------------------------------------------------------------------
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(OptionalDateRange, FlaskForm):
     """Actor, object type, object id, action, date range (a GET: no CSRF token)."""
 
     class Meta:
@@ -233,22 +233,6 @@ class AuditFilterForm(FlaskForm):
         text = (field.data or "").strip()
         if text and db_id_or_none(text) is None:
             raise ValidationError("Enter the object's id, a whole number.")
-
-    def validate_start(self, field):
-        """A date."""
-        if (field.data or "").strip() and parse_iso_date(field.data) is None:
-            raise ValidationError("Enter the date as YYYY-MM-DD.")
-
-    def validate_end(self, field):
-        """A date, not before the start."""
-        if not (field.data or "").strip():
-            return
-        end = parse_iso_date(field.data)
-        if end is None:
-            raise ValidationError("Enter the date as YYYY-MM-DD.")
-        start = parse_iso_date(self.start.data)
-        if start is not None and end < start:
-            raise ValidationError("The end cannot be before the start.")
 
     def filters(self, page: int) -> AuditFilters:
         """The valid filters (an invalid form filters nothing it could not read)."""

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from webapp.formtools import MoneyField, parse_db_id, parse_iso_date
+from webapp.formtools import MoneyField, OptionalDateRange, parse_db_id
 from webapp.money import to_cents
 
 
@@ -18,8 +18,10 @@ def _optional_int(value):
         return None
 
 
-class QueueFilterForm(FlaskForm):
+class QueueFilterForm(OptionalDateRange, FlaskForm):
     """Agent, Product, From, To, Min amount, Max amount, Flagged only (GET: no CSRF token)."""
+
+    END_BEFORE_START = "Enter a date on or after From."
 
     class Meta:
         csrf = False
@@ -40,22 +42,6 @@ class QueueFilterForm(FlaskForm):
             SelectChoice(a.id, a.name) for a in agents]
         self.product_id.choices = [SelectChoice("", "All products")] + [
             SelectChoice(p.id, p.name) for p in products]
-
-    def validate_start(self, field):
-        """A calendar date, or nothing."""
-        if (field.data or "").strip() and parse_iso_date(field.data) is None:
-            raise ValidationError("Enter the date as YYYY-MM-DD.")
-
-    def validate_end(self, field):
-        """A calendar date on or after From, or nothing."""
-        if not (field.data or "").strip():
-            return
-        end = parse_iso_date(field.data)
-        if end is None:
-            raise ValidationError("Enter the date as YYYY-MM-DD.")
-        start = parse_iso_date(self.start.data)
-        if start is not None and end < start:
-            raise ValidationError("Enter a date on or after From.")
 
     def validate_max_amount(self, field):
         """At least the minimum, when both are given."""
