@@ -19,8 +19,9 @@ from webapp import create_app
 from webapp.auth.models import Role, User
 from webapp.extensions import db, limiter
 
-# The Mailchimp stub and the backend pointed at it; a real committing session for race tests.
-pytest_plugins = ["tests.support.fixtures", "tests.support.committed"]
+# The Mailchimp stub and the backend pointed at it; a real committing session for race tests;
+# queue helpers (empty_queues, redis_down).
+pytest_plugins = ["tests.support.fixtures", "tests.support.committed", "tests.support.queues"]
 
 # CI runs fewer examples, and the same ones every run (derandomize), so .ci/run stays inside its time
 # budget and a landing never depends on a lucky draw; the dev profile keeps exploring new inputs.

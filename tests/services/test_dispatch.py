@@ -38,14 +38,7 @@ def la(day: int, hour: int = 0, minute: int = 0, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=LA)
 
 
-@pytest.fixture(autouse=True)
-def _empty_queues(app):
-    """Jobs queued by earlier tests do not count (and none are left for later ones)."""
-    for name in ("default", "emails"):
-        Queue(name, connection=redis_client()).empty()
-    yield
-    for name in ("default", "emails"):
-        Queue(name, connection=redis_client()).empty()
+pytestmark = pytest.mark.usefixtures("empty_queues")  # jobs of earlier tests do not count
 
 
 @pytest.fixture

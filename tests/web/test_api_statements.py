@@ -4,17 +4,15 @@ sees what, range and body validation, Redis down (503, nothing issued)."""
 from __future__ import annotations
 
 import hashlib
-import socket
 from datetime import date
 
 import pytest
-import redis
-from rq import Queue
 from sqlalchemy import select
 
+from tests.support.queues import jobs
 from tests.web._api import API, count, error_of, headers_for
 from webapp.commissions.models import Settings
-from webapp.extensions import db, redis_client
+from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.statements.models import Statement, StatementRun
 from webapp.statements.routes import UNAVAILABLE
@@ -30,33 +28,7 @@ def api(app):
     return app.test_client()
 
 
-@pytest.fixture(autouse=True)
-def _empty_queues(app):
-    """Jobs enqueued by earlier tests do not count."""
-    for name in ("default", "emails"):
-        Queue(name, connection=redis_client()).empty()
-    yield
-    for name in ("default", "emails"):
-        Queue(name, connection=redis_client()).empty()
-
-
-def jobs(queue: str) -> list[tuple[str, tuple]]:
-    """The jobs waiting in a queue: (function, arguments)."""
-    return [(job.func_name, job.args) for job in Queue(queue, connection=redis_client()).get_jobs()]
-
-
-@pytest.fixture
-def redis_down(app):
-    """Swap the app's Redis for a client on a closed port; restored afterwards."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    original = app.extensions["redis"]
-    app.extensions["redis"] = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
-    try:
-        yield
-    finally:
-        app.extensions["redis"] = original
+pytestmark = pytest.mark.usefixtures("empty_queues")  # jobs of earlier tests do not count
 
 
 @pytest.fixture

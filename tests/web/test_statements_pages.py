@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
 from datetime import date
 
 import pytest
-import redis
 from rq import Queue
 from sqlalchemy import func, select
 
 from tests.conftest import Browser, sign_in
+from tests.support.queues import jobs
 from tests.web._html import by_id, tags, within
 from webapp.commissions.models import Settings
 from webapp.commissions.periods import period_for
@@ -35,14 +34,7 @@ def d(day: int, month: int = 11) -> date:
 # --- fixtures and helpers -------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _empty_queues(app):
-    """Jobs enqueued by earlier tests do not count."""
-    for name in ("default", "emails"):
-        Queue(name, connection=redis_client()).empty()
-    yield
-    for name in ("default", "emails"):
-        Queue(name, connection=redis_client()).empty()
+pytestmark = pytest.mark.usefixtures("empty_queues")  # jobs of earlier tests do not count
 
 
 @pytest.fixture
@@ -109,24 +101,6 @@ def listed_numbers(page: str) -> list[int]:
     table = by_id(page, "statements-table")
     assert table is not None
     return [int(n) for n in re.findall(r"<strong>No\. (\d+)</strong>", page)]
-
-
-def jobs(queue: str) -> list[tuple[str, tuple]]:
-    return [(job.func_name, job.args) for job in Queue(queue, connection=redis_client()).get_jobs()]
-
-
-@pytest.fixture
-def redis_down(app):
-    """Swap the app's Redis for a client on a closed port; restored afterwards."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    original = app.extensions["redis"]
-    app.extensions["redis"] = redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1)
-    try:
-        yield
-    finally:
-        app.extensions["redis"] = original
 
 
 # --- lists ------------------------------------------------------------------------------------------
