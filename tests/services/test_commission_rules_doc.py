@@ -19,10 +19,10 @@ from sqlalchemy import select
 from tests.support.golden_files import CASES_FILE, EXTRA_FILE, ROOT, load
 from webapp.commissions import ledger
 from webapp.commissions.adjustments import add_manual_adjustment
+from webapp.commissions.golden import simulate_case
 from webapp.commissions.models import CommissionEntry
 from webapp.commissions.payouts import record_payout
 from webapp.commissions.periods import close_period, period_for
-from webapp.commissions.golden import simulate_case
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.money import from_cents
@@ -162,12 +162,13 @@ def test_estimates_and_the_pending_total(factory, agent, today):
     factory.assign(agent, factory.plan(tiers=JUNE_TIERS, tier_mode="marginal"))
     today(day("Jun 12"))
     rows = TABLES[("ledger", "estimates")]
-    sales = [factory.sale(agent, str(money(row["Amount"])), day(row["Date"]), approve=row["Status"] == "approved")
-             for row in rows]
+    sales = [factory.sale(agent, str(money(row["Amount"])), day(row["Date"]),
+                          approve=row["Status"] == "approved") for row in rows]
     assert [row["Sale"] for row in rows] == ["#1", "#2", "#3"]  # recorded in this order
     for row, sale in zip(rows, sales):
         if row["Status"] == "approved":
-            [entry] = db.session.scalars(select(CommissionEntry).where(CommissionEntry.sale_id == sale.id)).all()
+            [entry] = db.session.scalars(
+                select(CommissionEntry).where(CommissionEntry.sale_id == sale.id)).all()
             figure = from_cents(entry.amount_cents)
         else:
             figure = ledger.sale_estimate(sale)
@@ -242,6 +243,7 @@ def test_statements_reconcile_with_payouts_an_advance_and_an_adjustment(factory,
         period = period_for(start)
         assert (period.start_date, period.end_date, period.is_open) == (start, end, False)
         s = ledger.period_summary(agent.id, period)
-        assert [from_cents(v) for v in (s.opening, s.earned, s.adjustments, s.total, s.payouts, s.closing)] == [
-            money(row[column]) for column in ("Opening unpaid balance", "Commission earned", "Adjustments",
-                                              "Period total", "Payouts", "Closing unpaid balance")], row
+        figures = [from_cents(v) for v in (s.opening, s.earned, s.adjustments, s.total, s.payouts, s.closing)]
+        assert figures == [money(row[column]) for column in (
+            "Opening unpaid balance", "Commission earned", "Adjustments", "Period total", "Payouts",
+            "Closing unpaid balance")], row

@@ -67,9 +67,10 @@ def test_the_simulate_command_reproduces_the_shared_file(shared_path, shared_cas
 
 def test_the_shared_file_is_found_beside_the_repository_or_through_the_environment():
     """COMMISSION_CASES wins; otherwise shared/commission_cases.json next to the repository folder."""
-    assert shared_cases_path({"COMMISSION_CASES": "/elsewhere/cases.json"}) == (Path("/elsewhere/cases.json"), True)
-    assert shared_cases_path({"COMMISSION_CASES": ""}) == (ROOT.parent / "shared" / "commission_cases.json", False)
-    assert shared_cases_path({}) == (ROOT.parent / "shared" / "commission_cases.json", False)
+    beside = ROOT.parent / "shared" / "commission_cases.json"
+    assert shared_cases_path({"COMMISSION_CASES": "/elsewhere/x.json"}) == (Path("/elsewhere/x.json"), True)
+    assert shared_cases_path({"COMMISSION_CASES": ""}) == (beside, False)
+    assert shared_cases_path({}) == (beside, False)
 
 
 def test_a_missing_shared_file_skips_with_the_path_it_looked_at(tmp_path):
