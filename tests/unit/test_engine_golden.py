@@ -1,40 +1,30 @@
-"""The engine passes every golden case of the shared commission_cases.json, to the exact string.
+"""The engine passes every golden case of the repository's own files, to the exact string.
 
-It also passes our own commission_cases_extra.json beside this file (same format, plus per-sale
-plans): mid-month plan changes, no-plan lines, rounding and overrides across plan versions.
+tests/data/commission_cases.json: one plan per case (rates, overrides, tiers, rounding, order).
+tests/data/commission_cases_extra.json: the same format plus per-sale plans (mid-month plan
+changes, no-plan lines, overrides across plan versions). Every figure was worked out by hand; the
+shared file beside the repository, when there is one, runs in test_shared_golden.py.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import os
-from collections.abc import Mapping
-from pathlib import Path
 
 import pytest
 
+from tests.support.golden_files import CASES_FILE, EXTRA_FILE, load
 from webapp.commissions.engine import PlanError, compute_month
 from webapp.commissions.golden import lines_from_case, plan_from_json, simulate, simulate_case
 
-
-def cases_path(environ: Mapping[str, str]) -> Path:
-    """COMMISSION_CASES if set, else shared/commission_cases.json beside the repository folder."""
-    override = environ.get("COMMISSION_CASES")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "shared" / "commission_cases.json"
-
-
-# Loaded at collection on purpose: a missing or broken file must fail the run, never skip.
-CASES_FILE = cases_path(os.environ)
-CASES_JSON = json.loads(CASES_FILE.read_text(encoding="utf-8"))
+CASES_JSON = load(CASES_FILE)
 CASES = CASES_JSON["cases"]
-
-# Our own cases, derived by hand from COMMISSION_RULES.md; the shared file stays the contract.
-EXTRA_FILE = Path(__file__).with_name("commission_cases_extra.json")
-EXTRA_JSON = json.loads(EXTRA_FILE.read_text(encoding="utf-8"))
+EXTRA_JSON = load(EXTRA_FILE)
 EXTRA_CASES = EXTRA_JSON["cases"]
+
+# The version-1 golden format: the own file uses nothing else (per-sale plans only in the extra file).
+CASE_KEYS = {"name", "why", "plan", "sales", "expected"}
+SALE_KEYS = {"id", "date", "amount", "sku", "category"}
+PLAN_KEYS = {"base_rate", "tiers", "tier_mode", "category_rates", "product_rates"}
 
 
 @pytest.fixture(autouse=True)
@@ -52,11 +42,48 @@ def test_golden_case(case):
 
 
 def test_golden_file_is_well_formed():
-    """Case names are unique and every sale has exactly one expected figure."""
+    """Unique names, one expected figure per sale, money as strings, version-1 keys only, a why each."""
     names = [case["name"] for case in CASES]
     assert names and len(names) == len(set(names))
     for case in CASES:
+        assert set(case) == CASE_KEYS, case["name"]
+        assert case["why"].strip(), case["name"]
+        assert case["plan"] is None or set(case["plan"]) == PLAN_KEYS, case["name"]
+        assert all(set(sale) == SALE_KEYS for sale in case["sales"]), case["name"]
         assert sorted(str(sale["id"]) for sale in case["sales"]) == sorted(case["expected"]), case["name"]
+        assert all(isinstance(sale["amount"], str) for sale in case["sales"]), case["name"]
+        assert all(isinstance(value, str) for value in case["expected"].values()), case["name"]
+
+
+def _covers(case) -> set[str]:
+    """What a case exercises, as the names used by test_golden_file_covers_the_rules."""
+    plan, sales = case["plan"], case["sales"]
+    if plan is None:
+        return {"no plan"}
+    found = {plan["tier_mode"] or "base rate"}
+    found |= {"category rate" for sale in sales if sale["category"] in plan["category_rates"]}
+    found |= {"product rate" for sale in sales if sale["sku"] in plan["product_rates"]}
+    found |= {"product over category" for sale in sales
+              if sale["sku"] in plan["product_rates"] and sale["category"] in plan["category_rates"]}
+    if plan["tiers"] and (plan["category_rates"] or plan["product_rates"]):
+        found.add("override in a tiered month")
+    by_id = sorted(sale["id"] for sale in sales)
+    by_date_then_id = [sale["id"] for sale in sorted(sales, key=lambda sale: (sale["date"], sale["id"]))]
+    if by_id != by_date_then_id and len({sale["date"] for sale in sales}) < len(sales):
+        found.add("date then id")  # ids out of date order, and a date shared by two sales
+    if any(sale["amount"] == "0.00" for sale in sales):
+        found.add("zero amount")
+    if plan["base_rate"] and len(plan["base_rate"].partition(".")[2]) == 4:
+        found.add("four-decimal rate")
+    return found
+
+
+def test_golden_file_covers_the_rules():
+    """The own file keeps a case for every rule the engine implements, whatever is edited later."""
+    covered = set().union(*(_covers(case) for case in CASES))
+    assert covered >= {"base rate", "marginal", "retroactive", "category rate", "product rate",
+                       "product over category", "override in a tiered month", "date then id",
+                       "zero amount", "four-decimal rate", "no plan"}
 
 
 @pytest.mark.parametrize("case", EXTRA_CASES, ids=[case["name"] for case in EXTRA_CASES])
@@ -68,7 +95,7 @@ def test_extra_golden_case(case):
 
 
 def test_extra_golden_file_is_well_formed():
-    """Unique names (also against the shared file), one expected figure per sale, money as strings,
+    """Unique names (also against the own file), one expected figure per sale, money as strings,
     and every case replays a plan change or a no-plan line through per-sale plans."""
     names = [case["name"] for case in EXTRA_CASES]
     assert names and len(names) == len(set(names))
@@ -140,11 +167,3 @@ def test_bad_dates_name_the_sale():
     case["sales"][0]["date"] = 20261102
     with pytest.raises(TypeError, match="sale 1: date"):
         simulate_case(case)
-
-
-def test_cases_path_honours_the_environment():
-    """COMMISSION_CASES points the golden test at another file; otherwise the shared one."""
-    assert cases_path({"COMMISSION_CASES": "/elsewhere/cases.json"}) == Path("/elsewhere/cases.json")
-    default = cases_path({})
-    assert default.parts[-2:] == ("shared", "commission_cases.json")
-    assert default.parent.parent == Path(__file__).resolve().parents[3]

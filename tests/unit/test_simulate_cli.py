@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
+from tests.support.golden_files import CASES_FILE, EXTRA_FILE, load
 
-def cases_path(environ: Mapping[str, str]) -> Path:
-    """COMMISSION_CASES if set, else shared/commission_cases.json beside the repository folder."""
-    override = environ.get("COMMISSION_CASES")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3] / "shared" / "commission_cases.json"
-
-
-CASES_FILE = cases_path(os.environ)
-CASES_JSON = json.loads(CASES_FILE.read_text(encoding="utf-8"))
+CASES_JSON = load(CASES_FILE)
+FIRST = CASES_JSON["cases"][0]
 
 
 def _simulate(app, path) -> object:
@@ -34,11 +26,13 @@ def _write(tmp_path: Path, data) -> Path:
     return path
 
 
-def test_the_output_is_every_cases_expected_figures(app):
-    result = _simulate(app, CASES_FILE)
+@pytest.mark.parametrize("path", [CASES_FILE, EXTRA_FILE], ids=["own", "extra"])
+def test_the_output_is_every_cases_expected_figures(app, path):
+    cases = load(path)["cases"]
+    result = _simulate(app, path)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {case["name"]: case["expected"] for case in CASES_JSON["cases"]}
-    assert list(json.loads(result.stdout)) == [case["name"] for case in CASES_JSON["cases"]]
+    assert json.loads(result.stdout) == {case["name"]: case["expected"] for case in cases}
+    assert list(json.loads(result.stdout)) == [case["name"] for case in cases]
 
 
 def test_a_relative_path_from_the_repository_works(app, project_root, monkeypatch):
@@ -46,7 +40,9 @@ def test_a_relative_path_from_the_repository_works(app, project_root, monkeypatc
     relative = os.path.relpath(CASES_FILE, project_root)
     result = _simulate(app, relative)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["flat_3_percent"] == {"1": "150.00", "2": "370.37", "3": "0.00"}
+    # tests/data/commission_cases.json, first case: 4% of 2,500.00, 7,777.77, 0.01 and 0.13.
+    assert json.loads(result.stdout)["flat_four_percent"] == {"1": "100.00", "2": "311.11", "3": "0.00",
+                                                              "4": "0.01"}
 
 
 def test_a_missing_file_is_a_clear_error(app, tmp_path):
@@ -84,8 +80,7 @@ def _case(name: str = "bad", **plan) -> dict:
     (_case(), "case 'bad': a plan needs a base rate or a tier table"),
 ])
 def test_a_case_with_an_invalid_plan_names_the_case(app, tmp_path, case, message):
-    good = CASES_JSON["cases"][0]
-    result = _simulate(app, _write(tmp_path, {"cases": [good, case]}))
+    result = _simulate(app, _write(tmp_path, {"cases": [FIRST, case]}))
     assert result.exit_code != 0
     assert message in result.output
     assert result.stdout == ""
@@ -100,10 +95,9 @@ def test_json_numbers_as_amounts_are_refused_not_rounded(app, tmp_path):
 
 
 def test_duplicate_case_names_are_refused(app, tmp_path):
-    good = CASES_JSON["cases"][0]
-    result = _simulate(app, _write(tmp_path, {"cases": [good, good]}))
+    result = _simulate(app, _write(tmp_path, {"cases": [FIRST, FIRST]}))
     assert result.exit_code != 0
-    assert "two golden cases are named 'flat_3_percent'" in result.output
+    assert "two golden cases are named 'flat_four_percent'" in result.output
 
 
 def test_a_sale_missing_its_date_says_what_is_missing(app, tmp_path):
