@@ -71,6 +71,23 @@ def load_user_from_session(session_id: str) -> User | None:
     return user
 
 
+def sign_out(user: User) -> None:
+    """End the session being signed out of for good, so a copy of its cookies stops working too.
+
+    Sessions and remember-me cookies carry the user's one session token (User.get_id), so
+    changing it also ends the user's sessions on their other devices.
+    """
+    user.rotate_session_token()
+    db.session.flush()
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every session and remember-me cookie of the user, on every device (audited)."""
+    user.rotate_session_token()
+    db.session.flush()
+    record(user, "user.sign_out_everywhere", user)
+
+
 def _check_manager(role: str, manager_id: int | None) -> int | None:
     """Agents belong to an active manager; other roles have no manager."""
     if role != Role.AGENT.value:
