@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.api import tokens as api_tokens
 from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.errors import NotFound, ServiceError
@@ -165,8 +166,10 @@ def update_user(actor, user: User, *, name: str, role: str, manager_id: int | No
         raise ServiceError("An agent cannot manage themselves.", "manager_id")
     user.name, user.role, user.manager_id = name, role, new_manager
     if user.active and not active:
-        # Deactivation ends the user's open sessions at once.
+        # Deactivation ends the user's open sessions at once, and for good their API tokens: a
+        # later reactivation must not bring back a token copied into some script meanwhile.
         user.rotate_session_token()
+        api_tokens.revoke_all_tokens(actor, user)
     user.active = active
     db.session.flush()
     record(actor, "user.update", user, before, _snapshot(user))
