@@ -131,8 +131,8 @@ SIGNING_OUT = ("auth.sign_out_everywhere", "auth.logout")
 
 def _rules(app):
     """Every rule; the signing-out ones last, since they end the session the others need."""
-    return sorted(app.url_map.iter_rules(),
-                  key=lambda rule: SIGNING_OUT.index(rule.endpoint) + 1 if rule.endpoint in SIGNING_OUT else 0)
+    return sorted(app.url_map.iter_rules(), key=lambda rule: (
+        SIGNING_OUT.index(rule.endpoint) + 1 if rule.endpoint in SIGNING_OUT else 0))
 
 
 def _methods(rule) -> list[str]:

@@ -166,7 +166,8 @@ def test_bulk_reject_of_only_your_own_sales_writes_nothing(team):
         "sale_ids": [str(s.id) for s in mine], "action": "reject", "reason": "Duplicate"},
         token_from="/manage/review")
     assert response.status_code == 302
-    flashes = _flashes(team["browser"].get(urlsplit(response.headers["Location"]).path).get_data(as_text=True))
+    queue_page = team["browser"].get(urlsplit(response.headers["Location"]).path)
+    flashes = _flashes(queue_page.get_data(as_text=True))
     assert sum(REFUSAL in f for f in flashes) == 2
     assert _state() == before
 
@@ -195,7 +196,8 @@ def test_the_pages_offer_no_void_form_for_a_sale_you_entered(team):
         html = team["browser"].get(page).get_data(as_text=True)
         assert f"/manage/sales/{mine.id}/void" not in html, page
         assert "You entered this sale: another manager or an admin voids it." in html, page
-    assert f"/manage/sales/{theirs.id}/void" in team["browser"].get(f"/sales/{theirs.id}").get_data(as_text=True)
+    their_page = team["browser"].get(f"/sales/{theirs.id}").get_data(as_text=True)
+    assert f"/manage/sales/{theirs.id}/void" in their_page
 
 
 # --- the API ------------------------------------------------------------------------------------------
@@ -212,12 +214,14 @@ def test_the_api_refuses_a_decision_on_a_sale_you_entered(app, team, decision):
         sales.approve_sale(team["admin"], sale)
         db.session.commit()
     before = _state()
-    error = error_of(api.post(f"{API}/sales/{sale.id}/{decision}", headers=maria, json={"reason": "Refund"}), 403)
+    response = api.post(f"{API}/sales/{sale.id}/{decision}", headers=maria, json={"reason": "Refund"})
+    error = error_of(response, 403)
     assert error["message"] == REFUSAL
     assert _state() == before
     admin = api.post(f"{API}/sales/{sale.id}/{decision}", headers=headers_for(team["admin"]),
                      json={"reason": "Refund"})
-    assert admin.status_code == 200 and admin.json["status"] == ("rejected" if decision == "reject" else "voided")
+    assert admin.status_code == 200
+    assert admin.json["status"] == ("rejected" if decision == "reject" else "voided")
 
 
 # --- sales made by a CSV import -------------------------------------------------------------------------

@@ -73,7 +73,8 @@ def test_sign_out_says_other_devices_are_signed_out_too(app, factory):
 
 def test_profile_offers_sign_out_everywhere_as_a_post_form_with_csrf(as_agent):
     page = tags(as_agent.get("/profile/tokens").get_data(as_text=True))
-    form = next(t for t in page if t.name == "form" and t.attrs.get("action") == "/profile/sign-out-everywhere")
+    form = next(t for t in page
+                if t.name == "form" and t.attrs.get("action") == "/profile/sign-out-everywhere")
     assert form.attrs["method"] == "post"
     assert any(t.name == "input" and t.attrs.get("name") == "csrf_token" and t.attrs.get("value")
                for t in page if any(a is form for a in t.ancestors))
@@ -95,7 +96,8 @@ def test_sign_out_everywhere_ends_every_session_and_remember_cookie(app, factory
     assert laptop.get("/dashboard").status_code == 302
     assert not _opens_dashboard_with(app, "session", session)
     assert not _opens_dashboard_with(app, "remember_token", remember)
-    events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "user.sign_out_everywhere")).all()
+    events = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "user.sign_out_everywhere")).all()
     assert [(e.actor_id, e.object_type, e.object_id) for e in events] == [(agent.id, "User", agent.id)]
     again = _sign_in_through_the_form(app, agent)
     assert again.get("/dashboard").status_code == 200
