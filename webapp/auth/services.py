@@ -74,11 +74,9 @@ def load_user_from_session(session_id: str) -> User | None:
 
 
 def sign_out(user: User) -> None:
-    """End the session being signed out of for good, so a copy of its cookies stops working too.
-
-    Sessions and remember-me cookies carry the user's one session token (User.get_id), so
-    changing it also ends the user's sessions on their other devices.
-    """
+    """End the session being signed out of for good, so a copy of its cookies stops working too."""
+    # Sessions and remember-me cookies carry the user's one session token (User.get_id), so
+    # changing it also ends the user's sessions on their other devices.
     user.rotate_session_token()
     db.session.flush()
 
@@ -115,10 +113,9 @@ def _snapshot(user: User) -> dict:
 
 def create_user(actor, *, email: str, name: str, role: str, password: str | None = None,
                 manager_id: int | None = None, password_hash: str | None = None) -> User:
-    """Create a user after validating every field; flushes, the caller commits.
-
-    `password_hash` instead of `password` skips the password policy: only for the demo, whose
-    accounts share a published password on purpose."""
+    """Create a user after validating every field; flushes, the caller commits."""
+    # `password_hash` instead of `password` skips the password policy: only for the demo, whose
+    # accounts share a published password on purpose.
     email = normalise_email(email)
     name = (name or "").strip()
     if not name:
