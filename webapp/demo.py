@@ -68,8 +68,9 @@ def _ensure_user(email: str, name: str, role: Role, manager_id: int | None = Non
     user = accounts.find_user_by_email(email)
     if user is not None:
         return user, False
-    return accounts.create_user(None, email=email, name=name, role=role.value,
-                                password=DEMO_PASSWORD, manager_id=manager_id), True
+    # As a hash: the shared, published demo password is one the password policy rightly refuses.
+    return accounts.create_user(None, email=email, name=name, role=role.value, manager_id=manager_id,
+                                password_hash=accounts.hash_password(DEMO_PASSWORD)), True
 
 
 def _ensure_catalogue() -> dict[str, Product]:

@@ -33,7 +33,7 @@ ALLOWED = {SIGNED_IN: {"agent", "manager", "admin"}, AGENT: {"agent"}, STAFF: {"
 
 ACCESS = {
     # any signed-in user
-    "main.home": SIGNED_IN, "auth.logout": SIGNED_IN,
+    "main.home": SIGNED_IN, "auth.logout": SIGNED_IN, "auth.sign_out_everywhere": SIGNED_IN,
     "api_tokens.tokens_page": SIGNED_IN, "api_tokens.revoke": SIGNED_IN,
     "sales.detail": SIGNED_IN,
     "statements.index": SIGNED_IN, "statements.detail": SIGNED_IN, "statements.status": SIGNED_IN,
@@ -125,9 +125,14 @@ QUERY = {"api.agent_commissions": "?start=2026-11-01&end=2026-11-20"}
 BODY_OWNED = {"api.create_sale", "api.estimate", "api.start_run"}
 
 
+# They end the session the other requests need, so they come last; each redirects to /login.
+SIGNING_OUT = ("auth.sign_out_everywhere", "auth.logout")
+
+
 def _rules(app):
-    """Every rule; logout last, since it ends the session the others need."""
-    return sorted(app.url_map.iter_rules(), key=lambda rule: rule.endpoint == "auth.logout")
+    """Every rule; the signing-out ones last, since they end the session the others need."""
+    return sorted(app.url_map.iter_rules(), key=lambda rule: (
+        SIGNING_OUT.index(rule.endpoint) + 1 if rule.endpoint in SIGNING_OUT else 0))
 
 
 def _methods(rule) -> list[str]:
@@ -208,7 +213,7 @@ def _check(world: World, role: str, rule, method: str, url: str, response) -> st
     elif expected in ("403", "404"):
         if str(status) != expected:
             return f"{status}, expected {expected}"
-    elif rule.endpoint != "auth.logout":  # logging out redirects to /login, as it should
+    elif rule.endpoint not in SIGNING_OUT:  # signing out redirects to /login, as it should
         to_login = status == 302 and urlsplit(response.headers["Location"]).path == "/login"
         if status in (401, 403) or to_login:
             return f"{status}, expected to be allowed"
@@ -256,7 +261,7 @@ def test_ids_beyond_the_database_are_404_not_500(app, factory, today, role):
     for huge in (2**31, 10**20):
         values = {name: (huge if isinstance(value, int) else value) for name, value in world.ids().items()}
         for rule in _rules(app):
-            if rule.endpoint in ("static", "auth.logout") or not any(
+            if rule.endpoint in ("static", *SIGNING_OUT) or not any(
                     isinstance(values[name], int) for name in rule.arguments):
                 continue
             with app.test_request_context():

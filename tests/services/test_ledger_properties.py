@@ -445,8 +445,11 @@ def apply(world: World, op: tuple, set_today) -> Period | None:
         sale = _pick(pending, op[1])
         if sale is None:
             return None
-        _, error = run(lambda: reject_sale(world.agents[sale.agent].manager, db.session.get(Sale, sale.id),
-                                           "not a real order"))
+        actor = world.agents[sale.agent].manager
+        _, error = run(lambda: reject_sale(actor, db.session.get(Sale, sale.id), "not a real order"))
+        if actor.id == sale.entered_by_id:
+            _expect(error, expected_status=403)
+            return None
         assert error is None, error.message
         sale.status = "rejected"
     elif name == "cancel":
@@ -483,6 +486,9 @@ def apply(world: World, op: tuple, set_today) -> Period | None:
             return None
         actor = world.admin if op[2] else world.agents[sale.agent].manager
         _, error = run(lambda: void_sale(actor, db.session.get(Sale, sale.id), "refunded"))
+        if actor.id == sale.entered_by_id:
+            _expect(error, expected_status=403)
+            return None
         assert error is None, error.message
         sale.status = "voided"
     elif name == "close":

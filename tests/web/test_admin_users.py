@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from tests.conftest import TEST_PASSWORD, Browser
 from tests.web._html import by_id, tags
+from webapp.api.models import ApiToken
+from webapp.api.tokens import create_token
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
 from webapp.extensions import db
@@ -251,6 +253,29 @@ def test_reactivated_user_signs_in_again_but_old_sessions_stay_ended(app, as_adm
     assert as_agent.get("/dashboard").status_code == 302
     login = Browser(app.test_client()).post("/login", {"email": agent.email, "password": TEST_PASSWORD})
     assert login.status_code == 302
+
+
+def test_deactivation_revokes_api_tokens_for_good(app, as_admin, factory):
+    agent = factory.user(Role.AGENT)
+    token, plaintext = create_token(agent, name="Web shop")
+    api = app.test_client()
+    bearer = {"Authorization": f"Bearer {plaintext}"}
+    assert api.get("/api/v1/me", headers=bearer).status_code == 200
+
+    assert as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, active=None)).status_code == 302
+    assert api.get("/api/v1/me", headers=bearer).status_code == 401
+    agent = _reload(agent)
+    assert as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, active="y")).status_code == 302
+    assert _reload(agent).active is True
+
+    assert api.get("/api/v1/me", headers=bearer).status_code == 401
+    assert db.session.get(ApiToken, token.id).revoked_at is not None
+    revocations = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "api_token.revoke", AuditEvent.object_id == token.id)).all()
+    assert [(e.actor_id, e.after["reason"]) for e in revocations] == [(as_admin.user.id, "user deactivated")]
+    # A token made after reactivation works.
+    fresh = create_token(_reload(agent), name="New shop")[1]
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
 
 
 def test_edit_page_shows_the_current_role_manager_and_status(as_admin, factory):

@@ -55,6 +55,18 @@ def revoke_token(user, token_id: int) -> ApiToken:
     return token
 
 
+def revoke_all_tokens(actor, user) -> int:
+    """Revoke every live token of `user` (on deactivation, so reactivating them brings none back)."""
+    live = list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                          ApiToken.revoked_at.is_(None))))
+    now = clock.now_utc()
+    for token in live:
+        token.revoked_at = now
+        record(actor, "api_token.revoke", token, None, {"prefix": token.prefix, "reason": "user deactivated"})
+    db.session.flush()
+    return len(live)
+
+
 def authenticate(header: str | None) -> ApiToken | None:
     """The live token named by an `Authorization: Bearer ...` header, with an active user; else None."""
     scheme, _, value = (header or "").partition(" ")

@@ -72,9 +72,22 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out (POST only, so a link on another site cannot sign anyone out)."""
+    """Sign out (POST only, so a link on another site cannot sign anyone out) for good."""
+    services.sign_out(current_user._get_current_object())
+    db.session.commit()
     logout_user()
-    flash("You are signed out.", "info")
+    flash("You are signed out, here and on any other device where you were signed in.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/profile/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere():
+    """End all of the user's sessions and remember-me cookies, this one included."""
+    services.sign_out_everywhere(current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    flash("You are signed out on every device. Sign in again to continue.", "info")
     return redirect(url_for("auth.login"))
 
 

@@ -29,6 +29,7 @@ from webapp.sales import notify
 from webapp.sales.models import Sale, SaleStatus
 
 MAX_QUANTITY = 1_000_000
+OWN_SALE_REFUSED = "You entered this sale; another manager or an admin must decide it."
 _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
@@ -414,8 +415,10 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
             raise ServiceError("This sale is still pending: approve or reject it instead.", status=409)
         who = f" by {sale.decided_by.name}" if sale.decided_by else ""
         raise ServiceError(f"This sale was already {sale.status}{who}.", status=409)
-    if action == "sale.approve" and sale.entered_by_id == actor.id:
-        raise ServiceError("You entered this sale; another manager or an admin must decide it.", status=403)
+    if sale.entered_by_id == actor.id:
+        # Four eyes on every decision: approving, rejecting or voiding a sale you entered yourself
+        # would let one person both record and settle what the agent is paid.
+        raise ServiceError(OWN_SALE_REFUSED, status=403)
     before = _snapshot(sale)
     sale.status = to
     sale.decided_by_id, sale.decided_at = actor.id, clock.now_utc()
@@ -444,12 +447,12 @@ def approve_sale(actor: User, sale: Sale) -> Sale:
 
 
 def reject_sale(actor: User, sale: Sale, reason: str) -> Sale:
-    """Reject a pending sale with a reason."""
+    """Reject a pending sale with a reason (never one you entered)."""
     return _decide(actor, sale, expect=SaleStatus.PENDING.value, to=SaleStatus.REJECTED.value,
                    action="sale.reject", reason=_reason(reason))
 
 
 def void_sale(actor: User, sale: Sale, reason: str) -> Sale:
-    """Void an approved sale (refund, cancellation); a stated one gets a clawback."""
+    """Void an approved sale (never one you entered); a stated one gets a clawback."""
     return _decide(actor, sale, expect=SaleStatus.APPROVED.value, to=SaleStatus.VOIDED.value,
                    action="sale.void", reason=_reason(reason))
