@@ -19,6 +19,7 @@ from webapp.money import units_to_rate
 from webapp.statements import queries
 from webapp.statements import services as statements
 from webapp.statements.models import Statement
+from webapp.statements.ordering import in_statement_order
 from webapp.statements.routes import UNAVAILABLE, background_service_available
 
 
@@ -79,7 +80,7 @@ def list_statements(user, query: StatementQuery):
 def get_statement(user, statement_id: int):
     """A statement the user may see (another agent's: 404)."""
     statement = queries.visible_statement(user, statement_id)
-    snapshot = statement.snapshot
+    snapshot = in_statement_order(statement.snapshot)  # also for statements stored in approval order
     return StatementDetail(**_fields(statement, queries.email_for(statement)), currency=snapshot["currency"],
                            message=snapshot["message"], lines=snapshot_lines(snapshot),
                            adjustments=snapshot_adjustments(snapshot), payouts=snapshot_payouts(snapshot))

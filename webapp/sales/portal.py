@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -14,7 +14,7 @@ from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
 from webapp.catalog.models import Customer, Product
 from webapp.commissions import engine, ledger
-from webapp.commissions.models import CommissionEntry, Period
+from webapp.commissions.models import CommissionEntry, EntryKind, Period
 from webapp.commissions.periods import current_period, month_bounds, month_cadence, period_bounds
 from webapp.commissions.plans import target_for
 from webapp.extensions import db
@@ -178,7 +178,7 @@ class SaleFilters:
 
 @dataclass(frozen=True)
 class SalePage:
-    """One page of sales with their commission (approved) or estimate (pending)."""
+    """One page of sales with their commission (approved), estimate (pending) or clawback (voided)."""
 
     sales: list[Sale]
     commission: dict[int, int]
@@ -186,6 +186,7 @@ class SalePage:
     total: int
     page: int
     pages: int
+    clawbacks: dict[int, int] = field(default_factory=dict)  # voided sale id -> its clawback entry id
 
 
 def list_sales(agent_id: int, filters: SaleFilters) -> SalePage:
@@ -230,7 +231,8 @@ def _sale_page(agent_id: int, sales: list[Sale], total: int, page: int, pages: i
     return SalePage(sales=sales, commission=sale_commissions([s.id for s in sales]),
                     estimates={k: to_cents(v) for k, v in ledger.pending_estimates(
                         agent_id, [s for s in sales if s.status == SaleStatus.PENDING.value]).items()},
-                    total=total, page=page, pages=pages)
+                    total=total, page=page, pages=pages,
+                    clawbacks=clawback_entries([s.id for s in sales if s.status == SaleStatus.VOIDED.value]))
 
 
 def sale_commissions(sale_ids: list[int]) -> dict[int, int]:
@@ -240,6 +242,19 @@ def sale_commissions(sale_ids: list[int]) -> dict[int, int]:
     return {sale_id: int(total) for sale_id, total in db.session.execute(
         select(CommissionEntry.sale_id, func.sum(CommissionEntry.amount_cents))
         .where(CommissionEntry.sale_id.in_(sale_ids), CommissionEntry.kind != "manual")
+        .group_by(CommissionEntry.sale_id)).all()}
+
+
+def clawback_entries(sale_ids: list[int]) -> dict[int, int]:
+    """For voided sales, the adjustment line that took back commission frozen in a closed period.
+
+    A sale voided while its period was open simply loses its line, so it has none. The latest
+    adjustment is the one a later void keeps up to date in the open period."""
+    if not sale_ids:
+        return {}
+    return {sale_id: entry_id for sale_id, entry_id in db.session.execute(
+        select(CommissionEntry.sale_id, func.max(CommissionEntry.id))
+        .where(CommissionEntry.sale_id.in_(sale_ids), CommissionEntry.kind == EntryKind.ADJUSTMENT)
         .group_by(CommissionEntry.sale_id)).all()}
 
 

@@ -28,6 +28,7 @@ from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import queue_email
 from webapp.sales.models import Sale
 from webapp.statements.models import Statement, StatementRun
+from webapp.statements.ordering import in_statement_order
 from webapp.tasks import enqueue_after_commit
 
 MAX_RANGE_DAYS = 366
@@ -80,7 +81,7 @@ def _payout(payout: Payout) -> dict:
 
 
 def _entries(query) -> list[CommissionEntry]:
-    """Entries with their sale, product and customer loaded, in statement order."""
+    """Entries with their sale, product and customer loaded (the snapshot puts them in statement order)."""
     return list(db.session.scalars(
         query.options(joinedload(CommissionEntry.sale).joinedload(Sale.product),
                       joinedload(CommissionEntry.sale).joinedload(Sale.customer))
@@ -89,7 +90,8 @@ def _entries(query) -> list[CommissionEntry]:
 
 def _snapshot(agent: User, kind: str, start: date, end: date, lines: list[dict], adjustments: list[dict],
               payouts: list[dict], opening: int, message: str | None, period_label: str | None) -> dict:
-    """Assemble a statement's figures; refuses to issue one that does not reconcile to the cent."""
+    """Assemble a statement's figures, lines in statement order (ordering.py); refuses to issue one that
+    does not reconcile to the cent."""
     earned = sum(line["commission_cents"] for line in lines)
     adjusted = sum(item["amount_cents"] for item in adjustments)
     paid = sum(item["amount_cents"] for item in payouts)
@@ -97,11 +99,12 @@ def _snapshot(agent: User, kind: str, start: date, end: date, lines: list[dict],
               "total": earned + adjusted, "opening": opening, "payouts": paid,
               "closing": opening + earned + adjusted - paid}
     settings = get_settings()
-    return {"company": settings.company_name, "currency": current_app.config["CURRENCY"],
-            "agent": {"id": agent.id, "name": agent.name, "email": agent.email},
-            "kind": kind, "start": start.isoformat(), "end": end.isoformat(), "period_label": period_label,
-            "lines": lines, "adjustments": adjustments, "payouts": payouts, "totals": totals,
-            "message": message or None}
+    return in_statement_order({
+        "company": settings.company_name, "currency": current_app.config["CURRENCY"],
+        "agent": {"id": agent.id, "name": agent.name, "email": agent.email},
+        "kind": kind, "start": start.isoformat(), "end": end.isoformat(), "period_label": period_label,
+        "lines": lines, "adjustments": adjustments, "payouts": payouts, "totals": totals,
+        "message": message or None})
 
 
 def period_snapshot(agent: User, period: Period, message: str | None = None) -> dict:
@@ -283,8 +286,9 @@ def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: s
 
 def statement_html(statement: Statement, *, for_pdf: bool) -> str:
     """The statement as HTML: the print version for the PDF, or the portal page's body."""
+    # Statements issued before lines were stored in statement order are shown in it too.
     return render_template("pdf/statement.html" if for_pdf else "statements/partials/_statement_body.html",
-                           statement=statement, s=statement.snapshot)
+                           statement=statement, s=in_statement_order(statement.snapshot))
 
 
 def render_statement(statement_id: int) -> str:
