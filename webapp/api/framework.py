@@ -34,6 +34,7 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
                500: "server_error", 503: "unavailable"}
 MAX_BODY_BYTES = 64 * 1024
+NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
 # Ids are PostgreSQL INTEGERs: a larger number is no object's, and binding one fails the query
 # ("integer out of range"), so anything above is answered before it reaches the database.
 MAX_ID = 2**31 - 1
@@ -154,11 +155,34 @@ def _json_body(model: type[BaseModel]) -> BaseModel:
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
     try:
-        return model.model_validate_json(raw)
+        parsed = model.model_validate_json(raw)
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise ApiError(400, "The body is not valid JSON.") from exc
         raise ApiError(422, "Some fields are not valid.", _fields_from(exc)) from exc
+    holding_nul = _nul_fields(parsed.model_dump())
+    if holding_nul:
+        raise ApiError(422, "Some fields are not valid.", holding_nul)
+    return parsed
+
+
+def _nul_fields(value: Any, path: str = "") -> dict[str, str]:
+    """The paths ("note", "agent_ids.0") of the strings in a parsed body that hold a NUL character.
+
+    JSON allows "\\u0000" in a string but PostgreSQL text cannot store it: the insert failed
+    after validation, a 500 for every operation that stores text. No one means to send one."""
+    if isinstance(value, str):
+        return {path or "body": NUL_MESSAGE} if "\x00" in value else {}
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return {}
+    found: dict[str, str] = {}
+    for key, item in items:
+        found.update(_nul_fields(item, f"{path}.{key}" if path else str(key)))
+    return found
 
 
 def _query(model: type[BaseModel]) -> BaseModel:
