@@ -24,6 +24,7 @@ from webapp.api import bp
 from webapp.api.tokens import authenticate
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import csrf, db, limiter
+from webapp.formtools import MAX_DB_ID
 
 # No cookies, no CSRF: API clients authenticate every request with a bearer token.
 csrf.exempt(bp)
@@ -35,9 +36,6 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                500: "server_error", 503: "unavailable"}
 MAX_BODY_BYTES = 64 * 1024
 NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
-# Ids are PostgreSQL INTEGERs: a larger number is no object's, and binding one fails the query
-# ("integer out of range"), so anything above is answered before it reaches the database.
-MAX_ID = 2**31 - 1
 
 
 class ApiError(Exception):
@@ -99,7 +97,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     match = re.fullmatch(r"id:(\d{1,18})", text)
-    if match is None or int(match.group(1)) > MAX_ID:
+    if match is None or int(match.group(1)) > MAX_DB_ID:
         raise ApiError(422, "The cursor is not valid; use next_cursor from the previous page.", {"cursor": "Not valid."})
     return int(match.group(1))
 
@@ -232,7 +230,8 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
                 raise ApiError(403, "This token is read-only.")
             g.api_user, g.api_token = user, token
             _touch(token)
-            if any(value > MAX_ID for value in path_args.values()):
+            # Ids are PostgreSQL INTEGERs: a larger one names nothing and would fail the query.
+            if any(value > MAX_DB_ID for value in path_args.values()):
                 raise ApiError(404, "Not found.")
             kwargs: dict[str, Any] = dict(path_args)
             if body is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from webapp.api.framework import ERROR_CODES, MAX_ID, REGISTRY, ErrorBody, Operation
+from webapp.api.framework import ERROR_CODES, REGISTRY, ErrorBody, Operation
+from webapp.formtools import MAX_DB_ID
 
 STANDARD_ERRORS = (401, 403, 429)
 
@@ -29,7 +30,7 @@ def _parameters(op: Operation) -> list[dict]:
     params = []
     for name in [part[1:-1] for part in op.path.split("/") if part.startswith("{")]:
         params.append({"name": name, "in": "path", "required": True,
-                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}})
+                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DB_ID}})
     for name, spec in op.headers.items():
         params.append({"name": name, "in": "header", "required": False, **spec})
     if op.query is not None:
