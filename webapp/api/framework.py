@@ -38,20 +38,32 @@ MAX_BODY_BYTES = 64 * 1024
 NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
 
 
-class ApiError(Exception):
-    """An error answered as {"error": {"code", "message", "fields"}} with its HTTP status."""
+# RFC 6750: every 401 names the scheme the API wants; error= says what was wrong with a token sent.
+BEARER_CHALLENGE = 'Bearer realm="api"'
+INVALID_TOKEN = BEARER_CHALLENGE + ', error="invalid_token"'
+WRITE_SCOPE_NEEDED = BEARER_CHALLENGE + ', error="insufficient_scope", scope="write"'
 
-    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None):
+
+class ApiError(Exception):
+    """An error answered as {"error": {"code", "message", "fields"}} with its HTTP status (and headers)."""
+
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.fields = status, message, fields or {}
         self.code = code or ERROR_CODES.get(status, "error")
+        self.headers = dict(headers or {})
 
 
-def error_response(status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None):
-    """The one JSON error shape of the API."""
+def error_response(status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None,
+                   headers=None):
+    """The one JSON error shape of the API; a 401 always carries its Bearer challenge."""
     body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message, "fields": fields or {}}}
     response = jsonify(body)
     response.status_code = status
+    response.headers.extend(headers or ())
+    if status == 401:
+        response.headers.setdefault("WWW-Authenticate", BEARER_CHALLENGE)
     return response
 
 
@@ -220,14 +232,16 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def handler(**path_args):
-            token = authenticate(request.headers.get("Authorization"))
+            credentials = request.headers.get("Authorization")
+            token = authenticate(credentials)
             if token is None:
-                raise ApiError(401, "Send a valid API token: Authorization: Bearer <token>.")
+                raise ApiError(401, "Send a valid API token: Authorization: Bearer <token>.",
+                               headers={"WWW-Authenticate": INVALID_TOKEN if credentials else BEARER_CHALLENGE})
             user = token.user
             if user.role not in roles:
                 raise ApiError(403, "Your role cannot use this operation.")
             if write and token.scope != "write":
-                raise ApiError(403, "This token is read-only.")
+                raise ApiError(403, "This token is read-only.", headers={"WWW-Authenticate": WRITE_SCOPE_NEEDED})
             g.api_user, g.api_token = user, token
             _touch(token)
             # Ids are PostgreSQL INTEGERs: a larger one names nothing and would fail the query.
@@ -273,4 +287,4 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
     """Answer an ApiError in the API's error shape."""
-    return error_response(exc.status, exc.message, exc.fields, exc.code)
+    return error_response(exc.status, exc.message, exc.fields, exc.code, exc.headers)

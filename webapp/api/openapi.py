@@ -9,6 +9,13 @@ from webapp.api.framework import ERROR_CODES, REGISTRY, ErrorBody, Operation
 from webapp.formtools import MAX_DB_ID
 
 STANDARD_ERRORS = (401, 403, 429)
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"description": 'Bearer realm="api", with error="invalid_token" when the token '
+                                              "sent is unknown, revoked or its user inactive",
+                               "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait before trying again",
+                          "schema": {"type": "integer", "minimum": 1}}},
+}
 
 
 def _component_schemas() -> tuple[dict, dict]:
@@ -46,6 +53,7 @@ def _parameters(op: Operation) -> list[dict]:
 def _error(status: int) -> dict:
     """A documented error response."""
     return {"description": ERROR_CODES.get(status, "error").replace("_", " ").capitalize(),
+            **({"headers": ERROR_HEADERS[status]} if status in ERROR_HEADERS else {}),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
 
 
