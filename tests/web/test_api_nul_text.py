@@ -49,12 +49,13 @@ def world(factory, today):
 # endpoint -> (who calls it, its URL arguments, a body it accepts); every string field gets a NUL in turn.
 VALID = {
     "api.create_sale": ("alice", lambda w: {}, lambda w: {
-        "product_id": w["product"].id, "customer_name": "Clinic North", "customer_email": "desk@clinic.example",
+        "product_id": w["product"].id, "customer_name": "Clinic North", "customer_email": "a@clinic.example",
         "quantity": 1, "unit_price": "10.00", "sold_on": "2026-11-20", "note": "Two monitors"}),
     "api.reject_sale": ("maria", lambda w: {"sale_id": w["pending"].id}, lambda w: {"reason": "Wrong price"}),
     "api.void_sale": ("maria", lambda w: {"sale_id": w["approved"].id}, lambda w: {"reason": "Returned"}),
     "api.create_product": ("admin", lambda w: {}, lambda w: {
-        "sku": "NUL-1", "name": "Dock", "category": w["category"], "list_price": "12.50", "restricted": False}),
+        "sku": "NUL-1", "name": "Dock", "category": w["category"], "list_price": "12.50",
+        "restricted": False}),
     "api.update_product": ("admin", lambda w: {"product_id": w["product"].id}, lambda w: {
         "name": "Monitor 2", "category": w["category"], "list_price": "15.00", "active": True}),
     "api.start_run": ("maria", lambda w: {}, lambda w: {
@@ -76,7 +77,7 @@ def _in_savepoint(check) -> None:
 
 
 def test_every_operation_with_text_in_its_body_is_covered():
-    assert {op.endpoint for op in BODY_OPERATIONS} == set(VALID), "give each new operation a valid body in VALID"
+    assert {op.endpoint for op in BODY_OPERATIONS} == set(VALID), "give each new operation a body in VALID"
 
 
 @pytest.mark.parametrize("operation", BODY_OPERATIONS, ids=[op.endpoint for op in BODY_OPERATIONS])

@@ -79,7 +79,8 @@ def test_a_read_only_token_on_a_write_says_the_scope_it_needs(app, factory):
     response = app.test_client().post(f"{API}/sales", json={},
                                       headers=headers_for(factory.user(Role.AGENT), scope="read"))
     error_of(response, 403)
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api", error="insufficient_scope", scope="write"'
+    challenge = 'Bearer realm="api", error="insufficient_scope", scope="write"'
+    assert response.headers["WWW-Authenticate"] == challenge
 
 
 def test_the_openapi_document_describes_the_headers(app):

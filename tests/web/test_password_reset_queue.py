@@ -82,7 +82,8 @@ def _reset_emails() -> list[OutgoingEmail]:
             if (e.meta or {}).get("kind") == "password_reset"]
 
 
-def test_provider_unreachable_known_and_unknown_addresses_get_the_same_answer(app, factory, provider_unreachable):
+def test_provider_unreachable_known_and_unknown_addresses_get_the_same_answer(app, factory,
+                                                                               provider_unreachable):
     user = factory.user(Role.AGENT)
     before = db.session.scalar(select(func.count()).select_from(OutgoingEmail))
     known_client, known = _ask(app, user.email)

@@ -47,8 +47,8 @@ WRITE_SCOPE_NEEDED = BEARER_CHALLENGE + ', error="insufficient_scope", scope="wr
 class ApiError(Exception):
     """An error answered as {"error": {"code", "message", "fields"}} with its HTTP status (and headers)."""
 
-    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None,
+                 code: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.fields = status, message, fields or {}
         self.code = code or ERROR_CODES.get(status, "error")
@@ -235,13 +235,15 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
             credentials = request.headers.get("Authorization")
             token = authenticate(credentials)
             if token is None:
+                challenge = INVALID_TOKEN if credentials else BEARER_CHALLENGE
                 raise ApiError(401, "Send a valid API token: Authorization: Bearer <token>.",
-                               headers={"WWW-Authenticate": INVALID_TOKEN if credentials else BEARER_CHALLENGE})
+                               headers={"WWW-Authenticate": challenge})
             user = token.user
             if user.role not in roles:
                 raise ApiError(403, "Your role cannot use this operation.")
             if write and token.scope != "write":
-                raise ApiError(403, "This token is read-only.", headers={"WWW-Authenticate": WRITE_SCOPE_NEEDED})
+                raise ApiError(403, "This token is read-only.",
+                               headers={"WWW-Authenticate": WRITE_SCOPE_NEEDED})
             g.api_user, g.api_token = user, token
             _touch(token)
             # Ids are PostgreSQL INTEGERs: a larger one names nothing and would fail the query.
