@@ -36,8 +36,6 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                500: "server_error", 503: "unavailable"}
 MAX_BODY_BYTES = 64 * 1024
 NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
-
-
 # RFC 6750: every 401 names the scheme the API wants; error= says what was wrong with a token sent.
 BEARER_CHALLENGE = 'Bearer realm="api"'
 INVALID_TOKEN = BEARER_CHALLENGE + ', error="invalid_token"'
