@@ -161,16 +161,19 @@ def import_review_routes() -> None:
 
 def register_errorhandlers(app: Flask) -> None:
     """Render friendly pages for HTTP errors, CSRF failures and a lost database."""
+    from webapp.error_headers import kept_headers
 
     def render_error(error):
-        """Render the error page for an HTTP error code (JSON in the API's shape under /api/)."""
+        """Render the error page for an HTTP error code (JSON in the API's shape under /api/), with
+        the error's own headers (Allow of a 405, Retry-After of a 429...)."""
         code = getattr(error, "code", 500) or 500
         if request.path.startswith("/api/"):
             from webapp.api.framework import error_response
 
             message = getattr(error, "description", None) or "The request could not be handled."
-            return error_response(code, message if code != 500 else "Something went wrong on our side.")
-        return render_template("errors/error.html", code=code, error=error), code
+            return error_response(code, message if code != 500 else "Something went wrong on our side.",
+                                  headers=kept_headers(error))
+        return render_template("errors/error.html", code=code, error=error), code, kept_headers(error)
 
     for code in (400, 401, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, render_error)

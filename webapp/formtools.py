@@ -12,15 +12,16 @@ from webapp.money import MoneyError, parse_money, parse_rate
 
 
 # Ids are PostgreSQL INTEGERs: a larger number names no row, and must not reach the database
-# (SQLite raises OverflowError, PostgreSQL "integer out of range": a 500 either way).
+# (SQLite raises OverflowError, PostgreSQL "integer out of range": a 500 either way). The one
+# bound for ids from anywhere: URLs, query strings, forms, htmx parameters and API bodies.
 MAX_DB_ID = 2**31 - 1
 
 
 def parse_db_id(value) -> int:
-    """A posted id as an int; ValueError for junk and for numbers no row can have."""
-    number = int(value)
-    if abs(number) > MAX_DB_ID:
-        raise ValueError(f"id out of range: {str(value)[:20]}")
+    """A posted id as an int; ValueError for anything db_id_or_none refuses (a form's coerce)."""
+    number = db_id_or_none(value)
+    if number is None:
+        raise ValueError(f"not an id: {str(value)[:20]}")
     return number
 
 

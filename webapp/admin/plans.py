@@ -18,7 +18,7 @@ from webapp.commissions import plans as plan_service
 from webapp.commissions import simulator
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.formtools import apply_service_error
+from webapp.formtools import apply_service_error, db_id_or_none
 
 # The simulator's CSV arrives URL-encoded (commas and line breaks triple in size), and Flask's
 # default form limit (500 kB) would refuse a paste the simulator accepts (1 MB) with a bare 413.
@@ -170,7 +170,7 @@ def version_edit(plan_id: int, version_id: int):
 @admin_required
 def plan_assignments():
     """Every agent's plan assignments, and a form to add one."""
-    form = AssignmentForm(data=_prefill({"agent_id": request.args.get("agent_id", type=int)}))
+    form = AssignmentForm(data=_prefill({"agent_id": db_id_or_none(request.args.get("agent_id", ""))}))
     form.set_choices(plan_service.assignable_agents(), plan_service.list_plans())
     status = 200
     if request.method == "POST":
@@ -218,7 +218,8 @@ def assignment_end(assignment_id: int):
 @admin_required
 def plan_simulator():
     """Preview what a plan version (or typed rules) would pay on pasted sales; writes nothing."""
-    form = _rules_form(SimulatorForm, data=_prefill({"version_id": request.args.get("version_id", type=int)}))
+    version_id = db_id_or_none(request.args.get("version_id", ""))
+    form = _rules_form(SimulatorForm, data=_prefill({"version_id": version_id}))
     form.set_versions(plan_service.list_plans())
     result, status = None, 200
     if request.method == "POST" and not _wants_more_rows(form):

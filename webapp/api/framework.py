@@ -24,6 +24,7 @@ from webapp.api import bp
 from webapp.api.tokens import authenticate
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import csrf, db, limiter
+from webapp.formtools import MAX_DB_ID
 
 # No cookies, no CSRF: API clients authenticate every request with a bearer token.
 csrf.exempt(bp)
@@ -34,25 +35,33 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
                500: "server_error", 503: "unavailable"}
 MAX_BODY_BYTES = 64 * 1024
-# Ids are PostgreSQL INTEGERs: a larger number is no object's, and binding one fails the query
-# ("integer out of range"), so anything above is answered before it reaches the database.
-MAX_ID = 2**31 - 1
+NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
+# RFC 6750: every 401 names the scheme the API wants; error= says what was wrong with a token sent.
+BEARER_CHALLENGE = 'Bearer realm="api"'
+INVALID_TOKEN = BEARER_CHALLENGE + ', error="invalid_token"'
+WRITE_SCOPE_NEEDED = BEARER_CHALLENGE + ', error="insufficient_scope", scope="write"'
 
 
 class ApiError(Exception):
-    """An error answered as {"error": {"code", "message", "fields"}} with its HTTP status."""
+    """An error answered as {"error": {"code", "message", "fields"}} with its HTTP status (and headers)."""
 
-    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None):
+    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None,
+                 code: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.fields = status, message, fields or {}
         self.code = code or ERROR_CODES.get(status, "error")
+        self.headers = dict(headers or {})
 
 
-def error_response(status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None):
-    """The one JSON error shape of the API."""
+def error_response(status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None,
+                   headers=None):
+    """The one JSON error shape of the API; a 401 always carries its Bearer challenge."""
     body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message, "fields": fields or {}}}
     response = jsonify(body)
     response.status_code = status
+    response.headers.extend(headers or ())
+    if status == 401:
+        response.headers.setdefault("WWW-Authenticate", BEARER_CHALLENGE)
     return response
 
 
@@ -98,7 +107,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     match = re.fullmatch(r"id:(\d{1,18})", text)
-    if match is None or int(match.group(1)) > MAX_ID:
+    if match is None or int(match.group(1)) > MAX_DB_ID:
         raise ApiError(422, "The cursor is not valid; use next_cursor from the previous page.", {"cursor": "Not valid."})
     return int(match.group(1))
 
@@ -154,11 +163,34 @@ def _json_body(model: type[BaseModel]) -> BaseModel:
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
     try:
-        return model.model_validate_json(raw)
+        parsed = model.model_validate_json(raw)
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise ApiError(400, "The body is not valid JSON.") from exc
         raise ApiError(422, "Some fields are not valid.", _fields_from(exc)) from exc
+    holding_nul = _nul_fields(parsed.model_dump())
+    if holding_nul:
+        raise ApiError(422, "Some fields are not valid.", holding_nul)
+    return parsed
+
+
+def _nul_fields(value: Any, path: str = "") -> dict[str, str]:
+    """The paths ("note", "agent_ids.0") of the strings in a parsed body that hold a NUL character.
+
+    JSON allows "\\u0000" in a string but PostgreSQL text cannot store it: the insert failed
+    after validation, a 500 for every operation that stores text. No one means to send one."""
+    if isinstance(value, str):
+        return {path or "body": NUL_MESSAGE} if "\x00" in value else {}
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return {}
+    found: dict[str, str] = {}
+    for key, item in items:
+        found.update(_nul_fields(item, f"{path}.{key}" if path else str(key)))
+    return found
 
 
 def _query(model: type[BaseModel]) -> BaseModel:
@@ -198,17 +230,22 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def handler(**path_args):
-            token = authenticate(request.headers.get("Authorization"))
+            credentials = request.headers.get("Authorization")
+            token = authenticate(credentials)
             if token is None:
-                raise ApiError(401, "Send a valid API token: Authorization: Bearer <token>.")
+                challenge = INVALID_TOKEN if credentials else BEARER_CHALLENGE
+                raise ApiError(401, "Send a valid API token: Authorization: Bearer <token>.",
+                               headers={"WWW-Authenticate": challenge})
             user = token.user
             if user.role not in roles:
                 raise ApiError(403, "Your role cannot use this operation.")
             if write and token.scope != "write":
-                raise ApiError(403, "This token is read-only.")
+                raise ApiError(403, "This token is read-only.",
+                               headers={"WWW-Authenticate": WRITE_SCOPE_NEEDED})
             g.api_user, g.api_token = user, token
             _touch(token)
-            if any(value > MAX_ID for value in path_args.values()):
+            # Ids are PostgreSQL INTEGERs: a larger one names nothing and would fail the query.
+            if any(value > MAX_DB_ID for value in path_args.values()):
                 raise ApiError(404, "Not found.")
             kwargs: dict[str, Any] = dict(path_args)
             if body is not None:
@@ -250,4 +287,4 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
 @bp.errorhandler(ApiError)
 def _api_error(exc: ApiError):
     """Answer an ApiError in the API's error shape."""
-    return error_response(exc.status, exc.message, exc.fields, exc.code)
+    return error_response(exc.status, exc.message, exc.fields, exc.code, exc.headers)

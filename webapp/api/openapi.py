@@ -5,9 +5,17 @@ from __future__ import annotations
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from webapp.api.framework import ERROR_CODES, MAX_ID, REGISTRY, ErrorBody, Operation
+from webapp.api.framework import ERROR_CODES, REGISTRY, ErrorBody, Operation
+from webapp.formtools import MAX_DB_ID
 
 STANDARD_ERRORS = (401, 403, 429)
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"description": 'Bearer realm="api", with error="invalid_token" when the token '
+                                              "sent is unknown, revoked or its user inactive",
+                               "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait before trying again",
+                          "schema": {"type": "integer", "minimum": 1}}},
+}
 
 
 def _component_schemas() -> tuple[dict, dict]:
@@ -29,7 +37,7 @@ def _parameters(op: Operation) -> list[dict]:
     params = []
     for name in [part[1:-1] for part in op.path.split("/") if part.startswith("{")]:
         params.append({"name": name, "in": "path", "required": True,
-                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}})
+                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DB_ID}})
     for name, spec in op.headers.items():
         params.append({"name": name, "in": "header", "required": False, **spec})
     if op.query is not None:
@@ -45,6 +53,7 @@ def _parameters(op: Operation) -> list[dict]:
 def _error(status: int) -> dict:
     """A documented error response."""
     return {"description": ERROR_CODES.get(status, "error").replace("_", " ").capitalize(),
+            **({"headers": ERROR_HEADERS[status]} if status in ERROR_HEADERS else {}),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
 
 

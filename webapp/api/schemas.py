@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from webapp.api.framework import MAX_ID, Strict
+from webapp.api.framework import Strict
+from webapp.formtools import MAX_DB_ID
 from webapp.sales.services import MAX_QUANTITY
 
 Money = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,2})?$"),
@@ -80,7 +81,7 @@ DateIn = Annotated[date, Field(description="YYYY-MM-DD (a date, not a date-time)
 # ---- Sales, commissions, statements ---------------------------------------------------------
 
 # Ids are bounded so a huge number is a 422, never a database error (ids are PostgreSQL INTEGERs).
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
 SaleStatusName = Literal["pending", "approved", "rejected", "cancelled", "voided"]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]

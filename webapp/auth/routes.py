@@ -98,6 +98,7 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
+        db.session.commit()  # known or not, the same commit: the reset email goes out after it
         flash("If an active account uses that email, a reset link is on its way.", "info")
         return redirect(url_for("auth.login"))
     status = 422 if request.method == "POST" else 200

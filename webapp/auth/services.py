@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -16,7 +18,7 @@ from webapp.auth.passwords import MAX_PASSWORD_LENGTH, password_problem
 from webapp.commissions.models import Settings
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
-from webapp.mail import EmailMessage, send_email
+from webapp.mail.services import queue_email
 
 _RESET_SALT = "password-reset"
 
@@ -225,19 +227,24 @@ def _external_url(endpoint: str, **values) -> str:
 
 
 def request_password_reset(email: str) -> None:
-    """Email a reset link if an active account has this email; say nothing either way."""
+    """Queue a reset link for an active account with this email (sent after the commit); else nothing.
+
+    The provider is never called inside the request: an unreachable one was a 500 for known
+    addresses only (and a slow one a telling delay). Each request is a new link, so a new key;
+    the delivery job's retries reuse the row's key and never send it twice."""
     user = find_user_by_email(email)
     if user is None or not user.active:
         return
     link = _external_url("auth.reset_password", token=make_reset_token(user))
     minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
-    send_email(EmailMessage(
+    queue_email(
+        key=f"password-reset:{user.id}:{secrets.token_hex(16)}",
         to=user.email,
         subject="Reset your Sales Tracking password",
         text=render_template("email/password_reset.txt", user=user, link=link, minutes=minutes),
         html=render_template("email/password_reset.html", user=user, link=link, minutes=minutes),
-        metadata={"kind": "password_reset", "user_id": str(user.id)},
-    ))
+        meta={"kind": "password_reset", "user_id": str(user.id)},
+    )
 
 
 def user_for_reset_token(token: str) -> User:

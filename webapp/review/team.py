@@ -23,7 +23,7 @@ from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
 from webapp.commissions.periods import current_period, month_bounds, month_cadence, period_bounds, period_for
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
-from webapp.formtools import parse_iso_date
+from webapp.formtools import db_id_or_none, parse_iso_date
 from webapp.review.access import team_agents
 from webapp.sales.models import Sale, SaleStatus
 from webapp.sales.portal import ChartBar, commission_chart
@@ -38,8 +38,9 @@ def resolve_period(value: str | None) -> Period:
     value = (value or "").strip()
     if not value:
         return current_period()
-    if value.isdigit() and len(value) < 10:
-        period = db.session.get(Period, int(value))
+    if value.isdigit():
+        period_id = db_id_or_none(value)
+        period = db.session.get(Period, period_id) if period_id is not None else None
         if period is None:
             raise NotFound()
         return period

@@ -17,7 +17,7 @@ from webapp.catalog.models import Customer
 from webapp.commissions import ledger
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.formtools import apply_service_error, parse_iso_date
+from webapp.formtools import apply_service_error, db_id_or_none, parse_iso_date
 from webapp.money import MoneyError, parse_money, to_cents
 from webapp.sales import bp, portal
 from webapp.sales import services as sales
@@ -136,7 +136,7 @@ def create():
 def estimate():
     """"This sale would earn X" for the sale being typed (read-only, so a GET)."""
     args = request.args
-    product_id = args.get("product_id", type=int)
+    product_id = db_id_or_none(args.get("product_id", ""))
     quantity = args.get("quantity", "").strip()
     sold_on = parse_iso_date(args.get("sold_on")) or clock.today()
     amount_cents, product, message = None, None, None
