@@ -224,6 +224,10 @@ def register_security_headers(app: Flask) -> None:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         # Pages answer a full page or an htmx fragment from the same URL; caches must know.
         response.vary.add("HX-Request")
+        # Pages, API answers (errors too) and statement PDFs show someone's pay: no browser,
+        # proxy or back button may keep a copy after sign-out. Only static assets are cacheable.
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 

@@ -272,8 +272,6 @@ def pdf(statement_id: int):
     response.headers["Content-Disposition"] = f"attachment; filename=statement-{statement.number}.pdf"
     response.headers["X-Content-SHA256"] = statement.pdf_sha256
     response.set_etag(statement.pdf_sha256)
-    # Private: a statement is personal; revalidate so a cached copy is only used while unchanged.
-    response.headers["Cache-Control"] = "private, no-cache"
     return response.make_conditional(request)
 
 
