@@ -129,3 +129,6 @@ class SettingsForm(FlaskForm):
     reminder_days = WholeNumberField(
         "Unpaid-balance reminder (days)", render_kw={"inputmode": "numeric"},
         invalid_value_message="Enter the reminder interval as a whole number of days.")
+    statement_requests_per_hour = WholeNumberField(
+        "Statement requests per person per hour", render_kw={"inputmode": "numeric"},
+        invalid_value_message="Enter the number of statement requests as a whole number.")
