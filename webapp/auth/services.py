@@ -13,6 +13,7 @@ from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.mail import EmailMessage, send_email
 
 MIN_PASSWORD_LENGTH = 10
@@ -98,7 +99,7 @@ def create_user(actor, *, email: str, name: str, role: str, password: str,
                 manager_id: int | None = None) -> User:
     """Create a user after validating every field; flushes, the caller commits."""
     email = normalise_email(email)
-    name = (name or "").strip()
+    name = check_plain_text((name or "").strip(), "name")
     if not name:
         raise ServiceError("Enter a name.", "name")
     if len(name) > 120:
@@ -131,7 +132,7 @@ def update_user(actor, user: User, *, name: str, role: str, manager_id: int | No
                 active: bool) -> User:
     """Change a user's name, role, manager or active flag; flushes, the caller commits."""
     before = _snapshot(user)
-    name = (name or "").strip()
+    name = check_plain_text((name or "").strip(), "name")
     if not name:
         raise ServiceError("Enter a name.", "name")
     if role not in {r.value for r in Role}:

@@ -18,6 +18,7 @@ from webapp.audit.services import record
 from webapp.commissions.models import Period, Settings
 from webapp.errors import ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 
 CADENCES = ("semi_monthly", "monthly")
 
@@ -146,7 +147,8 @@ def update_settings(actor, *, company_name: str, approval_required: bool, period
     reminder_days = settings.reminder_days if reminder_days is None else reminder_days
     requests_per_hour = (settings.statement_requests_per_hour if statement_requests_per_hour is None
                          else statement_requests_per_hour)
-    company_name = (company_name or "").strip()
+    # Shown in every statement's heading and email: one line of plain text.
+    company_name = check_plain_text((company_name or "").strip(), "company_name")
     if not company_name or len(company_name) > 120:
         raise ServiceError("Enter the company name (at most 120 characters).", "company_name")
     if period_cadence not in CADENCES:

@@ -24,6 +24,7 @@ from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
 from webapp.commissions.periods import close_period, get_settings
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import queue_email
 from webapp.sales.models import Sale
@@ -296,7 +297,7 @@ def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: s
 
     Limited per requester and hour (limits.py: 429 beyond it); a key already used raises KeyUsed."""
     start, end = check_range(start, end)
-    message = (message or "").strip() or None
+    message = check_plain_text((message or "").strip(), "message", multiline=True) or None
     if message and len(message) > 2000:
         raise ServiceError("Keep the message under 2000 characters.", "message")
     agents = _adhoc_agents(actor, agent_ids)
