@@ -57,8 +57,12 @@ def plain_text_problem(text: str | None, *, multiline: bool = False) -> str | No
     if match is None:
         return None
     character = match.group()
-    name = _CHARACTER_NAMES.get(character) or (
-        "invisible text-direction character" if _DIRECTION.match(character) else "invisible control character")
+    if character in _CHARACTER_NAMES:
+        name = _CHARACTER_NAMES[character]
+    elif _DIRECTION.match(character):
+        name = "invisible text-direction character"
+    else:
+        name = "invisible control character"
     where = f"the {name} (U+{ord(character):04X})"
     return f"Remove {where}." if multiline else f"Use one line of plain text: remove {where}."
 

@@ -119,7 +119,8 @@ class TargetForm(FlaskForm):
 class SettingsForm(FlaskForm):
     """Installation settings."""
 
-    company_name = StringField("Company name", validators=[InputRequired("Enter the company name."), PlainText()])
+    company_name = StringField("Company name",
+                               validators=[InputRequired("Enter the company name."), PlainText()])
     approval_required = BooleanField("Sales need a manager's approval")
     # The service names the allowed cadences; an unknown value gets its message beside the field.
     period_cadence = RadioField("Statement period", choices=CADENCE_CHOICES, validate_choice=False)

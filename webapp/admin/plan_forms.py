@@ -207,7 +207,8 @@ class PlanCreateForm(PlanRulesForm):
     """A new plan and its first version."""
 
     name = StringField("Name", validators=[DataRequired(), Length(max=80), PlainText()])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=2000), PlainText(multiline=True)],
+    description = TextAreaField("Description",
+                                validators=[Optional(), Length(max=2000), PlainText(multiline=True)],
                                 render_kw={"rows": 2})
     effective_from = IsoDateField("Effective from", required=True)
 

@@ -140,9 +140,9 @@ def _too_many(exc: limits.TooManyRequests):
            "Idempotency-Key header to retry safely", tag="Statements", body=RunIn,
            responses={201: RunOut, 200: RunOut}, write=True, errors=(409, 503),
            headers={IDEMPOTENCY_HEADER: {
-               "description": "Your key for this request: the same key and body again returns the run already "
-                              "started (200) and issues nothing; the same key with a different body is refused "
-                              "(409). Keys are per user.",
+               "description": "Your key for this request: the same key and body again returns the run "
+                              "already started (200) and issues nothing; the same key with a different body "
+                              "is refused (409). Keys are per user.",
                "schema": IDEMPOTENCY_SCHEMA}})
 def start_run(user, body: RunIn):
     """Issue ad-hoc statements now; jobs render and email them.

@@ -186,7 +186,8 @@ def create_customer(actor, *, name: str, email: str | None = None, phone: str | 
         email = normalise_email(email, field="customer_email")
     phone = check_plain_text((phone or "").strip()[:40], "customer_phone") or None
     region = check_plain_text((region or "").strip()[:80], "customer_region") or None
-    customer = Customer(name=name, email=email, phone=phone, region=region, created_by_id=getattr(actor, "id", None))
+    customer = Customer(name=name, email=email, phone=phone, region=region,
+                        created_by_id=getattr(actor, "id", None))
     db.session.add(customer)
     if flush:
         db.session.flush()

@@ -38,7 +38,8 @@ class DisputeOpenForm(FlaskForm):
 class DisputeReplyForm(FlaskForm):
     """A message added to the thread."""
 
-    body = TextAreaField("Your reply", validators=[PlainText(multiline=True)], render_kw={"rows": 3, "maxlength": 2000})
+    body = TextAreaField("Your reply", validators=[PlainText(multiline=True)],
+                         render_kw={"rows": 3, "maxlength": 2000})
 
 
 class DisputeAcceptForm(FlaskForm):
@@ -52,4 +53,5 @@ class DisputeAcceptForm(FlaskForm):
 class DisputeRejectForm(FlaskForm):
     """Reject with a reason the agent will read."""
 
-    reason = TextAreaField("Reason", validators=[PlainText(multiline=True)], render_kw={"rows": 2, "maxlength": 2000})
+    reason = TextAreaField("Reason", validators=[PlainText(multiline=True)],
+                           render_kw={"rows": 2, "maxlength": 2000})

@@ -24,8 +24,9 @@ class PayoutForm(FlaskForm):
 
     amount = MoneyField("Amount", render_kw={"inputmode": "decimal", "autocomplete": "off"})
     paid_on = StringField("Payment date", render_kw={"type": "date"})
-    reference = StringField("Reference", validators=[Length(max=120, message="Keep the reference under 120 characters."),
-                                                     PlainText()],
+    reference = StringField("Reference",
+                            validators=[Length(max=120, message="Keep the reference under 120 characters."),
+                                        PlainText()],
                             render_kw={"placeholder": "e.g. bank transfer 2026-118", "autocomplete": "off"})
     advance = BooleanField("Advance: may exceed the unpaid balance")
 

@@ -63,5 +63,6 @@ class BulkForm(FlaskForm):
     class Meta:
         csrf = False
 
-    reason = TextAreaField("Reason (for rejections)", id="bulk-reason", validators=[PlainText(multiline=True)], render_kw={
-        "rows": 1, "maxlength": 2000, "placeholder": "Tell the agents why; they are emailed it"})
+    reason = TextAreaField(
+        "Reason (for rejections)", id="bulk-reason", validators=[PlainText(multiline=True)],
+        render_kw={"rows": 1, "maxlength": 2000, "placeholder": "Tell the agents why; they are emailed it"})

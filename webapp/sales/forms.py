@@ -52,7 +52,8 @@ class SaleForm(FlaskForm):
     quantity = StringField("Quantity", default="1", render_kw={"inputmode": "numeric"})
     unit_price = MoneyField("Unit price", render_kw={"inputmode": "decimal"})
     sold_on = StringField("Date", render_kw={"type": "date"})
-    note = TextAreaField("Note", validators=[Length(max=2000), PlainText(multiline=True)], render_kw={"rows": 2})
+    note = TextAreaField("Note", validators=[Length(max=2000), PlainText(multiline=True)],
+                         render_kw={"rows": 2})
     idempotency_key = HiddenField()
 
     def set_products(self, products) -> None:

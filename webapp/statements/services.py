@@ -307,8 +307,8 @@ def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: s
     if existing is not None:
         raise KeyUsed(existing)
     limits.check_allowance(actor)
-    run = StatementRun(kind="adhoc", start_date=start, end_date=end, message=message, requested_by_id=actor.id,
-                       idempotency_key=idempotency_key, created_at=clock.now_utc())
+    run = StatementRun(kind="adhoc", start_date=start, end_date=end, message=message,
+                       requested_by_id=actor.id, idempotency_key=idempotency_key, created_at=clock.now_utc())
     db.session.add(run)
     db.session.flush()
     for agent in agents:
