@@ -16,6 +16,7 @@ from webapp import tasks
 from webapp.config import load_config
 from webapp.errors import NotFound
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
+from webapp.private_files import create_private_file, private_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,7 +95,21 @@ def register_extensions(app: Flask, redis_override=None) -> None:
     )
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
+            _create_private_sqlite_file(db.engine.url.database, Path(app.instance_path))
             _configure_sqlite(db.engine)
+
+
+def _create_private_sqlite_file(database: str | None, instance_path: Path) -> None:
+    """Create a missing SQLite database file owner-only (0600) before SQLite opens it (SQLite
+    would create it, and its -wal and -shm files after it, with the umask's mode). The instance
+    folder is made for the default database; any other folder must exist."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent == instance_path:
+        private_dir(instance_path)
+    if path.parent.is_dir():
+        create_private_file(path)
 
 
 def _configure_sqlite(engine) -> None:
@@ -227,6 +242,10 @@ def register_security_headers(app: Flask) -> None:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         # Pages answer a full page or an htmx fragment from the same URL; caches must know.
         response.vary.add("HX-Request")
+        # Pages, API answers (errors too) and statement PDFs show someone's pay: no browser,
+        # proxy or back button may keep a copy after sign-out. Only static assets are cacheable.
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 

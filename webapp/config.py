@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import list_currencies
+
+from webapp.private_files import private_dir, write_private
 
 
 class ConfigError(RuntimeError):
@@ -21,11 +22,8 @@ def _instance_secret_key(instance_path: Path) -> str:
     """Return the development secret key, generating it once under instance/."""
     path = instance_path / "secret_key"
     if not path.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
-        # Written with 0600 so other local users cannot forge sessions.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
+        # Owner-only (0600 in a 0700 folder) so other local users cannot forge sessions.
+        write_private(private_dir(instance_path) / "secret_key", secrets.token_hex(32), exclusive=True)
     return path.read_text().strip()
 
 

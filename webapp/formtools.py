@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from wtforms import StringField
@@ -32,6 +33,61 @@ def db_id_or_none(text) -> int | None:
     if not (text.isascii() and text.isdigit() and len(text) <= 10) or int(text) > MAX_DB_ID:
         return None
     return int(text)
+
+
+# Characters no typed text needs, which can forge or disguise what a reader sees: line breaks in a
+# one-line value become new headers in an email subject or split a PDF heading; NUL cannot be
+# stored by PostgreSQL; C0/C1 controls are invisible; the bidirectional embedding, override and
+# isolate characters reorder the text around them ("Trojan Source"). One-line values (names,
+# SKUs, references, the company name) refuse them all, and the direction marks too. Multi-line
+# values (notes, reasons, messages) keep line breaks and tabs, and the three direction marks
+# (LRM, RLM, ALM: real right-to-left writing uses them, and they move no text around), but
+# refuse the rest.
+_DIRECTION_CONTROLS = r"\u202a-\u202e\u2066-\u2069"
+_DIRECTION_MARKS = r"\u200e\u200f\u061c"
+_ONE_LINE_REFUSED = re.compile(rf"[\x00-\x1f\x7f-\x9f\u2028\u2029{_DIRECTION_MARKS}{_DIRECTION_CONTROLS}]")
+_MULTI_LINE_REFUSED = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_DIRECTION_CONTROLS}]")
+_DIRECTION = re.compile(rf"[{_DIRECTION_CONTROLS}{_DIRECTION_MARKS}]")
+_CHARACTER_NAMES = {"\n": "line break", "\r": "carriage return", "\t": "tab", "\x00": "NUL character",
+                    "\u2028": "line separator", "\u2029": "paragraph separator"}
+
+
+def plain_text_problem(text: str | None, *, multiline: bool = False) -> str | None:
+    """What is wrong with `text` as plain text (one line unless `multiline`), or None when fine."""
+    match = (_MULTI_LINE_REFUSED if multiline else _ONE_LINE_REFUSED).search(text or "")
+    if match is None:
+        return None
+    character = match.group()
+    if character in _CHARACTER_NAMES:
+        name = _CHARACTER_NAMES[character]
+    elif _DIRECTION.match(character):
+        name = "invisible text-direction character"
+    else:
+        name = "invisible control character"
+    where = f"the {name} (U+{ord(character):04X})"
+    return f"Remove {where}." if multiline else f"Use one line of plain text: remove {where}."
+
+
+def check_plain_text(text: str | None, field: str, *, multiline: bool = False) -> str | None:
+    """`text` unchanged, or a ServiceError naming `field` (the services' check: forms, API, imports)."""
+    problem = plain_text_problem(text, multiline=multiline)
+    if problem is not None:
+        raise ServiceError(problem, field)
+    return text
+
+
+class PlainText:
+    """WTForms validator: the field is plain text, one line unless `multiline` (plain_text_problem).
+
+    Checked as the service will store it (surrounding whitespace stripped)."""
+
+    def __init__(self, multiline: bool = False):
+        self.multiline = multiline
+
+    def __call__(self, form, field):
+        problem = plain_text_problem((field.data or "").strip(), multiline=self.multiline)
+        if problem is not None:
+            raise ValidationError(problem)
 
 
 def apply_service_error(form, exc: ServiceError) -> None:

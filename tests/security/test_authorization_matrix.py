@@ -195,6 +195,10 @@ def _check(world: World, role: str, rule, method: str, url: str, response) -> st
     body = response.get_data(as_text=True)
     if status >= 500:
         return f"{status} (server error)"
+    if (role != "anonymous" or rule.endpoint.startswith("api.")) \
+            and response.headers.get("Cache-Control") != "no-store":
+        # Signed in (or any API answer, errors too): no cache may keep someone's figures.
+        return f"{status} with Cache-Control {response.headers.get('Cache-Control')!r}, expected no-store"
     if rule.endpoint in PUBLIC:
         if rule.endpoint == "mail_webhooks.mailchimp" and method == "POST" and status != 403:
             return f"{status}, expected 403 without a signature"

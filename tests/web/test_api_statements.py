@@ -157,7 +157,7 @@ def test_the_pdf_is_the_stored_bytes_with_their_sha256(api, team):
     assert response.mimetype == "application/pdf" and response.data == statement.pdf
     assert response.headers["X-Content-SHA256"] == hashlib.sha256(response.data).hexdigest()
     assert f"statement-{statement.number}.pdf" in response.headers["Content-Disposition"]
-    assert "private" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "no-store"  # issue 12: authenticated, never kept
 
 
 def test_the_pdf_is_404_until_it_is_rendered(api, team):

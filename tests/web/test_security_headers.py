@@ -128,3 +128,49 @@ def test_static_files_exist_for_every_asset_the_layout_links(client, project_roo
     for asset in assets:
         with client.get(asset) as response:
             assert response.status_code == 200, asset
+
+
+# --- Cache-Control: nothing signed-in is kept by a browser or a proxy (issue 12) --------------------
+
+
+def _never_stored(response) -> None:
+    """The response may not be kept by any cache (back button after sign-out, shared proxies)."""
+    assert response.headers.get("Cache-Control") == "no-store", (response.status_code, response.headers)
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/dashboard", 200), ("/sales", 200), ("/statements", 200), ("/products/mine", 200),
+    ("/admin/users", 403), ("/statements/999999", 404), ("/no-such-page", 404),
+])
+def test_signed_in_pages_and_their_errors_are_never_stored(as_agent, path, status):
+    response = as_agent.get(path)
+    assert response.status_code == status
+    _never_stored(response)
+
+
+def test_htmx_fragments_of_signed_in_pages_are_never_stored(as_agent):
+    response = as_agent.get("/dashboard/totals", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    _never_stored(response)
+
+
+def test_api_answers_and_api_errors_are_never_stored(app, as_agent):
+    from tests.web._api import API, headers_for
+
+    api = app.test_client()
+    headers = headers_for(as_agent.user)
+    for response, status in (
+            (api.get(f"{API}/me", headers=headers), 200),
+            (api.get(f"{API}/sales/999999", headers=headers), 404),
+            (api.get(f"{API}/sales?limit=0", headers=headers), 422),
+            (api.post(f"{API}/sales", data="not json", headers=headers), 415),
+            (api.get(f"{API}/me"), 401),
+            (api.delete(f"{API}/me", headers=headers), 405)):
+        assert response.status_code == status, response.get_data(as_text=True)
+        _never_stored(response)
+
+
+def test_static_assets_stay_cacheable(client):
+    with client.get("/static/css/app.css") as response:
+        assert response.status_code == 200
+        assert "no-store" not in response.headers.get("Cache-Control", "")

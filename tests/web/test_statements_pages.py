@@ -202,7 +202,7 @@ def test_pdf_download_serves_exactly_the_stored_bytes_with_their_sha256(app, tea
     assert response.headers["ETag"] == f'"{digest}"'
     assert response.mimetype == "application/pdf"
     assert response.headers["Content-Disposition"] == f"attachment; filename=statement-{statement.number}.pdf"
-    assert "private" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "no-store"  # issue 12: authenticated, never kept
     page = html(alice.get(f"/statements/{statement.id}"))
     assert f"/statements/{statement.id}.pdf" in page and "Download PDF" in page
 

@@ -313,7 +313,8 @@ def target_set(agent_id: int):
 @bp.route("/settings", methods=["GET", "POST"])
 @admin_required
 def settings():
-    """Company name, sale approval, statement period cadence, grace time and reminder cadence."""
+    """Company name, sale approval, statement period cadence, grace time, reminder cadence and the
+    hourly limit of statements on request."""
     current = periods.get_settings()
     form = SettingsForm(obj=current)
     if request.method == "POST":
@@ -324,6 +325,7 @@ def settings():
                     approval_required=form.approval_required.data,
                     period_cadence=form.period_cadence.data, grace_hours=form.grace_hours.data,
                     reminder_days=form.reminder_days.data,
+                    statement_requests_per_hour=form.statement_requests_per_hour.data,
                 )
             except ServiceError as exc:
                 db.session.rollback()

@@ -15,7 +15,7 @@ from wtforms import (BooleanField, IntegerField, RadioField, SelectChoice, Selec
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
-from webapp.formtools import MoneyField, parse_db_id
+from webapp.formtools import MoneyField, PlainText, parse_db_id
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 CADENCE_CHOICES = [SelectChoice("semi_monthly", "Semi-monthly (1st-15th and 16th-end of month)"),
@@ -52,19 +52,19 @@ class CategoryCreateForm(FlaskForm):
     """Create a category."""
 
     code = StringField("Code", validators=[InputRequired("Enter a code.")])
-    name = StringField("Name", validators=[InputRequired("Enter a name.")])
+    name = StringField("Name", validators=[InputRequired("Enter a name."), PlainText()])
 
 
 class CategoryEditForm(FlaskForm):
     """Rename a category (its code is fixed once created)."""
 
-    name = StringField("Name", validators=[InputRequired("Enter a name.")])
+    name = StringField("Name", validators=[InputRequired("Enter a name."), PlainText()])
 
 
 class _ProductFields(FlaskForm):
     """Fields shared by the create and edit product forms."""
 
-    name = StringField("Name", validators=[InputRequired("Enter a name.")])
+    name = StringField("Name", validators=[InputRequired("Enter a name."), PlainText()])
     # Required here (not only in the service) so a missing category shows with the other errors.
     category_id = SelectField("Category", coerce=_optional_id, validators=[InputRequired("Choose a category.")],
                               invalid_value_message="Choose a category.",
@@ -119,7 +119,8 @@ class TargetForm(FlaskForm):
 class SettingsForm(FlaskForm):
     """Installation settings."""
 
-    company_name = StringField("Company name", validators=[InputRequired("Enter the company name.")])
+    company_name = StringField("Company name",
+                               validators=[InputRequired("Enter the company name."), PlainText()])
     approval_required = BooleanField("Sales need a manager's approval")
     # The service names the allowed cadences; an unknown value gets its message beside the field.
     period_cadence = RadioField("Statement period", choices=CADENCE_CHOICES, validate_choice=False)
@@ -129,3 +130,6 @@ class SettingsForm(FlaskForm):
     reminder_days = WholeNumberField(
         "Unpaid-balance reminder (days)", render_kw={"inputmode": "numeric"},
         invalid_value_message="Enter the reminder interval as a whole number of days.")
+    statement_requests_per_hour = WholeNumberField(
+        "Statement requests per person per hour", render_kw={"inputmode": "numeric"},
+        invalid_value_message="Enter the number of statement requests as a whole number.")

@@ -5,7 +5,7 @@ from wtforms import (BooleanField, EmailField, PasswordField, SelectChoice, Sele
                      SubmitField)
 from wtforms.validators import DataRequired, Length
 
-from webapp.formtools import parse_db_id
+from webapp.formtools import PlainText, parse_db_id
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 ROLE_CHOICES = [SelectChoice("agent", "Agent"), SelectChoice("manager", "Manager"),
@@ -20,7 +20,7 @@ def _optional_int(value):
 class _UserFields(FlaskForm):
     """Fields shared by the create and edit forms."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=120), PlainText()])
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
     manager_id = SelectField("Manager", coerce=_optional_int, validate_choice=False)
 

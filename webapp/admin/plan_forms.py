@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import DateInput
 
 from webapp.commissions.plans import PlanRules
-from webapp.formtools import MoneyField, RateField, parse_db_id, parse_iso_date
+from webapp.formtools import MoneyField, PlainText, RateField, parse_db_id, parse_iso_date
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 TIER_MODE_CHOICES = [
@@ -206,8 +206,9 @@ def rules_data(rules: PlanRules) -> dict:
 class PlanCreateForm(PlanRulesForm):
     """A new plan and its first version."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=80)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)],
+    name = StringField("Name", validators=[DataRequired(), Length(max=80), PlainText()])
+    description = TextAreaField("Description",
+                                validators=[Optional(), Length(max=2000), PlainText(multiline=True)],
                                 render_kw={"rows": 2})
     effective_from = IsoDateField("Effective from", required=True)
 

@@ -25,6 +25,7 @@ from webapp.sales import services as sales
 from webapp.sales.models import Sale
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
 MANAGERS = ("manager", "admin")
 
 
@@ -79,11 +80,11 @@ def _one(sale: Sale) -> SaleOut:
     return _sale_out(sale, portal.sale_commissions([sale.id]), portal.sale_estimates([sale]))
 
 
-def _idempotency_key() -> str:
-    """The client's Idempotency-Key header, or a fresh key (a request without one is never replayed)."""
+def idempotency_key_header() -> str | None:
+    """The client's Idempotency-Key header (None without one); 400 for a malformed key."""
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
-        return uuid.uuid4().hex
+        return None
     if not sales._KEY.match(key):  # noqa: SLF001  (the service's own rule for keys)
         message = "Use 8 to 64 letters, digits, dashes or underscores."
         raise ApiError(400, f"The {IDEMPOTENCY_HEADER} header is not valid. {message}",
@@ -91,12 +92,17 @@ def _idempotency_key() -> str:
     return key
 
 
+def _idempotency_key() -> str:
+    """The client's Idempotency-Key header, or a fresh key (a request without one is never replayed)."""
+    return idempotency_key_header() or uuid.uuid4().hex
+
+
 @operation("POST", "/sales", summary="Record a sale (send an Idempotency-Key header to retry safely)",
            tag="Sales", body=SaleIn, responses={201: SaleOut, 200: SaleOut}, write=True, errors=(409,),
            headers={IDEMPOTENCY_HEADER: {
                "description": "Your key for this sale: the same key and body again returns the sale already "
                               "made (200); the same key with a different body is refused (409).",
-               "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}}})
+               "schema": IDEMPOTENCY_SCHEMA}})
 def create_sale(user, body: SaleIn):
     """Record a sale: agents their own, managers and admins for an agent of their team (agent_id).
 

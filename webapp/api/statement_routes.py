@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
-from webapp.api.sales_routes import money, visible_agent
+from webapp.api.framework import ApiError, decode_cursor, encode_cursor, error_response, operation
+from webapp.api.sales_routes import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
+                                     visible_agent)
 from webapp.api.schemas import (RunIn, RunOut, RunStatement, StatementAdjustment, StatementDetail,
                                 StatementLine, StatementOut, StatementPage, StatementPayout, StatementQuery,
                                 StatementTotals)
 from webapp.auth.models import Role
 from webapp.errors import NotFound
+from webapp.extensions import db
 from webapp.money import units_to_rate
-from webapp.statements import queries
+from webapp.statements import limits, queries
 from webapp.statements import services as statements
 from webapp.statements.models import Statement
 from webapp.statements.ordering import in_statement_order
@@ -101,8 +103,6 @@ def statement_pdf(user, statement_id: int):
     response.headers["Content-Disposition"] = f"attachment; filename=statement-{statement.number}.pdf"
     response.headers["X-Content-SHA256"] = statement.pdf_sha256
     response.set_etag(statement.pdf_sha256)
-    # Private: a statement is personal; revalidate so a cached copy is only used while unchanged.
-    response.headers["Cache-Control"] = "private, no-cache"
     return response.make_conditional(request)
 
 
@@ -118,21 +118,55 @@ def _run_out(user, run) -> RunOut:
                               for row in progress.rows])
 
 
+def _replayed(user, run, body: RunIn):
+    """The run a retried request (same Idempotency-Key) made before: 200 for the same body, else 409."""
+    if not statements.same_run_request(run, user, agent_ids=body.agent_ids, start=body.start, end=body.end,
+                                       message=body.message):
+        message = "This key was used for a different statement run; use a new key for a new request."
+        raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}", {IDEMPOTENCY_HEADER: message})
+    return _run_out(user, run), 200
+
+
+def _too_many(exc: limits.TooManyRequests):
+    """429 in the API's error shape, with Retry-After: seconds until a request is free again."""
+    db.session.rollback()
+    response = error_response(429, exc.message)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @operation("POST", "/statements/runs", summary="Issue statements for a date range (agents: their own; "
-           "managers: agents of their team, with a message)", tag="Statements", body=RunIn,
-           responses={201: RunOut}, write=True, errors=(503,))
+           "managers: agents of their team, with a message). Each user may start a limited number of runs "
+           "an hour (admin setting, default 5): beyond it 429 with Retry-After (seconds). Send an "
+           "Idempotency-Key header to retry safely", tag="Statements", body=RunIn,
+           responses={201: RunOut, 200: RunOut}, write=True, errors=(409, 503),
+           headers={IDEMPOTENCY_HEADER: {
+               "description": "Your key for this request: the same key and body again returns the run "
+                              "already started (200) and issues nothing; the same key with a different body "
+                              "is refused (409). Keys are per user.",
+               "schema": IDEMPOTENCY_SCHEMA}})
 def start_run(user, body: RunIn):
     """Issue ad-hoc statements now; jobs render and email them.
 
-    With Redis down: 503 and nothing issued, as on the pages."""
+    With Redis down: 503 and nothing issued, as on the pages. A retried request (same
+    Idempotency-Key) gets the first run back, without counting against the hourly limit."""
     if user.role == Role.AGENT.value and body.agent_ids not in (None, [user.id]):
         message = "Agents request their own statement; leave agent_ids out."
         raise ApiError(422, message, {"agent_ids": message})
+    key = idempotency_key_header()
+    existing = statements.run_by_key(user, key) if key is not None else None
+    if existing is not None:
+        return _replayed(user, existing, body)
     statements.check_range(body.start, body.end)  # the range's errors come before "try again later"
     if not background_service_available():
         raise ApiError(503, UNAVAILABLE)
-    run = statements.start_adhoc_run(user, agent_ids=body.agent_ids or [], start=body.start, end=body.end,
-                                     message=body.message)
+    try:
+        run = statements.start_adhoc_run(user, agent_ids=body.agent_ids or [], start=body.start, end=body.end,
+                                         message=body.message, idempotency_key=key)
+    except statements.KeyUsed as exc:  # a simultaneous retry with this key issued it first
+        return _replayed(user, exc.run, body)
+    except limits.TooManyRequests as exc:
+        return _too_many(exc)
     return _run_out(user, run), 201
 
 

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length
 from webapp.api import tokens
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.formtools import apply_service_error
+from webapp.formtools import PlainText, apply_service_error
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/profile")
 
@@ -19,7 +19,7 @@ bp = Blueprint("api_tokens", __name__, url_prefix="/profile")
 class TokenForm(FlaskForm):
     """Name and scope of a new token."""
 
-    name = StringField("Token name", validators=[DataRequired(), Length(max=80)],
+    name = StringField("Token name", validators=[DataRequired(), Length(max=80), PlainText()],
                        render_kw={"placeholder": "e.g. Web shop"})
     scope = SelectField("Access", choices=[SelectChoice("write", "Read and write"),
                                            SelectChoice("read", "Read only")])

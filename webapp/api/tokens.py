@@ -12,6 +12,7 @@ from webapp.api.models import ApiToken
 from webapp.audit.services import record
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 
 TOKEN_PREFIX = "st_"
 SCOPES = ("read", "write")
@@ -24,7 +25,7 @@ def _hash(token: str) -> str:
 
 def create_token(user, *, name: str, scope: str = "write") -> tuple[ApiToken, str]:
     """Make a token for `user`; returns the record and the plaintext (shown once, never stored)."""
-    name = (name or "").strip()
+    name = check_plain_text((name or "").strip(), "name")
     if not name or len(name) > 80:
         raise ServiceError("Name the token (at most 80 characters), e.g. the shop it is for.", "name")
     if scope not in SCOPES:

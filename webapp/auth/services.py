@@ -18,6 +18,7 @@ from webapp.auth.passwords import MAX_PASSWORD_LENGTH, password_problem
 from webapp.commissions.models import Settings
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.mail.services import queue_email
 
 _RESET_SALT = "password-reset"
@@ -119,7 +120,7 @@ def create_user(actor, *, email: str, name: str, role: str, password: str | None
     # `password_hash` instead of `password` skips the password policy: only for the demo, whose
     # accounts share a published password on purpose.
     email = normalise_email(email)
-    name = (name or "").strip()
+    name = check_plain_text((name or "").strip(), "name")
     if not name:
         raise ServiceError("Enter a name.", "name")
     if len(name) > 120:
@@ -154,7 +155,7 @@ def update_user(actor, user: User, *, name: str, role: str, manager_id: int | No
                 active: bool) -> User:
     """Change a user's name, role, manager or active flag; flushes, the caller commits."""
     before = _snapshot(user)
-    name = (name or "").strip()
+    name = check_plain_text((name or "").strip(), "name")
     if not name:
         raise ServiceError("Enter a name.", "name")
     if role not in {r.value for r in Role}:

@@ -12,6 +12,7 @@ from webapp.auth.models import Role, User
 from webapp.catalog.models import Category, Customer, Product, ProductAssignment
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS
 
 _CODE = re.compile(r"^[a-z0-9_]{2,40}$")
@@ -28,7 +29,7 @@ def list_categories(include_archived: bool = True) -> list[Category]:
 
 def save_category(actor, category: Category | None, *, code: str, name: str, active: bool = True) -> Category:
     """Create or edit a category (its code is fixed once created: plans and files refer to it)."""
-    name = (name or "").strip()
+    name = check_plain_text((name or "").strip(), "name")
     if not name or len(name) > 80:
         raise ServiceError("Enter a name (at most 80 characters).", "name")
     before = None
@@ -67,7 +68,7 @@ def get_product(product_id: int) -> Product:
 def save_product(actor, product: Product | None, *, sku: str, name: str, category_id: int,
                  list_price_cents: int, active: bool = True, restricted: bool = False) -> Product:
     """Create or edit a product; archiving (active=False) keeps its history."""
-    name = (name or "").strip()
+    name = check_plain_text((name or "").strip(), "name")
     if not name or len(name) > 120:
         raise ServiceError("Enter a name (at most 120 characters).", "name")
     category = db.session.get(Category, category_id) if category_id else None
@@ -175,7 +176,7 @@ def get_customer(customer_id) -> Customer:
 def create_customer(actor, *, name: str, email: str | None = None, phone: str | None = None,
                     region: str | None = None, flush: bool = True) -> Customer:
     """Add a customer record (flush=False leaves the insert to the caller's next flush: batches)."""
-    name = (name or "").strip()
+    name = check_plain_text((name or "").strip(), "customer_name")
     if not name or len(name) > 120:
         raise ServiceError("Enter the customer's name (at most 120 characters).", "customer_name")
     email = (email or "").strip() or None
@@ -183,8 +184,10 @@ def create_customer(actor, *, name: str, email: str | None = None, phone: str | 
         from webapp.auth.services import normalise_email
 
         email = normalise_email(email, field="customer_email")
-    customer = Customer(name=name, email=email, phone=(phone or "").strip()[:40] or None,
-                        region=(region or "").strip()[:80] or None, created_by_id=getattr(actor, "id", None))
+    phone = check_plain_text((phone or "").strip()[:40], "customer_phone") or None
+    region = check_plain_text((region or "").strip()[:80], "customer_region") or None
+    customer = Customer(name=name, email=email, phone=phone, region=region,
+                        created_by_id=getattr(actor, "id", None))
     db.session.add(customer)
     if flush:
         db.session.flush()

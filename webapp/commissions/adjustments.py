@@ -14,6 +14,7 @@ from webapp.commissions.models import CommissionEntry, EntryKind
 from webapp.commissions.periods import period_for
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS
 from webapp.sales.models import Sale
 
@@ -47,6 +48,7 @@ def add_manual_adjustment(actor, agent_id: int, amount_cents: int, reason: str, 
     if abs(amount_cents) >= MAX_CENTS:
         raise ServiceError("This amount is too large.", "amount")
     reason = (reason or "").strip() if isinstance(reason, str) or reason is None else ""
+    check_plain_text(reason, "reason", multiline=True)  # shown on the agent's statement
     if not reason:
         raise ServiceError("Give a reason: it is shown on the agent's statement.", "reason")
     if len(reason) > MAX_REASON:

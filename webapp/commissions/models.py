@@ -23,6 +23,7 @@ class Settings(db.Model):
         CheckConstraint("period_cadence IN ('semi_monthly', 'monthly')", name="cadence_known"),
         CheckConstraint("grace_hours BETWEEN 0 AND 720", name="grace_range"),
         CheckConstraint("reminder_days BETWEEN 0 AND 365", name="reminder_range"),
+        CheckConstraint("statement_requests_per_hour BETWEEN 1 AND 100", name="statement_requests_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -35,6 +36,9 @@ class Settings(db.Model):
     last_statement_number: Mapped[int] = mapped_column(default=0, server_default="0")
     # Every how many days an agent with an unpaid stated balance is reminded of it (0: never).
     reminder_days: Mapped[int] = mapped_column(default=15, server_default="15")
+    # Statements on request each person may ask for in any hour (a manager's send counts once):
+    # each one is a render, an email and a statement number.
+    statement_requests_per_hour: Mapped[int] = mapped_column(default=5, server_default="5")
 
 
 class CommissionPlan(db.Model):

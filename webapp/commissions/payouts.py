@@ -16,6 +16,7 @@ from webapp.commissions.periods import is_date_closed, period_for
 from webapp.errors import NotFound, ServiceError
 from webapp.sales.services import can_manage_agent
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS, format_money
 
 
@@ -54,7 +55,7 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
             f"({format_money(max(unpaid, 0), current_app.config['CURRENCY'])}). "
             "Mark it as an advance to pay more.", "amount")
     period_for(paid_on)  # every payout lies in a period row, so period summaries chain without holes
-    reference = (reference or "").strip()[:120] or None
+    reference = check_plain_text((reference or "").strip()[:120], "reference") or None
     payout = Payout(agent_id=agent.id, amount_cents=amount_cents, paid_on=paid_on, reference=reference,
                     advance=bool(advance), created_by_id=getattr(actor, "id", None))
     db.session.add(payout)
@@ -66,7 +67,7 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
 def reverse_payout(actor, payout: Payout, *, reason: str) -> Payout:
     """Reverse a payout with a counter-entry dated today (the original stays on record)."""
     lock_agent(payout.agent_id)
-    reason = (reason or "").strip()
+    reason = check_plain_text((reason or "").strip(), "reason", multiline=True)
     if not reason:
         raise ServiceError("Give a reason.", "reason")
     if payout.reverses_id is not None:

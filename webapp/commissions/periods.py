@@ -18,6 +18,7 @@ from webapp.audit.services import record
 from webapp.commissions.models import Period, Settings
 from webapp.errors import ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 
 CADENCES = ("semi_monthly", "monthly")
 
@@ -135,14 +136,19 @@ def close_period(actor, period: Period) -> Period:
 
 
 def update_settings(actor, *, company_name: str, approval_required: bool, period_cadence: str,
-                    grace_hours: int, reminder_days: int | None = None) -> Settings:
+                    grace_hours: int, reminder_days: int | None = None,
+                    statement_requests_per_hour: int | None = None) -> Settings:
     """Change the installation settings (a cadence change applies from the next new month)."""
     settings = get_settings()
     before = {"company_name": settings.company_name, "approval_required": settings.approval_required,
               "period_cadence": settings.period_cadence, "grace_hours": settings.grace_hours,
-              "reminder_days": settings.reminder_days}
+              "reminder_days": settings.reminder_days,
+              "statement_requests_per_hour": settings.statement_requests_per_hour}
     reminder_days = settings.reminder_days if reminder_days is None else reminder_days
-    company_name = (company_name or "").strip()
+    requests_per_hour = (settings.statement_requests_per_hour if statement_requests_per_hour is None
+                         else statement_requests_per_hour)
+    # Shown in every statement's heading and email: one line of plain text.
+    company_name = check_plain_text((company_name or "").strip(), "company_name")
     if not company_name or len(company_name) > 120:
         raise ServiceError("Enter the company name (at most 120 characters).", "company_name")
     if period_cadence not in CADENCES:
@@ -151,13 +157,18 @@ def update_settings(actor, *, company_name: str, approval_required: bool, period
         raise ServiceError("Grace time is between 0 and 720 hours.", "grace_hours")
     if not isinstance(reminder_days, int) or not 0 <= reminder_days <= 365:
         raise ServiceError("Reminders go every 1 to 365 days, or 0 for never.", "reminder_days")
+    if not isinstance(requests_per_hour, int) or isinstance(requests_per_hour, bool) \
+            or not 1 <= requests_per_hour <= 100:
+        raise ServiceError("Allow 1 to 100 statement requests an hour.", "statement_requests_per_hour")
     settings.company_name = company_name
     settings.approval_required = bool(approval_required)
     settings.period_cadence = period_cadence
     settings.grace_hours = grace_hours
     settings.reminder_days = reminder_days
+    settings.statement_requests_per_hour = requests_per_hour
     db.session.flush()
     record(actor, "settings.update", settings, before, {
         "company_name": company_name, "approval_required": bool(approval_required),
-        "period_cadence": period_cadence, "grace_hours": grace_hours, "reminder_days": reminder_days})
+        "period_cadence": period_cadence, "grace_hours": grace_hours, "reminder_days": reminder_days,
+        "statement_requests_per_hour": requests_per_hour})
     return settings

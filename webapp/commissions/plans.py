@@ -19,6 +19,7 @@ from webapp.commissions.models import (CommissionEntry, CommissionPlan, PlanAssi
 from webapp.commissions.periods import is_date_closed, month_bounds
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.money import from_cents, rate_to_units, to_cents, units_to_rate
 
 _ONE_DAY = timedelta(days=1)
@@ -131,13 +132,14 @@ def _check_effective_date(effective_from: date | None) -> date:
 def create_plan(actor, *, name: str, description: str | None, rules: PlanRules,
                 effective_from: date) -> CommissionPlan:
     """Create a plan with its first version."""
-    name = (name or "").strip()
+    name = check_plain_text((name or "").strip(), "name")
     if not name or len(name) > 80:
         raise ServiceError("Enter a plan name (at most 80 characters).", "name")
+    description = check_plain_text((description or "").strip(), "description", multiline=True)
     if db.session.scalar(select(CommissionPlan.id).where(CommissionPlan.name == name)):
         raise ServiceError("A plan with this name exists already.", "name")
     validate_rules(rules)
-    plan = CommissionPlan(name=name, description=(description or "").strip() or None)
+    plan = CommissionPlan(name=name, description=description or None)
     version = PlanVersion(plan=plan, version=1, effective_from=effective_from or date(2000, 1, 1),
                           created_by_id=getattr(actor, "id", None))
     _write_rules(version, rules)

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from webapp.mail import EmailMessage, SendResult
+from webapp.private_files import private_dir, write_private
 
 _ID_PATTERN = re.compile(r"^\d{8}T\d{6}\d{6}-[0-9a-f]{12}$")
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -46,20 +47,22 @@ class OutboxBackend:
         now = datetime.now(timezone.utc)
         message_id = f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}"
         folder = self.directory / message_id
-        (folder / "attachments").mkdir(parents=True)
+        # Messages hold reset links and statements: owner-only folders and files.
+        private_dir(self.directory)
+        private_dir(folder / "attachments")
         attachments = []
         for attachment in message.attachments:
             filename = safe_filename(attachment.filename)
-            (folder / "attachments" / filename).write_bytes(attachment.data)
+            write_private(folder / "attachments" / filename, attachment.data)
             attachments.append({"filename": filename, "content_type": attachment.content_type,
                                 "size": len(attachment.data)})
-        (folder / "body.txt").write_text(message.text, encoding="utf-8")
+        write_private(folder / "body.txt", message.text)
         if message.html is not None:
-            (folder / "body.html").write_text(message.html, encoding="utf-8")
+            write_private(folder / "body.html", message.html)
         meta = {"to": message.to, "subject": message.subject, "sent_at": now.isoformat(),
                 "metadata": message.metadata, "attachments": attachments}
         # Written last: a folder without message.json is an interrupted write and is not listed.
-        (folder / "message.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        write_private(folder / "message.json", json.dumps(meta, indent=2))
         return SendResult(status="sent", provider_id=message_id)
 
     def find_sent(self, metadata_key: str, value: str, since=None) -> str | None:

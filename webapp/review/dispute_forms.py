@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import ValidationError
 
+from webapp.formtools import PlainText
 from webapp.money import MoneyError, parse_signed_money, to_cents
 
 
@@ -30,23 +31,27 @@ class SignedMoneyField(StringField):
 class DisputeOpenForm(FlaskForm):
     """The agent's comment on the line they dispute."""
 
-    comment = TextAreaField("What is wrong with this line?", render_kw={"rows": 5, "maxlength": 2000})
+    comment = TextAreaField("What is wrong with this line?", validators=[PlainText(multiline=True)],
+                            render_kw={"rows": 5, "maxlength": 2000})
 
 
 class DisputeReplyForm(FlaskForm):
     """A message added to the thread."""
 
-    body = TextAreaField("Your reply", render_kw={"rows": 3, "maxlength": 2000})
+    body = TextAreaField("Your reply", validators=[PlainText(multiline=True)],
+                         render_kw={"rows": 3, "maxlength": 2000})
 
 
 class DisputeAcceptForm(FlaskForm):
     """Accept with an adjustment posted to today's period."""
 
     amount = SignedMoneyField("Adjustment amount", render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    note = TextAreaField("Note to the agent (optional)", render_kw={"rows": 2, "maxlength": 2000})
+    note = TextAreaField("Note to the agent (optional)", validators=[PlainText(multiline=True)],
+                         render_kw={"rows": 2, "maxlength": 2000})
 
 
 class DisputeRejectForm(FlaskForm):
     """Reject with a reason the agent will read."""
 
-    reason = TextAreaField("Reason", render_kw={"rows": 2, "maxlength": 2000})
+    reason = TextAreaField("Reason", validators=[PlainText(multiline=True)],
+                           render_kw={"rows": 2, "maxlength": 2000})

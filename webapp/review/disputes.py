@@ -25,6 +25,7 @@ from webapp.commissions.ledger import lock_agent
 from webapp.commissions.models import CommissionEntry
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.mail.services import queue_email
 from webapp.review.access import team_agent_ids
 from webapp.review.models import Dispute, DisputeMessage, DisputeStatus
@@ -45,7 +46,7 @@ def _snapshot(dispute: Dispute) -> dict:
 
 def _text(value: str | None, field: str, empty: str) -> str:
     """Required free text: stripped, not empty, at most MAX_TEXT characters."""
-    value = (value or "").strip()
+    value = check_plain_text((value or "").strip(), field, multiline=True)
     if not value:
         raise ServiceError(empty, field)
     if len(value) > MAX_TEXT:
@@ -240,7 +241,7 @@ def _lock_open(manager: User, dispute: Dispute) -> dict:
 def accept(manager: User, dispute: Dispute, amount_cents: int, note: str | None = None) -> Dispute:
     """Accept a dispute: post a manual adjustment of `amount_cents` (signed) in today's open period."""
     before = _lock_open(manager, dispute)
-    note = (note or "").strip() or None
+    note = check_plain_text((note or "").strip(), "note", multiline=True) or None
     if note is not None and len(note) > MAX_NOTE:
         raise ServiceError(f"Keep the note under {MAX_NOTE} characters.", "note")
     # The reason is what the agent's statement shows beside the adjustment.

@@ -38,6 +38,7 @@ from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import parse_iso_date
 from webapp.money import MoneyError, parse_money
+from webapp.private_files import private_dir, write_private
 from webapp.review.exports import FORMULA_PREFIXES, IMPORT_COLUMNS, SALES_COLUMNS
 from webapp.sales import services as sales
 
@@ -155,8 +156,7 @@ class Upload:
 def _directory() -> Path:
     """Where uploads wait for confirmation (IMPORT_DIR, default <instance>/imports)."""
     directory = Path(current_app.config.get("IMPORT_DIR") or Path(current_app.instance_path) / "imports")
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+    return private_dir(directory)  # uploads list people's sales: owner-only
 
 
 def _paths(user_id: int, upload_id: str) -> tuple[Path, Path]:
@@ -187,11 +187,11 @@ def store_upload(user: User, stream, filename: str | None) -> Upload:
     _sweep(now)
     upload_id = secrets.token_urlsafe(12)
     data_path, meta_path = _paths(user.id, upload_id)
-    data_path.write_bytes(data)
+    write_private(data_path, data)
     name = Path(filename or "upload.csv").name[:120] or "upload.csv"
     meta = {"filename": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
             "uploaded_at": now}
-    meta_path.write_text(json.dumps(meta))
+    write_private(meta_path, json.dumps(meta))
     return Upload(id=upload_id, path=data_path, filename=name, size=len(data), sha256=meta["sha256"],
                   uploaded_at=now)
 

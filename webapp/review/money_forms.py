@@ -12,7 +12,7 @@ from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
 from webapp import clock
-from webapp.formtools import MoneyField, parse_iso_date
+from webapp.formtools import MoneyField, PlainText, parse_iso_date
 from webapp.money import MoneyError, parse_signed_money, to_cents
 
 
@@ -24,7 +24,9 @@ class PayoutForm(FlaskForm):
 
     amount = MoneyField("Amount", render_kw={"inputmode": "decimal", "autocomplete": "off"})
     paid_on = StringField("Payment date", render_kw={"type": "date"})
-    reference = StringField("Reference", validators=[Length(max=120, message="Keep the reference under 120 characters.")],
+    reference = StringField("Reference",
+                            validators=[Length(max=120, message="Keep the reference under 120 characters."),
+                                        PlainText()],
                             render_kw={"placeholder": "e.g. bank transfer 2026-118", "autocomplete": "off"})
     advance = BooleanField("Advance: may exceed the unpaid balance")
 
@@ -58,7 +60,7 @@ class AdjustmentForm(FlaskForm):
 
     amount = StringField("Amount", render_kw={"inputmode": "decimal", "autocomplete": "off",
                                               "placeholder": "e.g. 50.00 or -25.00"})
-    reason = TextAreaField("Reason", render_kw={"rows": 2})
+    reason = TextAreaField("Reason", validators=[PlainText(multiline=True)], render_kw={"rows": 2})
 
     def __init__(self, formdata=None, **kwargs):
         """A fresh form (formdata None) or the posted one."""

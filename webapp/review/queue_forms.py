@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from webapp.formtools import MoneyField, OptionalDateRange, parse_db_id
+from webapp.formtools import MoneyField, OptionalDateRange, PlainText, parse_db_id
 from webapp.money import to_cents
 
 
@@ -63,5 +63,6 @@ class BulkForm(FlaskForm):
     class Meta:
         csrf = False
 
-    reason = TextAreaField("Reason (for rejections)", id="bulk-reason", render_kw={
-        "rows": 1, "maxlength": 2000, "placeholder": "Tell the agents why; they are emailed it"})
+    reason = TextAreaField(
+        "Reason (for rejections)", id="bulk-reason", validators=[PlainText(multiline=True)],
+        render_kw={"rows": 1, "maxlength": 2000, "placeholder": "Tell the agents why; they are emailed it"})

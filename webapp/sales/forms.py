@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, Signer
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from webapp.formtools import MoneyField, parse_db_id, parse_iso_date
+from webapp.formtools import MoneyField, PlainText, parse_db_id, parse_iso_date
 
 _WHOLE = re.compile(r"^[0-9]{1,7}$")
 
@@ -46,13 +46,14 @@ class SaleForm(FlaskForm):
     """Product, Customer, Quantity, Unit price, Date, Note (the labels people and tests look for)."""
 
     product_id = SelectField("Product", coerce=_optional_int, validate_choice=False)
-    customer = StringField("Customer", validators=[Length(max=120)],
+    customer = StringField("Customer", validators=[Length(max=120), PlainText()],
                            render_kw={"autocomplete": "off", "placeholder": "Search or type a new customer"})
     customer_id = HiddenField()
     quantity = StringField("Quantity", default="1", render_kw={"inputmode": "numeric"})
     unit_price = MoneyField("Unit price", render_kw={"inputmode": "decimal"})
     sold_on = StringField("Date", render_kw={"type": "date"})
-    note = TextAreaField("Note", validators=[Length(max=2000)], render_kw={"rows": 2})
+    note = TextAreaField("Note", validators=[Length(max=2000), PlainText(multiline=True)],
+                         render_kw={"rows": 2})
     idempotency_key = HiddenField()
 
     def set_products(self, products) -> None:

@@ -24,6 +24,7 @@ from webapp.commissions.ledger import estimate_new_sale, lock_agent, recompute_a
 from webapp.commissions.periods import get_settings, is_date_closed, last_closed_end
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS, to_cents
 from webapp.sales import notify
 from webapp.sales.models import Sale, SaleStatus
@@ -123,7 +124,7 @@ def _checked_figures(agent: User, data: SaleInput, batch: SaleBatch | None = Non
 def _validated(agent: User, data: SaleInput, actor: User, batch: SaleBatch | None = None):
     """Check every field; returns (product, customer-or-None, quantity, unit price cents, amount cents)."""
     product, quantity, unit_price_cents, amount_cents = _checked_figures(agent, data, batch)
-    note = (data.note or "").strip() or None
+    note = check_plain_text((data.note or "").strip(), "note", multiline=True) or None
     if note is not None and len(note) > 2000:
         raise ServiceError("Keep the note under 2000 characters.", "note")
     customer = None
@@ -433,7 +434,7 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
 
 def _reason(reason: str | None) -> str:
     """A reason is required for rejections and voids."""
-    reason = (reason or "").strip()
+    reason = check_plain_text((reason or "").strip(), "reason", multiline=True)
     if not reason:
         raise ServiceError("Give a reason.", "reason")
     if len(reason) > 2000:

@@ -8,7 +8,7 @@ from wtforms import (BooleanField, HiddenField, SelectChoice, SelectField, Selec
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.formtools import parse_db_id, parse_iso_date
+from webapp.formtools import PlainText, parse_db_id, parse_iso_date
 
 MAX_MESSAGE = 2000  # the service's limit, checked here too so the error sits beside the field
 
@@ -59,7 +59,8 @@ class SendStatementsForm(_RangeForm):
         "Agents", coerce=int, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
         invalid_value_message="Choose agents from the list.",
         invalid_choice_message="Choose agents of your team.")
-    message = TextAreaField("Message", render_kw={"rows": 4, "maxlength": MAX_MESSAGE})
+    message = TextAreaField("Message", validators=[PlainText(multiline=True)],
+                            render_kw={"rows": 4, "maxlength": MAX_MESSAGE})
 
     def set_agents(self, agents) -> None:
         """Offer the team's agents as checkboxes."""

