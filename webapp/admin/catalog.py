@@ -43,7 +43,7 @@ def _assigned_agent_ids(product) -> set[int]:
 def _agents(keep_ids: set[int] = frozenset()) -> list:
     """Active agents by name, plus any deactivated agent in `keep_ids` (so a save never drops them)."""
     return sorted((u for u in accounts.list_users()
-                   if u.role == Role.AGENT.value and (u.active or u.id in keep_ids)),
+                   if u.role == Role.AGENT and (u.active or u.id in keep_ids)),
                   key=lambda u: u.name.lower())
 
 
@@ -279,7 +279,7 @@ def targets():
 def target_set(agent_id: int):
     """Set one agent's target for the month in ?month=; htmx gets the table row back."""
     agent = accounts.get_user(agent_id)
-    if agent.role != Role.AGENT.value:
+    if agent.role != Role.AGENT:
         abort(404)
     month = _parse_month(request.args.get("month")) or abort(400)
     form = TargetForm()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from webapp import clock
 from webapp.api import bp
 from webapp.api.tokens import authenticate
+from webapp.auth.models import Role
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import csrf, db, limiter
 from webapp.formtools import MAX_DB_ID
@@ -29,7 +30,7 @@ from webapp.formtools import MAX_DB_ID
 # No cookies, no CSRF: API clients authenticate every request with a bearer token.
 csrf.exempt(bp)
 
-ALL_ROLES = ("agent", "manager", "admin")
+ALL_ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
@@ -209,10 +210,6 @@ def _touch(token) -> None:
     """Record when a token was last used (at most once a minute: it costs a write)."""
     now = clock.now_utc()
     last = token.last_used_at
-    if last is not None and last.tzinfo is None:
-        from datetime import timezone
-
-        last = last.replace(tzinfo=timezone.utc)
     if last is None or now - last > timedelta(minutes=1):
         token.last_used_at = now
 

@@ -7,7 +7,6 @@ sales services'; this module only translates JSON to their inputs and their resu
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
 from decimal import Decimal
 
 from flask import request
@@ -26,7 +25,7 @@ from webapp.sales.models import Sale
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
-MANAGERS = ("manager", "admin")
+MANAGERS = (Role.MANAGER, Role.ADMIN)
 
 
 def money(cents: int | None) -> str | None:
@@ -34,16 +33,9 @@ def money(cents: int | None) -> str | None:
     return None if cents is None else str(from_cents(cents))
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime (SQLite hands back naive UTC)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
-
-
 def visible_agent(user, agent_id: int):
     """The agent `agent_id` if the user may see them (agents only themselves), else NotFound."""
-    if user.role == Role.AGENT.value:
+    if user.role == Role.AGENT:
         if agent_id != user.id:
             raise NotFound()
         return user
@@ -70,7 +62,7 @@ def _sale_out(sale: Sale, commission: dict[int, int], estimates: dict[int, int])
         product_name=sale.product.name, customer_id=sale.customer_id, customer_name=sale.customer.name,
         quantity=sale.quantity, unit_price=money(sale.unit_price_cents), amount=money(sale.amount_cents),
         sold_on=sale.sold_on, status=sale.status, reason=sale.reason, note=sale.note,
-        decided_by_id=sale.decided_by_id, decided_at=utc(sale.decided_at),
+        decided_by_id=sale.decided_by_id, decided_at=sale.decided_at,
         commission=money(commission.get(sale.id)), estimate=money(estimates.get(sale.id)))
 
 
@@ -119,7 +111,7 @@ def create_sale(user, body: SaleIn):
         new_customer_email=body.customer_email, note=body.note)
     sale, created = sales.create_sale(user, data, idempotency_key=key, agent_id=body.agent_id)
     if not created:
-        agent_id = user.id if user.role == Role.AGENT.value and body.agent_id is None else body.agent_id
+        agent_id = user.id if user.role == Role.AGENT and body.agent_id is None else body.agent_id
         if not sales.same_request(sale, agent_id, data):
             message = "This key was used for a different sale; use a new key for a new sale."
             raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from webapp.auth.models import User
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
-from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PlanVersion
+from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PeriodStatus, PlanVersion
 from webapp.commissions.periods import earliest_open_period, month_bounds, period_for
 from webapp.commissions.plans import assignments_of, engine_plan
 from webapp.extensions import db
@@ -105,11 +105,16 @@ def month_sales(agent_id: int, month_start: date, statuses: tuple[str, ...]) -> 
     ))
 
 
+def _is_late_approval(sale: Sale, has_frozen_line: bool) -> bool:
+    """An approved sale without a line in a closed period: approved after its period closed."""
+    return sale.status == SaleStatus.APPROVED and not has_frozen_line
+
+
 def _reason(sale: Sale, target: int, has_frozen_line: bool) -> str:
     """Why a system adjustment exists, in words for the statement."""
-    if sale.status != SaleStatus.APPROVED.value:
+    if sale.status != SaleStatus.APPROVED:
         return f"Clawback: sale of {sale.sold_on.isoformat()} {sale.status} after its period closed"
-    if not has_frozen_line:
+    if _is_late_approval(sale, has_frozen_line):
         return f"Late approval of a sale dated {sale.sold_on.isoformat()}"
     return f"Recalculated: {sale.sold_on:%B %Y} tier volume changed"
 
@@ -132,7 +137,7 @@ def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.
                Product.__table__.c.sku, Category.__table__.c.code.label("category"))
         .join(Product.__table__, sale_c.product_id == Product.__table__.c.id)
         .join(Category.__table__, Product.__table__.c.category_id == Category.__table__.c.id)
-        .where(*in_month, sale_c.status == SaleStatus.APPROVED.value)
+        .where(*in_month, sale_c.status == SaleStatus.APPROVED)
         .order_by(sale_c.sold_on, sale_c.id)
     ).all()
     lines, version_ids, plan_by_day = [], {}, {}
@@ -150,7 +155,7 @@ def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.
     system = entry_c.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT))
     entries = db.session.execute(
         select(entry_c.id, entry_c.sale_id, entry_c.period_id, entry_c.kind, entry_c.amount_cents,
-               entry_c.rate_units, entry_c.plan_version_id, entry_c.reason)
+               entry_c.rate_units, entry_c.plan_version_id, entry_c.reason, entry_c.late_approval)
         .join(Sale.__table__, entry_c.sale_id == sale_c.id).where(*in_month, system)
         .order_by(entry_c.id)
     ).all()
@@ -161,7 +166,7 @@ def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.
     # Sales no longer approved whose entries must go to 0 (few: voids, and the like).
     sales_by_id.update((sale.id, sale) for sale in db.session.execute(
         select(sale_c.id, sale_c.agent_id, sale_c.sold_on, sale_c.status)
-        .where(*in_month, sale_c.status != SaleStatus.APPROVED.value,
+        .where(*in_month, sale_c.status != SaleStatus.APPROVED,
                exists().where(entry_c.sale_id == sale_c.id, system))))
 
     periods = _MonthPeriods(first, last)
@@ -184,7 +189,7 @@ class _MonthPeriods:
         self.periods = list(db.session.scalars(
             select(Period).where(Period.end_date >= first, Period.start_date <= last)))
         # Entries of the month's sales can sit in later periods (adjustments); all open ones are few.
-        self.open_ids = set(db.session.scalars(select(Period.id).where(Period.status == "open")))
+        self.open_ids = set(db.session.scalars(select(Period.id).where(Period.status == PeriodStatus.OPEN)))
         self._earliest_open: Period | None = None
         self._by_day: dict[date, Period] = {}
 
@@ -224,12 +229,12 @@ class _Writes:
         self.inserts.append(values)
 
     def update(self, entry, amount_cents: int, rate_units: int | None, version_id: int | None,
-               reason: str | None) -> None:
+               reason: str | None, late_approval: bool) -> None:
         """Set an entry's figures in place (its id stays); nothing is written if nothing changed."""
-        if (entry.amount_cents, entry.rate_units, entry.plan_version_id, entry.reason) != (
-                amount_cents, rate_units, version_id, reason):
+        stored = (entry.amount_cents, entry.rate_units, entry.plan_version_id, entry.reason, entry.late_approval)
+        if stored != (amount_cents, rate_units, version_id, reason, late_approval):
             self.updates.append({"entry_id": entry.id, "new_amount": amount_cents, "new_rate": rate_units,
-                                 "new_version": version_id, "new_reason": reason})
+                                 "new_version": version_id, "new_reason": reason, "new_late": late_approval})
 
     def delete(self, entry) -> None:
         """Remove an entry of an open period."""
@@ -244,7 +249,8 @@ class _Writes:
             db.session.execute(
                 table.update().where(table.c.id == bindparam("entry_id")).values(
                     amount_cents=bindparam("new_amount"), rate_units=bindparam("new_rate"),
-                    plan_version_id=bindparam("new_version"), reason=bindparam("new_reason")),
+                    plan_version_id=bindparam("new_version"), reason=bindparam("new_reason"),
+                    late_approval=bindparam("new_late")),
                 self.updates)
         if self.inserts:
             db.session.execute(table.insert(), self.inserts)
@@ -259,7 +265,7 @@ def _settle_sale(sale_id: int, sale, entries: list, target: int, rate_units: int
 
     `sale` and `entries` are rows (agent_id, sold_on and status of the sale; the entry columns).
     """
-    approved = sale.status == SaleStatus.APPROVED.value
+    approved = sale.status == SaleStatus.APPROVED
     home = periods.home(sale.sold_on)
     if home.id in periods.open_ids:
         # Nothing of this sale is frozen: its line simply takes the new figure (or goes).
@@ -275,9 +281,10 @@ def _settle_sale(sale_id: int, sale, entries: list, target: int, rate_units: int
             return
         if line is None:
             writes.insert(agent_id=sale.agent_id, period_id=home.id, kind=EntryKind.SALE, sale_id=sale_id,
-                          amount_cents=target, rate_units=rate_units, plan_version_id=version_id, reason=None)
+                          amount_cents=target, rate_units=rate_units, plan_version_id=version_id, reason=None,
+                          late_approval=False)
         else:
-            writes.update(line, target, rate_units, version_id, line.reason)
+            writes.update(line, target, rate_units, version_id, line.reason, line.late_approval)
         return
 
     frozen = [e for e in entries if e.period_id not in periods.open_ids]
@@ -287,16 +294,17 @@ def _settle_sale(sale_id: int, sale, entries: list, target: int, rate_units: int
         for entry in open_adjustments:
             writes.delete(entry)
         return
-    reason = _reason(sale, target, any(e.kind == EntryKind.SALE for e in frozen))
+    has_frozen_line = any(e.kind == EntryKind.SALE for e in frozen)
+    reason, late = _reason(sale, target, has_frozen_line), _is_late_approval(sale, has_frozen_line)
     if open_adjustments:
         keep, *extras = open_adjustments
         for entry in extras:
             writes.delete(entry)
-        writes.update(keep, difference, rate_units, version_id, reason)
+        writes.update(keep, difference, rate_units, version_id, reason, late)
     else:
         writes.insert(agent_id=sale.agent_id, period_id=periods.earliest_open().id, kind=EntryKind.ADJUSTMENT,
                       sale_id=sale_id, amount_cents=difference, rate_units=rate_units,
-                      plan_version_id=version_id, reason=reason)
+                      plan_version_id=version_id, reason=reason, late_approval=late)
 
 
 def months_between(start: date, end: date) -> list[date]:
@@ -345,7 +353,7 @@ def agent_balance(agent_id: int) -> Balance:
     by_status = {status: int(total) for status, total in rows}
     paid = int(db.session.scalar(
         select(func.coalesce(func.sum(Payout.amount_cents), 0)).where(Payout.agent_id == agent_id)))
-    stated, running = by_status.get("closed", 0), by_status.get("open", 0)
+    stated, running = by_status.get(PeriodStatus.CLOSED, 0), by_status.get(PeriodStatus.OPEN, 0)
     return Balance(earned=stated + running, stated=stated, open_running=running, paid=paid,
                    unpaid=stated + running - paid, stated_unpaid=stated - paid)
 
@@ -396,7 +404,7 @@ def period_summary(agent_id: int, period: Period) -> PeriodSummary:
 
 def _approved_lines(agent_id: int, month_start: date, resolver: PlanResolver) -> list[engine.SaleLine]:
     """The month's approved sales as engine lines."""
-    return [sale_line(s, resolver)[0] for s in month_sales(agent_id, month_start, (SaleStatus.APPROVED.value,))]
+    return [sale_line(s, resolver)[0] for s in month_sales(agent_id, month_start, (SaleStatus.APPROVED,))]
 
 
 def sale_estimate(sale: Sale) -> Decimal:
@@ -423,7 +431,7 @@ def pending_total(agent_id: int, month_start: date) -> Decimal:
     """What approving every pending sale of the month would add: engine(all) - engine(approved)."""
     resolver = PlanResolver(agent_id)
     approved = _approved_lines(agent_id, month_start, resolver)
-    pending = [sale_line(s, resolver)[0] for s in month_sales(agent_id, month_start, (SaleStatus.PENDING.value,))]
+    pending = [sale_line(s, resolver)[0] for s in month_sales(agent_id, month_start, (SaleStatus.PENDING,))]
     return engine.pending_total(approved, pending)
 
 

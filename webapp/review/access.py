@@ -11,15 +11,15 @@ from webapp.extensions import db
 
 def team_agent_ids(user: User) -> list[int] | None:
     """Ids of the agents the user manages; None means every agent (admins)."""
-    if user.role == Role.ADMIN.value:
+    if user.role == Role.ADMIN:
         return None
-    return list(db.session.scalars(select(User.id).where(User.manager_id == user.id, User.role == Role.AGENT.value)))
+    return list(db.session.scalars(select(User.id).where(User.manager_id == user.id, User.role == Role.AGENT)))
 
 
 def team_agents(user: User, include_inactive: bool = False) -> list[User]:
     """The agents the user manages (admins: all agents), by name."""
-    query = select(User).where(User.role == Role.AGENT.value).order_by(User.name)
-    if user.role != Role.ADMIN.value:
+    query = select(User).where(User.role == Role.AGENT).order_by(User.name)
+    if user.role != Role.ADMIN:
         query = query.where(User.manager_id == user.id)
     if not include_inactive:
         query = query.where(User.active.is_(True))
@@ -29,8 +29,8 @@ def team_agents(user: User, include_inactive: bool = False) -> list[User]:
 def visible_agent(user: User, agent_id: int) -> User:
     """An agent the user manages, else NotFound (another team's agent is 404, not 403)."""
     agent = db.session.get(User, agent_id)
-    if agent is None or agent.role != Role.AGENT.value:
+    if agent is None or agent.role != Role.AGENT:
         raise NotFound()
-    if user.role != Role.ADMIN.value and agent.manager_id != user.id:
+    if user.role != Role.ADMIN and agent.manager_id != user.id:
         raise NotFound()
     return agent

@@ -12,6 +12,7 @@ from webapp.formtools import apply_service_error
 from webapp.review import bp
 from webapp.review import disputes as service
 from webapp.review.dispute_forms import DisputeAcceptForm, DisputeRejectForm, DisputeReplyForm
+from webapp.review.models import DisputeStatus
 
 
 def _is_htmx() -> bool:
@@ -23,9 +24,9 @@ def _is_htmx() -> bool:
 @manager_required
 def disputes():
     """The team's disputes, filtered by status (open by default), open ones first."""
-    status = request.args.get("status", "open")
+    status = request.args.get("status", DisputeStatus.OPEN)
     if status not in service.STATUS_FILTERS:
-        status = "open"
+        status = DisputeStatus.OPEN
     context = {"rows": service.team_disputes(current_user, status), "status": status,
                "counts": service.team_counts(current_user)}
     if _is_htmx() and request.headers.get("HX-Target") == "disputes-list":

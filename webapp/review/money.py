@@ -29,7 +29,7 @@ from webapp import clock
 from webapp.auth.models import User
 from webapp.commissions import payouts as payout_service
 from webapp.commissions.ledger import lock_agent
-from webapp.commissions.models import CommissionEntry, Payout, Period
+from webapp.commissions.models import CommissionEntry, Payout, Period, PeriodStatus
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.review.access import team_agent_ids, team_agents, visible_agent
@@ -67,7 +67,7 @@ def team_payouts(user: User, limit: int = RECENT_PAYOUTS) -> list[tuple[Payout, 
 def closed_periods(limit: int = 24) -> list[Period]:
     """Closed periods, newest first (the ones whose statements can be paid)."""
     return list(db.session.scalars(
-        select(Period).where(Period.status == "closed").order_by(Period.start_date.desc()).limit(limit)))
+        select(Period).where(Period.status == PeriodStatus.CLOSED).order_by(Period.start_date.desc()).limit(limit)))
 
 
 @dataclass(frozen=True)

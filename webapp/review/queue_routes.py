@@ -16,7 +16,7 @@ from webapp.review import queue
 from webapp.review.access import team_agents
 from webapp.review.queue_forms import BulkForm, QueueFilterForm
 from webapp.sales import portal
-from webapp.sales.models import Sale
+from webapp.sales.models import Sale, SaleStatus
 
 # The counters listen for the first; the agent-facing panels (and a team view) for the second.
 TRIGGER = "review-changed, sales-changed"
@@ -145,7 +145,7 @@ def _refused_one(sale: Sale, exc: ServiceError, reason: str | None):
         extra.update(total=queue.count_matching(current_user, filters), filtered=_filtered(filters))
         return _with_trigger(make_response(_row(sale, **extra), exc.status))
     # Without JavaScript the whole page comes back; a sale that left the queue is named on top.
-    notices = [] if sale.status == "pending" else [f"Sale #{sale.id} ({sale.product.name}): {exc.message}"]
+    notices = [] if sale.status == SaleStatus.PENDING else [f"Sale #{sale.id} ({sale.product.name}): {exc.message}"]
     context = _context(notices=notices, **messages)
     return render_template("review/queue.html", counters=queue.counters(current_user), **context), exc.status
 

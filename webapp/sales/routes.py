@@ -178,7 +178,7 @@ def customer_pick(customer_id: int):
 
 def _filters(form: SaleFilterForm) -> portal.SaleFilters:
     """URL arguments as list filters; junk values are ignored rather than failing the page."""
-    status = form.status.data if form.status.data in {s.value for s in SaleStatus} else None
+    status = form.status.data if form.status.data in set(SaleStatus) else None
     return portal.SaleFilters(
         start=parse_iso_date(form.start.data), end=parse_iso_date(form.end.data), status=status,
         product_id=form.product_id.data, customer=(form.customer.data or "").strip() or None,
@@ -212,10 +212,10 @@ def _product_filter_choices():
 def detail(sale_id: int):
     """Everything about one sale: figures, ledger entries, audit history (others' sales: 404)."""
     sale = sales.visible_sale(current_user, sale_id)
-    estimate_cents = to_cents(ledger.sale_estimate(sale)) if sale.status == SaleStatus.PENDING.value else None
+    estimate_cents = to_cents(ledger.sale_estimate(sale)) if sale.status == SaleStatus.PENDING else None
     return render_template("sales/detail.html", sale=sale, entries=portal.sale_entries(sale.id),
                            history=portal.sale_history(sale.id), estimate=estimate_cents,
-                           can_edit=sale.status == SaleStatus.PENDING.value and current_user.id in (
+                           can_edit=sale.status == SaleStatus.PENDING and current_user.id in (
                                sale.agent_id, sale.entered_by_id))
 
 
