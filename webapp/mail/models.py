@@ -13,16 +13,13 @@ from webapp.extensions import db
 
 
 class EmailStatus(StrEnum):
-    """queued -> sending -> sent | rejected | failed; a failed attempt with tries left is queued again.
+    """Where a delivery stands. Ours, not the provider's: webapp.mail.SendResult has its own words."""
 
-    Ours, not the provider's: its own vocabulary (webapp.mail.SendResult) is mapped onto these.
-    """
-
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    REJECTED = "rejected"
-    FAILED = "failed"
+    QUEUED = "queued"      # waiting for its job (again, after a failed attempt with tries left)
+    SENDING = "sending"    # marked (and committed) before the provider is called
+    SENT = "sent"          # the provider took it
+    REJECTED = "rejected"  # the provider refused it, or reported a bounce
+    FAILED = "failed"      # out of attempts or a permanent error; a person may resend it
 
 
 class OutgoingEmail(db.Model):

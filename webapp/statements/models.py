@@ -14,18 +14,18 @@ from webapp.extensions import db
 
 
 class StatementKind(StrEnum):
-    """What a run was for, and so each of its statements: a closed period, or dates asked for."""
+    """What a run was for; each of its statements has the run's kind."""
 
-    PERIOD = "period"
-    ADHOC = "adhoc"
+    PERIOD = "period"  # a period's statements, issued when it closes (one run per period)
+    ADHOC = "adhoc"    # any dates, on request (the hourly limit counts these runs)
 
 
 class StatementStatus(StrEnum):
-    """pending -> rendered | failed; a failed render can be tried again."""
+    """Where a statement's PDF stands."""
 
-    PENDING = "pending"
-    RENDERED = "rendered"
-    FAILED = "failed"
+    PENDING = "pending"    # issued; the render job has not stored its PDF yet
+    RENDERED = "rendered"  # the PDF and its sha256 are stored; the email may go
+    FAILED = "failed"      # the render failed; "Render again" makes it pending again
 
 
 class StatementRun(db.Model):
