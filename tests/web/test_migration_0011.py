@@ -68,8 +68,9 @@ def _ledger_rows_as_0010_wrote_them(connection) -> dict[int, tuple]:
         "INSERT INTO users (id, email, name, role, active, password_hash, session_token)"
         " VALUES (1, 'agent@example.com', 'Agent', 'agent', true, 'x', 'token')"))
     connection.execute(text("INSERT INTO categories (id, code, name, active) VALUES (1, 'c', 'C', true)"))
-    connection.execute(text("INSERT INTO products (id, sku, name, category_id, list_price_cents, active, restricted)"
-                            " VALUES (1, 'SKU-1', 'P', 1, 100000, true, false)"))
+    connection.execute(text(
+        "INSERT INTO products (id, sku, name, category_id, list_price_cents, active, restricted)"
+        " VALUES (1, 'SKU-1', 'P', 1, 100000, true, false)"))
     connection.execute(text("INSERT INTO customers (id, name) VALUES (1, 'Customer')"))
     connection.execute(text(
         "INSERT INTO sales (id, agent_id, product_id, customer_id, quantity, unit_price_cents, amount_cents,"

@@ -231,8 +231,9 @@ class _Writes:
     def update(self, entry, amount_cents: int, rate_units: int | None, version_id: int | None,
                reason: str | None, late_approval: bool) -> None:
         """Set an entry's figures in place (its id stays); nothing is written if nothing changed."""
-        stored = (entry.amount_cents, entry.rate_units, entry.plan_version_id, entry.reason, entry.late_approval)
-        if stored != (amount_cents, rate_units, version_id, reason, late_approval):
+        wanted = (amount_cents, rate_units, version_id, reason, late_approval)
+        if wanted != (entry.amount_cents, entry.rate_units, entry.plan_version_id, entry.reason,
+                      entry.late_approval):
             self.updates.append({"entry_id": entry.id, "new_amount": amount_cents, "new_rate": rate_units,
                                  "new_version": version_id, "new_reason": reason, "new_late": late_approval})
 

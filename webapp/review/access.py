@@ -13,7 +13,8 @@ def team_agent_ids(user: User) -> list[int] | None:
     """Ids of the agents the user manages; None means every agent (admins)."""
     if user.role == Role.ADMIN:
         return None
-    return list(db.session.scalars(select(User.id).where(User.manager_id == user.id, User.role == Role.AGENT)))
+    return list(db.session.scalars(
+        select(User.id).where(User.manager_id == user.id, User.role == Role.AGENT)))
 
 
 def team_agents(user: User, include_inactive: bool = False) -> list[User]:

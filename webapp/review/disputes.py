@@ -132,7 +132,7 @@ def _rows(query) -> list[DisputeRow]:
     rows = []
     for dispute in disputes:
         stat = stats.get(dispute.id)
-        times = [t for t in (stat.last if stat else None, dispute.resolved_at, dispute.opened_at) if t is not None]
+        times = [t for t in (stat and stat.last, dispute.resolved_at, dispute.opened_at) if t is not None]
         rows.append(DisputeRow(dispute=dispute, messages=stat.n if stat else 0, last_activity=max(times)))
     return rows
 

@@ -67,7 +67,8 @@ def team_payouts(user: User, limit: int = RECENT_PAYOUTS) -> list[tuple[Payout, 
 def closed_periods(limit: int = 24) -> list[Period]:
     """Closed periods, newest first (the ones whose statements can be paid)."""
     return list(db.session.scalars(
-        select(Period).where(Period.status == PeriodStatus.CLOSED).order_by(Period.start_date.desc()).limit(limit)))
+        select(Period).where(Period.status == PeriodStatus.CLOSED)
+        .order_by(Period.start_date.desc()).limit(limit)))
 
 
 @dataclass(frozen=True)
