@@ -260,3 +260,9 @@ def run_progress(user: User, run: StatementRun) -> RunProgress:
 def statement_final(statement: Statement, email: OutgoingEmail | None) -> bool:
     """True when nothing more will change on the statement page without a person acting."""
     return _row_done(StatementRow(statement, email))
+
+
+def agent_statements(agent_id: int) -> list[Statement]:
+    """The agent's issued statements, newest number first (their PDFs stay unloaded)."""
+    return list(db.session.scalars(
+        select(Statement).where(Statement.agent_id == agent_id).order_by(Statement.number.desc())))

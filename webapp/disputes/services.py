@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.audit.services import record
+from webapp.auth.access import team_agent_ids
 from webapp.auth.models import Role, User
 from webapp.commissions.adjustments import add_manual_adjustment
 from webapp.commissions.ledger import lock_agent
@@ -27,8 +28,7 @@ from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.mail.services import queue_email
-from webapp.review.access import team_agent_ids
-from webapp.review.models import Dispute, DisputeMessage, DisputeStatus
+from webapp.disputes.models import Dispute, DisputeMessage, DisputeStatus
 
 MAX_TEXT = 2000
 # An accepted dispute's note becomes the adjustment's reason after "Dispute #N accepted: ".

@@ -1,4 +1,4 @@
-"""Managers' money actions beyond single payouts: team payout lists and "pay all statements of P".
+"""Pay all statements of a closed period: what each agent of the team is owed for it, and paying it.
 
 PAY ALL STATEMENTS OF A CLOSED PERIOD P. For each agent A of the team (deactivated agents too:
 they are still owed their money):
@@ -23,51 +23,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from webapp import clock
+from webapp.auth.access import team_agents
 from webapp.auth.models import User
 from webapp.commissions import payouts as payout_service
+from webapp.commissions.balances import closing_balances, unpaid_balances
 from webapp.commissions.ledger import lock_agent
-from webapp.commissions.models import CommissionEntry, Payout, Period
-from webapp.errors import NotFound, ServiceError
-from webapp.extensions import db
-from webapp.review.access import team_agent_ids, team_agents, visible_agent
-from webapp.review.team import unpaid_balances
-
-RECENT_PAYOUTS = 50
-
-
-def visible_payout(user: User, payout_id: int) -> Payout:
-    """A payout of an agent the user manages, else NotFound (another team's payout is 404)."""
-    payout = db.session.get(Payout, payout_id)
-    if payout is None:
-        raise NotFound()
-    visible_agent(user, payout.agent_id)
-    return payout
-
-
-def reversed_ids(payout_ids: list[int]) -> set[int]:
-    """Which of these payouts have been reversed."""
-    if not payout_ids:
-        return set()
-    return set(db.session.scalars(select(Payout.reverses_id).where(Payout.reverses_id.in_(payout_ids))))
-
-
-def team_payouts(user: User, limit: int = RECENT_PAYOUTS) -> list[tuple[Payout, User]]:
-    """The most recent payouts (and reversals) of the user's team with their agent, newest first."""
-    query = select(Payout, User).join(User, Payout.agent_id == User.id)
-    ids = team_agent_ids(user)
-    if ids is not None:
-        query = query.where(Payout.agent_id.in_(ids))
-    return [(payout, agent) for payout, agent in
-            db.session.execute(query.order_by(Payout.paid_on.desc(), Payout.id.desc()).limit(limit)).all()]
-
-
-def closed_periods(limit: int = 24) -> list[Period]:
-    """Closed periods, newest first (the ones whose statements can be paid)."""
-    return list(db.session.scalars(
-        select(Period).where(Period.status == "closed").order_by(Period.start_date.desc()).limit(limit)))
+from webapp.commissions.models import Payout, Period
+from webapp.errors import ServiceError
 
 
 @dataclass(frozen=True)
@@ -81,23 +44,6 @@ class PlannedPayout:
     amount: int       # what the run pays (0: nothing)
 
 
-def _closing_balances(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
-    """(closing balance of P, paid since P's end) for each agent, in three grouped queries."""
-    entries = dict(db.session.execute(
-        select(CommissionEntry.agent_id, func.sum(CommissionEntry.amount_cents))
-        .join(Period, CommissionEntry.period_id == Period.id)
-        .where(CommissionEntry.agent_id.in_(agent_ids), Period.end_date <= period.end_date)
-        .group_by(CommissionEntry.agent_id)).all())
-    paid_by_end = dict(db.session.execute(
-        select(Payout.agent_id, func.sum(Payout.amount_cents))
-        .where(Payout.agent_id.in_(agent_ids), Payout.paid_on <= period.end_date).group_by(Payout.agent_id)).all())
-    paid_after = dict(db.session.execute(
-        select(Payout.agent_id, func.sum(Payout.amount_cents))
-        .where(Payout.agent_id.in_(agent_ids), Payout.paid_on > period.end_date).group_by(Payout.agent_id)).all())
-    return {a: (int(entries.get(a) or 0) - int(paid_by_end.get(a) or 0), int(paid_after.get(a) or 0))
-            for a in agent_ids}
-
-
 def period_payment_plan(user: User, period: Period) -> list[PlannedPayout]:
     """Every team agent with a positive closing balance for P, and what the run would pay them."""
     if period.is_open:
@@ -107,7 +53,7 @@ def period_payment_plan(user: User, period: Period) -> list[PlannedPayout]:
     ids = [a.id for a in agents]
     if not ids:
         return []
-    balances, unpaid = _closing_balances(ids, period), unpaid_balances(ids)
+    balances, unpaid = closing_balances(ids, period), unpaid_balances(ids)
     plan = []
     for agent in agents:
         closing, paid_since = balances[agent.id]

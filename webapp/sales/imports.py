@@ -2,10 +2,10 @@
 
 Every row goes through webapp.sales.services.create_sale, the same validation and the same
 writes as a sale typed into the form, each inside its own savepoint so one bad row cannot abort
-the transaction. The dry run runs the whole import exactly as the real one would and the caller
-rolls the transaction back, so the preview shows what the import will do, row for row (a
-customer added on one line is found by the next, as it will be for real). The real import
-commits only when no row failed.
+the transaction (the file itself is read by import_file.py). The dry run runs the whole import
+exactly as the real one would and the caller rolls the transaction back, so the preview shows
+what the import will do, row for row (a customer added on one line is found by the next, as it
+will be for real). The real import commits only when no row failed.
 
 The row key becomes the sale's idempotency key (as "csv-<key>") for the manager who imports, so
 importing the same file twice creates nothing new: the rows already imported are skipped.
@@ -18,9 +18,7 @@ built from the signed-in user's id, so one manager cannot preview or confirm ano
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import re
 import secrets
@@ -32,26 +30,24 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import func, select
 
+from webapp.auth.access import can_manage_agent
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Customer, Product
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.formtools import parse_iso_date
 from webapp.money import MoneyError, parse_money
 from webapp.private_files import private_dir, write_private
-from webapp.review.exports import FORMULA_PREFIXES, IMPORT_COLUMNS, SALES_COLUMNS
 from webapp.sales import services as sales
+from webapp.sales.import_file import IGNORED_COLUMNS, MAX_ROWS, ImportFileError, ImportRow, parse_file
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_ROWS = 5000
 KEEP_SECONDS = 24 * 60 * 60
 KEY_PREFIX = "csv-"
 # The service's keys are 8-64 characters; with the prefix a row key needs 4-60.
 _ROW_KEY = re.compile(r"^[A-Za-z0-9_-]{4,60}$")
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
 _WHOLE = re.compile(r"^[0-9]{1,7}$")
-# Columns of our own sales export beyond the import's; a re-imported export may carry them.
-IGNORED_COLUMNS = tuple(c for c in SALES_COLUMNS if c not in IMPORT_COLUMNS)
 # Which CSV column a service error's field is about, and the wording that fits a file.
 _COLUMN_OF = {
     "idempotency_key": "key", "agent_id": "agent_email", "product_id": "sku", "customer_id": "customer",
@@ -62,14 +58,6 @@ _CSV_MESSAGES = {
     "agent_id": "No active agent of your team has this email.",
     "product_id": "This agent cannot sell this product (it is archived or restricted to other agents).",
 }
-
-
-class ImportFileError(ServiceError):
-    """The file as a whole cannot be imported (size, encoding, header, row count)."""
-
-    def __init__(self, message: str, status: int = 422):
-        """A message about the file, shown beside the upload field."""
-        super().__init__(message, "file", status=status)
 
 
 @dataclass(frozen=True)
@@ -221,76 +209,6 @@ def discard_upload(upload: Upload) -> None:
         path.unlink(missing_ok=True)
 
 
-# ---- Parsing ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Row:
-    """One data row of the file, as text, with the line it starts on."""
-
-    line: int
-    cells: dict[str, str]
-    width: int  # how many cells the line had (the header's count when well formed)
-
-
-def _cell(text: str) -> str:
-    """A cell's text, trimmed; our export's neutralising apostrophe before =, +, -, @ is dropped."""
-    text = text.strip()
-    if len(text) > 1 and text[0] == "'" and text[1:].startswith(FORMULA_PREFIXES):
-        return text[1:]
-    return text
-
-
-def parse_file(data: bytes) -> tuple[list[_Row], list[str]]:
-    """Decode and split the file; returns (rows, header) or raises ImportFileError."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise ImportFileError(f"The file is not UTF-8 text (line {line} has a byte that is not). "
-                              "Save it as \"CSV UTF-8\" and upload it again.") from exc
-    if "\x00" in text:
-        raise ImportFileError("This does not look like a CSV file (it contains NUL bytes).")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise ImportFileError("The file is empty.")
-        columns = [h.strip().lower() for h in header]
-        _check_header(columns)
-        rows, line = [], reader.line_num + 1
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if not any(c.strip() for c in cells):
-                continue  # blank lines (often at the end of a file) are not rows
-            if len(rows) >= MAX_ROWS:
-                raise ImportFileError(
-                    f"The file has more than {MAX_ROWS:,} rows. Split it into smaller files.")
-            rows.append(_Row(start, {name: _cell(value) for name, value in zip(columns, cells)}, len(cells)))
-    except csv.Error as exc:
-        raise ImportFileError(f"Line {reader.line_num}: the file is not valid CSV ({exc}).") from exc
-    if not rows:
-        raise ImportFileError("The file has a header but no rows.")
-    return rows, columns
-
-
-def _check_header(columns: list[str]) -> None:
-    """The header must name every import column once; our export's extra columns are allowed."""
-    expected = ", ".join(IMPORT_COLUMNS)
-    duplicates = sorted({c for c in columns if columns.count(c) > 1})
-    if duplicates:
-        raise ImportFileError(f"The header repeats {', '.join(duplicates)}. Expected: {expected}.")
-    missing = [c for c in IMPORT_COLUMNS if c not in columns]
-    unknown = [c for c in columns if c not in IMPORT_COLUMNS and c not in IGNORED_COLUMNS]
-    if missing or unknown:
-        problems = []
-        if missing:
-            problems.append(f"missing {', '.join(missing)}")
-        if unknown:
-            problems.append(f"unknown {', '.join(repr(c) for c in unknown)}")
-        raise ImportFileError(f"Wrong header ({'; '.join(problems)}). Expected: {expected}.")
-
-
 # ---- Dry run and import -------------------------------------------------------------------
 
 
@@ -303,7 +221,7 @@ def _chunks(values: list[str], size: int = 500):
 class _Lookups:
     """The file's agents, products and customers, each read in a few bulk queries."""
 
-    def __init__(self, actor: User, rows: list[_Row]):
+    def __init__(self, actor: User, rows: list[ImportRow]):
         """Read every agent, product and customer the rows name (agents only if `actor` manages them)."""
         emails = sorted({r.cells.get("agent_email", "").lower() for r in rows} - {""})
         skus = sorted({r.cells.get("sku", "").lower() for r in rows} - {""})
@@ -313,7 +231,7 @@ class _Lookups:
             query = select(User).where(User.email.in_(chunk), User.role == Role.AGENT.value)
             for user in db.session.scalars(query):
                 # Another team's agent looks exactly like an unknown email: no hint that it exists.
-                if sales.can_manage_agent(actor, user):
+                if can_manage_agent(actor, user):
                     self.agents[user.email] = user
         self.products: dict[str, Product] = {}
         for chunk in _chunks(skus):
@@ -328,7 +246,7 @@ class _Lookups:
                 self.customers.setdefault(customer.name.lower(), []).append(customer)
 
 
-def _parse_row(row: _Row, width: int, lookups: _Lookups, seen_keys: dict[str, int], errors: list[RowError]):
+def _parse_row(row: ImportRow, width: int, lookups: _Lookups, seen_keys: dict[str, int], errors: list[RowError]):
     """The row as a service batch item (and its agent), or None after adding its errors."""
     if row.width != width:
         errors.append(RowError(row.line, "row", f"This line has {row.width} cells; the header has {width}."))

@@ -2,8 +2,9 @@
 
 Figures come from the ledger, as on statements: a period's commission is the sum of its entries
 (sale lines, system adjustments, manual corrections), its volume the amounts of its sale lines.
-Each figure is one grouped query over the whole team, never a query per agent; tests check the
-results against ledger.period_summary and ledger.agent_balance, which answer for one agent.
+Each figure is one grouped query over the whole team, never a query per agent (see
+commissions/balances.py); tests check the results against ledger.period_summary and
+ledger.agent_balance, which answer for one agent.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from webapp import clock
+from webapp.auth.access import team_agents
 from webapp.auth.models import User
 from webapp.catalog.models import Product
-from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, Target
+from webapp.commissions.balances import grouped_by_agent, period_sums, unpaid_balances
+from webapp.commissions.models import CommissionEntry, Payout, Period, Target
 from webapp.commissions.periods import current_period, month_bounds, month_cadence, period_bounds, period_for
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
-from webapp.review.access import team_agents
 from webapp.sales.models import Sale, SaleStatus
 from webapp.sales.portal import ChartBar, commission_chart
-from webapp.statements.models import Statement
 
 CHART_PERIODS = 12
 PICKER_PERIODS = 24
@@ -112,52 +113,22 @@ class TeamDashboard:
     chart: list[ChartBar]
 
 
-def _grouped(query) -> dict[int, tuple]:
-    """Rows of a query grouped by agent id (first column) -> the remaining columns."""
-    return {row[0]: tuple(row[1:]) for row in db.session.execute(query).all()}
-
-
-def unpaid_balances(agent_ids: list[int]) -> dict[int, int]:
-    """Each agent's unpaid balance now (as ledger.agent_balance(agent).unpaid), in two queries."""
-    if not agent_ids:
-        return {}
-    earned = _grouped(select(CommissionEntry.agent_id, func.sum(CommissionEntry.amount_cents))
-                      .where(CommissionEntry.agent_id.in_(agent_ids)).group_by(CommissionEntry.agent_id))
-    paid = _grouped(select(Payout.agent_id, func.sum(Payout.amount_cents))
-                    .where(Payout.agent_id.in_(agent_ids)).group_by(Payout.agent_id))
-    return {a: int(earned.get(a, (0,))[0] or 0) - int(paid.get(a, (0,))[0] or 0) for a in agent_ids}
-
-
-def _period_sums(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int, int]]:
-    """(volume, earned, adjustments) of each agent's entries in the period (period_summary's sums)."""
-    is_line = CommissionEntry.kind == EntryKind.SALE
-    rows = _grouped(
-        select(CommissionEntry.agent_id,
-               func.coalesce(func.sum(Sale.amount_cents).filter(is_line), 0),
-               func.coalesce(func.sum(CommissionEntry.amount_cents).filter(is_line), 0),
-               func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.kind != EntryKind.SALE), 0))
-        .select_from(CommissionEntry).outerjoin(Sale, CommissionEntry.sale_id == Sale.id)
-        .where(CommissionEntry.agent_id.in_(agent_ids), CommissionEntry.period_id == period.id)
-        .group_by(CommissionEntry.agent_id))
-    return {a: tuple(int(v) for v in values) for a, values in rows.items()}
-
-
 def _team_figures(agents: list[User], period: Period) -> list[AgentFigures]:
     """Every agent's figures for the period, by name."""
     ids = [a.id for a in agents]
     if not ids:
         return []
-    sums = _period_sums(ids, period)
-    pending = _grouped(
+    sums = period_sums(ids, period)
+    pending = grouped_by_agent(
         select(Sale.agent_id, func.count()).where(
             Sale.agent_id.in_(ids), Sale.status == SaleStatus.PENDING.value,
             Sale.sold_on >= period.start_date, Sale.sold_on <= period.end_date).group_by(Sale.agent_id))
     month_first, month_last = month_bounds(period.start_date)
-    month_volume = _grouped(
+    month_volume = grouped_by_agent(
         select(Sale.agent_id, func.sum(Sale.amount_cents)).where(
             Sale.agent_id.in_(ids), Sale.status == SaleStatus.APPROVED.value,
             Sale.sold_on >= month_first, Sale.sold_on <= month_last).group_by(Sale.agent_id))
-    targets = _grouped(select(Target.agent_id, Target.amount_cents)
+    targets = grouped_by_agent(select(Target.agent_id, Target.amount_cents)
                        .where(Target.agent_id.in_(ids), Target.month == month_first))
     unpaid = unpaid_balances(ids)
     rows = []
@@ -268,9 +239,3 @@ def agent_ledger(agent_id: int, limit: int | None = 12) -> tuple[list[LedgerPeri
             entries[entry.period_id].append(entry)
     return [LedgerPeriod(period=p, entries=entries[p.id], opening=o, total=t, payouts=pd, closing=c)
             for p, o, t, pd, c in shown], len(active)
-
-
-def agent_statements(agent_id: int) -> list[Statement]:
-    """The agent's issued statements, newest number first (their PDFs stay unloaded)."""
-    return list(db.session.scalars(
-        select(Statement).where(Statement.agent_id == agent_id).order_by(Statement.number.desc())))

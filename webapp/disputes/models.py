@@ -1,4 +1,4 @@
-"""Records of the managers' pages: disputes of ledger lines and their threads."""
+"""Disputes of ledger lines and their threads."""
 
 from __future__ import annotations
 

@@ -5,10 +5,9 @@ batch), never with OFFSET and never all at once, so memory stays constant howeve
 is and no server-side cursor stays open between batches. Only plain column tuples are selected,
 so the session's identity map does not grow either.
 
-Cells follow OWASP's CSV-injection guidance: a text cell that starts with = + - @, a tab or a
-carriage return gets a leading single quote, so a spreadsheet shows it as text instead of running
-it. Money and numbers are formatted by us (plain decimals, two places for money) and left alone,
-so a clawback stays the number -300.00.
+Text cells are neutralised against CSV injection (sales/csv_format.py). Money and numbers are
+formatted by us (plain decimals, two places for money) and left alone, so a clawback stays the
+number -300.00.
 """
 
 from __future__ import annotations
@@ -29,19 +28,11 @@ from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import parse_iso_date
 from webapp.money import from_cents, units_to_rate
+from webapp.sales.csv_format import BOM, SALES_COLUMNS, text_cell
 from webapp.sales.models import Sale, SaleStatus
 from webapp.sales.portal import sale_commissions
 
 BATCH_SIZE = 500
-# Excel reads a UTF-8 file as such only when it starts with a byte-order mark.
-BOM = "\ufeff"
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-# The first eight columns are exactly the import's header, so an export can be imported again.
-IMPORT_COLUMNS = ("key", "agent_email", "sku", "customer", "quantity", "unit_price", "date", "note")
-SALES_COLUMNS = IMPORT_COLUMNS + (
-    "sale_id", "agent_name", "product_name", "amount", "status", "commission", "entered_by",
-    "decided_by", "decided_at", "reason")
 LEDGER_COLUMNS = (
     "entry_id", "agent_email", "agent_name", "period_start", "period_end", "period_status", "kind",
     "sale_id", "sale_date", "product_sku", "amount", "rate_percent", "reason")
@@ -60,14 +51,6 @@ class ExportRequest:
     def slug(self) -> str:
         """The range as it appears in the file name."""
         return f"{self.start.isoformat()}_{self.end.isoformat()}"
-
-
-def text_cell(value) -> str:
-    """A text cell, neutralised when a spreadsheet would read it as a formula."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def money_cell(cents: int | None) -> str:

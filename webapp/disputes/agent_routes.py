@@ -6,32 +6,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.auth.decorators import agent_required
-from webapp.auth.models import Role
+from webapp.disputes import services as service
+from webapp.disputes.forms import DisputeOpenForm, DisputeReplyForm
+from webapp.disputes.thread import refused, reply_view
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.review import disputes as service
-from webapp.review.dispute_forms import DisputeOpenForm, DisputeReplyForm
-from webapp.review.dispute_routes import refused, reply_view
 from webapp.sales import bp
-
-
-@bp.app_context_processor
-def _dispute_helpers() -> dict:
-    """Lets any page showing ledger lines (the sale page, later statements) mark disputed ones."""
-
-    def entry_disputes(entries) -> dict:
-        """The dispute the signed-in user may see for each entry (open ones first)."""
-        if not current_user.is_authenticated:
-            return {}
-        return service.disputes_by_entry(current_user, [entry.id for entry in entries])
-
-    def dispute_url(dispute) -> str:
-        """The dispute's page on the signed-in user's side."""
-        if current_user.role == Role.AGENT.value:
-            return url_for("sales.my_dispute", dispute_id=dispute.id)
-        return url_for("review.dispute_detail", dispute_id=dispute.id)
-
-    return {"entry_disputes": entry_disputes, "dispute_url": dispute_url}
 
 
 @bp.route("/ledger/<int:entry_id>/dispute", methods=["GET", "POST"])
