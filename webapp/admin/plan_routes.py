@@ -14,6 +14,7 @@ from webapp.admin.plan_forms import (MORE_ROWS, AssignmentForm, EndAssignmentFor
                                      SimulatorForm, VersionCreateForm, VersionEditForm, rules_data)
 from webapp.auth.decorators import admin_required
 from webapp.catalog import services as catalogue
+from webapp.commissions import assignments, plan_versions
 from webapp.commissions import plans as plan_service
 from webapp.commissions import simulator
 from webapp.errors import ServiceError
@@ -127,7 +128,7 @@ def version_new(plan_id: int):
         status = 422
         if form.validate_on_submit():
             try:
-                version = plan_service.add_version(current_user, plan, form.rules(), form.effective_from.date)
+                version = plan_versions.add_version(current_user, plan, form.rules(), form.effective_from.date)
             except ServiceError as exc:
                 status = _refused(form, exc)
             else:
@@ -155,7 +156,7 @@ def version_edit(plan_id: int, version_id: int):
         status = 422
         if form.validate_on_submit():
             try:
-                plan_service.edit_version(current_user, version, form.rules())
+                plan_versions.edit_version(current_user, version, form.rules())
             except ServiceError as exc:
                 status = _refused(form, exc)
             else:
@@ -177,7 +178,7 @@ def plan_assignments():
         status = 422
         if form.validate_on_submit():
             try:
-                assignment = plan_service.assign_plan(
+                assignment = assignments.assign_plan(
                     current_user, agent_id=form.agent_id.data, plan_id=form.plan_id.data,
                     effective_from=form.effective_from.date, effective_to=form.effective_to.date)
             except ServiceError as exc:
@@ -203,7 +204,7 @@ def assignment_end(assignment_id: int):
         status = 422
         if form.validate_on_submit():
             try:
-                plan_service.end_assignment(current_user, assignment, form.effective_to.date)
+                assignments.end_assignment(current_user, assignment, form.effective_to.date)
             except ServiceError as exc:
                 status = _refused(form, exc)
             else:

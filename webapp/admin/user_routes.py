@@ -1,8 +1,8 @@
-"""Admin pages: users and the outbox."""
+"""Admin pages: users (create, edit, deactivate, role and team)."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp.admin import bp
@@ -10,7 +10,6 @@ from webapp.admin.forms import UserCreateForm, UserEditForm
 from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
 from webapp.formtools import form_page, saved
-from webapp.mail import get_backend
 
 
 @bp.route("/users")
@@ -50,50 +49,3 @@ def user_edit(user_id: int):
     ), template="admin/user_form.html", done=saved(f"Saved {user.name}.", "admin.users"), user=user)
 
 
-def _outbox():
-    """The outbox backend, or 404 when mail goes to a real provider."""
-    backend = get_backend()
-    if not hasattr(backend, "list"):
-        abort(404)
-    return backend
-
-
-@bp.route("/outbox")
-@admin_required
-def outbox():
-    """Messages kept by the development mail backend, newest first."""
-    return render_template("admin/outbox.html", messages=_outbox().list())
-
-
-@bp.route("/outbox/<message_id>")
-@admin_required
-def outbox_message(message_id: str):
-    """One kept message: headers, text body, links to its HTML body and attachments."""
-    message = _outbox().get(message_id) or abort(404)
-    return render_template("admin/outbox_message.html", message=message)
-
-
-@bp.route("/outbox/<message_id>/html")
-@admin_required
-def outbox_html(message_id: str):
-    """The HTML body, sandboxed: it is mail content, not part of the app."""
-    html = _outbox().html(message_id)
-    if html is None:
-        abort(404)
-    # Mail HTML carries inline styles; a sandbox CSP lets it render but run nothing.
-    return html, 200, {
-        "Content-Type": "text/html; charset=utf-8",
-        "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:",
-    }
-
-
-@bp.route("/outbox/<message_id>/attachments/<filename>")
-@admin_required
-def outbox_attachment(message_id: str, filename: str):
-    """One attachment with its own content type (PDFs open in the browser)."""
-    found = _outbox().attachment(message_id, filename) or abort(404)
-    data, content_type = found
-    return data, 200, {
-        "Content-Type": content_type,
-        "Content-Disposition": f'inline; filename="{filename}"',
-    }

@@ -1,14 +1,11 @@
-"""API v1 operations: me, products, the OpenAPI document and its docs page."""
+"""API v1 products: list (agents: what they may sell), create and change (admins)."""
 
 from __future__ import annotations
 
-from flask import jsonify, render_template
 from sqlalchemy import select
 
-from webapp.api import bp
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
-from webapp.api.openapi import build_spec
-from webapp.api.schemas import ProductIn, ProductOut, ProductPage, ProductPatch, ProductQuery, UserOut
+from webapp.api.schemas import ProductIn, ProductOut, ProductPage, ProductPatch, ProductQuery
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Product
 from webapp.errors import ServiceError
@@ -21,12 +18,6 @@ def _product_out(product: Product) -> ProductOut:
     return ProductOut(id=product.id, sku=product.sku, name=product.name, category=product.category.code,
                       list_price=str(from_cents(product.list_price_cents)), active=product.active,
                       restricted=product.restricted)
-
-
-@operation("GET", "/me", summary="The user the token belongs to", tag="Account", responses={200: UserOut})
-def me(user):
-    """Who am I."""
-    return UserOut(id=user.id, email=user.email, name=user.name, role=user.role, manager_id=user.manager_id)
 
 
 @operation("GET", "/products", summary="Products (agents: those they may sell)", tag="Products",
@@ -103,20 +94,3 @@ def update_product(user, product_id: int, body: ProductPatch):
         active=body.active if body.active is not None else product.active,
         restricted=body.restricted if body.restricted is not None else product.restricted)
     return _product_out(product)
-
-
-@bp.route("/openapi.json")
-def openapi_document():
-    """The OpenAPI 3.1 document (public: it describes, it does not expose data)."""
-    return jsonify(build_spec())
-
-
-@bp.route("/docs")
-def docs():
-    """A readable page of the API, rendered on the server from the same document."""
-    return render_template("api/docs.html", spec=build_spec())
-
-
-from webapp.api import sales_routes  # noqa: E402,F401  (registers the sales operations)
-from webapp.api import commission_routes  # noqa: E402,F401  (registers the commission operations)
-from webapp.api import statement_routes  # noqa: E402,F401  (registers the statement operations)

@@ -1,4 +1,4 @@
-"""API token services: create (shown once), list, revoke, authenticate."""
+"""API tokens, a user's credentials for the JSON API: create (shown once), list, revoke, authenticate."""
 
 from __future__ import annotations
 

@@ -14,16 +14,16 @@ import json
 import logging
 from collections.abc import Iterable
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import abort, current_app, jsonify, request
 
 from webapp.extensions import csrf, db
+from webapp.mail import bp
 from webapp.mail.events import record_mailchimp_event
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhooks/mailchimp"
 
-bp = Blueprint("mail_webhooks", __name__)
 # Mailchimp cannot send our CSRF token; each call proves its origin with X-Mandrill-Signature instead.
 csrf.exempt(bp)
 

@@ -1,8 +1,8 @@
-"""Managers' pages: the review queue, the team, payouts and adjustments, disputes, exports.
+"""Managers' pages under /manage: the review queue, the team, money, periods, exports, imports.
 
-Each concern has its own routes module (queue, team, money, disputes, exports); create_app
-imports them so their views attach to this blueprint. Managers see their own team; admins see
-every agent.
+The blueprint keeps the name "review" (its endpoint names, such as review.queue, are part of the
+contract the tests freeze); the package is named after its URL prefix. Managers see their own
+team; admins see every agent.
 """
 
 from flask import Blueprint

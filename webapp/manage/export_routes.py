@@ -4,40 +4,14 @@ from __future__ import annotations
 
 from flask import Response, render_template, request, stream_with_context
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 
 from webapp import clock
 from webapp.auth.decorators import manager_required
 from webapp.commissions.periods import last_closed_end, period_bounds, month_cadence
 from webapp.errors import ServiceError
 from webapp.formtools import apply_service_error
-from webapp.review import bp
-from webapp.review import exports
-
-
-class _RangeForm(FlaskForm):
-    """A date range read from the query string (a GET that changes nothing: no CSRF token)."""
-
-    class Meta:
-        csrf = False
-
-
-class SalesExportForm(_RangeForm):
-    """First day, last day, status (ids prefixed: both forms share one page)."""
-
-    start = StringField("From", id="sales-start", render_kw={"type": "date"})
-    end = StringField("To", id="sales-end", render_kw={"type": "date"})
-    status = SelectField("Status", id="sales-status", validate_choice=False, choices=[
-        SelectChoice("", "Every status"), *(SelectChoice(s, s.title()) for s in exports.SALE_STATUSES)])
-
-
-class LedgerExportForm(_RangeForm):
-    """First day and last day of the periods to export."""
-
-    start = StringField("Periods starting from", id="ledger-start", render_kw={"type": "date"})
-    end = StringField("To", id="ledger-end", render_kw={"type": "date"})
+from webapp.manage import bp, exports
+from webapp.manage.export_forms import LedgerExportForm, SalesExportForm
 
 
 def _default_range() -> tuple[str, str]:

@@ -4,32 +4,21 @@ from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from sqlalchemy.exc import IntegrityError
 
 from webapp.auth.decorators import manager_required
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import apply_service_error
-from webapp.review import bp
-from webapp.review import imports
-from webapp.review.exports import BOM, IMPORT_COLUMNS
+from webapp.manage import bp
+from webapp.manage.import_forms import ConfirmForm, UploadForm
+from webapp.sales import imports
+from webapp.sales.csv_format import BOM, IMPORT_COLUMNS
 
 # The preview lists this many rows and errors; the counts above it cover the whole file.
 SHOWN_ROWS = 200
 CONCURRENT = ("Another import with some of these keys ran at the same moment. "
               "Reload this page to see what is left to import.")
-
-
-class UploadForm(FlaskForm):
-    """The CSV file to import."""
-
-    file = FileField("CSV file", render_kw={"accept": ".csv,text/csv"})
-
-
-class ConfirmForm(FlaskForm):
-    """Confirms an import (only the CSRF token: the upload is named by the URL)."""
 
 
 def _user():

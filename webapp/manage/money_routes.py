@@ -7,22 +7,25 @@ as voiding twice with a message at the top (409). Nothing is written unless ever
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.auth.access import visible_agent, visible_payout, visible_sale
 from webapp.auth.decorators import manager_required
+from webapp.commissions import period_payments
 from webapp.commissions import payouts as payout_service
+from webapp.commissions.periods import closed_periods
 from webapp.commissions.adjustments import add_manual_adjustment
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import apply_service_error, parse_iso_date
 from webapp.money import format_money
-from webapp.review import access, bp
-from webapp.review import money as money_service
-from webapp.review import team as team_service
-from webapp.review.money_forms import AdjustmentForm, PayoutForm
-from webapp.review.team_routes import render_agent_page
+from webapp.manage import bp
+from webapp.manage import team as team_service
+from webapp.manage.agent_page import render_agent_page
+from webapp.manage.money_forms import AdjustmentForm, PayoutForm
 from webapp.sales import services as sales
+from webapp.sales.sale_page import render_sale_page
 
 REVIEW_CHANGED = "review-changed"
 
@@ -48,7 +51,7 @@ def _done(location: str, message: str):
 @manager_required
 def void_sale(sale_id: int):
     """Void an approved sale of the team with a reason (clawback if its period is closed)."""
-    sale = sales.visible_sale(current_user, sale_id)
+    sale = visible_sale(current_user, sale_id)
     back = "agent" if request.form.get("back") == "agent" else "sale"
     reason = request.form.get("reason", "")
     try:
@@ -71,11 +74,7 @@ def _void_failed(sale, back: str, reason: str, exc: ServiceError):
         flash(exc.message, "error")
     if back == "agent":
         return render_agent_page(sale.agent, void_errors={sale.id: error} if error else None, status=exc.status)
-    # The sale page's void form reads its error from `g` (the sale view renders the page).
-    from webapp.sales.routes import detail
-
-    g.void_error = error
-    return detail(sale.id), exc.status
+    return render_sale_page(sale, void_error=error, status=exc.status)
 
 
 # ---- Manual adjustments ----------------------------------------------------------------------
@@ -85,7 +84,7 @@ def _void_failed(sale, back: str, reason: str, exc: ServiceError):
 @manager_required
 def add_adjustment(agent_id: int):
     """Post a manual adjustment (signed amount, reason) to an agent's ledger in today's period."""
-    agent = access.visible_agent(current_user, agent_id)
+    agent = visible_agent(current_user, agent_id)
     form = AdjustmentForm(request.form)
     if form.validate():
         try:
@@ -108,7 +107,7 @@ def add_adjustment(agent_id: int):
 @manager_required
 def record_payout(agent_id: int):
     """Record a payout for one agent (capped at the unpaid balance unless marked as an advance)."""
-    agent = access.visible_agent(current_user, agent_id)
+    agent = visible_agent(current_user, agent_id)
     form = PayoutForm(request.form)
     if form.validate():
         try:
@@ -131,8 +130,8 @@ def record_payout(agent_id: int):
 @manager_required
 def reverse_payout(payout_id: int):
     """Reverse a payout with a counter-entry (never a deletion); reversing twice is a 409."""
-    payout = money_service.visible_payout(current_user, payout_id)
-    agent = access.visible_agent(current_user, payout.agent_id)
+    payout = visible_payout(current_user, payout_id)
+    agent = visible_agent(current_user, payout.agent_id)
     back = "payouts" if request.form.get("back") == "payouts" else "agent"
     reason = request.form.get("reason", "")
     try:
@@ -153,10 +152,10 @@ def reverse_payout(payout_id: int):
 
 def _payouts_page(reverse_errors: dict | None = None) -> str:
     """The team's recent payouts."""
-    rows = money_service.team_payouts(current_user)
+    rows = payout_service.team_payouts(current_user)
     return render_template("review/payouts.html", rows=rows,
-                           reversed=money_service.reversed_ids([p.id for p, _ in rows]),
-                           reverse_errors=reverse_errors or {}, closed=money_service.closed_periods(1))
+                           reversed=payout_service.reversed_ids([p.id for p, _ in rows]),
+                           reverse_errors=reverse_errors or {}, closed=closed_periods(1))
 
 
 @bp.route("/payouts")
@@ -171,7 +170,7 @@ def payouts():
 
 def _closed_period(value: str | None):
     """The closed period the form names (default: the latest closed one), or an error message."""
-    closed = money_service.closed_periods()
+    closed = closed_periods()
     if not (value or "").strip():
         return (closed[0], None) if closed else (None, None)
     try:
@@ -187,11 +186,11 @@ def _closed_period(value: str | None):
 
 def _pay_period_page(period, period_error: str | None = None, status: int = 200):
     """The confirmation page: who gets what for the chosen closed period."""
-    plan = money_service.period_payment_plan(current_user, period) if period is not None else []
+    plan = period_payments.period_payment_plan(current_user, period) if period is not None else []
     return render_template(
-        "review/pay_period.html", period=period, periods=money_service.closed_periods(), plan=plan,
+        "review/pay_period.html", period=period, periods=closed_periods(), plan=plan,
         to_pay=[p for p in plan if p.amount > 0], total=sum(p.amount for p in plan),
-        digest=money_service.plan_digest(period, plan) if period is not None else "",
+        digest=period_payments.plan_digest(period, plan) if period is not None else "",
         period_error=period_error), status
 
 
@@ -211,7 +210,7 @@ def pay_period():
     if period is None:
         return _pay_period_page(None, error or "Choose a closed period.", 422)
     try:
-        made = money_service.pay_period(current_user, period, request.form.get("digest"))
+        made = period_payments.pay_period(current_user, period, request.form.get("digest"))
     except ServiceError as exc:
         db.session.rollback()
         if exc.status == 404:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
 from webapp.auth.decorators import manager_required
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.review import bp
-from webapp.review import period_preview
-
-
-class CloseForm(FlaskForm):
-    """Confirms a close (only the CSRF token: the period is named by the URL)."""
+from webapp.manage import bp
+from webapp.manage import periods
+from webapp.manage.period_forms import CloseForm
 
 
 def _user():
@@ -26,13 +22,13 @@ def _user():
 @manager_required
 def periods_page():
     """Every statement period with its status and your team's figures; the next one to close."""
-    return render_template("review/periods.html", rows=period_preview.list_periods(_user()),
+    return render_template("review/periods.html", rows=periods.list_periods(_user()),
                            team_only=current_user.role != "admin")
 
 
 def _close_page(period, error: str | None = None, status: int = 200):
     """The close preview (with the refusal message, if a close was refused)."""
-    return render_template("review/period_close.html", preview=period_preview.preview(_user(), period),
+    return render_template("review/period_close.html", preview=periods.preview(_user(), period),
                            form=CloseForm(), error=error), status
 
 
@@ -40,7 +36,7 @@ def _close_page(period, error: str | None = None, status: int = 200):
 @manager_required
 def period_close(period_id: int):
     """What closing the period freezes (your team's figures) and a confirmation button."""
-    return _close_page(period_preview.get_period(period_id))
+    return _close_page(periods.get_period(period_id))
 
 
 @bp.route("/periods/<int:period_id>/close", methods=["POST"])
@@ -48,12 +44,12 @@ def period_close(period_id: int):
 def period_close_confirm(period_id: int):
     """Close the period for every team (409 with the reason when it cannot be closed)."""
     try:
-        period = period_preview.close(_user(), period_id)
+        period = periods.close(_user(), period_id)
     except ServiceError as exc:
         db.session.rollback()
         if exc.status == 404:
             raise
-        return _close_page(period_preview.get_period(period_id), exc.message, exc.status)
+        return _close_page(periods.get_period(period_id), exc.message, exc.status)
     label = period.label
     db.session.commit()
     flash(f"{label} is closed: its entries are frozen, and later changes post to the next open period.",

@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy import and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
 
+from webapp.auth.access import team_agent_ids, visible_sale
 from webapp.auth.models import User
 from webapp.catalog.models import Product
 from webapp.commissions import ledger
@@ -23,7 +24,6 @@ from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none
 from webapp.money import format_money, to_cents
-from webapp.review.access import team_agent_ids
 from webapp.sales import services as sales
 from webapp.sales.models import Sale, SaleStatus
 
@@ -316,7 +316,7 @@ def counters(user: User) -> Counters:
 
 def reviewable_sale(user: User, sale_id: int) -> Sale:
     """A sale of the user's team (any status; the decision services check it), else NotFound."""
-    return sales.visible_sale(user, sale_id)
+    return visible_sale(user, sale_id)
 
 
 # ---- Deciding ---------------------------------------------------------------------------------

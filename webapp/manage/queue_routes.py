@@ -6,15 +6,14 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_login import current_user
 
 from webapp import clock
+from webapp.auth.access import team_agents
 from webapp.auth.decorators import manager_required
 from webapp.catalog import services as catalog
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
-from webapp.review import bp
-from webapp.review import queue
-from webapp.review.access import team_agents
-from webapp.review.queue_forms import BulkForm, QueueFilterForm
+from webapp.manage import bp, queue
+from webapp.manage.queue_forms import BulkForm, QueueFilterForm
 from webapp.sales import portal
 from webapp.sales.models import Sale
 

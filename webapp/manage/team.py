@@ -23,7 +23,7 @@ from webapp.auth.models import User
 from webapp.catalog.models import Product
 from webapp.commissions.balances import grouped_by_agent, period_sums, unpaid_balances
 from webapp.commissions.models import CommissionEntry, Payout, Period, Target
-from webapp.commissions.periods import current_period, month_bounds, month_cadence, period_bounds, period_for
+from webapp.commissions.periods import current_period, month_bounds, period_for
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date

@@ -5,19 +5,14 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user
 
+from webapp.auth.access import visible_agent
 from webapp.auth.decorators import manager_required
-from webapp.commissions import payouts as payout_service
 from webapp.errors import ServiceError
-from webapp.review import access, bp
-from webapp.review import disputes as dispute_service
-from webapp.review import money as money_service
-from webapp.review import team as team_service
-from webapp.review.money_forms import AdjustmentForm, PayoutForm
-from webapp.sales import portal
-from webapp.sales.models import SaleStatus
+from webapp.manage import bp
+from webapp.manage import team as team_service
+from webapp.manage.agent_page import render_agent_page
 
 FIGURES_ID = "team-figures"
-SALES_ID = "agent-sales"
 
 
 def _is_htmx_for(target: str) -> bool:
@@ -46,35 +41,8 @@ def team():
                            period_text=request.args.get("period", "")), status
 
 
-def _sale_filters() -> portal.SaleFilters:
-    """The agent page's sales filter (status) and page from the URL; junk is ignored."""
-    status = request.args.get("status")
-    return portal.SaleFilters(status=status if status in {s.value for s in SaleStatus} else None,
-                              page=request.args.get("page", 1, type=int) or 1)
-
-
-def render_agent_page(agent, *, payout_form: PayoutForm | None = None, adjustment_form: AdjustmentForm | None = None,
-                      void_errors: dict | None = None, reverse_errors: dict | None = None, status: int = 200):
-    """The agent page with its forms (fresh, or as posted with their errors beside the fields)."""
-    filters = _sale_filters()
-    sales = portal.list_sales(agent.id, filters)
-    if _is_htmx_for(SALES_ID):
-        return render_template("review/partials/_agent_sales.html", agent=agent, sales=sales, filters=filters,
-                               void_errors=void_errors or {}), status
-    show_all = request.args.get("ledger") == "all"
-    ledger_periods, period_count = team_service.agent_ledger(agent.id, None if show_all else 12)
-    payouts = payout_service.payouts_of(agent.id)
-    return render_template(
-        "review/agent.html", agent=agent, totals=portal.agent_totals(agent.id), sales=sales, filters=filters,
-        ledger_periods=ledger_periods, period_count=period_count, show_all=show_all, payouts=payouts,
-        reversed=money_service.reversed_ids([p.id for p in payouts]),
-        statements=team_service.agent_statements(agent.id), disputes=dispute_service.agent_disputes(agent),
-        payout_form=payout_form or PayoutForm(), adjustment_form=adjustment_form or AdjustmentForm(),
-        void_errors=void_errors or {}, reverse_errors=reverse_errors or {}), status
-
-
 @bp.route("/agents/<int:agent_id>")
 @manager_required
 def agent_detail(agent_id: int):
     """One agent as their manager sees them: figures, sales, ledger, payouts (another team's: 404)."""
-    return render_agent_page(access.visible_agent(current_user, agent_id))
+    return render_agent_page(visible_agent(current_user, agent_id))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from wtforms import SelectChoice
 
 from webapp import clock
+from webapp.auth.access import visible_sale
 from webapp.auth.decorators import agent_required, roles_required
 from webapp.auth.models import Role
 from webapp.catalog import services as catalog
@@ -22,7 +23,8 @@ from webapp.money import MoneyError, parse_money, to_cents
 from webapp.sales import bp, portal
 from webapp.sales import services as sales
 from webapp.sales.forms import SaleFilterForm, SaleForm, new_form_key, verify_form_key
-from webapp.sales.models import Sale, SaleStatus
+from webapp.sales.models import SaleStatus
+from webapp.sales.sale_page import render_sale_page
 
 SALES_CHANGED = "sales-changed"
 
@@ -211,19 +213,14 @@ def _product_filter_choices():
 @roles_required(Role.AGENT, Role.MANAGER, Role.ADMIN)
 def detail(sale_id: int):
     """Everything about one sale: figures, ledger entries, audit history (others' sales: 404)."""
-    sale = sales.visible_sale(current_user, sale_id)
-    estimate_cents = to_cents(ledger.sale_estimate(sale)) if sale.status == SaleStatus.PENDING.value else None
-    return render_template("sales/detail.html", sale=sale, entries=portal.sale_entries(sale.id),
-                           history=portal.sale_history(sale.id), estimate=estimate_cents,
-                           can_edit=sale.status == SaleStatus.PENDING.value and current_user.id in (
-                               sale.agent_id, sale.entered_by_id))
+    return render_sale_page(visible_sale(current_user, sale_id))
 
 
 @bp.route("/sales/<int:sale_id>/edit", methods=["GET", "POST"])
 @agent_required
 def edit(sale_id: int):
     """Edit a pending sale of one's own (a decided one answers 409 with the reason)."""
-    sale = sales.visible_sale(current_user, sale_id)
+    sale = visible_sale(current_user, sale_id)
     try:
         # The service's own rule (it is checked again, under the agent lock, when saving).
         sales._check_editable(current_user, sale)  # noqa: SLF001
@@ -231,7 +228,7 @@ def edit(sale_id: int):
         if exc.status == 404:
             abort(404)
         flash(exc.message, "error")
-        return detail(sale.id), exc.status
+        return render_sale_page(sale, status=exc.status)
     if request.method == "GET":
         form = _sale_form(None)
         form.product_id.data, form.quantity.data = sale.product_id, str(sale.quantity)
@@ -259,7 +256,7 @@ def edit(sale_id: int):
 @agent_required
 def cancel(sale_id: int):
     """Withdraw a pending sale of one's own."""
-    sale = sales.visible_sale(current_user, sale_id)
+    sale = visible_sale(current_user, sale_id)
     try:
         sales.cancel_sale(current_user, sale)
     except ServiceError as exc:
@@ -267,7 +264,7 @@ def cancel(sale_id: int):
         if exc.status == 404:
             abort(404)
         flash(exc.message, "error")
-        return detail(sale.id), exc.status
+        return render_sale_page(sale, status=exc.status)
     db.session.commit()
     flash("Sale cancelled.", "success")
     response = redirect(url_for("sales.detail", sale_id=sale.id))

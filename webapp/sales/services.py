@@ -19,6 +19,7 @@ from webapp.audit.models import AuditEvent
 from webapp.audit.services import record
 from webapp.auth.access import can_manage_agent
 from webapp.auth.models import Role, User
+from webapp.auth.services import normalise_email
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Customer
 from webapp.commissions.ledger import estimate_new_sale, lock_agent, recompute_agent_month
@@ -213,8 +214,6 @@ def same_request(sale: Sale, agent_id: int | None, data: SaleInput) -> bool:
         return original["customer_id"] == data.customer_id
     email = (data.new_customer_email or "").strip() or None
     if email is not None:
-        from webapp.auth.services import normalise_email
-
         try:
             email = normalise_email(email, field="customer_email")
         except ServiceError:

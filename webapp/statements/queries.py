@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import exists, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from webapp.auth.access import team_agent_ids
 from webapp.auth.models import Role, User
 from webapp.commissions.models import Period
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
-from webapp.review.access import team_agent_ids
 from webapp.statements.models import Statement, StatementRun
 
 PAGE_SIZE = 25

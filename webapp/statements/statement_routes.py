@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import redis
-from flask import Response, flash, g, make_response, redirect, render_template, request, url_for
+from flask import Response, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
 from webapp import clock
+from webapp.auth.access import team_agents
 from webapp.auth.decorators import agent_required, manager_required, roles_required
 from webapp.auth.models import Role
 from webapp.commissions.models import Period
+from webapp.disputes.services import disputes_by_entry
 from webapp.errors import NotFound, ServiceError
-from webapp.extensions import db, redis_client
+from webapp.extensions import db
 from webapp.formtools import apply_service_error
 from webapp.mail import services as mail
-from webapp.review.access import team_agents
-from webapp.review.disputes import disputes_by_entry
 from webapp.statements import bp, limits, queries
 from webapp.statements import services as statements
 from webapp.statements.forms import (IssuePeriodForm, RequestStatementForm, ResendForm, SendStatementsForm,
                                      StatementFilterForm)
+from webapp.tasks import UNAVAILABLE, background_service_available
 
 ANYONE = (Role.AGENT, Role.MANAGER, Role.ADMIN)
-UNAVAILABLE = "The background service is unavailable, nothing was issued; try again in a minute."
 POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
 
 
@@ -35,20 +34,6 @@ def _user():
 def _is_htmx() -> bool:
     """True for requests htmx made (they get fragments; others get full pages)."""
     return request.headers.get("HX-Request") == "true"
-
-
-def background_service_available(timeout: float = 1.0) -> bool:
-    """True when Redis answers a PING within `timeout` seconds (a fresh connection, not the pool's)."""
-    connection = redis_client().connection_pool.make_connection()
-    connection.socket_connect_timeout = connection.socket_timeout = timeout
-    try:
-        connection.connect()
-        connection.send_command("PING")
-        return connection.read_response() in (b"PONG", "PONG", True)
-    except (redis.RedisError, OSError):
-        return False
-    finally:
-        connection.disconnect()
 
 
 # ---- Lists ------------------------------------------------------------------------------------
@@ -248,13 +233,14 @@ def _status_context(statement) -> dict:
 def _detail_page(statement, status: int = 200):
     """The statement page: the snapshot in the portal layout, its PDF and its delivery."""
     user = _user()
-    if statement.agent_id == user.id:
-        # Read by _statement_body.html: only the agent's own portal view offers "Dispute" per line
-        # (the PDF is rendered in the worker, where `g` has none of this).
+    own = statement.agent_id == user.id
+    disputes = None
+    if own:
+        # Only the agent's own portal view offers "Dispute" per line (never the PDF).
         entry_ids = [item["entry_id"] for key in ("lines", "adjustments") for item in statement.snapshot[key]]
-        g.statement_dispute_links = True
-        g.statement_disputes = disputes_by_entry(user, entry_ids)
-    body = Markup(statements.statement_html(statement, for_pdf=False))  # rendered by Jinja, escaped there
+        disputes = disputes_by_entry(user, entry_ids)
+    # Rendered by Jinja, escaped there.
+    body = Markup(statements.statement_html(statement, for_pdf=False, dispute_links=own, disputes=disputes))
     return render_template("statements/detail.html", body=body, **_status_context(statement)), status
 
 
