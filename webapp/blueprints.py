@@ -20,14 +20,14 @@ from webapp.admin import (audit_routes, catalog_routes, outbox_routes, plan_rout
                           target_routes, user_routes)
 # The API's operations are listed in the OpenAPI document in the order these imports register them.
 from webapp.api import account_routes, product_routes, sales_routes
-from webapp.api import commission_routes
 from webapp.api import statement_routes as api_statement_routes
-from webapp.api import docs_routes, token_routes
+from webapp.api import commission_routes, docs_routes, token_routes
 from webapp.auth import login_routes
 from webapp.disputes import agent_routes, manage_routes
 from webapp.mail import webhook_routes
 from webapp.main import home_routes
-from webapp.manage import export_routes, import_routes, money_routes, periods_routes, queue_routes, team_routes
+from webapp.manage import (export_routes, import_routes, money_routes, periods_routes, queue_routes,
+                           team_routes)
 from webapp.sales import sale_routes
 from webapp.statements import statement_routes
 
@@ -49,7 +49,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     login_routes,
     user_routes, outbox_routes, catalog_routes, target_routes, settings_routes, plan_routes, audit_routes,
     sale_routes, agent_routes,
-    account_routes, product_routes, sales_routes, commission_routes, api_statement_routes, docs_routes,
+    account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, docs_routes,
     token_routes,
     queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,
     statement_routes,

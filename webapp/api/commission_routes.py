@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from webapp.api.framework import operation
 from webapp.api.convert import money, snapshot_adjustments, snapshot_lines, snapshot_payouts, unit_price
+from webapp.api.framework import operation
 from webapp.api.schemas import CommissionsOut, EstimateIn, EstimateOut, RangeQuery
 from webapp.auth.access import own_or_managed_agent
 from webapp.money import to_cents

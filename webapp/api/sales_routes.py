@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import uuid
 
-from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money, unit_price,
-                                utc)
+from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
+                                unit_price, utc)
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import ReasonIn, SaleIn, SaleOut, SalePage, SaleQuery
 from webapp.auth.access import own_or_managed_agent, visible_sale

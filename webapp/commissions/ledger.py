@@ -20,8 +20,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from webapp.auth.models import User
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
-from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PlanVersion
 from webapp.commissions.entry_writes import EntryWrites, MonthPeriods
+from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PlanVersion
 from webapp.commissions.periods import month_bounds
 from webapp.commissions.plans import assignments_of, engine_plan
 from webapp.extensions import db

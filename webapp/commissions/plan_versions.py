@@ -7,8 +7,8 @@ from datetime import date
 from webapp.audit.services import record
 from webapp.commissions.assignments import recompute_plan_agents
 from webapp.commissions.models import CommissionPlan, PlanVersion
-from webapp.commissions.plans import (PlanRules, check_effective_date, rules_of, rules_snapshot, validate_rules,
-                                      version_has_earned, write_rules)
+from webapp.commissions.plans import (PlanRules, check_effective_date, rules_of, rules_snapshot,
+                                      validate_rules, version_has_earned, write_rules)
 from webapp.errors import ServiceError
 from webapp.extensions import db
 

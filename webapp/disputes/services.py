@@ -24,11 +24,11 @@ from webapp.auth.models import Role, User
 from webapp.commissions.adjustments import add_manual_adjustment
 from webapp.commissions.ledger import lock_agent
 from webapp.commissions.models import CommissionEntry
+from webapp.disputes.models import Dispute, DisputeMessage, DisputeStatus
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.mail.services import queue_email
-from webapp.disputes.models import Dispute, DisputeMessage, DisputeStatus
 
 MAX_TEXT = 2000
 # An accepted dispute's note becomes the adjustment's reason after "Dispute #N accepted: ".

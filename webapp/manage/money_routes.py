@@ -14,16 +14,16 @@ from webapp.auth.access import visible_agent, visible_payout, visible_sale
 from webapp.auth.decorators import manager_required
 from webapp.commissions import period_payments
 from webapp.commissions import payouts as payout_service
-from webapp.commissions.periods import closed_periods
 from webapp.commissions.adjustments import add_manual_adjustment
+from webapp.commissions.periods import closed_periods
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import apply_service_error, parse_iso_date
-from webapp.money import format_money
 from webapp.manage import bp
 from webapp.manage import team as team_service
 from webapp.manage.agent_page import render_agent_page
 from webapp.manage.money_forms import AdjustmentForm, PayoutForm
+from webapp.money import format_money
 from webapp.sales import services as sales
 from webapp.sales.sale_page import render_sale_page
 

@@ -161,9 +161,6 @@ def adhoc_snapshot(agent: User, start: date, end: date, message: str | None = No
                      message, None)
 
 
-# ---- Issuing --------------------------------------------------------------------------------
-
-
 def commission_summary(agent, start: date, end: date) -> dict:
     """An agent's commission for a date range, as an ad-hoc statement of it would show; writes nothing.
 
@@ -171,6 +168,9 @@ def commission_summary(agent, start: date, end: date) -> dict:
     closing unpaid balance; the range follows the statements' rules."""
     start, end = check_range(start, end)
     return adhoc_snapshot(agent, start, end)
+
+
+# ---- Issuing --------------------------------------------------------------------------------
 
 
 def _statement_email(statement: Statement) -> OutgoingEmail:
