@@ -12,10 +12,9 @@ from sqlalchemy.exc import StatementError
 from webapp.api import schemas
 from webapp.auth.models import Role, User
 from webapp.commissions.models import EntryKind, PeriodStatus
-from webapp.dbtypes import enum_check
-from webapp.extensions import db
+from webapp.extensions import db, enum_check
 from webapp.mail.models import EmailStatus, OutgoingEmail
-from webapp.review.models import DisputeStatus
+from webapp.disputes.models import DisputeStatus
 from webapp.sales.models import SaleStatus
 from webapp.statements.models import StatementKind, StatementStatus
 

@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.dbtypes import UTCDateTime
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db
 
 
 class ApiToken(db.Model):

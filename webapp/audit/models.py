@@ -7,8 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.dbtypes import UTCDateTime
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db
 
 
 class AuditEvent(db.Model):

@@ -10,8 +10,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.dbtypes import UTCDateTime, enum_check
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db, enum_check
 
 
 class Role(StrEnum):

@@ -8,8 +8,7 @@ from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, String, 
                         literal_column)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.dbtypes import UTCDateTime
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db
 
 
 class Category(db.Model):

@@ -9,8 +9,7 @@ from sqlalchemy import (BigInteger, CheckConstraint, Date, ForeignKey, Index, St
                         UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.dbtypes import UTCDateTime, enum_check
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db, enum_check
 
 # Rates are stored as integer ten-thousandths of a percent (3% = 30000, 100% = 1_000_000).
 RATE_RANGE = "BETWEEN 0 AND 1000000"

@@ -8,8 +8,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.dbtypes import UTCDateTime, enum_check
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db, enum_check
 
 
 class EmailStatus(StrEnum):

@@ -9,8 +9,7 @@ from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, LargeBin
                         UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
-from webapp.dbtypes import UTCDateTime, enum_check
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db, enum_check
 
 
 class StatementKind(StrEnum):
