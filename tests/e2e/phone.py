@@ -28,7 +28,8 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SERIOUS = ("serious", "critical")
 
 # What sticks out past the right edge, outermost first, and not inside something that scrolls or
-# clips it (a `.table-scroll` region): the elements to fix when a page scrolls sideways.
+# clips it (a `.table-scroll` region), nor hidden (a closed menu): the elements to fix when a page
+# scrolls sideways.
 OVERFLOWING = """
 () => {
   const edge = window.innerWidth + 0.5;
@@ -43,7 +44,7 @@ OVERFLOWING = """
   const found = [];
   for (const el of document.querySelectorAll('body *')) {
     const box = el.getBoundingClientRect();
-    if (box.width > 0 && box.right > edge && !contained(el)) {
+    if (box.width > 0 && box.right > edge && el.checkVisibility() && !contained(el)) {
       found.push(name(el) + ' (right edge ' + Math.round(box.right) + ' px)');
     }
   }
