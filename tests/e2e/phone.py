@@ -39,8 +39,9 @@ OVERFLOWING = """
     }
     return false;
   };
-  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
-    + (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+  const classes = (el) =>
+    typeof el.className === 'string' ? el.className.trim().split(/\\s+/).filter(Boolean) : [];
+  const name = (el) => [el.tagName.toLowerCase() + (el.id ? '#' + el.id : ''), ...classes(el)].join('.');
   const found = [];
   for (const el of document.querySelectorAll('body *')) {
     const box = el.getBoundingClientRect();
@@ -48,7 +49,8 @@ OVERFLOWING = """
       found.push(name(el) + ' (right edge ' + Math.round(box.right) + ' px)');
     }
   }
-  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, found: found.slice(0, 8)};
+  const root = document.documentElement;
+  return {scrollWidth: root.scrollWidth, innerWidth: window.innerWidth, found: found.slice(0, 8)};
 }
 """
 
@@ -61,12 +63,16 @@ UNLABELLED_CELLS = """
     && td.textContent.trim() && !td.hasAttribute('data-label') && !td.hasAttribute('colspan')
     && !td.classList.contains('actions'))
   .slice(0, 6)
-  .map((td) => (td.closest('table').id || td.closest('table').className) + ': ' + td.textContent.trim().slice(0, 40))
+  .map((td) => {
+    const table = td.closest('table');
+    return (table.id || table.className) + ': ' + td.textContent.trim().slice(0, 40);
+  })
 """
 
 RUN_AXE = """
 async (tags) => {
-  const result = await window.axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  const options = {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']};
+  const result = await window.axe.run(document, options);
   return result.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
     targets: v.nodes.slice(0, 4).map((n) => n.target.join(' '))}));
 }
@@ -83,6 +89,37 @@ def signed_in(browser, base_url: str, email: str):
     """(context, watch, page): a phone-sized context signed in as `email`."""
     context, watch = phone_context(browser)
     return context, watch, sign_in(context, base_url, email)
+
+
+def session_of(browser, base_url: str, email: str):
+    """For a module fixture (`yield from`): (page, watch) signed in as `email`, closed after the module."""
+    context, watch, page = signed_in(browser, base_url, email)
+    try:
+        yield page, watch
+    finally:
+        context.close()
+
+
+def check_listed(session, base_url: str, path: str, artifacts: Path, name: str) -> None:
+    """check_page on `path` (ids filled in) with the session's page: it fits and passes axe."""
+    page, watch = session
+    url = base_url + path
+    assert_fits(check_page(page, url, artifacts, name), watch, url)
+
+
+def open_on_phone(session, url: str):
+    """The session's page, at phone size, on `url`: for a form to fill before check_after."""
+    page, _watch = session
+    page.set_viewport_size(PHONE)
+    page.goto(url, wait_until="networkidle")
+    return page
+
+
+def check_after(session, artifacts: Path, name: str) -> None:
+    """check_loaded on what the session's page shows now (a form's answer): it fits and passes axe."""
+    page, watch = session
+    page.wait_for_load_state("networkidle")
+    assert_fits(check_loaded(page, artifacts, name), watch, page.url)
 
 
 def sideways_overflow(page) -> str | None:
@@ -118,7 +155,8 @@ def check_loaded(page, artifacts: Path, name: str) -> list[str]:
     overflow = sideways_overflow(page)
     if overflow:
         problems.append(f"390 px: {overflow}")
-    problems += [f"390 px: stacked cell without its label: {cell}" for cell in page.evaluate(UNLABELLED_CELLS)]
+    problems += [f"390 px: stacked cell without its label: {cell}"
+                 for cell in page.evaluate(UNLABELLED_CELLS)]
     problems += [f"390 px: {v}" for v in axe_violations(page)]
     screenshot(page, artifacts, f"{name}-390")
     page.set_viewport_size(DESKTOP)
@@ -144,10 +182,12 @@ def assert_fits(problems: list[str], watch: Watch, url: str) -> None:
 
 
 def live_rows(live_directory: Path, sql: str, *params) -> list[tuple]:
-    """Rows of the live app's SQLite database (read only): ids of the demo's records to visit."""
+    """Rows of the live app's SQLite database (read only): ids of the demo's records to visit.
+    `params`: positional values, or one dict of named ones."""
     uri = f"file:{live_directory / 'e2e.db'}?mode=ro"
+    values = params[0] if len(params) == 1 and isinstance(params[0], dict) else params
     with closing(sqlite3.connect(uri, uri=True)) as connection:
-        return connection.execute(sql, params).fetchall()
+        return connection.execute(sql, values).fetchall()
 
 
 def live_id(live_directory: Path, sql: str, *params) -> int:
@@ -175,9 +215,31 @@ def open_dispute(browser, base_url: str, live_directory: Path, email: str) -> in
     try:
         page = sign_in(context, base_url, email)
         page.goto(f"{base_url}/ledger/{entry}/dispute")
-        page.get_by_label("What is wrong with this line?").fill("The rate on this line should be 5%, as agreed for this customer.")
+        page.get_by_label("What is wrong with this line?").fill(
+            "The rate on this line should be 5%, as agreed for this customer.")
         page.get_by_role("button", name="Send dispute").click()
         page.wait_for_url(re.compile(r"/disputes/\d+$"))
         return int(page.url.rsplit("/", 1)[1])
     finally:
         context.close()
+
+
+def agent_records(browser, base_url: str, live_directory: Path, email: str) -> dict[str, int]:
+    """Ids of one demo agent's records that the pages of the agent and of their manager show:
+    the agent, an approved sale with a ledger line, a pending sale they entered, a ledger line
+    not disputed yet, a statement and its run, an open period and an open dispute (opened if none)."""
+    agent = user_id(live_directory, email)
+    queries = {
+        "approved_sale": "SELECT s.id FROM sales s WHERE s.agent_id = :agent AND s.status = 'approved' AND "
+                         "EXISTS (SELECT 1 FROM commission_entries e WHERE e.sale_id = s.id) ORDER BY s.id",
+        "pending_sale": "SELECT id FROM sales WHERE agent_id = :agent AND entered_by_id = :agent "
+                        "AND status = 'pending' ORDER BY id",
+        "entry": "SELECT e.id FROM commission_entries e WHERE e.agent_id = :agent AND NOT EXISTS "
+                 "(SELECT 1 FROM disputes d WHERE d.entry_id = e.id) ORDER BY e.id DESC",
+        "statement": "SELECT id FROM statements WHERE agent_id = :agent ORDER BY id",
+        "run": "SELECT run_id FROM statements WHERE agent_id = :agent ORDER BY id",
+        "open_period": "SELECT id FROM periods WHERE status = 'open' ORDER BY start_date",
+    }
+    records = {name: live_id(live_directory, f"{sql} LIMIT 1", {"agent": agent})
+               for name, sql in queries.items()}
+    return {"agent": agent, **records, "dispute": open_dispute(browser, base_url, live_directory, email)}
