@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import _browser_as
 from webapp.api.models import ApiToken
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Category, Customer, Product, ProductAssignment
@@ -17,7 +17,7 @@ from webapp.commissions.models import (CommissionEntry, CommissionPlan, Payout, 
                                        PlanVersion, Settings, Target)
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
-from webapp.review.models import Dispute, DisputeMessage
+from webapp.disputes.models import Dispute, DisputeMessage
 from webapp.sales.models import Sale
 from webapp.statements.models import Statement, StatementRun
 
@@ -41,7 +41,7 @@ class World:
 
     def __init__(self, app, factory, today):
         from webapp.commissions.payouts import record_payout
-        from webapp.review.disputes import open_dispute
+        from webapp.disputes.services import open_dispute
         from webapp.statements.services import start_adhoc_run
 
         today(TODAY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.extensions import db
 
 API = "/api/v1"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.conftest import TEST_PASSWORD, Browser
 from tests.web._html import by_id, tags
 from webapp.api.models import ApiToken
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
 from webapp.extensions import db
