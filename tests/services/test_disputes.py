@@ -25,11 +25,10 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def setup(app, factory, today):
+def setup(build, factory):
     """An agent on a 3% plan with one approved sale (its line: 30.00), and their manager."""
-    today(TODAY)
-    agent = factory.user(Role.AGENT)
-    factory.assign(agent, factory.plan(base_rate="3"))
+    build.on(TODAY)
+    agent = build.agent()
     sale = factory.sale(agent, "1000.00", date(2026, 11, 18))
     entry = db.session.scalar(select(CommissionEntry).where(CommissionEntry.sale_id == sale.id))
     assert entry.amount_cents == 3000
