@@ -99,7 +99,7 @@ def form_error(html: str) -> str | None:
     return text_of(tag) if tag is not None else None
 
 
-def flashes(html: str) -> list[str]:
+def flash_messages(html: str) -> list[str]:
     """The flash messages on the page, in order."""
     return [text_of(t) for t in tags(html, "p") if "flash" in (t.attrs.get("class") or "").split()]
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Browser, browser_as
-from tests.web._html import by_id, main_text, tags, within
+from tests.web._html import by_id, main_text, tags, text_of, within
 from tests.web._streaming import streaming_browser
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
@@ -107,7 +107,7 @@ def _errors(html: str) -> list[tuple[int, str, str]]:
         return []
     rows = []
     for tr in within(table, page, "tr"):
-        cells = [" ".join(td.text.split()) for td in within(tr, page, "td")]
+        cells = [text_of(td) for td in within(tr, page, "td")]
         if cells:
             rows.append((int(cells[0]), cells[1], cells[2]))
     return rows

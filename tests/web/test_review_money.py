@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.web._html import by_id, field_error, flashes, html_of, redirect_path, tags, text_of, within
+from tests.web._html import by_id, field_error, flash_messages, html_of, redirect_path, tags, text_of, within
 from webapp.audit.models import AuditEvent
 from webapp.commissions import ledger
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
@@ -108,7 +108,7 @@ def test_void_in_an_open_period_removes_the_entry_and_emails_the_agent(as_manage
     assert _unpaid(ann) == before - 6000
     _books_balance(ann)
     page = html_of(as_manager.get(_agent_page(world)))
-    assert f"Sale #{recent.id} voided; Ann Archer has been emailed the reason." in flashes(page)
+    assert f"Sale #{recent.id} voided; Ann Archer has been emailed the reason." in flash_messages(page)
     # The email was queued with the decision; delivering the queue puts it in the outbox.
     for email_id in pending_email_ids():
         deliver_email(email_id)
@@ -140,7 +140,7 @@ def test_voiding_twice_is_a_conflict_with_a_clear_message(as_manager, world):
     before = _counts()
     response = _void(as_manager, world, recent, reason="Again")
     assert response.status_code == 409
-    assert any("already voided" in f for f in flashes(html_of(response)))
+    assert any("already voided" in f for f in flash_messages(html_of(response)))
     assert _counts() == before
     from_sale_page = as_manager.post(f"/manage/sales/{recent.id}/void", {"reason": "Again", "back": "sale"},
                                      token_from=f"/sales/{recent.id}")
@@ -375,7 +375,7 @@ def test_reversing_twice_or_reversing_a_reversal_is_a_conflict(as_manager, world
     db.session.commit()
     before = _counts()
     again = _reverse(as_manager, world, payout)
-    assert again.status_code == 409 and any("already been reversed" in f for f in flashes(html_of(again)))
+    assert again.status_code == 409 and any("already been reversed" in f for f in flash_messages(html_of(again)))
     assert _reverse(as_manager, world, reversal).status_code == 409
     assert _counts() == before
 
@@ -461,14 +461,14 @@ def test_paying_all_statements_pays_each_closing_balance_once(as_manager, world)
     for agent in (ann, ben):
         _books_balance(agent)
     html = html_of(as_manager.get("/manage/payouts"))
-    assert f"Paid 2 statements of {NOV_1_15}: $450.00." in flashes(html)
+    assert f"Paid 2 statements of {NOV_1_15}: $450.00." in flash_messages(html)
 
     # Twice pays nothing more: the same confirmation again, and a fresh look.
     before = _counts()
     again = _pay_all(as_manager, fields)
     assert again.status_code == 302
     assert _counts() == before
-    assert f"Every statement of {NOV_1_15} is already paid; nothing was recorded." in flashes(
+    assert f"Every statement of {NOV_1_15} is already paid; nothing was recorded." in flash_messages(
         html_of(as_manager.get("/manage/payouts")))
     html, fields = _confirm(as_manager)
     assert _plan_rows(html) == {"Ann Archer": "Nothing: already paid", "Ben Baker": "Nothing: already paid"}
@@ -524,7 +524,7 @@ def test_changed_amounts_since_confirmation_are_a_conflict(as_manager, world):
     response = _pay_all(as_manager, fields)
     assert response.status_code == 409
     html = html_of(response)
-    assert any("amounts changed" in f for f in flashes(html))
+    assert any("amounts changed" in f for f in flash_messages(html))
     assert _plan_rows(html)["Ann Archer"] == "$250.00"
     assert _counts() == before
     forged = _pay_all(as_manager, {**fields, "digest": "0" * 32})

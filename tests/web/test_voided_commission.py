@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import sign_in
-from tests.web._html import by_id, tags, within
+from tests.web._html import by_id, tags, text_of, within
 from webapp.commissions.models import CommissionEntry, EntryKind
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
@@ -44,12 +44,12 @@ def commission_cell(html: str, sale):
     page = tags(html)
     row = next(t for t in page if t.attrs.get("id") == f"sale-{sale.id}")
     table = next(t for t in reversed(row.ancestors) if t.name == "table")
-    column = [" ".join(th.text.split()) for th in within(table, page, "th")].index("Commission")
+    column = [text_of(th) for th in within(table, page, "th")].index("Commission")
     cell = within(row, page, "td")[column]
     inside = within(cell, page)
     note = next((t for t in inside if "commission-note" in (t.attrs.get("class") or "").split()), None)
-    note_text = " ".join(note.text.split()) if note else ""
-    figure = " ".join(cell.text.split()).replace(note_text, "").strip()
+    note_text = text_of(note) if note else ""
+    figure = text_of(cell).replace(note_text, "").strip()
     title = next((t.attrs["title"] for t in inside if t.attrs.get("title")), None)
     links = [a.attrs["href"] for a in within(note, page, "a")] if note else []
     return figure, title, note_text, links
