@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import TEST_PASSWORD, Browser
-from tests.web._html import by_id, tags
+from tests.web._html import by_id, field_error, tags
 from webapp.api.models import ApiToken
 from webapp.api.tokens import create_token
 from webapp.audit.models import AuditEvent
@@ -20,12 +19,6 @@ from webapp.extensions import db
 def _user_count() -> int:
     """How many user rows exist."""
     return db.session.scalar(select(func.count(User.id)))
-
-
-def _field_error(html: str, field_id: str) -> str | None:
-    """The error text rendered beside a form field, or None."""
-    match = re.search(rf'<p class="field-error" id="{field_id}-error">([^<]*)</p>', html)
-    return match.group(1) if match else None
 
 
 def _reload(user: User) -> User:
@@ -112,7 +105,7 @@ def test_bad_new_user_input_is_422_beside_the_field_and_writes_nothing(
     before = _user_count()
     response = as_admin.post("/admin/users/new", _new_user_form(manager, **changes))
     assert response.status_code == 422
-    error = _field_error(response.get_data(as_text=True), field)
+    error = field_error(response.get_data(as_text=True), field)
     assert error is not None
     assert message.lower() in error.lower()
     assert _user_count() == before
@@ -124,7 +117,7 @@ def test_duplicate_email_in_another_case_is_refused(as_admin, factory):
     before = _user_count()
     response = as_admin.post("/admin/users/new", _new_user_form(manager, email="Alice@Example.com"))
     assert response.status_code == 422
-    assert "already exists" in _field_error(response.get_data(as_text=True), "email")
+    assert "already exists" in field_error(response.get_data(as_text=True), "email")
     assert _user_count() == before
 
 
@@ -138,7 +131,7 @@ def test_agent_whose_manager_is_not_an_active_manager_is_refused(as_admin, facto
     before = _user_count()
     response = as_admin.post("/admin/users/new", _new_user_form(not_a_manager))
     assert response.status_code == 422
-    assert "active manager" in _field_error(response.get_data(as_text=True), "manager_id")
+    assert "active manager" in field_error(response.get_data(as_text=True), "manager_id")
     assert _user_count() == before
 
 
@@ -146,7 +139,7 @@ def test_agent_with_unknown_manager_id_is_refused(as_admin):
     before = _user_count()
     response = as_admin.post("/admin/users/new", _new_user_form(None, manager_id="999999"))
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "manager_id")
+    assert field_error(response.get_data(as_text=True), "manager_id")
     assert _user_count() == before
 
 
@@ -183,7 +176,7 @@ def test_edit_refuses_an_agent_without_a_manager(as_admin, factory):
     manager_id = agent.manager_id
     response = as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, manager_id=""))
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "manager_id")
+    assert field_error(response.get_data(as_text=True), "manager_id")
     assert _reload(agent).manager_id == manager_id
 
 
