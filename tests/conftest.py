@@ -21,7 +21,8 @@ from webapp.extensions import db, limiter
 
 # The Mailchimp stub and the backend pointed at it; a real committing session for race tests;
 # queue helpers (empty_queues, redis_down); the world builder (build).
-pytest_plugins = ["tests.support.fixtures", "tests.support.committed", "tests.support.queues", "tests.support.world"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.committed", "tests.support.queues",
+                  "tests.support.world"]
 
 # CI runs fewer examples, and the same ones every run (derandomize), so .ci/run stays inside its time
 # budget and a landing never depends on a lucky draw; the dev profile keeps exploring new inputs.
@@ -243,8 +244,9 @@ class Factory:
         return assign_plan(None, agent_id=agent.id, plan_id=plan.id,
                            effective_from=effective_from or date(2000, 1, 1), effective_to=effective_to)
 
-    def sale(self, agent, amount: str, sold_on, *, approve: bool = True, status: str | None = None, product=None,
-             customer=None, quantity: int = 1, note: str | None = None, entered_by: User | None = None):
+    def sale(self, agent, amount: str, sold_on, *, approve: bool = True, status: str | None = None,
+             product=None, customer=None, quantity: int = 1, note: str | None = None,
+             entered_by: User | None = None):
         """A sale through the sales service, entered by the agent (or by `entered_by` for them), then
         decided by their manager: approved, or pending with approve=False, or as `status` says
         ("pending", "approved", "rejected" or "voided"). `customer`: a Customer, a new one's name, or None."""

@@ -73,7 +73,8 @@ def world(build, factory):
     plan = factory.plan(base_rate="3", name="Flat three")  # its name is in the overlap messages
     manager, (agent,) = build.team(None, None, plan=plan)
     other_manager, (other_agent,) = build.team(None, None, plan=None)
-    product, archived, restricted = factory.product(), factory.product(active=False), factory.product(restricted=True)
+    product = factory.product()
+    archived, restricted = factory.product(active=False), factory.product(restricted=True)
     customer = factory.customer()
     stated = factory.sale(agent, "1000.00", date(2026, 11, 5), product=product)
     build.on(TODAY)

@@ -39,7 +39,8 @@ def world(app, build, factory):
     manager, (agent,) = build.team("Maria Lopez", "Alice Chen")
     sale = factory.sale(agent, "1000.00", date(2026, 11, 18), product=factory.product(name="Patient monitor"))
     entry = db.session.scalar(select(CommissionEntry).where(CommissionEntry.sale_id == sale.id))
-    return {"agent": browser_as(app, agent), "manager": browser_as(app, manager), "sale": sale, "entry": entry}
+    return {"agent": browser_as(app, agent), "manager": browser_as(app, manager), "sale": sale,
+            "entry": entry}
 
 
 def _open(world, comment="The rate should be 5% for monitors."):

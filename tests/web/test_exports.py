@@ -33,6 +33,11 @@ def world(build, factory):
             "product": product}
 
 
+def _as(app, user):
+    """A signed-in browser for `user` that can read streamed downloads."""
+    return streaming_browser(app, user)
+
+
 def _rows(response) -> list[dict[str, str]]:
     """The CSV body as dicts (the byte-order mark is dropped)."""
     text = response.get_data().decode("utf-8-sig")
@@ -48,7 +53,7 @@ def _header(response) -> list[str]:
 # --- the page -------------------------------------------------------------------------------------
 
 def test_exports_page_has_both_forms_with_labels(app, world):
-    response = streaming_browser(app, world["manager_a"]).get("/manage/exports")
+    response = _as(app, world["manager_a"]).get("/manage/exports")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert 'action="/manage/exports/sales.csv"' in html and 'action="/manage/exports/ledger.csv"' in html
@@ -57,7 +62,7 @@ def test_exports_page_has_both_forms_with_labels(app, world):
 
 
 def test_agents_cannot_export(app, world):
-    browser = streaming_browser(app, world["agent_a"])
+    browser = _as(app, world["agent_a"])
     assert browser.get("/manage/exports").status_code == 403
     assert browser.get("/manage/exports/sales.csv", query_string=NOVEMBER).status_code == 403
     assert browser.get("/manage/exports/ledger.csv", query_string=NOVEMBER).status_code == 403
@@ -67,7 +72,7 @@ def test_agents_cannot_export(app, world):
 
 def test_sales_export_is_streamed_as_an_attachment_named_after_the_range(app, world, factory):
     factory.sale(world["agent_a"], "1250.00", date(2026, 11, 3), product=world["product"])
-    response = streaming_browser(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER)
+    response = _as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER)
     assert response.status_code == 200
     assert response.is_streamed
     assert response.mimetype == "text/csv"
@@ -79,7 +84,7 @@ def test_sales_export_is_streamed_as_an_attachment_named_after_the_range(app, wo
 
 def test_sales_export_money_is_plain_decimal_and_dates_are_iso(app, world, factory):
     sale = factory.sale(world["agent_a"], "1250.00", date(2026, 11, 3), product=world["product"], quantity=2)
-    [row] = _rows(streaming_browser(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
+    [row] = _rows(_as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     assert row["key"] == f"sale-{sale.id}" and row["sale_id"] == str(sale.id)
     assert row["agent_email"] == "ann@example.com" and row["agent_name"] == "Ann Agent"
     assert row["sku"] == "WID-1" and row["product_name"] == "Widget"
@@ -94,10 +99,10 @@ def test_sales_export_money_is_plain_decimal_and_dates_are_iso(app, world, facto
 def test_manager_exports_only_their_team_admin_exports_everyone(app, world, factory):
     factory.sale(world["agent_a"], "100.00", date(2026, 11, 3))
     factory.sale(world["agent_b"], "200.00", date(2026, 11, 4))
-    as_a = _rows(streaming_browser(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
-    as_b = _rows(streaming_browser(app, world["manager_b"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
+    as_a = _rows(_as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
+    as_b = _rows(_as(app, world["manager_b"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     admin = factory.user(Role.ADMIN)
-    everyone = _rows(streaming_browser(app, admin).get("/manage/exports/sales.csv", query_string=NOVEMBER))
+    everyone = _rows(_as(app, admin).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     assert [r["agent_email"] for r in as_a] == ["ann@example.com"]
     assert [r["agent_email"] for r in as_b] == ["bob@example.com"]
     assert sorted(r["agent_email"] for r in everyone) == ["ann@example.com", "bob@example.com"]
@@ -107,7 +112,7 @@ def test_sales_export_keeps_to_the_range_and_the_status(app, world, factory):
     factory.sale(world["agent_a"], "100.00", date(2026, 10, 31))
     inside = factory.sale(world["agent_a"], "200.00", date(2026, 11, 1))
     pending = factory.sale(world["agent_a"], "300.00", date(2026, 11, 2), approve=False)
-    browser = streaming_browser(app, world["manager_a"])
+    browser = _as(app, world["manager_a"])
     rows = _rows(browser.get("/manage/exports/sales.csv", query_string=NOVEMBER))
     assert [r["sale_id"] for r in rows] == [str(inside.id), str(pending.id)]
     only_pending = browser.get("/manage/exports/sales.csv", query_string={**NOVEMBER, "status": "pending"})
@@ -119,7 +124,7 @@ def test_sales_export_reads_in_batches_and_keeps_every_row_once(app, world, fact
     # Ties on the date make the keyset pagination use the id as well.
     made = [factory.sale(world["agent_a"], f"{10 + i}.00", date(2026, 11, 1 + i // 3)) for i in range(7)]
     monkeypatch.setattr(exports, "BATCH_SIZE", 2)
-    response = streaming_browser(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER)
+    response = _as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER)
     chunks = list(response.response)
     assert len(chunks) == 1 + 4  # the header, then ceil(7 / 2) batches
     text = b"".join(chunks).decode("utf-8-sig")
@@ -137,7 +142,7 @@ def test_formula_cells_are_neutralised_in_text_columns(app, world, factory):
     }
     for index, text in enumerate(dangerous):
         factory.sale(world["agent_a"], "100.00", date(2026, 11, 1 + index), customer=text, note=text)
-    rows = _rows(streaming_browser(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
+    rows = _rows(_as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     assert [r["customer"] for r in rows] == list(dangerous.values())
     # The sales service trims notes, so only the customer names keep a leading tab or CR.
     assert [r["note"] for r in rows] == list(dangerous.values())[:4] + ["Tabbed", "Return"]
@@ -145,7 +150,7 @@ def test_formula_cells_are_neutralised_in_text_columns(app, world, factory):
 
 def test_harmless_text_is_left_as_it_is(app, world, factory):
     factory.sale(world["agent_a"], "100.00", date(2026, 11, 2), customer="Acme, Inc. \"West\"", note="Paid 50% up front")
-    [row] = _rows(streaming_browser(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
+    [row] = _rows(_as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     assert row["customer"] == 'Acme, Inc. "West"' and row["note"] == "Paid 50% up front"
 
 
@@ -156,7 +161,7 @@ def test_harmless_text_is_left_as_it_is(app, world, factory):
     ({**NOVEMBER, "status": "lost"}, "sales-status", "Choose a status"),
 ])
 def test_bad_sales_export_ranges_show_the_error_beside_the_field(app, world, query, field, message):
-    response = streaming_browser(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=query)
+    response = _as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=query)
     assert response.status_code == 422
     assert response.mimetype == "text/html"
     error = by_id(response.get_data(as_text=True), f"{field}-error")
@@ -169,7 +174,7 @@ def test_ledger_export_columns_and_a_negative_clawback_that_stays_numeric(app, w
     sale = factory.sale(world["agent_a"], "1000.00", date(2026, 11, 5), product=world["product"])
     close_period(None, period_for(date(2026, 11, 5)))
     sales.void_sale(world["manager_a"], sale, "-refund: customer returned it")
-    response = streaming_browser(app, world["manager_a"]).get("/manage/exports/ledger.csv", query_string=NOVEMBER)
+    response = _as(app, world["manager_a"]).get("/manage/exports/ledger.csv", query_string=NOVEMBER)
     assert response.is_streamed
     assert response.headers["Content-Disposition"] == 'attachment; filename="ledger_2026-11-01_2026-11-30.csv"'
     assert _header(response) == ["entry_id", "agent_email", "agent_name", "period_start", "period_end",
@@ -193,7 +198,7 @@ def test_ledger_export_neutralises_a_manual_reason_but_not_its_negative_amount(a
     db.session.add(CommissionEntry(agent_id=world["agent_a"].id, period_id=period.id, kind=EntryKind.MANUAL,
                                    amount_cents=-1250, reason="=HYPERLINK(\"http://evil\")"))
     db.session.flush()
-    [row] = _rows(streaming_browser(app, world["manager_a"]).get("/manage/exports/ledger.csv", query_string=NOVEMBER))
+    [row] = _rows(_as(app, world["manager_a"]).get("/manage/exports/ledger.csv", query_string=NOVEMBER))
     assert row["amount"] == "-12.50"
     assert row["reason"] == "'=HYPERLINK(\"http://evil\")"
     assert row["sale_id"] == "" and row["rate_percent"] == ""
@@ -203,7 +208,7 @@ def test_ledger_export_takes_periods_starting_in_the_range_and_the_team_only(app
     factory.sale(world["agent_a"], "100.00", date(2026, 11, 14))
     factory.sale(world["agent_a"], "200.00", date(2026, 11, 16))
     factory.sale(world["agent_b"], "300.00", date(2026, 11, 17))
-    browser = streaming_browser(app, world["manager_a"])
+    browser = _as(app, world["manager_a"])
     second_half = _rows(browser.get("/manage/exports/ledger.csv", query_string={"start": "2026-11-10", "end": "2026-11-30"}))
     assert [(r["period_start"], r["amount"]) for r in second_half] == [("2026-11-16", "6.00")]
     whole = _rows(browser.get("/manage/exports/ledger.csv", query_string=NOVEMBER))
@@ -212,7 +217,7 @@ def test_ledger_export_takes_periods_starting_in_the_range_and_the_team_only(app
 
 
 def test_bad_ledger_range_is_a_form_error(app, world):
-    response = streaming_browser(app, world["manager_a"]).get("/manage/exports/ledger.csv", query_string={"start": "nope", "end": ""})
+    response = _as(app, world["manager_a"]).get("/manage/exports/ledger.csv", query_string={"start": "nope", "end": ""})
     assert response.status_code == 422
     error = by_id(response.get_data(as_text=True), "ledger-start-error")
     assert error is not None and "first day" in error.text
