@@ -78,10 +78,11 @@ class Builder:
     def agent(self, name: str | None = None, manager: User | None = None, *, plan=True, **fields) -> User:
         """An agent on `manager`'s team (a fresh manager's when None), on `plan`.
 
+        `name` is a name or "Name <email>" (None, and any part left out: the factory's default);
         plan=True is the flat 3% plan, a plan object that plan, None no plan at all; other
-        keywords (email, active, ...) go to the user."""
-        if name is not None:
-            fields["name"] = name
+        keywords (active, ...) go to the user."""
+        name, email = _name_and_email(name)
+        fields.update({key: value for key, value in (("name", name), ("email", email)) if value is not None})
         agent = self.factory.user(Role.AGENT, manager=manager, **fields)
         if plan is True:
             plan = self.plan
@@ -90,8 +91,8 @@ class Builder:
         return agent
 
     def team(self, manager: str | User | None = None, *agents: str | None, plan=True) -> Team:
-        """A manager (a name, an existing user, or None for a fresh one) and agents by name (None: a
-        default name), each on `plan` (as in agent())."""
+        """A manager (a name, an existing user, or None for a fresh one) and agents, each on `plan`
+        (as in agent()). An agent is a name, "Name <email>", or None for default ones."""
         if not isinstance(manager, User):
             manager = self.factory.user(Role.MANAGER, **({"name": manager} if manager else {}))
         return Team(manager, [self.agent(name, manager, plan=plan) for name in agents])
@@ -116,6 +117,14 @@ class Builder:
             sale_a=sale(agent_a, "500.00", date(2026, 11, 17), product=product),
             sale_b=sale(agent_b, "1000.00", date(2026, 11, 18), product=product),
             pending_b=sale(agent_b, "200.00", date(2026, 11, 19), product=product, approve=False))
+
+
+def _name_and_email(spec: str | None) -> tuple[str | None, str | None]:
+    """("Ann Agent", "ann@example.com") from "Ann Agent <ann@example.com>"; a plain name has no email."""
+    if spec is None or "<" not in spec:
+        return spec, None
+    name, email = spec.rstrip(">").split("<")
+    return name.strip(), email.strip()
 
 
 @pytest.fixture

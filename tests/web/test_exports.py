@@ -25,9 +25,8 @@ NOVEMBER = {"start": "2026-11-01", "end": "2026-11-30"}
 def world(build, factory):
     """Two teams on a flat 3% plan: manager_a with agent_a, manager_b with agent_b."""
     build.on(TODAY)
-    manager_a, manager_b = factory.user(Role.MANAGER), factory.user(Role.MANAGER)
-    agent_a = build.agent("Ann Agent", manager_a, email="ann@example.com")
-    agent_b = build.agent("Bob Agent", manager_b, email="bob@example.com")
+    manager_a, (agent_a,) = build.team(None, "Ann Agent <ann@example.com>")
+    manager_b, (agent_b,) = build.team(None, "Bob Agent <bob@example.com>")
     product = factory.product(sku="WID-1", name="Widget")
     return {"manager_a": manager_a, "manager_b": manager_b, "agent_a": agent_a, "agent_b": agent_b,
             "product": product}

@@ -34,9 +34,7 @@ ROW = {"HX-Request": "true"}
 def team(app, build, factory):
     """Maria manages Ann and Ben (3%); an admin; Maria's and the admin's browsers."""
     build.on(TODAY)
-    maria = factory.user("manager", name="Maria Manager")
-    ann = build.agent("Ann Agent", maria, email="ann@example.com")
-    ben = build.agent("Ben Agent", maria)
+    maria, (ann, ben) = build.team("Maria Manager", "Ann Agent <ann@example.com>", "Ben Agent")
     admin = factory.user("admin", name="Ada Admin")
     product = factory.product(sku="WID-1", name="Widget", list_price_cents=10_000)
     return {"maria": maria, "ann": ann, "ben": ben, "admin": admin, "product": product,

@@ -46,11 +46,9 @@ def import_dir(app, tmp_path, monkeypatch):
 def world(build, factory):
     """Two teams; products open to all, one archived; a 3% plan."""
     build.on(TODAY)
-    manager_a, manager_b = factory.user(Role.MANAGER), factory.user(Role.MANAGER)
-    ann = build.agent("Ann Agent", manager_a, email="ann@example.com")
-    amy = build.agent("Amy Agent", manager_a, email="amy@example.com")
-    gone = build.agent("Gone Agent", manager_a, email="gone@example.com", active=False, plan=None)
-    bob = build.agent("Bob Agent", manager_b, email="bob@example.com")
+    manager_a, (ann, amy) = build.team(None, "Ann Agent <ann@example.com>", "Amy Agent <amy@example.com>")
+    gone = build.agent("Gone Agent <gone@example.com>", manager_a, active=False, plan=None)
+    manager_b, (bob,) = build.team(None, "Bob Agent <bob@example.com>")
     widget = factory.product(sku="WID-1", name="Widget", list_price_cents=10_000)
     gadget = factory.product(sku="GAD-2", name="Gadget", list_price_cents=25_000)
     old = factory.product(sku="OLD-9", name="Old thing", active=False)
