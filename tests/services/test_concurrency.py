@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
+from tests.support.committed import in_threads
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
 from webapp.commissions import engine as commission_engine
@@ -124,21 +125,13 @@ def _race(app, jobs: list[tuple[int, int]], *, hold_first: float = 0.0, meet_bef
                     time.sleep(hold_first)
                 db.session.commit()
                 outcome["committed_at"] = time.monotonic()
-            except BaseException as exc:  # surfaced in the main thread
-                outcome["crash"] = exc
+            except BaseException:
                 db.session.rollback()
+                raise
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=work, args=(i, *job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT * 3)
-        assert not thread.is_alive(), "a thread is stuck"
-    for outcome in outcomes:
-        if "crash" in outcome:
-            raise outcome["crash"]
+    in_threads(work, jobs, WAIT)
     return outcomes
 
 

@@ -20,6 +20,7 @@ from webapp.review import disputes
 from webapp.review.models import Dispute, DisputeMessage
 from webapp.sales.services import void_sale
 from tests.services.test_concurrency import WAIT, committed  # noqa: F401  (fixture: real commits, PostgreSQL only)
+from tests.support.committed import in_threads
 
 TODAY = date(2026, 11, 20)
 
@@ -393,21 +394,13 @@ def _resolve_at_once(app, jobs) -> list[dict]:
                     time.sleep(0.3)  # hold the agent lock, uncommitted, while the other tries
                 db.session.commit()
                 outcomes[index]["ok"] = True
-            except BaseException as exc:  # surfaced in the main thread
-                outcomes[index]["crash"] = exc
+            except BaseException:
                 db.session.rollback()
+                raise
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=work, args=(i, *job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT * 3)
-        assert not thread.is_alive(), "a thread is stuck"
-    for outcome in outcomes:
-        if "crash" in outcome:
-            raise outcome["crash"]
+    in_threads(work, jobs, WAIT)
     return outcomes
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import Browser, browser_as
 from tests.services.test_concurrency import WAIT, committed  # noqa: F401  (a real committing session)
+from tests.support.committed import in_threads
 from tests.web._api import API, error_of, headers_for
 from tests.web._html import by_id, text_of
 from webapp.api.openapi import build_spec
@@ -292,24 +293,15 @@ HOLD = 0.2  # seconds each request waits after counting, so every request of the
 def _burst(app, tokens: list[dict], key: str | None = None) -> list:
     """Simultaneous POST /statements/runs from threads, one per token; their responses."""
     count = len(tokens)
-    barrier, responses, crashes = threading.Barrier(count), [None] * count, []
+    barrier, responses = threading.Barrier(count), [None] * count
 
     def send(index: int) -> None:
-        try:
-            client = app.test_client()
-            barrier.wait(WAIT)
-            responses[index] = post_run(client, tokens[index], key, RANGE)
-        except BaseException as exc:  # surfaced in the main thread
-            crashes.append(exc)
+        """One client's request."""
+        client = app.test_client()
+        barrier.wait(WAIT)
+        responses[index] = post_run(client, tokens[index], key, RANGE)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT * 3)
-        assert not thread.is_alive(), "a request is stuck"
-    if crashes:
-        raise crashes[0]
+    in_threads(send, [()] * count, WAIT)
     return responses
 
 
