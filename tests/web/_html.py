@@ -111,6 +111,16 @@ def by_testid(html: str, testid: str) -> str:
     return text_of(tag)
 
 
+def csp_directives(header: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy header as {directive: [sources]}."""
+    directives = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            directives[words[0]] = words[1:]
+    return directives
+
+
 def redirect_path(response) -> str:
     """Where a redirect points: its path, and its #fragment when it has one."""
     parts = urlsplit(response.headers["Location"])
