@@ -20,7 +20,7 @@ from webapp.review import disputes
 from webapp.review.models import Dispute, DisputeMessage
 from webapp.sales.services import void_sale
 from tests.services.test_concurrency import WAIT, committed  # noqa: F401  (fixture: real commits, PostgreSQL only)
-from tests.support.committed import in_threads
+from tests.support.committed import in_threads, own_session
 
 TODAY = date(2026, 11, 20)
 
@@ -377,28 +377,22 @@ def _resolve_at_once(app, jobs) -> list[dict]:
 
     def work(index, actor_id, dispute_id, action):
         """One manager's request: resolve, then commit (or roll back on a refusal)."""
-        with app.app_context():
+        with own_session(app):
+            actor, dispute = db.session.get(User, actor_id), db.session.get(Dispute, dispute_id)
+            start.wait(WAIT)
             try:
-                actor, dispute = db.session.get(User, actor_id), db.session.get(Dispute, dispute_id)
-                start.wait(WAIT)
-                try:
-                    action(actor, dispute)
-                except ServiceError as exc:
-                    outcomes[index]["error"] = exc
-                    db.session.rollback()
-                    return
-                with lock:
-                    first = not done
-                    done.append(index)
-                if first:
-                    time.sleep(0.3)  # hold the agent lock, uncommitted, while the other tries
-                db.session.commit()
-                outcomes[index]["ok"] = True
-            except BaseException:
+                action(actor, dispute)
+            except ServiceError as exc:
+                outcomes[index]["error"] = exc
                 db.session.rollback()
-                raise
-            finally:
-                db.session.remove()
+                return
+            with lock:
+                first = not done
+                done.append(index)
+            if first:
+                time.sleep(0.3)  # hold the agent lock, uncommitted, while the other tries
+            db.session.commit()
+            outcomes[index]["ok"] = True
 
     in_threads(work, jobs, WAIT)
     return outcomes

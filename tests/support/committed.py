@@ -4,6 +4,7 @@ run the racing requests in threads."""
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
@@ -78,3 +79,17 @@ def in_threads(work, jobs: list[tuple], wait: float) -> None:
         assert not thread.is_alive(), "a thread is stuck"
     if crashes:
         raise crashes[0]
+
+
+@contextmanager
+def own_session(app):
+    """A racing thread's request: an app context with its own session, rolled back on an exception
+    and removed at the end (its connection goes back to the pool)."""
+    with app.app_context():
+        try:
+            yield
+        except BaseException:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()
