@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Browser, sign_in
+from tests.conftest import Browser, browser_as, sign_in
 from tests.web._api import API, error_of, headers_for
 from tests.web._html import field_error, html_of
 from webapp.api.tokens import create_token
@@ -186,16 +186,12 @@ def test_the_token_form_refuses_it_beside_the_field(as_agent):
 
 
 @pytest.fixture
-def agent_with_product(app, factory, today):
+def agent_with_product(app, build, factory):
     """A signed-in agent on a plan, and a product they may sell."""
     from tests.web.test_agent_portal import TODAY as PORTAL_TODAY
 
-    today(PORTAL_TODAY)
-    agent = factory.user(Role.AGENT)
-    factory.assign(agent, factory.plan(base_rate="3"))
-    client = app.test_client()
-    sign_in(client, agent)
-    return Browser(client), factory.product()
+    build.on(PORTAL_TODAY)
+    return browser_as(app, build.agent()), factory.product()
 
 
 @pytest.mark.parametrize("changes, field, message", [

@@ -29,14 +29,12 @@ def d(day: int, month: int = 11) -> date:
 
 
 @pytest.fixture
-def sales(app, factory, today):
+def sales(build, factory):
     """Alice's five sales of Nov 1-15, entered out of date order and approved latest date first.
 
     Amounts name their day (and order within Nov 7) so a line can be told apart in the PDF's text."""
-    today(d(15))
-    maria = factory.user("manager", name="Maria Lopez")
-    alice = factory.user("agent", manager=maria, name="Alice Chen")
-    factory.assign(alice, factory.plan(base_rate="3"))
+    build.on(d(15))
+    maria, (alice,) = build.team("Maria Lopez", "Alice Chen")
     product = factory.product(name="Patient monitor", sku="MED-100")
     entered = {key: factory.sale(alice, amount, day, approve=False, product=product) for key, amount, day in (
         ("11", "1011.00", d(11)), ("7a", "1007.00", d(7)), ("14", "1014.00", d(14)), ("3", "1003.00", d(3)),
