@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Factory
+from tests.conftest import Factory, browser_as
 from tests.web._html import (by_id, by_testid, field_error, form_error, html_of, redirect_path, tags, text_of,
                              within)
 from webapp.audit.models import AuditEvent
@@ -544,15 +544,11 @@ AGENT_ONLY = [("GET", "/dashboard"), ("GET", "/dashboard/totals"), ("GET", "/sal
 @pytest.mark.parametrize("role", ["manager", "admin"])
 @pytest.mark.parametrize(("method", "url"), AGENT_ONLY, ids=[f"{m} {u}" for m, u in AGENT_ONLY])
 def test_managers_and_admins_cannot_use_agent_pages(app, factory, today, role, method, url):
-    from tests.conftest import Browser, sign_in
-
     today(TODAY)
     user = factory.user(Role(role))
     agent = factory.user(Role.AGENT, manager=user if role == "manager" else None)
     sale = _record_sale(agent, factory.product(), factory.customer(), "50.00", TODAY)
-    client = app.test_client()
-    sign_in(client, user)
-    browser = Browser(client)
+    browser = browser_as(app, user)
     url = url.replace("SALE", str(sale.id))
     before = (_rows(), _reload(sale).status)
     if method == "GET":

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Browser, browser_as, sign_in
+from tests.conftest import browser_as
 from tests.web._api import API, error_of, headers_for
 from tests.web._html import field_error, html_of
 from webapp.api.tokens import create_token
@@ -224,10 +224,8 @@ def test_the_send_statements_message_refuses_an_override(app, factory, today):
     today(TODAY)
     manager = factory.user(Role.MANAGER)
     agent = factory.user(Role.AGENT, manager=manager)
-    client = app.test_client()
-    sign_in(client, manager)
-    response = Browser(client).post("/statements/send", {"start": "2026-11-01", "end": "2026-11-20",
-                                                         "agent_ids": [agent.id], "message": f"Hi {RLO}!"})
+    response = browser_as(app, manager).post("/statements/send", {"start": "2026-11-01", "end": "2026-11-20",
+                                                                  "agent_ids": [agent.id], "message": f"Hi {RLO}!"})
     assert response.status_code == 422
     assert field_error(html_of(response), "message") == "Remove the invisible text-direction character (U+202E)."
     assert count(StatementRun) == 0

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import browser_as
 from tests.web._html import by_id, field_error, flash_messages, html_of, redirect_path, tags, text_of, within
 from webapp.audit.models import AuditEvent
 from webapp.commissions import ledger
@@ -190,8 +191,6 @@ def test_an_admin_may_void_any_sale(as_admin, world):
 
 
 def test_the_sale_page_offers_the_void_form_only_to_managers_of_approved_sales(as_manager, world, app, factory):
-    from tests.conftest import Browser, sign_in
-
     recent = world["recent"]
     html = html_of(as_manager.get(f"/sales/{recent.id}"))
     page = tags(html)
@@ -200,9 +199,7 @@ def test_the_sale_page_offers_the_void_form_only_to_managers_of_approved_sales(a
     assert {"csrf_token", "reason", "back"} <= names
     assert any(t.attrs.get("for") == f"void-reason-{recent.id}" for t in tags(html, "label"))
     # The agent sees their sale without the form; a voided sale has none either.
-    agent_browser = app.test_client()
-    sign_in(agent_browser, world["ann"])
-    assert "/void" not in html_of(Browser(agent_browser).get(f"/sales/{recent.id}"))
+    assert "/void" not in html_of(browser_as(app, world["ann"]).get(f"/sales/{recent.id}"))
     void_sale(world["manager"], recent, "Refund")
     db.session.commit()
     assert "/void" not in html_of(as_manager.get(f"/sales/{recent.id}"))
