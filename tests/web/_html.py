@@ -1,5 +1,6 @@
 """A small HTML reader for tests: the tags of a page with their attributes and text, and the few
-questions every page test asks of a response (its text, a field's error, the flashes, a redirect)."""
+questions every page test asks of a response (its text, a field's error, the flashes, where it
+redirects, its Content-Security-Policy)."""
 
 from __future__ import annotations
 
