@@ -13,6 +13,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import func, select
 
+from tests.support.rows import count
 from webapp import clock
 from webapp.commissions.models import Period
 from webapp.commissions.periods import close_period, get_settings, period_for
@@ -64,11 +65,6 @@ def runs() -> list[tuple[date, date]]:
     return [tuple(row) for row in db.session.execute(
         select(StatementRun.start_date, StatementRun.end_date).where(StatementRun.kind == "period")
         .order_by(StatementRun.start_date))]
-
-
-def count(model) -> int:
-    """Rows of a model."""
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def queued(queue: str) -> list[tuple[str, tuple]]:

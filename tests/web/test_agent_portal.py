@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Factory, browser_as
+from tests.support.rows import counts, reload
 from tests.web._html import (by_id, by_testid, field_error, form_error, html_of, redirect_path, tags, text_of,
                              within)
 from webapp.audit.models import AuditEvent
@@ -37,15 +38,9 @@ def _usd(cents: int | Decimal) -> str:
     return format_money(cents if isinstance(cents, int) else to_cents(cents), "USD")
 
 
-def _count(model) -> int:
-    """How many rows `model` has."""
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
 def _rows() -> dict[str, int]:
     """Row counts of everything logging a sale may write."""
-    db.session.expire_all()
-    return {m.__name__: _count(m) for m in (Sale, Customer, CommissionEntry, AuditEvent)}
+    return counts(Sale, Customer, CommissionEntry, AuditEvent)
 
 
 def _inputs(html: str) -> dict[str, str | None]:
@@ -87,12 +82,6 @@ def _post_sale(browser, data, htmx: bool = False):
 def _row_ids(html: str) -> list[int]:
     """Sale ids of the table rows, top to bottom."""
     return [int(m) for m in re.findall(r'<tr id="sale-(\d+)"', html)]
-
-
-def _reload(obj):
-    """The object as the database has it now (requests use their own session)."""
-    db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
 
 
 def _record_sale(agent, product, customer, amount: str, sold_on: date, *, status: str = "pending",
@@ -502,7 +491,7 @@ def test_another_agents_sale_is_not_found(as_agent, other_sale):
         token_from="/dashboard")
     assert edit.status_code == 404
     assert as_agent.post(f"/sales/{other_sale.id}/cancel", token_from="/dashboard").status_code == 404
-    sale = _reload(other_sale)
+    sale = reload(other_sale)
     assert (_rows(), sale.status, sale.amount_cents) == before
     assert as_agent.get("/sales/987654").status_code == 404
 
@@ -550,13 +539,13 @@ def test_managers_and_admins_cannot_use_agent_pages(app, factory, today, role, m
     sale = _record_sale(agent, factory.product(), factory.customer(), "50.00", TODAY)
     browser = browser_as(app, user)
     url = url.replace("SALE", str(sale.id))
-    before = (_rows(), _reload(sale).status)
+    before = (_rows(), reload(sale).status)
     if method == "GET":
         response = browser.get(url)
     else:
         response = browser.post(url, {"quantity": "1"}, token_from="/")
     assert response.status_code == 403
-    assert (_rows(), _reload(sale).status) == before
+    assert (_rows(), reload(sale).status) == before
 
 
 def test_managers_see_their_teams_sale_detail_only(as_manager, as_admin, factory, today):
@@ -734,7 +723,7 @@ def test_agent_edits_a_pending_sale_and_its_estimate_follows(as_agent, agent, fa
     data["quantity"] = "3"
     response = as_agent.post(f"/sales/{sale.id}/edit", data)
     assert response.status_code == 302 and redirect_path(response) == f"/sales/{sale.id}"
-    sale = _reload(sale)
+    sale = reload(sale)
     assert (sale.quantity, sale.amount_cents, sale.status) == (3, 30_000, "pending")
     page = html_of(as_agent.get(f"/sales/{sale.id}"))
     assert "would earn <strong>$30.00</strong>" in page and "$300.00" in page
@@ -742,7 +731,7 @@ def test_agent_edits_a_pending_sale_and_its_estimate_follows(as_agent, agent, fa
     assert "Update" in page  # the audit history shows the edit
     bad = as_agent.post(f"/sales/{sale.id}/edit", dict(data, unit_price="1.234"))
     assert bad.status_code == 422 and field_error(html_of(bad), "unit_price") == "Use at most two decimals."
-    assert _reload(sale).amount_cents == 30_000
+    assert reload(sale).amount_cents == 30_000
 
 
 def test_agent_cancels_a_pending_sale(as_agent, agent, factory):
@@ -750,7 +739,7 @@ def test_agent_cancels_a_pending_sale(as_agent, agent, factory):
     response = as_agent.post(f"/sales/{sale.id}/cancel", token_from=f"/sales/{sale.id}")
     assert response.status_code == 302 and redirect_path(response) == f"/sales/{sale.id}"
     assert response.headers["HX-Trigger"] == "sales-changed"
-    assert _reload(sale).status == "cancelled"
+    assert reload(sale).status == "cancelled"
     page = html_of(as_agent.get(f"/sales/{sale.id}"))
     assert "Sale cancelled." in page and "Cancel → cancelled" in page
 
@@ -761,7 +750,7 @@ def test_a_decided_sale_cannot_be_edited_or_cancelled(as_agent, agent, factory, 
                         status="pending" if status == "cancelled" else status)
     if status == "cancelled":
         sales.cancel_sale(agent, sale)
-    before = (_rows(), _reload(sale).status, _reload(sale).amount_cents)
+    before = (_rows(), reload(sale).status, reload(sale).amount_cents)
     message = f"This sale is {status}; only pending sales can be changed."
     detail = html_of(as_agent.get(f"/sales/{sale.id}"))
     assert "Cancel this sale" not in detail and f"/sales/{sale.id}/edit" not in detail
@@ -774,7 +763,7 @@ def test_a_decided_sale_cannot_be_edited_or_cancelled(as_agent, agent, factory, 
                      as_agent.post(f"/sales/{sale.id}/cancel", token_from=f"/sales/{sale.id}")):
         assert response.status_code == 409
         assert message in html_of(response)
-    sale = _reload(sale)
+    sale = reload(sale)
     assert (_rows(), sale.status, sale.amount_cents) == before
 
 
@@ -805,4 +794,4 @@ def test_a_pending_sale_in_a_closed_period_cannot_be_edited_or_cancelled(as_agen
                      as_agent.post(f"/sales/{sale.id}/cancel", token_from=f"/sales/{sale.id}")):
         assert response.status_code == 409
         assert "This sale&#39;s period is closed; ask a manager to decide it." in html_of(response)
-    assert _reload(sale).status == "pending"
+    assert reload(sale).status == "pending"

@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.conftest import browser_as
+from tests.support.rows import counts
 from tests.web._html import by_id, field_error, html_of, redirect_path, tags, text_of
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
@@ -27,9 +28,7 @@ HTMX = {"HX-Request": "true", "HX-Target": "dispute-thread"}
 
 def _counts() -> dict[str, int]:
     """Row counts of everything the dispute pages may write."""
-    db.session.expire_all()
-    return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Dispute, DisputeMessage, CommissionEntry, AuditEvent, OutgoingEmail)}
+    return counts(Dispute, DisputeMessage, CommissionEntry, AuditEvent, OutgoingEmail)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import Browser, browser_as
+from tests.support.rows import counts
 from tests.web._html import by_id, main_text, tags, text_of, within
 from tests.web._streaming import streaming_browser
 from webapp.audit.models import AuditEvent
@@ -92,9 +93,7 @@ def _confirm(browser: Browser, url: str):
 
 def _counts() -> dict[str, int]:
     """Row counts of everything an import may write."""
-    db.session.expire_all()
-    return {m.__name__: db.session.scalar(select(func.count()).select_from(m))
-            for m in (Sale, Customer, CommissionEntry, AuditEvent)}
+    return counts(Sale, Customer, CommissionEntry, AuditEvent)
 
 
 def _errors(html: str) -> list[tuple[int, str, str]]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.conftest import browser_as
+from tests.support.rows import count
 from tests.web._api import API, error_of, headers_for
 from tests.web._html import field_error, html_of
 from webapp.api.tokens import create_token
@@ -44,11 +45,6 @@ MULTI_LINE_KEPT = {"LF": "\n", "CR LF": "\r\n", "TAB": "\t", "LRM": "\u200e", "R
 MULTI_LINE_REFUSED = {name: char for name, char in ONE_LINE_REFUSED.items()
                       if name not in MULTI_LINE_KEPT and name not in ("CR", "LINE SEPARATOR")}
 RLO = "\u202e"
-
-
-def count(model) -> int:
-    """Rows of a table."""
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 # --- the rule ------------------------------------------------------------------------------------------

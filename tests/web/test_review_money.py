@@ -7,9 +7,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.conftest import browser_as
+from tests.support.rows import counts, reload
 from tests.web._html import by_id, field_error, flash_messages, html_of, redirect_path, tags, text_of, within
 from webapp.audit.models import AuditEvent
 from webapp.commissions import ledger
@@ -31,17 +32,8 @@ NOV_1_15 = "Nov 1–15, 2026"
 
 def _counts() -> dict[str, int]:
     """Row counts of everything a money action may write, plus the sales' statuses."""
-    db.session.expire_all()
-    counts = {m.__name__: db.session.scalar(select(func.count()).select_from(m))
-              for m in (CommissionEntry, Payout, AuditEvent, OutgoingEmail)}
-    counts["statuses"] = sorted(db.session.scalars(select(Sale.status)).all())
-    return counts
-
-
-def _reload(obj):
-    """The object as the database has it now (requests use their own session)."""
-    db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
+    return {**counts(CommissionEntry, Payout, AuditEvent, OutgoingEmail),
+            "statuses": sorted(db.session.scalars(select(Sale.status)).all())}
 
 
 def _books_balance(agent) -> None:
@@ -102,7 +94,7 @@ def test_void_in_an_open_period_removes_the_entry_and_emails_the_agent(as_manage
     response = _void(as_manager, world, recent, reason="Order cancelled by the clinic")
     assert response.status_code == 302
     assert redirect_path(response) == f"/manage/agents/{ann.id}#sale-{recent.id}"
-    sale = _reload(recent)
+    sale = reload(recent)
     assert (sale.status, sale.reason, sale.decided_by_id) == ("voided", "Order cancelled by the clinic",
                                                               world["manager"].id)
     assert db.session.scalars(select(CommissionEntry).where(CommissionEntry.sale_id == recent.id)).all() == []
@@ -187,7 +179,7 @@ def test_another_teams_sale_is_404_and_agents_are_refused(as_manager, as_agent, 
 def test_an_admin_may_void_any_sale(as_admin, world):
     response = as_admin.post(f"/manage/sales/{world['zed_sale'].id}/void", {"reason": "Refund", "back": "sale"},
                              token_from=f"/sales/{world['zed_sale'].id}")
-    assert response.status_code == 302 and _reload(world["zed_sale"]).status == "voided"
+    assert response.status_code == 302 and reload(world["zed_sale"]).status == "voided"
 
 
 def test_the_sale_page_offers_the_void_form_only_to_managers_of_approved_sales(as_manager, world, app, factory):

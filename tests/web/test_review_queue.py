@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import event, func, select
 
+from tests.support.rows import reload
 from tests.web._html import by_id, by_testid, field_error, html_of, tags, text_of, within
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
@@ -65,12 +66,6 @@ def _state() -> dict:
         "audit": db.session.scalar(select(func.count()).select_from(AuditEvent)),
         "emails": db.session.scalar(select(func.count()).select_from(OutgoingEmail)),
     }
-
-
-def _reload(sale: Sale) -> Sale:
-    """The sale as the database has it now (requests use their own session)."""
-    db.session.expire_all()
-    return db.session.get(Sale, sale.id)
 
 
 @pytest.fixture(autouse=True)
@@ -422,7 +417,7 @@ def test_htmx_approve_replaces_the_row_and_triggers_a_refresh(as_manager, team):
     after = _state()
     assert after["statuses"][sale.id] == "approved" and after["statuses"][keep.id] == "pending"
     assert after["entries"] == before["entries"] + 1
-    assert _reload(sale).decided_by_id == team.manager.id
+    assert reload(sale).decided_by_id == team.manager.id
     assert _row_ids(html_of(as_manager.get("/manage/review"))) == [keep.id]
 
 
@@ -435,7 +430,7 @@ def test_plain_approve_redirects_back_with_the_filters_and_flashes(as_manager, t
     assert (location.path, location.query) == ("/manage/review", f"agent_id={team.alice.id}")
     page = html_of(as_manager.get("/manage/review"))
     assert f"Approved sale #{sale.id} (Alice Agent, Patient monitor)." in page
-    assert _reload(sale).status == "approved"
+    assert reload(sale).status == "approved"
 
 
 def test_reject_inline_with_a_reason_emails_the_agent(as_manager, team):
@@ -444,7 +439,7 @@ def test_reject_inline_with_a_reason_emails_the_agent(as_manager, team):
                                token_from="/manage/review", headers=ROW)
     assert response.status_code == 200 and "review-changed" in response.headers["HX-Trigger"]
     assert "Rejected" in text_of(_row(html_of(response), sale))
-    sale = _reload(sale)
+    sale = reload(sale)
     assert (sale.status, sale.reason, sale.decided_by_id) == (
         "rejected", "Duplicate of an older order", team.manager.id)
     email = db.session.scalars(
@@ -455,7 +450,7 @@ def test_reject_inline_with_a_reason_emails_the_agent(as_manager, team):
     response = as_manager.post(f"/manage/review/{other.id}/reject", {"reason": "Wrong customer"},
                                token_from="/manage/review")
     assert response.status_code == 302
-    assert _reload(other).status == "rejected"
+    assert reload(other).status == "rejected"
 
 
 @pytest.mark.parametrize("htmx", [True, False])
@@ -492,13 +487,13 @@ def test_approving_a_sale_you_entered_is_refused_on_its_row(as_manager, team):
     assert _state() == before
     response = as_manager.post(f"/manage/review/{mine.id}/approve", token_from="/manage/review")
     assert response.status_code == 403 and message in html_of(response)
-    assert _reload(mine).status == "pending"
+    assert reload(mine).status == "pending"
 
 
 def test_another_manager_may_approve_a_sale_a_manager_entered(as_admin, team):
     entered = team.sale(team.alice, "300.00", date(2026, 11, 3), entered_by=team.manager)
     response = as_admin.post(f"/manage/review/{entered.id}/approve", token_from="/manage/review", headers=ROW)
-    assert response.status_code == 200 and _reload(entered).status == "approved"
+    assert response.status_code == 200 and reload(entered).status == "approved"
 
 
 def test_approving_a_rejected_sale_is_409(as_manager, team):
@@ -602,7 +597,7 @@ def test_bulk_keeps_a_refused_row_in_the_queue_with_its_message(as_manager, team
     assert "You entered this sale" in text_of(_row(html, mine))
     result = by_testid(html, "bulk-result")
     assert f"Sale #{foreign.id}: Sale not found." in result and "Olga" not in result
-    assert [_reload(s).status for s in (mine, ok, foreign)] == ["pending", "approved", "pending"]
+    assert [reload(s).status for s in (mine, ok, foreign)] == ["pending", "approved", "pending"]
 
 
 def test_bulk_reject_needs_a_reason_and_writes_nothing_without_one(as_manager, team):
@@ -624,7 +619,7 @@ def test_bulk_reject_needs_a_reason_and_writes_nothing_without_one(as_manager, t
     data["reason"] = "Customer never signed"
     response = as_manager.post("/manage/review/bulk", data, token_from="/manage/review", headers=ROW)
     assert response.status_code == 200 and "Rejected 2 sales" in by_testid(html_of(response), "bulk-result")
-    assert (_reload(a).status, _reload(b).status) == ("rejected", "rejected")
+    assert (reload(a).status, reload(b).status) == ("rejected", "rejected")
     assert db.session.scalar(select(func.count()).select_from(OutgoingEmail).where(
         OutgoingEmail.key.in_([f"sale-rejected:{a.id}", f"sale-rejected:{b.id}"]))) == 2
 
@@ -690,7 +685,7 @@ def test_plain_bulk_redirects_and_flashes_each_outcome(as_manager, as_admin, tea
     assert "Approved 1 sale." in page
     assert (f"Sale #{taken.id} (Bob Agent, Patient monitor): "
             f"This sale was already approved by {as_admin.user.name}.") in page
-    assert _reload(a).status == "approved"
+    assert reload(a).status == "approved"
 
 
 # --- CSRF ----------------------------------------------------------------------------------------------
