@@ -24,7 +24,10 @@ from typing import NamedTuple
 import pytest
 
 from webapp.auth.models import Role, User
+from webapp.catalog.models import Customer, Product
+from webapp.commissions.models import CommissionPlan, Period
 from webapp.commissions.periods import close_period, period_for
+from webapp.sales.models import Sale
 
 TODAY = date(2026, 11, 20)
 
@@ -48,12 +51,12 @@ class TwoTeams:
     manager_b: User
     agent_b: User
     admin: User
-    plan: object
-    product: object
-    customer: object
-    sale_a: object
-    sale_b: object
-    pending_b: object
+    plan: CommissionPlan
+    product: Product
+    customer: Customer
+    sale_a: Sale
+    sale_b: Sale
+    pending_b: Sale
 
 
 class Builder:
@@ -69,7 +72,7 @@ class Builder:
         return self._today(day)
 
     @property
-    def plan(self):
+    def plan(self) -> CommissionPlan:
         """The flat 3% plan that agents are put on, made on first use."""
         if self._plan is None:
             self._plan = self.factory.plan(base_rate="3")
@@ -97,7 +100,7 @@ class Builder:
             manager = self.factory.user(Role.MANAGER, **({"name": manager} if manager else {}))
         return Team(manager, [self.agent(name, manager, plan=plan) for name in agents])
 
-    def close(self, day: date, by: User | None = None):
+    def close(self, day: date, by: User | None = None) -> Period:
         """Close the period that holds `day`, as `by` (None: the system); returns the period."""
         period = period_for(day)
         close_period(by, period)
