@@ -249,7 +249,8 @@ class Factory:
              entered_by: User | None = None):
         """A sale through the sales service, entered by the agent (or by `entered_by` for them), then
         decided by their manager: approved, or pending with approve=False, or as `status` says
-        ("pending", "approved", "rejected" or "voided"). `customer`: a Customer, a new one's name, or None."""
+        ("pending", "approved", "rejected" or "voided"). `customer`: a Customer, a new one's name,
+        or None for a fresh one."""
         import uuid
         from decimal import Decimal
 
