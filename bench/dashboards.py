@@ -169,7 +169,7 @@ def check_same_numbers(app, engine, ctx: dict) -> dict:
     """The application's figures equal the raw SQL's, to the cent (else the comparison is void)."""
     from webapp.auth.models import User
     from webapp.extensions import db
-    from webapp.review.team import team_dashboard
+    from webapp.manage.team import team_dashboard
     from webapp.sales.portal import agent_totals
 
     params = {k: ctx[k] for k in ("period_start", "period_end", "month_start", "month_end")}

@@ -74,7 +74,8 @@ def populate(count: int, seed: int = 20261101) -> dict:
     from webapp import clock
     from webapp.auth.models import User
     from webapp.catalog.models import Category, Customer, Product
-    from webapp.commissions.plans import PlanRules, assign_plan, create_plan
+    from webapp.commissions.assignments import assign_plan
+    from webapp.commissions.plans import PlanRules, create_plan
     from webapp.extensions import db
     from webapp.sales.models import Sale
 

@@ -206,7 +206,7 @@ def build_app_database(app_url: str, redis_url: str, agents: int, auto_approve: 
     from webapp.auth import services as accounts
     from webapp.auth.models import Role
     from webapp.catalog import services as catalog
-    from webapp.commissions import plans
+    from webapp.commissions import assignments, plans
     from webapp.commissions.periods import get_settings
     from webapp.extensions import db
 
@@ -230,7 +230,7 @@ def build_app_database(app_url: str, redis_url: str, agents: int, auto_approve: 
                                  rules=plans.PlanRules(base_rate=Decimal("3"),
                                                        category_rates={tech.id: Decimal("4")}))
         for person in people:
-            plans.assign_plan(None, agent_id=person.id, plan_id=plan.id, effective_from=datetime.date(2000, 1, 1))
+            assignments.assign_plan(None, agent_id=person.id, plan_id=plan.id, effective_from=datetime.date(2000, 1, 1))
         if auto_approve:
             get_settings().approval_required = False
         db.session.commit()

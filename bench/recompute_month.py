@@ -12,7 +12,7 @@ rolled back, so the data set is left as it was:
 - rebuild: the same after deleting the month's commission lines, so every line is inserted again
   (checked: the month's commission comes back to the cent);
 - plan change: what an admin's new plan version effective on the 1st of this month triggers
-  inside the request (`plans.add_version`: every agent on the plan, this month), for the tiered
+  inside the request (`plan_versions.add_version`: every agent on the plan, this month), for the tiered
   plan that half the agents are on.
 
 Baseline, in the same loop: one SQL aggregate pass over the same month (approved volume and count
@@ -85,7 +85,7 @@ def delete_month_lines(first: date, last: date) -> int:
 
 def plan_change(plan_name: str) -> int:
     """Add a version of the plan effective on the 1st of this month (as the admin's form does)."""
-    from webapp.commissions import plans
+    from webapp.commissions import plan_versions, plans
     from webapp.commissions.models import CommissionPlan
     from webapp.extensions import db
 
@@ -94,7 +94,7 @@ def plan_change(plan_name: str) -> int:
     rules = plans.PlanRules(tiers=[(start, rate + Decimal("0.5")) for start, rate in rules.tiers],
                             tier_mode=rules.tier_mode, category_rates=rules.category_rates,
                             product_rates=rules.product_rates)
-    plans.add_version(None, plan, rules, date.today().replace(day=1))
+    plan_versions.add_version(None, plan, rules, date.today().replace(day=1))
     db.session.flush()
     return len([a for a in plans.list_assignments() if a.plan_id == plan.id])
 
@@ -174,7 +174,7 @@ def main() -> int:
                  "plan_change_agents": changed_agents},
         "repeats": args.repeats,
         "kinds": {"steady": "recompute, nothing changed", "rebuild": "recompute after deleting the month's lines",
-                  "plan change": "plans.add_version effective the 1st of this month (tiered plan)",
+                  "plan change": "plan_versions.add_version effective the 1st of this month (tiered plan)",
                   "engine only": "engine.compute_month on pre-built lines, no database",
                   "baseline": "SELECT agent_id, sum(amount_cents), count(*) ... GROUP BY agent_id"},
         "figures": figures,

@@ -155,7 +155,8 @@ def bulk_populate(agents: int, sales: int, months: int, seed: int = 20261126) ->
     from webapp.auth.models import User
     from webapp.catalog.models import Category, Customer, Product
     from webapp.commissions.ledger import lock_agent, months_between, recompute_agent_month
-    from webapp.commissions.plans import PlanRules, assign_plan, create_plan
+    from webapp.commissions.assignments import assign_plan
+    from webapp.commissions.plans import PlanRules, create_plan
     from webapp.extensions import db
     from webapp.sales.models import Sale
 

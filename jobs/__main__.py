@@ -27,7 +27,8 @@ def _connection() -> Redis:
 # Statement renders run on this queue; only its workers preload the renderer.
 STATEMENT_QUEUE = "default"
 # The job modules, and WeasyPrint through webapp.statements.pdf (which the web process never loads).
-PRELOADED_MODULES = ("jobs.mail", "jobs.statements", "jobs.reminders", "jobs.housekeeping", "webapp.statements.pdf")
+PRELOADED_MODULES = ("jobs.mail", "jobs.statements", "jobs.reminders", "jobs.housekeeping", "webapp.statements.pdf",
+                     "webapp.statements.rendering")
 # The templates every statement job renders; compiled once in the worker, inherited by each job.
 WARM_TEMPLATES = ("pdf/statement.html", "email/statement.txt", "email/statement.html")
 

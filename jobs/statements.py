@@ -7,7 +7,7 @@ from jobs import app_context
 
 def render_statement(statement_id: int) -> str:
     """Render and store one statement's PDF, then its email is enqueued (no-op once rendered)."""
-    from webapp.statements.services import render_statement as render
+    from webapp.statements.rendering import render_statement as render
 
     with app_context():
         return render(statement_id)

@@ -153,7 +153,7 @@ def outbox(app):
     """The outbox backend; messages from earlier tests are cleared."""
     import shutil
 
-    from webapp.mail import get_backend
+    from webapp.mail.backends import get_backend
 
     with app.app_context():
         backend = get_backend()
@@ -239,7 +239,7 @@ class Factory:
         """Put an agent on a plan."""
         from datetime import date
 
-        from webapp.commissions.plans import assign_plan
+        from webapp.commissions.assignments import assign_plan
 
         return assign_plan(None, agent_id=agent.id, plan_id=plan.id,
                            effective_from=effective_from or date(2000, 1, 1), effective_to=effective_to)

@@ -6,17 +6,26 @@ import os
 from pathlib import Path
 
 import redis
-from flask import Flask, g, render_template, request
+from flask import Flask, abort, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
-from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy.exc import OperationalError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webapp import tasks
+from webapp import models as _models  # noqa: F401  (registers every table on the metadata)
+from webapp import money, tasks
+from webapp.api.framework import error_response
+from webapp.blueprints import BLUEPRINTS
+from webapp.commands import commissions_cli, demo_cli, users_cli
 from webapp.config import load_config
+from webapp.disputes import template_helpers as dispute_template_helpers
+from webapp.error_headers import kept_headers
 from webapp.errors import NotFound
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
+from webapp.formtools import MAX_DB_ID
+from webapp.main.navigation import navigation_for
 from webapp.private_files import create_private_file, private_dir
+from webapp.statements import mail_hooks as statement_mail_hooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,6 +60,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_security_headers(app)
     register_input_guards(app)
     register_template_helpers(app)
+    register_mail_attachments(app)
     return app
 
 
@@ -58,9 +68,6 @@ def register_input_guards(app: Flask) -> None:
     """Refuse input no row could hold before it reaches the database (where it was a 500): an id
     in a page's URL beyond a PostgreSQL INTEGER is 404 (the JSON API checks its own ids, with its
     own error body), a NUL character in any form or query value is 400."""
-    from flask import abort
-
-    from webapp.formtools import MAX_DB_ID
 
     @app.url_value_preprocessor
     def _refuse_ids_beyond_the_database(endpoint, values):
@@ -79,8 +86,6 @@ def register_input_guards(app: Flask) -> None:
 
 def register_extensions(app: Flask, redis_override=None) -> None:
     """Bind the unbound extensions to this app."""
-    import webapp.models  # noqa: F401  (registers every table on the metadata)
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
@@ -133,58 +138,19 @@ def _configure_sqlite(engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Attach every blueprint."""
-    from webapp.admin import bp as admin_bp
-    from webapp.auth import bp as auth_bp
-    from webapp.main import bp as main_bp
-    from webapp.mail.webhooks import bp as mail_webhooks_bp
-    from webapp.sales import bp as sales_bp
-    from webapp.sales import routes as _sales_routes  # noqa: F401  (attaches the views to sales_bp)
-    from webapp.sales import dispute_routes as _dispute_routes  # noqa: F401  (agent dispute pages)
-    from webapp.review import bp as review_bp
-    from webapp.statements import bp as statements_bp
-    from webapp.statements import routes as _statements_routes  # noqa: F401  (attaches the views)
-    import_review_routes()
-
-    app.register_blueprint(main_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(admin_bp, url_prefix="/admin")
-    app.register_blueprint(sales_bp)
-    from webapp.api import bp as api_bp
-    from webapp.api import routes as _api_routes  # noqa: F401  (attaches the operations to api_bp)
-
-    app.register_blueprint(api_bp)
-    from webapp.api.token_routes import bp as api_tokens_bp
-
-    app.register_blueprint(api_tokens_bp)
-    app.register_blueprint(review_bp)
-    app.register_blueprint(statements_bp)
-    app.register_blueprint(mail_webhooks_bp)  # POST /webhooks/mailchimp (signed, CSRF-exempt)
-
-
-def import_review_routes() -> None:
-    """Import the review blueprint's route modules (each attaches its views to review.bp)."""
-    import importlib
-    import pkgutil
-
-    import webapp.review as review
-
-    for module in pkgutil.iter_modules(review.__path__):
-        if module.name.endswith("_routes"):
-            importlib.import_module(f"webapp.review.{module.name}")
+    """Attach every blueprint, from the one explicit list (webapp/blueprints.py)."""
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app: Flask) -> None:
     """Render friendly pages for HTTP errors, CSRF failures and a lost database."""
-    from webapp.error_headers import kept_headers
 
     def render_error(error):
         """Render the error page for an HTTP error code (JSON in the API's shape under /api/), with
         the error's own headers (Allow of a 405, Retry-After of a 429...)."""
         code = getattr(error, "code", 500) or 500
         if request.path.startswith("/api/"):
-            from webapp.api.framework import error_response
-
             message = getattr(error, "description", None) or "The request could not be handled."
             return error_response(code, message if code != 500 else "Something went wrong on our side.",
                                   headers=kept_headers(error))
@@ -210,8 +176,6 @@ def register_errorhandlers(app: Flask) -> None:
         app.logger.error("database unavailable: %s", error.orig.__class__.__name__)
         message = "The service cannot reach its database right now. Nothing was saved; try again in a moment."
         if request.path.startswith("/api/"):
-            from webapp.api.framework import error_response
-
             return error_response(503, message)
         # The page must not need the database: the signed-in user could not be loaded (or, loaded
         # earlier, was expired by the rollback), so the layout would query again and turn the 503
@@ -222,8 +186,6 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Register the `flask users`, `flask demo` and `flask commissions` command groups."""
-    from webapp.commands import commissions_cli, demo_cli, users_cli
-
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(commissions_cli)
@@ -250,10 +212,12 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Expose the navigation and formatting helpers to every template."""
-    from webapp import money
-    from webapp.main.navigation import navigation_for
-
+    """Expose the navigation, formatting and dispute helpers to every template."""
     money.init_app(app)
-
     app.jinja_env.globals["navigation_for"] = navigation_for
+    dispute_template_helpers.init_app(app)
+
+
+def register_mail_attachments(app: Flask) -> None:
+    """Attach each statement email's PDF (here, so the web app and the worker both do)."""
+    statement_mail_hooks.init_app(app)

@@ -10,6 +10,8 @@ from flask.cli import AppGroup
 
 from webapp.auth import services as accounts
 from webapp.commissions.engine import EngineError
+from webapp.commissions.golden import simulate, simulate_case
+from webapp.demo import DEMO_PASSWORD, generate_demo, seed_demo
 from webapp.errors import ServiceError
 from webapp.extensions import db
 
@@ -45,8 +47,6 @@ def create_user_command(email, name, role, manager_email, password):
 @demo_cli.command("seed")
 def seed_command():
     """Create the demo organisation if it is not there yet, and print its logins."""
-    from webapp.demo import DEMO_PASSWORD, seed_demo
-
     try:
         created = seed_demo()
     except RuntimeError as exc:
@@ -67,8 +67,6 @@ def seed_command():
 @click.option("--seed", type=int, default=20261126, show_default=True, help="Random seed (same seed, same data).")
 def generate_command(agents, sales, months, seed):
     """Bulk data for benchmarks: N agents in teams of 25 and M sales with their ledger (not for production)."""
-    from webapp.demo import DEMO_PASSWORD, generate_demo
-
     try:
         report = generate_demo(agents, sales, months=months, seed=seed, progress=click.echo)
     except (RuntimeError, ValueError) as exc:
@@ -85,8 +83,6 @@ def generate_command(agents, sales, months, seed):
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def simulate_command(file: Path):
     """Run the cases of a golden-case JSON file through the engine; print {case: {sale id: amount}}."""
-    from webapp.commissions.golden import simulate
-
     data = _read_cases(file)
     try:
         results = simulate(data)
@@ -115,8 +111,6 @@ def _read_cases(file: Path) -> dict:
 
 def _failing_case(data: dict) -> str:
     """'case NAME: ' for the first case the engine refuses (found again one by one, errors only)."""
-    from webapp.commissions.golden import simulate_case
-
     for number, case in enumerate(data["cases"], start=1):
         try:
             simulate_case(case)

@@ -17,7 +17,7 @@ from webapp.auth import services as accounts
 from webapp.auth.models import Role, User
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Customer, Product
-from webapp.commissions import plans
+from webapp.commissions import assignments, plans
 from webapp.commissions.ledger import recompute_agent_range
 from webapp.commissions.models import CommissionPlan, Period, PlanAssignment, Target
 from webapp.commissions.periods import period_for
@@ -95,7 +95,7 @@ def _ensure_plans(agents: list[User], month_start: date) -> None:
     flat, tiered = _demo_plans()
     for index, agent in enumerate(agents):
         if not plans.assignments_of(agent.id):
-            plans.assign_plan(None, agent_id=agent.id, plan_id=(tiered if index % 2 else flat).id,
+            assignments.assign_plan(None, agent_id=agent.id, plan_id=(tiered if index % 2 else flat).id,
                               effective_from=date(2000, 1, 1))
         for month in (month_start, (month_start - timedelta(days=1)).replace(day=1)):
             if plans.target_for(agent.id, month) is None:

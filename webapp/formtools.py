@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from flask import flash, redirect, render_template, request, url_for
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from webapp.errors import ServiceError
+from webapp.extensions import db
 from webapp.money import MoneyError, parse_money, parse_rate
 
 
@@ -177,10 +179,6 @@ def form_page(form, save, *, template: str, done, **context):
     """The create/edit page pattern: GET renders; POST validates, runs `save()` (a service call),
     commits and returns `done(result)`, or re-renders with each error beside its field (422),
     rolled back so nothing is half-written."""
-    from flask import render_template, request
-
-    from webapp.extensions import db
-
     if request.method == "POST":
         if form.validate_on_submit():
             try:
@@ -197,7 +195,6 @@ def form_page(form, save, *, template: str, done, **context):
 
 def saved(message: str, endpoint: str, **values):
     """A `done` for form_page: flash `message` and redirect to `endpoint`."""
-    from flask import flash, redirect, url_for
 
     def finish(_result):
         flash(message, "success")

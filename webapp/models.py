@@ -10,5 +10,5 @@ from webapp.commissions.models import (  # noqa: F401
 )
 from webapp.sales.models import Sale, SaleStatus  # noqa: F401
 from webapp.statements.models import Statement, StatementRun  # noqa: F401
-from webapp.review.models import Dispute, DisputeMessage  # noqa: F401
+from webapp.disputes.models import Dispute, DisputeMessage  # noqa: F401
 from webapp.api.models import ApiToken  # noqa: F401

@@ -11,12 +11,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import rq
+from flask import current_app
 from redis import Redis
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from webapp.extensions import db, redis_client
+
+# What a page or the API says when a run cannot start because Redis does not answer.
+UNAVAILABLE = "The background service is unavailable, nothing was issued; try again in a minute."
 HOUR = 60 * 60
 DAY = 24 * HOUR
 
@@ -177,8 +185,6 @@ def enqueue_after_commit(queue_name: str, func: str, *args: Any, **options: Any)
     removed). If Redis is unreachable the job is only logged: every job that matters is also
     found from the database by a periodic dispatcher, so nothing is lost.
     """
-    from webapp.extensions import db
-
     db.session.info.setdefault(_PENDING_KEY, []).append((queue_name, func, args, options))
 
 
@@ -187,10 +193,6 @@ def _run_pending(session) -> None:
     pending = session.info.pop(_PENDING_KEY, [])
     if not pending:
         return
-    from flask import current_app
-
-    from webapp.extensions import redis_client
-
     for queue_name, func, args, options in pending:
         try:
             enqueue(queue_name, func, *args, connection=redis_client(), **options)
@@ -209,10 +211,21 @@ def _drop_pending(session, previous_transaction) -> None:
 
 def init_app(app) -> None:
     """Hook enqueue-after-commit into every SQLAlchemy session of the app."""
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session
-
     if not getattr(init_app, "_registered", False):
         event.listen(Session, "after_commit", _run_pending)
         event.listen(Session, "after_soft_rollback", _drop_pending)
         init_app._registered = True
+
+
+def background_service_available(timeout: float = 1.0) -> bool:
+    """True when Redis answers a PING within `timeout` seconds (a fresh connection, not the pool's)."""
+    connection = redis_client().connection_pool.make_connection()
+    connection.socket_connect_timeout = connection.socket_timeout = timeout
+    try:
+        connection.connect()
+        connection.send_command("PING")
+        return connection.read_response() in (b"PONG", "PONG", True)
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        connection.disconnect()

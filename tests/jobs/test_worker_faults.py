@@ -41,7 +41,8 @@ from webapp import clock, create_app
 from webapp.auth.models import User
 from webapp.catalog.models import Category, Customer, Product
 from webapp.commissions.periods import period_for
-from webapp.commissions.plans import PlanRules, assign_plan, create_plan
+from webapp.commissions.assignments import assign_plan
+from webapp.commissions.plans import PlanRules, create_plan
 from webapp.extensions import db
 from webapp.sales.services import SaleInput, approve_sale, create_sale
 from webapp.statements.services import start_period_run

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from tests.support.processes import stop
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.audit.models import AuditEvent
 from webapp.catalog.models import Customer
 from webapp.extensions import db

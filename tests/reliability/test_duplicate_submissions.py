@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import csrf_token_from, sign_in
 from tests.support.committed import own_session
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.auth.models import User
 from webapp.catalog.models import Customer
 from webapp.extensions import db

@@ -10,17 +10,17 @@ from sqlalchemy import func, select
 from tests.conftest import Browser, browser_as
 from tests.support.world import TODAY, Builder
 from webapp.api.models import ApiToken
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Category, Customer, Product, ProductAssignment
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, Payout, Period, PlanAssignment,
                                        PlanVersion, Settings, Target)
 from webapp.commissions.payouts import record_payout
+from webapp.disputes.models import Dispute, DisputeMessage
+from webapp.disputes.services import open_dispute
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
-from webapp.review.disputes import open_dispute
-from webapp.review.models import Dispute, DisputeMessage
 from webapp.sales.models import Sale
 from webapp.statements.models import Statement, StatementRun
 from webapp.statements.services import start_adhoc_run

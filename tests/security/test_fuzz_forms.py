@@ -49,7 +49,7 @@ FUZZ = settings(max_examples=25, deadline=None,
 @pytest.fixture
 def world(app, factory, today):
     w = World(app, factory, today)
-    from webapp.review.disputes import open_dispute
+    from webapp.disputes.services import open_dispute
 
     w.pending_a = factory.sale(w.agent_a, "300.00", date(2026, 11, 19), product=w.product, approve=False)
     sale = factory.sale(w.agent_a, "400.00", date(2026, 11, 18), product=w.product)

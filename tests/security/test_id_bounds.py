@@ -14,11 +14,11 @@ from datetime import date
 import pytest
 from werkzeug.datastructures import ImmutableMultiDict
 
-import webapp.api.routes  # noqa: F401  (registers every operation in REGISTRY)
+import webapp.blueprints  # noqa: F401  (registers every operation in REGISTRY)
 from tests.conftest import browser_as
 from tests.security._world import World
 from webapp.api.framework import REGISTRY
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 
 HUGE = ("2147483648", "99999999999999999999")
 SKIPPED = {"static", "auth.logout", "main.healthz", "mail_webhooks.mailchimp", "api.openapi_document",

@@ -114,8 +114,8 @@ NEW_PASSWORD = "brand-new-Secret-pw-42"
 
 
 def test_no_secret_in_logs_or_pages(app, factory, caplog, outbox, mailchimp_stub, monkeypatch):
-    from webapp.api.tokens import create_token
-    from webapp.mail import EmailMessage
+    from webapp.auth.tokens import create_token
+    from webapp.mail.messages import EmailMessage
     from webapp.mail.mailchimp import MailchimpBackend
 
     caplog.set_level(logging.DEBUG)

@@ -24,8 +24,9 @@ from webapp.commissions import ledger
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, Payout, Period, PlanAssignment, PlanOverride,
                                        PlanTier, PlanVersion)
 from webapp.commissions.payouts import record_payout
-from webapp.commissions.plans import (PlanRules, add_version, assign_plan, create_plan, end_assignment,
-                                      validate_rules)
+from webapp.commissions.assignments import assign_plan, end_assignment
+from webapp.commissions.plan_versions import add_version
+from webapp.commissions.plans import PlanRules, create_plan, validate_rules
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.money import MoneyError, parse_money, parse_rate

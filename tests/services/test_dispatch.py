@@ -22,7 +22,7 @@ from webapp.mail.models import OutgoingEmail
 from webapp.statements import dispatch as dispatcher
 from webapp.statements.dispatch import SENDING_STALE_AFTER, dispatch, due_periods, period_due_at
 from webapp.statements.models import Statement, StatementRun
-from webapp.statements.services import render_statement
+from webapp.statements.rendering import render_statement
 from webapp.tasks import unique_job_id
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -389,7 +389,7 @@ def test_a_transient_delivery_failure_is_retried_after_30_seconds(team, at, app,
     from rq.job import Job
     from rq.registry import ScheduledJobRegistry
 
-    from webapp.mail import MailProviderError
+    from webapp.mail.messages import MailProviderError
 
     email = _rendered_email(team, at)
     monkeypatch.setitem(app.extensions, "mail_backend", _FailingBackend(MailProviderError(503, "busy")))
@@ -408,7 +408,7 @@ def test_a_transient_delivery_failure_is_retried_after_30_seconds(team, at, app,
 def test_a_permanent_delivery_failure_is_not_retried(team, at, app, monkeypatch):
     from rq.job import Job
 
-    from webapp.mail import MailProviderError
+    from webapp.mail.messages import MailProviderError
 
     email = _rendered_email(team, at)
     error = MailProviderError(401, "Invalid API key", permanent=True)

@@ -16,8 +16,8 @@ from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import deliver_email, pending_email_ids
-from webapp.review import disputes
-from webapp.review.models import Dispute, DisputeMessage
+from webapp.disputes import services as disputes
+from webapp.disputes.models import Dispute, DisputeMessage
 from webapp.sales.services import void_sale
 from tests.services.test_concurrency import WAIT, committed  # noqa: F401  (fixture: real commits, PostgreSQL only)
 from tests.support.committed import in_threads, own_session

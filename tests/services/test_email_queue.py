@@ -60,7 +60,7 @@ def test_a_crash_after_sending_is_recognised_and_not_resent(app, outbox):
     email = _queue()
     db.session.commit()
     # The worker died after the provider took the message but before it recorded that.
-    from webapp.mail import get_backend
+    from webapp.mail.backends import get_backend
     from webapp.mail.services import _message
 
     email.status, email.attempts = "sending", 1
@@ -72,7 +72,7 @@ def test_a_crash_after_sending_is_recognised_and_not_resent(app, outbox):
 
 
 def test_a_provider_failure_is_recorded_and_left_for_a_retry(app, outbox, monkeypatch):
-    from webapp.mail import get_backend
+    from webapp.mail.backends import get_backend
 
     email = _queue()
     db.session.commit()
@@ -112,7 +112,7 @@ def test_rejecting_and_voiding_email_the_agent_with_the_reason(app, factory, out
 
 
 def test_a_retry_after_an_ambiguous_failure_looks_before_resending(app, outbox, monkeypatch):
-    from webapp.mail import get_backend
+    from webapp.mail.backends import get_backend
 
     email = _queue()
     db.session.commit()

@@ -32,7 +32,9 @@ from webapp.commissions import engine, ledger
 from webapp.commissions.models import CommissionEntry, CommissionPlan, EntryKind, Payout, Period
 from webapp.commissions.payouts import record_payout, reverse_payout
 from webapp.commissions.periods import close_period, get_settings, period_for
-from webapp.commissions.plans import PlanRules, add_version, assign_plan, create_plan
+from webapp.commissions.assignments import assign_plan
+from webapp.commissions.plan_versions import add_version
+from webapp.commissions.plans import PlanRules, create_plan
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.money import from_cents, rate_to_units, to_cents

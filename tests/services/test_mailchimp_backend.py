@@ -11,7 +11,8 @@ import requests
 from rq import Queue
 
 from webapp.extensions import db, redis_client
-from webapp.mail import Attachment, EmailMessage, MailProviderError, get_backend
+from webapp.mail.backends import get_backend
+from webapp.mail.messages import Attachment, EmailMessage, MailProviderError
 from webapp.mail.mailchimp import DEFAULT_TIMEOUT, MailchimpBackend
 from webapp.mail.services import _message, deliver_email, pending_email_ids, queue_email
 from webapp.tasks import QUEUES

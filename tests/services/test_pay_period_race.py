@@ -19,7 +19,7 @@ from tests.web._html import tags
 from webapp.commissions.models import Payout
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
-from webapp.review import money as money_service
+from webapp.commissions import period_payments as money_service
 
 HOLD = 0.3  # seconds the first run keeps its locks before committing
 WAIT = 10  # seconds: a barrier or a join taking longer means the test is stuck

@@ -22,7 +22,7 @@ from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
 from webapp.commissions.models import CommissionEntry
 from webapp.extensions import db
-from webapp.review import queue
+from webapp.manage import queue
 from webapp.sales.models import Sale
 
 HOLD = 0.3  # seconds the first decision keeps its lock before the commit, so the other must wait

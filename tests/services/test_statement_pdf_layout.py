@@ -20,7 +20,8 @@ from webapp.demo import CUSTOMERS, PRODUCTS
 from webapp.extensions import db
 from webapp.money import format_money
 from webapp.sales.services import SaleInput, approve_sale, create_sale, void_sale
-from webapp.statements.services import render_statement, start_adhoc_run, start_period_run, statement_pdf
+from webapp.statements.rendering import render_statement
+from webapp.statements.services import start_adhoc_run, start_period_run, statement_pdf
 
 pytestmark = pytest.mark.usefixtures("empty_queues")  # render jobs enqueued here are not left behind
 

@@ -16,7 +16,8 @@ from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import deliver_email
 from webapp.sales.services import void_sale
 from webapp.statements.models import Statement, StatementRun
-from webapp.statements.services import (render_statement, start_adhoc_run, start_period_run, statement_pdf)
+from webapp.statements.rendering import render_statement
+from webapp.statements.services import (start_adhoc_run, start_period_run, statement_pdf)
 
 
 def d(day: int, month: int = 11) -> date:

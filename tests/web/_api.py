@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.support.rows import count  # noqa: F401  (the API tests count rows through this module)
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 
 API = "/api/v1"
 

@@ -11,7 +11,7 @@ from tests.conftest import TEST_PASSWORD, Browser
 from tests.support.rows import reload
 from tests.web._html import by_id, field_error, tags
 from webapp.api.models import ApiToken
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
 from webapp.extensions import db

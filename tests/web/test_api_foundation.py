@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import browser_as
 from webapp.api.models import ApiToken
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.catalog.models import Product
 from webapp.extensions import db
 

@@ -10,7 +10,7 @@ from typing import get_args
 
 import pytest
 
-import webapp.api.routes  # noqa: F401  (registers every operation in REGISTRY)
+import webapp.blueprints  # noqa: F401  (registers every operation in REGISTRY)
 from tests.security._world import row_counts
 from tests.web._api import error_of, headers_for
 from webapp.api.framework import NUL_MESSAGE, REGISTRY, Operation, _nul_fields

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.web._api import API, count, error_of, headers_for
-from webapp.api.tokens import create_token, revoke_token
+from webapp.auth.tokens import create_token, revoke_token
 from webapp.audit.models import AuditEvent
 from webapp.catalog.models import Customer
 from webapp.commissions.models import CommissionEntry

@@ -20,9 +20,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from webapp.api import routes as _routes  # noqa: F401  (registers every operation)
+from webapp import blueprints as _blueprints  # noqa: F401  (registers every operation)
 from webapp.api.framework import REGISTRY
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.extensions import db
 from webapp.statements.services import start_adhoc_run
 

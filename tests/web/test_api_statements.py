@@ -15,7 +15,7 @@ from webapp.commissions.models import Settings
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.statements.models import Statement, StatementRun
-from webapp.statements.routes import UNAVAILABLE
+from webapp.tasks import UNAVAILABLE
 from webapp.statements.services import start_adhoc_run
 
 TODAY = date(2026, 11, 20)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import browser_as
 from tests.web._html import by_id, tags
-from webapp.admin.audit import diff
+from webapp.audit.queries import diff
 from webapp.audit.models import AuditEvent
 from webapp.audit.services import record
 from webapp.auth.models import Role

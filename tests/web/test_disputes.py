@@ -20,7 +20,7 @@ from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import deliver_email, pending_email_ids
-from webapp.review.models import Dispute, DisputeMessage
+from webapp.disputes.models import Dispute, DisputeMessage
 
 TODAY = date(2026, 11, 20)
 HTMX = {"HX-Request": "true", "HX-Target": "dispute-thread"}

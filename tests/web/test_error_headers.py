@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import Browser
 from tests.web._api import API, error_of, headers_for
-from webapp.api.tokens import create_token, revoke_token
+from webapp.auth.tokens import create_token, revoke_token
 from webapp.auth.models import Role
 
 

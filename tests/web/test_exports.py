@@ -14,7 +14,7 @@ from tests.web._streaming import streaming_browser
 from webapp.auth.models import Role
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
-from webapp.review import exports
+from webapp.manage import exports
 from webapp.sales import services as sales
 
 TODAY = date(2026, 11, 20)

@@ -27,7 +27,7 @@ from webapp.commissions.models import CommissionEntry
 from webapp.commissions.periods import close_period, period_for
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.review import imports
+from webapp.sales import imports
 from webapp.sales import services as sales
 from webapp.sales.models import Sale
 
@@ -218,7 +218,7 @@ def test_a_file_with_new_and_old_rows_creates_only_the_new(manager):
 
 
 def test_an_export_file_imports_as_it_is_with_its_extra_columns_ignored(manager, world):
-    from webapp.review.exports import SALES_COLUMNS
+    from webapp.sales.csv_format import SALES_COLUMNS
 
     header = ",".join(SALES_COLUMNS)
     extra = ",9,Ann Agent,Widget,200.00,approved,6.00,ann@example.com,boss@example.com,2026-11-03T10:00:00+00:00,"

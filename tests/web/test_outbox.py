@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.mail import Attachment, EmailMessage, send_email
+from webapp.mail.backends import send_email
+from webapp.mail.messages import Attachment, EmailMessage
 from webapp.mail.outbox import OutboxBackend
 
 PDF = b"%PDF-1.7\n% a tiny statement\n%%EOF\n"

@@ -15,7 +15,7 @@ from tests.conftest import csrf_token_from
 from tests.support.queues import jobs
 from webapp.auth.models import Role
 from webapp.extensions import db
-from webapp.mail import MailProviderError
+from webapp.mail.messages import MailProviderError
 from webapp.mail.mailchimp import MailchimpBackend
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import deliver_email

@@ -16,7 +16,7 @@ from tests.conftest import browser_as
 from tests.support.rows import count
 from tests.web._api import API, error_of, headers_for
 from tests.web._html import field_error, html_of
-from webapp.api.tokens import create_token
+from webapp.auth.tokens import create_token
 from webapp.auth.models import Role, User
 from webapp.auth.services import create_user, update_user
 from webapp.catalog.models import Category, Customer, Product
@@ -29,7 +29,7 @@ from webapp.commissions.plans import PlanRules, create_plan
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import plain_text_problem
-from webapp.review import imports
+from webapp.sales import imports
 from webapp.sales.models import Sale
 from webapp.statements.models import StatementRun
 

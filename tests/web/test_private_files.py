@@ -15,10 +15,10 @@ from sqlalchemy import create_engine, text
 from webapp import _create_private_sqlite_file, create_app
 from webapp.config import load_config
 from webapp.extensions import db
-from webapp.mail import Attachment, EmailMessage
+from webapp.mail.messages import Attachment, EmailMessage
 from webapp.mail.outbox import OutboxBackend
 from webapp.private_files import private_dir, write_private
-from webapp.review import imports
+from webapp.sales import imports
 
 
 def mode(path: Path) -> int:

@@ -20,7 +20,7 @@ from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import deliver_email, pending_email_ids
-from webapp.review import money as money_service
+from webapp.commissions import period_payments as money_service
 from webapp.sales.models import Sale
 from webapp.sales.services import void_sale
 

@@ -22,7 +22,7 @@ from webapp.commissions.models import CommissionEntry, EntryKind
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
-from webapp.review import queue
+from webapp.manage import queue
 from webapp.sales import portal
 from webapp.sales import services as sales
 from webapp.sales.models import Sale
@@ -245,7 +245,9 @@ def test_pages_of_twenty_five(as_manager, team):
 # --- flags -------------------------------------------------------------------------------------------
 
 def test_no_plan_flag_matches_the_ledgers_plan_resolver(as_manager, team, factory):
-    from webapp.commissions.plans import add_version, end_assignment, PlanRules
+    from webapp.commissions.assignments import end_assignment
+    from webapp.commissions.plan_versions import add_version
+    from webapp.commissions.plans import PlanRules
 
     # Carla has no plan at all; Dan's plan ended on Nov 5; Eve's plan only starts on Nov 10.
     carla = factory.user(Role.AGENT, manager=team.manager, name="Carla")

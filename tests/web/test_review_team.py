@@ -17,7 +17,7 @@ from webapp.commissions.payouts import record_payout
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
 from webapp.money import format_money
-from webapp.review import team as team_service
+from webapp.manage import team as team_service
 from webapp.sales.services import void_sale
 
 TODAY = date(2026, 11, 20)
@@ -390,7 +390,7 @@ def test_the_agents_disputes_are_listed_and_linked(as_manager, team):
     from sqlalchemy import select
 
     from webapp.commissions.models import CommissionEntry
-    from webapp.review.disputes import open_dispute
+    from webapp.disputes.services import open_dispute
 
     ann = team["ann"]
     assert by_id(html_of(as_manager.get(f"/manage/agents/{ann.id}")), "disputes") is None  # none yet

@@ -19,7 +19,8 @@ from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.sales.services import approve_sale
 from webapp.statements.models import Statement
-from webapp.statements.services import render_statement, start_adhoc_run, start_period_run, statement_pdf
+from webapp.statements.rendering import render_statement
+from webapp.statements.services import start_adhoc_run, start_period_run, statement_pdf
 
 pytestmark = pytest.mark.usefixtures("empty_queues")  # render jobs enqueued here are not left behind
 

@@ -20,8 +20,9 @@ from webapp.extensions import db, redis_client
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import deliver_email
 from webapp.statements.models import Statement, StatementRun
-from webapp.statements.routes import UNAVAILABLE
-from webapp.statements.services import render_statement, start_adhoc_run, start_period_run, statement_html
+from webapp.tasks import UNAVAILABLE
+from webapp.statements.rendering import render_statement
+from webapp.statements.services import start_adhoc_run, start_period_run, statement_html
 
 HTMX = {"HX-Request": "true"}
 NOV = {"start": "2026-11-01", "end": "2026-11-17"}  # a valid range: Nov 17 is "today"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from webapp.api.convert import money, snapshot_adjustments, snapshot_lines, snapshot_payouts, unit_price
 from webapp.api.framework import operation
-from webapp.api.sales_routes import money, unit_price, visible_agent
 from webapp.api.schemas import CommissionsOut, EstimateIn, EstimateOut, RangeQuery
-from webapp.api.statement_routes import snapshot_adjustments, snapshot_lines, snapshot_payouts
+from webapp.auth.access import own_or_managed_agent
 from webapp.money import to_cents
-from webapp.sales import portal
 from webapp.sales import services as sales
+from webapp.statements import services as statements
 
 
 @operation("GET", "/agents/{agent_id}/commissions", summary="An agent's commission over a date range "
@@ -17,8 +17,8 @@ def agent_commissions(user, agent_id: int, query: RangeQuery):
     """An agent's volume, earned, adjustments, payouts, unpaid balance and lines for a range.
 
     Agents only their own id, managers their team, admins every agent; anyone else is 404."""
-    agent = visible_agent(user, agent_id)
-    figures = portal.commission_summary(agent, query.start, query.end)
+    agent = own_or_managed_agent(user, agent_id)
+    figures = statements.commission_summary(agent, query.start, query.end)
     totals = figures["totals"]
     return CommissionsOut(
         agent_id=agent.id, start=figures["start"], end=figures["end"], volume=money(totals["volume"]),

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import timedelta, timezone
 from functools import wraps
 from typing import Any, Callable
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from webapp import clock
 from webapp.api import bp
-from webapp.api.tokens import authenticate
+from webapp.auth.tokens import authenticate
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import csrf, db, limiter
 from webapp.formtools import MAX_DB_ID
@@ -147,8 +148,6 @@ def _fields_from(exc: ValidationError, prefix: str = "") -> dict[str, str]:
 def _token_key() -> str:
     """Throttle per token (the header's hash is cheap; bad tokens share one bucket per address)."""
     header = request.headers.get("Authorization", "")
-    import hashlib
-
     return "api-token:" + hashlib.sha256(header.encode()).hexdigest()[:32] if header else "api-anon:" + (
         request.remote_addr or "unknown")
 
@@ -210,8 +209,6 @@ def _touch(token) -> None:
     now = clock.now_utc()
     last = token.last_used_at
     if last is not None and last.tzinfo is None:
-        from datetime import timezone
-
         last = last.replace(tzinfo=timezone.utc)
     if last is None or now - last > timedelta(minutes=1):
         token.last_used_at = now
@@ -242,7 +239,6 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
             if write and token.scope != "write":
                 raise ApiError(403, "This token is read-only.",
                                headers={"WWW-Authenticate": WRITE_SCOPE_NEEDED})
-            g.api_user, g.api_token = user, token
             _touch(token)
             # Ids are PostgreSQL INTEGERs: a larger one names nothing and would fail the query.
             if any(value > MAX_DB_ID for value in path_args.values()):

@@ -7,60 +7,19 @@ sales services'; this module only translates JSON to their inputs and their resu
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from decimal import Decimal
 
-from flask import request
-
+from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
+                                unit_price, utc)
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import ReasonIn, SaleIn, SaleOut, SalePage, SaleQuery
+from webapp.auth.access import own_or_managed_agent, visible_sale
 from webapp.auth.models import Role
-from webapp.catalog.models import Product
-from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.money import MoneyError, from_cents, parse_money
-from webapp.review import access
 from webapp.sales import portal
 from webapp.sales import services as sales
 from webapp.sales.models import Sale
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
 MANAGERS = ("manager", "admin")
-
-
-def money(cents: int | None) -> str | None:
-    """Integer cents as the API's decimal string ("1250.00"); None stays None."""
-    return None if cents is None else str(from_cents(cents))
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime (SQLite hands back naive UTC)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
-
-
-def visible_agent(user, agent_id: int):
-    """The agent `agent_id` if the user may see them (agents only themselves), else NotFound."""
-    if user.role == Role.AGENT.value:
-        if agent_id != user.id:
-            raise NotFound()
-        return user
-    return access.visible_agent(user, agent_id)
-
-
-def unit_price(text: str | None, product_id: int) -> Decimal | None:
-    """The unit price given, else the product's list price (as the sale form does).
-
-    None when the product is unknown: the service then says which product to choose."""
-    if text is not None:
-        try:
-            return parse_money(text)
-        except MoneyError as exc:
-            raise ApiError(422, str(exc), {"unit_price": str(exc)}) from exc
-    product = db.session.get(Product, product_id)
-    return Decimal(product.list_price_cents) / 100 if product is not None else None
 
 
 def _sale_out(sale: Sale, commission: dict[int, int], estimates: dict[int, int]) -> SaleOut:
@@ -78,18 +37,6 @@ def _one(sale: Sale) -> SaleOut:
     """One sale for the API, read fresh (its commission changes with the ledger)."""
     db.session.flush()
     return _sale_out(sale, portal.sale_commissions([sale.id]), portal.sale_estimates([sale]))
-
-
-def idempotency_key_header() -> str | None:
-    """The client's Idempotency-Key header (None without one); 400 for a malformed key."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not sales._KEY.match(key):  # noqa: SLF001  (the service's own rule for keys)
-        message = "Use 8 to 64 letters, digits, dashes or underscores."
-        raise ApiError(400, f"The {IDEMPOTENCY_HEADER} header is not valid. {message}",
-                       {IDEMPOTENCY_HEADER: message})
-    return key
 
 
 def _idempotency_key() -> str:
@@ -133,7 +80,7 @@ def create_sale(user, body: SaleIn):
 def list_sales(user, query: SaleQuery):
     """Sales the token's user may see, newest first, filtered and paginated."""
     if query.agent_id is not None:
-        visible_agent(user, query.agent_id)
+        own_or_managed_agent(user, query.agent_id)
     if query.start and query.end and query.end < query.start:
         raise ApiError(422, "The last day is before the first day.", {"end": "Before start."})
     filters = portal.SaleFilters(start=query.start, end=query.end, status=query.status,
@@ -149,25 +96,25 @@ def list_sales(user, query: SaleQuery):
 @operation("GET", "/sales/{sale_id}", summary="One sale", tag="Sales", responses={200: SaleOut})
 def get_sale(user, sale_id: int):
     """A sale the user may see (another agent's or another team's sale: 404)."""
-    return _one(sales.visible_sale(user, sale_id))
+    return _one(visible_sale(user, sale_id))
 
 
 @operation("POST", "/sales/{sale_id}/approve", summary="Approve a pending sale", tag="Sales",
            responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
 def approve_sale(user, sale_id: int):
     """Approve a pending sale of the team (never one you entered yourself: 403; decided: 409)."""
-    return _one(sales.approve_sale(user, sales.visible_sale(user, sale_id)))
+    return _one(sales.approve_sale(user, visible_sale(user, sale_id)))
 
 
 @operation("POST", "/sales/{sale_id}/reject", summary="Reject a pending sale, with a reason", tag="Sales",
            body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
 def reject_sale(user, sale_id: int, body: ReasonIn):
     """Reject a pending sale of the team (decided already: 409)."""
-    return _one(sales.reject_sale(user, sales.visible_sale(user, sale_id), body.reason))
+    return _one(sales.reject_sale(user, visible_sale(user, sale_id), body.reason))
 
 
 @operation("POST", "/sales/{sale_id}/void", summary="Void an approved sale, with a reason", tag="Sales",
            body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
 def void_sale(user, sale_id: int, body: ReasonIn):
     """Void an approved sale of the team (a stated one gets a clawback; not approved: 409)."""
-    return _one(sales.void_sale(user, sales.visible_sale(user, sale_id), body.reason))
+    return _one(sales.void_sale(user, visible_sale(user, sale_id), body.reason))

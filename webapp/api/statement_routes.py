@@ -8,46 +8,20 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
+                                snapshot_adjustments, snapshot_lines, snapshot_payouts)
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, error_response, operation
-from webapp.api.sales_routes import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
-                                     visible_agent)
-from webapp.api.schemas import (RunIn, RunOut, RunStatement, StatementAdjustment, StatementDetail,
-                                StatementLine, StatementOut, StatementPage, StatementPayout, StatementQuery,
-                                StatementTotals)
+from webapp.api.schemas import (RunIn, RunOut, RunStatement, StatementDetail, StatementOut, StatementPage,
+                                StatementQuery, StatementTotals)
+from webapp.auth.access import own_or_managed_agent
 from webapp.auth.models import Role
 from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.money import units_to_rate
 from webapp.statements import limits, queries
 from webapp.statements import services as statements
 from webapp.statements.models import Statement
 from webapp.statements.ordering import in_statement_order
-from webapp.statements.routes import UNAVAILABLE, background_service_available
-
-
-def snapshot_lines(snapshot: dict) -> list[StatementLine]:
-    """A snapshot's sale lines."""
-    return [StatementLine(entry_id=line["entry_id"], sale_id=line["sale_id"], date=line["date"],
-                          product=line["product"], sku=line["sku"], customer=line["customer"],
-                          quantity=line["quantity"], amount=money(line["amount_cents"]),
-                          rate=None if line["rate_units"] is None else str(units_to_rate(line["rate_units"])),
-                          commission=money(line["commission_cents"]))
-            for line in snapshot["lines"]]
-
-
-def snapshot_adjustments(snapshot: dict) -> list[StatementAdjustment]:
-    """A snapshot's adjustments."""
-    return [StatementAdjustment(entry_id=item["entry_id"], kind=item["kind"], date=item["date"],
-                                sale_id=item["sale_id"], sale_date=item["sale_date"], product=item["product"],
-                                reason=item["reason"], amount=money(item["amount_cents"]))
-            for item in snapshot["adjustments"]]
-
-
-def snapshot_payouts(snapshot: dict) -> list[StatementPayout]:
-    """A snapshot's payouts."""
-    return [StatementPayout(id=item["id"], date=item["date"], reference=item["reference"],
-                            advance=item["advance"], amount=money(item["amount_cents"]))
-            for item in snapshot["payouts"]]
+from webapp.tasks import UNAVAILABLE, background_service_available
 
 
 def _fields(statement: Statement, email) -> dict:
@@ -68,7 +42,7 @@ def _fields(statement: Statement, email) -> dict:
 def list_statements(user, query: StatementQuery):
     """Statements the user may see, newest first, paginated."""
     if query.agent_id is not None:
-        visible_agent(user, query.agent_id)
+        own_or_managed_agent(user, query.agent_id)
     rows = queries.statements_before(user, queries.StatementFilters(agent_id=query.agent_id, kind=query.kind),
                                      before_number=decode_cursor(query.cursor), limit=query.limit + 1)
     page = rows[: query.limit]

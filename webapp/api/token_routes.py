@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length
 
-from webapp.api import tokens
+from webapp.api import tokens_bp
+from webapp.api.token_forms import TokenForm
+from webapp.auth import tokens
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.formtools import PlainText, apply_service_error
-
-bp = Blueprint("api_tokens", __name__, url_prefix="/profile")
+from webapp.formtools import apply_service_error
 
 
-class TokenForm(FlaskForm):
-    """Name and scope of a new token."""
-
-    name = StringField("Token name", validators=[DataRequired(), Length(max=80), PlainText()],
-                       render_kw={"placeholder": "e.g. Web shop"})
-    scope = SelectField("Access", choices=[SelectChoice("write", "Read and write"),
-                                           SelectChoice("read", "Read only")])
-
-
-@bp.route("/tokens", methods=["GET", "POST"])
+@tokens_bp.route("/tokens", methods=["GET", "POST"])
 @login_required
 def tokens_page():
     """List the user's tokens and create one (its value is shown once, right here)."""
@@ -48,7 +36,7 @@ def tokens_page():
                            items=tokens.tokens_of(current_user)), status
 
 
-@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@tokens_bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
 @login_required
 def revoke(token_id: int):
     """Revoke one of the user's tokens (another user's token: 404)."""

@@ -1,7 +1,5 @@
-"""Accounts: sign-in, sign-out, password reset, role guards."""
+"""Accounts: sign-in, sign-out, password reset, API tokens, role guards, and who may see what."""
 
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
-
-from webapp.auth import routes  # noqa: E402,F401

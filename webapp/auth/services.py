@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from webapp.api import tokens as api_tokens
 from webapp.audit.services import record
+from webapp.auth import tokens as api_tokens
 from webapp.auth.models import Role, User
 from webapp.auth.passwords import MAX_PASSWORD_LENGTH, password_problem
 from webapp.commissions.models import Settings
@@ -200,6 +200,13 @@ def list_managers() -> list[User]:
     return list(db.session.scalars(
         select(User).where(User.role == Role.MANAGER.value, User.active.is_(True)).order_by(User.name)
     ))
+
+
+def list_agents(keep_ids: set[int] = frozenset()) -> list[User]:
+    """Active agents by name, plus any deactivated agent in `keep_ids` (so a save never drops them)."""
+    return sorted((u for u in list_users()
+                   if u.role == Role.AGENT.value and (u.active or u.id in keep_ids)),
+                  key=lambda u: u.name.lower())
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.audit.services import record
 from webapp.auth.models import Role, User
+from webapp.auth.services import normalise_email
 from webapp.catalog.models import Category, Customer, Product, ProductAssignment
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
@@ -181,8 +182,6 @@ def create_customer(actor, *, name: str, email: str | None = None, phone: str | 
         raise ServiceError("Enter the customer's name (at most 120 characters).", "customer_name")
     email = (email or "").strip() or None
     if email is not None:
-        from webapp.auth.services import normalise_email
-
         email = normalise_email(email, field="customer_email")
     phone = check_plain_text((phone or "").strip()[:40], "customer_phone") or None
     region = check_plain_text((region or "").strip()[:80], "customer_region") or None

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.auth.models import User
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
+from webapp.commissions.entry_writes import EntryWrites, MonthPeriods
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PlanVersion
-from webapp.commissions.periods import earliest_open_period, month_bounds, period_for
+from webapp.commissions.periods import month_bounds
 from webapp.commissions.plans import assignments_of, engine_plan
 from webapp.extensions import db
 from webapp.money import from_cents, rate_to_units, to_cents
@@ -164,8 +165,8 @@ def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.
         .where(*in_month, sale_c.status != SaleStatus.APPROVED.value,
                exists().where(entry_c.sale_id == sale_c.id, system))))
 
-    periods = _MonthPeriods(first, last)
-    writes = _Writes()
+    periods = MonthPeriods(first, last)
+    writes = EntryWrites()
     for sale_id in sorted(sales_by_id):
         result = results.get(sale_id)
         target = to_cents(result.commission) if result else 0
@@ -176,85 +177,8 @@ def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.
     return results
 
 
-class _MonthPeriods:
-    """The periods of one month, which periods are open, and the earliest open one, looked up once."""
-
-    def __init__(self, first: date, last: date):
-        """Load the month's periods and the ids of every open period."""
-        self.periods = list(db.session.scalars(
-            select(Period).where(Period.end_date >= first, Period.start_date <= last)))
-        # Entries of the month's sales can sit in later periods (adjustments); all open ones are few.
-        self.open_ids = set(db.session.scalars(select(Period.id).where(Period.status == "open")))
-        self._earliest_open: Period | None = None
-        self._by_day: dict[date, Period] = {}
-
-    def home(self, day: date) -> Period:
-        """The period containing `day` (created if missing)."""
-        period = self._by_day.get(day)
-        if period is not None:
-            return period
-        period = next((p for p in self.periods if p.start_date <= day <= p.end_date), None)
-        if period is None:
-            period = period_for(day)
-            self.periods.append(period)
-            if period.is_open:
-                self.open_ids.add(period.id)
-        self._by_day[day] = period
-        return period
-
-    def earliest_open(self) -> Period:
-        """The first open period after the closed prefix."""
-        if self._earliest_open is None:
-            self._earliest_open = earliest_open_period()
-            self.open_ids.add(self._earliest_open.id)
-        return self._earliest_open
-
-
-class _Writes:
-    """The entry inserts, updates and deletes of one recompute, issued in bulk at the end."""
-
-    def __init__(self):
-        """Nothing to write yet."""
-        self.inserts: list[dict] = []
-        self.updates: list[dict] = []
-        self.deletes: list[int] = []
-
-    def insert(self, **values) -> None:
-        """A new system entry."""
-        self.inserts.append(values)
-
-    def update(self, entry, amount_cents: int, rate_units: int | None, version_id: int | None,
-               reason: str | None) -> None:
-        """Set an entry's figures in place (its id stays); nothing is written if nothing changed."""
-        if (entry.amount_cents, entry.rate_units, entry.plan_version_id, entry.reason) != (
-                amount_cents, rate_units, version_id, reason):
-            self.updates.append({"entry_id": entry.id, "new_amount": amount_cents, "new_rate": rate_units,
-                                 "new_version": version_id, "new_reason": reason})
-
-    def delete(self, entry) -> None:
-        """Remove an entry of an open period."""
-        self.deletes.append(entry.id)
-
-    def execute(self) -> None:
-        """Write everything, then expire entry objects the session holds so none shows old figures."""
-        table = CommissionEntry.__table__
-        for start in range(0, len(self.deletes), 500):  # bounded IN lists (SQLite's variable limit)
-            db.session.execute(table.delete().where(table.c.id.in_(self.deletes[start:start + 500])))
-        if self.updates:
-            db.session.execute(
-                table.update().where(table.c.id == bindparam("entry_id")).values(
-                    amount_cents=bindparam("new_amount"), rate_units=bindparam("new_rate"),
-                    plan_version_id=bindparam("new_version"), reason=bindparam("new_reason")),
-                self.updates)
-        if self.inserts:
-            db.session.execute(table.insert(), self.inserts)
-        if self.deletes or self.updates:
-            for obj in [o for o in db.session.identity_map.values() if isinstance(o, CommissionEntry)]:
-                db.session.expire(obj)
-
-
 def _settle_sale(sale_id: int, sale, entries: list, target: int, rate_units: int | None,
-                 version_id: int | None, periods: _MonthPeriods, writes: _Writes) -> None:
+                 version_id: int | None, periods: MonthPeriods, writes: EntryWrites) -> None:
     """Make one sale's system entries sum to `target` without touching closed periods.
 
     `sale` and `entries` are rows (agent_id, sold_on and status of the sale; the entry columns).

@@ -9,15 +9,17 @@ from sqlalchemy import select
 
 from webapp import clock
 from webapp.audit.services import record
+from webapp.auth.access import can_manage_agent, team_agent_ids
 from webapp.auth.models import Role, User
 from webapp.commissions.ledger import agent_balance, lock_agent
 from webapp.commissions.models import Payout
 from webapp.commissions.periods import is_date_closed, period_for
 from webapp.errors import NotFound, ServiceError
-from webapp.sales.services import can_manage_agent
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS, format_money
+
+RECENT_PAYOUTS = 50
 
 
 def _snapshot(payout: Payout) -> dict:
@@ -97,3 +99,20 @@ def payouts_of(agent_id: int) -> list[Payout]:
     """An agent's payouts, newest first."""
     return list(db.session.scalars(select(Payout).where(Payout.agent_id == agent_id)
                                    .order_by(Payout.paid_on.desc(), Payout.id.desc())))
+
+
+def reversed_ids(payout_ids: list[int]) -> set[int]:
+    """Which of these payouts have been reversed."""
+    if not payout_ids:
+        return set()
+    return set(db.session.scalars(select(Payout.reverses_id).where(Payout.reverses_id.in_(payout_ids))))
+
+
+def team_payouts(user: User, limit: int = RECENT_PAYOUTS) -> list[tuple[Payout, User]]:
+    """The most recent payouts (and reversals) of the user's team with their agent, newest first."""
+    query = select(Payout, User).join(User, Payout.agent_id == User.id)
+    ids = team_agent_ids(user)
+    if ids is not None:
+        query = query.where(Payout.agent_id.in_(ids))
+    return [(payout, agent) for payout, agent in
+            db.session.execute(query.order_by(Payout.paid_on.desc(), Payout.id.desc()).limit(limit)).all()]

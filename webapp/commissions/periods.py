@@ -172,3 +172,9 @@ def update_settings(actor, *, company_name: str, approval_required: bool, period
         "period_cadence": period_cadence, "grace_hours": grace_hours, "reminder_days": reminder_days,
         "statement_requests_per_hour": requests_per_hour})
     return settings
+
+
+def closed_periods(limit: int = 24) -> list[Period]:
+    """Closed periods, newest first (the ones whose statements can be paid)."""
+    return list(db.session.scalars(
+        select(Period).where(Period.status == "closed").order_by(Period.start_date.desc()).limit(limit)))

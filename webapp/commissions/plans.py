@@ -1,9 +1,14 @@
-"""Commission plans, their versions, agents' assignments and monthly targets."""
+"""Commission plans and their versions, who is on which plan (read), and monthly targets.
+
+Changes that move what agents have earned (a plan given or ended, a version added or edited)
+recompute the ledger, which reads plans from here: they live above it, in assignments.py and
+plan_versions.py.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import or_, select
@@ -21,9 +26,6 @@ from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import from_cents, rate_to_units, to_cents, units_to_rate
-
-_ONE_DAY = timedelta(days=1)
-
 
 @dataclass
 class PlanRules:
@@ -92,7 +94,7 @@ def rules_of(version: PlanVersion) -> PlanRules:
     )
 
 
-def _write_rules(version: PlanVersion, rules: PlanRules) -> None:
+def write_rules(version: PlanVersion, rules: PlanRules) -> None:
     """Store validated rules on a version (replacing tiers and overrides)."""
     version.base_rate_units = rate_to_units(rules.base_rate) if rules.base_rate is not None else None
     version.tier_mode = rules.tier_mode if rules.tiers else None
@@ -103,7 +105,7 @@ def _write_rules(version: PlanVersion, rules: PlanRules) -> None:
     )
 
 
-def _rules_snapshot(rules: PlanRules) -> dict:
+def rules_snapshot(rules: PlanRules) -> dict:
     """Rules as JSON-safe data for the audit trail."""
     return {
         "base_rate": str(rules.base_rate) if rules.base_rate is not None else None,
@@ -114,14 +116,14 @@ def _rules_snapshot(rules: PlanRules) -> dict:
     }
 
 
-def _is_day(value) -> bool:
+def is_day(value) -> bool:
     """A plain date; a datetime (a date subclass) is not one, and comparing it with dates raises."""
     return isinstance(value, date) and not isinstance(value, datetime)
 
 
-def _check_effective_date(effective_from: date | None) -> date:
+def check_effective_date(effective_from: date | None) -> date:
     """A plan change may not reach into a closed period (that would rewrite issued statements)."""
-    if not _is_day(effective_from):
+    if not is_day(effective_from):
         raise ServiceError("Enter the date the plan takes effect.", "effective_from")
     if is_date_closed(effective_from):
         raise ServiceError("That date is in a closed period; choose a date in an open period.",
@@ -142,10 +144,10 @@ def create_plan(actor, *, name: str, description: str | None, rules: PlanRules,
     plan = CommissionPlan(name=name, description=description or None)
     version = PlanVersion(plan=plan, version=1, effective_from=effective_from or date(2000, 1, 1),
                           created_by_id=getattr(actor, "id", None))
-    _write_rules(version, rules)
+    write_rules(version, rules)
     db.session.add(plan)
     db.session.flush()
-    record(actor, "plan.create", plan, None, {"name": name, **_rules_snapshot(rules)})
+    record(actor, "plan.create", plan, None, {"name": name, **rules_snapshot(rules)})
     return plan
 
 
@@ -154,37 +156,6 @@ def version_has_earned(version: PlanVersion) -> bool:
     return db.session.scalar(
         select(CommissionEntry.id).where(CommissionEntry.plan_version_id == version.id).limit(1)
     ) is not None
-
-
-def edit_version(actor, version: PlanVersion, rules: PlanRules) -> PlanVersion:
-    """Change a version in place, allowed only while it has earned nothing."""
-    if version_has_earned(version):
-        raise ServiceError("This plan version has earned commission; create a new version instead.",
-                           status=409)
-    validate_rules(rules)
-    before = _rules_snapshot(rules_of(version))
-    _write_rules(version, rules)
-    db.session.flush()
-    record(actor, "plan.version.edit", version, before, _rules_snapshot(rules))
-    _recompute_plan_agents(version.plan_id, version.effective_from)
-    return version
-
-
-def add_version(actor, plan: CommissionPlan, rules: PlanRules, effective_from: date) -> PlanVersion:
-    """Add a new version of a plan, effective from a date in an open period."""
-    _check_effective_date(effective_from)
-    validate_rules(rules)
-    if any(v.effective_from == effective_from for v in plan.versions):
-        raise ServiceError("A version already starts on that date.", "effective_from")
-    version = PlanVersion(plan=plan, version=max(v.version for v in plan.versions) + 1,
-                          effective_from=effective_from, created_by_id=getattr(actor, "id", None))
-    _write_rules(version, rules)
-    db.session.add(version)
-    db.session.flush()
-    record(actor, "plan.version.create", version, None,
-           {"effective_from": effective_from.isoformat(), **_rules_snapshot(rules)})
-    _recompute_plan_agents(plan.id, effective_from)
-    return version
 
 
 def version_in_force(plan_id: int, day: date) -> PlanVersion | None:
@@ -212,20 +183,7 @@ def assignment_on(agent_id: int, day: date) -> PlanAssignment | None:
     )
 
 
-def _overlaps(agent_id: int, start: date, end: date | None, ignore_id: int | None = None) -> PlanAssignment | None:
-    """An existing assignment of the agent overlapping [start, end] (end None = open-ended)."""
-    query = select(PlanAssignment).where(
-        PlanAssignment.agent_id == agent_id,
-        or_(PlanAssignment.effective_to.is_(None), PlanAssignment.effective_to >= start),
-    )
-    if end is not None:
-        query = query.where(PlanAssignment.effective_from <= end)
-    if ignore_id is not None:
-        query = query.where(PlanAssignment.id != ignore_id)
-    return db.session.scalar(query.limit(1))
-
-
-def _agent(agent_id: int) -> User:
+def agent_for_plan(agent_id: int) -> User:
     """An agent by id, or a field error."""
     agent = db.session.get(User, agent_id)
     if agent is None or agent.role != Role.AGENT.value:
@@ -233,83 +191,9 @@ def _agent(agent_id: int) -> User:
     return agent
 
 
-def assign_plan(actor, *, agent_id: int, plan_id: int, effective_from: date,
-                effective_to: date | None = None) -> PlanAssignment:
-    """Put an agent on a plan for a date range; refuses overlaps and closed periods."""
-    from webapp.commissions.ledger import lock_agent, recompute_agent_range
-
-    agent = _agent(agent_id)
-    lock_agent(agent.id)
-    plan = db.session.get(CommissionPlan, plan_id)
-    if plan is None:
-        raise ServiceError("Choose a plan.", "plan_id")
-    _check_effective_date(effective_from)
-    if effective_to is not None and not _is_day(effective_to):
-        raise ServiceError("Enter the end date.", "effective_to")
-    if effective_to is not None and effective_to < effective_from:
-        raise ServiceError("The end date is before the start date.", "effective_to")
-    clash = _overlaps(agent.id, effective_from, effective_to)
-    if clash is not None:
-        until = clash.effective_to.isoformat() if clash.effective_to else "open-ended"
-        raise ServiceError(
-            f"{agent.name} is already on {clash.plan.name} from {clash.effective_from.isoformat()} "
-            f"({until}). End that assignment first.", "effective_from")
-    assignment = PlanAssignment(agent_id=agent.id, plan_id=plan.id, effective_from=effective_from,
-                                effective_to=effective_to)
-    db.session.add(assignment)
-    db.session.flush()
-    record(actor, "plan.assign", assignment, None, {
-        "agent_id": agent.id, "plan_id": plan.id, "effective_from": effective_from.isoformat(),
-        "effective_to": effective_to.isoformat() if effective_to else None})
-    recompute_agent_range(agent.id, effective_from, effective_to)
-    return assignment
-
-
-def end_assignment(actor, assignment: PlanAssignment, effective_to: date) -> PlanAssignment:
-    """End an assignment on a date (inclusive); the days after it lose this plan."""
-    from webapp.commissions.ledger import lock_agent, recompute_agent_range
-
-    lock_agent(assignment.agent_id)
-    if not _is_day(effective_to) or effective_to < assignment.effective_from:
-        raise ServiceError("The end date must be on or after the start date.", "effective_to")
-    old_end = assignment.effective_to
-    # The days that change hands lie between the old and the new end, in either direction: a
-    # later end gives the plan days it did not cover (which may be closed, or another plan's).
-    first_changed = min(effective_to, old_end) + _ONE_DAY if old_end is not None else effective_to + _ONE_DAY
-    last_changed = None if old_end is None else max(effective_to, old_end)
-    if is_date_closed(first_changed):
-        raise ServiceError("Ending it there would change a closed period.", "effective_to")
-    clash = _overlaps(assignment.agent_id, assignment.effective_from, effective_to, ignore_id=assignment.id)
-    if clash is not None:
-        raise ServiceError(
-            f"That end date overlaps {clash.plan.name} from {clash.effective_from.isoformat()}; "
-            "an agent is on one plan at a time.", "effective_to")
-    before = {"effective_to": old_end.isoformat() if old_end else None}
-    assignment.effective_to = effective_to
-    db.session.flush()
-    record(actor, "plan.assignment.end", assignment, before, {"effective_to": effective_to.isoformat()})
-    recompute_agent_range(assignment.agent_id, first_changed, last_changed)
-    return assignment
-
-
-def _recompute_plan_agents(plan_id: int, since: date) -> None:
-    """Recompute every agent-month the plan's change can touch, from `since` on."""
-    from webapp.commissions.ledger import lock_agent, recompute_agent_range
-
-    rows = db.session.scalars(
-        select(PlanAssignment).where(
-            PlanAssignment.plan_id == plan_id,
-            or_(PlanAssignment.effective_to.is_(None), PlanAssignment.effective_to >= since),
-        ).order_by(PlanAssignment.agent_id)
-    ).all()
-    for assignment in rows:
-        lock_agent(assignment.agent_id)
-        recompute_agent_range(assignment.agent_id, max(since, assignment.effective_from), assignment.effective_to)
-
-
 def set_target(actor, *, agent_id: int, month: date, amount_cents: int) -> Target:
     """Set (or replace) an agent's sales target for a month."""
-    agent = _agent(agent_id)
+    agent = agent_for_plan(agent_id)
     first, _ = month_bounds(month)
     if amount_cents < 1:
         raise ServiceError("Enter a target greater than zero.", "amount")

@@ -21,7 +21,7 @@ import mailchimp_transactional
 import requests
 from mailchimp_transactional.api_client import ApiClientError
 
-from webapp.mail import EmailMessage, MailProviderError, SendResult
+from webapp.mail.messages import EmailMessage, MailProviderError, SendResult
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from webapp.mail import EmailMessage, SendResult
+from webapp.mail.messages import EmailMessage, SendResult
 from webapp.private_files import private_dir, write_private
 
 _ID_PATTERN = re.compile(r"^\d{8}T\d{6}\d{6}-[0-9a-f]{12}$")

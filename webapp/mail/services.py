@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 from flask import current_app
 from sqlalchemy import select
 
 from webapp import clock
+from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.mail import Attachment, EmailMessage, MailProviderError, get_backend
+from webapp.mail.attachments import attachments_for, attachments_ready
+from webapp.mail.backends import get_backend
+from webapp.mail.messages import EmailMessage, MailProviderError
 from webapp.mail.models import OutgoingEmail
-from webapp.tasks import enqueue_after_commit
+from webapp.tasks import QUEUES, enqueue_after_commit
 
 MAX_ATTEMPTS = 5
 
@@ -35,24 +40,9 @@ def queue_email(*, key: str, to: str, subject: str, text: str, html: str | None 
 
 def _message(email: OutgoingEmail) -> EmailMessage:
     """The stored email as a message for the backend (its key travels in the metadata)."""
-    attachments = ()
-    if email.statement_id is not None:
-        from webapp.statements.models import Statement
-        from webapp.statements.services import statement_pdf
-
-        statement = db.session.get(Statement, email.statement_id)
-        attachments = (Attachment(f"statement-{statement.number}.pdf", "application/pdf", statement_pdf(statement)),)
     return EmailMessage(to=email.to, subject=email.subject, text=email.text, html=email.html,
-                        attachments=attachments, metadata={**(email.meta or {}), "email_key": email.key})
-
-
-def _waiting_for_pdf(email: OutgoingEmail) -> bool:
-    """A statement email waits until its statement is rendered (the render job enqueues it)."""
-    if email.statement_id is None:
-        return False
-    from webapp.statements.models import Statement
-
-    return db.session.get(Statement, email.statement_id).status != "rendered"
+                        attachments=attachments_for(email),
+                        metadata={**(email.meta or {}), "email_key": email.key})
 
 
 def deliver_email(email_id: int) -> str:
@@ -68,7 +58,7 @@ def deliver_email(email_id: int) -> str:
     if email is None or email.status in ("sent", "rejected"):
         db.session.rollback()
         return email.status if email else "missing"
-    if _waiting_for_pdf(email):
+    if not attachments_ready(email):  # e.g. its statement's PDF: the render job enqueues it then
         db.session.rollback()
         return "waiting"
     if email.status == "sending" and _send_in_progress(email):
@@ -107,10 +97,6 @@ def deliver_email(email_id: int) -> str:
 
 def _send_in_progress(email: OutgoingEmail) -> bool:
     """True while a `sending` row is younger than the email job's timeout (its job may still run)."""
-    from datetime import timedelta, timezone
-
-    from webapp.tasks import QUEUES
-
     since = email.sending_since
     if since is None:
         return False
@@ -140,8 +126,6 @@ def pending_email_ids(limit: int = 200) -> list[int]:
 def resend(email: OutgoingEmail) -> OutgoingEmail:
     """Queue a failed or rejected email again (never one that may have gone: sent or sending)."""
     if email.status not in ("failed", "rejected"):
-        from webapp.errors import ServiceError
-
         raise ServiceError("Only an email known not to have been sent can be sent again.", status=409)
     email.status, email.last_error = "queued", None
     db.session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.audit.models import AuditEvent
+from webapp.auth.access import team_agent_ids
 from webapp.auth.models import Role
 from webapp.catalog.models import Customer, Product
 from webapp.commissions import engine, ledger
@@ -19,9 +20,7 @@ from webapp.commissions.periods import current_period, month_bounds, month_caden
 from webapp.commissions.plans import target_for
 from webapp.extensions import db
 from webapp.money import to_cents
-from webapp.review.access import team_agent_ids
 from webapp.sales.models import Sale, SaleStatus
-from webapp.statements.services import adhoc_snapshot, check_range
 
 PAGE_SIZE = 20
 RECENT_SIZE = 10  # rows of the dashboard's recent-sales list
@@ -311,10 +310,3 @@ def sale_estimates(sales: list[Sale]) -> dict[int, int]:
             for sale_id, value in ledger.pending_estimates(agent_id, pending).items()}
 
 
-def commission_summary(agent, start: date, end: date) -> dict:
-    """An agent's commission for a date range, as an ad-hoc statement of it would show; writes nothing.
-
-    Sale lines by sale date, adjustments by the day they were made, payouts, the opening and
-    closing unpaid balance; the range follows the statements' rules."""
-    start, end = check_range(start, end)
-    return adhoc_snapshot(agent, start, end)

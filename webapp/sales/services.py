@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from webapp import clock
 from webapp.audit.models import AuditEvent
 from webapp.audit.services import record
+from webapp.auth.access import can_manage_agent
 from webapp.auth.models import Role, User
+from webapp.auth.services import normalise_email
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Customer
 from webapp.commissions.ledger import estimate_new_sale, lock_agent, recompute_agent_month
@@ -56,25 +58,6 @@ def _snapshot(sale: Sale) -> dict:
         "amount_cents": sale.amount_cents, "sold_on": sale.sold_on.isoformat(), "status": sale.status,
         "reason": sale.reason, "note": sale.note,
     }
-
-
-def can_manage_agent(actor: User, agent: User) -> bool:
-    """Admins manage every agent; managers their own team."""
-    if actor.role == Role.ADMIN.value:
-        return True
-    return actor.role == Role.MANAGER.value and agent.manager_id == actor.id
-
-
-def visible_sale(user: User, sale_id: int) -> Sale:
-    """A sale the user may see, else NotFound (another agent's sale is 404, not 403)."""
-    sale = db.session.get(Sale, sale_id)
-    if sale is None:
-        raise NotFound()
-    if user.role == Role.AGENT.value and sale.agent_id != user.id:
-        raise NotFound()
-    if user.role == Role.MANAGER.value and sale.agent.manager_id != user.id:
-        raise NotFound()
-    return sale
 
 
 def _resolve_agent(actor: User, agent_id: int | None) -> User:
@@ -231,8 +214,6 @@ def same_request(sale: Sale, agent_id: int | None, data: SaleInput) -> bool:
         return original["customer_id"] == data.customer_id
     email = (data.new_customer_email or "").strip() or None
     if email is not None:
-        from webapp.auth.services import normalise_email
-
         try:
             email = normalise_email(email, field="customer_email")
         except ServiceError:

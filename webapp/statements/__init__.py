@@ -2,5 +2,4 @@
 
 from flask import Blueprint
 
-# Routes are imported by create_app (see webapp.sales for why not from here).
 bp = Blueprint("statements", __name__)

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import exists, false, func, or_, select
 from sqlalchemy.orm import joinedload
 
+from webapp.auth.access import team_agent_ids
 from webapp.auth.models import Role, User
 from webapp.commissions.models import Period
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
-from webapp.review.access import team_agent_ids
 from webapp.statements.models import Statement, StatementRun
 
 PAGE_SIZE = 25
@@ -260,3 +260,9 @@ def run_progress(user: User, run: StatementRun) -> RunProgress:
 def statement_final(statement: Statement, email: OutgoingEmail | None) -> bool:
     """True when nothing more will change on the statement page without a person acting."""
     return _row_done(StatementRow(statement, email))
+
+
+def agent_statements(agent_id: int) -> list[Statement]:
+    """The agent's issued statements, newest number first (their PDFs stay unloaded)."""
+    return list(db.session.scalars(
+        select(Statement).where(Statement.agent_id == agent_id).order_by(Statement.number.desc())))

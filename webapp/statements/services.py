@@ -8,17 +8,16 @@ rendered later by a job and stored with its sha256. Corrections appear on a late
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app, render_template
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.audit.services import record
 from webapp.auth.models import Role, User
-from webapp.catalog.models import Product
 from webapp.commissions.ledger import period_summary
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, Settings
 from webapp.commissions.periods import close_period, get_settings
@@ -51,8 +50,6 @@ def next_statement_number() -> int:
 def _local_date(moment: datetime) -> date:
     """The installation-local date of a stored timestamp."""
     if moment.tzinfo is None:  # SQLite hands back naive UTC
-        from datetime import timezone
-
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(clock.installation_zone()).date()
 
@@ -162,6 +159,15 @@ def adhoc_snapshot(agent: User, start: date, end: date, message: str | None = No
     return _snapshot(agent, "adhoc", start, end, [_line(e) for e in sale_lines],
                      [_adjustment(e) for e in adjustments], [_payout(p) for p in payouts], opening,
                      message, None)
+
+
+def commission_summary(agent, start: date, end: date) -> dict:
+    """An agent's commission for a date range, as an ad-hoc statement of it would show; writes nothing.
+
+    Sale lines by sale date, adjustments by the day they were made, payouts, the opening and
+    closing unpaid balance; the range follows the statements' rules."""
+    start, end = check_range(start, end)
+    return adhoc_snapshot(agent, start, end)
 
 
 # ---- Issuing --------------------------------------------------------------------------------
@@ -321,40 +327,20 @@ def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: s
     return run
 
 
-# ---- Rendering (called by the render job) -----------------------------------------------------
+# ---- Rendering (the PDF itself: rendering.py, in the worker) ------------------------------------
 
 
-def statement_html(statement: Statement, *, for_pdf: bool) -> str:
-    """The statement as HTML: the print version for the PDF, or the portal page's body."""
+def statement_html(statement: Statement, *, for_pdf: bool, dispute_links: bool = False,
+                   disputes: dict | None = None) -> str:
+    """The statement as HTML: the print version for the PDF, or the portal page's body.
+
+    `dispute_links` adds "Dispute" to each line (the agent's own portal view only); `disputes`
+    maps entry ids to the dispute shown instead of the link.
+    """
     # Statements issued before lines were stored in statement order are shown in it too.
     return render_template("pdf/statement.html" if for_pdf else "statements/partials/_statement_body.html",
-                           statement=statement, s=in_statement_order(statement.snapshot))
-
-
-def render_statement(statement_id: int) -> str:
-    """Render a pending statement to PDF and store it with its sha256; no-op once rendered."""
-    statement = db.session.scalar(select(Statement).where(Statement.id == statement_id).with_for_update())
-    if statement is None:
-        db.session.rollback()
-        return "missing"
-    if statement.status == "rendered":
-        db.session.rollback()
-        return "rendered"
-    from webapp.statements.pdf import html_to_pdf  # WeasyPrint: loaded only in the worker
-
-    try:
-        data = html_to_pdf(statement_html(statement, for_pdf=True))
-    except Exception as exc:
-        statement.status, statement.render_error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        db.session.commit()
-        raise
-    statement.pdf, statement.pdf_sha256 = data, hashlib.sha256(data).hexdigest()
-    statement.status, statement.render_error, statement.rendered_at = "rendered", None, clock.now_utc()
-    email_id = db.session.scalar(select(OutgoingEmail.id).where(OutgoingEmail.statement_id == statement.id))
-    if email_id is not None:
-        enqueue_after_commit("emails", "jobs.mail.deliver_email", email_id)
-    db.session.commit()
-    return "rendered"
+                           statement=statement, s=in_statement_order(statement.snapshot),
+                           dispute_links=dispute_links, disputes=disputes or {})
 
 
 def render_again(statement: Statement) -> Statement:

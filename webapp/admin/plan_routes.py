@@ -1,0 +1,254 @@
+"""Admin pages for commission plans: plans and versions, assignments, the plan simulator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webapp import clock
+from webapp.admin import bp
+from webapp.admin.plan_forms import (MORE_ROWS, AssignmentForm, EndAssignmentForm, PlanCreateForm,
+                                     SimulatorForm, VersionCreateForm, VersionEditForm, rules_data)
+from webapp.auth.decorators import admin_required
+from webapp.catalog import services as catalogue
+from webapp.commissions import assignments, plan_versions
+from webapp.commissions import plans as plan_service
+from webapp.commissions import simulator
+from webapp.errors import ServiceError
+from webapp.extensions import db
+from webapp.formtools import apply_service_error, db_id_or_none
+
+# The simulator's CSV arrives URL-encoded (commas and line breaks triple in size), and Flask's
+# default form limit (500 kB) would refuse a paste the simulator accepts (1 MB) with a bare 413.
+SIMULATOR_FORM_BYTES = 4 * simulator.MAX_BYTES
+
+
+@bp.url_value_preprocessor
+def _raise_form_limit_for_the_simulator(endpoint, values):
+    """Let the simulator read a large paste itself (CSRF parses the form before any view runs)."""
+    if endpoint == "admin.plan_simulator":
+        request.max_form_memory_size = SIMULATOR_FORM_BYTES
+
+
+@bp.context_processor
+def _plan_template_helpers():
+    """Helpers the plan templates use."""
+    return {"version_dates": _version_dates}
+
+
+def _version_dates(version, next_version) -> str:
+    """When a version is in force: from its date to the day before the next version's."""
+    if next_version is None:
+        return f"from {version.effective_from.isoformat()}"
+    last_day = next_version.effective_from - timedelta(days=1)
+    return f"{version.effective_from.isoformat()} to {last_day.isoformat()}"
+
+
+def _prefill(data: dict) -> dict | None:
+    """Initial values for a GET only: a posted form must stand on what was posted."""
+    return data if request.method == "GET" else None
+
+
+def _rules_form(form_class, **kwargs):
+    """A rules form with the catalogue in its override selects."""
+    form = form_class(**kwargs)
+    form.set_catalogue(catalogue.list_categories(), catalogue.list_products())
+    return form
+
+
+def _wants_more_rows(form) -> bool:
+    """True when the form was posted with "More rows" (show it again, longer; nothing saved)."""
+    if form.more_rows.data:
+        form.add_blank_rows(extra=MORE_ROWS)
+        return True
+    return False
+
+
+def _refused(form, exc: ServiceError) -> int:
+    """Undo the request's changes and show the service's message beside its field."""
+    db.session.rollback()
+    apply_service_error(form, exc)
+    return exc.status
+
+
+@bp.route("/plans")
+@admin_required
+def plans():
+    """Every plan with its versions, and which versions have earned commission."""
+    all_plans = plan_service.list_plans()
+    used = plan_service.used_version_ids([v for p in all_plans for v in p.versions])
+    return render_template("admin/plans/list.html", plans=all_plans, used=used)
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+@admin_required
+def plan_new():
+    """Create a plan with its first version."""
+    form = _rules_form(PlanCreateForm, data=_prefill({"effective_from": clock.today().isoformat()}))
+    status = 200
+    if request.method == "POST" and not _wants_more_rows(form):
+        status = 422
+        if form.validate_on_submit():
+            try:
+                plan = plan_service.create_plan(
+                    current_user, name=form.name.data, description=form.description.data,
+                    rules=form.rules(), effective_from=form.effective_from.date)
+            except ServiceError as exc:
+                status = _refused(form, exc)
+            else:
+                db.session.commit()
+                flash(f"Created the plan {plan.name}.", "success")
+                return redirect(url_for("admin.plan_detail", plan_id=plan.id))
+    form.add_blank_rows()
+    return render_template("admin/plans/plan_form.html", form=form), status
+
+
+@bp.route("/plans/<int:plan_id>")
+@admin_required
+def plan_detail(plan_id: int):
+    """A plan's versions, what each pays, and which may still be edited."""
+    plan = plan_service.get_plan(plan_id)
+    in_force = plan_service.version_in_force(plan.id, clock.today())
+    return render_template("admin/plans/detail.html", plan=plan, in_force=in_force,
+                           used=plan_service.used_version_ids(plan.versions))
+
+
+@bp.route("/plans/<int:plan_id>/versions/new", methods=["GET", "POST"])
+@admin_required
+def version_new(plan_id: int):
+    """Add a version of the plan effective from a date, prefilled with the current rules."""
+    plan = plan_service.get_plan(plan_id)
+    prefill = {**rules_data(plan_service.current_rules(plan)), "effective_from": clock.today().isoformat()}
+    form = _rules_form(VersionCreateForm, data=_prefill(prefill))
+    status = 200
+    if request.method == "POST" and not _wants_more_rows(form):
+        status = 422
+        if form.validate_on_submit():
+            try:
+                version = plan_versions.add_version(current_user, plan, form.rules(), form.effective_from.date)
+            except ServiceError as exc:
+                status = _refused(form, exc)
+            else:
+                db.session.commit()
+                flash(f"Added version {version.version} of {plan.name}, effective from "
+                      f"{version.effective_from.isoformat()}.", "success")
+                return redirect(url_for("admin.plan_detail", plan_id=plan.id))
+    form.add_blank_rows()
+    return render_template("admin/plans/version_form.html", form=form, plan=plan, version=None), status
+
+
+@bp.route("/plans/<int:plan_id>/versions/<int:version_id>/edit", methods=["GET", "POST"])
+@admin_required
+def version_edit(plan_id: int, version_id: int):
+    """Change a version in place while it has earned nothing; otherwise explain why not."""
+    plan = plan_service.get_plan(plan_id)
+    version = plan_service.get_version(plan, version_id)
+    if plan_service.version_has_earned(version):
+        # Refused before reading the form: there is nothing to correct, only a new version to make.
+        return render_template("admin/plans/version_used.html", plan=plan, version=version), (
+            409 if request.method == "POST" else 200)
+    form = _rules_form(VersionEditForm, data=_prefill(rules_data(plan_service.rules_of(version))))
+    status = 200
+    if request.method == "POST" and not _wants_more_rows(form):
+        status = 422
+        if form.validate_on_submit():
+            try:
+                plan_versions.edit_version(current_user, version, form.rules())
+            except ServiceError as exc:
+                status = _refused(form, exc)
+            else:
+                db.session.commit()
+                flash(f"Saved version {version.version} of {plan.name}.", "success")
+                return redirect(url_for("admin.plan_detail", plan_id=plan.id))
+    form.add_blank_rows()
+    return render_template("admin/plans/version_form.html", form=form, plan=plan, version=version), status
+
+
+@bp.route("/plans/assignments", methods=["GET", "POST"])
+@admin_required
+def plan_assignments():
+    """Every agent's plan assignments, and a form to add one."""
+    form = AssignmentForm(data=_prefill({"agent_id": db_id_or_none(request.args.get("agent_id", ""))}))
+    form.set_choices(plan_service.assignable_agents(), plan_service.list_plans())
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                assignment = assignments.assign_plan(
+                    current_user, agent_id=form.agent_id.data, plan_id=form.plan_id.data,
+                    effective_from=form.effective_from.date, effective_to=form.effective_to.date)
+            except ServiceError as exc:
+                status = _refused(form, exc)
+            else:
+                db.session.commit()
+                flash(f"{assignment.agent.name} is on {assignment.plan.name} from "
+                      f"{assignment.effective_from.isoformat()}.", "success")
+                return redirect(url_for("admin.plan_assignments"))
+    return render_template("admin/plans/assignments.html", form=form,
+                           assignments=plan_service.list_assignments(), today=clock.today()), status
+
+
+@bp.route("/plans/assignments/<int:assignment_id>/end", methods=["GET", "POST"])
+@admin_required
+def assignment_end(assignment_id: int):
+    """End an assignment on a date (the agent has no plan from the next day, unless given one)."""
+    assignment = plan_service.get_assignment(assignment_id)
+    default_end = assignment.effective_to or max(clock.today(), assignment.effective_from)
+    form = EndAssignmentForm(data=_prefill({"effective_to": default_end.isoformat()}))
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                assignments.end_assignment(current_user, assignment, form.effective_to.date)
+            except ServiceError as exc:
+                status = _refused(form, exc)
+            else:
+                db.session.commit()
+                flash(f"{assignment.agent.name}'s {assignment.plan.name} assignment ends on "
+                      f"{assignment.effective_to.isoformat()}.", "success")
+                return redirect(url_for("admin.plan_assignments"))
+    return render_template("admin/plans/assignment_end.html", form=form, assignment=assignment), status
+
+
+@bp.route("/plans/simulator", methods=["GET", "POST"])
+@admin_required
+def plan_simulator():
+    """Preview what a plan version (or typed rules) would pay on pasted sales; writes nothing."""
+    version_id = db_id_or_none(request.args.get("version_id", ""))
+    form = _rules_form(SimulatorForm, data=_prefill({"version_id": version_id}))
+    form.set_versions(plan_service.list_plans())
+    result, status = None, 200
+    if request.method == "POST" and not _wants_more_rows(form):
+        status = 422
+        if form.validate_on_submit():
+            try:
+                plan = simulator.plan_for_simulation(
+                    form.version_id.data, form.rules() if form.has_rules() else None)
+                result = simulator.simulate_sales(plan, simulator.parse_sales_csv(form.sales_csv.data))
+            except ServiceError as exc:
+                status = _refused(form, exc)
+            else:
+                status = 200
+    form.add_blank_rows()
+    template = "admin/plans/simulator.html"
+    # htmx posts target only the simulator block; a full page includes the same partial.
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "simulator":
+        template = "admin/plans/_simulator.html"
+    return render_template(template, form=form, result=result), status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(error):
+    """A paste beyond even the raised limit gets the simulator's own message, not a bare 413."""
+    if request.endpoint != "admin.plan_simulator":
+        return render_template("errors/error.html", code=413, error=error), 413
+    form = _rules_form(SimulatorForm, formdata=None)
+    form.set_versions(plan_service.list_plans())
+    form.sales_csv.errors = ["The sales CSV is larger than 1 MB; simulate fewer lines at a time."]
+    form.add_blank_rows()
+    return render_template("admin/plans/simulator.html", form=form, result=None), 422

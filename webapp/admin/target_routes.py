@@ -1,0 +1,107 @@
+"""Admin pages: each active agent's sales target for a month (htmx saves one row at a time)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from webapp import clock
+from webapp.admin import bp
+from webapp.admin.catalog_forms import TargetForm
+from webapp.auth import services as accounts
+from webapp.auth.decorators import admin_required
+from webapp.auth.models import Role
+from webapp.commissions import plans
+from webapp.errors import ServiceError
+from webapp.extensions import db
+from webapp.formtools import apply_service_error
+from webapp.money import from_cents, to_cents
+
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+
+
+def _parse_month(text: str | None) -> date | None:
+    """The first day of a YYYY-MM month, or None for anything else."""
+    match = _MONTH.match((text or "").strip())
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        return None
+
+
+def _is_htmx() -> bool:
+    """True for a request sent by htmx (it then gets a fragment, not a page)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _target_rows(month: date, posted: tuple[int, TargetForm] | None = None) -> list[dict]:
+    """One row per active agent: the agent, their target for `month`, and the form to change it."""
+    rows = []
+    for agent in accounts.list_agents():
+        target = plans.target_for(agent.id, month)
+        if posted and posted[0] == agent.id:
+            form = posted[1]
+        else:
+            form = TargetForm(formdata=None,
+                              amount=str(from_cents(target.amount_cents)) if target else "")
+        rows.append({"agent": agent, "target": target, "form": form})
+    return rows
+
+
+def _month_links(month: date) -> dict[str, str]:
+    """YYYY-MM of the months before and after `month`, for the month switcher."""
+    before = date(month.year - 1, 12, 1) if month.month == 1 else date(month.year, month.month - 1, 1)
+    after = date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
+    return {"previous": before.strftime("%Y-%m"), "next": after.strftime("%Y-%m")}
+
+
+@bp.route("/targets")
+@admin_required
+def targets():
+    """Active agents with their sales target for a month (?month=YYYY-MM, default this month)."""
+    text = request.args.get("month", "").strip()
+    month = _parse_month(text) if text else clock.today().replace(day=1)
+    if month is None:
+        return render_template("admin/targets.html", month=None, month_text=text, rows=[],
+                               month_error="Enter a month as YYYY-MM, for example 2026-05."), 422
+    return render_template("admin/targets.html", month=month, month_text=month.strftime("%Y-%m"),
+                           rows=_target_rows(month), links=_month_links(month))
+
+
+@bp.route("/targets/<int:agent_id>", methods=["POST"])
+@admin_required
+def target_set(agent_id: int):
+    """Set one agent's target for the month in ?month=; htmx gets the table row back."""
+    agent = accounts.get_user(agent_id)
+    if agent.role != Role.AGENT.value:
+        abort(404)
+    month = _parse_month(request.args.get("month")) or abort(400)
+    form = TargetForm()
+    saved = False
+    if form.validate_on_submit():
+        try:
+            plans.set_target(current_user, agent_id=agent.id, month=month,
+                             amount_cents=to_cents(form.amount.decimal))
+        except ServiceError as exc:
+            db.session.rollback()
+            apply_service_error(form, exc)
+        else:
+            db.session.commit()
+            saved = True
+    if _is_htmx():
+        target = plans.target_for(agent.id, month)
+        if saved:  # show the amount as stored (25000 -> 25000.00), not as typed
+            form = TargetForm(formdata=None, amount=str(from_cents(target.amount_cents)))
+        row = {"agent": agent, "target": target, "form": form}
+        return render_template("admin/partials/_target_row.html", row=row, month=month,
+                               saved=saved), 200 if saved else 422
+    if saved:
+        flash(f"Target for {agent.name} in {month:%B %Y} saved.", "success")
+        return redirect(url_for("admin.targets", month=month.strftime("%Y-%m")))
+    return render_template("admin/targets.html", month=month, month_text=month.strftime("%Y-%m"),
+                           rows=_target_rows(month, posted=(agent.id, form)), links=_month_links(month)), 422

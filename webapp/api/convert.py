@@ -1,0 +1,81 @@
+"""Between JSON and the services: money and time as the API writes them, request values as the
+services take them, statement snapshots as API models, and the Idempotency-Key header."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from flask import request
+
+from webapp.api.framework import ApiError
+from webapp.api.schemas import StatementAdjustment, StatementLine, StatementPayout
+from webapp.catalog.models import Product
+from webapp.extensions import db
+from webapp.money import MoneyError, from_cents, parse_money, units_to_rate
+from webapp.sales import services as sales
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
+
+
+def money(cents: int | None) -> str | None:
+    """Integer cents as the API's decimal string ("1250.00"); None stays None."""
+    return None if cents is None else str(from_cents(cents))
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime (SQLite hands back naive UTC)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def unit_price(text: str | None, product_id: int) -> Decimal | None:
+    """The unit price given, else the product's list price (as the sale form does).
+
+    None when the product is unknown: the service then says which product to choose."""
+    if text is not None:
+        try:
+            return parse_money(text)
+        except MoneyError as exc:
+            raise ApiError(422, str(exc), {"unit_price": str(exc)}) from exc
+    product = db.session.get(Product, product_id)
+    return Decimal(product.list_price_cents) / 100 if product is not None else None
+
+
+def idempotency_key_header() -> str | None:
+    """The client's Idempotency-Key header (None without one); 400 for a malformed key."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not sales._KEY.match(key):  # noqa: SLF001  (the service's own rule for keys)
+        message = "Use 8 to 64 letters, digits, dashes or underscores."
+        raise ApiError(400, f"The {IDEMPOTENCY_HEADER} header is not valid. {message}",
+                       {IDEMPOTENCY_HEADER: message})
+    return key
+
+
+def snapshot_lines(snapshot: dict) -> list[StatementLine]:
+    """A snapshot's sale lines."""
+    return [StatementLine(entry_id=line["entry_id"], sale_id=line["sale_id"], date=line["date"],
+                          product=line["product"], sku=line["sku"], customer=line["customer"],
+                          quantity=line["quantity"], amount=money(line["amount_cents"]),
+                          rate=None if line["rate_units"] is None else str(units_to_rate(line["rate_units"])),
+                          commission=money(line["commission_cents"]))
+            for line in snapshot["lines"]]
+
+
+def snapshot_adjustments(snapshot: dict) -> list[StatementAdjustment]:
+    """A snapshot's adjustments."""
+    return [StatementAdjustment(entry_id=item["entry_id"], kind=item["kind"], date=item["date"],
+                                sale_id=item["sale_id"], sale_date=item["sale_date"], product=item["product"],
+                                reason=item["reason"], amount=money(item["amount_cents"]))
+            for item in snapshot["adjustments"]]
+
+
+def snapshot_payouts(snapshot: dict) -> list[StatementPayout]:
+    """A snapshot's payouts."""
+    return [StatementPayout(id=item["id"], date=item["date"], reference=item["reference"],
+                            advance=item["advance"], amount=money(item["amount_cents"]))
+            for item in snapshot["payouts"]]

@@ -1,0 +1,96 @@
+"""API v1 products: list (agents: what they may sell), create and change (admins)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
+from webapp.api.schemas import ProductIn, ProductOut, ProductPage, ProductPatch, ProductQuery
+from webapp.catalog import services as catalog
+from webapp.catalog.models import Category, Product
+from webapp.errors import ServiceError
+from webapp.extensions import db
+from webapp.money import MoneyError, from_cents, parse_money, to_cents
+
+
+def _product_out(product: Product) -> ProductOut:
+    """A product for the API."""
+    return ProductOut(id=product.id, sku=product.sku, name=product.name, category=product.category.code,
+                      list_price=str(from_cents(product.list_price_cents)), active=product.active,
+                      restricted=product.restricted)
+
+
+@operation("GET", "/products", summary="Products (agents: those they may sell)", tag="Products",
+           query=ProductQuery, responses={200: ProductPage})
+def list_products(user, query: ProductQuery):
+    """Products, by id, paginated; agents see only what they may sell."""
+    after = decode_cursor(query.cursor)
+    if user.role == "agent":
+        candidates = catalog.sellable_products(user.id)
+        candidates = [p for p in candidates if after is None or p.id > after]
+        candidates.sort(key=lambda p: p.id)
+    else:
+        stmt = select(Product).order_by(Product.id)
+        if after is not None:
+            stmt = stmt.where(Product.id > after)
+        if query.active is not None:
+            stmt = stmt.where(Product.active.is_(query.active == "true"))
+        candidates = list(db.session.scalars(stmt.limit(query.limit + 1)))
+    page = candidates[: query.limit]
+    more = len(candidates) > query.limit
+    return ProductPage(items=[_product_out(p) for p in page],
+                       next_cursor=encode_cursor(page[-1].id) if more and page else None)
+
+
+def _category_id(code: str) -> int:
+    """A category code to its id, or a field error."""
+    category_id = db.session.scalar(select(Category.id).where(Category.code == code))
+    if category_id is None:
+        raise ApiError(422, "Unknown category.", {"category": "No category has this code."})
+    return category_id
+
+
+# The catalogue service's field names -> the product body's (errors must name what the client sent).
+PRODUCT_FIELDS = {"category_id": "category", "list_price_cents": "list_price"}
+
+
+def _save_product(user, product, **values):
+    """catalog.save_product, its field errors named as the API body names them."""
+    try:
+        return catalog.save_product(user, product, **values)
+    except ServiceError as exc:
+        if exc.field in PRODUCT_FIELDS:
+            raise ServiceError(exc.message, PRODUCT_FIELDS[exc.field], exc.status) from exc
+        raise
+
+
+def _cents(text: str, field: str) -> int:
+    """A money string to cents, or a field error."""
+    try:
+        return to_cents(parse_money(text))
+    except MoneyError as exc:
+        raise ApiError(422, str(exc), {field: str(exc)}) from exc
+
+
+@operation("POST", "/products", summary="Create a product", tag="Products", body=ProductIn,
+           responses={201: ProductOut}, roles=("admin",), write=True, errors=(409,))
+def create_product(user, body: ProductIn):
+    """Create a product (admins)."""
+    product = _save_product(user, None, sku=body.sku, name=body.name, category_id=_category_id(body.category),
+                                   list_price_cents=_cents(body.list_price, "list_price"),
+                                   restricted=body.restricted)
+    return _product_out(product), 201
+
+
+@operation("PATCH", "/products/{product_id}", summary="Change a product", tag="Products", body=ProductPatch,
+           responses={200: ProductOut}, roles=("admin",), write=True)
+def update_product(user, product_id: int, body: ProductPatch):
+    """Change a product's name, category, price, active or restricted flag (admins)."""
+    product = catalog.get_product(product_id)
+    product = _save_product(
+        user, product, sku=product.sku, name=body.name if body.name is not None else product.name,
+        category_id=_category_id(body.category) if body.category is not None else product.category_id,
+        list_price_cents=_cents(body.list_price, "list_price") if body.list_price is not None else product.list_price_cents,
+        active=body.active if body.active is not None else product.active,
+        restricted=body.restricted if body.restricted is not None else product.restricted)
+    return _product_out(product)

@@ -1,0 +1,57 @@
+"""Every blueprint of the app, in one explicit list, and the route modules that fill them.
+
+Importing a route module attaches its views to its package's `bp` (package __init__ files only
+create the blueprint, with its url_prefix). This is the one module that imports route modules;
+create_app registers BLUEPRINTS in this order.
+
+The dispute pages have no blueprint of their own: the agent's attach to sales.bp and the
+manager's to manage.bp, under the endpoint names they have always had (sales.my_dispute,
+review.dispute_detail, ...).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from flask import Blueprint
+
+from webapp import admin, api, auth, mail, main, manage, sales, statements
+from webapp.admin import (audit_routes, catalog_routes, outbox_routes, plan_routes, settings_routes,
+                          target_routes, user_routes)
+# The API's operations are listed in the OpenAPI document in the order these imports register them.
+from webapp.api import account_routes, product_routes, sales_routes
+from webapp.api import statement_routes as api_statement_routes
+from webapp.api import commission_routes, docs_routes, token_routes
+from webapp.auth import login_routes
+from webapp.disputes import agent_routes, manage_routes
+from webapp.mail import webhook_routes
+from webapp.main import home_routes
+from webapp.manage import (export_routes, import_routes, money_routes, periods_routes, queue_routes,
+                           team_routes)
+from webapp.sales import sale_routes
+from webapp.statements import statement_routes
+
+BLUEPRINTS: tuple[Blueprint, ...] = (
+    main.bp,            # /, /healthz
+    auth.bp,            # /login, /logout, /password/...
+    admin.bp,           # /admin/...
+    sales.bp,           # the agent portal, and the agent's dispute pages
+    api.bp,             # /api/v1/... (JSON, bearer tokens)
+    api.tokens_bp,      # /profile/tokens
+    manage.bp,          # /manage/... (named "review"), and the manager's dispute pages
+    statements.bp,      # /statements/...
+    mail.bp,            # POST /webhooks/mailchimp (signed, CSRF-exempt)
+)
+
+# Every route module, by blueprint.
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    home_routes,
+    login_routes,
+    user_routes, outbox_routes, catalog_routes, target_routes, settings_routes, plan_routes, audit_routes,
+    sale_routes, agent_routes,
+    account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, docs_routes,
+    token_routes,
+    queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,
+    statement_routes,
+    webhook_routes,
+)

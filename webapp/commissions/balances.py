@@ -1,0 +1,62 @@
+"""Balances and period figures of many agents at once (team pages, paying a period).
+
+Each figure is one grouped query over the whole team, never a query per agent; they agree with
+ledger.period_summary and ledger.agent_balance, which answer for one agent (tests compare them).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
+from webapp.extensions import db
+from webapp.sales.models import Sale
+
+
+def closing_balances(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
+    """(closing balance of P, paid since P's end) for each agent, in three grouped queries."""
+    entries = dict(db.session.execute(
+        select(CommissionEntry.agent_id, func.sum(CommissionEntry.amount_cents))
+        .join(Period, CommissionEntry.period_id == Period.id)
+        .where(CommissionEntry.agent_id.in_(agent_ids), Period.end_date <= period.end_date)
+        .group_by(CommissionEntry.agent_id)).all())
+    paid_by_end = dict(db.session.execute(
+        select(Payout.agent_id, func.sum(Payout.amount_cents))
+        .where(Payout.agent_id.in_(agent_ids), Payout.paid_on <= period.end_date).group_by(Payout.agent_id)).all())
+    paid_after = dict(db.session.execute(
+        select(Payout.agent_id, func.sum(Payout.amount_cents))
+        .where(Payout.agent_id.in_(agent_ids), Payout.paid_on > period.end_date).group_by(Payout.agent_id)).all())
+    return {a: (int(entries.get(a) or 0) - int(paid_by_end.get(a) or 0), int(paid_after.get(a) or 0))
+            for a in agent_ids}
+
+
+def grouped_by_agent(query) -> dict[int, tuple]:
+    """Rows of a query grouped by agent id (first column) -> the remaining columns."""
+    return {row[0]: tuple(row[1:]) for row in db.session.execute(query).all()}
+
+
+def unpaid_balances(agent_ids: list[int]) -> dict[int, int]:
+    """Each agent's unpaid balance now (as ledger.agent_balance(agent).unpaid), in two queries."""
+    if not agent_ids:
+        return {}
+    earned = grouped_by_agent(select(CommissionEntry.agent_id, func.sum(CommissionEntry.amount_cents))
+                      .where(CommissionEntry.agent_id.in_(agent_ids)).group_by(CommissionEntry.agent_id))
+    paid = grouped_by_agent(select(Payout.agent_id, func.sum(Payout.amount_cents))
+                    .where(Payout.agent_id.in_(agent_ids)).group_by(Payout.agent_id))
+    return {a: int(earned.get(a, (0,))[0] or 0) - int(paid.get(a, (0,))[0] or 0) for a in agent_ids}
+
+
+def period_sums(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int, int]]:
+    """(volume, earned, adjustments) of each agent's entries in the period (period_summary's sums)."""
+    is_line = CommissionEntry.kind == EntryKind.SALE
+    rows = grouped_by_agent(
+        select(CommissionEntry.agent_id,
+               func.coalesce(func.sum(Sale.amount_cents).filter(is_line), 0),
+               func.coalesce(func.sum(CommissionEntry.amount_cents).filter(is_line), 0),
+               func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.kind != EntryKind.SALE), 0))
+        .select_from(CommissionEntry).outerjoin(Sale, CommissionEntry.sale_id == Sale.id)
+        .where(CommissionEntry.agent_id.in_(agent_ids), CommissionEntry.period_id == period.id)
+        .group_by(CommissionEntry.agent_id))
+    return {a: tuple(int(v) for v in values) for a, values in rows.items()}
+
+

@@ -1,0 +1,186 @@
+"""CSV exports for payroll: sales and ledger entries of a date range, streamed in batches.
+
+Rows are fetched with keyset pagination (a fresh LIMIT query after the last key of the previous
+batch), never with OFFSET and never all at once, so memory stays constant however long the range
+is and no server-side cursor stays open between batches. Only plain column tuples are selected,
+so the session's identity map does not grow either.
+
+Text cells are neutralised against CSV injection (sales/csv_format.py). Money and numbers are
+formatted by us (plain decimals, two places for money) and left alone, so a clawback stays the
+number -300.00.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, or_, select, true
+from sqlalchemy.orm import aliased
+
+from webapp.auth.models import Role, User
+from webapp.catalog.models import Customer, Product
+from webapp.commissions.models import CommissionEntry, Period
+from webapp.errors import ServiceError
+from webapp.extensions import db
+from webapp.formtools import parse_iso_date
+from webapp.money import from_cents, units_to_rate
+from webapp.sales.csv_format import BOM, SALES_COLUMNS, text_cell
+from webapp.sales.models import Sale, SaleStatus
+from webapp.sales.portal import sale_commissions
+
+BATCH_SIZE = 500
+LEDGER_COLUMNS = (
+    "entry_id", "agent_email", "agent_name", "period_start", "period_end", "period_status", "kind",
+    "sale_id", "sale_date", "product_sku", "amount", "rate_percent", "reason")
+SALE_STATUSES = tuple(s.value for s in SaleStatus)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A validated export: the date range, and for sales an optional status."""
+
+    start: date
+    end: date
+    status: str | None = None
+
+    @property
+    def slug(self) -> str:
+        """The range as it appears in the file name."""
+        return f"{self.start.isoformat()}_{self.end.isoformat()}"
+
+
+def money_cell(cents: int | None) -> str:
+    """Cents as a plain decimal with two places (1250.00, -300.00); empty for none."""
+    return "" if cents is None else str(from_cents(cents))
+
+
+def rate_cell(units: int | None) -> str:
+    """A stored rate as a plain percentage (3, 2.125); empty for none."""
+    return "" if units is None else str(units_to_rate(units))
+
+
+def parse_request(start_text: str | None, end_text: str | None, status: str | None = None) -> ExportRequest:
+    """Check the range (and status); errors name the field they concern."""
+    start, end = parse_iso_date(start_text), parse_iso_date(end_text)
+    if start is None:
+        raise ServiceError("Enter the first day as YYYY-MM-DD.", "start")
+    if end is None:
+        raise ServiceError("Enter the last day as YYYY-MM-DD.", "end")
+    if end < start:
+        raise ServiceError("The last day cannot be before the first day.", "end")
+    status = (status or "").strip() or None
+    if status is not None and status not in SALE_STATUSES:
+        raise ServiceError("Choose a status from the list.", "status")
+    return ExportRequest(start=start, end=end, status=status)
+
+
+def _scope_manager_id(user: User) -> int | None:
+    """The manager whose team bounds the export; None for admins (every agent)."""
+    return None if user.role == Role.ADMIN.value else user.id
+
+
+def _after(columns, last: tuple | None):
+    """Keyset condition: rows strictly after `last` in the order of `columns`."""
+    if last is None:
+        return true()
+    first, second = columns
+    return or_(first > last[0], and_(first == last[0], second > last[1]))
+
+
+def _write(rows) -> str:
+    """Rows as CSV text (RFC 4180 line endings)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def sales_csv(user: User, request: ExportRequest) -> Iterator[str]:
+    """The sales dated in the range (the user's team; admins: all), oldest first, as CSV chunks."""
+    manager_id = _scope_manager_id(user)
+    agent, entered, decided = aliased(User), aliased(User), aliased(User)
+    query = (
+        select(Sale.id, Sale.sold_on, Sale.quantity, Sale.unit_price_cents, Sale.amount_cents, Sale.status,
+               Sale.note, Sale.reason, Sale.decided_at, agent.email.label("agent_email"),
+               agent.name.label("agent_name"), Product.sku, Product.name.label("product_name"),
+               Customer.name.label("customer"), entered.email.label("entered_by"),
+               decided.email.label("decided_by"))
+        .join(agent, Sale.agent_id == agent.id)
+        .join(Product, Sale.product_id == Product.id)
+        .join(Customer, Sale.customer_id == Customer.id)
+        .join(entered, Sale.entered_by_id == entered.id)
+        .outerjoin(decided, Sale.decided_by_id == decided.id)
+        .where(Sale.sold_on >= request.start, Sale.sold_on <= request.end)
+    )
+    if manager_id is not None:
+        query = query.where(agent.manager_id == manager_id)
+    if request.status:
+        query = query.where(Sale.status == request.status)
+    return _stream(query, (Sale.sold_on, Sale.id), lambda row: (row.sold_on, row.id), SALES_COLUMNS,
+                   _sales_rows)
+
+
+def _sales_rows(batch) -> list[tuple]:
+    """CSV rows for a batch of sales (their commission standing is read in one query)."""
+    commissions = sale_commissions([row.id for row in batch])
+    return [
+        (text_cell(f"sale-{row.id}"), text_cell(row.agent_email), text_cell(row.sku), text_cell(row.customer),
+         str(row.quantity), money_cell(row.unit_price_cents), row.sold_on.isoformat(), text_cell(row.note),
+         str(row.id), text_cell(row.agent_name), text_cell(row.product_name), money_cell(row.amount_cents),
+         row.status, money_cell(commissions.get(row.id, 0)), text_cell(row.entered_by),
+         text_cell(row.decided_by), row.decided_at.isoformat() if row.decided_at else "",
+         text_cell(row.reason))
+        for row in batch]
+
+
+def ledger_csv(user: User, request: ExportRequest) -> Iterator[str]:
+    """Ledger entries of the periods that start in the range (team-scoped), as CSV chunks.
+
+    A period belongs to the range its first day falls in, so consecutive ranges never export an
+    entry twice.
+    """
+    manager_id = _scope_manager_id(user)
+    agent = aliased(User)
+    query = (
+        select(CommissionEntry.id, CommissionEntry.kind, CommissionEntry.sale_id,
+               CommissionEntry.amount_cents, CommissionEntry.rate_units, CommissionEntry.reason, agent.email.label("agent_email"),
+               agent.name.label("agent_name"), Period.start_date, Period.end_date, Period.status,
+               Sale.sold_on, Product.sku)
+        .join(agent, CommissionEntry.agent_id == agent.id)
+        .join(Period, CommissionEntry.period_id == Period.id)
+        .outerjoin(Sale, CommissionEntry.sale_id == Sale.id)
+        .outerjoin(Product, Sale.product_id == Product.id)
+        .where(Period.start_date >= request.start, Period.start_date <= request.end)
+    )
+    if manager_id is not None:
+        query = query.where(agent.manager_id == manager_id)
+    return _stream(query, (Period.start_date, CommissionEntry.id), lambda row: (row.start_date, row.id),
+                   LEDGER_COLUMNS, _ledger_rows)
+
+
+def _ledger_rows(batch) -> list[tuple]:
+    """CSV rows for a batch of ledger entries."""
+    return [
+        (str(row.id), text_cell(row.agent_email), text_cell(row.agent_name), row.start_date.isoformat(),
+         row.end_date.isoformat(), row.status, row.kind, "" if row.sale_id is None else str(row.sale_id),
+         row.sold_on.isoformat() if row.sold_on else "", text_cell(row.sku), money_cell(row.amount_cents),
+         rate_cell(row.rate_units), text_cell(row.reason))
+        for row in batch]
+
+
+def _stream(query, order, key, header, to_rows) -> Iterator[str]:
+    """Yield the header, then one CSV chunk per keyset batch of `query` ordered by `order`.
+
+    `key(row)` gives the row's values of the `order` columns: where the next batch starts.
+    """
+    yield BOM + _write([header])
+    last = None
+    while True:
+        batch = db.session.execute(query.where(_after(order, last)).order_by(*order).limit(BATCH_SIZE)).all()
+        if not batch:
+            return
+        yield _write(to_rows(batch))
+        last = key(batch[-1])

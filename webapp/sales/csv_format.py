@@ -1,0 +1,26 @@
+"""The sales CSV format shared by the import and the export: columns, byte-order mark, cells.
+
+Cells follow OWASP's CSV-injection guidance: a text cell that starts with = + - @, a tab or a
+carriage return gets a leading single quote, so a spreadsheet shows it as text instead of running
+it; the import takes that quote off again.
+"""
+
+from __future__ import annotations
+
+# Excel reads a UTF-8 file as such only when it starts with a byte-order mark.
+BOM = "\ufeff"
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+# The first eight columns are exactly the import's header, so an export can be imported again.
+IMPORT_COLUMNS = ("key", "agent_email", "sku", "customer", "quantity", "unit_price", "date", "note")
+SALES_COLUMNS = IMPORT_COLUMNS + (
+    "sale_id", "agent_name", "product_name", "amount", "status", "commission", "entered_by",
+    "decided_by", "decided_at", "reason")
+
+
+def text_cell(value) -> str:
+    """A text cell, neutralised when a spreadsheet would read it as a formula."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text

@@ -1,0 +1,341 @@
+"""CSV import of sales by a manager: stored upload, dry run, then an all-or-nothing import.
+
+Every row goes through webapp.sales.services.create_sale, the same validation and the same
+writes as a sale typed into the form, each inside its own savepoint so one bad row cannot abort
+the transaction (the file itself is read by import_file.py). The dry run runs the whole import
+exactly as the real one would and the caller rolls the transaction back, so the preview shows
+what the import will do, row for row (a customer added on one line is found by the next, as it
+will be for real). The real import commits only when no row failed.
+
+The row key becomes the sale's idempotency key (as "csv-<key>") for the manager who imports, so
+importing the same file twice creates nothing new: the rows already imported are skipped.
+
+Uploads are kept on the server between the preview and the confirmation, under
+<IMPORT_DIR>/<user id>-<random id>.csv. The client only ever holds the random id, and the path is
+built from the signed-in user's id, so one manager cannot preview or confirm another's upload
+(it is simply not found). Files older than a day are swept on the next upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from webapp.auth.access import can_manage_agent
+from webapp.auth.models import Role, User
+from webapp.catalog.models import Customer, Product
+from webapp.errors import NotFound
+from webapp.extensions import db
+from webapp.formtools import parse_iso_date
+from webapp.money import MoneyError, parse_money
+from webapp.private_files import private_dir, write_private
+from webapp.sales import services as sales
+from webapp.sales.import_file import IGNORED_COLUMNS, MAX_ROWS, ImportFileError, ImportRow, parse_file
+
+MAX_BYTES = 5 * 1024 * 1024
+KEEP_SECONDS = 24 * 60 * 60
+KEY_PREFIX = "csv-"
+# The service's keys are 8-64 characters; with the prefix a row key needs 4-60.
+_ROW_KEY = re.compile(r"^[A-Za-z0-9_-]{4,60}$")
+_UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
+_WHOLE = re.compile(r"^[0-9]{1,7}$")
+# Which CSV column a service error's field is about, and the wording that fits a file.
+_COLUMN_OF = {
+    "idempotency_key": "key", "agent_id": "agent_email", "product_id": "sku", "customer_id": "customer",
+    "customer_name": "customer", "customer_email": "customer", "quantity": "quantity",
+    "unit_price": "unit_price", "sold_on": "date", "note": "note",
+}
+_CSV_MESSAGES = {
+    "agent_id": "No active agent of your team has this email.",
+    "product_id": "This agent cannot sell this product (it is archived or restricted to other agents).",
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem with one cell (or the whole row) of the file."""
+
+    line: int
+    column: str
+    message: str
+
+
+@dataclass
+class RowOutcome:
+    """What the import does with one row: create a sale, or skip it (already imported)."""
+
+    line: int
+    key: str
+    agent_name: str
+    sku: str
+    customer: str
+    new_customer: bool
+    quantity: int
+    amount_cents: int
+    sold_on: date
+    created: bool
+    status: str
+    sale_id: int | None = None
+
+
+@dataclass
+class ImportResult:
+    """The outcome of a dry run or an import."""
+
+    rows: list[RowOutcome] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    row_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no row failed (the import may go ahead)."""
+        return not self.errors
+
+    @property
+    def to_create(self) -> list[RowOutcome]:
+        """Rows that make a new sale."""
+        return [r for r in self.rows if r.created]
+
+    @property
+    def skipped(self) -> list[RowOutcome]:
+        """Rows already imported earlier (same key, same importer)."""
+        return [r for r in self.rows if not r.created]
+
+    @property
+    def volume_cents(self) -> int:
+        """Total amount of the sales the import creates."""
+        return sum(r.amount_cents for r in self.to_create)
+
+    @property
+    def error_lines(self) -> int:
+        """How many rows have at least one error."""
+        return len({e.line for e in self.errors})
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file kept for its owner between preview and confirmation."""
+
+    id: str
+    path: Path
+    filename: str
+    size: int
+    sha256: str
+    uploaded_at: float
+
+    def read(self) -> bytes:
+        """The file's bytes."""
+        return self.path.read_bytes()
+
+
+# ---- Stored uploads -----------------------------------------------------------------------
+
+
+def _directory() -> Path:
+    """Where uploads wait for confirmation (IMPORT_DIR, default <instance>/imports)."""
+    directory = Path(current_app.config.get("IMPORT_DIR") or Path(current_app.instance_path) / "imports")
+    return private_dir(directory)  # uploads list people's sales: owner-only
+
+
+def _paths(user_id: int, upload_id: str) -> tuple[Path, Path]:
+    """The data file and its metadata file for one user's upload."""
+    directory = _directory()
+    return directory / f"{user_id}-{upload_id}.csv", directory / f"{user_id}-{upload_id}.json"
+
+
+def _sweep(now: float) -> None:
+    """Remove uploads nobody confirmed within KEEP_SECONDS."""
+    for path in _directory().glob("*-*.*"):
+        try:
+            if now - path.stat().st_mtime > KEEP_SECONDS:
+                path.unlink()
+        except FileNotFoundError:  # another request swept it first
+            pass
+
+
+def store_upload(user: User, stream, filename: str | None) -> Upload:
+    """Read an uploaded file (at most MAX_BYTES) and keep it for this user; returns its handle."""
+    data = stream.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ImportFileError(f"This file is larger than {MAX_BYTES // (1024 * 1024)} MB. "
+                              f"Split it into smaller files of at most {MAX_ROWS:,} rows.", status=413)
+    if not data.strip():
+        raise ImportFileError("Choose a CSV file to upload; this one is empty.")
+    now = time.time()
+    _sweep(now)
+    upload_id = secrets.token_urlsafe(12)
+    data_path, meta_path = _paths(user.id, upload_id)
+    write_private(data_path, data)
+    name = Path(filename or "upload.csv").name[:120] or "upload.csv"
+    meta = {"filename": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "uploaded_at": now}
+    write_private(meta_path, json.dumps(meta))
+    return Upload(id=upload_id, path=data_path, filename=name, size=len(data), sha256=meta["sha256"],
+                  uploaded_at=now)
+
+
+def get_upload(user: User, upload_id: str) -> Upload:
+    """This user's stored upload, else NotFound (another user's id is not found either)."""
+    if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
+        raise NotFound()
+    data_path, meta_path = _paths(user.id, upload_id)
+    try:
+        meta = json.loads(meta_path.read_text())
+        if not data_path.is_file():
+            raise NotFound()
+    except (FileNotFoundError, ValueError) as exc:
+        raise NotFound() from exc
+    upload = Upload(id=upload_id, path=data_path, filename=meta["filename"], size=meta["size"],
+                    sha256=meta["sha256"], uploaded_at=meta["uploaded_at"])
+    # A file changed on disk since it was previewed is not what the manager saw.
+    if hashlib.sha256(upload.read()).hexdigest() != upload.sha256:
+        raise NotFound()
+    return upload
+
+
+def discard_upload(upload: Upload) -> None:
+    """Forget an upload (after a successful import)."""
+    for path in (upload.path, upload.path.with_suffix(".json")):
+        path.unlink(missing_ok=True)
+
+
+# ---- Dry run and import -------------------------------------------------------------------
+
+
+def _chunks(values: list[str], size: int = 500):
+    """Slices of at most `size` (SQLite limits the parameters of one statement)."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+class _Lookups:
+    """The file's agents, products and customers, each read in a few bulk queries."""
+
+    def __init__(self, actor: User, rows: list[ImportRow]):
+        """Read every agent, product and customer the rows name (agents only if `actor` manages them)."""
+        emails = sorted({r.cells.get("agent_email", "").lower() for r in rows} - {""})
+        skus = sorted({r.cells.get("sku", "").lower() for r in rows} - {""})
+        names = sorted({r.cells.get("customer", "").lower() for r in rows} - {""})
+        self.agents: dict[str, User] = {}
+        for chunk in _chunks(emails):
+            query = select(User).where(User.email.in_(chunk), User.role == Role.AGENT.value)
+            for user in db.session.scalars(query):
+                # Another team's agent looks exactly like an unknown email: no hint that it exists.
+                if can_manage_agent(actor, user):
+                    self.agents[user.email] = user
+        self.products: dict[str, Product] = {}
+        for chunk in _chunks(skus):
+            self.products.update((p.sku.lower(), p) for p in db.session.scalars(
+                select(Product).where(func.lower(Product.sku).in_(chunk))))
+        # The objects are kept (not only ids): the session's identity map holds them weakly, and
+        # the service finds each customer there again instead of querying.
+        self.customers: dict[str, list[Customer]] = {}
+        for chunk in _chunks(names):
+            for customer in db.session.scalars(
+                    select(Customer).where(func.lower(Customer.name).in_(chunk)).order_by(Customer.id)):
+                self.customers.setdefault(customer.name.lower(), []).append(customer)
+
+
+def _parse_row(row: ImportRow, width: int, lookups: _Lookups, seen_keys: dict[str, int], errors: list[RowError]):
+    """The row as a service batch item (and its agent), or None after adding its errors."""
+    if row.width != width:
+        errors.append(RowError(row.line, "row", f"This line has {row.width} cells; the header has {width}."))
+        return None
+    cells, found = row.cells, []
+
+    def bad(column: str, message: str) -> None:
+        """Note a problem with one cell of this row."""
+        found.append(RowError(row.line, column, message))
+
+    key = cells["key"]
+    if not _ROW_KEY.match(key):
+        bad("key", "Use 4 to 60 letters, digits, dashes or underscores.")
+    elif key in seen_keys:
+        bad("key", f"This key is also on line {seen_keys[key]}; each row needs its own key.")
+    else:
+        seen_keys[key] = row.line
+    agent = None
+    if not cells["agent_email"]:
+        bad("agent_email", "Enter the agent's email.")
+    else:
+        agent = lookups.agents.get(cells["agent_email"].lower())
+        if agent is None:
+            bad("agent_email", _CSV_MESSAGES["agent_id"])
+    product = None
+    if not cells["sku"]:
+        bad("sku", "Enter the product's SKU.")
+    else:
+        product = lookups.products.get(cells["sku"].lower())
+        if product is None:
+            bad("sku", f"Unknown SKU {cells['sku']!r}.")
+    customer = cells["customer"]
+    existing = []
+    if not customer:
+        bad("customer", "Enter the customer's name.")
+    elif len(customer) > 120:
+        bad("customer", "Keep the customer's name under 120 characters.")
+    else:
+        existing = lookups.customers.get(customer.lower(), [])
+        if len(existing) > 1:
+            bad("customer", f"Several customers are called {customer!r}; rename one of them first.")
+    quantity = None
+    if not _WHOLE.match(cells["quantity"]) or not 1 <= int(cells["quantity"]) <= sales.MAX_QUANTITY:
+        bad("quantity", f"Enter a whole number from 1 to {sales.MAX_QUANTITY:,}.")
+    else:
+        quantity = int(cells["quantity"])
+    unit_price = None
+    try:
+        unit_price = parse_money(cells["unit_price"], what="a unit price")
+    except MoneyError as exc:
+        bad("unit_price", str(exc))
+    sold_on = parse_iso_date(cells["date"])
+    if sold_on is None:
+        bad("date", "Enter the date as YYYY-MM-DD.")
+    if found:
+        errors.extend(found)
+        return None
+    data = sales.SaleInput(product_id=product.id, quantity=quantity, unit_price=unit_price, sold_on=sold_on,
+                           customer_id=existing[0].id if existing else None,
+                           new_customer_name=None if existing else customer, note=cells["note"] or None)
+    return sales.BatchItem(data=data, idempotency_key=KEY_PREFIX + key, agent_id=agent.id), agent, product
+
+
+def run_import(actor: User, data: bytes) -> ImportResult:
+    """Record every row through the sales service's batch entry point; the caller commits or not.
+
+    The dry run is this followed by a rollback; the import proper commits only when `ok`.
+    """
+    rows, columns = parse_file(data)
+    result = ImportResult(ignored_columns=[c for c in columns if c in IGNORED_COLUMNS], row_count=len(rows))
+    lookups, seen_keys = _Lookups(actor, rows), {}
+    parsed = []
+    for row in rows:
+        item = _parse_row(row, len(columns), lookups, seen_keys, result.errors)
+        if item is not None:
+            parsed.append((row, *item))
+    outcomes = sales.create_sales(actor, [item for _, item, _, _ in parsed])
+    for (row, item, agent, product), outcome in zip(parsed, outcomes):
+        if outcome.error is not None:
+            field_name = outcome.error.field or ""
+            result.errors.append(RowError(row.line, _COLUMN_OF.get(field_name, "row"),
+                                          _CSV_MESSAGES.get(field_name, outcome.error.message)))
+            continue
+        sale = outcome.sale
+        result.rows.append(RowOutcome(
+            line=row.line, key=item.idempotency_key[len(KEY_PREFIX):], agent_name=agent.name, sku=product.sku,
+            customer=row.cells["customer"], new_customer=outcome.created and item.data.customer_id is None,
+            quantity=sale.quantity, amount_cents=sale.amount_cents, sold_on=sale.sold_on,
+            created=outcome.created, status=sale.status, sale_id=None if outcome.created else sale.id))
+    # Errors in file order: the service's come after the parser's otherwise.
+    result.errors.sort(key=lambda e: e.line)
+    return result

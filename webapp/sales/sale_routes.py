@@ -1,0 +1,280 @@
+"""Agent portal pages: dashboard, log a sale (HTMX), live estimate, my sales, sale detail."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from wtforms import SelectChoice
+
+from webapp import clock
+from webapp.auth.access import visible_sale
+from webapp.auth.decorators import agent_required, roles_required
+from webapp.auth.models import Role
+from webapp.catalog import services as catalog
+from webapp.catalog.models import Customer
+from webapp.commissions import ledger
+from webapp.errors import ServiceError
+from webapp.extensions import db
+from webapp.formtools import apply_service_error, db_id_or_none, parse_iso_date
+from webapp.money import MoneyError, parse_money, to_cents
+from webapp.sales import bp, portal
+from webapp.sales import services as sales
+from webapp.sales.forms import SaleFilterForm, SaleForm, new_form_key, verify_form_key
+from webapp.sales.models import SaleStatus
+from webapp.sales.sale_page import render_sale_page
+
+SALES_CHANGED = "sales-changed"
+
+
+def _is_htmx() -> bool:
+    """True for requests htmx made (they get fragments; others get full pages)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _sale_form(data=None, **kwargs) -> SaleForm:
+    """A sale form for the signed-in agent, with its products and a fresh signed key."""
+    form = SaleForm(formdata=data, **kwargs)
+    form.set_products(catalog.sellable_products(current_user.id))
+    if not form.idempotency_key.data:
+        form.idempotency_key.data = new_form_key()
+    if data is None and not form.sold_on.data:
+        # Only a fresh form gets today: a posted empty Date is an error, not a silent "today".
+        form.sold_on.data = clock.today().isoformat()
+    return form
+
+
+def _dashboard_context(form: SaleForm) -> dict:
+    """Everything the dashboard template needs."""
+    recent = portal.recent_sales(current_user.id)
+    return {"form": form, "totals": portal.agent_totals(current_user.id), "recent": recent,
+            "chart": portal.commission_chart(current_user.id), "status": SaleStatus}
+
+
+@bp.route("/dashboard")
+@agent_required
+def dashboard():
+    """The agent's home: totals panel, log-a-sale form, recent sales, commission chart."""
+    return render_template("sales/dashboard.html", **_dashboard_context(_sale_form()))
+
+
+@bp.route("/dashboard/totals")
+@agent_required
+def totals():
+    """The totals panel alone (htmx refreshes it after each sale and every 30 s)."""
+    return render_template("sales/partials/_totals.html", totals=portal.agent_totals(current_user.id))
+
+
+def _customer_choice(form: SaleForm):
+    """The existing customer the form names (id, or an unambiguous exact name), else None."""
+    if form.customer_id_value is not None:
+        return form.customer_id_value, None
+    name = (form.customer.data or "").strip()
+    if not name:
+        return None, None
+    matches = list(db.session.scalars(select(Customer).where(func.lower(Customer.name) == name.lower()).limit(2)))
+    if len(matches) > 1:
+        raise ServiceError(f"Several customers are called {name}; pick one from the list.", "customer")
+    return (matches[0].id, None) if matches else (None, name)
+
+
+def _sale_input(form: SaleForm) -> sales.SaleInput:
+    """The typed form as the service's input (the unit price defaults to the list price)."""
+    customer_id, new_name = _customer_choice(form)
+    unit_price = form.unit_price.decimal
+    product = form.products.get(form.product_id.data)
+    if unit_price is None and product is not None:
+        unit_price = Decimal(product.list_price_cents) / 100
+    return sales.SaleInput(
+        product_id=form.product_id.data, quantity=form.quantity_value, unit_price=unit_price,
+        sold_on=parse_iso_date(form.sold_on.data), customer_id=customer_id, new_customer_name=new_name,
+        note=form.note.data)
+
+
+@bp.route("/sales", methods=["POST"])
+@agent_required
+def create():
+    """Record a sale: htmx gets the new row, a fresh form and a totals refresh; others a redirect."""
+    form = _sale_form(request.form)
+    status, sale = 422, None
+    # The key as posted: _sale_form fills a missing one in for the re-rendered form, and a sale
+    # made under a key the client never had would not be idempotent.
+    key = verify_form_key(request.form.get("idempotency_key"))
+    if key is None:
+        # A fresh key, so the agent can send the re-rendered form again (once).
+        form.idempotency_key.data = new_form_key()
+        form.form_errors.append("This form has expired or was altered; check the sale and submit it again.")
+    elif form.validate():
+        try:
+            sale, created = sales.create_sale(current_user, _sale_input(form), idempotency_key=key)
+        except ServiceError as exc:
+            db.session.rollback()
+            apply_service_error(form, exc)
+        else:
+            db.session.commit()
+            status = 201 if created else 200
+    if sale is None:
+        if _is_htmx():
+            return render_template("sales/partials/_sale_form.html", form=form), status
+        return render_template("sales/dashboard.html", **_dashboard_context(form)), status
+    if not _is_htmx():
+        flash(f"Sale of {sale.product.name} recorded.", "success")
+        return redirect(url_for("sales.dashboard"))
+    fresh = _sale_form(None)
+    fresh.sold_on.data = form.sold_on.data  # agents often log several sales of one day
+    # The whole recent-sales body is re-sent: it stays sorted and at ten rows whatever date
+    # the new sale has, and there is no "No sales yet" row to delete separately.
+    response = make_response(render_template(
+        "sales/partials/_sale_created.html", form=fresh, sale=sale, created=(status == 201),
+        recent=portal.recent_sales(current_user.id)), status)
+    response.headers["HX-Trigger"] = SALES_CHANGED
+    return response
+
+
+@bp.route("/sales/estimate")
+@agent_required
+def estimate():
+    """"This sale would earn X" for the sale being typed (read-only, so a GET)."""
+    args = request.args
+    product_id = db_id_or_none(args.get("product_id", ""))
+    quantity = args.get("quantity", "").strip()
+    sold_on = parse_iso_date(args.get("sold_on")) or clock.today()
+    amount_cents, product, message = None, None, None
+    try:
+        product = catalog.sellable_product(current_user.id, product_id) if product_id else None
+        unit_text = args.get("unit_price", "").strip()
+        unit_price = parse_money(unit_text) if unit_text else (
+            Decimal(product.list_price_cents) / 100 if product else None)
+        if product and unit_price is not None and quantity.isdigit() and 1 <= int(quantity) <= sales.MAX_QUANTITY:
+            amount_cents = int(quantity) * to_cents(unit_price)
+    except (ServiceError, MoneyError) as exc:
+        message = exc.message if isinstance(exc, ServiceError) else str(exc)
+    figure = None
+    if amount_cents is not None and sold_on <= clock.today():
+        figure = to_cents(ledger.estimate_new_sale(current_user.id, product, amount_cents, sold_on))
+    return render_template("sales/partials/_estimate.html", figure=figure, amount_cents=amount_cents,
+                           message=message, no_plan=figure is not None and ledger.PlanResolver(
+                               current_user.id).version_on(sold_on) is None)
+
+
+@bp.route("/customers/search")
+@agent_required
+def customer_search():
+    """Customers matching what is typed, to pick one; typing again clears an earlier pick."""
+    text = (request.args.get("customer") or "").strip()
+    return render_template("sales/partials/_customer_results.html", text=text,
+                           customers=catalog.search_customers(text) if len(text) >= 2 else [])
+
+
+@bp.route("/customers/pick/<int:customer_id>")
+@agent_required
+def customer_pick(customer_id: int):
+    """Fill the customer field with a chosen existing customer."""
+    customer = db.session.get(Customer, customer_id) or abort(404)
+    form = SaleForm(formdata=None)
+    form.customer.data, form.customer_id.data = customer.name, str(customer.id)
+    return render_template("sales/partials/_customer_field.html", form=form, picked=customer)
+
+
+def _filters(form: SaleFilterForm) -> portal.SaleFilters:
+    """URL arguments as list filters; junk values are ignored rather than failing the page."""
+    status = form.status.data if form.status.data in {s.value for s in SaleStatus} else None
+    return portal.SaleFilters(
+        start=parse_iso_date(form.start.data), end=parse_iso_date(form.end.data), status=status,
+        product_id=form.product_id.data, customer=(form.customer.data or "").strip() or None,
+        sort=form.sort.data if form.sort.data in portal.SORTS else "date",
+        direction="asc" if form.direction.data == "asc" else "desc",
+        page=request.args.get("page", 1, type=int) or 1)
+
+
+@bp.route("/sales")
+@agent_required
+def my_sales():
+    """The agent's sales with filters, sorting and pages (the URL carries the filters)."""
+    form = SaleFilterForm(request.args)
+    form.product_id.choices = _product_filter_choices()
+    filters = _filters(form)
+    page = portal.list_sales(current_user.id, filters)
+    context = {"form": form, "page": page, "filters": filters, "args": request.args.to_dict()}
+    if _is_htmx() and request.headers.get("HX-Target") == "sales-table":
+        return render_template("sales/partials/_sales_table.html", **context)
+    return render_template("sales/my_sales.html", **context)
+
+
+def _product_filter_choices():
+    """Product filter choices: the products the agent may sell."""
+    return [SelectChoice("", "Any product")] + [
+        SelectChoice(p.id, p.name) for p in catalog.sellable_products(current_user.id)]
+
+
+@bp.route("/sales/<int:sale_id>")
+@roles_required(Role.AGENT, Role.MANAGER, Role.ADMIN)
+def detail(sale_id: int):
+    """Everything about one sale: figures, ledger entries, audit history (others' sales: 404)."""
+    return render_sale_page(visible_sale(current_user, sale_id))
+
+
+@bp.route("/sales/<int:sale_id>/edit", methods=["GET", "POST"])
+@agent_required
+def edit(sale_id: int):
+    """Edit a pending sale of one's own (a decided one answers 409 with the reason)."""
+    sale = visible_sale(current_user, sale_id)
+    try:
+        # The service's own rule (it is checked again, under the agent lock, when saving).
+        sales._check_editable(current_user, sale)  # noqa: SLF001
+    except ServiceError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return render_sale_page(sale, status=exc.status)
+    if request.method == "GET":
+        form = _sale_form(None)
+        form.product_id.data, form.quantity.data = sale.product_id, str(sale.quantity)
+        form.unit_price.data = f"{Decimal(sale.unit_price_cents) / 100:.2f}"
+        form.sold_on.data, form.note.data = sale.sold_on.isoformat(), sale.note
+        form.customer.data, form.customer_id.data = sale.customer.name, str(sale.customer_id)
+        return render_template("sales/edit.html", form=form, sale=sale)
+    form = _sale_form(request.form)
+    if form.validate():
+        try:
+            sales.update_sale(current_user, sale, _sale_input(form))
+        except ServiceError as exc:
+            db.session.rollback()
+            if exc.status == 404:
+                abort(404)
+            apply_service_error(form, exc)
+        else:
+            db.session.commit()
+            flash("Sale updated.", "success")
+            return redirect(url_for("sales.detail", sale_id=sale.id))
+    return render_template("sales/edit.html", form=form, sale=sale), 422
+
+
+@bp.route("/sales/<int:sale_id>/cancel", methods=["POST"])
+@agent_required
+def cancel(sale_id: int):
+    """Withdraw a pending sale of one's own."""
+    sale = visible_sale(current_user, sale_id)
+    try:
+        sales.cancel_sale(current_user, sale)
+    except ServiceError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return render_sale_page(sale, status=exc.status)
+    db.session.commit()
+    flash("Sale cancelled.", "success")
+    response = redirect(url_for("sales.detail", sale_id=sale.id))
+    response.headers["HX-Trigger"] = SALES_CHANGED
+    return response
+
+
+@bp.route("/products/mine")
+@agent_required
+def my_products():
+    """The products this agent may sell, assigned ones first."""
+    return render_template("sales/my_products.html", assigned=catalog.assigned_products(current_user.id),
+                           sellable=catalog.sellable_products(current_user.id))

@@ -1,0 +1,333 @@
+"""Statement pages: lists, the statement and its PDF, requests and sends, run progress, resend."""
+
+from __future__ import annotations
+
+from flask import Response, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+
+from webapp import clock
+from webapp.auth.access import team_agents
+from webapp.auth.decorators import agent_required, manager_required, roles_required
+from webapp.auth.models import Role
+from webapp.commissions.models import Period
+from webapp.disputes.services import disputes_by_entry
+from webapp.errors import NotFound, ServiceError
+from webapp.extensions import db
+from webapp.formtools import apply_service_error
+from webapp.mail import services as mail
+from webapp.statements import bp, limits, queries
+from webapp.statements import services as statements
+from webapp.statements.forms import (IssuePeriodForm, RequestStatementForm, ResendForm, SendStatementsForm,
+                                     StatementFilterForm)
+from webapp.tasks import UNAVAILABLE, background_service_available
+
+ANYONE = (Role.AGENT, Role.MANAGER, Role.ADMIN)
+POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
+
+
+def _user():
+    """The signed-in user as a plain model object (services take models, not proxies)."""
+    return current_user._get_current_object()
+
+
+def _is_htmx() -> bool:
+    """True for requests htmx made (they get fragments; others get full pages)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+# ---- Lists ------------------------------------------------------------------------------------
+
+
+def _filters(form: StatementFilterForm) -> queries.StatementFilters:
+    """URL arguments as list filters; junk values are ignored rather than failing the page."""
+    period = db.session.get(Period, form.period_id.data) if form.period_id.data else None
+    return queries.StatementFilters(
+        agent_id=form.agent_id.data, period=period,
+        kind=form.kind.data if form.kind.data in queries.KINDS else None,
+        page=request.args.get("page", 1, type=int) or 1)
+
+
+def _index_page(request_form: RequestStatementForm | None = None, status: int = 200):
+    """The statements page for the signed-in user (agents: with the request form)."""
+    user = _user()
+    form = StatementFilterForm(request.args)
+    is_agent = user.role == Role.AGENT.value
+    if not is_agent:
+        form.set_choices(team_agents(user, include_inactive=True), queries.periods_with_statements(user))
+    filters = _filters(form) if not is_agent else queries.StatementFilters(
+        page=request.args.get("page", 1, type=int) or 1)
+    context = {"form": form, "page": queries.list_statements(user, filters), "is_agent": is_agent,
+               "args": {k: v for k, v in request.args.items() if k != "page"}}
+    if _is_htmx() and request.headers.get("HX-Target") == "statements-table":
+        return render_template("statements/partials/_statements_table.html", **context)
+    if is_agent:
+        context["request_form"] = request_form or RequestStatementForm(formdata=None)
+        context["allowance"] = limits.allowance(user)
+    else:
+        context["next_period"] = queries.next_period_to_issue(clock.today())
+    context["runs"] = queries.recent_runs(user)
+    return render_template("statements/index.html", **context), status
+
+
+@bp.route("/statements")
+@roles_required(*ANYONE)
+def index():
+    """Agents: their statements, newest first, and "Request a statement"; managers and admins:
+    the team's statements with filters, "Send statements" and "Issue period statements"."""
+    return _index_page()
+
+
+# ---- Starting runs ------------------------------------------------------------------------------
+
+
+def _validate(form) -> bool:
+    """The form's own checks, then the service's range rules (order, at most 366 days) beside
+    the fields, all reported at once; True if valid."""
+    valid = form.validate()
+    if form.start.errors or form.end.errors:
+        return False
+    try:
+        statements.check_range(*form.dates)
+    except ServiceError as exc:
+        apply_service_error(form, exc)
+        return False
+    return valid
+
+
+def _refuse_unavailable(form) -> bool:
+    """Refuse to start a run while Redis is unreachable (True when refused).
+
+    The sweeper would render and send the statements later, but the person who clicked is
+    waiting on a progress page that would sit at 0 with no explanation; and a run issued
+    now would consume statement numbers for statements nobody can see being made. Better to
+    say so and write nothing, so a retry in a minute starts cleanly.
+    """
+    if background_service_available():
+        return False
+    form.form_errors.append(UNAVAILABLE)
+    return True
+
+
+def _refused(page: tuple[str, int], exc: ServiceError) -> Response:
+    """A refused request's page; beyond the hourly limit, 429 with Retry-After.
+
+    429, not 422: nothing typed is wrong, and the same request succeeds later; the page still
+    shows the message above the form, and Retry-After says when (for the browser and for tools)."""
+    response = make_response(*page)
+    if isinstance(exc, limits.TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _started(run, count: int) -> Response:
+    """After the commit: go to the run's progress page."""
+    if run.requested_by_id == current_user.id and current_user.role == Role.AGENT.value:
+        flash("Your statement is issued. It is being prepared and emailed to you; this page follows it.",
+              "success")
+    else:
+        flash(f"{count} statement{'s' if count != 1 else ''} issued. They are being prepared and emailed; "
+              "this page follows them.", "success")
+    return redirect(url_for("statements.run", run_id=run.id), code=303)
+
+
+@bp.route("/statements/request", methods=["POST"])
+@agent_required
+def request_statement():
+    """An agent's own statement for any date range: issued now, rendered and emailed by jobs."""
+    form = RequestStatementForm()
+    if not _validate(form):
+        return _index_page(form, 422)
+    if _refuse_unavailable(form):
+        return _index_page(form, 503)
+    start, end = form.dates
+    try:
+        run = statements.start_adhoc_run(_user(), agent_ids=[current_user.id], start=start, end=end)
+    except ServiceError as exc:
+        db.session.rollback()
+        apply_service_error(form, exc)
+        return _refused(_index_page(form, exc.status), exc)
+    count = len(run.statements)
+    db.session.commit()
+    return _started(run, count)
+
+
+def _send_page(form: SendStatementsForm, status: int = 200):
+    """The "Send statements" page, with how many sends are left this hour."""
+    return render_template("statements/send.html", form=form, allowance=limits.allowance(_user())), status
+
+
+@bp.route("/statements/send", methods=["GET", "POST"])
+@manager_required
+def send():
+    """Statements for a date range to all or some agents of the team, with a message."""
+    agents = team_agents(_user())
+    if request.method == "GET":
+        form = SendStatementsForm(formdata=None)
+        form.set_agents(agents)
+        return _send_page(form)
+    form = SendStatementsForm()
+    form.set_agents(agents)
+    if not _validate(form):
+        return _send_page(form, 422)
+    if _refuse_unavailable(form):
+        return _send_page(form, 503)
+    start, end = form.dates
+    try:
+        run = statements.start_adhoc_run(_user(), agent_ids=form.chosen_agent_ids(), start=start, end=end,
+                                         message=form.message.data)
+    except ServiceError as exc:
+        db.session.rollback()
+        apply_service_error(form, exc)
+        return _refused(_send_page(form, exc.status), exc)
+    count = len(run.statements)
+    db.session.commit()
+    return _started(run, count)
+
+
+def _issue_page(form: IssuePeriodForm, period: Period | None, status: int = 200):
+    """The confirmation page for issuing a period's statements."""
+    agents = statements.agents_for_period(period) if period is not None else []
+    return render_template("statements/issue.html", form=form, period=period, agents=agents), status
+
+
+@bp.route("/statements/issue", methods=["GET", "POST"])
+@manager_required
+def issue():
+    """Issue the next ended period's statements (closing the period), after a confirmation."""
+    period = queries.next_period_to_issue(clock.today())
+    if request.method == "GET":
+        form = IssuePeriodForm(formdata=None)
+        form.period_id.data = str(period.id) if period else ""
+        return _issue_page(form, period)
+    form = IssuePeriodForm()
+    # The page named a period; if another one is now next (someone issued it meanwhile), say so.
+    if period is None or form.period_id.data != str(period.id):
+        form.form_errors.append("That period's statements were issued meanwhile; check the period below.")
+        form.period_id.data = str(period.id) if period else ""
+        return _issue_page(form, period, 409)
+    if not form.validate():
+        return _issue_page(form, period, 422)
+    if _refuse_unavailable(form):
+        return _issue_page(form, period, 503)
+    try:
+        run = statements.start_period_run(_user(), period)
+    except ServiceError as exc:
+        db.session.rollback()
+        apply_service_error(form, exc)
+        return _issue_page(form, db.session.get(Period, period.id), exc.status)
+    count = len(run.statements)
+    db.session.commit()
+    return _started(run, count)
+
+
+# ---- One statement ------------------------------------------------------------------------------
+
+
+def _status_context(statement) -> dict:
+    """What the status panel shows: the PDF, the email delivery, whether it still changes."""
+    email = queries.email_for(statement)
+    return {"statement": statement, "email": email, "final": queries.statement_final(statement, email)}
+
+
+def _detail_page(statement, status: int = 200):
+    """The statement page: the snapshot in the portal layout, its PDF and its delivery."""
+    user = _user()
+    own = statement.agent_id == user.id
+    disputes = None
+    if own:
+        # Only the agent's own portal view offers "Dispute" per line (never the PDF).
+        entry_ids = [item["entry_id"] for key in ("lines", "adjustments") for item in statement.snapshot[key]]
+        disputes = disputes_by_entry(user, entry_ids)
+    # Rendered by Jinja, escaped there.
+    body = Markup(statements.statement_html(statement, for_pdf=False, dispute_links=own, disputes=disputes))
+    return render_template("statements/detail.html", body=body, **_status_context(statement)), status
+
+
+@bp.route("/statements/<int:statement_id>")
+@roles_required(*ANYONE)
+def detail(statement_id: int):
+    """The statement as issued (its snapshot), its PDF and its delivery."""
+    return _detail_page(queries.visible_statement(_user(), statement_id))
+
+
+@bp.route("/statements/<int:statement_id>/status")
+@roles_required(*ANYONE)
+def status(statement_id: int):
+    """The status panel alone: htmx polls it every 2 s until the PDF and email are settled."""
+    context = _status_context(queries.visible_statement(_user(), statement_id))
+    code = POLL_STOP if context["final"] and _is_htmx() else 200
+    return render_template("statements/partials/_status.html", **context), code
+
+
+@bp.route("/statements/<int:statement_id>.pdf")
+@roles_required(*ANYONE)
+def pdf(statement_id: int):
+    """Exactly the stored PDF bytes (404 while it is being prepared), with their sha256."""
+    statement = queries.visible_statement(_user(), statement_id)
+    data = statements.statement_pdf(statement)
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename=statement-{statement.number}.pdf"
+    response.headers["X-Content-SHA256"] = statement.pdf_sha256
+    response.set_etag(statement.pdf_sha256)
+    return response.make_conditional(request)
+
+
+@bp.route("/statements/<int:statement_id>/resend", methods=["POST"])
+@roles_required(*ANYONE)
+def resend(statement_id: int):
+    """Send the statement's email again, only once the last attempt is known not to have gone."""
+    statement = queries.visible_statement(_user(), statement_id)
+    form = ResendForm()
+    back = (url_for("statements.run", run_id=statement.run_id) if form.back.data == "run"
+            else url_for("statements.detail", statement_id=statement.id))
+    email = queries.email_for(statement)
+    if email is None:
+        raise NotFound()
+    if not form.validate():
+        flash("This form has expired; reload the page and try again.", "error")
+        return redirect(back, code=303)
+    try:
+        mail.resend(email)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _detail_page(statement, exc.status)
+    db.session.commit()  # the delivery job is enqueued after this commit
+    flash(f"Statement No. {statement.number} is queued to be emailed again to {email.to}.", "success")
+    return redirect(back, code=303)
+
+
+@bp.route("/statements/<int:statement_id>/render", methods=["POST"])
+@roles_required(Role.MANAGER, Role.ADMIN)
+def render_again(statement_id: int):
+    """Queue a failed PDF render again (after the cause, e.g. a missing font, is fixed)."""
+    statement = queries.visible_statement(_user(), statement_id)
+    try:
+        statements.render_again(statement)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _detail_page(statement, exc.status)
+    db.session.commit()  # the render job is enqueued after this commit
+    flash(f"Statement No. {statement.number} is queued to be rendered again.", "success")
+    return redirect(url_for("statements.detail", statement_id=statement.id), code=303)
+
+
+# ---- Runs ---------------------------------------------------------------------------------------
+
+
+@bp.route("/statements/runs/<int:run_id>")
+@roles_required(*ANYONE)
+def run(run_id: int):
+    """A run's progress (rendered, sent, failures); htmx polls the fragment until it finishes."""
+    user = _user()
+    progress = queries.run_progress(user, queries.visible_run(user, run_id))
+    period = db.session.get(Period, progress.run.period_id) if progress.run.period_id else None
+    context = {"progress": progress, "run": progress.run, "period": period}
+    if _is_htmx() and request.headers.get("HX-Target") == "run-progress":
+        response = make_response(render_template("statements/partials/_run_progress.html", **context))
+        if progress.finished:
+            response.status_code = POLL_STOP
+        return response
+    return render_template("statements/run.html", **context)
