@@ -215,9 +215,9 @@ def build_app_database(app_url: str, redis_url: str, agents: int, auto_approve: 
     with app.app_context():
         upgrade()
         manager = accounts.create_user(None, email="manager@bench.example", name="Bench Manager",
-                                       role=Role.MANAGER.value, password=PASSWORD)
+                                       role=Role.MANAGER, password=PASSWORD)
         people = [accounts.create_user(None, email=f"agent{n:02d}@bench.example", name=f"Bench Agent {n}",
-                                       role=Role.AGENT.value, password=PASSWORD, manager_id=manager.id)
+                                       role=Role.AGENT, password=PASSWORD, manager_id=manager.id)
                   for n in range(agents)]
         office = catalog.save_category(None, None, code="office_supplies", name="Office supplies")
         tech = catalog.save_category(None, None, code="technology", name="Technology")

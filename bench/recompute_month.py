@@ -118,7 +118,7 @@ def load_lines(agent_ids: list[int], month: date) -> None:
     for agent_id in agent_ids:
         resolver = ledger.PlanResolver(agent_id)
         LOADED[agent_id] = [ledger.sale_line(s, resolver)[0]
-                            for s in ledger.month_sales(agent_id, month, (SaleStatus.APPROVED.value,))]
+                            for s in ledger.month_sales(agent_id, month, (SaleStatus.APPROVED,))]
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from webapp.auth import services as accounts
+from webapp.auth.models import Role
 from webapp.commissions.engine import EngineError
 from webapp.commissions.golden import simulate, simulate_case
 from webapp.demo import DEMO_PASSWORD, generate_demo, seed_demo
@@ -23,7 +24,8 @@ commissions_cli = AppGroup("commissions", help="Commission tools.")
 @users_cli.command("create")
 @click.option("--email", prompt=True)
 @click.option("--name", prompt=True)
-@click.option("--role", type=click.Choice(["admin", "manager", "agent"]), prompt=True)
+# Plain strings: click matches Enum choices by member name ("ADMIN"), and roles are typed as stored.
+@click.option("--role", type=click.Choice([str(role) for role in Role]), prompt=True)
 @click.option("--manager-email", default=None, help="The agent's manager (agents only).")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def create_user_command(email, name, role, manager_email, password):

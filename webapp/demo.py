@@ -19,7 +19,7 @@ from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Customer, Product
 from webapp.commissions import assignments, plans
 from webapp.commissions.ledger import recompute_agent_range
-from webapp.commissions.models import CommissionPlan, Period, PlanAssignment, Target
+from webapp.commissions.models import CommissionPlan, Period, PeriodStatus, PlanAssignment, Target
 from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.sales import services as sales
@@ -69,7 +69,7 @@ def _ensure_user(email: str, name: str, role: Role, manager_id: int | None = Non
     if user is not None:
         return user, False
     # As a hash: the shared, published demo password is one the password policy rightly refuses.
-    return accounts.create_user(None, email=email, name=name, role=role.value, manager_id=manager_id,
+    return accounts.create_user(None, email=email, name=name, role=role, manager_id=manager_id,
                                 password_hash=accounts.hash_password(DEMO_PASSWORD)), True
 
 
@@ -184,8 +184,8 @@ GENERATED_CUSTOMERS = 200
 SALE_COLUMNS = ("agent_id", "product_id", "customer_id", "quantity", "unit_price_cents", "amount_cents",
                 "sold_on", "status", "entered_by_id", "idempotency_key", "decided_by_id", "decided_at", "reason")
 # The product asks a reason for every rejection and void; generated ones say where they came from.
-REASONS = {SaleStatus.REJECTED.value: "Generated: customer signature missing.",
-           SaleStatus.VOIDED.value: "Generated: order cancelled by the customer."}
+REASONS = {SaleStatus.REJECTED: "Generated: customer signature missing.",
+           SaleStatus.VOIDED: "Generated: order cancelled by the customer."}
 # Rows per executemany batch where there is no COPY (SQLite): bounded memory, few round trips.
 BATCH = 20_000
 
@@ -207,7 +207,7 @@ class GenerateReport:
 def _bulk_users(role: Role, rows: list[tuple[str, str, int | None]], password_hash: str) -> list[int]:
     """Insert users in one statement (one password hash for all: scrypt per user would take minutes)."""
     db.session.execute(insert(User), [
-        {"email": email, "name": name, "role": role.value, "manager_id": manager_id, "password_hash": password_hash}
+        {"email": email, "name": name, "role": role, "manager_id": manager_id, "password_hash": password_hash}
         for email, name, manager_id in rows])
     emails = [email for email, _, _ in rows]
     by_email = dict(db.session.execute(select(User.email, User.id).where(User.email.in_(emails))).all())
@@ -228,15 +228,15 @@ def _sale_rows(rng: random.Random, count: int, agents: list[tuple[int, int]], pr
         unit_price = max(100, product.list_price_cents + rng.randint(-20, 20) * 100 * (product.list_price_cents // 100_000))
         roll = rng.random()
         if sold_on > recent and roll < 0.3:
-            status = SaleStatus.PENDING.value
+            status = SaleStatus.PENDING
         elif roll < 0.97:
-            status = SaleStatus.APPROVED.value
+            status = SaleStatus.APPROVED
         elif roll < 0.99:
-            status = SaleStatus.REJECTED.value
+            status = SaleStatus.REJECTED
         else:
-            status = SaleStatus.VOIDED.value
+            status = SaleStatus.VOIDED
         decided_at = None
-        if status != SaleStatus.PENDING.value:
+        if status != SaleStatus.PENDING:
             # Decided the next morning, or by now for today's and yesterday's sales.
             decided_at = min(datetime.combine(sold_on + timedelta(days=1), day_time(9), tzinfo=timezone.utc), now)
         yield (agent_id, product.id, customers[rng.randrange(len(customers))], quantity, unit_price,
@@ -292,7 +292,7 @@ def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 2026112
     # Sales or closed periods already there would change the ledger the generator means to build
     # (a closed period turns lines into late adjustments); so: an empty database only.
     if db.session.scalar(select(Sale.id).limit(1)) or db.session.scalar(
-            select(Period.id).where(Period.status == "closed").limit(1)):
+            select(Period.id).where(Period.status == PeriodStatus.CLOSED).limit(1)):
         raise RuntimeError("This database already has sales or closed periods; generate into an empty one.")
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -341,7 +341,7 @@ def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 2026112
         if done % 50 == 0 or done == agents:
             say(f"Ledger: {done}/{agents} agents ({time.perf_counter() - inserted:.0f} s).")
     approved = db.session.scalar(select(db.func.count()).select_from(Sale).where(
-        Sale.status == SaleStatus.APPROVED.value, Sale.idempotency_key.like("gen-%")))
+        Sale.status == SaleStatus.APPROVED, Sale.idempotency_key.like("gen-%")))
     return GenerateReport(managers=team_count, agents=agents, sales=sales, approved=approved, first_day=first,
                           last_day=today, insert_seconds=inserted - started,
                           ledger_seconds=time.perf_counter() - inserted)

@@ -5,11 +5,12 @@ from wtforms import (BooleanField, EmailField, PasswordField, SelectChoice, Sele
                      SubmitField)
 from wtforms.validators import DataRequired, Length
 
+from webapp.auth.models import Role
 from webapp.formtools import PlainText, parse_db_id
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
-ROLE_CHOICES = [SelectChoice("agent", "Agent"), SelectChoice("manager", "Manager"),
-                SelectChoice("admin", "Admin")]
+ROLE_CHOICES = [SelectChoice(Role.AGENT, "Agent"), SelectChoice(Role.MANAGER, "Manager"),
+                SelectChoice(Role.ADMIN, "Admin")]
 
 
 def _optional_int(value):

@@ -78,7 +78,7 @@ def targets():
 def target_set(agent_id: int):
     """Set one agent's target for the month in ?month=; htmx gets the table row back."""
     agent = accounts.get_user(agent_id)
-    if agent.role != Role.AGENT.value:
+    if agent.role != Role.AGENT:
         abort(404)
     month = _parse_month(request.args.get("month")) or abort(400)
     form = TargetForm()

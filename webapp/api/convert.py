@@ -3,7 +3,6 @@ services take them, statement snapshots as API models, and the Idempotency-Key h
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from decimal import Decimal
 
 from flask import request
@@ -22,13 +21,6 @@ IDEMPOTENCY_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
 def money(cents: int | None) -> str | None:
     """Integer cents as the API's decimal string ("1250.00"); None stays None."""
     return None if cents is None else str(from_cents(cents))
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime (SQLite hands back naive UTC)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
 
 
 def unit_price(text: str | None, product_id: int) -> Decimal | None:

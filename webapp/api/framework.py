@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable
 
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from webapp import clock
 from webapp.api import bp
+from webapp.auth.models import Role
 from webapp.auth.tokens import authenticate
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import csrf, db, limiter
@@ -30,7 +31,7 @@ from webapp.formtools import MAX_DB_ID
 # No cookies, no CSRF: API clients authenticate every request with a bearer token.
 csrf.exempt(bp)
 
-ALL_ROLES = ("agent", "manager", "admin")
+ALL_ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
                415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
@@ -208,8 +209,6 @@ def _touch(token) -> None:
     """Record when a token was last used (at most once a minute: it costs a write)."""
     now = clock.now_utc()
     last = token.last_used_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=timezone.utc)
     if last is None or now - last > timedelta(minutes=1):
         token.last_used_at = now
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import ProductIn, ProductOut, ProductPage, ProductPatch, ProductQuery
+from webapp.auth.models import Role
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Product
 from webapp.errors import ServiceError
@@ -25,7 +26,7 @@ def _product_out(product: Product) -> ProductOut:
 def list_products(user, query: ProductQuery):
     """Products, by id, paginated; agents see only what they may sell."""
     after = decode_cursor(query.cursor)
-    if user.role == "agent":
+    if user.role == Role.AGENT:
         candidates = catalog.sellable_products(user.id)
         candidates = [p for p in candidates if after is None or p.id > after]
         candidates.sort(key=lambda p: p.id)
@@ -73,7 +74,7 @@ def _cents(text: str, field: str) -> int:
 
 
 @operation("POST", "/products", summary="Create a product", tag="Products", body=ProductIn,
-           responses={201: ProductOut}, roles=("admin",), write=True, errors=(409,))
+           responses={201: ProductOut}, roles=(Role.ADMIN,), write=True, errors=(409,))
 def create_product(user, body: ProductIn):
     """Create a product (admins)."""
     product = _save_product(user, None, sku=body.sku, name=body.name, category_id=_category_id(body.category),
@@ -83,7 +84,7 @@ def create_product(user, body: ProductIn):
 
 
 @operation("PATCH", "/products/{product_id}", summary="Change a product", tag="Products", body=ProductPatch,
-           responses={200: ProductOut}, roles=("admin",), write=True)
+           responses={200: ProductOut}, roles=(Role.ADMIN,), write=True)
 def update_product(user, product_id: int, body: ProductPatch):
     """Change a product's name, category, price, active or restricted flag (admins)."""
     product = catalog.get_product(product_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
-                                unit_price, utc)
+                                unit_price)
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import ReasonIn, SaleIn, SaleOut, SalePage, SaleQuery
 from webapp.auth.access import own_or_managed_agent, visible_sale
@@ -19,7 +19,7 @@ from webapp.sales import portal
 from webapp.sales import services as sales
 from webapp.sales.models import Sale
 
-MANAGERS = ("manager", "admin")
+MANAGERS = (Role.MANAGER, Role.ADMIN)
 
 
 def _sale_out(sale: Sale, commission: dict[int, int], estimates: dict[int, int]) -> SaleOut:
@@ -29,7 +29,7 @@ def _sale_out(sale: Sale, commission: dict[int, int], estimates: dict[int, int])
         product_name=sale.product.name, customer_id=sale.customer_id, customer_name=sale.customer.name,
         quantity=sale.quantity, unit_price=money(sale.unit_price_cents), amount=money(sale.amount_cents),
         sold_on=sale.sold_on, status=sale.status, reason=sale.reason, note=sale.note,
-        decided_by_id=sale.decided_by_id, decided_at=utc(sale.decided_at),
+        decided_by_id=sale.decided_by_id, decided_at=sale.decided_at,
         commission=money(commission.get(sale.id)), estimate=money(estimates.get(sale.id)))
 
 
@@ -66,7 +66,7 @@ def create_sale(user, body: SaleIn):
         new_customer_email=body.customer_email, note=body.note)
     sale, created = sales.create_sale(user, data, idempotency_key=key, agent_id=body.agent_id)
     if not created:
-        agent_id = user.id if user.role == Role.AGENT.value and body.agent_id is None else body.agent_id
+        agent_id = user.id if user.role == Role.AGENT and body.agent_id is None else body.agent_id
         if not sales.same_request(sale, agent_id, data):
             message = "This key was used for a different sale; use a new key for a new sale."
             raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}",

@@ -124,7 +124,7 @@ def start_run(user, body: RunIn):
 
     With Redis down: 503 and nothing issued, as on the pages. A retried request (same
     Idempotency-Key) gets the first run back, without counting against the hourly limit."""
-    if user.role == Role.AGENT.value and body.agent_ids not in (None, [user.id]):
+    if user.role == Role.AGENT and body.agent_ids not in (None, [user.id]):
         message = "Agents request their own statement; leave agent_ids out."
         raise ApiError(422, message, {"agent_ids": message})
     key = idempotency_key_header()

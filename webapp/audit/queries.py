@@ -180,9 +180,7 @@ def search(filters: AuditFilters) -> AuditPage:
     zone = clock.installation_zone()
     rows = []
     for event in events:
-        # SQLite hands back naive timestamps; they are UTC (the server's CURRENT_TIMESTAMP).
-        at = event.at if event.at.tzinfo else event.at.replace(tzinfo=timezone.utc)
-        rows.append(EventRow(event=event, at=at.astimezone(zone),
+        rows.append(EventRow(event=event, at=event.at.astimezone(zone),
                              actor=actors.get(event.actor_id, "System") if event.actor_id else "System",
                              changes=diff(event.before, event.after), object_url=_object_url(event)))
     return AuditPage(rows=rows, total=total, page=page, pages=pages)

@@ -16,15 +16,15 @@ from webapp.sales.models import Sale
 
 def team_agent_ids(user: User) -> list[int] | None:
     """Ids of the agents the user manages; None means every agent (admins)."""
-    if user.role == Role.ADMIN.value:
+    if user.role == Role.ADMIN:
         return None
-    return list(db.session.scalars(select(User.id).where(User.manager_id == user.id, User.role == Role.AGENT.value)))
+    return list(db.session.scalars(select(User.id).where(User.manager_id == user.id, User.role == Role.AGENT)))
 
 
 def team_agents(user: User, include_inactive: bool = False) -> list[User]:
     """The agents the user manages (admins: all agents), by name."""
-    query = select(User).where(User.role == Role.AGENT.value).order_by(User.name)
-    if user.role != Role.ADMIN.value:
+    query = select(User).where(User.role == Role.AGENT).order_by(User.name)
+    if user.role != Role.ADMIN:
         query = query.where(User.manager_id == user.id)
     if not include_inactive:
         query = query.where(User.active.is_(True))
@@ -34,16 +34,16 @@ def team_agents(user: User, include_inactive: bool = False) -> list[User]:
 def visible_agent(user: User, agent_id: int) -> User:
     """An agent the user manages, else NotFound (another team's agent is 404, not 403)."""
     agent = db.session.get(User, agent_id)
-    if agent is None or agent.role != Role.AGENT.value:
+    if agent is None or agent.role != Role.AGENT:
         raise NotFound()
-    if user.role != Role.ADMIN.value and agent.manager_id != user.id:
+    if user.role != Role.ADMIN and agent.manager_id != user.id:
         raise NotFound()
     return agent
 
 
 def own_or_managed_agent(user: User, agent_id: int) -> User:
     """The agent `agent_id` if the user may see them (agents only themselves), else NotFound."""
-    if user.role == Role.AGENT.value:
+    if user.role == Role.AGENT:
         if agent_id != user.id:
             raise NotFound()
         return user
@@ -52,9 +52,9 @@ def own_or_managed_agent(user: User, agent_id: int) -> User:
 
 def can_manage_agent(actor: User, agent: User) -> bool:
     """Admins manage every agent; managers their own team."""
-    if actor.role == Role.ADMIN.value:
+    if actor.role == Role.ADMIN:
         return True
-    return actor.role == Role.MANAGER.value and agent.manager_id == actor.id
+    return actor.role == Role.MANAGER and agent.manager_id == actor.id
 
 
 def visible_sale(user: User, sale_id: int) -> Sale:
@@ -62,9 +62,9 @@ def visible_sale(user: User, sale_id: int) -> Sale:
     sale = db.session.get(Sale, sale_id)
     if sale is None:
         raise NotFound()
-    if user.role == Role.AGENT.value and sale.agent_id != user.id:
+    if user.role == Role.AGENT and sale.agent_id != user.id:
         raise NotFound()
-    if user.role == Role.MANAGER.value and sale.agent.manager_id != user.id:
+    if user.role == Role.MANAGER and sale.agent.manager_id != user.id:
         raise NotFound()
     return sale
 

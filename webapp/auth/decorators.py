@@ -12,7 +12,7 @@ from webapp.auth.models import Role
 
 def roles_required(*roles: Role):
     """Allow the view only to signed-in users with one of `roles` (403 for other roles)."""
-    allowed = {Role(r).value for r in roles}
+    allowed = {Role(r) for r in roles}
 
     def decorator(view):
         @login_required

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import enum
 import secrets
 from datetime import datetime
+from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, func
+from sqlalchemy import CheckConstraint, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db, enum_check
 
 
-class Role(str, enum.Enum):
+class Role(StrEnum):
     """What a user may do; stored as its value."""
 
     ADMIN = "admin"
@@ -31,7 +31,7 @@ class User(UserMixin, db.Model):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'manager', 'agent')", name="role_known"),
+        enum_check("role", Role, name="role_known"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
     )
 
@@ -44,7 +44,7 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     session_token: Mapped[str] = mapped_column(String(32), default=_new_session_token)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
     manager: Mapped[User | None] = relationship(remote_side=[id], back_populates="team")
     team: Mapped[list[User]] = relationship(back_populates="manager", order_by="User.name")
@@ -64,7 +64,7 @@ class User(UserMixin, db.Model):
 
     def has_role(self, *roles: Role | str) -> bool:
         """True if the user has one of the given roles."""
-        return self.role in {Role(r).value for r in roles}
+        return self.role in {Role(r) for r in roles}
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"

@@ -93,12 +93,12 @@ def sign_out_everywhere(user: User) -> None:
 
 def _check_manager(role: str, manager_id: int | None) -> int | None:
     """Agents belong to an active manager; other roles have no manager."""
-    if role != Role.AGENT.value:
+    if role != Role.AGENT:
         return None
     if manager_id is None:
         raise ServiceError("Choose the agent's manager.", "manager_id")
     manager = db.session.get(User, manager_id)
-    if manager is None or manager.role != Role.MANAGER.value or not manager.active:
+    if manager is None or manager.role != Role.MANAGER or not manager.active:
         raise ServiceError("Choose an active manager.", "manager_id")
     return manager.id
 
@@ -125,7 +125,7 @@ def create_user(actor, *, email: str, name: str, role: str, password: str | None
         raise ServiceError("Enter a name.", "name")
     if len(name) > 120:
         raise ServiceError("Use at most 120 characters.", "name")
-    if role not in {r.value for r in Role}:
+    if role not in set(Role):
         raise ServiceError("Choose admin, manager or agent.", "role")
     if password_hash is None:
         check_new_password(password, email=email, name=name)
@@ -158,12 +158,12 @@ def update_user(actor, user: User, *, name: str, role: str, manager_id: int | No
     name = check_plain_text((name or "").strip(), "name")
     if not name:
         raise ServiceError("Enter a name.", "name")
-    if role not in {r.value for r in Role}:
+    if role not in set(Role):
         raise ServiceError("Choose admin, manager or agent.", "role")
     if actor is not None and actor.id == user.id and (role != user.role or not active):
         raise ServiceError("You cannot change your own role or deactivate yourself.", "role")
-    leaves_team_without_manager = user.role == Role.MANAGER.value and (
-        role != Role.MANAGER.value or not active
+    leaves_team_without_manager = user.role == Role.MANAGER and (
+        role != Role.MANAGER or not active
     )
     if leaves_team_without_manager and any(member.active for member in user.team):
         raise ServiceError("Move this manager's agents to another manager first.", "role")
@@ -198,14 +198,14 @@ def list_users() -> list[User]:
 def list_managers() -> list[User]:
     """Active managers, for the agent's manager field."""
     return list(db.session.scalars(
-        select(User).where(User.role == Role.MANAGER.value, User.active.is_(True)).order_by(User.name)
+        select(User).where(User.role == Role.MANAGER, User.active.is_(True)).order_by(User.name)
     ))
 
 
 def list_agents(keep_ids: set[int] = frozenset()) -> list[User]:
     """Active agents by name, plus any deactivated agent in `keep_ids` (so a save never drops them)."""
     return sorted((u for u in list_users()
-                   if u.role == Role.AGENT.value and (u.active or u.id in keep_ids)),
+                   if u.role == Role.AGENT and (u.active or u.id in keep_ids)),
                   key=lambda u: u.name.lower())
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint, func,
+from sqlalchemy import (BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func,
                         literal_column)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db
 
 
 class Category(db.Model):
@@ -69,4 +69,4 @@ class Customer(db.Model):
     phone: Mapped[str | None] = mapped_column(String(40))
     region: Mapped[str | None] = mapped_column(String(80))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

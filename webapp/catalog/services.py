@@ -112,7 +112,7 @@ def save_product(actor, product: Product | None, *, sku: str, name: str, categor
 def set_product_agents(actor, product: Product, agent_ids: set[int]) -> None:
     """Replace the set of agents allowed to sell a restricted product."""
     agents = set(db.session.scalars(select(User.id).where(User.id.in_(agent_ids or {0}),
-                                                          User.role == Role.AGENT.value)))
+                                                          User.role == Role.AGENT)))
     if agents != set(agent_ids):
         raise ServiceError("Choose agents only.", "agent_ids")
     current = {a.agent_id: a for a in db.session.scalars(

@@ -29,16 +29,16 @@ def _snapshot(entry: CommissionEntry) -> dict:
 
 def _may_adjust(actor, agent: User) -> bool:
     """Admins adjust anyone; managers their own team; no actor means the system itself."""
-    if actor is None or getattr(actor, "role", None) == Role.ADMIN.value:
+    if actor is None or getattr(actor, "role", None) == Role.ADMIN:
         return True
-    return getattr(actor, "role", None) == Role.MANAGER.value and agent.manager_id == actor.id
+    return getattr(actor, "role", None) == Role.MANAGER and agent.manager_id == actor.id
 
 
 def add_manual_adjustment(actor, agent_id: int, amount_cents: int, reason: str, *,
                           sale_id: int | None = None) -> CommissionEntry:
     """Post a signed, non-zero manual entry with a reason in today's (open) period."""
     agent = db.session.get(User, agent_id) if isinstance(agent_id, int) and not isinstance(agent_id, bool) else None
-    if agent is None or agent.role != Role.AGENT.value or not _may_adjust(actor, agent):
+    if agent is None or agent.role != Role.AGENT or not _may_adjust(actor, agent):
         raise NotFound()
     lock_agent(agent.id)
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):

@@ -10,7 +10,7 @@ from datetime import date
 
 from sqlalchemy import bindparam, select
 
-from webapp.commissions.models import CommissionEntry, Period
+from webapp.commissions.models import CommissionEntry, Period, PeriodStatus
 from webapp.commissions.periods import earliest_open_period, period_for
 from webapp.extensions import db
 
@@ -23,7 +23,7 @@ class MonthPeriods:
         self.periods = list(db.session.scalars(
             select(Period).where(Period.end_date >= first, Period.start_date <= last)))
         # Entries of the month's sales can sit in later periods (adjustments); all open ones are few.
-        self.open_ids = set(db.session.scalars(select(Period.id).where(Period.status == "open")))
+        self.open_ids = set(db.session.scalars(select(Period.id).where(Period.status == PeriodStatus.OPEN)))
         self._earliest_open: Period | None = None
         self._by_day: dict[date, Period] = {}
 
@@ -63,12 +63,13 @@ class EntryWrites:
         self.inserts.append(values)
 
     def update(self, entry, amount_cents: int, rate_units: int | None, version_id: int | None,
-               reason: str | None) -> None:
+               reason: str | None, late_approval: bool) -> None:
         """Set an entry's figures in place (its id stays); nothing is written if nothing changed."""
-        if (entry.amount_cents, entry.rate_units, entry.plan_version_id, entry.reason) != (
-                amount_cents, rate_units, version_id, reason):
+        wanted = (amount_cents, rate_units, version_id, reason, late_approval)
+        if wanted != (entry.amount_cents, entry.rate_units, entry.plan_version_id, entry.reason,
+                      entry.late_approval):
             self.updates.append({"entry_id": entry.id, "new_amount": amount_cents, "new_rate": rate_units,
-                                 "new_version": version_id, "new_reason": reason})
+                                 "new_version": version_id, "new_reason": reason, "new_late": late_approval})
 
     def delete(self, entry) -> None:
         """Remove an entry of an open period."""
@@ -83,7 +84,8 @@ class EntryWrites:
             db.session.execute(
                 table.update().where(table.c.id == bindparam("entry_id")).values(
                     amount_cents=bindparam("new_amount"), rate_units=bindparam("new_rate"),
-                    plan_version_id=bindparam("new_version"), reason=bindparam("new_reason")),
+                    plan_version_id=bindparam("new_version"), reason=bindparam("new_reason"),
+                    late_approval=bindparam("new_late")),
                 self.updates)
         if self.inserts:
             db.session.execute(table.insert(), self.inserts)

@@ -21,7 +21,7 @@ from webapp.auth.models import User
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
 from webapp.commissions.entry_writes import EntryWrites, MonthPeriods
-from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PlanVersion
+from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PeriodStatus, PlanVersion
 from webapp.commissions.periods import month_bounds
 from webapp.commissions.plans import assignments_of, engine_plan
 from webapp.extensions import db
@@ -106,11 +106,16 @@ def month_sales(agent_id: int, month_start: date, statuses: tuple[str, ...]) -> 
     ))
 
 
+def _is_late_approval(sale: Sale, has_frozen_line: bool) -> bool:
+    """An approved sale without a line in a closed period: approved after its period closed."""
+    return sale.status == SaleStatus.APPROVED and not has_frozen_line
+
+
 def _reason(sale: Sale, target: int, has_frozen_line: bool) -> str:
     """Why a system adjustment exists, in words for the statement."""
-    if sale.status != SaleStatus.APPROVED.value:
+    if sale.status != SaleStatus.APPROVED:
         return f"Clawback: sale of {sale.sold_on.isoformat()} {sale.status} after its period closed"
-    if not has_frozen_line:
+    if _is_late_approval(sale, has_frozen_line):
         return f"Late approval of a sale dated {sale.sold_on.isoformat()}"
     return f"Recalculated: {sale.sold_on:%B %Y} tier volume changed"
 
@@ -133,7 +138,7 @@ def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.
                Product.__table__.c.sku, Category.__table__.c.code.label("category"))
         .join(Product.__table__, sale_c.product_id == Product.__table__.c.id)
         .join(Category.__table__, Product.__table__.c.category_id == Category.__table__.c.id)
-        .where(*in_month, sale_c.status == SaleStatus.APPROVED.value)
+        .where(*in_month, sale_c.status == SaleStatus.APPROVED)
         .order_by(sale_c.sold_on, sale_c.id)
     ).all()
     lines, version_ids, plan_by_day = [], {}, {}
@@ -151,7 +156,7 @@ def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.
     system = entry_c.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT))
     entries = db.session.execute(
         select(entry_c.id, entry_c.sale_id, entry_c.period_id, entry_c.kind, entry_c.amount_cents,
-               entry_c.rate_units, entry_c.plan_version_id, entry_c.reason)
+               entry_c.rate_units, entry_c.plan_version_id, entry_c.reason, entry_c.late_approval)
         .join(Sale.__table__, entry_c.sale_id == sale_c.id).where(*in_month, system)
         .order_by(entry_c.id)
     ).all()
@@ -162,7 +167,7 @@ def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.
     # Sales no longer approved whose entries must go to 0 (few: voids, and the like).
     sales_by_id.update((sale.id, sale) for sale in db.session.execute(
         select(sale_c.id, sale_c.agent_id, sale_c.sold_on, sale_c.status)
-        .where(*in_month, sale_c.status != SaleStatus.APPROVED.value,
+        .where(*in_month, sale_c.status != SaleStatus.APPROVED,
                exists().where(entry_c.sale_id == sale_c.id, system))))
 
     periods = MonthPeriods(first, last)
@@ -183,7 +188,7 @@ def _settle_sale(sale_id: int, sale, entries: list, target: int, rate_units: int
 
     `sale` and `entries` are rows (agent_id, sold_on and status of the sale; the entry columns).
     """
-    approved = sale.status == SaleStatus.APPROVED.value
+    approved = sale.status == SaleStatus.APPROVED
     home = periods.home(sale.sold_on)
     if home.id in periods.open_ids:
         # Nothing of this sale is frozen: its line simply takes the new figure (or goes).
@@ -199,9 +204,10 @@ def _settle_sale(sale_id: int, sale, entries: list, target: int, rate_units: int
             return
         if line is None:
             writes.insert(agent_id=sale.agent_id, period_id=home.id, kind=EntryKind.SALE, sale_id=sale_id,
-                          amount_cents=target, rate_units=rate_units, plan_version_id=version_id, reason=None)
+                          amount_cents=target, rate_units=rate_units, plan_version_id=version_id, reason=None,
+                          late_approval=False)
         else:
-            writes.update(line, target, rate_units, version_id, line.reason)
+            writes.update(line, target, rate_units, version_id, line.reason, line.late_approval)
         return
 
     frozen = [e for e in entries if e.period_id not in periods.open_ids]
@@ -211,16 +217,17 @@ def _settle_sale(sale_id: int, sale, entries: list, target: int, rate_units: int
         for entry in open_adjustments:
             writes.delete(entry)
         return
-    reason = _reason(sale, target, any(e.kind == EntryKind.SALE for e in frozen))
+    has_frozen_line = any(e.kind == EntryKind.SALE for e in frozen)
+    reason, late = _reason(sale, target, has_frozen_line), _is_late_approval(sale, has_frozen_line)
     if open_adjustments:
         keep, *extras = open_adjustments
         for entry in extras:
             writes.delete(entry)
-        writes.update(keep, difference, rate_units, version_id, reason)
+        writes.update(keep, difference, rate_units, version_id, reason, late)
     else:
         writes.insert(agent_id=sale.agent_id, period_id=periods.earliest_open().id, kind=EntryKind.ADJUSTMENT,
                       sale_id=sale_id, amount_cents=difference, rate_units=rate_units,
-                      plan_version_id=version_id, reason=reason)
+                      plan_version_id=version_id, reason=reason, late_approval=late)
 
 
 def months_between(start: date, end: date) -> list[date]:
@@ -269,7 +276,7 @@ def agent_balance(agent_id: int) -> Balance:
     by_status = {status: int(total) for status, total in rows}
     paid = int(db.session.scalar(
         select(func.coalesce(func.sum(Payout.amount_cents), 0)).where(Payout.agent_id == agent_id)))
-    stated, running = by_status.get("closed", 0), by_status.get("open", 0)
+    stated, running = by_status.get(PeriodStatus.CLOSED, 0), by_status.get(PeriodStatus.OPEN, 0)
     return Balance(earned=stated + running, stated=stated, open_running=running, paid=paid,
                    unpaid=stated + running - paid, stated_unpaid=stated - paid)
 
@@ -320,7 +327,7 @@ def period_summary(agent_id: int, period: Period) -> PeriodSummary:
 
 def _approved_lines(agent_id: int, month_start: date, resolver: PlanResolver) -> list[engine.SaleLine]:
     """The month's approved sales as engine lines."""
-    return [sale_line(s, resolver)[0] for s in month_sales(agent_id, month_start, (SaleStatus.APPROVED.value,))]
+    return [sale_line(s, resolver)[0] for s in month_sales(agent_id, month_start, (SaleStatus.APPROVED,))]
 
 
 def sale_estimate(sale: Sale) -> Decimal:
@@ -347,7 +354,7 @@ def pending_total(agent_id: int, month_start: date) -> Decimal:
     """What approving every pending sale of the month would add: engine(all) - engine(approved)."""
     resolver = PlanResolver(agent_id)
     approved = _approved_lines(agent_id, month_start, resolver)
-    pending = [sale_line(s, resolver)[0] for s in month_sales(agent_id, month_start, (SaleStatus.PENDING.value,))]
+    pending = [sale_line(s, resolver)[0] for s in month_sales(agent_id, month_start, (SaleStatus.PENDING,))]
     return engine.pending_total(approved, pending)
 
 

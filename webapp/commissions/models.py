@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
-from sqlalchemy import (BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text,
+from sqlalchemy import (BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text,
                         UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db, enum_check
 
 # Rates are stored as integer ten-thousandths of a percent (3% = 30000, 100% = 1_000_000).
 RATE_RANGE = "BETWEEN 0 AND 1000000"
@@ -83,7 +84,7 @@ class PlanVersion(db.Model):
     base_rate_units: Mapped[int | None]
     tier_mode: Mapped[str | None] = mapped_column(String(16))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
     plan: Mapped[CommissionPlan] = relationship(back_populates="versions")
     tiers: Mapped[list[PlanTier]] = relationship(
@@ -170,26 +171,33 @@ class Target(db.Model):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
 
 
+class PeriodStatus(StrEnum):
+    """open -> closed (final: a closed period's entries never change)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
 class Period(db.Model):
     """A statement period. Open until its statement run closes it; closed periods are frozen."""
 
     __tablename__ = "periods"
     __table_args__ = (
         CheckConstraint("end_date >= start_date", name="dates_ordered"),
-        CheckConstraint("status IN ('open', 'closed')", name="status_known"),
+        enum_check("status", PeriodStatus, name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     start_date: Mapped[date] = mapped_column(Date, unique=True)
     end_date: Mapped[date] = mapped_column(Date, unique=True)
-    status: Mapped[str] = mapped_column(String(8), default="open")
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(8), default=PeriodStatus.OPEN)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     @property
     def is_open(self) -> bool:
         """True while entries of this period may still change."""
-        return self.status == "open"
+        return self.status == PeriodStatus.OPEN
 
     @property
     def label(self) -> str:
@@ -199,14 +207,12 @@ class Period(db.Model):
         return f"{self.start_date:%b %d, %Y} – {self.end_date:%b %d, %Y}"
 
 
-class EntryKind:
+class EntryKind(StrEnum):
     """Ledger entry kinds."""
 
     SALE = "sale"              # the commission line of an approved sale, in its own period
     ADJUSTMENT = "adjustment"  # system difference for a sale whose line is in a closed period
     MANUAL = "manual"          # a manager's correction or an accepted dispute; never recomputed
-
-    ALL = (SALE, ADJUSTMENT, MANUAL)
 
 
 class CommissionEntry(db.Model):
@@ -214,7 +220,7 @@ class CommissionEntry(db.Model):
 
     __tablename__ = "commission_entries"
     __table_args__ = (
-        CheckConstraint("kind IN ('sale', 'adjustment', 'manual')", name="kind_known"),
+        enum_check("kind", EntryKind, name="kind_known"),
         CheckConstraint("kind = 'manual' OR sale_id IS NOT NULL", name="system_entries_have_sale"),
         Index("ix_commission_entries_agent_period", "agent_id", "period_id"),
         Index("ix_commission_entries_sale", "sale_id"),
@@ -231,10 +237,13 @@ class CommissionEntry(db.Model):
     rate_units: Mapped[int | None]
     plan_version_id: Mapped[int | None] = mapped_column(ForeignKey("plan_versions.id"), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
+    # A system adjustment carrying the whole commission of a sale approved after its period closed
+    # (it has no line in a closed period); the statement marks it "Late approval".
+    late_approval: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
 
     period: Mapped[Period] = relationship()
@@ -264,4 +273,4 @@ class Payout(db.Model):
     advance: Mapped[bool] = mapped_column(default=False)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

@@ -32,7 +32,7 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
                   advance: bool = False) -> Payout:
     """Record a payout dated in an open period, capped at the unpaid balance unless an advance."""
     agent = db.session.get(User, agent_id) if isinstance(agent_id, int) else None
-    if agent is None or agent.role != Role.AGENT.value:
+    if agent is None or agent.role != Role.AGENT:
         raise ServiceError("Choose an agent.", "agent_id")
     if actor is not None and not can_manage_agent(actor, agent):
         raise NotFound()

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
 from webapp.audit.services import record
-from webapp.commissions.models import Period, Settings
+from webapp.commissions.models import Period, PeriodStatus, Settings
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
@@ -63,7 +63,7 @@ def period_bounds(day: date, cadence: str) -> tuple[date, date]:
 
 def last_closed_end() -> date | None:
     """The end date of the latest closed period, or None if none is closed."""
-    return db.session.scalar(select(func.max(Period.end_date)).where(Period.status == "closed"))
+    return db.session.scalar(select(func.max(Period.end_date)).where(Period.status == PeriodStatus.CLOSED))
 
 
 def is_date_closed(day: date) -> bool:
@@ -84,7 +84,8 @@ def period_for(day: date) -> Period:
         # half-month, a dashboard opened at midnight), the loser's insert fails on the unique dates
         # without spoiling its transaction, and it takes the row the winner committed.
         with db.session.begin_nested():
-            period = Period(start_date=start, end_date=end, status="closed" if is_date_closed(day) else "open")
+            status = PeriodStatus.CLOSED if is_date_closed(day) else PeriodStatus.OPEN
+            period = Period(start_date=start, end_date=end, status=status)
             db.session.add(period)
     except IntegrityError:
         period = db.session.scalar(select(Period).where(Period.start_date <= day, Period.end_date >= day))
@@ -101,7 +102,8 @@ def earliest_open_period() -> Period:
 
 def open_periods() -> list[Period]:
     """Every open period, oldest first."""
-    return list(db.session.scalars(select(Period).where(Period.status == "open").order_by(Period.start_date)))
+    return list(db.session.scalars(
+        select(Period).where(Period.status == PeriodStatus.OPEN).order_by(Period.start_date)))
 
 
 def current_period() -> Period:
@@ -116,7 +118,7 @@ def close_period(actor, period: Period) -> Period:
     if period.end_date >= clock.today():
         raise ServiceError(f"{period.label} has not ended yet.", status=409)
     earlier_open = db.session.scalar(
-        select(Period).where(Period.status == "open", Period.start_date < period.start_date)
+        select(Period).where(Period.status == PeriodStatus.OPEN, Period.start_date < period.start_date)
         .order_by(Period.start_date)
     )
     if earlier_open is not None:
@@ -125,13 +127,13 @@ def close_period(actor, period: Period) -> Period:
     cursor = (last_closed_end() or period.start_date) + timedelta(days=1)
     while cursor < period.start_date:
         gap = period_for(cursor)
-        gap.status = "closed"
+        gap.status = PeriodStatus.CLOSED
         cursor = gap.end_date + timedelta(days=1)
-    period.status = "closed"
+    period.status = PeriodStatus.CLOSED
     period.closed_at = clock.now_utc()
     period.closed_by_id = getattr(actor, "id", None)
     db.session.flush()
-    record(actor, "period.close", period, {"status": "open"}, {"status": "closed"})
+    record(actor, "period.close", period, {"status": PeriodStatus.OPEN}, {"status": PeriodStatus.CLOSED})
     return period
 
 
@@ -177,4 +179,5 @@ def update_settings(actor, *, company_name: str, approval_required: bool, period
 def closed_periods(limit: int = 24) -> list[Period]:
     """Closed periods, newest first (the ones whose statements can be paid)."""
     return list(db.session.scalars(
-        select(Period).where(Period.status == "closed").order_by(Period.start_date.desc()).limit(limit)))
+        select(Period).where(Period.status == PeriodStatus.CLOSED)
+        .order_by(Period.start_date.desc()).limit(limit)))

@@ -186,7 +186,7 @@ def assignment_on(agent_id: int, day: date) -> PlanAssignment | None:
 def agent_for_plan(agent_id: int) -> User:
     """An agent by id, or a field error."""
     agent = db.session.get(User, agent_id)
-    if agent is None or agent.role != Role.AGENT.value:
+    if agent is None or agent.role != Role.AGENT:
         raise ServiceError("Choose an agent.", "agent_id")
     return agent
 
@@ -288,5 +288,5 @@ def get_assignment(assignment_id: int) -> PlanAssignment:
 def assignable_agents() -> list[User]:
     """Active agents by name: the people a plan can be given to."""
     return list(db.session.scalars(
-        select(User).where(User.role == Role.AGENT.value, User.active.is_(True)).order_by(User.name)
+        select(User).where(User.role == Role.AGENT, User.active.is_(True)).order_by(User.name)
     ))

@@ -158,7 +158,7 @@ def simulate_sales(plan: engine.Plan, sales: list[SimulatedSale]) -> Simulation:
                             category=sale.category, plan=plan)
             for sale in month_sales.values()
         )
-        lines = [SimulatedLine(month_sales[line], result.commission, result.rate, result.source.value)
+        lines = [SimulatedLine(month_sales[line], result.commission, result.rate, result.source)
                  for line, result in results.items()]
         volume = sum((sale.amount for sale in month_sales.values()), Decimal("0.00"))
         months.append(SimulatedMonth(month, lines, volume, engine.month_total(results)))

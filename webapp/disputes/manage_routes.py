@@ -8,6 +8,7 @@ from flask_login import current_user
 from webapp.auth.decorators import manager_required
 from webapp.disputes import services as service
 from webapp.disputes.forms import DisputeAcceptForm, DisputeRejectForm, DisputeReplyForm
+from webapp.disputes.models import DisputeStatus
 from webapp.disputes.thread import is_htmx, refused, reply_view
 from webapp.errors import ServiceError
 from webapp.extensions import db
@@ -18,9 +19,9 @@ from webapp.manage import bp
 @manager_required
 def disputes():
     """The team's disputes, filtered by status (open by default), open ones first."""
-    status = request.args.get("status", "open")
+    status = request.args.get("status", DisputeStatus.OPEN)
     if status not in service.STATUS_FILTERS:
-        status = "open"
+        status = DisputeStatus.OPEN
     context = {"rows": service.team_disputes(current_user, status), "status": status,
                "counts": service.team_counts(current_user)}
     if is_htmx() and request.headers.get("HX-Target") == "disputes-list":

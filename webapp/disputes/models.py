@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db, enum_check
 
 
-class DisputeStatus:
+class DisputeStatus(StrEnum):
     """open -> accepted | rejected (final)."""
 
     OPEN = "open"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
-
-    ALL = (OPEN, ACCEPTED, REJECTED)
 
 
 class Dispute(db.Model):
@@ -30,7 +29,7 @@ class Dispute(db.Model):
 
     __tablename__ = "disputes"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'accepted', 'rejected')", name="status_known"),
+        enum_check("status", DisputeStatus, name="status_known"),
         CheckConstraint("status = 'open' OR resolved_at IS NOT NULL", name="resolved_has_time"),
         CheckConstraint("status <> 'accepted' OR adjustment_entry_id IS NOT NULL", name="accepted_has_adjustment"),
         CheckConstraint("status <> 'rejected' OR resolution_note IS NOT NULL", name="rejected_has_reason"),
@@ -49,8 +48,8 @@ class Dispute(db.Model):
     entry_kind: Mapped[str] = mapped_column(String(16))
     entry_amount_cents: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=DisputeStatus.OPEN)
-    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The manual entry an accepted dispute posted (manual entries are never recomputed or deleted).
     adjustment_entry_id: Mapped[int | None] = mapped_column(ForeignKey("commission_entries.id"))
@@ -81,7 +80,7 @@ class DisputeMessage(db.Model):
     dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     dispute: Mapped[Dispute] = relationship(back_populates="messages")
     author = relationship("User")

@@ -10,7 +10,7 @@ route commits once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask import current_app, render_template
 from sqlalchemy import case, func, select
@@ -33,7 +33,7 @@ from webapp.mail.services import queue_email
 MAX_TEXT = 2000
 # An accepted dispute's note becomes the adjustment's reason after "Dispute #N accepted: ".
 MAX_NOTE = 1900
-STATUS_FILTERS = ("open", "accepted", "rejected", "all")
+STATUS_FILTERS = (*DisputeStatus, "all")
 
 
 def _snapshot(dispute: Dispute) -> dict:
@@ -56,7 +56,7 @@ def _text(value: str | None, field: str, empty: str) -> str:
 
 def _is_manager_side(user: User) -> bool:
     """Managers and admins answer disputes; agents open them."""
-    return user.role in (Role.MANAGER.value, Role.ADMIN.value)
+    return user.role in (Role.MANAGER, Role.ADMIN)
 
 
 # ---- Who sees what ----------------------------------------------------------------------------
@@ -65,7 +65,7 @@ def _is_manager_side(user: User) -> bool:
 def own_entry(agent: User, entry_id: int) -> CommissionEntry:
     """A ledger line of this agent, else NotFound (another agent's line is 404, not 403)."""
     entry = db.session.get(CommissionEntry, entry_id) if isinstance(entry_id, int) else None
-    if entry is None or agent.role != Role.AGENT.value or entry.agent_id != agent.id:
+    if entry is None or agent.role != Role.AGENT or entry.agent_id != agent.id:
         raise NotFound()
     return entry
 
@@ -75,9 +75,9 @@ def visible_dispute(user: User, dispute_id: int) -> Dispute:
     dispute = db.session.get(Dispute, dispute_id)
     if dispute is None:
         raise NotFound()
-    if user.role == Role.AGENT.value and dispute.agent_id != user.id:
+    if user.role == Role.AGENT and dispute.agent_id != user.id:
         raise NotFound()
-    if user.role == Role.MANAGER.value and dispute.agent.manager_id != user.id:
+    if user.role == Role.MANAGER and dispute.agent.manager_id != user.id:
         raise NotFound()
     return dispute
 
@@ -93,7 +93,7 @@ def disputes_by_entry(user: User, entry_ids: list[int]) -> dict[int, Dispute]:
     if not entry_ids:
         return {}
     query = select(Dispute).where(Dispute.entry_id.in_(entry_ids)).order_by(Dispute.id)
-    if user.role == Role.AGENT.value:
+    if user.role == Role.AGENT:
         query = query.where(Dispute.agent_id == user.id)
     else:
         agent_ids = team_agent_ids(user)
@@ -132,14 +132,9 @@ def _rows(query) -> list[DisputeRow]:
     rows = []
     for dispute in disputes:
         stat = stats.get(dispute.id)
-        times = [_utc(t) for t in (stat.last if stat else None, dispute.resolved_at, dispute.opened_at) if t is not None]
+        times = [t for t in (stat and stat.last, dispute.resolved_at, dispute.opened_at) if t is not None]
         rows.append(DisputeRow(dispute=dispute, messages=stat.n if stat else 0, last_activity=max(times)))
     return rows
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands timestamps back without a zone; they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _team_query(user: User):
@@ -151,10 +146,10 @@ def _team_query(user: User):
     return query
 
 
-def team_disputes(user: User, status: str = "open") -> list[DisputeRow]:
+def team_disputes(user: User, status: str = DisputeStatus.OPEN) -> list[DisputeRow]:
     """The team's disputes with this status ("all" for every one), open ones first."""
     query = _team_query(user)
-    if status in DisputeStatus.ALL:
+    if status in set(DisputeStatus):
         query = query.where(Dispute.status == status)
     return _rows(query)
 
@@ -165,7 +160,7 @@ def team_counts(user: User) -> dict[str, int]:
     query = select(Dispute.status, func.count()).group_by(Dispute.status)
     if agent_ids is not None:
         query = query.where(Dispute.agent_id.in_(agent_ids))
-    counts = {status: 0 for status in DisputeStatus.ALL}
+    counts = {status: 0 for status in DisputeStatus}
     counts.update({status: int(n) for status, n in db.session.execute(query)})
     counts["all"] = sum(counts.values())
     return counts
@@ -206,7 +201,7 @@ def open_dispute(agent: User, entry_id: int, comment: str) -> Dispute:
 
 def reply(user: User, dispute: Dispute, body: str) -> DisputeMessage:
     """Add a message to an open dispute's thread; the other side is emailed."""
-    if user.role == Role.AGENT.value:
+    if user.role == Role.AGENT:
         if dispute.agent_id != user.id:
             raise NotFound()
     else:

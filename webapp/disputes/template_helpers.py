@@ -25,7 +25,7 @@ def dispute_helpers() -> dict:
 
     def dispute_url(dispute) -> str:
         """The dispute's page on the signed-in user's side."""
-        if current_user.role == Role.AGENT.value:
+        if current_user.role == Role.AGENT:
             return url_for("sales.my_dispute", dispute_id=dispute.id)
         return url_for("review.dispute_detail", dispute_id=dispute.id)
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.mail.models import OutgoingEmail
+from webapp.mail.models import EmailStatus, OutgoingEmail
 
 log = logging.getLogger(__name__)
 
@@ -24,19 +24,14 @@ DELIVERED_EVENTS = frozenset({"send", "delivered", "open", "click"})
 # Worth showing, but they change nothing: Mailchimp keeps retrying deferred and soft-bounced mail.
 NOTED_EVENTS = frozenset({"deferral", "soft_bounce", "unsub"})
 KNOWN_EVENTS = REJECTING_EVENTS | DELIVERED_EVENTS | NOTED_EVENTS
+# A delivered event makes these sent (a failed attempt may have reached the provider after all).
+NOT_YET_SENT = (EmailStatus.QUEUED, EmailStatus.SENDING, EmailStatus.FAILED)
 
 _PLAIN_REASONS = {
     "spam": "the recipient marked it as spam",
     "reject": "Mailchimp refused to send it",
     "unsub": "the recipient unsubscribed",
 }
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """The same instant with a UTC zone (SQLite hands datetimes back naive)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=timezone.utc)
 
 
 def _detail(name: str, msg: dict) -> str:
@@ -88,13 +83,13 @@ def record_mailchimp_event(event: dict) -> bool:
     email = _find_email(str(provider_id), metadata)
     if email is None:
         return False
-    latest = _aware(email.delivery_event_at)
+    latest = email.delivery_event_at
     if latest is not None and at < latest:
         return True  # an older event delivered late: what we know is newer
     email.delivery_event, email.delivery_event_at, email.delivery_detail = name, at, _detail(name, msg)
     if name in REJECTING_EVENTS:
-        email.status, email.last_error = "rejected", email.delivery_detail
-    elif name in DELIVERED_EVENTS and email.status in ("queued", "sending", "failed"):
-        email.status, email.sent_at, email.last_error = "sent", email.sent_at or at, None
+        email.status, email.last_error = EmailStatus.REJECTED, email.delivery_detail
+    elif name in DELIVERED_EVENTS and email.status in NOT_YET_SENT:
+        email.status, email.sent_at, email.last_error = EmailStatus.SENT, email.sent_at or at, None
     db.session.flush()
     return True

@@ -155,8 +155,6 @@ class MailchimpBackend:
         since a Lucene phrase can match more than the one value.
         """
         start = since or (datetime.now(timezone.utc) - SEARCH_WINDOW)
-        if start.tzinfo is None:  # SQLite hands back naive UTC
-            start = start.replace(tzinfo=timezone.utc)
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         body = {
             "query": f'u_{metadata_key}:"{escaped}"',

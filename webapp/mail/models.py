@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String, Text, func
+from sqlalchemy import JSON, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db, enum_check
+
+
+class EmailStatus(StrEnum):
+    """Where a delivery stands. Ours, not the provider's: webapp.mail.SendResult has its own words."""
+
+    QUEUED = "queued"      # waiting for its job (again, after a failed attempt with tries left)
+    SENDING = "sending"    # marked (and committed) before the provider is called
+    SENT = "sent"          # the provider took it
+    REJECTED = "rejected"  # the provider refused it, or reported a bounce
+    FAILED = "failed"      # out of attempts or a permanent error; a person may resend it
 
 
 class OutgoingEmail(db.Model):
@@ -18,7 +29,7 @@ class OutgoingEmail(db.Model):
 
     __tablename__ = "outgoing_emails"
     __table_args__ = (
-        CheckConstraint("status IN ('queued', 'sending', 'sent', 'rejected', 'failed')", name="status_known"),
+        enum_check("status", EmailStatus, name="status_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -28,14 +39,14 @@ class OutgoingEmail(db.Model):
     subject: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=EmailStatus.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     # Indexed: the provider's webhook events name the message by this id.
     provider_id: Mapped[str | None] = mapped_column(String(120), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    sending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     meta: Mapped[dict | None] = mapped_column(JSON)
     # A statement email carries that statement's PDF; one delivery per statement.
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statements.id"), unique=True)
@@ -43,5 +54,5 @@ class OutgoingEmail(db.Model):
     # soft_bounce, hard_bounce, ...), when it happened and what it said. Events arrive late and out
     # of order, so an older event never overwrites a newer one.
     delivery_event: Mapped[str | None] = mapped_column(String(32))
-    delivery_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivery_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivery_detail: Mapped[str | None] = mapped_column(String(500))

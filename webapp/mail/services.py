@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.mail.attachments import attachments_for, attachments_ready
 from webapp.mail.backends import get_backend
 from webapp.mail.messages import EmailMessage, MailProviderError
-from webapp.mail.models import OutgoingEmail
+from webapp.mail.models import EmailStatus, OutgoingEmail
 from webapp.tasks import QUEUES, enqueue_after_commit
 
 MAX_ATTEMPTS = 5
@@ -30,7 +30,7 @@ def queue_email(*, key: str, to: str, subject: str, text: str, html: str | None 
     if existing is not None:
         return existing
     email = OutgoingEmail(key=key, to=to, subject=subject[:200], text=text, html=html, meta=meta or {},
-                          status="queued", statement_id=statement_id)
+                          status=EmailStatus.QUEUED, statement_id=statement_id)
     db.session.add(email)
     db.session.flush()
     if enqueue:
@@ -55,42 +55,44 @@ def deliver_email(email_id: int) -> str:
     an invalid message) marks the email failed at once instead of retrying.
     """
     email = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.id == email_id).with_for_update())
-    if email is None or email.status in ("sent", "rejected"):
+    if email is None or email.status in (EmailStatus.SENT, EmailStatus.REJECTED):
         db.session.rollback()
         return email.status if email else "missing"
     if not attachments_ready(email):  # e.g. its statement's PDF: the render job enqueues it then
         db.session.rollback()
         return "waiting"
-    if email.status == "sending" and _send_in_progress(email):
+    if email.status == EmailStatus.SENDING and _send_in_progress(email):
         # Another worker (or the sweep) is in the middle of this send: leave it to them.
         db.session.rollback()
-        return "sending"
+        return EmailStatus.SENDING
     backend = get_backend()
     if email.attempts > 0 and hasattr(backend, "find_sent"):
         # A failed lookup raises (the job retries later) rather than risk sending twice.
         found = backend.find_sent("email_key", email.key, since=email.sending_since)
         if found is not None:
-            email.status, email.provider_id, email.sent_at, email.last_error = "sent", found, clock.now_utc(), None
+            email.status, email.provider_id, email.sent_at, email.last_error = (
+                EmailStatus.SENT, found, clock.now_utc(), None)
             db.session.commit()
-            return "sent"
-    email.status, email.attempts, email.sending_since = "sending", email.attempts + 1, clock.now_utc()
+            return EmailStatus.SENT
+    email.status, email.attempts, email.sending_since = (EmailStatus.SENDING, email.attempts + 1,
+                                                         clock.now_utc())
     db.session.commit()
     try:
         result = backend.send(_message(email))
     except Exception as exc:  # provider or network failure: record it; retry unless permanent
         _record_failure(email_id, exc)
         if isinstance(exc, MailProviderError) and exc.permanent:
-            return "failed"
+            return EmailStatus.FAILED
         raise
     # Re-read under the lock: a webhook may have recorded a bounce while the call was running.
     email = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.id == email_id).with_for_update())
     email.provider_id = email.provider_id or result.provider_id
-    if email.status == "rejected":
+    if email.status == EmailStatus.REJECTED:
         pass  # the provider already told us (webhook) that it bounced; keep that
     elif result.accepted:
-        email.status, email.sent_at, email.last_error = "sent", clock.now_utc(), None
+        email.status, email.sent_at, email.last_error = EmailStatus.SENT, clock.now_utc(), None
     else:
-        email.status, email.last_error = "rejected", result.reject_reason or result.status
+        email.status, email.last_error = EmailStatus.REJECTED, result.reject_reason or result.status
     db.session.commit()
     return email.status
 
@@ -100,8 +102,6 @@ def _send_in_progress(email: OutgoingEmail) -> bool:
     since = email.sending_since
     if since is None:
         return False
-    if since.tzinfo is None:  # SQLite hands back naive UTC
-        since = since.replace(tzinfo=timezone.utc)
     return clock.now_utc() - since < timedelta(seconds=QUEUES["emails"].job_timeout)
 
 
@@ -110,7 +110,8 @@ def _record_failure(email_id: int, exc: Exception) -> None:
     db.session.rollback()
     email = db.session.scalar(select(OutgoingEmail).where(OutgoingEmail.id == email_id).with_for_update())
     permanent = isinstance(exc, MailProviderError) and exc.permanent
-    email.status = "failed" if permanent or email.attempts >= MAX_ATTEMPTS else "queued"
+    out_of_tries = permanent or email.attempts >= MAX_ATTEMPTS
+    email.status = EmailStatus.FAILED if out_of_tries else EmailStatus.QUEUED
     email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
     db.session.commit()
     current_app.logger.warning("email %s not sent (attempt %s): %s", email.key, email.attempts, email.last_error)
@@ -119,15 +120,15 @@ def _record_failure(email_id: int, exc: Exception) -> None:
 def pending_email_ids(limit: int = 200) -> list[int]:
     """Emails still to send (queued, or left `sending` by a crash), oldest first."""
     return list(db.session.scalars(
-        select(OutgoingEmail.id).where(OutgoingEmail.status.in_(("queued", "sending")))
+        select(OutgoingEmail.id).where(OutgoingEmail.status.in_((EmailStatus.QUEUED, EmailStatus.SENDING)))
         .order_by(OutgoingEmail.id).limit(limit)))
 
 
 def resend(email: OutgoingEmail) -> OutgoingEmail:
     """Queue a failed or rejected email again (never one that may have gone: sent or sending)."""
-    if email.status not in ("failed", "rejected"):
+    if email.status not in (EmailStatus.FAILED, EmailStatus.REJECTED):
         raise ServiceError("Only an email known not to have been sent can be sent again.", status=409)
-    email.status, email.last_error = "queued", None
+    email.status, email.last_error = EmailStatus.QUEUED, None
     db.session.flush()
     enqueue_after_commit("emails", "jobs.mail.deliver_email", email.id)
     return email

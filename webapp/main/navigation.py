@@ -8,7 +8,7 @@ from flask import request, url_for
 
 from webapp.auth.models import Role
 
-ADMIN, MANAGER, AGENT = Role.ADMIN.value, Role.MANAGER.value, Role.AGENT.value
+ADMIN, MANAGER, AGENT = Role.ADMIN, Role.MANAGER, Role.AGENT
 STAFF = {ADMIN, MANAGER}
 
 # (endpoint, label, roles, group). Group None: on the bar itself; otherwise inside that menu.

@@ -27,7 +27,7 @@ def _is_htmx_for(target: str) -> bool:
 def _sale_filters() -> portal.SaleFilters:
     """The agent page's sales filter (status) and page from the URL; junk is ignored."""
     status = request.args.get("status")
-    return portal.SaleFilters(status=status if status in {s.value for s in SaleStatus} else None,
+    return portal.SaleFilters(status=status if status in set(SaleStatus) else None,
                               page=request.args.get("page", 1, type=int) or 1)
 
 

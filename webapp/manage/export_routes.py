@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from webapp import clock
 from webapp.auth.decorators import manager_required
+from webapp.auth.models import Role
 from webapp.commissions.periods import last_closed_end, period_bounds, month_cadence
 from webapp.errors import ServiceError
 from webapp.formtools import apply_service_error
@@ -30,7 +31,7 @@ def _page(sales_form=None, ledger_form=None, status: int = 200):
     sales_form = sales_form or SalesExportForm(formdata=None, start=start, end=end)
     ledger_form = ledger_form or LedgerExportForm(formdata=None, start=start, end=end)
     return render_template("review/exports.html", sales_form=sales_form, ledger_form=ledger_form,
-                           team_only=current_user.role != "admin"), status
+                           team_only=current_user.role != Role.ADMIN), status
 
 
 @bp.route("/exports")

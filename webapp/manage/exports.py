@@ -36,7 +36,7 @@ BATCH_SIZE = 500
 LEDGER_COLUMNS = (
     "entry_id", "agent_email", "agent_name", "period_start", "period_end", "period_status", "kind",
     "sale_id", "sale_date", "product_sku", "amount", "rate_percent", "reason")
-SALE_STATUSES = tuple(s.value for s in SaleStatus)
+SALE_STATUSES = tuple(SaleStatus)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def parse_request(start_text: str | None, end_text: str | None, status: str | No
 
 def _scope_manager_id(user: User) -> int | None:
     """The manager whose team bounds the export; None for admins (every agent)."""
-    return None if user.role == Role.ADMIN.value else user.id
+    return None if user.role == Role.ADMIN else user.id
 
 
 def _after(columns, last: tuple | None):

@@ -9,14 +9,14 @@ webapp.commissions.periods.close_period with the actor.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import func, select
 
 from webapp import clock
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Product
-from webapp.commissions.models import CommissionEntry, EntryKind, Period
+from webapp.commissions.models import CommissionEntry, EntryKind, Period, PeriodStatus
 from webapp.commissions.periods import close_period, get_settings
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
@@ -106,7 +106,7 @@ class ClosePreview:
 
 def _scoped(query, agent_column, user: User):
     """Limit a query to the user's team (admins: no limit)."""
-    if user.role == Role.ADMIN.value:
+    if user.role == Role.ADMIN:
         return query
     return query.where(agent_column.in_(select(User.id).where(User.manager_id == user.id)))
 
@@ -127,7 +127,7 @@ def close_blocker(period: Period, earliest_open: Period | None = None) -> str | 
         return f"{period.label} has not ended yet."
     if earliest_open is None:
         earliest_open = db.session.scalar(
-            select(Period).where(Period.status == "open").order_by(Period.start_date).limit(1))
+            select(Period).where(Period.status == PeriodStatus.OPEN).order_by(Period.start_date).limit(1))
     if earliest_open is not None and earliest_open.start_date < period.start_date:
         return f"Close {earliest_open.label} first: periods close in order."
     return None
@@ -151,10 +151,8 @@ def list_periods(user: User) -> list[PeriodRow]:
 
 
 def _local(instant: datetime | None, zone) -> datetime | None:
-    """A stored instant in the installation's time zone (SQLite returns naive UTC)."""
-    if instant is None:
-        return None
-    return (instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)).astimezone(zone)
+    """A stored instant in the installation's time zone."""
+    return None if instant is None else instant.astimezone(zone)
 
 
 def _grace_until(period: Period) -> datetime | None:
@@ -182,7 +180,7 @@ def preview(user: User, period: Period) -> ClosePreview:
     for agent_id, count, total, volume in entry_rows:
         agents.setdefault(agent_id, {}).update(
             entries=int(count), total_cents=int(total), volume_cents=int(volume))
-    in_period = (Sale.status == SaleStatus.PENDING.value, Sale.sold_on >= period.start_date,
+    in_period = (Sale.status == SaleStatus.PENDING, Sale.sold_on >= period.start_date,
                  Sale.sold_on <= period.end_date)
     pending_rows = db.session.execute(_scoped(
         select(Sale.agent_id, func.count(Sale.id), func.coalesce(func.sum(Sale.amount_cents), 0))
@@ -199,7 +197,7 @@ def preview(user: User, period: Period) -> ClosePreview:
             .join(User, Sale.agent_id == User.id).join(Product, Sale.product_id == Product.id)
             .where(*in_period).order_by(Sale.sold_on, Sale.id).limit(PENDING_SHOWN), Sale.agent_id, user))]
     return ClosePreview(
-        period=period, team_only=user.role != Role.ADMIN.value, blocker=close_blocker(period),
+        period=period, team_only=user.role != Role.ADMIN, blocker=close_blocker(period),
         grace_until=_grace_until(period) if period.is_open else None,
         agents=sorted((AgentFreeze(agent_id=aid, name=names.get(aid, "?"), **figures)
                        for aid, figures in agents.items()), key=lambda a: a.name.lower()),
@@ -208,7 +206,7 @@ def preview(user: User, period: Period) -> ClosePreview:
 
 def close(actor: User, period_id: int) -> Period:
     """Close a period for everyone (the row is locked so two closes cannot both pass the checks)."""
-    if actor.role not in (Role.ADMIN.value, Role.MANAGER.value):
+    if actor.role not in (Role.ADMIN, Role.MANAGER):
         raise ServiceError("Only managers and admins close periods.", status=403)
     period = db.session.get(Period, period_id, with_for_update=True, populate_existing=True)
     if period is None:

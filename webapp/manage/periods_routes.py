@@ -6,6 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from webapp.auth.decorators import manager_required
+from webapp.auth.models import Role
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.manage import bp
@@ -23,7 +24,7 @@ def _user():
 def periods_page():
     """Every statement period with its status and your team's figures; the next one to close."""
     return render_template("review/periods.html", rows=periods.list_periods(_user()),
-                           team_only=current_user.role != "admin")
+                           team_only=current_user.role != Role.ADMIN)
 
 
 def _close_page(period, error: str | None = None, status: int = 200):

@@ -35,7 +35,7 @@ MEDIAN_MIN_SALES = 3
 MAX_BULK = 200
 ACTIONS = ("approve", "reject")
 # Sales a duplicate can be of: a rejected or cancelled sale was never counted, so re-entering it is fine.
-_DUPLICATE_OF = (SaleStatus.PENDING.value, SaleStatus.APPROVED.value, SaleStatus.VOIDED.value)
+_DUPLICATE_OF = (SaleStatus.PENDING, SaleStatus.APPROVED, SaleStatus.VOIDED)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def _team_condition(user: User):
 
 def _pending_condition(user: User):
     """SQL condition: a pending sale of the user's team."""
-    return and_(Sale.status == SaleStatus.PENDING.value, _team_condition(user))
+    return and_(Sale.status == SaleStatus.PENDING, _team_condition(user))
 
 
 def _filter_conditions(filters: QueueFilters) -> list:
@@ -158,7 +158,7 @@ def agent_medians(agent_ids: list[int]) -> dict[int, tuple[int, int]]:
                func.row_number().over(partition_by=Sale.agent_id,
                                       order_by=(Sale.amount_cents, Sale.id)).label("rn"),
                func.count().over(partition_by=Sale.agent_id).label("n"))
-        .where(Sale.agent_id.in_(agent_ids), Sale.status == SaleStatus.APPROVED.value)
+        .where(Sale.agent_id.in_(agent_ids), Sale.status == SaleStatus.APPROVED)
         .subquery()
     )
     # Integer division: the middle row of an odd count twice, the two middle rows of an even one.
@@ -217,7 +217,7 @@ def _duplicates(scope) -> dict[int, list[tuple[int, str]]]:
 
 def compute_flags(scope) -> dict[int, list[Flag]]:
     """The flags of every pending sale matching the SQL condition `scope` (unflagged sales left out)."""
-    scope = and_(Sale.status == SaleStatus.PENDING.value, scope)
+    scope = and_(Sale.status == SaleStatus.PENDING, scope)
     rows = db.session.execute(
         select(Sale.id, Sale.agent_id, Sale.amount_cents, Sale.sold_on).where(scope)).all()
     if not rows:
@@ -296,7 +296,7 @@ def estimates_for(pending: list[Sale]) -> dict[int, int]:
     """Each pending sale's own commission estimate (cents), one ledger pass per agent."""
     by_agent: dict[int, list[Sale]] = {}
     for sale in pending:
-        if sale.status == SaleStatus.PENDING.value:
+        if sale.status == SaleStatus.PENDING:
             by_agent.setdefault(sale.agent_id, []).append(sale)
     estimates: dict[int, int] = {}
     for agent_id, agent_sales in by_agent.items():

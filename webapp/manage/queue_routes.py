@@ -15,7 +15,7 @@ from webapp.formtools import db_id_or_none, parse_iso_date
 from webapp.manage import bp, queue
 from webapp.manage.queue_forms import BulkForm, QueueFilterForm
 from webapp.sales import portal
-from webapp.sales.models import Sale
+from webapp.sales.models import Sale, SaleStatus
 
 # The counters listen for the first; the agent-facing panels (and a team view) for the second.
 TRIGGER = "review-changed, sales-changed"
@@ -144,7 +144,8 @@ def _refused_one(sale: Sale, exc: ServiceError, reason: str | None):
         extra.update(total=queue.count_matching(current_user, filters), filtered=_filtered(filters))
         return _with_trigger(make_response(_row(sale, **extra), exc.status))
     # Without JavaScript the whole page comes back; a sale that left the queue is named on top.
-    notices = [] if sale.status == "pending" else [f"Sale #{sale.id} ({sale.product.name}): {exc.message}"]
+    left = sale.status != SaleStatus.PENDING
+    notices = [f"Sale #{sale.id} ({sale.product.name}): {exc.message}"] if left else []
     context = _context(notices=notices, **messages)
     return render_template("review/queue.html", counters=queue.counters(current_user), **context), exc.status
 

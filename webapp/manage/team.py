@@ -121,12 +121,12 @@ def _team_figures(agents: list[User], period: Period) -> list[AgentFigures]:
     sums = period_sums(ids, period)
     pending = grouped_by_agent(
         select(Sale.agent_id, func.count()).where(
-            Sale.agent_id.in_(ids), Sale.status == SaleStatus.PENDING.value,
+            Sale.agent_id.in_(ids), Sale.status == SaleStatus.PENDING,
             Sale.sold_on >= period.start_date, Sale.sold_on <= period.end_date).group_by(Sale.agent_id))
     month_first, month_last = month_bounds(period.start_date)
     month_volume = grouped_by_agent(
         select(Sale.agent_id, func.sum(Sale.amount_cents)).where(
-            Sale.agent_id.in_(ids), Sale.status == SaleStatus.APPROVED.value,
+            Sale.agent_id.in_(ids), Sale.status == SaleStatus.APPROVED,
             Sale.sold_on >= month_first, Sale.sold_on <= month_last).group_by(Sale.agent_id))
     targets = grouped_by_agent(select(Target.agent_id, Target.amount_cents)
                        .where(Target.agent_id.in_(ids), Target.month == month_first))

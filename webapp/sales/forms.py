@@ -12,6 +12,7 @@ from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAre
 from wtforms.validators import Length, ValidationError
 
 from webapp.formtools import MoneyField, PlainText, parse_db_id, parse_iso_date
+from webapp.sales.models import SaleStatus
 
 _WHOLE = re.compile(r"^[0-9]{1,7}$")
 
@@ -102,9 +103,7 @@ class SaleFilterForm(FlaskForm):
     start = StringField("From", render_kw={"type": "date"})
     end = StringField("To", render_kw={"type": "date"})
     status = SelectField("Status", validate_choice=False, choices=[
-        SelectChoice("", "Any status"), SelectChoice("pending", "Pending"), SelectChoice("approved", "Approved"),
-        SelectChoice("rejected", "Rejected"), SelectChoice("cancelled", "Cancelled"),
-        SelectChoice("voided", "Voided")])
+        SelectChoice("", "Any status"), *(SelectChoice(status, status.title()) for status in SaleStatus)])
     product_id = SelectField("Product", coerce=_optional_int, validate_choice=False)
     customer = StringField("Customer", validators=[Length(max=120)])
     sort = HiddenField(default="date")

@@ -228,7 +228,7 @@ class _Lookups:
         names = sorted({r.cells.get("customer", "").lower() for r in rows} - {""})
         self.agents: dict[str, User] = {}
         for chunk in _chunks(emails):
-            query = select(User).where(User.email.in_(chunk), User.role == Role.AGENT.value)
+            query = select(User).where(User.email.in_(chunk), User.role == Role.AGENT)
             for user in db.session.scalars(query):
                 # Another team's agent looks exactly like an unknown email: no hint that it exists.
                 if can_manage_agent(actor, user):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
+from enum import StrEnum
 
-from sqlalchemy import (BigInteger, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text,
+from sqlalchemy import (BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text,
                         UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import UTCDateTime, db, enum_check
 
 
-class SaleStatus(str, enum.Enum):
+class SaleStatus(StrEnum):
     """pending -> approved | rejected | cancelled; approved -> voided."""
 
     PENDING = "pending"
@@ -31,9 +31,7 @@ class Sale(db.Model):
         CheckConstraint("unit_price_cents >= 1", name="unit_price_positive"),
         # The amount is derived, and the database refuses any row where it is not.
         CheckConstraint("amount_cents = quantity * unit_price_cents", name="amount_is_quantity_times_price"),
-        CheckConstraint(
-            "status IN ('pending', 'approved', 'rejected', 'cancelled', 'voided')", name="status_known"
-        ),
+        enum_check("status", SaleStatus, name="status_known"),
         # A retried or double-clicked submission finds the sale it already made.
         UniqueConstraint("entered_by_id", "idempotency_key", name="uq_sales_entered_by_key"),
         Index("ix_sales_agent_sold_on", "agent_id", "sold_on"),
@@ -49,16 +47,16 @@ class Sale(db.Model):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     # A plain date in the installation's TIMEZONE; never a datetime.
     sold_on: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(16), default=SaleStatus.PENDING.value)
+    status: Mapped[str] = mapped_column(String(16), default=SaleStatus.PENDING)
     entered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     idempotency_key: Mapped[str] = mapped_column(String(64))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reason: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
 
     agent = relationship("User", foreign_keys=[agent_id])

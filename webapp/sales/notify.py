@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import current_app, render_template
 
 from webapp.mail.services import queue_email
-from webapp.sales.models import Sale
+from webapp.sales.models import Sale, SaleStatus
 
-SUBJECTS = {"rejected": "Your sale was rejected", "voided": "Your sale was voided"}
+SUBJECTS = {SaleStatus.REJECTED: "Your sale was rejected", SaleStatus.VOIDED: "Your sale was voided"}
 
 
 def sale_decided(sale: Sale) -> None:

@@ -17,8 +17,8 @@ from webapp.sales.models import Sale, SaleStatus
 
 def render_sale_page(sale: Sale, *, void_error: dict | None = None, status: int = 200):
     """The sale page for the signed-in user; `void_error` is shown beside the void form's reason."""
-    estimate_cents = to_cents(ledger.sale_estimate(sale)) if sale.status == SaleStatus.PENDING.value else None
+    estimate_cents = to_cents(ledger.sale_estimate(sale)) if sale.status == SaleStatus.PENDING else None
     return render_template("sales/detail.html", sale=sale, entries=portal.sale_entries(sale.id),
                            history=portal.sale_history(sale.id), estimate=estimate_cents,
-                           can_edit=sale.status == SaleStatus.PENDING.value and current_user.id in (
+                           can_edit=sale.status == SaleStatus.PENDING and current_user.id in (
                                sale.agent_id, sale.entered_by_id), void_error=void_error), status

@@ -180,7 +180,7 @@ def customer_pick(customer_id: int):
 
 def _filters(form: SaleFilterForm) -> portal.SaleFilters:
     """URL arguments as list filters; junk values are ignored rather than failing the page."""
-    status = form.status.data if form.status.data in {s.value for s in SaleStatus} else None
+    status = form.status.data if form.status.data in set(SaleStatus) else None
     return portal.SaleFilters(
         start=parse_iso_date(form.start.data), end=parse_iso_date(form.end.data), status=status,
         product_id=form.product_id.data, customer=(form.customer.data or "").strip() or None,

@@ -62,12 +62,12 @@ def _snapshot(sale: Sale) -> dict:
 
 def _resolve_agent(actor: User, agent_id: int | None) -> User:
     """The agent a sale is for: agents record their own; managers for their team; admins any."""
-    if actor.role == Role.AGENT.value:
+    if actor.role == Role.AGENT:
         if agent_id not in (None, actor.id):
             raise ServiceError("Agents record their own sales.", "agent_id")
         return actor
     agent = db.session.get(User, agent_id) if isinstance(agent_id, int) else None
-    if agent is None or agent.role != Role.AGENT.value or not agent.active or not can_manage_agent(actor, agent):
+    if agent is None or agent.role != Role.AGENT or not agent.active or not can_manage_agent(actor, agent):
         raise ServiceError("Choose an active agent of your team.", "agent_id")
     return agent
 
@@ -157,7 +157,7 @@ def create_sale(actor: User, data: SaleInput, *, idempotency_key: str,
             sale = Sale(
                 agent_id=agent.id, product_id=product.id, customer_id=customer.id, quantity=quantity,
                 unit_price_cents=unit_price_cents, amount_cents=amount_cents, sold_on=data.sold_on,
-                status=SaleStatus.APPROVED.value if approve_now else SaleStatus.PENDING.value,
+                status=SaleStatus.APPROVED if approve_now else SaleStatus.PENDING,
                 entered_by_id=actor.id, idempotency_key=key, note=note,
                 decided_at=clock.now_utc() if approve_now else None,
             )
@@ -330,7 +330,7 @@ def create_sales(actor: User, items: list[BatchItem]) -> list[BatchResult]:
         sale = Sale(
             agent_id=agent.id, product_id=product.id, customer_id=customer.id, quantity=quantity,
             unit_price_cents=unit_price_cents, amount_cents=amount_cents, sold_on=item.data.sold_on,
-            status=SaleStatus.APPROVED.value if approve_now else SaleStatus.PENDING.value,
+            status=SaleStatus.APPROVED if approve_now else SaleStatus.PENDING,
             entered_by_id=actor.id, idempotency_key=item.idempotency_key, note=note,
             decided_at=clock.now_utc() if approve_now else None,
         )
@@ -351,7 +351,7 @@ def _check_editable(actor: User, sale: Sale) -> None:
     """Only a pending sale, by its agent or whoever entered it, outside closed periods."""
     if actor.id not in (sale.agent_id, sale.entered_by_id):
         raise NotFound()
-    if sale.status != SaleStatus.PENDING.value:
+    if sale.status != SaleStatus.PENDING:
         raise ServiceError(f"This sale is {sale.status}; only pending sales can be changed.", status=409)
     if is_date_closed(sale.sold_on):
         raise ServiceError("This sale's period is closed; ask a manager to decide it.", status=409)
@@ -378,7 +378,7 @@ def cancel_sale(actor: User, sale: Sale) -> Sale:
     lock_agent(sale.agent_id)
     _check_editable(actor, sale)
     before = _snapshot(sale)
-    sale.status = SaleStatus.CANCELLED.value
+    sale.status = SaleStatus.CANCELLED
     sale.decided_by_id, sale.decided_at = actor.id, clock.now_utc()
     db.session.flush()
     record(actor, "sale.cancel", sale, before, _snapshot(sale))
@@ -393,7 +393,7 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
     # Re-read after taking the lock: another manager may have decided it a moment ago.
     db.session.refresh(sale)
     if sale.status != expect:
-        if sale.status == SaleStatus.PENDING.value:
+        if sale.status == SaleStatus.PENDING:
             raise ServiceError("This sale is still pending: approve or reject it instead.", status=409)
         who = f" by {sale.decided_by.name}" if sale.decided_by else ""
         raise ServiceError(f"This sale was already {sale.status}{who}.", status=409)
@@ -425,16 +425,16 @@ def _reason(reason: str | None) -> str:
 
 def approve_sale(actor: User, sale: Sale) -> Sale:
     """Approve a pending sale (never one you entered); a late one posts in the open period."""
-    return _decide(actor, sale, expect=SaleStatus.PENDING.value, to=SaleStatus.APPROVED.value, action="sale.approve")
+    return _decide(actor, sale, expect=SaleStatus.PENDING, to=SaleStatus.APPROVED, action="sale.approve")
 
 
 def reject_sale(actor: User, sale: Sale, reason: str) -> Sale:
     """Reject a pending sale with a reason (never one you entered)."""
-    return _decide(actor, sale, expect=SaleStatus.PENDING.value, to=SaleStatus.REJECTED.value,
+    return _decide(actor, sale, expect=SaleStatus.PENDING, to=SaleStatus.REJECTED,
                    action="sale.reject", reason=_reason(reason))
 
 
 def void_sale(actor: User, sale: Sale, reason: str) -> Sale:
     """Void an approved sale (never one you entered); a stated one gets a clawback."""
-    return _decide(actor, sale, expect=SaleStatus.APPROVED.value, to=SaleStatus.VOIDED.value,
+    return _decide(actor, sale, expect=SaleStatus.APPROVED, to=SaleStatus.VOIDED,
                    action="sale.void", reason=_reason(reason))

@@ -23,12 +23,12 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select
 
 from webapp import clock
-from webapp.commissions.models import Payout, Period
+from webapp.commissions.models import Payout, Period, PeriodStatus
 from webapp.commissions.periods import get_settings, last_closed_end, month_cadence, period_bounds, period_for
 from webapp.extensions import db, redis_client
-from webapp.mail.models import OutgoingEmail
+from webapp.mail.models import EmailStatus, OutgoingEmail
 from webapp.sales.models import Sale
-from webapp.statements.models import Statement, StatementRun
+from webapp.statements.models import Statement, StatementRun, StatementStatus
 from webapp.statements.services import start_period_run, unrendered_statement_ids
 from webapp.tasks import QUEUES, enqueue
 
@@ -55,11 +55,6 @@ class DispatchSummary:
         """A plain dict (the job's result, kept by RQ)."""
         return {"issued": self.issued, "failed": self.failed,
                 "renders": self.renders, "deliveries": self.deliveries, "enqueue_errors": self.enqueue_errors}
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """An aware UTC datetime (a naive one is taken as UTC)."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
 def period_due_at(end_date: date, grace_hours: int) -> datetime:
@@ -97,13 +92,13 @@ def due_periods(now: datetime | None = None) -> list[Period]:
 
     Rows are created (flushed, not committed) for ended periods that have none yet.
     """
-    now = _as_utc(now or clock.now_utc())
+    now = now or clock.now_utc()
     today = now.astimezone(clock.installation_zone()).date()
     grace = get_settings().grace_hours
     # Periods closed by hand but never issued (a manager closed one early) are still due.
     closed_without_run = list(db.session.scalars(
         select(Period).outerjoin(StatementRun, StatementRun.period_id == Period.id)
-        .where(Period.status == "closed", StatementRun.id.is_(None)).order_by(Period.start_date)))
+        .where(Period.status == PeriodStatus.CLOSED, StatementRun.id.is_(None)).order_by(Period.start_date)))
     walked: list[Period] = []
     cursor = _first_day()
     while cursor is not None and cursor < today:
@@ -130,13 +125,13 @@ def _start_run(period_id: int) -> StatementRun:
 
 def _pending_email_ids(now: datetime, limit: int = 500) -> list[int]:
     """Emails to deliver: queued ones whose PDF (if any) exists, and interrupted sends."""
-    interrupted = and_(OutgoingEmail.status == "sending",
+    interrupted = and_(OutgoingEmail.status == EmailStatus.SENDING,
                        OutgoingEmail.sending_since < now - SENDING_STALE_AFTER)
     return list(db.session.scalars(
         select(OutgoingEmail.id)
         .outerjoin(Statement, Statement.id == OutgoingEmail.statement_id)
-        .where(or_(OutgoingEmail.status == "queued", interrupted),
-               or_(OutgoingEmail.statement_id.is_(None), Statement.status == "rendered"))
+        .where(or_(OutgoingEmail.status == EmailStatus.QUEUED, interrupted),
+               or_(OutgoingEmail.statement_id.is_(None), Statement.status == StatementStatus.RENDERED))
         .order_by(OutgoingEmail.id).limit(limit)))
 
 
@@ -162,7 +157,7 @@ def enqueue_pending_work(summary: DispatchSummary, now: datetime) -> None:
 
 def dispatch(now: datetime | None = None) -> DispatchSummary:
     """Start every due period's run (oldest first, one commit each), then queue pending work."""
-    now = _as_utc(now or clock.now_utc())
+    now = now or clock.now_utc()
     summary = DispatchSummary()
     try:
         due = [(p.id, p.label) for p in due_periods(now)]

@@ -9,6 +9,7 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.formtools import PlainText, parse_db_id, parse_iso_date
+from webapp.statements.models import StatementKind
 
 MAX_MESSAGE = 2000  # the service's limit, checked here too so the error sits beside the field
 
@@ -103,8 +104,9 @@ class StatementFilterForm(FlaskForm):
 
     agent_id = SelectField("Agent", coerce=_optional_int, validate_choice=False)
     period_id = SelectField("Period", coerce=_optional_int, validate_choice=False)
-    kind = SelectField("Kind", choices=[SelectChoice("", "Any kind"), SelectChoice("period", "Period"),
-                                        SelectChoice("adhoc", "Ad hoc")], validate_choice=False)
+    kind = SelectField("Kind", validate_choice=False, choices=[
+        SelectChoice("", "Any kind"), SelectChoice(StatementKind.PERIOD, "Period"),
+        SelectChoice(StatementKind.ADHOC, "Ad hoc")])
 
     def set_choices(self, agents, periods) -> None:
         """Offer the user's agents and the periods that have statements."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -24,7 +24,7 @@ from webapp.auth.models import User
 from webapp.commissions.periods import get_settings
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.statements.models import StatementRun
+from webapp.statements.models import StatementKind, StatementRun
 
 WINDOW = timedelta(hours=1)
 
@@ -66,20 +66,15 @@ def wait_text(seconds: int) -> str:
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-def _utc(moment: datetime) -> datetime:
-    """A stored timestamp as aware UTC (SQLite hands back naive UTC)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
-
-
 def allowance(user: User) -> Allowance:
     """The user's statement requests in the last hour, the limit, and when the next one frees up."""
     limit = get_settings().statement_requests_per_hour
     now = clock.now_utc()
-    times = [_utc(moment) for moment in db.session.scalars(
+    times = list(db.session.scalars(
         select(StatementRun.created_at).where(StatementRun.requested_by_id == user.id,
-                                              StatementRun.kind == "adhoc",
+                                              StatementRun.kind == StatementKind.ADHOC,
                                               StatementRun.created_at > now - WINDOW)
-        .order_by(StatementRun.created_at))]
+        .order_by(StatementRun.created_at)))
     retry_after = 0
     if len(times) >= limit:
         # A request is free again once enough have left the window (the oldest one, unless the

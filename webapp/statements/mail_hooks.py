@@ -12,7 +12,7 @@ from webapp.extensions import db
 from webapp.mail.attachments import AttachmentSource, register_attachment_source
 from webapp.mail.messages import Attachment
 from webapp.mail.models import OutgoingEmail
-from webapp.statements.models import Statement
+from webapp.statements.models import Statement, StatementStatus
 from webapp.statements.services import statement_pdf
 
 
@@ -25,7 +25,7 @@ def pdf_ready(email: OutgoingEmail) -> bool:
     """A statement email waits until its statement is rendered (the render job enqueues it)."""
     if email.statement_id is None:
         return True
-    return db.session.get(Statement, email.statement_id).status == "rendered"
+    return db.session.get(Statement, email.statement_id).status == StatementStatus.RENDERED
 
 
 def statement_files(email: OutgoingEmail) -> tuple[Attachment, ...]:

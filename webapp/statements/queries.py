@@ -17,24 +17,24 @@ from webapp.auth.models import Role, User
 from webapp.commissions.models import Period
 from webapp.errors import NotFound
 from webapp.extensions import db
-from webapp.mail.models import OutgoingEmail
-from webapp.statements.models import Statement, StatementRun
+from webapp.mail.models import EmailStatus, OutgoingEmail
+from webapp.statements.models import Statement, StatementKind, StatementRun, StatementStatus
 
 PAGE_SIZE = 25
-KINDS = ("period", "adhoc")
+KINDS = tuple(StatementKind)
 # Final states: nothing more will happen without a person (a resend, a new run).
-FINAL_STATEMENT = ("rendered", "failed")
-FINAL_EMAIL = ("sent", "rejected", "failed")
-RESENDABLE_EMAIL = ("failed", "rejected")
+FINAL_STATEMENT = (StatementStatus.RENDERED, StatementStatus.FAILED)
+FINAL_EMAIL = (EmailStatus.SENT, EmailStatus.REJECTED, EmailStatus.FAILED)
+RESENDABLE_EMAIL = (EmailStatus.FAILED, EmailStatus.REJECTED)
 
 
 def _scope(user: User, query):
     """Restrict a query over Statement to the statements `user` may see."""
-    if user.role == Role.AGENT.value:
+    if user.role == Role.AGENT:
         return query.where(Statement.agent_id == user.id)
-    if user.role == Role.MANAGER.value:
+    if user.role == Role.MANAGER:
         return query.where(Statement.agent_id.in_(team_agent_ids(user)))
-    if user.role == Role.ADMIN.value:
+    if user.role == Role.ADMIN:
         return query
     return query.where(false())
 
@@ -152,9 +152,9 @@ def visible_run(user: User, run_id: int) -> StatementRun:
     run = db.session.get(StatementRun, run_id)
     if run is None:
         raise NotFound()
-    if user.role == Role.ADMIN.value or run.requested_by_id == user.id:
+    if user.role == Role.ADMIN or run.requested_by_id == user.id:
         return run
-    if user.role == Role.MANAGER.value:
+    if user.role == Role.MANAGER:
         team_statement = _scope(user, select(Statement.id).where(Statement.run_id == run.id)).limit(1)
         if db.session.scalar(team_statement) is not None:
             return run
@@ -177,9 +177,9 @@ def recent_runs(user: User, limit: int = 5) -> list[RunRow]:
              .outerjoin(counts, counts.c.run_id == StatementRun.id)
              .options(joinedload(StatementRun.requested_by))
              .order_by(StatementRun.id.desc()).limit(limit))
-    if user.role == Role.AGENT.value:
+    if user.role == Role.AGENT:
         query = query.where(StatementRun.requested_by_id == user.id)
-    elif user.role == Role.MANAGER.value:
+    elif user.role == Role.MANAGER:
         query = query.where(or_(StatementRun.requested_by_id == user.id, counts.c.n > 0))
     return [RunRow(run, count) for run, count in db.session.execute(query).all()]
 
@@ -229,9 +229,9 @@ class RunProgress:
 def _row_done(row: StatementRow) -> bool:
     """A statement is done when its PDF failed (its email then never goes), or when it is
     rendered and its email was sent, rejected or failed."""
-    if row.statement.status == "failed":
+    if row.statement.status == StatementStatus.FAILED:
         return True
-    if row.statement.status != "rendered":
+    if row.statement.status != StatementStatus.RENDERED:
         return False
     return row.email is None or row.email.status in FINAL_EMAIL
 
@@ -244,7 +244,7 @@ def run_progress(user: User, run: StatementRun) -> RunProgress:
         .options(joinedload(Statement.agent)).order_by(Statement.number)).all()]
     failures = []
     for row in rows:
-        if row.statement.status == "failed":
+        if row.statement.status == StatementStatus.FAILED:
             error = row.statement.render_error or "Unknown error"
             failures.append(Failure(row.statement, "PDF", error, row.email))
         elif row.email is not None and row.email.status in RESENDABLE_EMAIL:
@@ -252,8 +252,8 @@ def run_progress(user: User, run: StatementRun) -> RunProgress:
             failures.append(Failure(row.statement, "Email", error, row.email))
     return RunProgress(
         run=run, rows=rows, failures=failures,
-        rendered=sum(1 for r in rows if r.statement.status == "rendered"),
-        sent=sum(1 for r in rows if r.email is not None and r.email.status == "sent"),
+        rendered=sum(1 for r in rows if r.statement.status == StatementStatus.RENDERED),
+        sent=sum(1 for r in rows if r.email is not None and r.email.status == EmailStatus.SENT),
         done=sum(1 for r in rows if _row_done(r)))
 
 

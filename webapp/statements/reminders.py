@@ -23,7 +23,7 @@ from webapp.commissions.periods import get_settings
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import queue_email
-from webapp.statements.models import Statement
+from webapp.statements.models import Statement, StatementKind
 
 KEY_PREFIX = "reminder"
 
@@ -56,7 +56,7 @@ def last_reminder_day(agent_id: int) -> date | None:
 def _reminder(agent: User, unpaid_cents: int, day: date) -> None:
     """Queue one agent's reminder (its delivery job is enqueued after the commit)."""
     latest = db.session.scalar(
-        select(Statement).where(Statement.agent_id == agent.id, Statement.kind == "period")
+        select(Statement).where(Statement.agent_id == agent.id, Statement.kind == StatementKind.PERIOD)
         .order_by(Statement.end_date.desc()).limit(1))
     base_url = current_app.config.get("BASE_URL") or ""
     context = {"agent": agent, "unpaid_cents": unpaid_cents, "latest": latest,
@@ -80,7 +80,7 @@ def send_reminders() -> ReminderSummary:
         summary.off = True
         return summary
     today = clock.today()
-    agents = db.session.scalars(select(User).where(User.role == Role.AGENT.value, User.active.is_(True))
+    agents = db.session.scalars(select(User).where(User.role == Role.AGENT, User.active.is_(True))
                                 .order_by(User.id))
     for agent in agents:
         unpaid = agent_balance(agent.id).stated_unpaid

@@ -14,7 +14,7 @@ from webapp import clock
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.statements import pdf
-from webapp.statements.models import Statement
+from webapp.statements.models import Statement, StatementStatus
 from webapp.statements.services import statement_html
 from webapp.tasks import enqueue_after_commit
 
@@ -25,19 +25,21 @@ def render_statement(statement_id: int) -> str:
     if statement is None:
         db.session.rollback()
         return "missing"
-    if statement.status == "rendered":
+    if statement.status == StatementStatus.RENDERED:
         db.session.rollback()
-        return "rendered"
+        return StatementStatus.RENDERED
     try:
         data = pdf.html_to_pdf(statement_html(statement, for_pdf=True))
     except Exception as exc:
-        statement.status, statement.render_error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        statement.status = StatementStatus.FAILED
+        statement.render_error = f"{type(exc).__name__}: {exc}"[:2000]
         db.session.commit()
         raise
     statement.pdf, statement.pdf_sha256 = data, hashlib.sha256(data).hexdigest()
-    statement.status, statement.render_error, statement.rendered_at = "rendered", None, clock.now_utc()
+    statement.status, statement.render_error, statement.rendered_at = (
+        StatementStatus.RENDERED, None, clock.now_utc())
     email_id = db.session.scalar(select(OutgoingEmail.id).where(OutgoingEmail.statement_id == statement.id))
     if email_id is not None:
         enqueue_after_commit("emails", "jobs.mail.deliver_email", email_id)
     db.session.commit()
-    return "rendered"
+    return StatementStatus.RENDERED

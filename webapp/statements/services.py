@@ -8,7 +8,7 @@ rendered later by a job and stored with its sha256. Corrections appear on a late
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 from flask import current_app, render_template
 from sqlalchemy import func, select, update
@@ -28,7 +28,7 @@ from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import queue_email
 from webapp.sales.models import Sale
 from webapp.statements import limits
-from webapp.statements.models import Statement, StatementRun
+from webapp.statements.models import Statement, StatementKind, StatementRun, StatementStatus
 from webapp.statements.ordering import in_statement_order
 from webapp.tasks import enqueue_after_commit
 
@@ -49,8 +49,6 @@ def next_statement_number() -> int:
 
 def _local_date(moment: datetime) -> date:
     """The installation-local date of a stored timestamp."""
-    if moment.tzinfo is None:  # SQLite hands back naive UTC
-        moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(clock.installation_zone()).date()
 
 
@@ -69,7 +67,7 @@ def _adjustment(entry: CommissionEntry) -> dict:
     return {"entry_id": entry.id, "kind": entry.kind, "date": _local_date(entry.created_at).isoformat(),
             "sale_id": sale.id if sale else None, "sale_date": sale.sold_on.isoformat() if sale else None,
             "product": sale.product.name if sale else None, "reason": entry.reason or "",
-            "late_approval": bool(entry.reason and entry.reason.startswith("Late approval")),
+            "late_approval": entry.late_approval,
             "amount_cents": entry.amount_cents}
 
 
@@ -114,14 +112,14 @@ def period_snapshot(agent: User, period: Period, message: str | None = None) -> 
         Payout.agent_id == agent.id, Payout.paid_on >= period.start_date, Payout.paid_on <= period.end_date)
         .order_by(Payout.paid_on, Payout.id)))
     previous = db.session.scalar(
-        select(Statement).where(Statement.agent_id == agent.id, Statement.kind == "period",
+        select(Statement).where(Statement.agent_id == agent.id, Statement.kind == StatementKind.PERIOD,
                                 Statement.end_date < period.start_date)
         .order_by(Statement.end_date.desc()).limit(1))
     # Opening = the previous statement's closing (0 for the first); the ledger must agree.
     ledger = period_summary(agent.id, period)
     opening = previous.snapshot["totals"]["closing"] if previous else ledger.opening
     snapshot = _snapshot(
-        agent, "period", period.start_date, period.end_date,
+        agent, StatementKind.PERIOD, period.start_date, period.end_date,
         [_line(e) for e in entries if e.kind == EntryKind.SALE],
         [_adjustment(e) for e in entries if e.kind != EntryKind.SALE],
         [_payout(p) for p in payouts], opening, message, period.label)
@@ -156,7 +154,7 @@ def adhoc_snapshot(agent: User, start: date, end: date, message: str | None = No
         select(func.coalesce(func.sum(Payout.amount_cents), 0))
         .where(Payout.agent_id == agent.id, Payout.paid_on < start))
     opening = int(earlier_lines) + int(earlier_adjustments) - int(earlier_payouts)
-    return _snapshot(agent, "adhoc", start, end, [_line(e) for e in sale_lines],
+    return _snapshot(agent, StatementKind.ADHOC, start, end, [_line(e) for e in sale_lines],
                      [_adjustment(e) for e in adjustments], [_payout(p) for p in payouts], opening,
                      message, None)
 
@@ -192,7 +190,7 @@ def _issue(run: StatementRun, agent: User, snapshot: dict) -> Statement:
     """Create one statement (number, snapshot) and its queued email; the render job follows."""
     statement = Statement(number=next_statement_number(), run=run, agent_id=agent.id, kind=run.kind,
                           period_id=run.period_id, start_date=run.start_date, end_date=run.end_date,
-                          snapshot=snapshot, status="pending")
+                          snapshot=snapshot, status=StatementStatus.PENDING)
     db.session.add(statement)
     db.session.flush()
     statement.agent = agent
@@ -207,7 +205,7 @@ def agents_for_period(period: Period) -> list[User]:
     active_ids |= set(db.session.scalars(select(Payout.agent_id).where(
         Payout.paid_on >= period.start_date, Payout.paid_on <= period.end_date)))
     agents = []
-    for agent in db.session.scalars(select(User).where(User.role == Role.AGENT.value).order_by(User.name)):
+    for agent in db.session.scalars(select(User).where(User.role == Role.AGENT).order_by(User.name)):
         if agent.id in active_ids or period_summary(agent.id, period).closing != 0:
             agents.append(agent)
     return agents
@@ -229,7 +227,7 @@ def start_period_run(actor, period: Period) -> StatementRun:
         return existing
     if period.is_open:
         close_period(actor, period)
-    run = StatementRun(kind="period", period_id=period.id, start_date=period.start_date,
+    run = StatementRun(kind=StatementKind.PERIOD, period_id=period.id, start_date=period.start_date,
                        end_date=period.end_date, requested_by_id=getattr(actor, "id", None))
     try:
         with db.session.begin_nested():
@@ -278,7 +276,7 @@ def run_by_key(actor: User, key: str) -> StatementRun | None:
 def same_run_request(run: StatementRun, actor: User, *, agent_ids: list[int] | None, start, end,
                      message: str | None) -> bool:
     """True when the request describes `run` again (same range, message and agents)."""
-    wanted = {actor.id} if actor.role == Role.AGENT.value else set(agent_ids or [])
+    wanted = {actor.id} if actor.role == Role.AGENT else set(agent_ids or [])
     return ((run.start_date, run.end_date, run.message) == (start, end, (message or "").strip() or None)
             and {statement.agent_id for statement in run.statements} == wanted)
 
@@ -286,12 +284,12 @@ def same_run_request(run: StatementRun, actor: User, *, agent_ids: list[int] | N
 def _adhoc_agents(actor: User, agent_ids: list[int]) -> list[User]:
     """The agents a request is for: the agent themselves, or chosen agents of the team (managers)
     or of the company (admins)."""
-    if actor.role == Role.AGENT.value:
+    if actor.role == Role.AGENT:
         return [actor]
     if not agent_ids:
         raise ServiceError("Choose at least one agent.", "agent_ids")
-    query = select(User).where(User.id.in_(agent_ids), User.role == Role.AGENT.value)
-    if actor.role == Role.MANAGER.value:
+    query = select(User).where(User.id.in_(agent_ids), User.role == Role.AGENT)
+    if actor.role == Role.MANAGER:
         query = query.where(User.manager_id == actor.id)
     agents = list(db.session.scalars(query.order_by(User.name)))
     if len(agents) != len(set(agent_ids)):
@@ -316,7 +314,7 @@ def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: s
     if existing is not None:
         raise KeyUsed(existing)
     limits.check_allowance(actor)
-    run = StatementRun(kind="adhoc", start_date=start, end_date=end, message=message,
+    run = StatementRun(kind=StatementKind.ADHOC, start_date=start, end_date=end, message=message,
                        requested_by_id=actor.id, idempotency_key=idempotency_key, created_at=clock.now_utc())
     db.session.add(run)
     db.session.flush()
@@ -345,9 +343,9 @@ def statement_html(statement: Statement, *, for_pdf: bool, dispute_links: bool =
 
 def render_again(statement: Statement) -> Statement:
     """Queue a failed statement's PDF to be rendered again (an issued one is never re-rendered)."""
-    if statement.status != "failed":
+    if statement.status != StatementStatus.FAILED:
         raise ServiceError("Only a statement whose PDF failed can be rendered again.", status=409)
-    statement.status, statement.render_error = "pending", None
+    statement.status, statement.render_error = StatementStatus.PENDING, None
     db.session.flush()
     enqueue_after_commit("default", "jobs.statements.render_statement", statement.id)
     return statement
@@ -363,5 +361,5 @@ def statement_pdf(statement: Statement) -> bytes:
 
 def unrendered_statement_ids(limit: int = 200) -> list[int]:
     """Statements still waiting for their PDF (found from the database, not from Redis)."""
-    return list(db.session.scalars(select(Statement.id).where(Statement.status == "pending")
+    return list(db.session.scalars(select(Statement.id).where(Statement.status == StatementStatus.PENDING)
                                    .order_by(Statement.id).limit(limit)))

@@ -52,7 +52,7 @@ def _index_page(request_form: RequestStatementForm | None = None, status: int = 
     """The statements page for the signed-in user (agents: with the request form)."""
     user = _user()
     form = StatementFilterForm(request.args)
-    is_agent = user.role == Role.AGENT.value
+    is_agent = user.role == Role.AGENT
     if not is_agent:
         form.set_choices(team_agents(user, include_inactive=True), queries.periods_with_statements(user))
     filters = _filters(form) if not is_agent else queries.StatementFilters(
@@ -122,7 +122,7 @@ def _refused(page: tuple[str, int], exc: ServiceError) -> Response:
 
 def _started(run, count: int) -> Response:
     """After the commit: go to the run's progress page."""
-    if run.requested_by_id == current_user.id and current_user.role == Role.AGENT.value:
+    if run.requested_by_id == current_user.id and current_user.role == Role.AGENT:
         flash("Your statement is issued. It is being prepared and emailed to you; this page follows it.",
               "success")
     else:
