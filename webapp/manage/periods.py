@@ -8,8 +8,9 @@ webapp.commissions.periods.close_period with the actor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, time, timedelta
+from functools import cached_property
 
 from sqlalchemy import func, select
 
@@ -43,17 +44,24 @@ class PeriodRow:
         return self.blocker is None
 
 
-@dataclass(frozen=True)
-class AgentFreeze:
-    """One agent's figures in the period being closed (cents)."""
+@dataclass(frozen=True, kw_only=True)
+class Freeze:
+    """What closing a period freezes (cents): ledger entries and their commission, approved volume,
+    and the pending sales that become late approvals."""
 
-    agent_id: int
-    name: str
     entries: int = 0
     total_cents: int = 0
     volume_cents: int = 0
     pending: int = 0
     pending_cents: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentFreeze(Freeze):
+    """One agent's figures in the period being closed."""
+
+    agent_id: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -78,30 +86,11 @@ class ClosePreview:
     agents: list[AgentFreeze] = field(default_factory=list)
     pending_sales: list[PendingSale] = field(default_factory=list)
 
-    @property
-    def entries(self) -> int:
-        """Ledger entries frozen."""
-        return sum(a.entries for a in self.agents)
-
-    @property
-    def total_cents(self) -> int:
-        """Commission frozen (entries' sum)."""
-        return sum(a.total_cents for a in self.agents)
-
-    @property
-    def volume_cents(self) -> int:
-        """Approved sales volume of the period."""
-        return sum(a.volume_cents for a in self.agents)
-
-    @property
-    def pending(self) -> int:
-        """Pending sales dated in the period."""
-        return sum(a.pending for a in self.agents)
-
-    @property
-    def pending_cents(self) -> int:
-        """Their amount."""
-        return sum(a.pending_cents for a in self.agents)
+    @cached_property
+    def totals(self) -> Freeze:
+        """The figures of every agent shown, added up."""
+        return Freeze(**{figure.name: sum(getattr(agent, figure.name) for agent in self.agents)
+                         for figure in fields(Freeze)})
 
 
 def _scoped(query, agent_column, user: User):
