@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -13,7 +13,7 @@ from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, ProductAssignment
-from webapp.errors import ServiceError
+from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import apply_service_error, form_page, saved
 from webapp.money import from_cents, to_cents
@@ -23,7 +23,7 @@ from webapp.money import from_cents, to_cents
 
 def _get_category(category_id: int) -> Category:
     """A category by id, or 404."""
-    return db.session.get(Category, category_id) or abort(404)
+    return get_or_404(Category, category_id)
 
 
 def _assigned_agent_ids(product) -> set[int]:

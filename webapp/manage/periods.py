@@ -19,7 +19,7 @@ from webapp.auth.models import Role, User
 from webapp.catalog.models import Product
 from webapp.commissions.models import CommissionEntry, EntryKind, Period, PeriodStatus
 from webapp.commissions.periods import close_period, get_settings
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.sales.models import Sale, SaleStatus
 
@@ -102,10 +102,7 @@ def _scoped(query, agent_column, user: User):
 
 def get_period(period_id: int) -> Period:
     """A period by id, else NotFound."""
-    period = db.session.get(Period, period_id)
-    if period is None:
-        raise NotFound()
-    return period
+    return get_or_404(Period, period_id)
 
 
 def close_blocker(period: Period, earliest_open: Period | None = None) -> str | None:
@@ -197,7 +194,5 @@ def close(actor: User, period_id: int) -> Period:
     """Close a period for everyone (the row is locked so two closes cannot both pass the checks)."""
     if actor.role not in (Role.ADMIN, Role.MANAGER):
         raise ServiceError("Only managers and admins close periods.", status=403)
-    period = db.session.get(Period, period_id, with_for_update=True, populate_existing=True)
-    if period is None:
-        raise NotFound()
+    period = get_or_404(Period, period_id, with_for_update=True, populate_existing=True)
     return close_period(actor, period)
