@@ -27,28 +27,10 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any
 
-from webapp.commissions.engine_types import (
-    CENT,
-    EXACT_CONTEXT,
-    HUNDRED,
-    RATE_QUANTUM,
-    ROUNDING,
-    ZERO_MONEY,
-    ZERO_RATE,
-    Bracket,
-    EngineError,
-    LineResult,
-    MonthError,
-    Plan,
-    PlanError,
-    Portion,
-    RateSource,
-    SaleLine,
-    SaleLineError,
-    TierMode,
-    as_decimal,
-    round_money,
-)
+from webapp.commissions.engine_types import (CENT, EXACT_CONTEXT, HUNDRED, RATE_QUANTUM, ROUNDING, ZERO_MONEY,
+                                             ZERO_RATE, Bracket, EngineError, LineResult, MonthError, Plan,
+                                             PlanError, Portion, RateSource, SaleLine, SaleLineError, TierMode,
+                                             as_decimal, round_money)
 
 __all__ = [
     "CENT", "HUNDRED", "RATE_QUANTUM", "ROUNDING", "ZERO_MONEY", "ZERO_RATE",
