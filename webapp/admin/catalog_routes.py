@@ -74,27 +74,17 @@ def _archive_or_restore(change, back: str, done: str):
     return finish(url_for(back), done)
 
 
-def _set_category_active(category_id: int, active: bool):
-    """Archive or restore a category, then back to the list."""
+@bp.route("/categories/<int:category_id>/archive", methods=["POST"], endpoint="category_archive")
+@bp.route("/categories/<int:category_id>/restore", methods=["POST"], endpoint="category_restore")
+@admin_required
+def category_set_active(category_id: int):
+    """Archive a category (its products keep it; new products cannot choose it), or bring it back."""
     category = _get_category(category_id)
+    active = request.endpoint == "admin.category_restore"
     verb = "restored" if active else "archived: it is no longer offered for new products"
     return _archive_or_restore(None if category.active == active else lambda: catalog.save_category(
         current_user, category, code=category.code, name=category.name, active=active),
         "admin.categories", f"Category {category.name} {verb}.")
-
-
-@bp.route("/categories/<int:category_id>/archive", methods=["POST"])
-@admin_required
-def category_archive(category_id: int):
-    """Archive a category (its products keep it; new products cannot choose it)."""
-    return _set_category_active(category_id, False)
-
-
-@bp.route("/categories/<int:category_id>/restore", methods=["POST"])
-@admin_required
-def category_restore(category_id: int):
-    """Bring an archived category back."""
-    return _set_category_active(category_id, True)
 
 
 # --- products -----------------------------------------------------------------------------------
@@ -145,28 +135,18 @@ def product_edit(product_id: int):
     ), template="admin/product_form.html", done=saved(f"Saved {product.sku}.", "admin.products"), product=product)
 
 
-def _set_product_active(product_id: int, active: bool):
-    """Archive or restore a product, then back to the list."""
+@bp.route("/products/<int:product_id>/archive", methods=["POST"], endpoint="product_archive")
+@bp.route("/products/<int:product_id>/restore", methods=["POST"], endpoint="product_restore")
+@admin_required
+def product_set_active(product_id: int):
+    """Archive a product (no new sales, its history stays), or make it sellable again."""
     product = catalog.get_product(product_id)
+    active = request.endpoint == "admin.product_restore"
     verb = "restored: agents can sell it again" if active else "archived: it can no longer be sold"
     return _archive_or_restore(None if product.active == active else lambda: catalog.save_product(
         current_user, product, sku=product.sku, name=product.name, category_id=product.category_id,
         list_price_cents=product.list_price_cents, active=active, restricted=product.restricted),
         "admin.products", f"Product {product.sku} {verb}.")
-
-
-@bp.route("/products/<int:product_id>/archive", methods=["POST"])
-@admin_required
-def product_archive(product_id: int):
-    """Archive a product: no new sales, its history stays."""
-    return _set_product_active(product_id, False)
-
-
-@bp.route("/products/<int:product_id>/restore", methods=["POST"])
-@admin_required
-def product_restore(product_id: int):
-    """Make an archived product sellable again."""
-    return _set_product_active(product_id, True)
 
 
 @bp.route("/products/<int:product_id>/agents", methods=["GET", "POST"])

@@ -58,5 +58,4 @@ def my_dispute(dispute_id: int):
 @agent_required
 def my_dispute_reply(dispute_id: int):
     """Add the agent's message to one of their disputes."""
-    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="sales.my_dispute",
-                      reply_endpoint="sales.my_dispute_reply", page=_page)
+    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="sales.my_dispute", page=_page)

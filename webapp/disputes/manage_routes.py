@@ -28,14 +28,6 @@ def disputes():
     return render_template("review/disputes/index.html", **context)
 
 
-def _detail_page(dispute, status: int = 200, reply_form=None, accept_form=None, reject_form=None):
-    """The manager's dispute page, with any forms that carry errors."""
-    return render_template(
-        "review/disputes/detail.html", dispute=dispute, reply_form=reply_form or DisputeReplyForm(formdata=None),
-        accept_form=accept_form or DisputeAcceptForm(formdata=None),
-        reject_form=reject_form or DisputeRejectForm(formdata=None)), status
-
-
 @bp.route("/disputes/<int:dispute_id>")
 @manager_required
 def dispute_detail(dispute_id: int):
@@ -43,13 +35,12 @@ def dispute_detail(dispute_id: int):
     return _detail_page(service.visible_dispute(current_user, dispute_id))
 
 
-@bp.route("/disputes/<int:dispute_id>/reply", methods=["POST"])
-@manager_required
-def dispute_reply(dispute_id: int):
-    """Add the manager's message to a dispute of the team."""
-    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="review.dispute_detail",
-                      reply_endpoint="review.dispute_reply",
-                      page=lambda dispute, form, status: _detail_page(dispute, status, reply_form=form))
+def _detail_page(dispute, status: int = 200, reply_form=None, accept_form=None, reject_form=None):
+    """The manager's dispute page, with any forms that carry errors."""
+    return render_template(
+        "review/disputes/detail.html", dispute=dispute, reply_form=reply_form or DisputeReplyForm(formdata=None),
+        accept_form=accept_form or DisputeAcceptForm(formdata=None),
+        reject_form=reject_form or DisputeRejectForm(formdata=None)), status
 
 
 def _resolve(dispute_id: int, form, resolve, form_name: str, done: str):
@@ -79,3 +70,11 @@ def dispute_reject(dispute_id: int):
     form = DisputeRejectForm()
     return _resolve(dispute_id, form, lambda dispute: service.reject(current_user, dispute, form.reason.data),
                     "reject_form", "Dispute #{id} rejected.")
+
+
+@bp.route("/disputes/<int:dispute_id>/reply", methods=["POST"])
+@manager_required
+def dispute_reply(dispute_id: int):
+    """Add the manager's message to a dispute of the team."""
+    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="review.dispute_detail",
+                      page=lambda dispute, form, status: _detail_page(dispute, status, reply_form=form))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import render_template, url_for
+from flask import render_template, request, url_for
 from flask_login import current_user
 
 from webapp.disputes import services as service
@@ -16,11 +16,12 @@ def submit_dispute(form, save):
     return submit(form, save, error_status=None, unplaced=FLASH)
 
 
-def reply_view(dispute, *, detail_endpoint: str, reply_endpoint: str, page):
+def reply_view(dispute, *, detail_endpoint: str, page):
     """Add the signed-in user's message to a dispute: htmx gets the thread back, others a redirect.
 
-    Shared by the manager's and the agent's pages; `page(dispute, form, status)` renders the
-    side's full page when the reply comes back with errors without htmx.
+    Shared by the manager's and the agent's reply views (the thread posts back to the view that
+    answered); `page(dispute, form, status)` renders the side's full page when the reply comes
+    back with errors without htmx.
     """
     form = DisputeReplyForm()
     outcome = submit_dispute(form, lambda: service.reply(current_user, dispute, form.body.data))
@@ -33,5 +34,5 @@ def reply_view(dispute, *, detail_endpoint: str, reply_endpoint: str, page):
         return "", 409, {"HX-Redirect": url_for(detail_endpoint, dispute_id=dispute.id)}
     if is_htmx():
         return render_template("review/disputes/partials/_thread.html", dispute=dispute, reply_form=form,
-                               reply_url=url_for(reply_endpoint, dispute_id=dispute.id)), outcome.status
+                               reply_url=url_for(request.endpoint, dispute_id=dispute.id)), outcome.status
     return page(dispute, form, outcome.status)

@@ -77,12 +77,15 @@ def _void_failed(sale, back: str, reason: str, exc: ServiceError):
 # ---- Manual adjustments ----------------------------------------------------------------------
 
 
-def _agent_form(agent, form, save, *, form_name: str, anchor: str, message):
-    """Submit a money form of the agent page: back to its section (`anchor`) with `message(result)`
-    once recorded, else the page again with the form (`form_name`) and its errors (422)."""
-    outcome = submit(form, save)
+def _agent_form(agent_id: int, form_class, save, *, form_name: str, anchor: str, message):
+    """Post a money form of the agent page: `save(agent, form)` recorded, back to its section
+    (`anchor`) with `message(result, agent)`; refused, the page again with the form (the page's
+    `form_name`) as posted, its errors beside the fields (422)."""
+    agent = visible_agent(current_user, agent_id)
+    form = form_class(request.form)
+    outcome = submit(form, lambda: save(agent, form))
     if outcome.ok:
-        return _done(url_for("review.agent_detail", agent_id=agent.id) + anchor, message(outcome.value))
+        return _done(url_for("review.agent_detail", agent_id=agent.id) + anchor, message(outcome.value, agent))
     return render_agent_page(agent, **{form_name: form}, status=outcome.status)
 
 
@@ -90,12 +93,9 @@ def _agent_form(agent, form, save, *, form_name: str, anchor: str, message):
 @manager_required
 def add_adjustment(agent_id: int):
     """Post a manual adjustment (signed amount, reason) to an agent's ledger in today's period."""
-    agent = visible_agent(current_user, agent_id)
-    form = AdjustmentForm(request.form)
-    return _agent_form(
-        agent, form, lambda: add_manual_adjustment(current_user, agent.id, form.amount_cents, form.reason.data),
-        form_name="adjustment_form", anchor="#ledger",
-        message=lambda entry: f"Adjustment of {_money(entry.amount_cents)} posted for {agent.name}.")
+    return _agent_form(agent_id, AdjustmentForm, lambda agent, form: add_manual_adjustment(
+        current_user, agent.id, form.amount_cents, form.reason.data), form_name="adjustment_form", anchor="#ledger",
+        message=lambda entry, agent: f"Adjustment of {_money(entry.amount_cents)} posted for {agent.name}.")
 
 
 # ---- Payouts ---------------------------------------------------------------------------------
@@ -105,13 +105,10 @@ def add_adjustment(agent_id: int):
 @manager_required
 def record_payout(agent_id: int):
     """Record a payout for one agent (capped at the unpaid balance unless marked as an advance)."""
-    agent = visible_agent(current_user, agent_id)
-    form = PayoutForm(request.form)
-    return _agent_form(agent, form, lambda: payout_service.record_payout(
+    return _agent_form(agent_id, PayoutForm, lambda agent, form: payout_service.record_payout(
         current_user, agent_id=agent.id, amount_cents=form.amount_cents, paid_on=parse_iso_date(form.paid_on.data),
-        reference=form.reference.data, advance=form.advance.data),
-        form_name="payout_form", anchor="#payouts",
-        message=lambda payout: f"Payout of {_money(payout.amount_cents)} to {agent.name} recorded.")
+        reference=form.reference.data, advance=form.advance.data), form_name="payout_form", anchor="#payouts",
+        message=lambda payout, agent: f"Payout of {_money(payout.amount_cents)} to {agent.name} recorded.")
 
 
 @bp.route("/payouts/<int:payout_id>/reverse", methods=["POST"])

@@ -55,7 +55,7 @@ def email_for(statement: Statement) -> OutgoingEmail | None:
 
 @dataclass(frozen=True)
 class StatementFilters:
-    """The list's filters (agent, a period the statement overlaps, kind) and page."""
+    """The list's filters: agent, a period the statement overlaps, kind."""
 
     agent_id: int | None = None
     period: Period | None = None

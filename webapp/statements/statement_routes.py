@@ -124,21 +124,26 @@ def _started(run, count: int) -> Response:
     return redirect(url_for("statements.run", run_id=run.id), code=303)
 
 
+def _start_run(form, start, page):
+    """Start a run from a posted form (`start(first_day, last_day)`, the service call) and follow it;
+    a refused form comes back as `page(form, status)`: 422 for its fields, 503 without Redis, the
+    service's status otherwise (429 with Retry-After over the hourly limit)."""
+    if not _validate(form):
+        return page(form, 422)
+    if _refuse_unavailable(form):
+        return page(form, 503)
+    outcome = run_service(lambda: _issued(start(*form.dates)), form=form)
+    if not outcome.ok:
+        return _refused(page(form, outcome.status), outcome.error)
+    return _started(*outcome.value)
+
+
 @bp.route("/statements/request", methods=["POST"])
 @agent_required
 def request_statement():
     """An agent's own statement for any date range: issued now, rendered and emailed by jobs."""
-    form = RequestStatementForm()
-    if not _validate(form):
-        return _index_page(form, 422)
-    if _refuse_unavailable(form):
-        return _index_page(form, 503)
-    start, end = form.dates
-    outcome = run_service(lambda: _issued(statements.start_adhoc_run(
-        _user(), agent_ids=[current_user.id], start=start, end=end)), form=form)
-    if not outcome.ok:
-        return _refused(_index_page(form, outcome.status), outcome.error)
-    return _started(*outcome.value)
+    return _start_run(RequestStatementForm(), lambda start, end: statements.start_adhoc_run(
+        _user(), agent_ids=[current_user.id], start=start, end=end), _index_page)
 
 
 def _send_page(form: SendStatementsForm, status: int = 200):
@@ -150,23 +155,12 @@ def _send_page(form: SendStatementsForm, status: int = 200):
 @manager_required
 def send():
     """Statements for a date range to all or some agents of the team, with a message."""
-    agents = team_agents(_user())
+    form = SendStatementsForm(formdata=None) if request.method == "GET" else SendStatementsForm()
+    form.set_agents(team_agents(_user()))
     if request.method == "GET":
-        form = SendStatementsForm(formdata=None)
-        form.set_agents(agents)
         return _send_page(form)
-    form = SendStatementsForm()
-    form.set_agents(agents)
-    if not _validate(form):
-        return _send_page(form, 422)
-    if _refuse_unavailable(form):
-        return _send_page(form, 503)
-    start, end = form.dates
-    outcome = run_service(lambda: _issued(statements.start_adhoc_run(
-        _user(), agent_ids=form.chosen_agent_ids(), start=start, end=end, message=form.message.data)), form=form)
-    if not outcome.ok:
-        return _refused(_send_page(form, outcome.status), outcome.error)
-    return _started(*outcome.value)
+    return _start_run(form, lambda start, end: statements.start_adhoc_run(
+        _user(), agent_ids=form.chosen_agent_ids(), start=start, end=end, message=form.message.data), _send_page)
 
 
 def _issue_page(form: IssuePeriodForm, period: Period | None, status: int = 200):
