@@ -28,8 +28,9 @@ from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import apply_service_error
 
-# HX-Trigger events, and who listens (hx-trigger="<event> from:body"): the agent's totals panel
-# and lists; the manager's queue counters and team figures.
+# HX-Trigger events, and the panels that listen (hx-trigger="<event> from:body") and refresh:
+# the agent's totals (sales/partials/_totals.html); the manager's queue counters and team figures
+# (review/partials/_counters.html, _team_figures.html).
 SALES_CHANGED = "sales-changed"
 REVIEW_CHANGED = "review-changed"
 
