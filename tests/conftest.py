@@ -20,8 +20,9 @@ from webapp.auth.models import Role, User
 from webapp.extensions import db, limiter
 
 # The Mailchimp stub and the backend pointed at it; a real committing session for race tests;
-# queue helpers (empty_queues, redis_down).
-pytest_plugins = ["tests.support.fixtures", "tests.support.committed", "tests.support.queues"]
+# queue helpers (empty_queues, redis_down); the world builder (build).
+pytest_plugins = ["tests.support.fixtures", "tests.support.committed", "tests.support.queues",
+                  "tests.support.world"]
 
 # CI runs fewer examples, and the same ones every run (derandomize), so .ci/run stays inside its time
 # budget and a landing never depends on a lucky draw; the dev profile keeps exploring new inputs.
@@ -243,20 +244,33 @@ class Factory:
         return assign_plan(None, agent_id=agent.id, plan_id=plan.id,
                            effective_from=effective_from or date(2000, 1, 1), effective_to=effective_to)
 
-    def sale(self, agent, amount: str, sold_on, *, approve: bool = True, product=None, quantity: int = 1):
-        """A sale entered by the agent through the sales service, approved by their manager."""
+    def sale(self, agent, amount: str, sold_on, *, approve: bool = True, status: str | None = None,
+             product=None, customer=None, quantity: int = 1, note: str | None = None,
+             entered_by: User | None = None):
+        """A sale through the sales service, entered by the agent (or by `entered_by` for them), then
+        decided by their manager: approved, or pending with approve=False, or as `status` says
+        ("pending", "approved", "rejected" or "voided"). `customer`: a Customer, a new one's name,
+        or None for a fresh one."""
         import uuid
         from decimal import Decimal
 
-        from webapp.sales.services import SaleInput, approve_sale, create_sale
+        from webapp.sales.services import SaleInput, approve_sale, create_sale, reject_sale, void_sale
 
+        status = status or ("approved" if approve else "pending")
         product = product or self.product()
-        unit_price = Decimal(amount) / quantity
-        sale, _ = create_sale(agent, SaleInput(product_id=product.id, quantity=quantity, unit_price=unit_price,
-                                               sold_on=sold_on, customer_id=self.customer().id),
-                              idempotency_key=uuid.uuid4().hex)
-        if approve:
+        if customer is None or isinstance(customer, str):
+            customer = self.customer(customer)
+        actor = entered_by or agent
+        sale, _ = create_sale(actor, SaleInput(product_id=product.id, quantity=quantity,
+                                               unit_price=Decimal(amount) / quantity, sold_on=sold_on,
+                                               customer_id=customer.id, note=note),
+                              idempotency_key=uuid.uuid4().hex, agent_id=None if actor is agent else agent.id)
+        if status == "rejected":
+            reject_sale(agent.manager, sale, "No signature")
+        elif status in ("approved", "voided"):
             approve_sale(agent.manager, sale)
+        if status == "voided":
+            void_sale(agent.manager, sale, "Returned")
         return sale
 
 
@@ -270,6 +284,23 @@ def today(monkeypatch):
         return day
 
     return set_today
+
+
+@pytest.fixture
+def at(monkeypatch):
+    """Freeze the clock: at(instant) makes it that instant (and that day in the installation's zone)."""
+    from datetime import timezone
+
+    from webapp import clock
+
+    def move(moment):
+        """Set the clock to `moment` (an aware datetime)."""
+        moment = moment.astimezone(timezone.utc)
+        monkeypatch.setattr(clock, "now_utc", lambda: moment)
+        monkeypatch.setattr(clock, "today", lambda: moment.astimezone(clock.installation_zone()).date())
+        return moment
+
+    return move
 
 
 @pytest.fixture
@@ -319,38 +350,31 @@ def browser(client) -> Browser:
     return Browser(client)
 
 
-def _browser_as(app, user: User) -> Browser:
-    """A browser signed in as `user`."""
+def browser_as(app, user: User) -> Browser:
+    """A browser signed in as `user` (who is `browser.user`)."""
     client = app.test_client()
     sign_in(client, user)
-    return Browser(client)
+    browser = Browser(client)
+    browser.user = user
+    return browser
 
 
 @pytest.fixture
 def as_agent(app, factory):
     """A browser signed in as a fresh agent (the agent is `as_agent.user`)."""
-    user = factory.user(Role.AGENT)
-    browser = _browser_as(app, user)
-    browser.user = user
-    return browser
+    return browser_as(app, factory.user(Role.AGENT))
 
 
 @pytest.fixture
 def as_manager(app, factory):
     """A browser signed in as a fresh manager."""
-    user = factory.user(Role.MANAGER)
-    browser = _browser_as(app, user)
-    browser.user = user
-    return browser
+    return browser_as(app, factory.user(Role.MANAGER))
 
 
 @pytest.fixture
 def as_admin(app, factory):
     """A browser signed in as a fresh admin."""
-    user = factory.user(Role.ADMIN)
-    browser = _browser_as(app, user)
-    browser.user = user
-    return browser
+    return browser_as(app, factory.user(Role.ADMIN))
 
 
 @pytest.fixture

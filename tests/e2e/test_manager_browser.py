@@ -12,7 +12,8 @@ from decimal import Decimal
 
 import pytest
 
-from webapp.demo import AGENTS, DEMO_PASSWORD
+from tests.e2e.support import sign_in
+from webapp.demo import AGENTS
 
 pytestmark = pytest.mark.browser
 
@@ -31,18 +32,6 @@ def _money(text: str) -> Decimal:
     return Decimal(match.group(1) + match.group(2).replace(",", ""))
 
 
-def _sign_in(context, base_url: str, email: str):
-    """A page of `context`, signed in as `email` (the demo password)."""
-    page = context.new_page()
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state("networkidle")
-    assert "/login" not in page.url, f"{email} could not sign in"
-    return page
-
-
 def _watch(page) -> list[str]:
     """Console errors of the page, collected as they happen."""
     errors: list[str] = []
@@ -57,7 +46,7 @@ def test_manager_bulk_approves_two_sales_and_the_agent_sees_the_totals_change(li
 
     manager_context = browser.new_context(viewport={"width": 1280, "height": 900})
     manager_context.add_init_script(WATCH_CSP)
-    manager = _sign_in(manager_context, base_url, MANAGER)
+    manager = sign_in(manager_context, base_url, MANAGER)
     manager_errors = _watch(manager)
     manager.get_by_role("navigation", name="Main").get_by_role("link", name="Review").click()
     manager.wait_for_load_state("networkidle")
@@ -77,7 +66,7 @@ def test_manager_bulk_approves_two_sales_and_the_agent_sees_the_totals_change(li
 
     agent_context = browser.new_context(viewport={"width": 1280, "height": 900})
     agent_context.add_init_script(WATCH_CSP)
-    agent = _sign_in(agent_context, base_url, emails[agent_name])
+    agent = sign_in(agent_context, base_url, emails[agent_name])
     agent_errors = _watch(agent)
     assert agent.url.endswith("/dashboard")
     unpaid_before = _money(agent.get_by_test_id("unpaid").inner_text())

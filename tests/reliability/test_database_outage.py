@@ -25,6 +25,7 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from tests.support.processes import stop
 from webapp.auth.tokens import create_token
 from webapp.audit.models import AuditEvent
 from webapp.catalog.models import Customer
@@ -238,10 +239,4 @@ def test_requests_fail_cleanly_and_the_app_recovers(app, proxy, factory, committ
         assert (after["sales"], after["customers"]) == (before["sales"] + 1, 1)
         assert process.poll() is None, "the app process restarted or died"
     finally:
-        process.stdin.close()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
+        stop(process)

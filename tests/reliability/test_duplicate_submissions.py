@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_token_from, sign_in
+from tests.support.committed import own_session
 from webapp.auth.tokens import create_token
 from webapp.auth.models import User
 from webapp.catalog.models import Customer
@@ -84,17 +85,13 @@ def test_service_makes_one_sale(app, committed, ids):
 
     def submit(index, start):
         start.wait(WAIT)  # before any query: a thread waiting here must not hold a pooled connection
-        with app.app_context():
-            try:
-                agent = db.session.get(User, ids["agent"])
-                sale, created = create_sale(agent, SaleInput(
-                    product_id=ids["product"], quantity=2, unit_price=Decimal("12.50"), sold_on=SOLD_ON,
-                    new_customer_name=ids["customer"]), idempotency_key=key)
-                db.session.commit()
-                return sale.id, created
-            except BaseException:
-                db.session.rollback()
-                raise
+        with own_session(app):
+            agent = db.session.get(User, ids["agent"])
+            sale, created = create_sale(agent, SaleInput(
+                product_id=ids["product"], quantity=2, unit_price=Decimal("12.50"), sold_on=SOLD_ON,
+                new_customer_name=ids["customer"]), idempotency_key=key)
+            db.session.commit()
+            return sale.id, created
 
     outcomes = _in_threads(submit)
     errors = [o for o in outcomes if isinstance(o, BaseException)]

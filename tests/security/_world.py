@@ -7,7 +7,8 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from tests.conftest import _browser_as
+from tests.conftest import Browser, browser_as
+from tests.support.world import TODAY, Builder
 from webapp.api.models import ApiToken
 from webapp.auth.tokens import create_token
 from webapp.audit.models import AuditEvent
@@ -15,13 +16,15 @@ from webapp.auth.models import Role, User
 from webapp.catalog.models import Category, Customer, Product, ProductAssignment
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, Payout, Period, PlanAssignment,
                                        PlanVersion, Settings, Target)
+from webapp.commissions.payouts import record_payout
+from webapp.disputes.models import Dispute, DisputeMessage
+from webapp.disputes.services import open_dispute
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
-from webapp.disputes.models import Dispute, DisputeMessage
 from webapp.sales.models import Sale
 from webapp.statements.models import Statement, StatementRun
+from webapp.statements.services import start_adhoc_run
 
-TODAY = date(2026, 11, 20)
 ROLES = ("anonymous", "agent", "manager", "admin")
 
 # What a refused request must not change.
@@ -37,32 +40,19 @@ def row_counts() -> dict[str, int]:
 
 
 class World:
-    """Team A (the signed-in agent and manager) and team B (whose ids fill the URLs)."""
+    """Team A (the signed-in agent and manager) and team B (whose ids fill the URLs): the builder's
+    standard two teams, plus every kind of object team B owns and a signed-in browser per role."""
 
     def __init__(self, app, factory, today):
-        from webapp.commissions.payouts import record_payout
-        from webapp.disputes.services import open_dispute
-        from webapp.statements.services import start_adhoc_run
-
-        today(TODAY)
+        build = Builder(factory, today)
+        teams = build.two_teams(product_name="Matrix monitor")
         self.app = app
-        self.manager_a = factory.user(Role.MANAGER, name="Manager A")
-        self.agent_a = factory.user(Role.AGENT, manager=self.manager_a, name="Agent A")
-        self.manager_b = factory.user(Role.MANAGER, name="Manager B")
-        self.agent_b = factory.user(Role.AGENT, manager=self.manager_b, name="Agent B")
-        self.admin = factory.user(Role.ADMIN, name="Admin")
-        plan = factory.plan(base_rate="3")
-        for agent in (self.agent_a, self.agent_b):
-            factory.assign(agent, plan)
-        self.assignment = factory.assign(factory.user(Role.AGENT, manager=self.manager_b), plan)
-        self.plan = plan
-        self.product = factory.product(name="Matrix monitor")
-        self.customer = factory.customer()
+        self.manager_a, self.agent_a, self.manager_b, self.agent_b, self.admin = (
+            teams.manager_a, teams.agent_a, teams.manager_b, teams.agent_b, teams.admin)
+        self.plan, self.product, self.customer = teams.plan, teams.product, teams.customer
+        self.sale_b, self.pending_b = teams.sale_b, teams.pending_b
+        self.assignment = factory.assign(factory.user(Role.AGENT, manager=self.manager_b), self.plan)
         self.category_code = db.session.get(Category, self.product.category_id).code
-        factory.sale(self.agent_a, "500.00", date(2026, 11, 17), product=self.product)
-        self.sale_b = factory.sale(self.agent_b, "1000.00", date(2026, 11, 18), product=self.product)
-        self.pending_b = factory.sale(self.agent_b, "200.00", date(2026, 11, 19), product=self.product,
-                                      approve=False)
         self.entry_b = db.session.scalar(
             select(CommissionEntry).where(CommissionEntry.sale_id == self.sale_b.id))
         self.dispute_b = open_dispute(self.agent_b, self.entry_b.id, "The rate looks wrong")
@@ -73,11 +63,11 @@ class World:
         self.statement_b = self.run_b.statements[0]
         self.token_b, _ = create_token(self.agent_b, name="B's token")
         self.period = db.session.scalar(select(Period).order_by(Period.id))
-        self.version = db.session.scalar(select(PlanVersion).where(PlanVersion.plan_id == plan.id))
+        self.version = db.session.scalar(select(PlanVersion).where(PlanVersion.plan_id == self.plan.id))
         db.session.flush()
         self.users = {"agent": self.agent_a, "manager": self.manager_a, "admin": self.admin}
-        self.browsers = {role: _browser_as(app, user) for role, user in self.users.items()}
-        self.browsers["anonymous"] = _browser_as_anonymous(app)
+        self.browsers = {role: browser_as(app, user) for role, user in self.users.items()}
+        self.browsers["anonymous"] = Browser(app.test_client())
         self.bearer = {
             role: {"Authorization": f"Bearer {create_token(user, name='matrix', scope='write')[1]}"}
             for role, user in self.users.items()}
@@ -103,8 +93,3 @@ class World:
             self._csrf[role] = self.browsers[role].token("/login")
         return self._csrf[role]
 
-
-def _browser_as_anonymous(app):
-    from tests.conftest import Browser
-
-    return Browser(app.test_client())

@@ -15,7 +15,7 @@ import pytest
 from werkzeug.datastructures import ImmutableMultiDict
 
 import webapp.blueprints  # noqa: F401  (registers every operation in REGISTRY)
-from tests.conftest import _browser_as
+from tests.conftest import browser_as
 from tests.security._world import World
 from webapp.api.framework import REGISTRY
 from webapp.auth.tokens import create_token
@@ -57,7 +57,7 @@ def signed_in(app, factory, today):
     """Team B's agent and manager, and an admin: ids in URLs are theirs, so every page opens."""
     world = World(app, factory, today)
     users = {"agent": world.agent_b, "manager": world.manager_b, "admin": world.admin}
-    clients = {role: _browser_as(app, user).client for role, user in users.items()}
+    clients = {role: browser_as(app, user).client for role, user in users.items()}
     bearer = {role: {"Authorization": f"Bearer {create_token(user, name='ids', scope='read')[1]}"}
               for role, user in users.items()}
     return world, clients, bearer

@@ -11,17 +11,9 @@ import pytest
 from tests.conftest import TEST_PASSWORD, Browser
 from tests.security._world import ROLES, World
 from tests.security.test_authorization_matrix import QUERY, _rules
+from tests.web._html import csp_directives
 from webapp.auth.models import Role
 from webapp.mail.services import deliver_email, pending_email_ids
-
-
-def _csp(header: str) -> dict[str, list[str]]:
-    directives = {}
-    for part in header.split(";"):
-        words = part.split()
-        if words:
-            directives[words[0]] = words[1:]
-    return directives
 
 
 def _header_problems(response) -> list[str]:
@@ -30,7 +22,7 @@ def _header_problems(response) -> list[str]:
     header = response.headers.get("Content-Security-Policy")
     if not header:
         return ["no Content-Security-Policy"]
-    csp = _csp(header)
+    csp = csp_directives(header)
     for directive in ("script-src", "style-src"):
         sources = csp.get(directive, csp.get("default-src"))
         if not sources or {"'unsafe-inline'", "'unsafe-eval'", "*"} & set(sources):

@@ -25,11 +25,10 @@ def _counts() -> tuple[int, int]:
 
 
 @pytest.fixture
-def world(factory, today):
+def world(build, factory):
     """An agent on a flat 3% plan with one approved sale, today Nov 20 2026."""
-    today(TODAY)
-    agent = factory.user("agent", name="Ada Agent")
-    factory.assign(agent, factory.plan(base_rate="3"))
+    build.on(TODAY)
+    agent = build.agent("Ada Agent")
     sale = factory.sale(agent, "1000.00", date(2026, 11, 18))
     return agent, sale
 

@@ -11,6 +11,7 @@ import datetime
 import uuid
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from freezegun import freeze_time
@@ -23,7 +24,6 @@ from webapp.commissions import ledger
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, Payout, Period, PlanAssignment, PlanOverride,
                                        PlanTier, PlanVersion)
 from webapp.commissions.payouts import record_payout
-from webapp.commissions.periods import close_period, period_for
 from webapp.commissions.assignments import assign_plan, end_assignment
 from webapp.commissions.plan_versions import add_version
 from webapp.commissions.plans import PlanRules, create_plan, validate_rules
@@ -67,32 +67,22 @@ def refused(call, *, field: str | None = None, status: int | None = None, says: 
 
 
 @pytest.fixture
-def world(factory, today):
+def world(build, factory):
     """Today is 2026-11-20; Nov 1-15 is closed; an agent on a flat 3% plan has 30.00 stated."""
-    today(date(2026, 11, 5))
+    build.on(date(2026, 11, 5))
     admin = factory.user("admin")
-    manager = factory.user("manager")
-    agent = factory.user("agent", manager=manager)
-    other_manager = factory.user("manager")
-    other_agent = factory.user("agent", manager=other_manager)
-    plan = factory.plan(base_rate="3", name="Flat three")
-    factory.assign(agent, plan)
+    plan = factory.plan(base_rate="3", name="Flat three")  # its name is in the overlap messages
+    manager, (agent,) = build.team(None, None, plan=plan)
+    other_manager, (other_agent,) = build.team(None, None, plan=None)
     product = factory.product()
-    archived = factory.product(active=False)
-    restricted = factory.product(restricted=True)
+    archived, restricted = factory.product(active=False), factory.product(restricted=True)
     customer = factory.customer()
     stated = factory.sale(agent, "1000.00", date(2026, 11, 5), product=product)
-    today(TODAY)
-    close_period(admin, period_for(CLOSED_DAY))
-
-    class World:
-        """The records of one test."""
-
-    world = World()
-    world.__dict__.update(admin=admin, manager=manager, agent=agent, other_manager=other_manager,
-                          other_agent=other_agent, plan=plan, product=product, archived=archived,
-                          restricted=restricted, customer=customer, stated=stated)
-    return world
+    build.on(TODAY)
+    build.close(CLOSED_DAY, by=admin)
+    return SimpleNamespace(admin=admin, manager=manager, agent=agent, other_manager=other_manager,
+                           other_agent=other_agent, plan=plan, product=product, archived=archived,
+                           restricted=restricted, customer=customer, stated=stated)
 
 
 def sale_input(world, **fields) -> SaleInput:

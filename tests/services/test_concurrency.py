@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, text
 
+from tests.support.committed import in_threads, own_session
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
 from webapp.commissions import engine as commission_engine
@@ -102,43 +103,29 @@ def _race(app, jobs: list[tuple[int, int]], *, hold_first: float = 0.0, meet_bef
     def work(index: int, sale_id: int, actor_id: int) -> None:
         """One manager's request: load, approve, commit (or roll back on a refusal)."""
         outcome = outcomes[index]
-        with app.app_context():
+        with own_session(app):
+            sale = db.session.get(Sale, sale_id)
+            actor = db.session.get(User, actor_id)
+            start.wait(WAIT)
             try:
-                sale = db.session.get(Sale, sale_id)
-                actor = db.session.get(User, actor_id)
-                start.wait(WAIT)
-                try:
-                    approve_sale(actor, sale)
-                except ServiceError as exc:
-                    outcome["refused_at"] = time.monotonic()
-                    outcome["error"] = exc
-                    db.session.rollback()
-                    return
-                outcome["approved_at"] = time.monotonic()
-                with order_lock:
-                    order.append(index)
-                    first = len(order) == 1
-                if meet_before_commit:
-                    before_commit.wait(WAIT)
-                if first and hold_first:
-                    time.sleep(hold_first)
-                db.session.commit()
-                outcome["committed_at"] = time.monotonic()
-            except BaseException as exc:  # surfaced in the main thread
-                outcome["crash"] = exc
+                approve_sale(actor, sale)
+            except ServiceError as exc:
+                outcome["refused_at"] = time.monotonic()
+                outcome["error"] = exc
                 db.session.rollback()
-            finally:
-                db.session.remove()
+                return
+            outcome["approved_at"] = time.monotonic()
+            with order_lock:
+                order.append(index)
+                first = len(order) == 1
+            if meet_before_commit:
+                before_commit.wait(WAIT)
+            if first and hold_first:
+                time.sleep(hold_first)
+            db.session.commit()
+            outcome["committed_at"] = time.monotonic()
 
-    threads = [threading.Thread(target=work, args=(i, *job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT * 3)
-        assert not thread.is_alive(), "a thread is stuck"
-    for outcome in outcomes:
-        if "crash" in outcome:
-            raise outcome["crash"]
+    in_threads(work, jobs, WAIT)
     return outcomes
 
 

@@ -13,6 +13,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import func, select
 
+from tests.support.rows import count
 from webapp import clock
 from webapp.commissions.models import Period
 from webapp.commissions.periods import close_period, get_settings, period_for
@@ -50,29 +51,10 @@ def los_angeles(app, monkeypatch):
 
 
 @pytest.fixture
-def at(monkeypatch):
-    """Freeze the clock: at(instant) makes it that instant (and that day in the installation's zone)."""
-
-    def move(moment: datetime) -> datetime:
-        """Set the clock to `moment`."""
-        moment = moment.astimezone(UTC)
-        monkeypatch.setattr(clock, "now_utc", lambda: moment)
-        monkeypatch.setattr(clock, "today", lambda: moment.astimezone(clock.installation_zone()).date())
-        return moment
-
-    return move
-
-
-@pytest.fixture
-def team(factory, at, los_angeles):
+def team(build, factory, at, los_angeles):
     """Two agents on 3% with sales on Nov 3 and Nov 9 (first half of November, LA time)."""
     at(la(10, 12))
-    manager = factory.user("manager")
-    alice = factory.user("agent", manager=manager, name="Alice Chen")
-    bob = factory.user("agent", manager=manager, name="Bob Martin")
-    plan = factory.plan(base_rate="3")
-    for agent in (alice, bob):
-        factory.assign(agent, plan)
+    manager, (alice, bob) = build.team(None, "Alice Chen", "Bob Martin")
     factory.sale(alice, "1000.00", d(3))
     factory.sale(bob, "400.00", d(9))
     return {"manager": manager, "alice": alice, "bob": bob}
@@ -83,11 +65,6 @@ def runs() -> list[tuple[date, date]]:
     return [tuple(row) for row in db.session.execute(
         select(StatementRun.start_date, StatementRun.end_date).where(StatementRun.kind == "period")
         .order_by(StatementRun.start_date))]
-
-
-def count(model) -> int:
-    """Rows of a model."""
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def queued(queue: str) -> list[tuple[str, tuple]]:

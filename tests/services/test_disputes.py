@@ -20,16 +20,16 @@ from webapp.disputes import services as disputes
 from webapp.disputes.models import Dispute, DisputeMessage
 from webapp.sales.services import void_sale
 from tests.services.test_concurrency import WAIT, committed  # noqa: F401  (fixture: real commits, PostgreSQL only)
+from tests.support.committed import in_threads, own_session
 
 TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def setup(app, factory, today):
+def setup(build, factory):
     """An agent on a 3% plan with one approved sale (its line: 30.00), and their manager."""
-    today(TODAY)
-    agent = factory.user(Role.AGENT)
-    factory.assign(agent, factory.plan(base_rate="3"))
+    build.on(TODAY)
+    agent = build.agent()
     sale = factory.sale(agent, "1000.00", date(2026, 11, 18))
     entry = db.session.scalar(select(CommissionEntry).where(CommissionEntry.sale_id == sale.id))
     assert entry.amount_cents == 3000
@@ -377,38 +377,24 @@ def _resolve_at_once(app, jobs) -> list[dict]:
 
     def work(index, actor_id, dispute_id, action):
         """One manager's request: resolve, then commit (or roll back on a refusal)."""
-        with app.app_context():
+        with own_session(app):
+            actor, dispute = db.session.get(User, actor_id), db.session.get(Dispute, dispute_id)
+            start.wait(WAIT)
             try:
-                actor, dispute = db.session.get(User, actor_id), db.session.get(Dispute, dispute_id)
-                start.wait(WAIT)
-                try:
-                    action(actor, dispute)
-                except ServiceError as exc:
-                    outcomes[index]["error"] = exc
-                    db.session.rollback()
-                    return
-                with lock:
-                    first = not done
-                    done.append(index)
-                if first:
-                    time.sleep(0.3)  # hold the agent lock, uncommitted, while the other tries
-                db.session.commit()
-                outcomes[index]["ok"] = True
-            except BaseException as exc:  # surfaced in the main thread
-                outcomes[index]["crash"] = exc
+                action(actor, dispute)
+            except ServiceError as exc:
+                outcomes[index]["error"] = exc
                 db.session.rollback()
-            finally:
-                db.session.remove()
+                return
+            with lock:
+                first = not done
+                done.append(index)
+            if first:
+                time.sleep(0.3)  # hold the agent lock, uncommitted, while the other tries
+            db.session.commit()
+            outcomes[index]["ok"] = True
 
-    threads = [threading.Thread(target=work, args=(i, *job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT * 3)
-        assert not thread.is_alive(), "a thread is stuck"
-    for outcome in outcomes:
-        if "crash" in outcome:
-            raise outcome["crash"]
+    in_threads(work, jobs, WAIT)
     return outcomes
 
 

@@ -14,6 +14,7 @@ from datetime import date
 from sqlalchemy import select
 
 from tests.conftest import csrf_token_from, sign_in
+from tests.support.committed import in_threads
 from tests.web._html import tags
 from webapp.commissions.models import Payout
 from webapp.commissions.periods import close_period, period_for
@@ -67,24 +68,14 @@ def test_two_pay_all_runs_at_once_pay_each_agent_once(app, factory, committed, t
 
     monkeypatch.setattr(money_service, "pay_period", pay_period)
     requests = [_confirmation(app, manager.id) for _ in range(2)]
-    start, responses, crashes = threading.Barrier(2), [None, None], []
+    start, responses = threading.Barrier(2), [None, None]
 
     def send(index, client, data):
         """One click of "Pay"."""
-        try:
-            start.wait(WAIT)
-            responses[index] = client.post("/manage/payouts/pay-period", data=data)
-        except BaseException as exc:  # surfaced in the main thread
-            crashes.append(exc)
+        start.wait(WAIT)
+        responses[index] = client.post("/manage/payouts/pay-period", data=data)
 
-    threads = [threading.Thread(target=send, args=(i, *request)) for i, request in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT * 3)
-        assert not thread.is_alive(), "a request is stuck"
-    if crashes:
-        raise crashes[0]
+    in_threads(send, requests, WAIT)
 
     assert [r.status_code for r in responses] == [302, 302]
     assert sorted(done) == [0, 2]  # one run paid both agents, the other found nothing left to pay

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from tests.web._html import by_id
 from webapp.commissions.models import Settings
 from webapp.commissions.payouts import record_payout
-from webapp.commissions.periods import close_period, get_settings, period_for
+from webapp.commissions.periods import get_settings
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import deliver_email
@@ -24,19 +24,14 @@ def d(day: int, month: int = 11) -> date:
 
 
 @pytest.fixture
-def owed(factory, today):
+def owed(build, factory):
     """Alice is owed 30.00 on a closed period; Bob was paid in full; Carol only has an open-period sale."""
-    today(d(10))
-    manager = factory.user("manager")
-    plan = factory.plan(base_rate="3")
-    alice, bob, carol = (factory.user("agent", manager=manager, name=name)
-                         for name in ("Alice Chen", "Bob Martin", "Carol Diaz"))
-    for agent in (alice, bob, carol):
-        factory.assign(agent, plan)
+    build.on(d(10))
+    manager, (alice, bob, carol) = build.team(None, "Alice Chen", "Bob Martin", "Carol Diaz")
     factory.sale(alice, "1000.00", d(3))
     factory.sale(bob, "500.00", d(4))
-    today(d(17))
-    close_period(None, period_for(d(1)))
+    build.on(d(17))
+    build.close(d(1))
     record_payout(manager, agent_id=bob.id, amount_cents=1500, paid_on=d(17), reference="Transfer")
     factory.sale(carol, "800.00", d(16))
     return {"alice": alice, "bob": bob, "carol": carol, "manager": manager}

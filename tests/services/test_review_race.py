@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import csrf_token_from, sign_in
 from tests.services.test_concurrency import WAIT, _expected, _setup, committed  # noqa: F401  (fixture)
+from tests.support.committed import in_threads
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
 from webapp.commissions.models import CommissionEntry
@@ -62,24 +63,13 @@ def _race(requests: list) -> list:
     """Send (client, url, data) requests at once from threads; returns the responses in order."""
     start = threading.Barrier(len(requests))
     responses: list = [None] * len(requests)
-    crashes: list = []
 
     def send(index: int, client, url: str, data: dict) -> None:
         """One person's click."""
-        try:
-            start.wait(WAIT)
-            responses[index] = client.post(url, data=data, headers={"HX-Request": "true"})
-        except BaseException as exc:  # surfaced in the main thread
-            crashes.append(exc)
+        start.wait(WAIT)
+        responses[index] = client.post(url, data=data, headers={"HX-Request": "true"})
 
-    threads = [threading.Thread(target=send, args=(i, *request)) for i, request in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT * 3)
-        assert not thread.is_alive(), "a request is stuck"
-    if crashes:
-        raise crashes[0]
+    in_threads(send, requests, WAIT)
     return responses
 
 

@@ -25,20 +25,15 @@ def d(day: int, month: int = 11) -> date:
 
 
 @pytest.fixture
-def team(factory, today):
+def team(build, factory):
     """Two agents on 3% with November sales; the first half of November has ended."""
-    today(d(10))
-    manager = factory.user("manager")
-    alice = factory.user("agent", manager=manager, name="Alice Chen")
-    bob = factory.user("agent", manager=manager, name="Bob Martin")
-    plan = factory.plan(base_rate="3")
-    for agent in (alice, bob):
-        factory.assign(agent, plan)
+    build.on(d(10))
+    manager, (alice, bob) = build.team(None, "Alice Chen", "Bob Martin")
     product = factory.product(name="Patient monitor", sku="MED-100")
     sales = [factory.sale(alice, "1000.00", d(3), product=product), factory.sale(alice, "2500.50", d(9), product=product),
              factory.sale(bob, "400.00", d(5), product=product)]
     record_payout(manager, agent_id=alice.id, amount_cents=5000, paid_on=d(10), reference="Bank transfer 1")
-    today(d(17))
+    build.on(d(17))
     return {"manager": manager, "alice": alice, "bob": bob, "sales": sales}
 
 

@@ -1,6 +1,10 @@
-"""A real committing db.session for race tests (PostgreSQL only), cleaned up afterwards."""
+"""Race tests: a real committing db.session (PostgreSQL only), cleaned up afterwards, and a way to
+run the racing requests in threads."""
 
 from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
 
 import pytest
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
@@ -51,3 +55,41 @@ def committed(app):
                 if table.name in marks:
                     connection.execute(table.delete().where(table.c.id > marks[table.name]))
         private.dispose()
+
+
+def in_threads(work, jobs: list[tuple], wait: float) -> None:
+    """Run work(index, *job) for every job, each in a thread of its own, and wait for them all.
+
+    A thread still running after 3 * `wait` seconds fails the test; the first exception raised in
+    a thread is raised again here, in the test's thread."""
+    crashes: list[BaseException] = []
+
+    def run(index: int, job: tuple) -> None:
+        """One job; its exception is kept for the test's thread."""
+        try:
+            work(index, *job)
+        except BaseException as exc:  # noqa: BLE001  (raised again below)
+            crashes.append(exc)
+
+    threads = [threading.Thread(target=run, args=(index, job)) for index, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(wait * 3)
+        assert not thread.is_alive(), "a thread is stuck"
+    if crashes:
+        raise crashes[0]
+
+
+@contextmanager
+def own_session(app):
+    """A racing thread's request: an app context with its own session, rolled back on an exception
+    and removed at the end (its connection goes back to the pool)."""
+    with app.app_context():
+        try:
+            yield
+        except BaseException:
+            db.session.rollback()
+            raise
+        finally:
+            db.session.remove()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
+from tests.support.rows import count  # noqa: F401  (the API tests count rows through this module)
 from webapp.auth.tokens import create_token
-from webapp.extensions import db
 
 API = "/api/v1"
 
@@ -13,11 +11,6 @@ API = "/api/v1"
 def headers_for(user, scope: str = "write") -> dict:
     """The Authorization header of a fresh token of `user`."""
     return {"Authorization": f"Bearer {create_token(user, name=f'test {scope}', scope=scope)[1]}"}
-
-
-def count(model) -> int:
-    """Rows of a table (what a refused request must not change)."""
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 def error_of(response, status: int) -> dict:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from tests.web._html import by_id, tags
+from tests.support.rows import count, reload
+from tests.web._html import by_id, field_error, redirect_path, tags
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
 from webapp.catalog.models import Category, Product, ProductAssignment
@@ -17,34 +17,12 @@ from webapp.commissions.models import Settings, Target
 from webapp.extensions import db
 
 
-def _count(model) -> int:
-    """How many rows `model` has."""
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
 def _state() -> tuple:
     """Everything these pages can write: row counts, the audit trail and the settings row."""
     db.session.expire_all()
     settings = db.session.get(Settings, 1)
-    return (_count(Category), _count(Product), _count(ProductAssignment), _count(Target), _count(AuditEvent),
+    return (count(Category), count(Product), count(ProductAssignment), count(Target), count(AuditEvent),
             (settings.company_name, settings.approval_required, settings.period_cadence, settings.grace_hours))
-
-
-def _field_error(html: str, field_id: str) -> str | None:
-    """The error text rendered beside a form field, or None."""
-    match = re.search(rf'<p class="field-error" id="{re.escape(field_id)}-error">([^<]*)</p>', html)
-    return match.group(1) if match else None
-
-
-def _path(response) -> str:
-    """The path a redirect points to."""
-    return urlsplit(response.headers["Location"]).path
-
-
-def _reload(obj):
-    """The object as the database has it now (requests use their own session)."""
-    db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
 
 
 def _product_form(category, **overrides) -> dict:
@@ -74,10 +52,10 @@ def _settings_form(**overrides) -> dict:
 # --- categories ---------------------------------------------------------------------------------
 
 def test_admin_creates_a_category_that_is_listed_and_audited(as_admin):
-    before = _count(Category)
+    before = count(Category)
     response = as_admin.post("/admin/categories/new", {"code": "Office_Supplies", "name": "Office supplies"})
-    assert response.status_code == 302 and _path(response) == "/admin/categories"
-    assert _count(Category) == before + 1
+    assert response.status_code == 302 and redirect_path(response) == "/admin/categories"
+    assert count(Category) == before + 1
     category = db.session.scalar(select(Category).where(Category.code == "office_supplies"))
     assert (category.name, category.active) == ("Office supplies", True)
     listing = as_admin.get("/admin/categories").get_data(as_text=True)
@@ -93,7 +71,7 @@ def test_admin_renames_a_category_but_its_code_stays(as_admin, factory):
     assert by_id(page, "code") is None
     response = as_admin.post(f"/admin/categories/{category.id}", {"name": "Computer hardware", "code": "evil"})
     assert response.status_code == 302
-    category = _reload(category)
+    category = reload(category)
     assert (category.code, category.name) == ("hw", "Computer hardware")
 
 
@@ -101,13 +79,13 @@ def test_archived_category_is_marked_and_not_offered_for_new_products(as_admin, 
     category = factory.category(name="Legacy stock")
     response = as_admin.post(f"/admin/categories/{category.id}/archive", token_from="/admin/categories")
     assert response.status_code == 302
-    assert _reload(category).active is False
+    assert reload(category).active is False
     assert "Archived" in as_admin.get("/admin/categories").get_data(as_text=True)
     new_product = as_admin.get("/admin/products/new").get_data(as_text=True)
     assert str(category.id) not in [o.attrs.get("value") for o in tags(new_product, "option")]
 
     as_admin.post(f"/admin/categories/{category.id}/restore", token_from="/admin/categories")
-    assert _reload(category).active is True
+    assert reload(category).active is True
 
 
 def test_archived_category_stays_offered_to_its_own_products(as_admin, factory):
@@ -132,7 +110,7 @@ def test_bad_category_input_is_refused_beside_the_field(as_admin, form, field, m
     before = _state()
     response = as_admin.post("/admin/categories/new", form)
     assert response.status_code == 422
-    assert message in (_field_error(response.get_data(as_text=True), field) or "")
+    assert message in (field_error(response.get_data(as_text=True), field) or "")
     assert _state() == before
 
 
@@ -141,7 +119,7 @@ def test_duplicate_category_code_is_refused(as_admin, factory):
     before = _state()
     response = as_admin.post("/admin/categories/new", {"code": "SERVICES", "name": "Services again"})
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "code") == "A category with this code exists already."
+    assert field_error(response.get_data(as_text=True), "code") == "A category with this code exists already."
     assert _state() == before
 
 
@@ -155,10 +133,10 @@ def test_unknown_category_is_404(as_admin):
 
 def test_admin_creates_a_product_listed_with_its_formatted_price(as_admin, factory):
     category = factory.category(name="Furniture")
-    before = _count(Product)
+    before = count(Product)
     response = as_admin.post("/admin/products/new", _product_form(category))
-    assert response.status_code == 302 and _path(response) == "/admin/products"
-    assert _count(Product) == before + 1
+    assert response.status_code == 302 and redirect_path(response) == "/admin/products"
+    assert count(Product) == before + 1
     product = db.session.scalar(select(Product).where(Product.sku == "DESK-100"))
     assert (product.name, product.category_id, product.list_price_cents, product.active, product.restricted) == (
         "Standing desk", category.id, 125000, True, False)
@@ -178,7 +156,7 @@ def test_admin_edits_every_field_of_a_product(as_admin, factory):
         product, name="Ergonomic chair", category_id=str(other.id), list_price="149.5", restricted="y",
         sku="CHANGED"))
     assert response.status_code == 302
-    product = _reload(product)
+    product = reload(product)
     assert (product.sku, product.name, product.category_id, product.list_price_cents, product.restricted) == (
         "CHAIR-1", "Ergonomic chair", other.id, 14950, True)
 
@@ -187,7 +165,7 @@ def test_unticking_active_on_the_edit_form_archives_the_product(as_admin, factor
     product = factory.product()
     response = as_admin.post(f"/admin/products/{product.id}", _edit_form(product, active=None))
     assert response.status_code == 302
-    assert _reload(product).active is False
+    assert reload(product).active is False
 
 
 def test_archiving_a_product_keeps_it_listed_as_archived_and_unsellable(as_admin, factory):
@@ -197,13 +175,13 @@ def test_archiving_a_product_keeps_it_listed_as_archived_and_unsellable(as_admin
     agent = factory.user(Role.AGENT)
     response = as_admin.post(f"/admin/products/{product.id}/archive", token_from="/admin/products")
     assert response.status_code == 302
-    assert _reload(product).active is False
+    assert reload(product).active is False
     assert product.id not in [p.id for p in sellable_products(agent.id)]
     row = next(t for t in tags(as_admin.get("/admin/products").get_data(as_text=True), "tr") if "OLD-1" in t.text)
     assert "Archived" in row.text and "Restore" in row.text
 
     as_admin.post(f"/admin/products/{product.id}/restore", token_from="/admin/products")
-    assert _reload(product).active is True
+    assert reload(product).active is True
 
 
 def test_creating_a_restricted_product_leads_to_choosing_its_agents(as_admin, factory):
@@ -211,7 +189,7 @@ def test_creating_a_restricted_product_leads_to_choosing_its_agents(as_admin, fa
     response = as_admin.post("/admin/products/new", _product_form(category, restricted="y"))
     product = db.session.scalar(select(Product).where(Product.sku == "DESK-100"))
     assert product.restricted is True
-    assert _path(response) == f"/admin/products/{product.id}/agents"
+    assert redirect_path(response) == f"/admin/products/{product.id}/agents"
     row = next(t for t in tags(as_admin.get("/admin/products").get_data(as_text=True), "tr") if "DESK-100" in t.text)
     assert "Assigned agents only" in row.text and "0 agents" in row.text
 
@@ -235,7 +213,7 @@ def test_admin_chooses_the_agents_of_a_restricted_product(as_admin, factory):
 
     # Nothing ticked: nobody may sell it any more.
     as_admin.post(f"/admin/products/{product.id}/agents", {})
-    assert _count(ProductAssignment) == 0
+    assert count(ProductAssignment) == 0
     assert str(gone.id) not in {t.attrs.get("value") for t in tags(page, "input")}
 
 
@@ -260,7 +238,7 @@ def test_product_agents_refuse_what_is_not_an_offered_agent(as_admin, factory, v
     response = as_admin.post(f"/admin/products/{product.id}/agents",
                              {"agent_ids": [str(manager.id) if value == "manager" else value]})
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "agent_ids") == "Choose agents from the list."
+    assert field_error(response.get_data(as_text=True), "agent_ids") == "Choose agents from the list."
     assert _state() == before
 
 
@@ -292,7 +270,7 @@ def test_bad_product_input_is_refused_beside_the_field(as_admin, factory, overri
     response = as_admin.post("/admin/products/new", _product_form(category, **overrides))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert message in (_field_error(html, field) or ""), html
+    assert message in (field_error(html, field) or ""), html
     assert by_id(html, field).attrs.get("aria-invalid") == "true"
     assert _state() == before
 
@@ -303,7 +281,7 @@ def test_duplicate_sku_in_another_case_is_refused(as_admin, factory):
     before = _state()
     response = as_admin.post("/admin/products/new", _product_form(category, sku="dESK-100"))
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "sku") == "A product with this SKU exists already."
+    assert field_error(response.get_data(as_text=True), "sku") == "A product with this SKU exists already."
     assert _state() == before
 
 
@@ -314,7 +292,7 @@ def test_product_in_an_archived_category_cannot_be_created(as_admin, factory):
     before = _state()
     response = as_admin.post("/admin/products/new", _product_form(category))
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "category_id") == "Choose a category."
+    assert field_error(response.get_data(as_text=True), "category_id") == "Choose a category."
     assert _state() == before
 
 
@@ -325,10 +303,10 @@ def test_bad_price_on_edit_changes_nothing(as_admin, factory, price):
     response = as_admin.post(f"/admin/products/{product.id}", _edit_form(product, name="Changed", list_price=price))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert _field_error(html, "list_price")
+    assert field_error(html, "list_price")
     assert by_id(html, "list_price").attrs["value"] == price  # what was typed stays, to be corrected
     assert _state() == before
-    assert (_reload(product).name, _reload(product).list_price_cents) == (product.name, 5000)
+    assert (reload(product).name, reload(product).list_price_cents) == (product.name, 5000)
 
 
 @pytest.mark.parametrize("method, path", [
@@ -400,7 +378,7 @@ def test_htmx_target_save_returns_only_the_row(as_admin, factory):
                              token_from="/admin/targets", headers={"HX-Request": "true"})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "<html" not in html and _field_error(html, f"target-{agent.id}")
+    assert "<html" not in html and field_error(html, f"target-{agent.id}")
     assert "$1,200.00" in html  # the stored target is still shown
 
 
@@ -416,8 +394,8 @@ def test_bad_target_is_refused_beside_that_agents_field(as_admin, factory, amoun
                              token_from="/admin/targets")
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert message in (_field_error(html, f"target-{agent.id}") or "")
-    assert _field_error(html, f"target-{other.id}") is None
+    assert message in (field_error(html, f"target-{agent.id}") or "")
+    assert field_error(html, f"target-{other.id}") is None
     assert _state() == before
 
 
@@ -427,7 +405,7 @@ def test_target_for_an_unknown_or_non_agent_user_is_404(as_admin, factory):
         response = as_admin.post(f"/admin/targets/{user_id}?month=2026-05", {"amount": "10"},
                                  token_from="/admin/targets")
         assert response.status_code == 404
-    assert _count(Target) == 0
+    assert count(Target) == 0
 
 
 @pytest.mark.parametrize("month", ["", "2026-13", "junk", "2026-5"])
@@ -436,14 +414,14 @@ def test_target_post_for_a_bad_month_is_refused(as_admin, factory, month):
     response = as_admin.post(f"/admin/targets/{agent.id}?month={month}", {"amount": "10"},
                              token_from="/admin/targets")
     assert response.status_code == 400
-    assert _count(Target) == 0
+    assert count(Target) == 0
 
 
 @pytest.mark.parametrize("month", ["junk", "2026-13", "2026-00", "05-2026"])
 def test_targets_page_explains_a_bad_month(as_admin, month):
     response = as_admin.get(f"/admin/targets?month={month}")
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "month") == "Enter a month as YYYY-MM, for example 2026-05."
+    assert field_error(response.get_data(as_text=True), "month") == "Enter a month as YYYY-MM, for example 2026-05."
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -452,7 +430,7 @@ def test_admin_saves_the_settings(as_admin):
     page = as_admin.get("/admin/settings").get_data(as_text=True)
     assert "next month" in page
     response = as_admin.post("/admin/settings", _settings_form(approval_required=None))
-    assert response.status_code == 302 and _path(response) == "/admin/settings"
+    assert response.status_code == 302 and redirect_path(response) == "/admin/settings"
     db.session.expire_all()
     settings = db.session.get(Settings, 1)
     assert (settings.company_name, settings.approval_required, settings.period_cadence, settings.grace_hours) == (
@@ -484,7 +462,7 @@ def test_bad_settings_are_refused_beside_the_field(as_admin, overrides, field, m
     before = _state()
     response = as_admin.post("/admin/settings", _settings_form(**overrides))
     assert response.status_code == 422
-    assert message in (_field_error(response.get_data(as_text=True), field) or "")
+    assert message in (field_error(response.get_data(as_text=True), field) or "")
     assert _state() == before
 
 
@@ -535,7 +513,7 @@ def test_managers_and_agents_are_refused_every_page(request, factory, role):
 def test_anonymous_visitors_are_sent_to_sign_in(client, factory):
     for path in _pages(factory):
         response = client.get(path)
-        assert response.status_code == 302 and _path(response) == "/login", path
+        assert response.status_code == 302 and redirect_path(response) == "/login", path
 
 
 def test_every_post_needs_the_csrf_token(as_admin, factory):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.web._html import by_id, tags
+from tests.web._html import by_id, field_error, tags
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, PlanAssignment, PlanOverride, PlanTier,
@@ -25,12 +24,6 @@ def _counts() -> tuple[int, ...]:
     """How many rows every table a plan page can write to holds."""
     db.session.expire_all()
     return tuple(db.session.scalar(select(func.count()).select_from(model)) for model in ROWS_TABLES)
-
-
-def _field_error(html: str, field_id: str) -> str | None:
-    """The error text rendered beside a form field (or a row table), or None."""
-    match = re.search(rf'<p class="field-error" id="{re.escape(field_id)}-error"[^>]*>([^<]*)</p>', html)
-    return match.group(1) if match else None
 
 
 def _plan_form(name: str = "Standard", base_rate: str = "", tiers=(), tier_mode: str = "",
@@ -112,7 +105,7 @@ def test_a_bad_rate_is_422_beside_its_field_and_writes_nothing(as_admin, factory
     response = as_admin.post("/admin/plans/new", form)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    error = _field_error(html, field)
+    error = field_error(html, field)
     assert error, html
     assert by_id(html, field).attrs.get("aria-invalid") == "true"
     assert by_id(html, field).attrs.get("value") == bad  # what was typed stays, to be corrected
@@ -126,7 +119,7 @@ def test_a_bad_rate_is_422_beside_its_field_and_writes_nothing(as_admin, factory
 def test_bad_rate_messages_say_what_is_wrong(as_admin, bad, message):
     response = as_admin.post("/admin/plans/new", _plan_form(base_rate=bad))
     assert response.status_code == 422
-    assert message in _field_error(response.get_data(as_text=True), "base_rate")
+    assert message in field_error(response.get_data(as_text=True), "base_rate")
 
 
 @pytest.mark.parametrize("tiers, message", [
@@ -139,7 +132,7 @@ def test_bad_brackets_are_refused_beside_the_tier_table(as_admin, tiers, message
     before = _counts()
     response = as_admin.post("/admin/plans/new", _plan_form(tiers=tiers, tier_mode="marginal"))
     assert response.status_code == 422
-    assert message in _field_error(response.get_data(as_text=True), "tiers")
+    assert message in field_error(response.get_data(as_text=True), "tiers")
     assert _counts() == before
 
 
@@ -162,7 +155,7 @@ def test_bad_plan_input_is_422_beside_the_field_and_writes_nothing(as_admin, for
     before = _counts()
     response = as_admin.post("/admin/plans/new", form)
     assert response.status_code == 422
-    error = _field_error(response.get_data(as_text=True), field)
+    error = field_error(response.get_data(as_text=True), field)
     assert error is not None and message in error, error
     assert _counts() == before
 
@@ -176,13 +169,13 @@ def test_override_rows_must_be_complete_and_name_each_target_once(as_admin, fact
         products=[("", "5")]))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert "rate for this category" in _field_error(html, "category_rates-1-rate")
-    assert "has a rate already" in _field_error(html, "category_rates-2-category_id")
-    assert "Choose the product" in _field_error(html, "product_rates-0-product_id")
-    assert _field_error(html, "category_rates-0-category_id") is None
+    assert "rate for this category" in field_error(html, "category_rates-1-rate")
+    assert "has a rate already" in field_error(html, "category_rates-2-category_id")
+    assert "Choose the product" in field_error(html, "product_rates-0-product_id")
+    assert field_error(html, "category_rates-0-category_id") is None
     unknown = as_admin.post("/admin/plans/new", _plan_form(base_rate="3", products=[(product.id + 1000, "5")]))
     assert unknown.status_code == 422
-    assert "valid choice" in _field_error(unknown.get_data(as_text=True), "product_rates-0-product_id")
+    assert "valid choice" in field_error(unknown.get_data(as_text=True), "product_rates-0-product_id")
     assert _counts() == before
 
 
@@ -191,7 +184,7 @@ def test_a_duplicate_plan_name_is_refused(as_admin, factory):
     before = _counts()
     response = as_admin.post("/admin/plans/new", _plan_form(name="Taken", base_rate="4"))
     assert response.status_code == 422
-    assert "exists already" in _field_error(response.get_data(as_text=True), "name")
+    assert "exists already" in field_error(response.get_data(as_text=True), "name")
     assert _counts() == before
 
 
@@ -219,7 +212,7 @@ def test_too_many_posted_rows_are_refused_not_dropped(as_admin):
     before = _counts()
     response = as_admin.post("/admin/plans/new", form)
     assert response.status_code == 422
-    assert "at most 30 brackets" in _field_error(response.get_data(as_text=True), "tiers")
+    assert "at most 30 brackets" in field_error(response.get_data(as_text=True), "tiers")
     assert _counts() == before
 
 
@@ -311,15 +304,15 @@ def test_a_new_version_needs_its_own_date_in_an_open_period(as_admin, factory, t
     again = as_admin.post(f"/admin/plans/{plan.id}/versions/new", _plan_form(base_rate="6",
                                                                              effective_from="2026-11-16"))
     assert again.status_code == 422
-    assert "already starts on that date" in _field_error(again.get_data(as_text=True), "effective_from")
+    assert "already starts on that date" in field_error(again.get_data(as_text=True), "effective_from")
     before = _counts()
     closed = as_admin.post(f"/admin/plans/{plan.id}/versions/new", _plan_form(base_rate="4",
                                                                               effective_from="2026-11-10"))
     assert closed.status_code == 422
-    assert "closed period" in _field_error(closed.get_data(as_text=True), "effective_from")
+    assert "closed period" in field_error(closed.get_data(as_text=True), "effective_from")
     bad = as_admin.post(f"/admin/plans/{plan.id}/versions/new", _plan_form(
         base_rate="4", tiers=[("0", "1")], tier_mode="marginal", effective_from="2026-11-20"))
-    assert bad.status_code == 422 and "not both" in _field_error(bad.get_data(as_text=True), "base_rate")
+    assert bad.status_code == 422 and "not both" in field_error(bad.get_data(as_text=True), "base_rate")
     assert _counts() == before
 
 
@@ -352,7 +345,7 @@ def test_admin_assigns_a_plan_and_an_overlap_is_refused_with_the_services_messag
     before = _counts()
     clash = as_admin.post("/admin/plans/assignments", _assign_form(agent, premium, "2026-12-01", "2026-12-31"))
     assert clash.status_code == 422
-    error = _field_error(clash.get_data(as_text=True), "effective_from")
+    error = field_error(clash.get_data(as_text=True), "effective_from")
     assert error == ("Olive Overlap is already on Standard from 2026-11-01 (open-ended). "
                      "End that assignment first.")
     assert _counts() == before
@@ -371,7 +364,7 @@ def test_bad_assignments_are_422_beside_the_field(as_admin, factory, changes, fi
     before = _counts()
     response = as_admin.post("/admin/plans/assignments", {**_assign_form(agent, plan, "2026-11-01"), **changes})
     assert response.status_code == 422
-    error = _field_error(response.get_data(as_text=True), field)
+    error = field_error(response.get_data(as_text=True), field)
     assert error is not None and message in error
     assert _counts() == before
 
@@ -380,7 +373,7 @@ def test_managers_cannot_be_given_a_plan(as_admin, factory):
     manager, plan = factory.user(Role.MANAGER), factory.plan(base_rate="3")
     response = as_admin.post("/admin/plans/assignments", _assign_form(manager, plan, "2026-11-01"))
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "agent_id")
+    assert field_error(response.get_data(as_text=True), "agent_id")
 
 
 def test_ending_an_assignment_frees_the_agent_for_another_plan(as_admin, factory, today):
@@ -393,7 +386,7 @@ def test_ending_an_assignment_frees_the_agent_for_another_plan(as_admin, factory
 
     bad = as_admin.post(end_url, {"effective_to": "2025-12-31"})
     assert bad.status_code == 422
-    assert "on or after the start date" in _field_error(bad.get_data(as_text=True), "effective_to")
+    assert "on or after the start date" in field_error(bad.get_data(as_text=True), "effective_to")
 
     response = as_admin.post(end_url, {"effective_to": "2026-11-30"})
     assert response.status_code == 302
@@ -413,7 +406,7 @@ def test_moving_an_end_date_later_cannot_overlap_the_next_assignment(as_admin, f
     before = _counts()
     response = as_admin.post(f"/admin/plans/assignments/{first.id}/end", {"effective_to": "2026-12-15"})
     assert response.status_code == 422
-    assert "overlaps" in _field_error(response.get_data(as_text=True), "effective_to")
+    assert "overlaps" in field_error(response.get_data(as_text=True), "effective_to")
     assert _counts() == before
 
 

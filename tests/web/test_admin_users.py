@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import TEST_PASSWORD, Browser
-from tests.web._html import by_id, tags
+from tests.support.rows import reload
+from tests.web._html import by_id, field_error, tags
 from webapp.api.models import ApiToken
 from webapp.auth.tokens import create_token
 from webapp.audit.models import AuditEvent
@@ -20,18 +20,6 @@ from webapp.extensions import db
 def _user_count() -> int:
     """How many user rows exist."""
     return db.session.scalar(select(func.count(User.id)))
-
-
-def _field_error(html: str, field_id: str) -> str | None:
-    """The error text rendered beside a form field, or None."""
-    match = re.search(rf'<p class="field-error" id="{field_id}-error">([^<]*)</p>', html)
-    return match.group(1) if match else None
-
-
-def _reload(user: User) -> User:
-    """The user as the database has it now (requests use their own session)."""
-    db.session.expire_all()
-    return db.session.get(User, user.id)
 
 
 def _new_user_form(manager: User | None, **overrides) -> dict:
@@ -112,7 +100,7 @@ def test_bad_new_user_input_is_422_beside_the_field_and_writes_nothing(
     before = _user_count()
     response = as_admin.post("/admin/users/new", _new_user_form(manager, **changes))
     assert response.status_code == 422
-    error = _field_error(response.get_data(as_text=True), field)
+    error = field_error(response.get_data(as_text=True), field)
     assert error is not None
     assert message.lower() in error.lower()
     assert _user_count() == before
@@ -124,7 +112,7 @@ def test_duplicate_email_in_another_case_is_refused(as_admin, factory):
     before = _user_count()
     response = as_admin.post("/admin/users/new", _new_user_form(manager, email="Alice@Example.com"))
     assert response.status_code == 422
-    assert "already exists" in _field_error(response.get_data(as_text=True), "email")
+    assert "already exists" in field_error(response.get_data(as_text=True), "email")
     assert _user_count() == before
 
 
@@ -138,7 +126,7 @@ def test_agent_whose_manager_is_not_an_active_manager_is_refused(as_admin, facto
     before = _user_count()
     response = as_admin.post("/admin/users/new", _new_user_form(not_a_manager))
     assert response.status_code == 422
-    assert "active manager" in _field_error(response.get_data(as_text=True), "manager_id")
+    assert "active manager" in field_error(response.get_data(as_text=True), "manager_id")
     assert _user_count() == before
 
 
@@ -146,7 +134,7 @@ def test_agent_with_unknown_manager_id_is_refused(as_admin):
     before = _user_count()
     response = as_admin.post("/admin/users/new", _new_user_form(None, manager_id="999999"))
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "manager_id")
+    assert field_error(response.get_data(as_text=True), "manager_id")
     assert _user_count() == before
 
 
@@ -164,7 +152,7 @@ def test_admin_moves_an_agent_to_another_manager(as_admin, factory):
     agent = factory.user(Role.AGENT, manager=first)
     response = as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, manager_id=str(second.id)))
     assert response.status_code == 302
-    assert _reload(agent).manager_id == second.id
+    assert reload(agent).manager_id == second.id
     event = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "user.update", AuditEvent.object_id == agent.id))
     assert event.before["manager_id"] == first.id and event.after["manager_id"] == second.id
@@ -174,7 +162,7 @@ def test_admin_promotes_an_agent_to_manager(as_admin, factory):
     agent = factory.user(Role.AGENT)
     response = as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, role="manager", manager_id=""))
     assert response.status_code == 302
-    reloaded = _reload(agent)
+    reloaded = reload(agent)
     assert (reloaded.role, reloaded.manager_id) == ("manager", None)
 
 
@@ -183,8 +171,8 @@ def test_edit_refuses_an_agent_without_a_manager(as_admin, factory):
     manager_id = agent.manager_id
     response = as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, manager_id=""))
     assert response.status_code == 422
-    assert _field_error(response.get_data(as_text=True), "manager_id")
-    assert _reload(agent).manager_id == manager_id
+    assert field_error(response.get_data(as_text=True), "manager_id")
+    assert reload(agent).manager_id == manager_id
 
 
 def test_admin_cannot_deactivate_themselves(as_admin):
@@ -192,7 +180,7 @@ def test_admin_cannot_deactivate_themselves(as_admin):
     response = as_admin.post(f"/admin/users/{admin.id}", _edit_form(admin, active=None))
     assert response.status_code == 422
     assert "deactivate yourself" in response.get_data(as_text=True)
-    assert _reload(admin).active is True
+    assert reload(admin).active is True
     assert as_admin.get("/admin/users").status_code == 200
 
 
@@ -200,7 +188,7 @@ def test_admin_cannot_demote_themselves(as_admin):
     admin = as_admin.user
     response = as_admin.post(f"/admin/users/{admin.id}", _edit_form(admin, role="manager"))
     assert response.status_code == 422
-    assert _reload(admin).role == "admin"
+    assert reload(admin).role == "admin"
 
 
 def test_manager_with_active_agents_cannot_be_demoted(as_admin, factory):
@@ -210,7 +198,7 @@ def test_manager_with_active_agents_cannot_be_demoted(as_admin, factory):
                              _edit_form(manager, role="agent", manager_id=str(other.id)))
     assert response.status_code == 422
     assert "agents to another manager" in response.get_data(as_text=True)
-    assert _reload(manager).role == "manager"
+    assert reload(manager).role == "manager"
 
 
 def test_manager_with_active_agents_cannot_be_deactivated(as_admin, factory):
@@ -218,7 +206,7 @@ def test_manager_with_active_agents_cannot_be_deactivated(as_admin, factory):
     factory.user(Role.AGENT, manager=manager)
     response = as_admin.post(f"/admin/users/{manager.id}", _edit_form(manager, active=None))
     assert response.status_code == 422
-    assert _reload(manager).active is True
+    assert reload(manager).active is True
 
 
 def test_manager_whose_agents_are_all_inactive_can_be_deactivated(as_admin, factory):
@@ -226,7 +214,7 @@ def test_manager_whose_agents_are_all_inactive_can_be_deactivated(as_admin, fact
     factory.user(Role.AGENT, manager=manager, active=False)
     response = as_admin.post(f"/admin/users/{manager.id}", _edit_form(manager, active=None))
     assert response.status_code == 302
-    assert _reload(manager).active is False
+    assert reload(manager).active is False
 
 
 def test_deactivation_ends_the_users_session_at_once(as_admin, as_agent):
@@ -235,7 +223,7 @@ def test_deactivation_ends_the_users_session_at_once(as_admin, as_agent):
 
     response = as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, active=None))
     assert response.status_code == 302
-    assert _reload(agent).active is False
+    assert reload(agent).active is False
 
     next_request = as_agent.get("/dashboard")
     assert next_request.status_code == 302
@@ -247,7 +235,7 @@ def test_deactivation_ends_the_users_session_at_once(as_admin, as_agent):
 def test_reactivated_user_signs_in_again_but_old_sessions_stay_ended(app, as_admin, as_agent):
     agent = as_agent.user
     as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, active=None))
-    agent = _reload(agent)
+    agent = reload(agent)
     response = as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, active="y"))
     assert response.status_code == 302
     assert as_agent.get("/dashboard").status_code == 302
@@ -264,9 +252,9 @@ def test_deactivation_revokes_api_tokens_for_good(app, as_admin, factory):
 
     assert as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, active=None)).status_code == 302
     assert api.get("/api/v1/me", headers=bearer).status_code == 401
-    agent = _reload(agent)
+    agent = reload(agent)
     assert as_admin.post(f"/admin/users/{agent.id}", _edit_form(agent, active="y")).status_code == 302
-    assert _reload(agent).active is True
+    assert reload(agent).active is True
 
     assert api.get("/api/v1/me", headers=bearer).status_code == 401
     assert db.session.get(ApiToken, token.id).revoked_at is not None
@@ -274,7 +262,7 @@ def test_deactivation_revokes_api_tokens_for_good(app, as_admin, factory):
         AuditEvent.action == "api_token.revoke", AuditEvent.object_id == token.id)).all()
     assert [(e.actor_id, e.after["reason"]) for e in revocations] == [(as_admin.user.id, "user deactivated")]
     # A token made after reactivation works.
-    fresh = create_token(_reload(agent), name="New shop")[1]
+    fresh = create_token(reload(agent), name="New shop")[1]
     assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
 
 

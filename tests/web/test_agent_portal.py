@@ -7,13 +7,14 @@ import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.web._html import by_id, tags, within
+from tests.conftest import Factory, browser_as
+from tests.support.rows import counts, reload
+from tests.web._html import (by_id, by_testid, field_error, form_error, html_of, redirect_path, tags, text_of,
+                             within)
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
 from webapp.catalog.models import Customer, ProductAssignment
@@ -37,42 +38,9 @@ def _usd(cents: int | Decimal) -> str:
     return format_money(cents if isinstance(cents, int) else to_cents(cents), "USD")
 
 
-def _count(model) -> int:
-    """How many rows `model` has."""
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
 def _rows() -> dict[str, int]:
     """Row counts of everything logging a sale may write."""
-    db.session.expire_all()
-    return {m.__name__: _count(m) for m in (Sale, Customer, CommissionEntry, AuditEvent)}
-
-
-def _html(response) -> str:
-    """The response body as text."""
-    return response.get_data(as_text=True)
-
-
-def _path(response) -> str:
-    """The path a redirect points to."""
-    return urlsplit(response.headers["Location"]).path
-
-
-def _text(tag) -> str:
-    """A tag's text with whitespace collapsed."""
-    return " ".join(tag.text.split())
-
-
-def _field_error(html: str, field_id: str) -> str | None:
-    """The error text rendered beside a form field, or None."""
-    tag = by_id(html, f"{field_id}-error")
-    return _text(tag) if tag else None
-
-
-def _form_error(html: str) -> str | None:
-    """The error shown above the form (not tied to a field), or None."""
-    tag = next((t for t in tags(html, "div") if "form-error" in (t.attrs.get("class") or "").split()), None)
-    return _text(tag) if tag else None
+    return counts(Sale, Customer, CommissionEntry, AuditEvent)
 
 
 def _inputs(html: str) -> dict[str, str | None]:
@@ -98,7 +66,7 @@ def _form_key(html: str) -> str:
 def _sale_form(browser, product, **overrides) -> dict:
     """A valid "Log a sale" form as the dashboard renders it (its own signed key)."""
     form = {
-        "idempotency_key": _form_key(_html(browser.get("/dashboard"))),
+        "idempotency_key": _form_key(html_of(browser.get("/dashboard"))),
         "product_id": str(product.id), "customer": "Acme Clinics", "customer_id": "",
         "quantity": "2", "unit_price": "150.25", "sold_on": TODAY.isoformat(), "note": "Met at the fair",
     }
@@ -116,32 +84,11 @@ def _row_ids(html: str) -> list[int]:
     return [int(m) for m in re.findall(r'<tr id="sale-(\d+)"', html)]
 
 
-def _stat(html: str, testid: str) -> str:
-    """The text of a totals-panel figure."""
-    tag = next((t for t in tags(html) if t.attrs.get("data-testid") == testid), None)
-    assert tag is not None, f"no {testid} on the totals panel"
-    return _text(tag)
-
-
-def _reload(obj):
-    """The object as the database has it now (requests use their own session)."""
-    db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
-
-
 def _record_sale(agent, product, customer, amount: str, sold_on: date, *, status: str = "pending",
                  quantity: int = 1) -> Sale:
     """A sale entered by `agent` through the service, then decided by their manager as asked."""
-    sale, _ = sales.create_sale(agent, sales.SaleInput(
-        product_id=product.id, quantity=quantity, unit_price=Decimal(amount) / quantity, sold_on=sold_on,
-        customer_id=customer.id), idempotency_key=uuid.uuid4().hex)
-    if status in ("approved", "voided"):
-        sales.approve_sale(agent.manager, sale)
-    if status == "voided":
-        sales.void_sale(agent.manager, sale, "Returned")
-    if status == "rejected":
-        sales.reject_sale(agent.manager, sale, "No signature")
-    return sale
+    return Factory().sale(agent, amount, sold_on, status=status, product=product, customer=customer,
+                          quantity=quantity)
 
 
 @pytest.fixture
@@ -162,7 +109,7 @@ def product(factory):
 def test_plain_post_records_the_sale_redirects_and_flashes(as_agent, agent, product):
     before = _rows()
     response = _post_sale(as_agent, _sale_form(as_agent, product))
-    assert response.status_code == 302 and _path(response) == "/dashboard"
+    assert response.status_code == 302 and redirect_path(response) == "/dashboard"
     after = _rows()
     assert after["Sale"] == before["Sale"] + 1
     assert after["Customer"] == before["Customer"] + 1  # "Acme Clinics" was added inline
@@ -176,7 +123,7 @@ def test_plain_post_records_the_sale_redirects_and_flashes(as_agent, agent, prod
                                                         AuditEvent.object_id == sale.id)).one()
     assert (event.action, event.actor_id, event.after["amount_cents"]) == ("sale.create", agent.id, 30_050)
 
-    page = _html(as_agent.get("/dashboard"))
+    page = html_of(as_agent.get("/dashboard"))
     assert "Sale of Patient monitor recorded." in page  # the flash, after the redirect
     assert _row_ids(page)[0] == sale.id
 
@@ -187,12 +134,12 @@ def test_htmx_post_answers_the_row_a_fresh_form_and_the_trigger(as_agent, agent,
     response = _post_sale(as_agent, data, htmx=True)
     assert response.status_code == 201
     assert response.headers["HX-Trigger"] == "sales-changed"
-    html = _html(response)
+    html = html_of(response)
     assert "<html" not in html  # a fragment, not a page
     sale = db.session.scalars(select(Sale).where(Sale.agent_id == agent.id)).one()
     assert _rows()["Sale"] == before["Sale"] + 1
     row = by_id(html, f"sale-{sale.id}")
-    assert row is not None and "$300.50" in _text(row) and "Acme Clinics" in _text(row)
+    assert row is not None and "$300.50" in text_of(row) and "Acme Clinics" in text_of(row)
     # "Recent sales" is replaced out of band (newest first, ten rows); the form is the main swap.
     assert '<tbody id="recent-sales-body" hx-swap-oob="true">' in html
     fresh = _inputs(html)
@@ -205,8 +152,8 @@ def test_htmx_post_answers_the_row_a_fresh_form_and_the_trigger(as_agent, agent,
     assert "no-sales-row" not in html
     older = _post_sale(as_agent, _sale_form(as_agent, product, sold_on=(TODAY - timedelta(days=3)).isoformat()),
                        htmx=True)
-    body = by_id(_html(older), "recent-sales-body")
-    dates = [cell for cell in _text(body).split() if cell[:4].isdigit() and cell.count("-") == 2]
+    body = by_id(html_of(older), "recent-sales-body")
+    dates = [cell for cell in text_of(body).split() if cell[:4].isdigit() and cell.count("-") == 2]
     assert dates == sorted(dates, reverse=True), "recent sales must stay newest first"
 
 
@@ -229,7 +176,7 @@ def test_two_customers_with_the_typed_name_ask_the_agent_to_pick_one(as_agent, a
     before = _rows()
     response = _post_sale(as_agent, _sale_form(as_agent, product, customer="Harbor Foods"), htmx=True)
     assert response.status_code == 422
-    assert _field_error(_html(response), "customer") == (
+    assert field_error(html_of(response), "customer") == (
         "Several customers are called Harbor Foods; pick one from the list.")
     assert _rows() == before
 
@@ -252,8 +199,8 @@ def test_double_submit_makes_one_sale(as_agent, agent, product, htmx):
     sale = db.session.scalars(select(Sale).where(Sale.agent_id == agent.id)).one()
     if htmx:
         assert (first.status_code, second.status_code) == (201, 200)
-        assert by_id(_html(second), f"sale-{sale.id}") is not None
-        assert "This sale was already recorded." in _html(second)
+        assert by_id(html_of(second), f"sale-{sale.id}") is not None
+        assert "This sale was already recorded." in html_of(second)
     else:
         assert (first.status_code, second.status_code) == (302, 302)
 
@@ -265,9 +212,9 @@ def test_totals_fragment_follows_a_logged_sale_and_its_approval(as_agent, agent,
     factory.assign(agent, plan)
     earlier = factory.sale(agent, "8000.00", date(2026, 11, 5))  # approved, first period of November
     product = factory.product()
-    empty = _html(as_agent.get("/dashboard/totals"))
-    assert _stat(empty, "month-commission") == "$240.00"  # 8000 x 3%
-    assert _stat(empty, "month-pending") == "Nothing pending"
+    empty = html_of(as_agent.get("/dashboard/totals"))
+    assert by_testid(empty, "month-commission") == "$240.00"  # 8000 x 3%
+    assert by_testid(empty, "month-pending") == "Nothing pending"
 
     response = _post_sale(as_agent, _sale_form(as_agent, product, quantity="2", unit_price="2000.05",
                                                sold_on="2026-11-18"), htmx=True)
@@ -276,27 +223,27 @@ def test_totals_fragment_follows_a_logged_sale_and_its_approval(as_agent, agent,
 
     totals = as_agent.get("/dashboard/totals")
     assert totals.status_code == 200
-    html = _html(totals)
+    html = html_of(totals)
     assert "<html" not in html and html.lstrip().startswith("<section id=\"totals\"")
     pending = ledger.pending_total(agent.id, date(2026, 11, 1))
     # By hand: 8000 already this month; 4000.10 more crosses 10000: 2000 x 3% + 2000.10 x 5%.
     assert pending == Decimal("160.01")
-    assert _stat(html, "month-pending") == f"+ {_usd(pending)} pending"
-    assert _stat(html, "period-pending") == f"+ {_usd(pending)} pending (1 sale)"
-    assert _stat(html, "month-commission") == "$240.00"  # pending earns nothing yet
+    assert by_testid(html, "month-pending") == f"+ {_usd(pending)} pending"
+    assert by_testid(html, "period-pending") == f"+ {_usd(pending)} pending (1 sale)"
+    assert by_testid(html, "month-commission") == "$240.00"  # pending earns nothing yet
 
     sales.approve_sale(agent.manager, db.session.get(Sale, sale.id))
-    html = _html(as_agent.get("/dashboard/totals"))
+    html = html_of(as_agent.get("/dashboard/totals"))
     month_entries = int(db.session.scalar(select(func.sum(CommissionEntry.amount_cents)).where(
         CommissionEntry.agent_id == agent.id)))  # PostgreSQL sums BIGINT as NUMERIC
     assert month_entries == 40_001
-    assert _stat(html, "month-commission") == _usd(month_entries) == "$400.01"
-    assert _stat(html, "period-commission") == "$160.01"  # Nov 16-30 holds only the new sale
-    assert _stat(html, "month-pending") == "Nothing pending"
+    assert by_testid(html, "month-commission") == _usd(month_entries) == "$400.01"
+    assert by_testid(html, "period-commission") == "$160.01"  # Nov 16-30 holds only the new sale
+    assert by_testid(html, "month-pending") == "Nothing pending"
 
 
 def test_totals_panel_refreshes_on_the_trigger_and_every_30_seconds(as_agent, agent):
-    panel = by_id(_html(as_agent.get("/dashboard")), "totals")
+    panel = by_id(html_of(as_agent.get("/dashboard")), "totals")
     assert panel.attrs["hx-get"] == "/dashboard/totals"
     assert panel.attrs["hx-trigger"] == "sales-changed from:body, every 30s"
 
@@ -307,10 +254,10 @@ def _estimate(browser, **params):
     """GET /sales/estimate and return (figure text or None, the whole fragment)."""
     response = browser.get("/sales/estimate", query_string=params)
     assert response.status_code == 200
-    html = _html(response)
+    html = html_of(response)
     figure = next((t for t in tags(html, "strong")
                    if "estimate-figure" in (t.attrs.get("class") or "")), None)
-    return (_text(figure) if figure else None), html
+    return (text_of(figure) if figure else None), html
 
 
 @pytest.fixture
@@ -425,10 +372,10 @@ def test_bad_input_is_refused_beside_its_field(as_agent, agent, product, factory
     before = _rows()
     response = _post_sale(as_agent, data, htmx=htmx)
     assert response.status_code == 422
-    html = _html(response)
+    html = html_of(response)
     assert ("<html" in html) is not htmx  # htmx swaps the form only; without JS the whole page
-    assert _field_error(html, field) == message
-    assert _form_error(html) is None
+    assert field_error(html, field) == message
+    assert form_error(html) is None
     kept = _inputs(html)
     for name in ("quantity", "unit_price", "sold_on", "customer", "customer_id", "note"):
         assert (kept[name] or "") == data[name], name
@@ -453,29 +400,29 @@ def test_a_date_in_a_closed_period_is_refused(as_agent, agent, product, htmx):
     before = _rows()
     response = _post_sale(as_agent, data, htmx=htmx)
     assert response.status_code == 422
-    assert _field_error(_html(response), "sold_on") == (
+    assert field_error(html_of(response), "sold_on") == (
         "That date is in a closed period; record the sale in an open period.")
-    assert _inputs(_html(response))["sold_on"] == "2026-11-10"
+    assert _inputs(html_of(response))["sold_on"] == "2026-11-10"
     assert _rows() == before
 
 
-def test_future_means_after_today_in_the_installation_time_zone(as_agent, product, monkeypatch):
-    # Pick a zone whose date differs from UTC's right now (one of these two always does).
-    now = datetime.now(timezone.utc)
-    zone = next(z for z in ("Pacific/Kiritimati", "Etc/GMT+12")
-                if now.astimezone(ZoneInfo(z)).date() != now.date())
+@pytest.mark.parametrize("zone, instant, local_today", [
+    ("Pacific/Kiritimati", datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc), date(2026, 11, 21)),  # UTC+14
+    ("Etc/GMT+12", datetime(2026, 11, 20, 6, 0, tzinfo=timezone.utc), date(2026, 11, 19)),  # UTC-12
+], ids=["ahead-of-utc", "behind-utc"])
+def test_future_means_after_today_in_the_installation_time_zone(as_agent, product, monkeypatch, at,
+                                                                zone, instant, local_today):
+    # The clock stands at an instant when the zone's date is not UTC's (a day ahead, or a day behind).
+    at(instant)
     monkeypatch.setitem(as_agent.client.application.config, "TIMEZONE", zone)
-    local_today = datetime.now(timezone.utc).astimezone(ZoneInfo(zone)).date()
-    if local_today == now.date():  # the clock crossed an hour boundary just now
-        pytest.skip("the zone's date caught up with UTC between two reads of the clock")
-    page = _html(as_agent.get("/dashboard"))
+    page = html_of(as_agent.get("/dashboard"))
     assert _inputs(page)["sold_on"] == local_today.isoformat()  # the Date field defaults to local today
 
     tomorrow = local_today + timedelta(days=1)
     before = _rows()
     response = _post_sale(as_agent, _sale_form(as_agent, product, sold_on=tomorrow.isoformat()), htmx=True)
     assert response.status_code == 422
-    assert _field_error(_html(response), "sold_on") == "The sale date cannot be in the future."
+    assert field_error(html_of(response), "sold_on") == "The sale date cannot be in the future."
     assert _rows() == before
     # Local today is accepted, even when it is already (or still) another day in UTC.
     response = _post_sale(as_agent, _sale_form(as_agent, product, sold_on=local_today.isoformat()), htmx=True)
@@ -499,8 +446,8 @@ def test_a_tampered_or_missing_idempotency_key_is_refused(as_agent, agent, produ
     response = _post_sale(as_agent, data, htmx=htmx)
     # 422, not 400: htmx swaps only 422 answers, so the agent sees why and can send it again.
     assert response.status_code == 422
-    html = _html(response)
-    assert _form_error(html) == (
+    html = html_of(response)
+    assert form_error(html) == (
         "This form has expired or was altered; check the sale and submit it again.")
     assert _rows() == before
     kept = _inputs(html)
@@ -544,7 +491,7 @@ def test_another_agents_sale_is_not_found(as_agent, other_sale):
         token_from="/dashboard")
     assert edit.status_code == 404
     assert as_agent.post(f"/sales/{other_sale.id}/cancel", token_from="/dashboard").status_code == 404
-    sale = _reload(other_sale)
+    sale = reload(other_sale)
     assert (_rows(), sale.status, sale.amount_cents) == before
     assert as_agent.get("/sales/987654").status_code == 404
 
@@ -557,22 +504,22 @@ def test_another_agents_sale_is_not_found(as_agent, other_sale):
 def test_the_sales_list_never_shows_another_agents_sales(as_agent, agent, factory, other_sale, query):
     mine = _record_sale(agent, factory.product(), factory.customer("My Buyer"), "100.00", TODAY)
     query = {k: (str(other_sale.product_id) if v == "PRODUCT" else v) for k, v in query.items()}
-    html = _html(as_agent.get("/sales", query_string=query))
+    html = html_of(as_agent.get("/sales", query_string=query))
     assert other_sale.id not in _row_ids(html)
     assert "Secret Buyer Corp" not in html and "$777.00" not in html
     if not query or query.get("status") == "pending" and len(query) == 1:
         assert _row_ids(html) == [mine.id]
-    dashboard = _html(as_agent.get("/dashboard"))
+    dashboard = html_of(as_agent.get("/dashboard"))
     assert "Secret Buyer Corp" not in dashboard and _row_ids(dashboard) == [mine.id]
 
 
 def test_the_customer_search_and_pick_fill_the_customer_field(as_agent, agent, factory):
     bluebird = factory.customer("Bluebird Offices")
-    html = _html(as_agent.get("/customers/search", query_string={"customer": "bluebird"}))
+    html = html_of(as_agent.get("/customers/search", query_string={"customer": "bluebird"}))
     assert "Bluebird Offices" in html and f"/customers/pick/{bluebird.id}" in html
-    assert "it will be added as a new customer" in _html(
+    assert "it will be added as a new customer" in html_of(
         as_agent.get("/customers/search", query_string={"customer": "Nobody Here"}))
-    picked = _html(as_agent.get(f"/customers/pick/{bluebird.id}"))
+    picked = html_of(as_agent.get(f"/customers/pick/{bluebird.id}"))
     fields = _inputs(picked)
     assert (fields["customer"], fields["customer_id"]) == ("Bluebird Offices", str(bluebird.id))
     assert as_agent.get("/customers/pick/987654").status_code == 404
@@ -586,23 +533,19 @@ AGENT_ONLY = [("GET", "/dashboard"), ("GET", "/dashboard/totals"), ("GET", "/sal
 @pytest.mark.parametrize("role", ["manager", "admin"])
 @pytest.mark.parametrize(("method", "url"), AGENT_ONLY, ids=[f"{m} {u}" for m, u in AGENT_ONLY])
 def test_managers_and_admins_cannot_use_agent_pages(app, factory, today, role, method, url):
-    from tests.conftest import Browser, sign_in
-
     today(TODAY)
     user = factory.user(Role(role))
     agent = factory.user(Role.AGENT, manager=user if role == "manager" else None)
     sale = _record_sale(agent, factory.product(), factory.customer(), "50.00", TODAY)
-    client = app.test_client()
-    sign_in(client, user)
-    browser = Browser(client)
+    browser = browser_as(app, user)
     url = url.replace("SALE", str(sale.id))
-    before = (_rows(), _reload(sale).status)
+    before = (_rows(), reload(sale).status)
     if method == "GET":
         response = browser.get(url)
     else:
         response = browser.post(url, {"quantity": "1"}, token_from="/")
     assert response.status_code == 403
-    assert (_rows(), _reload(sale).status) == before
+    assert (_rows(), reload(sale).status) == before
 
 
 def test_managers_see_their_teams_sale_detail_only(as_manager, as_admin, factory, today):
@@ -612,8 +555,8 @@ def test_managers_see_their_teams_sale_detail_only(as_manager, as_admin, factory
     ours = _record_sale(team_agent, factory.product(), factory.customer("Team Buyer"), "120.00", TODAY)
     theirs = _record_sale(other_agent, factory.product(), factory.customer(), "130.00", TODAY)
     page = as_manager.get(f"/sales/{ours.id}")
-    assert page.status_code == 200 and "Team Buyer" in _html(page)
-    assert "Cancel this sale" not in _html(page)  # a manager decides; only the agent withdraws
+    assert page.status_code == 200 and "Team Buyer" in html_of(page)
+    assert "Cancel this sale" not in html_of(page)  # a manager decides; only the agent withdraws
     assert as_manager.get(f"/sales/{theirs.id}").status_code == 404
     assert as_admin.get(f"/sales/{ours.id}").status_code == 200
     assert as_admin.get(f"/sales/{theirs.id}").status_code == 200
@@ -645,7 +588,7 @@ def test_my_sales_filters(as_agent, my_sales):
     s = my_sales
 
     def listed(**query):
-        return _row_ids(_html(as_agent.get("/sales", query_string=query)))
+        return _row_ids(html_of(as_agent.get("/sales", query_string=query)))
 
     assert listed() == _ids(s, "nov15", "nov12", "nov10", "nov2", "oct")
     assert listed(start="2026-11-01", end="2026-11-12") == _ids(s, "nov12", "nov10", "nov2")
@@ -664,9 +607,9 @@ def test_my_sales_shows_commission_for_approved_and_the_estimate_for_pending(as_
     approved = _record_sale(agent, factory.product(), factory.customer(), "500.00", date(2026, 11, 2),
                             status="approved")
     pending = _record_sale(agent, factory.product(), factory.customer(), "250.00", date(2026, 11, 3))
-    html = _html(as_agent.get("/sales"))
-    assert "$50.00" in _text(by_id(html, f"sale-{approved.id}"))
-    pending_row = _text(by_id(html, f"sale-{pending.id}"))
+    html = html_of(as_agent.get("/sales"))
+    assert "$50.00" in text_of(by_id(html, f"sale-{approved.id}"))
+    pending_row = text_of(by_id(html, f"sale-{pending.id}"))
     assert "≈ $25.00" in pending_row and "Pending" in pending_row
 
 
@@ -679,17 +622,17 @@ def test_my_sales_shows_commission_for_approved_and_the_estimate_for_pending(as_
     ("status", "desc", ["nov15", "nov12", "nov10", "nov2", "oct"]),
 ])
 def test_my_sales_sorting(as_agent, my_sales, sort, direction, order):
-    html = _html(as_agent.get("/sales", query_string={"sort": sort, "direction": direction}))
+    html = html_of(as_agent.get("/sales", query_string={"sort": sort, "direction": direction}))
     assert _row_ids(html) == _ids(my_sales, *order)
     header = next(t for t in tags(html, "th") if t.attrs.get("aria-sort"))
     assert header.attrs["aria-sort"] == ("ascending" if direction == "asc" else "descending")
-    assert sort.title() in _text(header)
+    assert sort.title() in text_of(header)
 
 
 def test_sort_links_keep_the_filters_in_the_url(as_agent, my_sales):
     query = {"status": "approved", "sort": "amount", "direction": "desc"}
-    html = _html(as_agent.get("/sales", query_string=query))
-    links = {_text(a).split(" ")[0]: a.attrs["href"]
+    html = html_of(as_agent.get("/sales", query_string=query))
+    links = {text_of(a).split(" ")[0]: a.attrs["href"]
              for a in tags(html, "a") if "sort=" in (a.attrs.get("href") or "")}
     assert "status=approved" in links["Amount"] and "direction=asc" in links["Amount"]
     assert "status=approved" in links["Date"] and "direction=desc" in links["Date"]
@@ -699,18 +642,18 @@ def test_my_sales_pagination(as_agent, agent, factory):
     product, customer = factory.product(), factory.customer()
     made = [_record_sale(agent, product, customer, f"{10 + n}.00", date(2026, 11, 1) + timedelta(days=n % 19))
             for n in range(25)]
-    first = _html(as_agent.get("/sales", query_string={"sort": "amount", "direction": "asc"}))
+    first = html_of(as_agent.get("/sales", query_string={"sort": "amount", "direction": "asc"}))
     assert "25 sales · page 1 of 2" in first
     assert _row_ids(first) == [s.id for s in made[:20]]
-    next_link = next(a for a in tags(first, "a") if _text(a) == "Next →")
+    next_link = next(a for a in tags(first, "a") if text_of(a) == "Next →")
     assert "page=2" in next_link.attrs["href"] and "sort=amount" in next_link.attrs["href"]
-    second = _html(as_agent.get(next_link.attrs["href"]))
+    second = html_of(as_agent.get(next_link.attrs["href"]))
     assert _row_ids(second) == [s.id for s in made[20:]]
-    assert any(_text(a) == "← Previous" for a in tags(second, "a"))
-    assert not any(_text(a) == "Next →" for a in tags(second, "a"))
-    past_the_end = _html(as_agent.get("/sales?page=9&sort=amount&direction=asc"))
+    assert any(text_of(a) == "← Previous" for a in tags(second, "a"))
+    assert not any(text_of(a) == "Next →" for a in tags(second, "a"))
+    past_the_end = html_of(as_agent.get("/sales?page=9&sort=amount&direction=asc"))
     assert _row_ids(past_the_end) == [s.id for s in made[20:]]
-    junk = _html(as_agent.get("/sales?page=abc&sort=amount&direction=asc"))
+    junk = html_of(as_agent.get("/sales?page=abc&sort=amount&direction=asc"))
     assert _row_ids(junk) == [s.id for s in made[:20]]
 
 
@@ -721,24 +664,24 @@ def test_htmx_table_requests_get_the_same_partial_the_page_includes(as_agent, my
                            headers={"HX-Request": "true", "HX-Target": "sales-table"})
     assert full.status_code == partial.status_code == 200
     assert "HX-Request" in full.headers["Vary"] and "HX-Request" in partial.headers["Vary"]
-    fragment = _html(partial).strip()
+    fragment = html_of(partial).strip()
     assert fragment.startswith('<div id="sales-table">') and "<html" not in fragment
-    assert fragment in _html(full)
+    assert fragment in html_of(full)
     assert _row_ids(fragment) == _ids(my_sales, "nov2", "oct")
     # Another htmx target (or none) still gets the full page.
     other = as_agent.get("/sales", query_string=query, headers={"HX-Request": "true", "HX-Target": "main"})
-    assert "<html" in _html(other)
+    assert "<html" in html_of(other)
 
 
 def test_pages_work_without_javascript(as_agent, agent):
-    dashboard = _html(as_agent.get("/dashboard"))
+    dashboard = html_of(as_agent.get("/dashboard"))
     form = by_id(dashboard, "sale-form")
     assert (form.attrs["method"], form.attrs["action"]) == ("post", "/sales")
-    assert any(t.name == "button" and t.attrs.get("type") == "submit" and _text(t) == "Log sale"
+    assert any(t.name == "button" and t.attrs.get("type") == "submit" and text_of(t) == "Log sale"
                for t in tags(dashboard))
-    labels = {_text(t) for t in tags(dashboard, "label")}
+    labels = {text_of(t) for t in tags(dashboard, "label")}
     assert {"Product", "Customer", "Quantity", "Unit price", "Date", "Note"} <= labels
-    listing = _html(as_agent.get("/sales"))
+    listing = html_of(as_agent.get("/sales"))
     filters = next(t for t in tags(listing, "form") if "filters" in (t.attrs.get("class") or ""))
     assert (filters.attrs["method"], filters.attrs["action"]) == ("get", "/sales")
 
@@ -751,8 +694,8 @@ def test_detail_shows_ledger_entries_with_a_clawback_and_the_history(as_agent, a
                         "2140.00", date(2026, 11, 5), status="approved")
     close_period(None, period_for(date(2026, 11, 5)))  # Nov 1-15 is stated: its line is frozen
     sales.void_sale(agent.manager, db.session.get(Sale, sale.id), "Order cancelled by the customer")
-    html = _html(as_agent.get(f"/sales/{sale.id}"))
-    entries = [_text(t) for t in tags(html, "tr") if (t.attrs.get("id") or "").startswith("entry-")]
+    html = html_of(as_agent.get(f"/sales/{sale.id}"))
+    entries = [text_of(t) for t in tags(html, "tr") if (t.attrs.get("id") or "").startswith("entry-")]
     assert len(entries) == 2
     assert "Nov 1–15, 2026 closed" in entries[0] and "Commission" in entries[0] and "$214.00" in entries[0]
     assert "Nov 16–30, 2026" in entries[1] and "Adjustment" in entries[1] and "-$214.00" in entries[1]
@@ -760,44 +703,44 @@ def test_detail_shows_ledger_entries_with_a_clawback_and_the_history(as_agent, a
     page = tags(html)
     total = next(t for t in page if t.name == "tfoot")
     assert "Total for this sale" in total.text
-    assert _text(within(total, page, "td")[0]) == "$0.00"
-    history = [_text(t) for t in tags(html, "li") if "UTC" in t.text]
+    assert text_of(within(total, page, "td")[0]) == "$0.00"
+    history = [text_of(t) for t in tags(html, "li") if "UTC" in t.text]
     assert [h.split(" — ")[1] for h in history] == [
         "Create → pending", "Approve → approved", "Void → voided: “Order cancelled by the customer”"]
-    assert "Voided" in html and "Edit" not in [_text(a) for a in tags(html, "a")]
+    assert "Voided" in html and "Edit" not in [text_of(a) for a in tags(html, "a")]
 
 
 def test_agent_edits_a_pending_sale_and_its_estimate_follows(as_agent, agent, factory):
     factory.assign(agent, factory.plan(base_rate="10"))
     product, customer = factory.product(), factory.customer("Cobalt Data")
     sale = _record_sale(agent, product, customer, "200.00", date(2026, 11, 18), quantity=2)
-    assert "would earn <strong>$20.00</strong>" in _html(as_agent.get(f"/sales/{sale.id}"))
-    form_page = _html(as_agent.get(f"/sales/{sale.id}/edit"))
+    assert "would earn <strong>$20.00</strong>" in html_of(as_agent.get(f"/sales/{sale.id}"))
+    form_page = html_of(as_agent.get(f"/sales/{sale.id}/edit"))
     form = _inputs(form_page)
     assert (form["quantity"], form["unit_price"], form["customer"]) == ("2", "100.00", "Cobalt Data")
     data = {k: form[k] or ""
             for k in ("product_id", "customer", "customer_id", "unit_price", "sold_on", "note")}
     data["quantity"] = "3"
     response = as_agent.post(f"/sales/{sale.id}/edit", data)
-    assert response.status_code == 302 and _path(response) == f"/sales/{sale.id}"
-    sale = _reload(sale)
+    assert response.status_code == 302 and redirect_path(response) == f"/sales/{sale.id}"
+    sale = reload(sale)
     assert (sale.quantity, sale.amount_cents, sale.status) == (3, 30_000, "pending")
-    page = _html(as_agent.get(f"/sales/{sale.id}"))
+    page = html_of(as_agent.get(f"/sales/{sale.id}"))
     assert "would earn <strong>$30.00</strong>" in page and "$300.00" in page
     assert ledger.sale_estimate(sale) == Decimal("30.00")
     assert "Update" in page  # the audit history shows the edit
     bad = as_agent.post(f"/sales/{sale.id}/edit", dict(data, unit_price="1.234"))
-    assert bad.status_code == 422 and _field_error(_html(bad), "unit_price") == "Use at most two decimals."
-    assert _reload(sale).amount_cents == 30_000
+    assert bad.status_code == 422 and field_error(html_of(bad), "unit_price") == "Use at most two decimals."
+    assert reload(sale).amount_cents == 30_000
 
 
 def test_agent_cancels_a_pending_sale(as_agent, agent, factory):
     sale = _record_sale(agent, factory.product(), factory.customer(), "80.00", TODAY)
     response = as_agent.post(f"/sales/{sale.id}/cancel", token_from=f"/sales/{sale.id}")
-    assert response.status_code == 302 and _path(response) == f"/sales/{sale.id}"
+    assert response.status_code == 302 and redirect_path(response) == f"/sales/{sale.id}"
     assert response.headers["HX-Trigger"] == "sales-changed"
-    assert _reload(sale).status == "cancelled"
-    page = _html(as_agent.get(f"/sales/{sale.id}"))
+    assert reload(sale).status == "cancelled"
+    page = html_of(as_agent.get(f"/sales/{sale.id}"))
     assert "Sale cancelled." in page and "Cancel → cancelled" in page
 
 
@@ -807,9 +750,9 @@ def test_a_decided_sale_cannot_be_edited_or_cancelled(as_agent, agent, factory, 
                         status="pending" if status == "cancelled" else status)
     if status == "cancelled":
         sales.cancel_sale(agent, sale)
-    before = (_rows(), _reload(sale).status, _reload(sale).amount_cents)
+    before = (_rows(), reload(sale).status, reload(sale).amount_cents)
     message = f"This sale is {status}; only pending sales can be changed."
-    detail = _html(as_agent.get(f"/sales/{sale.id}"))
+    detail = html_of(as_agent.get(f"/sales/{sale.id}"))
     assert "Cancel this sale" not in detail and f"/sales/{sale.id}/edit" not in detail
 
     for response in (as_agent.get(f"/sales/{sale.id}/edit"),
@@ -819,8 +762,8 @@ def test_a_decided_sale_cannot_be_edited_or_cancelled(as_agent, agent, factory, 
                          "sold_on": TODAY.isoformat()}, token_from=f"/sales/{sale.id}"),
                      as_agent.post(f"/sales/{sale.id}/cancel", token_from=f"/sales/{sale.id}")):
         assert response.status_code == 409
-        assert message in _html(response)
-    sale = _reload(sale)
+        assert message in html_of(response)
+    sale = reload(sale)
     assert (_rows(), sale.status, sale.amount_cents) == before
 
 
@@ -833,14 +776,14 @@ def test_my_products_lists_the_restricted_products_assigned_to_the_agent(as_agen
     open_to_all = factory.product(name="Laptop fleet")
     archived = factory.product(name="Old fax machine", active=False)
     db.session.flush()
-    html = _html(as_agent.get("/products/mine"))
-    sections = {_text(t).split(" ")[0]: t for t in tags(html, "section")}
-    assigned, sellable = _text(sections["Assigned"]), _text(sections["Everything"])
+    html = html_of(as_agent.get("/products/mine"))
+    sections = {text_of(t).split(" ")[0]: t for t in tags(html, "section")}
+    assigned, sellable = text_of(sections["Assigned"]), text_of(sections["Everything"])
     assert "Portable ultrasound" in assigned and open_to_all.name not in assigned
     assert theirs.name not in html and archived.name not in html
     assert "Portable ultrasound" in sellable and "Laptop fleet" in sellable
     # The log-a-sale form offers the same products.
-    options = {_text(t) for t in tags(_html(as_agent.get("/dashboard")), "option")}
+    options = {text_of(t) for t in tags(html_of(as_agent.get("/dashboard")), "option")}
     assert f"Portable ultrasound ({mine.sku})" in options and not any(theirs.sku in o for o in options)
 
 
@@ -850,5 +793,5 @@ def test_a_pending_sale_in_a_closed_period_cannot_be_edited_or_cancelled(as_agen
     for response in (as_agent.get(f"/sales/{sale.id}/edit"),
                      as_agent.post(f"/sales/{sale.id}/cancel", token_from=f"/sales/{sale.id}")):
         assert response.status_code == 409
-        assert "This sale&#39;s period is closed; ask a manager to decide it." in _html(response)
-    assert _reload(sale).status == "pending"
+        assert "This sale&#39;s period is closed; ask a manager to decide it." in html_of(response)
+    assert reload(sale).status == "pending"

@@ -26,19 +26,14 @@ def api(app):
 
 
 @pytest.fixture
-def team(factory, today):
+def team(build, factory):
     """Maria manages Alice and Bob; Carol is on another team; 3% for all.
 
     Alice in November: approved sales of 1000.00 (Nov 3) and 2500.00 (Nov 9), a pending one, a
     -5.00 correction (Nov 12) and a payout of 50.00 (Nov 15)."""
-    today(TODAY)
-    maria = factory.user("manager", name="Maria")
-    alice = factory.user("agent", manager=maria, name="Alice")
-    bob = factory.user("agent", manager=maria, name="Bob")
-    carol = factory.user("agent", name="Carol")
-    plan = factory.plan(base_rate="3")
-    for agent in (alice, bob, carol):
-        factory.assign(agent, plan)
+    build.on(TODAY)
+    maria, (alice, bob) = build.team("Maria", "Alice", "Bob")
+    other_manager, (carol,) = build.team(None, "Carol")
     product = factory.product(name="Monitor", sku="MON-1")
     first = factory.sale(alice, "1000.00", date(2026, 11, 3), product=product)
     factory.sale(alice, "2500.00", date(2026, 11, 9), product=product)
@@ -49,7 +44,7 @@ def team(factory, today):
     correction.created_at = datetime(2026, 11, 12, 12, 0, tzinfo=timezone.utc)
     record_payout(maria, agent_id=alice.id, amount_cents=5000, paid_on=date(2026, 11, 15), reference="TR-1")
     db.session.flush()
-    return {"maria": maria, "alice": alice, "bob": bob, "carol": carol, "other_manager": carol.manager,
+    return {"maria": maria, "alice": alice, "bob": bob, "carol": carol, "other_manager": other_manager,
             "admin": factory.user("admin"), "product": product, "first_sale": first, "correction": correction}
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import sign_in
+from tests.conftest import browser_as
 from webapp.api.models import ApiToken
 from webapp.auth.tokens import create_token
 from webapp.catalog.models import Product
@@ -53,11 +53,7 @@ def test_revoked_token_stops_working_and_others_cannot_revoke_it(app, api, facto
     token, plaintext = create_token(as_agent.user, name="shop")
     assert api.get("/api/v1/me", headers=bearer(plaintext)).status_code == 200
     stranger = factory.user("agent")
-    other = app.test_client()
-    sign_in(other, stranger)
-    from tests.conftest import Browser
-
-    assert Browser(other).post(f"/profile/tokens/{token.id}/revoke", {}, token_from="/profile/tokens").status_code == 404
+    assert browser_as(app, stranger).post(f"/profile/tokens/{token.id}/revoke", {}, token_from="/profile/tokens").status_code == 404
     assert as_agent.post(f"/profile/tokens/{token.id}/revoke", {}, token_from="/profile/tokens").status_code == 302
     response = api.get("/api/v1/me", headers=bearer(plaintext))
     assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"

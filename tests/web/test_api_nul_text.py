@@ -33,12 +33,10 @@ BODY_OPERATIONS = [op for op in REGISTRY if op.body is not None and _text_fields
 
 
 @pytest.fixture
-def world(factory, today):
+def world(build, factory):
     """Maria manages Alice (3%); a product; one pending and one approved sale of Alice's."""
-    today(TODAY)
-    maria = factory.user("manager", name="Maria")
-    alice = factory.user("agent", manager=maria, name="Alice")
-    factory.assign(alice, factory.plan(base_rate="3"))
+    build.on(TODAY)
+    maria, (alice,) = build.team("Maria", "Alice")
     product = factory.product(name="Monitor")
     return {"maria": maria, "alice": alice, "admin": factory.user("admin"), "product": product,
             "category": product.category.code,

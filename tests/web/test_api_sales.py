@@ -29,17 +29,12 @@ def api(app):
 
 
 @pytest.fixture
-def team(factory, today):
+def team(build, factory):
     """Maria manages Alice and Bob; Carol is on another team; everyone earns 3%; a product at 1000.00."""
-    today(TODAY)
-    maria = factory.user("manager", name="Maria")
-    alice = factory.user("agent", manager=maria, name="Alice")
-    bob = factory.user("agent", manager=maria, name="Bob")
-    carol = factory.user("agent", name="Carol")
-    plan = factory.plan(base_rate="3")
-    for agent in (alice, bob, carol):
-        factory.assign(agent, plan)
-    return {"maria": maria, "alice": alice, "bob": bob, "carol": carol, "other_manager": carol.manager,
+    build.on(TODAY)
+    maria, (alice, bob) = build.team("Maria", "Alice", "Bob")
+    other_manager, (carol,) = build.team(None, "Carol")
+    return {"maria": maria, "alice": alice, "bob": bob, "carol": carol, "other_manager": other_manager,
             "admin": factory.user("admin"), "product": factory.product(name="Monitor"),
             "customer": factory.customer("Clinic North")}
 

@@ -49,17 +49,15 @@ def _isolated(app):
 
 
 @pytest.fixture
-def world(app, factory, today):
+def world(build, factory):
     """Users, a plan, a product, sales and a rendered statement; tokens and the ids that exist.
 
     An admin, a manager with an agent on a plan, an approved and a pending sale, a statement with
     its PDF, a write token each for the admin and the agent; the "existing" runs put the ids in
     the generated requests to get past the 404s."""
-    today(date(2026, 11, 20))
+    build.on(date(2026, 11, 20))
     admin = factory.user("admin")
-    manager = factory.user("manager")
-    agent = factory.user("agent", manager=manager)
-    factory.assign(agent, factory.plan(base_rate="3"))
+    _, (agent,) = build.team(None, None)
     product = factory.product(name="Monitor")
     approved = factory.sale(agent, "1000.00", date(2026, 11, 3), product=product)
     pending = factory.sale(agent, "250.00", date(2026, 11, 4), product=product, approve=False)

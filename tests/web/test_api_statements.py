@@ -32,19 +32,15 @@ pytestmark = pytest.mark.usefixtures("empty_queues")  # jobs of earlier tests do
 
 
 @pytest.fixture
-def team(factory, today):
+def team(build, factory):
     """Maria's team (Alice, Bob) and Carol's, with November sales and one statement each.
 
     Alice's statement is rendered, Bob's (sent by Maria with a message) still pending."""
-    today(TODAY)
-    maria = factory.user("manager", name="Maria")
-    alice = factory.user("agent", manager=maria, name="Alice")
-    bob = factory.user("agent", manager=maria, name="Bob")
-    carol = factory.user("agent", name="Carol")
-    plan = factory.plan(base_rate="3")
+    build.on(TODAY)
+    maria, (alice, bob) = build.team("Maria", "Alice", "Bob")
+    other_manager, (carol,) = build.team(None, "Carol")
     product = factory.product(name="Monitor", sku="MON-1")
     for agent, amount in ((alice, "1000.00"), (bob, "400.00"), (carol, "700.00")):
-        factory.assign(agent, plan)
         factory.sale(agent, amount, date(2026, 11, 5), product=product)
     start = date(2026, 11, 1)
     alice_run = start_adhoc_run(alice, agent_ids=[], start=start, end=TODAY)
@@ -53,7 +49,7 @@ def team(factory, today):
     rendered = alice_run.statements[0]
     render(rendered)
     db.session.flush()
-    return {"maria": maria, "alice": alice, "bob": bob, "carol": carol, "other_manager": carol.manager,
+    return {"maria": maria, "alice": alice, "bob": bob, "carol": carol, "other_manager": other_manager,
             "admin": factory.user("admin"), "alice_statement": rendered,
             "bob_statement": team_run.statements[0], "carol_statement": carol_run.statements[0],
             "alice_run": alice_run, "team_run": team_run, "carol_run": carol_run}

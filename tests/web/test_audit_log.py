@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from tests.conftest import Browser, sign_in
+from tests.conftest import browser_as
 from tests.web._html import by_id, tags
 from webapp.audit.queries import diff
 from webapp.audit.models import AuditEvent
@@ -38,13 +38,6 @@ def _event(actor, action, obj, before=None, after=None, at=None) -> AuditEvent:
         event.at = at
     db.session.flush()
     return event
-
-
-def _browser(app, user) -> Browser:
-    """A signed-in browser."""
-    client = app.test_client()
-    sign_in(client, user)
-    return Browser(client)
 
 
 def _rows(response) -> list[list[str]]:
@@ -92,19 +85,19 @@ def log(factory):
 @pytest.fixture
 def admin(app, factory):
     """An admin's browser."""
-    return _browser(app, factory.user(Role.ADMIN, name="Ada Admin"))
+    return browser_as(app, factory.user(Role.ADMIN, name="Ada Admin"))
 
 
 def test_only_admins_see_the_audit_log(app, log, factory):
-    assert _browser(app, log["manager"]).get("/admin/audit").status_code == 403
-    assert _browser(app, log["agent"]).get("/admin/audit").status_code == 403
-    assert _browser(app, factory.user(Role.ADMIN)).get("/admin/audit").status_code == 200
+    assert browser_as(app, log["manager"]).get("/admin/audit").status_code == 403
+    assert browser_as(app, log["agent"]).get("/admin/audit").status_code == 403
+    assert browser_as(app, factory.user(Role.ADMIN)).get("/admin/audit").status_code == 200
 
 
 def test_audit_log_is_in_the_admin_navigation(admin, app, log):
     html = admin.get("/admin/audit").get_data(as_text=True)
     assert '<a href="/admin/audit" aria-current="page">Audit log</a>' in html
-    manager_page = _browser(app, log["manager"]).get("/").get_data(as_text=True)
+    manager_page = browser_as(app, log["manager"]).get("/").get_data(as_text=True)
     assert "/admin/audit" not in manager_page
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.conftest import Browser, csrf_token_from, sign_in
+from tests.conftest import Browser, browser_as, csrf_token_from
 from tests.web._html import by_id, tags, within
 from webapp.auth.models import Role
 from webapp.mail.services import deliver_email, pending_email_ids
@@ -152,9 +152,8 @@ def test_field_errors_are_announced_and_valid_fields_are_not_marked_invalid(as_a
 ])
 def test_navigation_shows_what_the_role_may_open(app, factory, role, shown, hidden):
     user = factory.user(role)
-    client = app.test_client()
-    sign_in(client, user)
-    html = Browser(client).get("/", follow_redirects=True).get_data(as_text=True)
+    client = browser_as(app, user).client
+    html = client.get("/", follow_redirects=True).get_data(as_text=True)
     page = tags(html)
     [nav] = [n for n in page if n.name == "nav" and n.attrs.get("aria-label") == "Main"]
     links = {a.text.strip(): a.attrs["href"] for a in within(nav, page, "a")}

@@ -5,13 +5,13 @@ with a reason; who sees what; bad input; CSRF; emails delivered to the right peo
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from tests.conftest import _browser_as
-from tests.web._html import by_id, tags
+from tests.conftest import browser_as
+from tests.support.rows import counts
+from tests.web._html import by_id, field_error, html_of, redirect_path, tags, text_of
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
 from webapp.commissions import ledger
@@ -26,57 +26,26 @@ TODAY = date(2026, 11, 20)
 HTMX = {"HX-Request": "true", "HX-Target": "dispute-thread"}
 
 
-def _html(response) -> str:
-    """The response body as text."""
-    return response.get_data(as_text=True)
-
-
-def _text(tag) -> str:
-    """A tag's text with whitespace collapsed."""
-    return " ".join(tag.text.split())
-
-
-def _path(response) -> str:
-    """The path a redirect points to."""
-    return urlsplit(response.headers["Location"]).path
-
-
-def _field_error(html: str, field_id: str) -> str | None:
-    """The error rendered beside a form field, or None."""
-    tag = by_id(html, f"{field_id}-error")
-    return _text(tag) if tag else None
-
-
 def _counts() -> dict[str, int]:
     """Row counts of everything the dispute pages may write."""
-    db.session.expire_all()
-    return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Dispute, DisputeMessage, CommissionEntry, AuditEvent, OutgoingEmail)}
-
-
-def _as(app, user):
-    """A browser signed in as `user`."""
-    browser = _browser_as(app, user)
-    browser.user = user
-    return browser
+    return counts(Dispute, DisputeMessage, CommissionEntry, AuditEvent, OutgoingEmail)
 
 
 @pytest.fixture
-def world(app, factory, today):
+def world(app, build, factory):
     """Agent (signed in) with an approved sale and its 30.00 line; their manager (signed in)."""
-    today(TODAY)
-    manager = factory.user(Role.MANAGER, name="Maria Lopez")
-    agent = factory.user(Role.AGENT, manager=manager, name="Alice Chen")
-    factory.assign(agent, factory.plan(base_rate="3"))
+    build.on(TODAY)
+    manager, (agent,) = build.team("Maria Lopez", "Alice Chen")
     sale = factory.sale(agent, "1000.00", date(2026, 11, 18), product=factory.product(name="Patient monitor"))
     entry = db.session.scalar(select(CommissionEntry).where(CommissionEntry.sale_id == sale.id))
-    return {"agent": _as(app, agent), "manager": _as(app, manager), "sale": sale, "entry": entry}
+    return {"agent": browser_as(app, agent), "manager": browser_as(app, manager), "sale": sale,
+            "entry": entry}
 
 
 def _open(world, comment="The rate should be 5% for monitors."):
     """The agent disputes the sale's line through the page; returns the new dispute."""
     response = world["agent"].post(f"/ledger/{world['entry'].id}/dispute", {"comment": comment})
-    assert response.status_code == 302, _html(response)
+    assert response.status_code == 302, html_of(response)
     db.session.expire_all()
     return db.session.scalars(select(Dispute).order_by(Dispute.id.desc())).first()
 
@@ -85,37 +54,37 @@ def _open(world, comment="The rate should be 5% for monitors."):
 
 def test_the_sale_page_offers_dispute_on_each_line_to_its_agent_only(world):
     entry = world["entry"]
-    page = _html(world["agent"].get(f"/sales/{world['sale'].id}"))
+    page = html_of(world["agent"].get(f"/sales/{world['sale'].id}"))
     link = by_id(page, f"entry-{entry.id}")
-    assert f'href="/ledger/{entry.id}/dispute"' in page and "Dispute" in _text(link)
-    manager_page = _html(world["manager"].get(f"/sales/{world['sale'].id}"))
+    assert f'href="/ledger/{entry.id}/dispute"' in page and "Dispute" in text_of(link)
+    manager_page = html_of(world["manager"].get(f"/sales/{world['sale'].id}"))
     assert f"/ledger/{entry.id}/dispute" not in manager_page
 
 
 def test_agent_disputes_own_line_and_sees_the_thread(world):
     entry, agent = world["entry"], world["agent"]
-    form = _html(agent.get(f"/ledger/{entry.id}/dispute"))
+    form = html_of(agent.get(f"/ledger/{entry.id}/dispute"))
     assert "$30.00" in form and "Patient monitor" in form
     assert any(t.name == "label" and t.attrs.get("for") == "comment" for t in tags(form))
     before = _counts()
     response = agent.post(f"/ledger/{entry.id}/dispute", {"comment": "The rate should be 5% for monitors."})
     dispute = db.session.scalars(select(Dispute)).one()
-    assert response.status_code == 302 and _path(response) == f"/disputes/{dispute.id}"
+    assert response.status_code == 302 and redirect_path(response) == f"/disputes/{dispute.id}"
     after = _counts()
     assert (after["Dispute"], after["DisputeMessage"], after["OutgoingEmail"]) == (
         before["Dispute"] + 1, before["DisputeMessage"] + 1, before["OutgoingEmail"] + 1)
     assert after["CommissionEntry"] == before["CommissionEntry"]
-    page = _html(agent.get(f"/disputes/{dispute.id}"))
+    page = html_of(agent.get(f"/disputes/{dispute.id}"))
     assert "The rate should be 5% for monitors." in page and "Open" in page
     assert "Your dispute is with your manager" in page  # the flash after the redirect
-    sale_page = _html(agent.get(f"/sales/{world['sale'].id}"))
+    sale_page = html_of(agent.get(f"/sales/{world['sale'].id}"))
     assert f'href="/disputes/{dispute.id}"' in sale_page and "Disputed" in sale_page
     assert f"/ledger/{entry.id}/dispute" not in sale_page  # one open dispute per line
-    assert f"/disputes/{dispute.id}" in _html(agent.get("/disputes"))
+    assert f"/disputes/{dispute.id}" in html_of(agent.get("/disputes"))
 
 
 def test_another_agents_line_is_404(world, app, factory):
-    other = _as(app, factory.user(Role.AGENT))
+    other = browser_as(app, factory.user(Role.AGENT))
     before = _counts()
     assert other.get(f"/ledger/{world['entry'].id}/dispute").status_code == 404
     assert other.post(f"/ledger/{world['entry'].id}/dispute", {"comment": "Mine now"},
@@ -130,12 +99,12 @@ def test_a_second_dispute_on_an_open_line_is_409(world):
     response = world["agent"].post(f"/ledger/{world['entry'].id}/dispute", {"comment": "Again"},
                                    token_from="/dashboard")
     assert response.status_code == 409
-    page = _html(response)
+    page = html_of(response)
     assert "already has an open dispute" in page and f'href="/disputes/{first.id}"' in page
     assert _counts() == before
     # Opening the form again leads to the open dispute instead.
     response = world["agent"].get(f"/ledger/{world['entry'].id}/dispute")
-    assert response.status_code == 302 and _path(response) == f"/disputes/{first.id}"
+    assert response.status_code == 302 and redirect_path(response) == f"/disputes/{first.id}"
 
 
 @pytest.mark.parametrize("comment", ["", "   "])
@@ -143,7 +112,7 @@ def test_an_empty_comment_is_422_beside_the_field(world, comment):
     before = _counts()
     response = world["agent"].post(f"/ledger/{world['entry'].id}/dispute", {"comment": comment})
     assert response.status_code == 422
-    assert _field_error(_html(response), "comment") == "Say what is wrong with this line."
+    assert field_error(html_of(response), "comment") == "Say what is wrong with this line."
     assert _counts() == before
 
 
@@ -151,16 +120,16 @@ def test_an_empty_comment_is_422_beside_the_field(world, comment):
 
 def test_the_teams_manager_sees_the_dispute_and_another_teams_manager_gets_404(world, app, factory):
     dispute = _open(world)
-    listing = _html(world["manager"].get("/manage/disputes"))
+    listing = html_of(world["manager"].get("/manage/disputes"))
     row = by_id(listing, f"dispute-{dispute.id}")
-    assert row is not None and "Alice Chen" in _text(row) and "Patient monitor" in _text(row)
-    detail = _html(world["manager"].get(f"/manage/disputes/{dispute.id}"))
+    assert row is not None and "Alice Chen" in text_of(row) and "Patient monitor" in text_of(row)
+    detail = html_of(world["manager"].get(f"/manage/disputes/{dispute.id}"))
     assert "The rate should be 5% for monitors." in detail and "$30.00" in detail
     for field_id in ("body", "amount", "note", "reason"):
         assert any(t.name == "label" and t.attrs.get("for") == field_id for t in tags(detail)), field_id
 
-    stranger = _as(app, factory.user(Role.MANAGER))
-    assert by_id(_html(stranger.get("/manage/disputes")), f"dispute-{dispute.id}") is None
+    stranger = browser_as(app, factory.user(Role.MANAGER))
+    assert by_id(html_of(stranger.get("/manage/disputes")), f"dispute-{dispute.id}") is None
     assert stranger.get(f"/manage/disputes/{dispute.id}").status_code == 404
     before = _counts()
     for action, data in (("reply", {"body": "Hi"}), ("accept", {"amount": "10"}), ("reject", {"reason": "No"})):
@@ -168,16 +137,16 @@ def test_the_teams_manager_sees_the_dispute_and_another_teams_manager_gets_404(w
         assert response.status_code == 404, action
     assert _counts() == before
     assert world["agent"].get("/manage/disputes").status_code == 403
-    admin = _as(app, factory.user(Role.ADMIN))
+    admin = browser_as(app, factory.user(Role.ADMIN))
     assert admin.get(f"/manage/disputes/{dispute.id}").status_code == 200
 
 
 def test_the_status_tabs_filter_the_list_and_htmx_gets_the_fragment(world):
     dispute = _open(world)
     manager = world["manager"]
-    assert by_id(_html(manager.get("/manage/disputes?status=rejected")), f"dispute-{dispute.id}") is None
-    assert by_id(_html(manager.get("/manage/disputes?status=all")), f"dispute-{dispute.id}") is not None
-    fragment = _html(manager.get("/manage/disputes?status=open",
+    assert by_id(html_of(manager.get("/manage/disputes?status=rejected")), f"dispute-{dispute.id}") is None
+    assert by_id(html_of(manager.get("/manage/disputes?status=all")), f"dispute-{dispute.id}") is not None
+    fragment = html_of(manager.get("/manage/disputes?status=open",
                                  headers={"HX-Request": "true", "HX-Target": "disputes-list"}))
     assert "<html" not in fragment and by_id(fragment, f"dispute-{dispute.id}") is not None
     assert manager.get("/manage/disputes?status=bogus").status_code == 200
@@ -188,17 +157,17 @@ def test_replies_plain_and_htmx_are_seen_by_both_sides(world):
     manager, agent = world["manager"], world["agent"]
     url = f"/manage/disputes/{dispute.id}"
     response = manager.post(f"{url}/reply", {"body": "Which plan do you mean?"}, token_from=url)
-    assert response.status_code == 302 and _path(response) == url
+    assert response.status_code == 302 and redirect_path(response) == url
     response = agent.post(f"/disputes/{dispute.id}/reply", {"body": "The October one."},
                           token_from=f"/disputes/{dispute.id}", headers=HTMX)
     assert response.status_code == 200
-    fragment = _html(response)
+    fragment = html_of(response)
     assert "<html" not in fragment and by_id(fragment, "dispute-thread") is not None
     assert "The October one." in fragment and "Which plan do you mean?" in fragment
-    for page in (_html(manager.get(url)), _html(agent.get(f"/disputes/{dispute.id}"))):
+    for page in (html_of(manager.get(url)), html_of(agent.get(f"/disputes/{dispute.id}"))):
         assert page.index("The rate should be 5%") < page.index("Which plan do you mean?") < page.index("The October one.")
     response = manager.post(f"{url}/reply", {"body": "  "}, token_from=url, headers=HTMX)
-    assert response.status_code == 422 and _field_error(_html(response), "body") == "Write a message."
+    assert response.status_code == 422 and field_error(html_of(response), "body") == "Write a message."
 
 
 def test_accepting_posts_the_adjustment_and_the_agent_sees_it(world):
@@ -209,7 +178,7 @@ def test_accepting_posts_the_adjustment_and_the_agent_sees_it(world):
     balance = ledger.agent_balance(agent_id).unpaid
     response = manager.post(f"{url}/accept", {"amount": "12.50", "note": "Monitors pay 5% since October."},
                             token_from=url)
-    assert response.status_code == 302 and _path(response) == url
+    assert response.status_code == 302 and redirect_path(response) == url
     db.session.expire_all()
     dispute = db.session.get(Dispute, dispute.id)
     adjustment = dispute.adjustment_entry
@@ -219,10 +188,10 @@ def test_accepting_posts_the_adjustment_and_the_agent_sees_it(world):
     summary = ledger.period_summary(agent_id, adjustment.period)
     assert summary.closing == summary.opening + summary.total - summary.payouts
     assert summary.adjustments == 1250
-    page = _html(agent.get(f"/disputes/{dispute.id}"))
+    page = html_of(agent.get(f"/disputes/{dispute.id}"))
     assert "Accepted" in page and "$12.50" in page and "Monitors pay 5% since October." in page
     assert "Send reply" not in page  # the thread is closed
-    sale_page = _html(agent.get(f"/sales/{world['sale'].id}"))
+    sale_page = html_of(agent.get(f"/sales/{world['sale'].id}"))
     assert "Manual correction" in sale_page and f"Dispute #{dispute.id} accepted" in sale_page
 
 
@@ -247,7 +216,7 @@ def test_a_bad_adjustment_is_422_beside_the_amount_and_nothing_is_written(world,
     before = _counts()
     response = world["manager"].post(f"{url}/accept", {"amount": amount}, token_from=url)
     assert response.status_code == 422
-    assert _field_error(_html(response), "amount") == message
+    assert field_error(html_of(response), "amount") == message
     assert _counts() == before
     assert db.session.get(Dispute, dispute.id).status == "open"
 
@@ -257,7 +226,7 @@ def test_an_overlong_note_is_422_beside_the_note(world):
     url = f"/manage/disputes/{dispute.id}"
     before = _counts()
     response = world["manager"].post(f"{url}/accept", {"amount": "5", "note": "x" * 1901}, token_from=url)
-    assert response.status_code == 422 and "under 1900 characters" in _field_error(_html(response), "note")
+    assert response.status_code == 422 and "under 1900 characters" in field_error(html_of(response), "note")
     assert _counts() == before
 
 
@@ -266,14 +235,14 @@ def test_rejecting_needs_a_reason_and_the_agent_reads_it(world):
     url = f"/manage/disputes/{dispute.id}"
     before = _counts()
     response = world["manager"].post(f"{url}/reject", {"reason": ""}, token_from=url)
-    assert response.status_code == 422 and _field_error(_html(response), "reason") == "Give a reason."
+    assert response.status_code == 422 and field_error(html_of(response), "reason") == "Give a reason."
     assert _counts() == before
     response = world["manager"].post(f"{url}/reject", {"reason": "3% is the plan's rate for monitors."},
                                      token_from=url)
     assert response.status_code == 302
     after = _counts()
     assert after["CommissionEntry"] == before["CommissionEntry"]
-    page = _html(world["agent"].get(f"/disputes/{dispute.id}"))
+    page = html_of(world["agent"].get(f"/disputes/{dispute.id}"))
     assert "Rejected" in page and "3% is the plan&#39;s rate for monitors." in page
 
 
@@ -285,7 +254,7 @@ def test_resolving_twice_is_409_with_a_clear_message(world):
     for action, data in (("accept", {"amount": "10"}), ("reject", {"reason": "No"})):
         response = world["manager"].post(f"{url}/{action}", data, token_from=url)
         assert response.status_code == 409, action
-        assert "This dispute was already accepted by Maria Lopez." in _html(response)
+        assert "This dispute was already accepted by Maria Lopez." in html_of(response)
     response = world["agent"].post(f"/disputes/{dispute.id}/reply", {"body": "Thanks!"},
                                    token_from=f"/disputes/{dispute.id}", headers=HTMX)
     assert response.status_code == 409 and response.headers["HX-Redirect"] == f"/disputes/{dispute.id}"
@@ -294,20 +263,20 @@ def test_resolving_twice_is_409_with_a_clear_message(world):
 
 def test_the_agent_cannot_see_or_answer_another_agents_dispute(world, app, factory):
     dispute = _open(world)
-    other = _as(app, factory.user(Role.AGENT, manager=world["manager"].user))
+    other = browser_as(app, factory.user(Role.AGENT, manager=world["manager"].user))
     assert other.get(f"/disputes/{dispute.id}").status_code == 404
     assert other.post(f"/disputes/{dispute.id}/reply", {"body": "Hello"}, token_from="/disputes").status_code == 404
-    assert by_id(_html(other.get("/disputes")), f"dispute-{dispute.id}") is None
+    assert by_id(html_of(other.get("/disputes")), f"dispute-{dispute.id}") is None
     assert world["manager"].get(f"/disputes/{dispute.id}").status_code == 403  # the agent portal is for agents
 
 
 # --- navigation, CSRF, emails --------------------------------------------------------------------
 
 def test_navigation_has_disputes_for_managers_and_my_disputes_for_agents(world, app, factory):
-    assert 'href="/disputes"' in _html(world["agent"].get("/disputes"))
-    assert ">My disputes</a>" in _html(world["agent"].get("/dashboard"))
-    for browser in (world["manager"], _as(app, factory.user(Role.ADMIN))):
-        assert '<a href="/manage/disputes"' in _html(browser.get("/manage/disputes"))
+    assert 'href="/disputes"' in html_of(world["agent"].get("/disputes"))
+    assert ">My disputes</a>" in html_of(world["agent"].get("/dashboard"))
+    for browser in (world["manager"], browser_as(app, factory.user(Role.ADMIN))):
+        assert '<a href="/manage/disputes"' in html_of(browser.get("/manage/disputes"))
 
 
 def test_posts_without_the_csrf_token_are_refused(world):

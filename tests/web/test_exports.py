@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -23,31 +22,14 @@ NOVEMBER = {"start": "2026-11-01", "end": "2026-11-30"}
 
 
 @pytest.fixture
-def world(factory, today):
+def world(build, factory):
     """Two teams on a flat 3% plan: manager_a with agent_a, manager_b with agent_b."""
-    today(TODAY)
-    plan = factory.plan(base_rate="3")
-    manager_a, manager_b = factory.user(Role.MANAGER), factory.user(Role.MANAGER)
-    agent_a = factory.user(Role.AGENT, manager=manager_a, name="Ann Agent", email="ann@example.com")
-    agent_b = factory.user(Role.AGENT, manager=manager_b, name="Bob Agent", email="bob@example.com")
-    for agent in (agent_a, agent_b):
-        factory.assign(agent, plan)
+    build.on(TODAY)
+    manager_a, (agent_a,) = build.team(None, "Ann Agent <ann@example.com>")
+    manager_b, (agent_b,) = build.team(None, "Bob Agent <bob@example.com>")
     product = factory.product(sku="WID-1", name="Widget")
     return {"manager_a": manager_a, "manager_b": manager_b, "agent_a": agent_a, "agent_b": agent_b,
             "product": product}
-
-
-def _sale(factory, agent, amount: str, sold_on: date, *, customer: str | None = None, note: str | None = None,
-          product=None, approve: bool = True, quantity: int = 1):
-    """A sale entered by the agent (with a chosen customer name and note), approved by their manager."""
-    customer_row = factory.customer(name=customer)
-    sale, _ = sales.create_sale(agent, sales.SaleInput(
-        product_id=(product or factory.product()).id, quantity=quantity,
-        unit_price=Decimal(amount) / quantity, sold_on=sold_on, customer_id=customer_row.id, note=note),
-        idempotency_key=uuid.uuid4().hex)
-    if approve:
-        sales.approve_sale(agent.manager, sale)
-    return sale
 
 
 def _as(app, user):
@@ -88,7 +70,7 @@ def test_agents_cannot_export(app, world):
 # --- sales export ---------------------------------------------------------------------------------
 
 def test_sales_export_is_streamed_as_an_attachment_named_after_the_range(app, world, factory):
-    _sale(factory, world["agent_a"], "1250.00", date(2026, 11, 3), product=world["product"])
+    factory.sale(world["agent_a"], "1250.00", date(2026, 11, 3), product=world["product"])
     response = _as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER)
     assert response.status_code == 200
     assert response.is_streamed
@@ -100,7 +82,7 @@ def test_sales_export_is_streamed_as_an_attachment_named_after_the_range(app, wo
 
 
 def test_sales_export_money_is_plain_decimal_and_dates_are_iso(app, world, factory):
-    sale = _sale(factory, world["agent_a"], "1250.00", date(2026, 11, 3), product=world["product"], quantity=2)
+    sale = factory.sale(world["agent_a"], "1250.00", date(2026, 11, 3), product=world["product"], quantity=2)
     [row] = _rows(_as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     assert row["key"] == f"sale-{sale.id}" and row["sale_id"] == str(sale.id)
     assert row["agent_email"] == "ann@example.com" and row["agent_name"] == "Ann Agent"
@@ -114,8 +96,8 @@ def test_sales_export_money_is_plain_decimal_and_dates_are_iso(app, world, facto
 
 
 def test_manager_exports_only_their_team_admin_exports_everyone(app, world, factory):
-    _sale(factory, world["agent_a"], "100.00", date(2026, 11, 3))
-    _sale(factory, world["agent_b"], "200.00", date(2026, 11, 4))
+    factory.sale(world["agent_a"], "100.00", date(2026, 11, 3))
+    factory.sale(world["agent_b"], "200.00", date(2026, 11, 4))
     as_a = _rows(_as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     as_b = _rows(_as(app, world["manager_b"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     admin = factory.user(Role.ADMIN)
@@ -126,9 +108,9 @@ def test_manager_exports_only_their_team_admin_exports_everyone(app, world, fact
 
 
 def test_sales_export_keeps_to_the_range_and_the_status(app, world, factory):
-    _sale(factory, world["agent_a"], "100.00", date(2026, 10, 31))
-    inside = _sale(factory, world["agent_a"], "200.00", date(2026, 11, 1))
-    pending = _sale(factory, world["agent_a"], "300.00", date(2026, 11, 2), approve=False)
+    factory.sale(world["agent_a"], "100.00", date(2026, 10, 31))
+    inside = factory.sale(world["agent_a"], "200.00", date(2026, 11, 1))
+    pending = factory.sale(world["agent_a"], "300.00", date(2026, 11, 2), approve=False)
     browser = _as(app, world["manager_a"])
     rows = _rows(browser.get("/manage/exports/sales.csv", query_string=NOVEMBER))
     assert [r["sale_id"] for r in rows] == [str(inside.id), str(pending.id)]
@@ -139,7 +121,7 @@ def test_sales_export_keeps_to_the_range_and_the_status(app, world, factory):
 
 def test_sales_export_reads_in_batches_and_keeps_every_row_once(app, world, factory, monkeypatch):
     # Ties on the date make the keyset pagination use the id as well.
-    made = [_sale(factory, world["agent_a"], f"{10 + i}.00", date(2026, 11, 1 + i // 3)) for i in range(7)]
+    made = [factory.sale(world["agent_a"], f"{10 + i}.00", date(2026, 11, 1 + i // 3)) for i in range(7)]
     monkeypatch.setattr(exports, "BATCH_SIZE", 2)
     response = _as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER)
     chunks = list(response.response)
@@ -158,7 +140,7 @@ def test_formula_cells_are_neutralised_in_text_columns(app, world, factory):
         "\rReturn": "'\rReturn",
     }
     for index, text in enumerate(dangerous):
-        _sale(factory, world["agent_a"], "100.00", date(2026, 11, 1 + index), customer=text, note=text)
+        factory.sale(world["agent_a"], "100.00", date(2026, 11, 1 + index), customer=text, note=text)
     rows = _rows(_as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     assert [r["customer"] for r in rows] == list(dangerous.values())
     # The sales service trims notes, so only the customer names keep a leading tab or CR.
@@ -166,7 +148,7 @@ def test_formula_cells_are_neutralised_in_text_columns(app, world, factory):
 
 
 def test_harmless_text_is_left_as_it_is(app, world, factory):
-    _sale(factory, world["agent_a"], "100.00", date(2026, 11, 2), customer="Acme, Inc. \"West\"", note="Paid 50% up front")
+    factory.sale(world["agent_a"], "100.00", date(2026, 11, 2), customer="Acme, Inc. \"West\"", note="Paid 50% up front")
     [row] = _rows(_as(app, world["manager_a"]).get("/manage/exports/sales.csv", query_string=NOVEMBER))
     assert row["customer"] == 'Acme, Inc. "West"' and row["note"] == "Paid 50% up front"
 
@@ -188,7 +170,7 @@ def test_bad_sales_export_ranges_show_the_error_beside_the_field(app, world, que
 # --- ledger export --------------------------------------------------------------------------------
 
 def test_ledger_export_columns_and_a_negative_clawback_that_stays_numeric(app, world, factory):
-    sale = _sale(factory, world["agent_a"], "1000.00", date(2026, 11, 5), product=world["product"])
+    sale = factory.sale(world["agent_a"], "1000.00", date(2026, 11, 5), product=world["product"])
     close_period(None, period_for(date(2026, 11, 5)))
     sales.void_sale(world["manager_a"], sale, "-refund: customer returned it")
     response = _as(app, world["manager_a"]).get("/manage/exports/ledger.csv", query_string=NOVEMBER)
@@ -222,9 +204,9 @@ def test_ledger_export_neutralises_a_manual_reason_but_not_its_negative_amount(a
 
 
 def test_ledger_export_takes_periods_starting_in_the_range_and_the_team_only(app, world, factory):
-    _sale(factory, world["agent_a"], "100.00", date(2026, 11, 14))
-    _sale(factory, world["agent_a"], "200.00", date(2026, 11, 16))
-    _sale(factory, world["agent_b"], "300.00", date(2026, 11, 17))
+    factory.sale(world["agent_a"], "100.00", date(2026, 11, 14))
+    factory.sale(world["agent_a"], "200.00", date(2026, 11, 16))
+    factory.sale(world["agent_b"], "300.00", date(2026, 11, 17))
     browser = _as(app, world["manager_a"])
     second_half = _rows(browser.get("/manage/exports/ledger.csv", query_string={"start": "2026-11-10", "end": "2026-11-30"}))
     assert [(r["period_start"], r["amount"]) for r in second_half] == [("2026-11-16", "6.00")]

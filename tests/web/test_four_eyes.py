@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Browser, sign_in
+from tests.conftest import Browser, browser_as
 from tests.web._api import API, error_of, headers_for
-from tests.web._html import by_id, tags, within
+from tests.web._html import by_id, flash_messages, tags, text_of, within
 from webapp.audit.models import AuditEvent
 from webapp.commissions.models import CommissionEntry
 from webapp.commissions.periods import get_settings
@@ -31,27 +31,15 @@ ROW = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def team(app, factory, today):
+def team(app, build, factory):
     """Maria manages Ann and Ben (3%); an admin; Maria's and the admin's browsers."""
-    today(TODAY)
-    maria = factory.user("manager", name="Maria Manager")
-    ann = factory.user("agent", manager=maria, name="Ann Agent", email="ann@example.com")
-    ben = factory.user("agent", manager=maria, name="Ben Agent")
+    build.on(TODAY)
+    maria, (ann, ben) = build.team("Maria Manager", "Ann Agent <ann@example.com>", "Ben Agent")
     admin = factory.user("admin", name="Ada Admin")
-    plan = factory.plan(base_rate="3")
-    for agent in (ann, ben):
-        factory.assign(agent, plan)
     product = factory.product(sku="WID-1", name="Widget", list_price_cents=10_000)
     return {"maria": maria, "ann": ann, "ben": ben, "admin": admin, "product": product,
-            "customer": factory.customer("Acme"), "browser": _browser(app, maria),
-            "admin_browser": _browser(app, admin)}
-
-
-def _browser(app, user) -> Browser:
-    """A browser signed in as `user`."""
-    client = app.test_client()
-    sign_in(client, user)
-    return Browser(client)
+            "customer": factory.customer("Acme"), "browser": browser_as(app, maria),
+            "admin_browser": browser_as(app, admin)}
 
 
 def _sale(team, entered_by, agent=None, *, approved: bool = False) -> Sale:
@@ -86,16 +74,6 @@ def _status(sale: Sale) -> str:
     """The sale's status as the database has it now."""
     db.session.expire_all()
     return db.session.get(Sale, sale.id).status
-
-
-def _text(tag) -> str:
-    """A tag's text, whitespace collapsed."""
-    return " ".join(tag.text.split())
-
-
-def _flashes(html: str) -> list[str]:
-    """Flash messages on the page."""
-    return [_text(t) for t in tags(html, "p") if "flash" in (t.attrs.get("class") or "").split()]
 
 
 # --- the services -----------------------------------------------------------------------------------
@@ -138,9 +116,9 @@ def test_the_queue_row_of_a_sale_you_entered_offers_neither_approve_nor_reject(t
     html = team["browser"].get("/manage/review").get_data(as_text=True)
     page = tags(html)
     row = next(t for t in page if t.attrs.get("id") == f"sale-row-{mine.id}")
-    buttons = {_text(b): b for b in within(row, page, "button")}
+    buttons = {text_of(b): b for b in within(row, page, "button")}
     assert "disabled" in buttons["Approve"].attrs and "disabled" in buttons["Reject sale"].attrs
-    assert "another manager or an admin approves or rejects it" in _text(by_id(html, f"own-{mine.id}"))
+    assert "another manager or an admin approves or rejects it" in text_of(by_id(html, f"own-{mine.id}"))
 
 
 def test_bulk_reject_refuses_the_sales_you_entered_and_rejects_the_others(team):
@@ -151,7 +129,7 @@ def test_bulk_reject_refuses_the_sales_you_entered_and_rejects_the_others(team):
         token_from="/manage/review", headers=ROW)
     assert response.status_code == 200
     row = by_id(response.get_data(as_text=True), f"sale-row-{mine.id}")
-    assert row is not None and REFUSAL in _text(row)
+    assert row is not None and REFUSAL in text_of(row)
     assert (_status(mine), _status(theirs)) == ("pending", "rejected")
     db.session.expire_all()
     assert db.session.get(Sale, mine.id).reason is None
@@ -167,7 +145,7 @@ def test_bulk_reject_of_only_your_own_sales_writes_nothing(team):
         token_from="/manage/review")
     assert response.status_code == 302
     queue_page = team["browser"].get(urlsplit(response.headers["Location"]).path)
-    flashes = _flashes(queue_page.get_data(as_text=True))
+    flashes = flash_messages(queue_page.get_data(as_text=True))
     assert sum(REFUSAL in f for f in flashes) == 2
     assert _state() == before
 
@@ -182,7 +160,7 @@ def test_voiding_a_sale_you_entered_is_refused_with_who_may(team, back):
     response = team["browser"].post(f"/manage/sales/{mine.id}/void", {"reason": "Refund", "back": back},
                                     token_from=page)
     assert response.status_code == 403
-    assert REFUSAL in _flashes(response.get_data(as_text=True))
+    assert REFUSAL in flash_messages(response.get_data(as_text=True))
     assert _state() == before and _status(mine) == "approved"
     admin = team["admin_browser"].post(f"/manage/sales/{mine.id}/void", {"reason": "Refund", "back": "sale"},
                                        token_from=f"/sales/{mine.id}")

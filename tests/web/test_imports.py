@@ -7,19 +7,18 @@ import csv
 import io
 import json
 import os
-import re
 import subprocess
 import sys
 from datetime import date
 from decimal import Decimal
-from html import unescape
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Browser, sign_in
-from tests.web._html import by_id, tags, within
+from tests.conftest import Browser, browser_as
+from tests.support.rows import counts
+from tests.web._html import by_id, main_text, tags, text_of, within
 from tests.web._streaming import streaming_browser
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
@@ -45,17 +44,12 @@ def import_dir(app, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def world(factory, today):
+def world(build, factory):
     """Two teams; products open to all, one archived; a 3% plan."""
-    today(TODAY)
-    plan = factory.plan(base_rate="3")
-    manager_a, manager_b = factory.user(Role.MANAGER), factory.user(Role.MANAGER)
-    ann = factory.user(Role.AGENT, manager=manager_a, name="Ann Agent", email="ann@example.com")
-    amy = factory.user(Role.AGENT, manager=manager_a, name="Amy Agent", email="amy@example.com")
-    gone = factory.user(Role.AGENT, manager=manager_a, name="Gone Agent", email="gone@example.com", active=False)
-    bob = factory.user(Role.AGENT, manager=manager_b, name="Bob Agent", email="bob@example.com")
-    for agent in (ann, amy, bob):
-        factory.assign(agent, plan)
+    build.on(TODAY)
+    manager_a, (ann, amy) = build.team(None, "Ann Agent <ann@example.com>", "Amy Agent <amy@example.com>")
+    gone = build.agent("Gone Agent <gone@example.com>", manager_a, active=False, plan=None)
+    manager_b, (bob,) = build.team(None, "Bob Agent <bob@example.com>")
     widget = factory.product(sku="WID-1", name="Widget", list_price_cents=10_000)
     gadget = factory.product(sku="GAD-2", name="Gadget", list_price_cents=25_000)
     old = factory.product(sku="OLD-9", name="Old thing", active=False)
@@ -63,19 +57,10 @@ def world(factory, today):
             "widget": widget, "gadget": gadget, "old": old}
 
 
-def _browser(app, user) -> Browser:
-    """A signed-in browser."""
-    client = app.test_client()
-    sign_in(client, user)
-    browser = Browser(client)
-    browser.user = user
-    return browser
-
-
 @pytest.fixture
 def manager(app, world) -> Browser:
     """manager_a's browser."""
-    return _browser(app, world["manager_a"])
+    return browser_as(app, world["manager_a"])
 
 
 def _csv(*rows: str, header: str = HEADER) -> bytes:
@@ -108,9 +93,7 @@ def _confirm(browser: Browser, url: str):
 
 def _counts() -> dict[str, int]:
     """Row counts of everything an import may write."""
-    db.session.expire_all()
-    return {m.__name__: db.session.scalar(select(func.count()).select_from(m))
-            for m in (Sale, Customer, CommissionEntry, AuditEvent)}
+    return counts(Sale, Customer, CommissionEntry, AuditEvent)
 
 
 def _errors(html: str) -> list[tuple[int, str, str]]:
@@ -121,16 +104,10 @@ def _errors(html: str) -> list[tuple[int, str, str]]:
         return []
     rows = []
     for tr in within(table, page, "tr"):
-        cells = [" ".join(td.text.split()) for td in within(tr, page, "td")]
+        cells = [text_of(td) for td in within(tr, page, "td")]
         if cells:
             rows.append((int(cells[0]), cells[1], cells[2]))
     return rows
-
-
-def _text(html: str) -> str:
-    """The main content's text, each tag a word break, whitespace collapsed."""
-    main = html[html.index("<main"):html.index("</main>")]
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", main)).split())
 
 
 GOOD = (
@@ -153,7 +130,7 @@ def test_import_page_explains_the_format_and_limits(manager):
 
 
 def test_agents_cannot_import(app, world):
-    agent = _browser(app, world["ann"])
+    agent = browser_as(app, world["ann"])
     assert agent.get("/manage/imports").status_code == 403
 
 
@@ -172,7 +149,7 @@ def test_dry_run_shows_what_would_be_created_and_writes_nothing(manager, factory
     response = manager.get(url)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    text = _text(html)
+    text = main_text(html)
     assert "New sales 3" in text and "$481.49 in total" in text
     assert "Rows with errors 0" in text
     assert "Import 3 sales" in text
@@ -222,7 +199,7 @@ def test_importing_the_same_file_twice_creates_nothing_new(manager):
     _confirm(manager, _preview_url(_upload(manager, _csv(*GOOD))))
     before = _counts()
     url = _preview_url(_upload(manager, _csv(*GOOD)))
-    text = _text(manager.get(url).get_data(as_text=True))
+    text = main_text(manager.get(url).get_data(as_text=True))
     assert "New sales 0" in text and "Already imported 3" in text
     assert "Nothing new to import" in text
     response = _confirm(manager, url)
@@ -235,7 +212,7 @@ def test_a_file_with_new_and_old_rows_creates_only_the_new(manager):
     _confirm(manager, _preview_url(_upload(manager, _csv(GOOD[0]))))
     before = _counts()
     url = _preview_url(_upload(manager, _csv(*GOOD)))
-    assert "New sales 2" in _text(manager.get(url).get_data(as_text=True))
+    assert "New sales 2" in main_text(manager.get(url).get_data(as_text=True))
     _confirm(manager, url)
     assert _counts()["Sale"] == before["Sale"] + 2
 
@@ -246,7 +223,7 @@ def test_an_export_file_imports_as_it_is_with_its_extra_columns_ignored(manager,
     header = ",".join(SALES_COLUMNS)
     extra = ",9,Ann Agent,Widget,200.00,approved,6.00,ann@example.com,boss@example.com,2026-11-03T10:00:00+00:00,"
     url = _preview_url(_upload(manager, _csv(GOOD[0] + extra, header=header)))
-    text = _text(manager.get(url).get_data(as_text=True))
+    text = main_text(manager.get(url).get_data(as_text=True))
     assert "New sales 1" in text
     assert "Ignored columns (from a sales export): sale_id, agent_name" in text
 
@@ -298,7 +275,7 @@ def test_each_bad_cell_is_reported_on_its_line_and_nothing_is_written(manager, c
     before = _counts()
     preview = manager.get(url).get_data(as_text=True)
     assert _errors(preview) == [(3, column, message)]
-    assert "Import " not in _text(preview).replace("Import preview", "").replace("Import sales", "")
+    assert "Import " not in main_text(preview).replace("Import preview", "").replace("Import sales", "")
     response = _confirm(manager, url)
     assert response.status_code == 422
     assert _errors(response.get_data(as_text=True)) == [(3, column, message)]
@@ -365,18 +342,18 @@ def test_file_level_errors_are_shown_and_nothing_is_imported(manager, content, m
     before = _counts()
     preview = manager.get(url)
     assert preview.status_code == 200
-    assert message in _text(preview.get_data(as_text=True))
-    assert "This file cannot be imported" in _text(preview.get_data(as_text=True))
+    assert message in main_text(preview.get_data(as_text=True))
+    assert "This file cannot be imported" in main_text(preview.get_data(as_text=True))
     response = _confirm(manager, url)
     assert response.status_code == 422
-    assert message in _text(response.get_data(as_text=True))
+    assert message in main_text(response.get_data(as_text=True))
     assert _counts() == before
 
 
 def test_more_than_5000_rows_is_refused(manager):
     rows = [_row(key=f"r-{i:05d}") for i in range(imports.MAX_ROWS + 1)]
     url = _preview_url(_upload(manager, _csv(*rows)))
-    assert "The file has more than 5,000 rows. Split it into smaller files." in _text(manager.get(url).get_data(as_text=True))
+    assert "The file has more than 5,000 rows. Split it into smaller files." in main_text(manager.get(url).get_data(as_text=True))
 
 
 def test_an_empty_file_is_a_field_error(manager, import_dir):
@@ -407,7 +384,7 @@ def test_a_50_mb_upload_gets_the_413_page(manager, import_dir):
     # bytes(n) is one zero-filled allocation: no Python-level loop over 50 MB.
     response = _upload(manager, bytes(50 * 1024 * 1024), "huge.csv")
     assert response.status_code == 413
-    text = _text(response.get_data(as_text=True))
+    text = main_text(response.get_data(as_text=True))
     assert "Too large" in text and "larger than this site accepts (16 MB per request" in text
     assert not import_dir.exists() or not any(import_dir.iterdir())
 
@@ -418,7 +395,7 @@ def test_another_managers_upload_is_not_found(app, manager, world, factory):
     url = _preview_url(_upload(manager, _csv(*GOOD)))
     before = _counts()
     for user in (world["manager_b"], factory.user(Role.ADMIN)):
-        other = _browser(app, user)
+        other = browser_as(app, user)
         assert other.get(url).status_code == 404
         assert other.post(url, token_from="/manage/imports").status_code == 404
     assert _counts() == before
@@ -450,7 +427,7 @@ def test_a_stored_file_changed_on_disk_is_not_imported(manager, world, import_di
 
 
 def test_admins_import_for_any_team(app, world, factory):
-    admin = _browser(app, factory.user(Role.ADMIN))
+    admin = browser_as(app, factory.user(Role.ADMIN))
     url = _preview_url(_upload(admin, _csv(_row(agent_email="bob@example.com"))))
     assert _errors(admin.get(url).get_data(as_text=True)) == []
     assert _confirm(admin, url).status_code == 302
@@ -591,7 +568,7 @@ def test_with_approval_off_imported_sales_count_at_once_and_earn_commission(mana
     get_settings().approval_required = False
     db.session.flush()
     url = _preview_url(_upload(manager, _csv(GOOD[0], _row(key="r-0100", unit_price="50.00", date="2026-11-04"))))
-    assert "Approval is off: they count as approved at once." in _text(manager.get(url).get_data(as_text=True))
+    assert "Approval is off: they count as approved at once." in main_text(manager.get(url).get_data(as_text=True))
     assert _confirm(manager, url).status_code == 302
     db.session.expire_all()
     entries = db.session.scalars(select(CommissionEntry).where(CommissionEntry.agent_id == world["ann"].id)
@@ -667,5 +644,5 @@ def test_a_key_clash_with_a_concurrent_import_is_a_clear_409(manager, monkeypatc
     before = _counts()
     response = _confirm(manager, url)
     assert response.status_code == 409
-    assert "Another import with some of these keys ran at the same moment" in _text(response.get_data(as_text=True))
+    assert "Another import with some of these keys ran at the same moment" in main_text(response.get_data(as_text=True))
     assert _counts() == before

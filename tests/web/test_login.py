@@ -8,6 +8,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from tests.conftest import TEST_PASSWORD, Browser
+from tests.web._html import field_error
 from webapp.auth import services
 from webapp.auth.models import Role
 
@@ -18,12 +19,6 @@ def _session_user_id(client) -> str | None:
     """The Flask-Login user id stored in the client's session cookie, if any."""
     with client.session_transaction() as session:
         return session.get("_user_id")
-
-
-def _field_error(html: str, field_id: str) -> str | None:
-    """The error text rendered beside a form field, or None."""
-    match = re.search(rf'<p class="field-error" id="{field_id}-error">([^<]*)</p>', html)
-    return match.group(1) if match else None
 
 
 def _count_hash_checks(monkeypatch) -> list[str]:
@@ -73,8 +68,8 @@ def test_wrong_password_and_unknown_email_answer_the_same(browser, factory, monk
     assert wrong_password.status_code == unknown_email.status_code == 401
     wrong_html = wrong_password.get_data(as_text=True)
     unknown_html = unknown_email.get_data(as_text=True)
-    assert _field_error(wrong_html, "password") == _field_error(unknown_html, "password") == FAILURE_MESSAGE
-    assert _field_error(wrong_html, "email") is None and _field_error(unknown_html, "email") is None
+    assert field_error(wrong_html, "password") == field_error(unknown_html, "password") == FAILURE_MESSAGE
+    assert field_error(wrong_html, "email") is None and field_error(unknown_html, "email") is None
     assert _session_user_id(browser.client) is None
 
 
@@ -83,7 +78,7 @@ def test_inactive_user_cannot_sign_in_and_gets_the_same_answer(browser, factory,
     checked = _count_hash_checks(monkeypatch)
     response = browser.post("/login", {"email": user.email, "password": TEST_PASSWORD})
     assert response.status_code == 401
-    assert _field_error(response.get_data(as_text=True), "password") == FAILURE_MESSAGE
+    assert field_error(response.get_data(as_text=True), "password") == FAILURE_MESSAGE
     assert checked == [user.password_hash]
     assert _session_user_id(browser.client) is None
     assert "/login" in browser.get("/").headers["Location"]
@@ -102,8 +97,8 @@ def test_login_with_empty_fields_is_422_with_field_messages(browser):
     response = browser.post("/login", {"email": "", "password": ""})
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert _field_error(html, "email")
-    assert _field_error(html, "password")
+    assert field_error(html, "email")
+    assert field_error(html, "password")
 
 
 def test_login_follows_a_same_site_next(browser, factory):

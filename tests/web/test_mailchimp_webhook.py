@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests.support.rows import reload
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import deliver_email
@@ -58,19 +59,13 @@ def _event(name, provider_id="mc-1", ts=1_795_000_000, **msg) -> dict:
     return {"event": name, "_id": provider_id, "ts": ts, "msg": message}
 
 
-def _reloaded(email: OutgoingEmail) -> OutgoingEmail:
-    """The row as the webhook request left it."""
-    db.session.expire_all()
-    return db.session.get(OutgoingEmail, email.id)
-
-
 def test_a_signed_hard_bounce_rejects_the_email_with_the_reason(client):
     email = _email()
     response = _post(client, [_event("hard_bounce", state="bounced", bounce_description="bad_mailbox",
                                      diag="smtp;550 5.1.1 The email account does not exist.")])
     assert response.status_code == 200
     assert response.get_json() == {"received": 1, "applied": 1}
-    email = _reloaded(email)
+    email = reload(email)
     assert email.status == "rejected"
     assert "bad_mailbox" in email.last_error and "550 5.1.1" in email.last_error
     assert email.delivery_event == "hard_bounce"
@@ -80,7 +75,7 @@ def test_a_signed_hard_bounce_rejects_the_email_with_the_reason(client):
 def test_a_rejection_or_a_spam_complaint_rejects_the_email(client, event, reason):
     email = _email()
     assert _post(client, [_event(event)]).status_code == 200
-    email = _reloaded(email)
+    email = reload(email)
     assert email.status == "rejected" and reason in email.last_error and email.delivery_event == event
 
 
@@ -90,7 +85,7 @@ def test_soft_bounces_and_deferrals_are_recorded_without_changing_the_status(cli
     response = _post(client, [_event(event, state="soft-bounced", bounce_description="mailbox_full",
                                      smtp_events=[{"type": "deferred", "diag": "452 4.2.2 Mailbox full"}])])
     assert response.status_code == 200
-    email = _reloaded(email)
+    email = reload(email)
     assert (email.status, email.delivery_event, email.last_error) == ("sent", event, None)
     assert "mailbox_full" in email.delivery_detail
     assert email.delivery_event_at is not None
@@ -99,7 +94,7 @@ def test_soft_bounces_and_deferrals_are_recorded_without_changing_the_status(cli
 def test_a_send_event_marks_an_email_sent(client):
     email = _email(status="sending")
     _post(client, [_event("send")])
-    email = _reloaded(email)
+    email = reload(email)
     assert (email.status, email.delivery_event) == ("sent", "send") and email.sent_at is not None
 
 
@@ -108,7 +103,7 @@ def test_a_send_event_teaches_a_timed_out_email_its_id_so_the_retry_sends_nothin
     email = _email(status="queued", provider_id=None, key="statement:2", last_error="ReadTimeout: ...")
     event = _event("send", provider_id="mc-late", metadata={"email_key": "statement:2", "statement_id": "2"})
     assert _post(client, [event]).get_json()["applied"] == 1
-    email = _reloaded(email)
+    email = reload(email)
     assert (email.status, email.provider_id, email.last_error) == ("sent", "mc-late", None)
     assert deliver_email(email.id) == "sent"
     assert outbox.list() == []  # the retry found it sent and called no backend
@@ -118,7 +113,7 @@ def test_an_older_event_arriving_late_does_not_undo_a_newer_one(client):
     email = _email()
     _post(client, [_event("hard_bounce", ts=1_795_000_200, bounce_description="bad_mailbox")])
     _post(client, [_event("send", ts=1_795_000_100)])
-    email = _reloaded(email)
+    email = reload(email)
     assert (email.status, email.delivery_event) == ("rejected", "hard_bounce")
 
 
@@ -127,10 +122,10 @@ def test_the_same_batch_delivered_twice_changes_nothing_more(client):
     batch = [_event("send", ts=1_795_000_000),
              _event("hard_bounce", ts=1_795_000_100, bounce_description="x")]
     _post(client, batch)
-    first = _reloaded(email)
+    first = reload(email)
     state = (first.status, first.last_error, first.delivery_event, first.delivery_event_at)
     _post(client, batch)
-    again = _reloaded(email)
+    again = reload(email)
     assert (again.status, again.last_error, again.delivery_event, again.delivery_event_at) == state
 
 
@@ -140,7 +135,7 @@ def test_events_about_unknown_messages_are_acknowledged_and_ignored(client):
                               {"type": "blacklist", "action": "add", "reject": {"email": "x@example.com"}}])
     assert response.status_code == 200  # anything else makes Mailchimp retry the batch
     assert response.get_json() == {"received": 2, "applied": 0}
-    assert _reloaded(email).status == "sent"
+    assert reload(email).status == "sent"
 
 
 @pytest.mark.parametrize("tamper", [
@@ -153,7 +148,7 @@ def test_a_bad_signature_is_refused_and_changes_nothing(client, tamper):
     email = _email()
     response = _post(client, [_event("hard_bounce")], **tamper)
     assert response.status_code == 403
-    assert _reloaded(email).status == "sent"
+    assert reload(email).status == "sent"
 
 
 def test_a_signature_for_other_events_is_refused(client):
@@ -161,21 +156,21 @@ def test_a_signature_for_other_events_is_refused(client):
     honest = _signature(WEBHOOK_KEY, BASE_URL + URL, {"mandrill_events": json.dumps([_event("send")])})
     response = _post(client, [_event("hard_bounce")], signature=honest)
     assert response.status_code == 403
-    assert _reloaded(email).status == "sent"
+    assert reload(email).status == "sent"
 
 
 def test_a_call_without_a_signature_is_refused(client):
     email = _email()
     response = client.post(URL, data={"mandrill_events": json.dumps([_event("hard_bounce")])})
     assert response.status_code == 403
-    assert _reloaded(email).status == "sent"
+    assert reload(email).status == "sent"
 
 
 def test_without_a_configured_webhook_key_every_call_is_refused(client, app, monkeypatch):
     monkeypatch.setitem(app.config, "MAILCHIMP_WEBHOOK_KEY", "")
     email = _email()
     assert _post(client, [_event("hard_bounce")], key="").status_code == 403
-    assert _reloaded(email).status == "sent"
+    assert reload(email).status == "sent"
 
 
 def test_a_signed_call_with_a_broken_payload_is_a_bad_request(client):

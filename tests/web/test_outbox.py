@@ -87,18 +87,35 @@ def test_path_traversal_and_unknown_names_are_404(as_admin, sent, path):
     assert as_admin.get(path.format(id=sent)).status_code == 404
 
 
-@pytest.mark.parametrize("message_id, filename", [
-    ("../outbox", "x"),
-    ("{id}/../{id}", "statement-2026-11.pdf"),
-    ("{id}", "../message.json"),
-    ("{id}", "../../secret_key"),
-    ("{id}", "/etc/passwd"),
+@pytest.mark.parametrize("message_id", [
+    "../outbox",
+    "{id}/../{id}",
+    "../{id}",
+    "..",
+    "{id}x",
+    "../../secret_key",
+    "20260101T000000000000-000000000000",
 ])
-def test_backend_refuses_names_that_leave_the_message_folder(outbox, sent, message_id, filename):
+def test_backend_refuses_message_ids_it_did_not_make(outbox, sent, message_id):
     message_id = message_id.format(id=sent)
-    assert outbox.get(message_id) is None or message_id == sent
-    assert outbox.attachment(message_id, filename) is None
-    assert outbox.html(message_id) is None or message_id == sent
+    assert outbox.get(message_id) is None
+    assert outbox.html(message_id) is None
+    assert outbox.attachment(message_id, "statement-2026-11.pdf") is None
+
+
+@pytest.mark.parametrize("filename", [
+    "../message.json",
+    "../../secret_key",
+    "/etc/passwd",
+    "message.json",
+    "..",
+    "other.pdf",
+])
+def test_backend_refuses_attachment_names_that_leave_the_message_folder(outbox, sent, filename):
+    # The message and its real attachment are there: only the name is refused.
+    assert outbox.get(sent) is not None
+    assert outbox.attachment(sent, "statement-2026-11.pdf") == (PDF, "application/pdf")
+    assert outbox.attachment(sent, filename) is None
 
 
 def test_attachment_names_are_made_safe_when_stored(tmp_path):

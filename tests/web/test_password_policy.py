@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import TEST_PASSWORD, Browser
-from tests.web._html import by_id
+from tests.web._html import field_error
 from webapp.auth import services
 from webapp.auth.models import Role, User
 from webapp.auth.passwords import password_problem
@@ -33,12 +33,6 @@ REFUSED = [
 def _user_count() -> int:
     """How many user rows exist."""
     return db.session.scalar(select(func.count(User.id)))
-
-
-def _field_error(html: str, field_id: str) -> str | None:
-    """The text of the error beside a field, or None."""
-    tag = by_id(html, f"{field_id}-error")
-    return " ".join(tag.text.split()) if tag is not None else None
 
 
 # --- the policy ---------------------------------------------------------------------------------------
@@ -92,7 +86,7 @@ def test_admin_new_user_refuses_a_weak_password_beside_the_field(as_admin, passw
     before = _user_count()
     response = as_admin.post("/admin/users/new", _new_user(password=password))
     assert response.status_code == 422
-    error = _field_error(response.get_data(as_text=True), "password")
+    error = field_error(response.get_data(as_text=True), "password")
     assert error is not None and why in error
     assert _user_count() == before
 
@@ -128,7 +122,7 @@ def test_reset_refuses_a_weak_password_beside_the_field_and_changes_nothing(app,
     path = _reset_path(app, user)
     response = browser.post(path, {"password": password, "confirm": password})
     assert response.status_code == 422
-    error = _field_error(response.get_data(as_text=True), "password")
+    error = field_error(response.get_data(as_text=True), "password")
     assert error is not None and why in error
     assert _signs_in(app, EMAIL, TEST_PASSWORD) and not _signs_in(app, EMAIL, password)
     assert browser.get(path).status_code == 200, "a refused attempt does not use the link up"
@@ -147,7 +141,7 @@ def test_reset_refuses_the_company_name(app, browser, factory):
     user = factory.user(Role.AGENT)
     response = browser.post(_reset_path(app, user), {"password": "Northwind-2026", "confirm": "Northwind-2026"})
     assert response.status_code == 422
-    assert "company" in _field_error(response.get_data(as_text=True), "password")
+    assert "company" in field_error(response.get_data(as_text=True), "password")
 
 
 # --- flask users create -------------------------------------------------------------------------------

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from html import unescape
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Browser, sign_in
+from tests.conftest import browser_as
+from tests.web._html import html_of, main_text
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
 from webapp.commissions.models import CommissionEntry, Period
@@ -21,15 +20,11 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def world(factory, today):
+def world(build, factory):
     """Team A (Ann) and team B (Bob) on 3%; approved and pending sales in Nov 1-15 and Nov 16-30."""
-    today(TODAY)
-    plan = factory.plan(base_rate="3")
-    manager_a, manager_b = factory.user(Role.MANAGER, name="Maria Manager"), factory.user(Role.MANAGER)
-    ann = factory.user(Role.AGENT, manager=manager_a, name="Ann Agent")
-    bob = factory.user(Role.AGENT, manager=manager_b, name="Bob Agent")
-    for agent in (ann, bob):
-        factory.assign(agent, plan)
+    build.on(TODAY)
+    manager_a, (ann,) = build.team("Maria Manager", "Ann Agent")
+    manager_b, (bob,) = build.team(None, "Bob Agent")
     sales_made = {
         "ann_1": factory.sale(ann, "1000.00", date(2026, 11, 3)),
         "ann_2": factory.sale(ann, "500.00", date(2026, 11, 14)),
@@ -43,20 +38,6 @@ def world(factory, today):
             "second": second, **sales_made}
 
 
-def _browser(app, user) -> Browser:
-    """A signed-in browser."""
-    client = app.test_client()
-    sign_in(client, user)
-    return Browser(client)
-
-
-def _text(response) -> str:
-    """The main content's text, each tag a word break, whitespace collapsed."""
-    html = response.get_data(as_text=True)
-    main = html[html.index("<main"):html.index("</main>")]
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", main)).split())
-
-
 def _status(period_id: int) -> str:
     """A period's stored status, read fresh."""
     db.session.expire_all()
@@ -66,9 +47,9 @@ def _status(period_id: int) -> str:
 # --- the list -------------------------------------------------------------------------------------
 
 def test_periods_list_newest_first_with_status_and_the_next_to_close(app, world):
-    response = _browser(app, world["manager_a"]).get("/manage/periods")
+    response = browser_as(app, world["manager_a"]).get("/manage/periods")
     assert response.status_code == 200
-    text = _text(response)
+    text = main_text(html_of(response))
     assert text.index("Nov 16–30, 2026") < text.index("Nov 1–15, 2026")
     html = response.get_data(as_text=True)
     assert f'href="/manage/periods/{world["first"].id}/close"' in html
@@ -80,7 +61,7 @@ def test_periods_list_newest_first_with_status_and_the_next_to_close(app, world)
 
 
 def test_agents_cannot_see_or_close_periods(app, world):
-    agent = _browser(app, world["ann"])
+    agent = browser_as(app, world["ann"])
     assert agent.get("/manage/periods").status_code == 403
     assert agent.get(f"/manage/periods/{world['first'].id}/close").status_code == 403
     assert agent.post(f"/manage/periods/{world['first'].id}/close", token_from="/dashboard").status_code == 403
@@ -90,9 +71,9 @@ def test_agents_cannot_see_or_close_periods(app, world):
 # --- the preview ----------------------------------------------------------------------------------
 
 def test_preview_shows_the_managers_team_what_freezes_and_the_late_approvals(app, world):
-    response = _browser(app, world["manager_a"]).get(f"/manage/periods/{world['first'].id}/close")
+    response = browser_as(app, world["manager_a"]).get(f"/manage/periods/{world['first'].id}/close")
     assert response.status_code == 200
-    text = _text(response)
+    text = main_text(html_of(response))
     assert "Closing applies to every team, not only yours." in text
     assert "Ann Agent 2 $45.00 $1,500.00 1 · $250.00" in text
     assert "Bob Agent" not in text and "$777.00" not in text
@@ -103,8 +84,8 @@ def test_preview_shows_the_managers_team_what_freezes_and_the_late_approvals(app
 
 
 def test_admins_see_every_team_in_the_preview(app, world, factory):
-    response = _browser(app, factory.user(Role.ADMIN)).get(f"/manage/periods/{world['first'].id}/close")
-    text = _text(response)
+    response = browser_as(app, factory.user(Role.ADMIN)).get(f"/manage/periods/{world['first'].id}/close")
+    text = main_text(html_of(response))
     assert "Ann Agent 2 $45.00 $1,500.00 1 · $250.00" in text
     assert "Bob Agent 1 $60.00 $2,000.00 1 · $777.00" in text
     assert "Total 3 $105.00 $3,500.00 2" in text
@@ -112,22 +93,22 @@ def test_admins_see_every_team_in_the_preview(app, world, factory):
 
 
 def test_preview_of_an_unknown_period_is_404(app, world):
-    assert _browser(app, world["manager_a"]).get("/manage/periods/999999/close").status_code == 404
+    assert browser_as(app, world["manager_a"]).get("/manage/periods/999999/close").status_code == 404
 
 
 def test_preview_warns_while_the_grace_time_runs(app, world, today):
     today(date(2026, 11, 16))  # Nov 1-15 ended last night; the default grace is 48 hours
-    text = _text(_browser(app, world["manager_a"]).get(f"/manage/periods/{world['first'].id}/close"))
+    text = main_text(html_of(browser_as(app, world["manager_a"]).get(f"/manage/periods/{world['first'].id}/close")))
     assert "The grace time has not passed" in text and "2026-11-18 at 00:00" in text
     today(date(2026, 11, 18))
-    text = _text(_browser(app, world["manager_a"]).get(f"/manage/periods/{world['first'].id}/close"))
+    text = main_text(html_of(browser_as(app, world["manager_a"]).get(f"/manage/periods/{world['first'].id}/close")))
     assert "The grace time has not passed" not in text
 
 
 # --- closing --------------------------------------------------------------------------------------
 
 def test_a_manager_closes_an_ended_period_and_it_is_audited(app, world):
-    browser = _browser(app, world["manager_a"])
+    browser = browser_as(app, world["manager_a"])
     url = f"/manage/periods/{world['first'].id}/close"
     response = browser.post(url)
     assert response.status_code == 302 and response.headers["Location"].endswith("/manage/periods")
@@ -137,12 +118,12 @@ def test_a_manager_closes_an_ended_period_and_it_is_audited(app, world):
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "period.close"))
     assert (event.actor_id, event.object_type, event.object_id) == (world["manager_a"].id, "Period", period.id)
     assert (event.before, event.after) == ({"status": "open"}, {"status": "closed"})
-    page = _text(browser.get("/manage/periods"))
+    page = main_text(html_of(browser.get("/manage/periods")))
     assert "Nov 1–15, 2026 is closed" in page and "by Maria Manager" in page
 
 
 def test_a_closed_periods_pending_sale_is_still_decided_as_a_late_approval(app, world):
-    _browser(app, world["manager_a"]).post(f"/manage/periods/{world['first'].id}/close")
+    browser_as(app, world["manager_a"]).post(f"/manage/periods/{world['first'].id}/close")
     db.session.expire_all()
     sale = db.session.get(type(world["ann_pending"]), world["ann_pending"].id)
     sales.approve_sale(world["manager_a"], sale)
@@ -152,21 +133,21 @@ def test_a_closed_periods_pending_sale_is_still_decided_as_a_late_approval(app, 
 
 def test_closing_a_period_that_has_not_ended_is_409(app, world):
     url = f"/manage/periods/{world['second'].id}/close"
-    response = _browser(app, world["manager_a"]).post(url)
+    response = browser_as(app, world["manager_a"]).post(url)
     assert response.status_code == 409
-    assert "Nov 16–30, 2026 has not ended yet." in _text(response)
+    assert "Nov 16–30, 2026 has not ended yet." in main_text(html_of(response))
     assert _status(world["second"].id) == "open"
 
 
 def test_closing_a_closed_period_again_is_409(app, world, factory):
-    browser = _browser(app, world["manager_a"])
+    browser = browser_as(app, world["manager_a"])
     url = f"/manage/periods/{world['first'].id}/close"
     browser.post(url)
     events = db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "period.close"))
-    other = _browser(app, factory.user(Role.ADMIN))
+    other = browser_as(app, factory.user(Role.ADMIN))
     response = other.post(url, token_from="/manage/periods")
     assert response.status_code == 409
-    assert "Nov 1–15, 2026 is already closed." in _text(response)
+    assert "Nov 1–15, 2026 is already closed." in main_text(html_of(response))
     db.session.expire_all()
     assert db.session.get(Period, world["first"].id).closed_by_id == world["manager_a"].id
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)
@@ -178,16 +159,16 @@ def test_periods_close_in_order(app, world, factory, today):
     october = factory.sale(world["ann"], "100.00", date(2026, 10, 20))
     today(TODAY)
     earlier = period_for(october.sold_on)
-    response = _browser(app, world["manager_a"]).post(f"/manage/periods/{world['first'].id}/close")
+    response = browser_as(app, world["manager_a"]).post(f"/manage/periods/{world['first'].id}/close")
     assert response.status_code == 409
-    assert f"Close {earlier.label} first: periods close in order." in _text(response)
+    assert f"Close {earlier.label} first: periods close in order." in main_text(html_of(response))
     assert _status(world["first"].id) == "open" and _status(earlier.id) == "open"
-    listing = _text(_browser(app, world["manager_a"]).get("/manage/periods"))
+    listing = main_text(html_of(browser_as(app, world["manager_a"]).get("/manage/periods")))
     assert f"Close {earlier.label} first" in listing
 
 
 def test_closing_needs_the_forms_csrf_token(app, world):
-    client = _browser(app, world["manager_a"]).client
+    client = browser_as(app, world["manager_a"]).client
     response = client.post(f"/manage/periods/{world['first'].id}/close")
     assert response.status_code == 400
     assert _status(world["first"].id) == "open"
@@ -195,7 +176,7 @@ def test_closing_needs_the_forms_csrf_token(app, world):
 
 def test_admins_close_too(app, world, factory):
     admin = factory.user(Role.ADMIN)
-    response = _browser(app, admin).post(f"/manage/periods/{world['first'].id}/close")
+    response = browser_as(app, admin).post(f"/manage/periods/{world['first'].id}/close")
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Period, world["first"].id).closed_by_id == admin.id

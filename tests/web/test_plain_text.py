@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from tests.conftest import Browser, sign_in
+from tests.conftest import browser_as
+from tests.support.rows import count
 from tests.web._api import API, error_of, headers_for
-from tests.web._html import by_id
+from tests.web._html import field_error, html_of
 from webapp.auth.tokens import create_token
 from webapp.auth.models import Role, User
 from webapp.auth.services import create_user, update_user
@@ -44,11 +45,6 @@ MULTI_LINE_KEPT = {"LF": "\n", "CR LF": "\r\n", "TAB": "\t", "LRM": "\u200e", "R
 MULTI_LINE_REFUSED = {name: char for name, char in ONE_LINE_REFUSED.items()
                       if name not in MULTI_LINE_KEPT and name not in ("CR", "LINE SEPARATOR")}
 RLO = "\u202e"
-
-
-def count(model) -> int:
-    """Rows of a table."""
-    return db.session.scalar(select(func.count()).select_from(model))
 
 
 # --- the rule ------------------------------------------------------------------------------------------
@@ -145,12 +141,6 @@ def test_multi_line_services_keep_line_breaks_and_refuse_overrides(factory, toda
 # --- forms: beside the field, 422, nothing written --------------------------------------------------------
 
 
-def _field_error(response, field_id: str) -> str | None:
-    """The error beside a field."""
-    tag = by_id(response.get_data(as_text=True), f"{field_id}-error")
-    return " ".join(tag.text.split()) if tag is not None else None
-
-
 LF_MESSAGE = "Use one line of plain text: remove the line break (U+000A)."
 RLO_MESSAGE = "Use one line of plain text: remove the invisible text-direction character (U+202E)."
 
@@ -178,7 +168,7 @@ def test_admin_forms_refuse_it_beside_the_field(as_admin, factory):
     for url, data, field, message in cases:
         response = as_admin.post(url, data)
         assert response.status_code == 422, (url, response.status_code)
-        assert _field_error(response, field) == message, url
+        assert field_error(html_of(response), field) == message, url
     db.session.expire_all()
     assert (count(Category), count(Product), count(User)) == before
     assert (db.session.get(Product, product.id).name, db.session.get(User, user.id).name,
@@ -188,20 +178,16 @@ def test_admin_forms_refuse_it_beside_the_field(as_admin, factory):
 def test_the_token_form_refuses_it_beside_the_field(as_agent):
     response = as_agent.post("/profile/tokens", {"name": f"Shop{RLO}", "scope": "read"})
     assert response.status_code == 422
-    assert _field_error(response, "name") == RLO_MESSAGE
+    assert field_error(html_of(response), "name") == RLO_MESSAGE
 
 
 @pytest.fixture
-def agent_with_product(app, factory, today):
+def agent_with_product(app, build, factory):
     """A signed-in agent on a plan, and a product they may sell."""
     from tests.web.test_agent_portal import TODAY as PORTAL_TODAY
 
-    today(PORTAL_TODAY)
-    agent = factory.user(Role.AGENT)
-    factory.assign(agent, factory.plan(base_rate="3"))
-    client = app.test_client()
-    sign_in(client, agent)
-    return Browser(client), factory.product()
+    build.on(PORTAL_TODAY)
+    return browser_as(app, build.agent()), factory.product()
 
 
 @pytest.mark.parametrize("changes, field, message", [
@@ -216,7 +202,7 @@ def test_the_sale_form_refuses_it_beside_the_field(agent_with_product, changes, 
     before = (count(Sale), count(Customer))
     response = _post_sale(browser, _sale_form(browser, product, **changes), htmx=True)
     assert response.status_code == 422
-    assert _field_error(response, field) == message
+    assert field_error(html_of(response), field) == message
     assert (count(Sale), count(Customer)) == before
 
 
@@ -234,12 +220,10 @@ def test_the_send_statements_message_refuses_an_override(app, factory, today):
     today(TODAY)
     manager = factory.user(Role.MANAGER)
     agent = factory.user(Role.AGENT, manager=manager)
-    client = app.test_client()
-    sign_in(client, manager)
-    response = Browser(client).post("/statements/send", {"start": "2026-11-01", "end": "2026-11-20",
-                                                         "agent_ids": [agent.id], "message": f"Hi {RLO}!"})
+    response = browser_as(app, manager).post("/statements/send", {"start": "2026-11-01", "end": "2026-11-20",
+                                                                  "agent_ids": [agent.id], "message": f"Hi {RLO}!"})
     assert response.status_code == 422
-    assert _field_error(response, "message") == "Remove the invisible text-direction character (U+202E)."
+    assert field_error(html_of(response), "message") == "Remove the invisible text-direction character (U+202E)."
     assert count(StatementRun) == 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from datetime import date
 from decimal import Decimal
@@ -11,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.golden_files import CASES_FILE, load
-from tests.web._html import by_id, tags, within
+from tests.web._html import by_id, field_error, tags, within
 from webapp.audit.models import AuditEvent
 from webapp.catalog.models import Category, Product
 from webapp.commissions.engine import SaleLine, compute_month
@@ -31,12 +30,6 @@ def _counts() -> tuple[int, ...]:
     db.session.expire_all()
     return tuple(db.session.scalar(select(func.count()).select_from(model))
                  for model in (CommissionPlan, PlanVersion, CommissionEntry, AuditEvent))
-
-
-def _field_error(html: str, field_id: str) -> str | None:
-    """The error text rendered beside a form field, or None."""
-    match = re.search(rf'<p class="field-error" id="{re.escape(field_id)}-error"[^>]*>([^<]*)</p>', html)
-    return html_lib.unescape(match.group(1)) if match else None
 
 
 def _csv(sales) -> str:
@@ -113,7 +106,7 @@ def test_every_golden_case_typed_into_the_simulator_matches_its_expected_figures
     # The simulator allocates by date, then CSV line: lines in (date, id) order keep the case's order.
     sales = sorted(case["sales"], key=lambda sale: (sale["date"], sale["id"]))
     response = as_admin.post(URL, _form(_csv(sales), **_typed_rules(case, factory)))
-    assert response.status_code == 200, _field_error(response.get_data(as_text=True), "sales_csv")
+    assert response.status_code == 200, field_error(response.get_data(as_text=True), "sales_csv")
     ids = {line: str(sale["id"]) for line, sale in enumerate(sales, start=2)}
     rows = _result_rows(response.get_data(as_text=True))
     assert {ids[line]: str(commission) for line, (commission, _) in rows.items()} == case["expected"], case["why"]
@@ -179,7 +172,7 @@ def test_bad_csv_is_422_with_a_clear_message_beside_the_field(as_admin, csv_text
     response = as_admin.post(URL, _form(csv_text, base_rate="3"))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    error = _field_error(html, "sales_csv")
+    error = field_error(html, "sales_csv")
     assert error is not None and message in error, error
     assert by_id(html, "sales_csv").attrs.get("aria-invalid") == "true"
     assert not _result_rows(html)
@@ -189,7 +182,7 @@ def test_bad_csv_is_422_with_a_clear_message_beside_the_field(as_admin, csv_text
 def test_every_bad_line_is_named_up_to_a_few(as_admin):
     csv_text = HEADER + "\n" + "\n".join(["2026-11-02,1.001,,"] * 8) + "\n"
     response = as_admin.post(URL, _form(csv_text, base_rate="3"))
-    error = _field_error(response.get_data(as_text=True), "sales_csv")
+    error = field_error(response.get_data(as_text=True), "sales_csv")
     assert [int(n) for n in re.findall(r"Line (\d+):", error)] == [2, 3, 4, 5, 6]
     assert "and 3 more lines with problems" in error
 
@@ -204,7 +197,7 @@ def test_a_paste_beyond_the_form_limit_gets_the_simulators_message(as_admin):
     before = _counts()
     response = as_admin.post(URL, _form("x" * (5 * 1024 * 1024), base_rate="3"))
     assert response.status_code == 422
-    assert "larger than 1 MB" in _field_error(response.get_data(as_text=True), "sales_csv")
+    assert "larger than 1 MB" in field_error(response.get_data(as_text=True), "sales_csv")
     assert _counts() == before
 
 
@@ -226,7 +219,7 @@ def test_bad_rules_are_422_beside_the_field(as_admin, changes, field, message):
     form = {**_form(_rows(1), base_rate="3"), **changes}
     response = as_admin.post(URL, form)
     assert response.status_code == 422
-    error = _field_error(response.get_data(as_text=True), field)
+    error = field_error(response.get_data(as_text=True), field)
     assert error is not None and message in error, error
 
 
@@ -234,7 +227,7 @@ def test_a_version_and_typed_rules_together_are_refused(as_admin, factory):
     version = factory.plan(base_rate="3").versions[0]
     response = as_admin.post(URL, _form(_rows(1), version_id=version.id, base_rate="4"))
     assert response.status_code == 422
-    assert "not both" in _field_error(response.get_data(as_text=True), "version_id")
+    assert "not both" in field_error(response.get_data(as_text=True), "version_id")
 
 
 def test_an_htmx_post_gets_only_the_simulator_block(as_admin):

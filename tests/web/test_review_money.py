@@ -5,12 +5,13 @@ and the books still reconciling after each action."""
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from tests.web._html import by_id, tags, within
+from tests.conftest import browser_as
+from tests.support.rows import counts, reload
+from tests.web._html import by_id, field_error, flash_messages, html_of, redirect_path, tags, text_of, within
 from webapp.audit.models import AuditEvent
 from webapp.commissions import ledger
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
@@ -29,46 +30,10 @@ NOV_1_15 = "Nov 1–15, 2026"
 
 # --- helpers --------------------------------------------------------------------------------------
 
-def _html(response) -> str:
-    """The body as text."""
-    return response.get_data(as_text=True)
-
-
-def _text(tag) -> str:
-    """A tag's text, whitespace collapsed."""
-    return " ".join(tag.text.split())
-
-
-def _path(response) -> str:
-    """Where a redirect points (path and fragment)."""
-    parts = urlsplit(response.headers["Location"])
-    return parts.path + (f"#{parts.fragment}" if parts.fragment else "")
-
-
-def _error(html: str, field_id: str) -> str | None:
-    """The message beside a field, or None."""
-    tag = by_id(html, f"{field_id}-error")
-    return _text(tag) if tag else None
-
-
-def _flashes(html: str) -> list[str]:
-    """Flash messages on the page."""
-    return [_text(t) for t in tags(html, "p") if "flash" in (t.attrs.get("class") or "").split()]
-
-
 def _counts() -> dict[str, int]:
     """Row counts of everything a money action may write, plus the sales' statuses."""
-    db.session.expire_all()
-    counts = {m.__name__: db.session.scalar(select(func.count()).select_from(m))
-              for m in (CommissionEntry, Payout, AuditEvent, OutgoingEmail)}
-    counts["statuses"] = sorted(db.session.scalars(select(Sale.status)).all())
-    return counts
-
-
-def _reload(obj):
-    """The object as the database has it now (requests use their own session)."""
-    db.session.expire_all()
-    return db.session.get(type(obj), obj.id)
+    return {**counts(CommissionEntry, Payout, AuditEvent, OutgoingEmail),
+            "statuses": sorted(db.session.scalars(select(Sale.status)).all())}
 
 
 def _books_balance(agent) -> None:
@@ -90,25 +55,20 @@ def _unpaid(agent) -> int:
 
 
 @pytest.fixture
-def world(as_manager, factory, today):
+def world(as_manager, build, factory):
     """Nov 20 2026, flat 3%. Nov 1-15 is closed.
 
     Ann: 10,000 on Nov 5 (300, stated), 2,000 on Nov 18 (60). Ben: 5,000 on Nov 6 (150).
     Zed (another team): 1,000 on Nov 5 (30).
     """
-    today(date(2026, 11, 16))
-    manager = as_manager.user
-    plan = factory.plan(base_rate="3")
-    ann = factory.user("agent", manager=manager, name="Ann Archer")
-    ben = factory.user("agent", manager=manager, name="Ben Baker")
-    zed = factory.user("agent", name="Zed Zimmer")
-    for agent in (ann, ben, zed):
-        factory.assign(agent, plan)
+    build.on(date(2026, 11, 16))
+    manager, (ann, ben) = build.team(as_manager.user, "Ann Archer", "Ben Baker")
+    zed = build.agent("Zed Zimmer")
     stated = factory.sale(ann, "10000.00", date(2026, 11, 5))
     factory.sale(ben, "5000.00", date(2026, 11, 6))
     zed_sale = factory.sale(zed, "1000.00", date(2026, 11, 5))
-    close_period(None, period_for(date(2026, 11, 5)))
-    today(TODAY)
+    build.close(date(2026, 11, 5))
+    build.on(TODAY)
     recent = factory.sale(ann, "2000.00", date(2026, 11, 18))
     db.session.commit()
     return {"manager": manager, "ann": ann, "ben": ben, "zed": zed, "stated": stated, "recent": recent,
@@ -133,15 +93,15 @@ def test_void_in_an_open_period_removes_the_entry_and_emails_the_agent(as_manage
     before = _unpaid(ann)
     response = _void(as_manager, world, recent, reason="Order cancelled by the clinic")
     assert response.status_code == 302
-    assert _path(response) == f"/manage/agents/{ann.id}#sale-{recent.id}"
-    sale = _reload(recent)
+    assert redirect_path(response) == f"/manage/agents/{ann.id}#sale-{recent.id}"
+    sale = reload(recent)
     assert (sale.status, sale.reason, sale.decided_by_id) == ("voided", "Order cancelled by the clinic",
                                                               world["manager"].id)
     assert db.session.scalars(select(CommissionEntry).where(CommissionEntry.sale_id == recent.id)).all() == []
     assert _unpaid(ann) == before - 6000
     _books_balance(ann)
-    page = _html(as_manager.get(_agent_page(world)))
-    assert f"Sale #{recent.id} voided; Ann Archer has been emailed the reason." in _flashes(page)
+    page = html_of(as_manager.get(_agent_page(world)))
+    assert f"Sale #{recent.id} voided; Ann Archer has been emailed the reason." in flash_messages(page)
     # The email was queued with the decision; delivering the queue puts it in the outbox.
     for email_id in pending_email_ids():
         deliver_email(email_id)
@@ -154,7 +114,7 @@ def test_void_in_a_closed_period_posts_a_clawback_in_the_open_period(as_manager,
     stated, ann = world["stated"], world["ann"]
     response = as_manager.post(f"/manage/sales/{stated.id}/void", {"reason": "Refunded", "back": "sale"},
                                token_from=f"/sales/{stated.id}")
-    assert response.status_code == 302 and _path(response) == f"/sales/{stated.id}"
+    assert response.status_code == 302 and redirect_path(response) == f"/sales/{stated.id}"
     db.session.expire_all()
     entries = db.session.scalars(select(CommissionEntry).where(CommissionEntry.sale_id == stated.id)
                                  .order_by(CommissionEntry.id)).all()
@@ -173,11 +133,11 @@ def test_voiding_twice_is_a_conflict_with_a_clear_message(as_manager, world):
     before = _counts()
     response = _void(as_manager, world, recent, reason="Again")
     assert response.status_code == 409
-    assert any("already voided" in f for f in _flashes(_html(response)))
+    assert any("already voided" in f for f in flash_messages(html_of(response)))
     assert _counts() == before
     from_sale_page = as_manager.post(f"/manage/sales/{recent.id}/void", {"reason": "Again", "back": "sale"},
                                      token_from=f"/sales/{recent.id}")
-    assert from_sale_page.status_code == 409 and "already voided" in _html(from_sale_page)
+    assert from_sale_page.status_code == 409 and "already voided" in html_of(from_sale_page)
     assert _counts() == before
 
 
@@ -187,14 +147,14 @@ def test_a_void_needs_a_reason_beside_the_field(as_manager, world, reason):
     before = _counts()
     response = _void(as_manager, world, recent, reason=reason)
     assert response.status_code == 422
-    html = _html(response)
-    assert _error(html, f"void-reason-{recent.id}") == "Give a reason."
+    html = html_of(response)
+    assert field_error(html, f"void-reason-{recent.id}") == "Give a reason."
     assert by_id(html, f"void-reason-{recent.id}").attrs["aria-invalid"] == "true"
     assert _counts() == before
     sale_page = as_manager.post(f"/manage/sales/{recent.id}/void", {"reason": reason, "back": "sale"},
                                 token_from=f"/sales/{recent.id}")
     assert sale_page.status_code == 422
-    assert _error(_html(sale_page), f"void-reason-{recent.id}") == "Give a reason."
+    assert field_error(html_of(sale_page), f"void-reason-{recent.id}") == "Give a reason."
     assert _counts() == before
 
 
@@ -219,26 +179,22 @@ def test_another_teams_sale_is_404_and_agents_are_refused(as_manager, as_agent, 
 def test_an_admin_may_void_any_sale(as_admin, world):
     response = as_admin.post(f"/manage/sales/{world['zed_sale'].id}/void", {"reason": "Refund", "back": "sale"},
                              token_from=f"/sales/{world['zed_sale'].id}")
-    assert response.status_code == 302 and _reload(world["zed_sale"]).status == "voided"
+    assert response.status_code == 302 and reload(world["zed_sale"]).status == "voided"
 
 
 def test_the_sale_page_offers_the_void_form_only_to_managers_of_approved_sales(as_manager, world, app, factory):
-    from tests.conftest import Browser, sign_in
-
     recent = world["recent"]
-    html = _html(as_manager.get(f"/sales/{recent.id}"))
+    html = html_of(as_manager.get(f"/sales/{recent.id}"))
     page = tags(html)
     form = next(t for t in page if t.name == "form" and t.attrs.get("action") == f"/manage/sales/{recent.id}/void")
     names = {t.attrs.get("name") for t in within(form, page, "input")}
     assert {"csrf_token", "reason", "back"} <= names
     assert any(t.attrs.get("for") == f"void-reason-{recent.id}" for t in tags(html, "label"))
     # The agent sees their sale without the form; a voided sale has none either.
-    agent_browser = app.test_client()
-    sign_in(agent_browser, world["ann"])
-    assert "/void" not in _html(Browser(agent_browser).get(f"/sales/{recent.id}"))
+    assert "/void" not in html_of(browser_as(app, world["ann"]).get(f"/sales/{recent.id}"))
     void_sale(world["manager"], recent, "Refund")
     db.session.commit()
-    assert "/void" not in _html(as_manager.get(f"/sales/{recent.id}"))
+    assert "/void" not in html_of(as_manager.get(f"/sales/{recent.id}"))
 
 
 # --- manual adjustments -------------------------------------------------------------------------------
@@ -254,14 +210,14 @@ def test_a_manual_adjustment_is_posted_in_todays_period(as_manager, world, amoun
     ann = world["ann"]
     before = _unpaid(ann)
     response = _adjust(as_manager, world, amount)
-    assert response.status_code == 302 and _path(response) == f"/manage/agents/{ann.id}#ledger"
+    assert response.status_code == 302 and redirect_path(response) == f"/manage/agents/{ann.id}#ledger"
     entry = db.session.scalars(select(CommissionEntry).where(CommissionEntry.agent_id == ann.id,
                                                              CommissionEntry.kind == EntryKind.MANUAL)).one()
     assert (entry.amount_cents, entry.reason, entry.period.start_date, entry.created_by_id) == (
         cents, "Trade show bonus", date(2026, 11, 16), world["manager"].id)
     assert _unpaid(ann) == before + cents
     _books_balance(ann)
-    html = _html(as_manager.get(_agent_page(world)))
+    html = html_of(as_manager.get(_agent_page(world)))
     assert by_id(html, f"entry-{entry.id}") is not None and "Trade show bonus" in html
 
 
@@ -281,8 +237,8 @@ def test_bad_adjustments_are_refused_beside_the_field(as_manager, world, amount,
     before = _counts()
     response = _adjust(as_manager, world, amount, reason)
     assert response.status_code == 422
-    html = _html(response)
-    assert says in (_error(html, field) or "")
+    html = html_of(response)
+    assert says in (field_error(html, field) or "")
     assert by_id(html, field).attrs["aria-invalid"] == "true"
     assert _counts() == before
 
@@ -305,7 +261,7 @@ def _pay(browser, world, amount, paid_on=None, reference="Transfer 118", advance
 
 
 def test_the_payout_form_is_dated_today(as_manager, world):
-    html = _html(as_manager.get(_agent_page(world)))
+    html = html_of(as_manager.get(_agent_page(world)))
     assert by_id(html, "payout-paid_on").attrs["value"] == TODAY.isoformat()
     assert by_id(html, "payout-advance").attrs["type"] == "checkbox"
 
@@ -314,14 +270,14 @@ def test_a_payout_lowers_the_unpaid_balance(as_manager, world):
     ann = world["ann"]
     assert _unpaid(ann) == 36000
     response = _pay(as_manager, world, "100.00")
-    assert response.status_code == 302 and _path(response) == f"/manage/agents/{ann.id}#payouts"
+    assert response.status_code == 302 and redirect_path(response) == f"/manage/agents/{ann.id}#payouts"
     payout = db.session.scalars(select(Payout).where(Payout.agent_id == ann.id)).one()
     assert (payout.amount_cents, payout.paid_on, payout.reference, payout.advance) == (
         10000, TODAY, "Transfer 118", False)
     assert _unpaid(ann) == 26000
     assert ledger.period_summary(ann.id, period_for(TODAY)).payouts == 10000
     _books_balance(ann)
-    html = _html(as_manager.get(_agent_page(world)))
+    html = html_of(as_manager.get(_agent_page(world)))
     assert by_id(html, f"payout-{payout.id}") is not None and "Payout of $100.00 to Ann Archer recorded." in html
 
 
@@ -347,8 +303,8 @@ def test_bad_payouts_are_refused_beside_the_field(as_manager, world, amount, pai
     before = _counts()
     response = _pay(as_manager, world, amount, paid_on=paid_on)
     assert response.status_code == 422
-    html = _html(response)
-    assert says in (_error(html, field) or ""), _error(html, field)
+    html = html_of(response)
+    assert says in (field_error(html, field) or ""), field_error(html, field)
     assert by_id(html, field).attrs["aria-invalid"] == "true"
     assert by_id(html, "payout-amount").attrs.get("value", "") == amount  # what was typed stays
     assert _counts() == before
@@ -357,7 +313,7 @@ def test_bad_payouts_are_refused_beside_the_field(as_manager, world, amount, pai
 def test_a_too_long_reference_is_refused(as_manager, world):
     before = _counts()
     response = _pay(as_manager, world, "10.00", reference="x" * 121)
-    assert response.status_code == 422 and "under 120" in _error(_html(response), "payout-reference")
+    assert response.status_code == 422 and "under 120" in field_error(html_of(response), "payout-reference")
     assert _counts() == before
 
 
@@ -389,7 +345,7 @@ def test_a_reversal_is_a_counter_entry_and_restores_the_balance(as_manager, worl
     payout = record_payout(world["manager"], agent_id=ann.id, amount_cents=10000, paid_on=TODAY)
     db.session.commit()
     response = _reverse(as_manager, world, payout)
-    assert response.status_code == 302 and _path(response) == f"/manage/agents/{ann.id}#payouts"
+    assert response.status_code == 302 and redirect_path(response) == f"/manage/agents/{ann.id}#payouts"
     db.session.expire_all()
     rows = db.session.scalars(select(Payout).where(Payout.agent_id == ann.id).order_by(Payout.id)).all()
     assert [(p.id, p.amount_cents, p.reverses_id) for p in rows] == [
@@ -397,9 +353,9 @@ def test_a_reversal_is_a_counter_entry_and_restores_the_balance(as_manager, worl
     assert "Transfer bounced" in rows[1].reference
     assert _unpaid(ann) == 36000
     _books_balance(ann)
-    html = _html(as_manager.get(_agent_page(world)))
+    html = html_of(as_manager.get(_agent_page(world)))
     row = by_id(html, f"payout-{payout.id}")
-    assert "Reversed" in _text(row) and f"/manage/payouts/{payout.id}/reverse" not in html
+    assert "Reversed" in text_of(row) and f"/manage/payouts/{payout.id}/reverse" not in html
 
 
 def test_reversing_twice_or_reversing_a_reversal_is_a_conflict(as_manager, world):
@@ -408,7 +364,7 @@ def test_reversing_twice_or_reversing_a_reversal_is_a_conflict(as_manager, world
     db.session.commit()
     before = _counts()
     again = _reverse(as_manager, world, payout)
-    assert again.status_code == 409 and any("already been reversed" in f for f in _flashes(_html(again)))
+    assert again.status_code == 409 and any("already been reversed" in f for f in flash_messages(html_of(again)))
     assert _reverse(as_manager, world, reversal).status_code == 409
     assert _counts() == before
 
@@ -419,9 +375,9 @@ def test_a_reversal_needs_a_reason(as_manager, world):
     before = _counts()
     response = _reverse(as_manager, world, payout, reason=" ")
     assert response.status_code == 422
-    assert _error(_html(response), f"reverse-reason-{payout.id}") == "Give a reason."
+    assert field_error(html_of(response), f"reverse-reason-{payout.id}") == "Give a reason."
     from_list = _reverse(as_manager, world, payout, reason="", back="payouts")
-    assert from_list.status_code == 422 and _error(_html(from_list), f"reverse-reason-{payout.id}")
+    assert from_list.status_code == 422 and field_error(html_of(from_list), f"reverse-reason-{payout.id}")
     assert _counts() == before
 
 
@@ -439,10 +395,10 @@ def test_the_payouts_page_lists_the_team_and_reverses_back_to_it(as_manager, wor
     mine = record_payout(None, agent_id=world["ann"].id, amount_cents=1000, paid_on=TODAY, reference="Mine")
     theirs = record_payout(None, agent_id=world["zed"].id, amount_cents=2000, paid_on=TODAY, reference="Theirs")
     db.session.commit()
-    html = _html(as_manager.get("/manage/payouts"))
+    html = html_of(as_manager.get("/manage/payouts"))
     assert by_id(html, f"payout-{mine.id}") is not None and by_id(html, f"payout-{theirs.id}") is None
     response = _reverse(as_manager, world, mine, back="payouts")
-    assert response.status_code == 302 and _path(response) == "/manage/payouts"
+    assert response.status_code == 302 and redirect_path(response) == "/manage/payouts"
 
 
 # --- pay all statements of a period ------------------------------------------------------------------
@@ -453,14 +409,14 @@ def _plan_rows(html: str) -> dict[str, str]:
     rows = {}
     for row in (t for t in page if (t.attrs.get("id") or "").startswith("pay-row-")):
         inner = within(row, page)
-        name = _text(next(t for t in inner if t.name == "a"))
-        rows[name] = _text(next(t for t in inner if t.attrs.get("data-testid") == "to-pay"))
+        name = text_of(next(t for t in inner if t.name == "a"))
+        rows[name] = text_of(next(t for t in inner if t.attrs.get("data-testid") == "to-pay"))
     return rows
 
 
 def _confirm(browser, period: str | None = None) -> tuple[str, dict]:
     """Open the confirmation page; returns its HTML and the form's fields."""
-    html = _html(browser.get("/manage/payouts/pay-period" + (f"?period={period}" if period else "")))
+    html = html_of(browser.get("/manage/payouts/pay-period" + (f"?period={period}" if period else "")))
     fields = {t.attrs["name"]: t.attrs.get("value") for t in tags(html, "input")
               if t.attrs.get("name") in ("period", "digest")}
     return html, fields
@@ -485,7 +441,7 @@ def test_paying_all_statements_pays_each_closing_balance_once(as_manager, world)
     ann, ben = world["ann"], world["ben"]
     _, fields = _confirm(as_manager)
     response = _pay_all(as_manager, fields)
-    assert response.status_code == 302 and _path(response) == "/manage/payouts"
+    assert response.status_code == 302 and redirect_path(response) == "/manage/payouts"
     db.session.expire_all()
     made = db.session.scalars(select(Payout).order_by(Payout.agent_id)).all()
     assert [(p.agent_id, p.amount_cents, p.paid_on, p.reference, p.advance) for p in made] == [
@@ -493,16 +449,16 @@ def test_paying_all_statements_pays_each_closing_balance_once(as_manager, world)
     assert (_unpaid(ann), _unpaid(ben)) == (6000, 0)
     for agent in (ann, ben):
         _books_balance(agent)
-    html = _html(as_manager.get("/manage/payouts"))
-    assert f"Paid 2 statements of {NOV_1_15}: $450.00." in _flashes(html)
+    html = html_of(as_manager.get("/manage/payouts"))
+    assert f"Paid 2 statements of {NOV_1_15}: $450.00." in flash_messages(html)
 
     # Twice pays nothing more: the same confirmation again, and a fresh look.
     before = _counts()
     again = _pay_all(as_manager, fields)
     assert again.status_code == 302
     assert _counts() == before
-    assert f"Every statement of {NOV_1_15} is already paid; nothing was recorded." in _flashes(
-        _html(as_manager.get("/manage/payouts")))
+    assert f"Every statement of {NOV_1_15} is already paid; nothing was recorded." in flash_messages(
+        html_of(as_manager.get("/manage/payouts")))
     html, fields = _confirm(as_manager)
     assert _plan_rows(html) == {"Ann Archer": "Nothing: already paid", "Ben Baker": "Nothing: already paid"}
     assert "digest" not in fields
@@ -556,8 +512,8 @@ def test_changed_amounts_since_confirmation_are_a_conflict(as_manager, world):
     before = _counts()
     response = _pay_all(as_manager, fields)
     assert response.status_code == 409
-    html = _html(response)
-    assert any("amounts changed" in f for f in _flashes(html))
+    html = html_of(response)
+    assert any("amounts changed" in f for f in flash_messages(html))
     assert _plan_rows(html)["Ann Archer"] == "$250.00"
     assert _counts() == before
     forged = _pay_all(as_manager, {**fields, "digest": "0" * 32})
@@ -567,9 +523,9 @@ def test_changed_amounts_since_confirmation_are_a_conflict(as_manager, world):
 def test_an_open_period_cannot_be_paid_in_one_run(as_manager, world):
     before = _counts()
     response = as_manager.get("/manage/payouts/pay-period?period=2026-11-16")
-    assert response.status_code == 422 and "still open" in _error(_html(response), "period")
+    assert response.status_code == 422 and "still open" in field_error(html_of(response), "period")
     posted = _pay_all(as_manager, {"period": "2026-11-16", "digest": "x"})
-    assert posted.status_code == 422 and "still open" in _error(_html(posted), "period")
+    assert posted.status_code == 422 and "still open" in field_error(html_of(posted), "period")
     with pytest.raises(Exception) as info:
         money_service.pay_period(world["manager"], period_for(TODAY), None)
     assert getattr(info.value, "status", None) == 409
@@ -580,13 +536,13 @@ def test_an_open_period_cannot_be_paid_in_one_run(as_manager, world):
 def test_a_bad_period_is_refused_beside_the_picker(as_manager, world, value):
     before = _counts()
     response = _pay_all(as_manager, {"period": value, "digest": "x"})
-    assert response.status_code == 422 and _error(_html(response), "period")
+    assert response.status_code == 422 and field_error(html_of(response), "period")
     assert _counts() == before
 
 
 def test_with_no_closed_period_there_is_nothing_to_pay(as_manager, today):
     today(TODAY)
-    html = _html(as_manager.get("/manage/payouts/pay-period"))
+    html = html_of(as_manager.get("/manage/payouts/pay-period"))
     assert "No period is closed yet" in html and "digest" not in html
 
 

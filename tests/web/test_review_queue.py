@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import re
 import statistics
-import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import event, func, select
 
-from tests.web._html import by_id, tags, within
+from tests.support.rows import reload
+from tests.web._html import by_id, by_testid, field_error, html_of, tags, text_of, within
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
 from webapp.commissions import ledger
@@ -32,16 +33,6 @@ ROW = {"HX-Request": "true"}
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-def _html(response) -> str:
-    """The response body as text."""
-    return response.get_data(as_text=True)
-
-
-def _text(tag) -> str:
-    """A tag's text with whitespace collapsed."""
-    return " ".join(tag.text.split())
-
 
 def _row_ids(html: str) -> list[int]:
     """Sale ids of the queue rows still waiting for a decision, top to bottom."""
@@ -66,19 +57,6 @@ def _flags(html: str, sale: Sale) -> set[str]:
     return {t.attrs["data-flag"] for t in within(row, page) if "data-flag" in t.attrs}
 
 
-def _testid(html: str, testid: str) -> str:
-    """The text of the element with this data-testid."""
-    tag = next((t for t in tags(html) if t.attrs.get("data-testid") == testid), None)
-    assert tag is not None, f"no {testid} on the page"
-    return _text(tag)
-
-
-def _error(html: str, element_id: str) -> str | None:
-    """The text of an error element by id (None if absent)."""
-    tag = by_id(html, element_id)
-    return _text(tag) if tag is not None else None
-
-
 def _state() -> dict:
     """What a decision writes: sale statuses, ledger entries, audit events, emails."""
     db.session.expire_all()
@@ -90,31 +68,6 @@ def _state() -> dict:
     }
 
 
-def _reload(sale: Sale) -> Sale:
-    """The sale as the database has it now (requests use their own session)."""
-    db.session.expire_all()
-    return db.session.get(Sale, sale.id)
-
-
-def _record(agent, amount: str, sold_on: date, *, product, customer, status: str = "pending",
-            entered_by=None, quantity: int = 1) -> Sale:
-    """A sale through the sales service (entered by the agent unless `entered_by`), decided as asked."""
-    actor = entered_by or agent
-    sale, _ = sales.create_sale(actor, sales.SaleInput(
-        product_id=product.id, quantity=quantity, unit_price=Decimal(amount) / quantity, sold_on=sold_on,
-        customer_id=customer.id), idempotency_key=uuid.uuid4().hex,
-        agent_id=None if actor is agent else agent.id)
-    if status in ("approved", "voided", "rejected"):
-        decider = agent.manager
-        if status == "rejected":
-            sales.reject_sale(decider, sale, "No signature")
-        else:
-            sales.approve_sale(decider, sale)
-        if status == "voided":
-            sales.void_sale(decider, sale, "Returned")
-    return sale
-
-
 @pytest.fixture(autouse=True)
 def _frozen_today(today):
     """Every test runs on TODAY."""
@@ -122,40 +75,29 @@ def _frozen_today(today):
 
 
 @pytest.fixture
-def team(as_manager, factory):
+def team(as_manager, build, factory):
     """The signed-in manager's team (two agents on a flat 3% plan), a product and a customer."""
-    manager = as_manager.user
-    plan = factory.plan(base_rate="3")
-    alice = factory.user(Role.AGENT, manager=manager, name="Alice Agent")
-    bob = factory.user(Role.AGENT, manager=manager, name="Bob Agent")
-    for agent in (alice, bob):
-        factory.assign(agent, plan)
+    manager, (alice, bob) = build.team(as_manager.user, "Alice Agent", "Bob Agent")
     product = factory.product(name="Patient monitor")
     customer = factory.customer("Northwind Clinics")
 
-    class Team:
-        """Names for the fixture's records."""
-
-    t = Team()
-    t.manager, t.alice, t.bob, t.plan, t.product, t.customer = manager, alice, bob, plan, product, customer
-
     def pending(agent, amount: str, sold_on: date, **kwargs) -> Sale:
-        """A pending sale of one of the team's agents."""
+        """A pending sale of one of the team's agents (or decided as `status` says)."""
         kwargs.setdefault("product", product)
         kwargs.setdefault("customer", customer)
-        return _record(agent, amount, sold_on, **kwargs)
+        kwargs.setdefault("status", "pending")
+        return factory.sale(agent, amount, sold_on, **kwargs)
 
-    t.sale = pending
-    return t
+    return SimpleNamespace(manager=manager, alice=alice, bob=bob, plan=build.plan, product=product,
+                           customer=customer, sale=pending)
 
 
 @pytest.fixture
-def other_team(factory, team):
+def other_team(build, factory, team):
     """Another manager's agent (on the same plan) with a pending sale."""
-    other_manager = factory.user(Role.MANAGER, name="Other Manager")
-    outsider = factory.user(Role.AGENT, manager=other_manager, name="Olga Outsider")
-    factory.assign(outsider, team.plan)
-    sale = _record(outsider, "500.00", date(2026, 11, 2), product=team.product, customer=team.customer)
+    _, (outsider,) = build.team("Other Manager", "Olga Outsider")
+    sale = factory.sale(outsider, "500.00", date(2026, 11, 2), product=team.product, customer=team.customer,
+                        approve=False)
     return outsider, sale
 
 
@@ -171,12 +113,12 @@ def test_queue_lists_the_teams_pending_sales_oldest_first(as_manager, team, othe
 
     response = as_manager.get("/manage/review")
     assert response.status_code == 200
-    html = _html(response)
+    html = html_of(response)
     assert _row_ids(html) == [earliest.id, later.id, same_day_second.id]  # (sold_on, id)
     for hidden in (decided, rejected, foreign):
         assert _row(html, hidden) is None
     assert "Olga Outsider" not in html
-    row = _text(_row(html, earliest))
+    row = text_of(_row(html, earliest))
     assert "Bob Agent" in row and "Patient monitor" in row and "Northwind Clinics" in row and "$200.00" in row
     assert "17 days ago" in row
 
@@ -184,7 +126,7 @@ def test_queue_lists_the_teams_pending_sales_oldest_first(as_manager, team, othe
 def test_admin_sees_every_teams_pending_sales(as_admin, team, other_team):
     mine = team.sale(team.alice, "100.00", date(2026, 11, 10))
     _outsider, foreign = other_team
-    ids = _row_ids(_html(as_admin.get("/manage/review")))
+    ids = _row_ids(html_of(as_admin.get("/manage/review")))
     assert mine.id in ids and foreign.id in ids
 
 
@@ -196,9 +138,9 @@ def test_agents_cannot_open_the_queue(as_agent):
 
 def test_navigation_offers_review_to_managers_and_admins_only(as_manager, as_admin, as_agent):
     for browser in (as_manager, as_admin):
-        nav = next(t for t in tags(_html(browser.get("/manage/review"))) if t.name == "nav")
-        assert "Review" in _text(nav)
-    assert 'href="/manage/review"' not in _html(as_agent.get("/dashboard"))
+        nav = next(t for t in tags(html_of(browser.get("/manage/review"))) if t.name == "nav")
+        assert "Review" in text_of(nav)
+    assert 'href="/manage/review"' not in html_of(as_agent.get("/dashboard"))
 
 
 def test_another_teams_sale_is_404_and_unchanged(as_manager, team, other_team):
@@ -221,19 +163,19 @@ def test_filter_by_agent_and_by_product(as_manager, team, factory):
     a1 = team.sale(team.alice, "100.00", date(2026, 11, 3))
     b1 = team.sale(team.bob, "100.00", date(2026, 11, 4))
     a2 = team.sale(team.alice, "100.00", date(2026, 11, 5), product=other_product)
-    assert _row_ids(_html(as_manager.get(f"/manage/review?agent_id={team.alice.id}"))) == [a1.id, a2.id]
-    assert _row_ids(_html(as_manager.get(f"/manage/review?product_id={other_product.id}"))) == [a2.id]
+    assert _row_ids(html_of(as_manager.get(f"/manage/review?agent_id={team.alice.id}"))) == [a1.id, a2.id]
+    assert _row_ids(html_of(as_manager.get(f"/manage/review?product_id={other_product.id}"))) == [a2.id]
     both = f"/manage/review?agent_id={team.alice.id}&product_id={team.product.id}"
-    assert _row_ids(_html(as_manager.get(both))) == [a1.id]
-    assert _row_ids(_html(as_manager.get("/manage/review?agent_id=junk"))) == [a1.id, b1.id, a2.id]
+    assert _row_ids(html_of(as_manager.get(both))) == [a1.id]
+    assert _row_ids(html_of(as_manager.get("/manage/review?agent_id=junk"))) == [a1.id, b1.id, a2.id]
 
 
 def test_filter_by_date_range_is_inclusive(as_manager, team):
     s = [team.sale(team.alice, "100.00", date(2026, 11, day)) for day in (2, 5, 9, 12)]
-    html = _html(as_manager.get("/manage/review?start=2026-11-05&end=2026-11-09"))
+    html = html_of(as_manager.get("/manage/review?start=2026-11-05&end=2026-11-09"))
     assert _row_ids(html) == [s[1].id, s[2].id]
-    assert "2 pending sales match these filters" in _text(by_id(html, "queue-summary"))
-    assert _row_ids(_html(as_manager.get("/manage/review?start=2026-11-10"))) == [s[3].id]
+    assert "2 pending sales match these filters" in text_of(by_id(html, "queue-summary"))
+    assert _row_ids(html_of(as_manager.get("/manage/review?start=2026-11-10"))) == [s[3].id]
 
 
 def test_filter_by_amount_range_is_exact_to_the_cent(as_manager, team):
@@ -241,10 +183,10 @@ def test_filter_by_amount_range_is_exact_to_the_cent(as_manager, team):
     edge = team.sale(team.alice, "100.10", date(2026, 11, 3))
     mid = team.sale(team.alice, "250.00", date(2026, 11, 4))
     top = team.sale(team.alice, "250.01", date(2026, 11, 5))
-    html = _html(as_manager.get("/manage/review?min_amount=100.10&max_amount=250"))
+    html = html_of(as_manager.get("/manage/review?min_amount=100.10&max_amount=250"))
     assert _row_ids(html) == [edge.id, mid.id]
-    assert _row_ids(_html(as_manager.get("/manage/review?max_amount=100.09"))) == [low.id]
-    assert _row_ids(_html(as_manager.get("/manage/review?min_amount=250.01"))) == [top.id]
+    assert _row_ids(html_of(as_manager.get("/manage/review?max_amount=100.09"))) == [low.id]
+    assert _row_ids(html_of(as_manager.get("/manage/review?min_amount=250.01"))) == [top.id]
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -257,47 +199,47 @@ def test_a_bad_amount_filter_is_422_beside_its_field_and_ignored(as_manager, tea
     sale = team.sale(team.alice, "100.00", date(2026, 11, 2))
     response = as_manager.get(f"/manage/review?{field}={value}")
     assert response.status_code == 422
-    html = _html(response)
-    assert _error(html, f"{field}-error") == message
+    html = html_of(response)
+    assert field_error(html, field) == message
     assert _row_ids(html) == [sale.id]
     # The table partial (htmx) carries the message out of band, to the field's error line.
     response = as_manager.get(f"/manage/review?{field}={value}", headers=TABLE)
     assert response.status_code == 422
-    html = _html(response)
+    html = html_of(response)
     assert "<html" not in html and _row_ids(html) == [sale.id]
     oob = next(t for t in tags(html) if t.attrs.get("id") == f"{field}-error")
-    assert oob.attrs.get("hx-swap-oob") == "true" and _text(oob) == message
+    assert oob.attrs.get("hx-swap-oob") == "true" and text_of(oob) == message
 
 
 def test_max_below_min_and_end_before_start_are_refused(as_manager, team):
     team.sale(team.alice, "100.00", date(2026, 11, 2))
-    html = _html(as_manager.get("/manage/review?min_amount=50&max_amount=10"))
-    assert _error(html, "max_amount-error") == "Enter a maximum at least the minimum."
+    html = html_of(as_manager.get("/manage/review?min_amount=50&max_amount=10"))
+    assert field_error(html, "max_amount") == "Enter a maximum at least the minimum."
     response = as_manager.get("/manage/review?start=2026-11-10&end=2026-11-01")
     assert response.status_code == 422
-    assert _error(_html(response), "end-error") == "Enter a date on or after From."
+    assert field_error(html_of(response), "end") == "Enter a date on or after From."
 
 
 def test_htmx_filter_answers_only_the_table(as_manager, team):
     sale = team.sale(team.alice, "100.00", date(2026, 11, 2))
     response = as_manager.get(f"/manage/review?agent_id={team.alice.id}", headers=TABLE)
     assert response.status_code == 200
-    html = _html(response)
+    html = html_of(response)
     assert "<html" not in html and html.lstrip().startswith('<div id="queue-table">')
     assert _row_ids(html) == [sale.id]
     # Without the errors of a refused filter, the out-of-band error lines are cleared.
-    assert _error(html, "min_amount-error") == ""
+    assert field_error(html, "min_amount") == ""
 
 
 def test_pages_of_twenty_five(as_manager, team):
     made = [team.sale(team.alice if n % 2 else team.bob, "10.00", date(2026, 11, 1) + timedelta(days=n % 19))
             for n in range(queue.PAGE_SIZE + 2)]
     expected = [s.id for s in sorted(made, key=lambda s: (s.sold_on, s.id))]
-    first = _html(as_manager.get("/manage/review"))
-    second = _html(as_manager.get("/manage/review?page=2"))
+    first = html_of(as_manager.get("/manage/review"))
+    second = html_of(as_manager.get("/manage/review?page=2"))
     assert _row_ids(first) == expected[:25] and _row_ids(second) == expected[25:]
-    assert "page 1 of 2" in _text(by_id(first, "queue-summary"))
-    assert _row_ids(_html(as_manager.get("/manage/review?page=99"))) == expected[25:]
+    assert "page 1 of 2" in text_of(by_id(first, "queue-summary"))
+    assert _row_ids(html_of(as_manager.get("/manage/review?page=99"))) == expected[25:]
 
 
 # --- flags -------------------------------------------------------------------------------------------
@@ -326,14 +268,14 @@ def test_no_plan_flag_matches_the_ledgers_plan_resolver(as_manager, team, factor
         team.sale(eve, "100.00", date(2026, 11, 9)),
         team.sale(eve, "100.00", date(2026, 11, 10)),
     ]
-    html = _html(as_manager.get("/manage/review"))
+    html = html_of(as_manager.get("/manage/review"))
     flagged = {sale.id for sale in cases if "no_plan" in _flags(html, sale)}
     assert flagged == {cases[1].id, cases[3].id, cases[4].id}
     for sale in cases:
         resolver = ledger.PlanResolver(sale.agent_id)
         assert (resolver.version_on(sale.sold_on) is None) == (sale.id in flagged)
     # With no plan the sale would earn nothing, and the estimate says so.
-    assert "≈ $0.00" in _text(_row(html, cases[1]))
+    assert "≈ $0.00" in text_of(_row(html, cases[1]))
 
 
 def test_unusual_amount_is_over_three_times_the_agents_median(as_manager, team):
@@ -345,10 +287,10 @@ def test_unusual_amount_is_over_three_times_the_agents_median(as_manager, team):
     for amount in ("10.00", "10.00"):
         team.sale(team.bob, amount, date(2026, 11, 2), status="approved")
     bob_big = team.sale(team.bob, "900.00", date(2026, 11, 5))
-    html = _html(as_manager.get("/manage/review"))
+    html = html_of(as_manager.get("/manage/review"))
     assert "unusual" not in _flags(html, at_limit)
     assert "unusual" in _flags(html, over)
-    assert "3.0× the agent's median approved sale ($100.00)" in _text(_row(html, over))
+    assert "3.0× the agent's median approved sale ($100.00)" in text_of(_row(html, over))
     assert "unusual" not in _flags(html, bob_big)
 
 
@@ -398,9 +340,9 @@ def test_possible_duplicate_of_a_live_sale(as_manager, team, factory):
     other_agent = team.sale(team.bob, "250.00", day)
     team.sale(team.bob, "75.00", day, status="rejected")
     after_rejected = team.sale(team.bob, "75.00", day)
-    html = _html(as_manager.get("/manage/review"))
+    html = html_of(as_manager.get("/manage/review"))
     assert "duplicate" in _flags(html, twin)
-    assert f"#{approved.id} (approved)" in _text(_row(html, twin))
+    assert f"#{approved.id} (approved)" in text_of(_row(html, twin))
     for sale in (other_amount, other_customer, other_agent, after_rejected):
         assert "duplicate" not in _flags(html, sale), sale.id
 
@@ -408,18 +350,18 @@ def test_possible_duplicate_of_a_live_sale(as_manager, team, factory):
 def test_two_identical_pending_sales_flag_each_other(as_manager, team):
     first = team.sale(team.bob, "80.00", date(2026, 11, 7))
     second = team.sale(team.bob, "80.00", date(2026, 11, 7))
-    html = _html(as_manager.get("/manage/review"))
+    html = html_of(as_manager.get("/manage/review"))
     assert "duplicate" in _flags(html, first) and "duplicate" in _flags(html, second)
-    assert f"#{second.id} (pending)" in _text(_row(html, first))
+    assert f"#{second.id} (pending)" in text_of(_row(html, first))
 
 
 def test_late_approval_flag_and_its_ledger_entry(as_manager, team):
     late = team.sale(team.alice, "1000.00", date(2026, 11, 14))
     current = team.sale(team.alice, "1000.00", date(2026, 11, 16))
     close_period(None, period_for(date(2026, 11, 1)))
-    html = _html(as_manager.get("/manage/review"))
+    html = html_of(as_manager.get("/manage/review"))
     assert "late" in _flags(html, late) and "late" not in _flags(html, current)
-    assert "Late approval" in _text(_row(html, late))
+    assert "Late approval" in text_of(_row(html, late))
 
     # It can still be approved: the commission lands in the open period as a late approval.
     response = as_manager.post(f"/manage/review/{late.id}/approve", token_from="/manage/review", headers=ROW)
@@ -438,24 +380,24 @@ def test_counters_and_the_flagged_only_filter(as_manager, team):
     plain = team.sale(team.bob, "20.50", date(2026, 11, 4))
     dup_a = team.sale(team.bob, "7.25", date(2026, 11, 5))
     dup_b = team.sale(team.bob, "7.25", date(2026, 11, 5))
-    html = _html(as_manager.get("/manage/review"))
-    assert _testid(html, "pending-count") == "4"
-    assert _testid(html, "pending-amount") == "$1,035.00"
-    assert _testid(html, "flagged-count") == "3"
-    flagged = _html(as_manager.get("/manage/review?flagged=y"))
+    html = html_of(as_manager.get("/manage/review"))
+    assert by_testid(html, "pending-count") == "4"
+    assert by_testid(html, "pending-amount") == "$1,035.00"
+    assert by_testid(html, "flagged-count") == "3"
+    flagged = html_of(as_manager.get("/manage/review?flagged=y"))
     assert _row_ids(flagged) == [unusual.id, dup_a.id, dup_b.id] and plain.id not in _row_ids(flagged)
 
     fragment = as_manager.get("/manage/review/counters")
-    assert fragment.status_code == 200 and "<html" not in _html(fragment)
-    section = by_id(_html(fragment), "review-counters")
+    assert fragment.status_code == 200 and "<html" not in html_of(fragment)
+    section = by_id(html_of(fragment), "review-counters")
     assert section.attrs["hx-trigger"].startswith("review-changed from:body")
-    assert _testid(_html(fragment), "pending-count") == "4"
+    assert by_testid(html_of(fragment), "pending-count") == "4"
 
 
 def test_estimates_are_shown_per_row(as_manager, team):
     sale = team.sale(team.alice, "1234.50", date(2026, 11, 3))
-    html = _html(as_manager.get("/manage/review"))
-    assert "≈ $37.04" in _text(_row(html, sale))  # 3% of 1,234.50 = 37.035, rounded half up
+    html = html_of(as_manager.get("/manage/review"))
+    assert "≈ $37.04" in text_of(_row(html, sale))  # 3% of 1,234.50 = 37.035, rounded half up
 
 
 # --- deciding one sale --------------------------------------------------------------------------------
@@ -467,18 +409,18 @@ def test_htmx_approve_replaces_the_row_and_triggers_a_refresh(as_manager, team):
     response = as_manager.post(f"/manage/review/{sale.id}/approve", token_from="/manage/review", headers=ROW)
     assert response.status_code == 200
     assert _triggers(response) == {"review-changed", "sales-changed"}
-    html = _html(response)
+    html = html_of(response)
     row = _row(html, sale)
-    assert row.attrs["class"] == "row-decided" and "Approved" in _text(row)
-    assert "Commission $30.00 posted" in _text(row) and "<html" not in html
+    assert row.attrs["class"] == "row-decided" and "Approved" in text_of(row)
+    assert "Commission $30.00 posted" in text_of(row) and "<html" not in html
     assert 'name="sale_ids"' not in html  # it left the queue: nothing to tick
     summary = next(t for t in tags(html) if t.attrs.get("id") == "queue-summary")
-    assert summary.attrs.get("hx-swap-oob") == "true" and _text(summary) == "1 pending sale"
+    assert summary.attrs.get("hx-swap-oob") == "true" and text_of(summary) == "1 pending sale"
     after = _state()
     assert after["statuses"][sale.id] == "approved" and after["statuses"][keep.id] == "pending"
     assert after["entries"] == before["entries"] + 1
-    assert _reload(sale).decided_by_id == team.manager.id
-    assert _row_ids(_html(as_manager.get("/manage/review"))) == [keep.id]
+    assert reload(sale).decided_by_id == team.manager.id
+    assert _row_ids(html_of(as_manager.get("/manage/review"))) == [keep.id]
 
 
 def test_plain_approve_redirects_back_with_the_filters_and_flashes(as_manager, team):
@@ -488,9 +430,9 @@ def test_plain_approve_redirects_back_with_the_filters_and_flashes(as_manager, t
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
     assert (location.path, location.query) == ("/manage/review", f"agent_id={team.alice.id}")
-    page = _html(as_manager.get("/manage/review"))
+    page = html_of(as_manager.get("/manage/review"))
     assert f"Approved sale #{sale.id} (Alice Agent, Patient monitor)." in page
-    assert _reload(sale).status == "approved"
+    assert reload(sale).status == "approved"
 
 
 def test_reject_inline_with_a_reason_emails_the_agent(as_manager, team):
@@ -498,8 +440,8 @@ def test_reject_inline_with_a_reason_emails_the_agent(as_manager, team):
     response = as_manager.post(f"/manage/review/{sale.id}/reject", {"reason": "Duplicate of an older order"},
                                token_from="/manage/review", headers=ROW)
     assert response.status_code == 200 and "review-changed" in response.headers["HX-Trigger"]
-    assert "Rejected" in _text(_row(_html(response), sale))
-    sale = _reload(sale)
+    assert "Rejected" in text_of(_row(html_of(response), sale))
+    sale = reload(sale)
     assert (sale.status, sale.reason, sale.decided_by_id) == (
         "rejected", "Duplicate of an older order", team.manager.id)
     email = db.session.scalars(
@@ -510,7 +452,7 @@ def test_reject_inline_with_a_reason_emails_the_agent(as_manager, team):
     response = as_manager.post(f"/manage/review/{other.id}/reject", {"reason": "Wrong customer"},
                                token_from="/manage/review")
     assert response.status_code == 302
-    assert _reload(other).status == "rejected"
+    assert reload(other).status == "rejected"
 
 
 @pytest.mark.parametrize("htmx", [True, False])
@@ -521,8 +463,8 @@ def test_reject_without_a_reason_is_422_beside_the_field_and_changes_nothing(as_
     response = as_manager.post(f"/manage/review/{sale.id}/reject", {"reason": reason},
                                token_from="/manage/review", headers=ROW if htmx else {})
     assert response.status_code == 422
-    html = _html(response)
-    assert _error(html, f"reason-{sale.id}-error") == "Give a reason."
+    html = html_of(response)
+    assert field_error(html, f"reason-{sale.id}") == "Give a reason."
     textarea = by_id(html, f"reason-{sale.id}")
     assert textarea.attrs["aria-describedby"] == f"reason-{sale.id}-error"
     details = next(t for t in tags(html) if t.name == "details" and any(
@@ -534,26 +476,26 @@ def test_reject_without_a_reason_is_422_beside_the_field_and_changes_nothing(as_
 
 def test_approving_a_sale_you_entered_is_refused_on_its_row(as_manager, team):
     mine = team.sale(team.alice, "300.00", date(2026, 11, 3), entered_by=team.manager)
-    page = tags(_html(as_manager.get("/manage/review")))
+    page = tags(html_of(as_manager.get("/manage/review")))
     row = next(t for t in page if t.attrs.get("id") == f"sale-row-{mine.id}")
-    assert "entered by you" in _text(row)
-    approve = next(t for t in within(row, page, "button") if _text(t) == "Approve")
+    assert "entered by you" in text_of(row)
+    approve = next(t for t in within(row, page, "button") if text_of(t) == "Approve")
     assert "disabled" in approve.attrs
     before = _state()
     response = as_manager.post(f"/manage/review/{mine.id}/approve", token_from="/manage/review", headers=ROW)
     assert response.status_code == 403
-    message = _testid(_html(response), "row-message")
+    message = by_testid(html_of(response), "row-message")
     assert message == "You entered this sale; another manager or an admin must decide it."
     assert _state() == before
     response = as_manager.post(f"/manage/review/{mine.id}/approve", token_from="/manage/review")
-    assert response.status_code == 403 and message in _html(response)
-    assert _reload(mine).status == "pending"
+    assert response.status_code == 403 and message in html_of(response)
+    assert reload(mine).status == "pending"
 
 
 def test_another_manager_may_approve_a_sale_a_manager_entered(as_admin, team):
     entered = team.sale(team.alice, "300.00", date(2026, 11, 3), entered_by=team.manager)
     response = as_admin.post(f"/manage/review/{entered.id}/approve", token_from="/manage/review", headers=ROW)
-    assert response.status_code == 200 and _reload(entered).status == "approved"
+    assert response.status_code == 200 and reload(entered).status == "approved"
 
 
 def test_approving_a_rejected_sale_is_409(as_manager, team):
@@ -561,7 +503,7 @@ def test_approving_a_rejected_sale_is_409(as_manager, team):
     before = _state()
     response = as_manager.post(f"/manage/review/{sale.id}/approve", token_from="/manage/review", headers=ROW)
     assert response.status_code == 409
-    message = _testid(_html(response), "row-message")
+    message = by_testid(html_of(response), "row-message")
     assert message == f"This sale was already rejected by {team.manager.name}."
     assert _state() == before
 
@@ -576,13 +518,13 @@ def test_a_sale_already_approved_by_someone_else_is_409_with_their_name(as_manag
                                       headers=ROW if htmx else {})
     assert response.status_code == 409
     message = f"This sale was already approved by {as_admin.user.name}."
-    html = _html(response)
+    html = html_of(response)
     assert message in html
     if htmx:
         assert "review-changed" in response.headers["HX-Trigger"]  # the counters are stale too
         assert 'name="sale_ids"' not in html  # no longer something to tick
         summary = next(t for t in tags(html) if t.attrs.get("id") == "queue-summary")
-        assert summary.attrs.get("hx-swap-oob") == "true" and _text(summary) == "0 pending sales"
+        assert summary.attrs.get("hx-swap-oob") == "true" and text_of(summary) == "0 pending sales"
     assert _state() == before
 
 
@@ -599,10 +541,10 @@ def test_bulk_approve_two_sales_posts_their_commission_and_moves_the_agents_tota
                                token_from="/manage/review", headers=ROW)
     assert response.status_code == 200
     assert _triggers(response) == {"review-changed", "sales-changed"}
-    html = _html(response)
+    html = html_of(response)
     assert html.lstrip().startswith('<div id="queue-table">')
     assert _row_ids(html) == [stays.id]  # the decided rows left the queue
-    result = _testid(html, "bulk-result")
+    result = by_testid(html, "bulk-result")
     assert (f"Approved 2 sales: #{first.id} Alice Agent ($1,000.00), "
             f"#{second.id} Alice Agent ($500.00).") in result
     after = _state()
@@ -630,7 +572,7 @@ def test_bulk_with_one_already_decided_sale_decides_the_others_and_reports_it(as
                                                        "action": "approve"},
                                token_from="/manage/review", headers=ROW)
     assert response.status_code == 200
-    result = _testid(_html(response), "bulk-result")
+    result = by_testid(html_of(response), "bulk-result")
     assert "Approved 2 sales" in result
     assert (f"Sale #{taken.id} (Alice Agent, Patient monitor): "
             f"This sale was already approved by {as_admin.user.name}.") in result
@@ -652,12 +594,12 @@ def test_bulk_keeps_a_refused_row_in_the_queue_with_its_message(as_manager, team
     response = as_manager.post("/manage/review/bulk", {"sale_ids": ids, "action": "approve"},
                                token_from="/manage/review", headers=ROW)
     assert response.status_code == 200
-    html = _html(response)
+    html = html_of(response)
     assert mine.id in _row_ids(html) and ok.id not in _row_ids(html)
-    assert "You entered this sale" in _text(_row(html, mine))
-    result = _testid(html, "bulk-result")
+    assert "You entered this sale" in text_of(_row(html, mine))
+    result = by_testid(html, "bulk-result")
     assert f"Sale #{foreign.id}: Sale not found." in result and "Olga" not in result
-    assert [_reload(s).status for s in (mine, ok, foreign)] == ["pending", "approved", "pending"]
+    assert [reload(s).status for s in (mine, ok, foreign)] == ["pending", "approved", "pending"]
 
 
 def test_bulk_reject_needs_a_reason_and_writes_nothing_without_one(as_manager, team):
@@ -667,19 +609,19 @@ def test_bulk_reject_needs_a_reason_and_writes_nothing_without_one(as_manager, t
     data = {"sale_ids": [str(a.id), str(b.id)], "action": "reject", "reason": " "}
     response = as_manager.post("/manage/review/bulk", data, token_from="/manage/review", headers=ROW)
     assert response.status_code == 422
-    html = _html(response)
-    assert _error(html, "bulk-reason-error") == "Give a reason."
+    html = html_of(response)
+    assert field_error(html, "bulk-reason") == "Give a reason."
     # The ticks survive, so fixing the reason is one more click.
     assert {int(t.attrs["value"]) for t in tags(html, "input")
             if t.attrs.get("name") == "sale_ids" and "checked" in t.attrs} == {a.id, b.id}
     plain = as_manager.post("/manage/review/bulk", data, token_from="/manage/review")
-    assert plain.status_code == 422 and _error(_html(plain), "bulk-reason-error") == "Give a reason."
+    assert plain.status_code == 422 and field_error(html_of(plain), "bulk-reason") == "Give a reason."
     assert _state() == before
 
     data["reason"] = "Customer never signed"
     response = as_manager.post("/manage/review/bulk", data, token_from="/manage/review", headers=ROW)
-    assert response.status_code == 200 and "Rejected 2 sales" in _testid(_html(response), "bulk-result")
-    assert (_reload(a).status, _reload(b).status) == ("rejected", "rejected")
+    assert response.status_code == 200 and "Rejected 2 sales" in by_testid(html_of(response), "bulk-result")
+    assert (reload(a).status, reload(b).status) == ("rejected", "rejected")
     assert db.session.scalar(select(func.count()).select_from(OutgoingEmail).where(
         OutgoingEmail.key.in_([f"sale-rejected:{a.id}", f"sale-rejected:{b.id}"]))) == 2
 
@@ -707,8 +649,8 @@ def test_a_row_failing_after_its_writes_is_rolled_back_alone(as_manager, team, m
                                                        "action": "approve"},
                                token_from="/manage/review", headers=ROW)
     assert response.status_code == 200
-    assert f"Sale #{broken.id} (Alice Agent, Patient monitor): The mail relay refused this one." in _testid(
-        _html(response), "bulk-result")
+    assert f"Sale #{broken.id} (Alice Agent, Patient monitor): The mail relay refused this one." in by_testid(
+        html_of(response), "bulk-result")
     after = _state()
     assert [after["statuses"][s.id] for s in (a, broken, b)] == ["approved", "pending", "approved"]
     assert after["entries"] == before["entries"] + 2
@@ -727,7 +669,7 @@ def test_bad_bulk_requests_are_422_and_write_nothing(as_manager, team, data, fie
     before = _state()
     response = as_manager.post("/manage/review/bulk", data, token_from="/manage/review", headers=ROW)
     assert response.status_code == 422
-    assert _error(_html(response), f"bulk-{field}-error") == message
+    assert field_error(html_of(response), f"bulk-{field}") == message
     assert _state() == before
 
 
@@ -741,11 +683,11 @@ def test_plain_bulk_redirects_and_flashes_each_outcome(as_manager, as_admin, tea
                                token_from="/manage/review")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).query == f"product_id={team.product.id}"
-    page = _html(as_manager.get("/manage/review"))
+    page = html_of(as_manager.get("/manage/review"))
     assert "Approved 1 sale." in page
     assert (f"Sale #{taken.id} (Bob Agent, Patient monitor): "
             f"This sale was already approved by {as_admin.user.name}.") in page
-    assert _reload(a).status == "approved"
+    assert reload(a).status == "approved"
 
 
 # --- CSRF ----------------------------------------------------------------------------------------------

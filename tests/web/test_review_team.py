@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import event
 
-from tests.web._html import by_id, tags, within
+from tests.web._html import by_id, by_testid, html_of, tags, text_of, within
 from webapp.commissions import ledger
 from webapp.commissions.adjustments import add_manual_adjustment
 from webapp.commissions.models import Target
@@ -29,27 +29,11 @@ def _usd(cents: int) -> str:
     return format_money(cents, "USD")
 
 
-def _html(response) -> str:
-    """The body as text."""
-    return response.get_data(as_text=True)
-
-
-def _text(tag) -> str:
-    """A tag's text, whitespace collapsed."""
-    return " ".join(tag.text.split())
-
-
 def _cells(html: str, agent) -> dict[str, str]:
     """The agent's row of the team table: data-testid -> text."""
     page = tags(html)
     row = next(t for t in page if t.attrs.get("id") == f"agent-row-{agent.id}")
-    return {t.attrs["data-testid"]: _text(t) for t in within(row, page) if t.attrs.get("data-testid")}
-
-
-def _stat(html: str, testid: str) -> str:
-    """A figure by its data-testid."""
-    tag = next(t for t in tags(html) if t.attrs.get("data-testid") == testid)
-    return _text(tag)
+    return {t.attrs["data-testid"]: text_of(t) for t in within(row, page) if t.attrs.get("data-testid")}
 
 
 def _leaderboard(html: str) -> list[int]:
@@ -77,24 +61,18 @@ def _statements():
 
 
 @pytest.fixture
-def team(as_manager, factory, today):
+def team(as_manager, build, factory):
     """Nov 20 2026. Three agents on flat 3% (Ann, Ben, Cy) and one of another team (Zed).
 
     Nov 1-15 is closed. Ann: 10,000 on Nov 5 (300), 2,000 on Nov 18 (60), pending 500 on Nov 19.
     Ben: 4,000 on Nov 17 (120). Cy: nothing. Zed: 50,000 on Nov 17 (1,500).
     """
-    today(date(2026, 11, 16))
-    manager = as_manager.user
-    plan = factory.plan(base_rate="3")
-    ann = factory.user("agent", manager=manager, name="Ann Archer")
-    ben = factory.user("agent", manager=manager, name="Ben Baker")
-    cy = factory.user("agent", manager=manager, name="Cy Cole")
-    zed = factory.user("agent", name="Zed Zimmer")
-    for agent in (ann, ben, cy, zed):
-        factory.assign(agent, plan)
+    build.on(date(2026, 11, 16))
+    manager, (ann, ben, cy) = build.team(as_manager.user, "Ann Archer", "Ben Baker", "Cy Cole")
+    zed = build.agent("Zed Zimmer")
     factory.sale(ann, "10000.00", date(2026, 11, 5))
-    close_period(None, period_for(date(2026, 11, 5)))
-    today(TODAY)
+    build.close(date(2026, 11, 5))
+    build.on(TODAY)
     factory.sale(ann, "2000.00", date(2026, 11, 18))
     factory.sale(ann, "500.00", date(2026, 11, 19), approve=False)
     factory.sale(ben, "4000.00", date(2026, 11, 17))
@@ -116,7 +94,7 @@ def _late_agent(factory, manager, name: str, rate: str):
 # --- the dashboard ------------------------------------------------------------------------------------
 
 def test_dashboard_shows_each_agents_period_figures_from_the_ledger(as_manager, team):
-    html = _html(as_manager.get("/manage/team"))
+    html = html_of(as_manager.get("/manage/team"))
     period = period_for(TODAY)
     assert "Nov 16–30, 2026" in html
     for name in ("ann", "ben", "cy"):
@@ -135,20 +113,20 @@ def test_dashboard_shows_each_agents_period_figures_from_the_ledger(as_manager, 
 
 
 def test_dashboard_totals_add_up_the_team(as_manager, team):
-    html = _html(as_manager.get("/manage/team"))
-    assert _stat(html, "team-commission") == "$180.00"
-    assert _stat(html, "team-volume") == "$6,000.00"
-    assert _stat(html, "team-pending") == "1"
-    assert _stat(html, "team-unpaid") == "$480.00"
+    html = html_of(as_manager.get("/manage/team"))
+    assert by_testid(html, "team-commission") == "$180.00"
+    assert by_testid(html, "team-volume") == "$6,000.00"
+    assert by_testid(html, "team-pending") == "1"
+    assert by_testid(html, "team-unpaid") == "$480.00"
     # (12,000 + 4,000) of (16,000 + 16,000); Cy has no target and does not count.
-    assert _stat(html, "team-attainment") == "50%"
+    assert by_testid(html, "team-attainment") == "50%"
 
 
 def test_managers_see_only_their_team_and_admins_see_everyone(as_manager, as_admin, team):
-    html = _html(as_manager.get("/manage/team"))
+    html = html_of(as_manager.get("/manage/team"))
     assert "Zed Zimmer" not in html and f"agent-row-{team['zed'].id}" not in html
     assert "$1,500.00" not in html
-    admin_html = _html(as_admin.get("/manage/team"))
+    admin_html = html_of(as_admin.get("/manage/team"))
     assert "Zed Zimmer" in admin_html and _cells(admin_html, team["zed"])["commission"] == "$1,500.00"
 
 
@@ -159,7 +137,7 @@ def test_leaderboard_ranks_by_commission_then_volume_then_name(as_manager, team,
     factory.sale(dee, "6000.00", date(2026, 11, 17))
     abe = _late_agent(factory, manager, "Abe Adams", "3")
     factory.sale(abe, "4000.00", date(2026, 11, 17))
-    order = _leaderboard(_html(as_manager.get("/manage/team")))
+    order = _leaderboard(html_of(as_manager.get("/manage/team")))
     # Dee (120 on 6,000) > Abe = Ben (120 on 4,000: by name) > Ann (60) > Cy (0).
     assert order == [dee.id, abe.id, team["ben"].id, team["ann"].id, team["cy"].id]
 
@@ -167,7 +145,7 @@ def test_leaderboard_ranks_by_commission_then_volume_then_name(as_manager, team,
 def test_a_closed_period_shows_its_statement_figures(as_manager, team):
     closed = period_for(date(2026, 11, 5))
     for value in (str(closed.id), "2026-11-05", "2026-11-01"):
-        html = _html(as_manager.get(f"/manage/team?period={value}"))
+        html = html_of(as_manager.get(f"/manage/team?period={value}"))
         assert "Nov 1–15, 2026" in html and "closed" in html
         assert _cells(html, team["ann"])["commission"] == "$300.00"
         assert _cells(html, team["ann"])["volume"] == "$10,000.00"
@@ -177,9 +155,9 @@ def test_a_closed_period_shows_its_statement_figures(as_manager, team):
 def test_a_void_after_closing_shows_as_a_clawback_in_the_open_period(as_manager, team):
     sale = next(s for s in _sales_of(team["ann"]) if s.sold_on == date(2026, 11, 5))
     void_sale(team["manager"], sale, "Refunded")
-    html = _html(as_manager.get("/manage/team"))
+    html = html_of(as_manager.get("/manage/team"))
     assert _cells(html, team["ann"])["commission"] == _usd(6000 - 30000)
-    closed = _html(as_manager.get("/manage/team?period=2026-11-01"))
+    closed = html_of(as_manager.get("/manage/team?period=2026-11-01"))
     assert _cells(closed, team["ann"])["commission"] == "$300.00"  # frozen
 
 
@@ -199,9 +177,9 @@ def _sales_of(agent):
 def test_a_bad_period_is_a_message_beside_the_picker(as_manager, team, value, says):
     response = as_manager.get(f"/manage/team?period={value}")
     assert response.status_code == 422
-    html = _html(response)
+    html = html_of(response)
     error = by_id(html, "period-error")
-    assert error is not None and says in _text(error)
+    assert error is not None and says in text_of(error)
     assert by_id(html, "period").attrs["aria-invalid"] == "true"
     assert "Nov 16–30, 2026" in html  # the current period is shown meanwhile
 
@@ -211,7 +189,7 @@ def test_an_unknown_period_id_is_404(as_manager, team):
 
 
 def test_the_picker_offers_periods_and_neighbours(as_manager, team):
-    html = _html(as_manager.get("/manage/team"))
+    html = html_of(as_manager.get("/manage/team"))
     options = [t for t in tags(html, "option")]
     values = [o.attrs["value"] for o in options]
     assert values[:2] == ["2026-11-16", "2026-11-01"]
@@ -219,13 +197,13 @@ def test_the_picker_offers_periods_and_neighbours(as_manager, team):
     links = {a.attrs.get("aria-label"): a.attrs["href"] for a in tags(html, "a") if a.attrs.get("aria-label")}
     assert links["Previous period"] == "/manage/team?period=2026-11-15"
     assert "Next period" not in links  # nothing after the current period
-    older = _html(as_manager.get("/manage/team?period=2026-11-01"))
+    older = html_of(as_manager.get("/manage/team?period=2026-11-01"))
     links = {a.attrs.get("aria-label"): a.attrs["href"] for a in tags(older, "a") if a.attrs.get("aria-label")}
     assert links["Next period"] == "/manage/team?period=2026-11-16"
 
 
 def test_figures_block_polls_and_listens_for_review_changes(as_manager, team):
-    html = _html(as_manager.get("/manage/team"))
+    html = html_of(as_manager.get("/manage/team"))
     block = by_id(html, "team-figures")
     assert block.attrs["hx-get"] == "/manage/team?period=2026-11-16"
     triggers = [t.strip() for t in block.attrs["hx-trigger"].split(",")]
@@ -235,7 +213,7 @@ def test_figures_block_polls_and_listens_for_review_changes(as_manager, team):
 
 def test_the_poll_returns_the_fragment_with_approvals_made_meanwhile(as_manager, team, factory):
     first = as_manager.get("/manage/team?period=2026-11-16", headers=FIGURES)
-    html = _html(first)
+    html = html_of(first)
     assert "<html" not in html
     assert by_id(html, "team-figures") is not None and by_id(html, "period") is None
     assert _cells(html, team["ann"])["pending"] == "1"
@@ -244,24 +222,24 @@ def test_the_poll_returns_the_fragment_with_approvals_made_meanwhile(as_manager,
 
     pending = next(s for s in _sales_of(team["ann"]) if s.status == "pending")
     approve_sale(factory.user("admin"), pending)
-    html = _html(as_manager.get("/manage/team?period=2026-11-16", headers=FIGURES))
+    html = html_of(as_manager.get("/manage/team?period=2026-11-16", headers=FIGURES))
     assert _cells(html, team["ann"])["pending"] == "0"
     assert _cells(html, team["ann"])["commission"] == "$75.00"
     assert first.headers["Vary"] and "HX-Request" in first.headers["Vary"]
 
 
 def test_chart_has_twelve_periods_with_values_printed(as_manager, team):
-    html = _html(as_manager.get("/manage/team"))
+    html = html_of(as_manager.get("/manage/team"))
     page = tags(html)
     svg = next(t for t in page if t.name == "svg" and "chart-svg" in t.attrs.get("class", ""))
     bars = [t for t in within(svg, page, "rect")]
-    values = [_text(t) for t in within(svg, page, "text") if "chart-value" in t.attrs.get("class", "")]
+    values = [text_of(t) for t in within(svg, page, "text") if "chart-value" in t.attrs.get("class", "")]
     assert len(bars) == 12 and len(values) == 12
     assert values[-2:] == ["300", "180"]  # Nov 1-15 and Nov 16-30 (whole dollars)
     assert values[:10] == ["0"] * 10
     assert "current" in bars[-1].attrs["class"]
     desc = next(t for t in within(svg, page, "desc"))
-    assert "Nov 1–15: $300.00." in _text(desc)
+    assert "Nov 1–15: $300.00." in text_of(desc)
 
 
 def test_chart_ends_at_the_chosen_period(as_manager, team):
@@ -287,7 +265,7 @@ def test_a_deactivated_agent_shows_only_while_owed_money(as_manager, team):
     ben, cy = team["ben"], team["cy"]
     ben.active = cy.active = False
     db.session.flush()
-    html = _html(as_manager.get("/manage/team"))
+    html = html_of(as_manager.get("/manage/team"))
     assert f"agent-row-{ben.id}" in html and "Deactivated" in html
     assert f"agent-row-{cy.id}" not in html
 
@@ -296,7 +274,7 @@ def test_an_empty_team(as_manager, today):
     today(TODAY)
     response = as_manager.get("/manage/team")
     assert response.status_code == 200
-    assert "No agents are on your team yet" in _html(response)
+    assert "No agents are on your team yet" in html_of(response)
 
 
 def test_agents_may_not_open_the_dashboard(as_agent):
@@ -305,8 +283,8 @@ def test_agents_may_not_open_the_dashboard(as_agent):
 
 def test_the_old_team_page_is_gone_and_navigation_points_here(as_manager):
     assert as_manager.get("/team").status_code == 404
-    html = _html(as_manager.get("/", follow_redirects=True))
-    nav = [a for a in tags(html, "a") if _text(a) == "Team"]
+    html = html_of(as_manager.get("/", follow_redirects=True))
+    nav = [a for a in tags(html, "a") if text_of(a) == "Team"]
     assert nav and nav[0].attrs["href"] == "/manage/team"
 
 
@@ -316,17 +294,17 @@ def test_agent_page_shows_figures_sales_ledger_and_payouts(as_manager, team):
     ann = team["ann"]
     record_payout(team["manager"], agent_id=ann.id, amount_cents=10000, paid_on=TODAY, reference="Transfer 1")
     add_manual_adjustment(team["manager"], ann.id, -500, "Demo unit fee")
-    html = _html(as_manager.get(f"/manage/agents/{ann.id}"))
+    html = html_of(as_manager.get(f"/manage/agents/{ann.id}"))
     assert "Ann Archer" in html and ann.email in html
-    assert _stat(html, "unpaid") == _usd(ledger.agent_balance(ann.id).unpaid) == "$255.00"
-    assert _stat(html, "paid") == "$100.00"
+    assert by_testid(html, "unpaid") == _usd(ledger.agent_balance(ann.id).unpaid) == "$255.00"
+    assert by_testid(html, "paid") == "$100.00"
     # Sales link to the sale page managers can open.
     for sale in _sales_of(ann):
         row = by_id(html, f"sale-{sale.id}")
         assert row is not None
         assert f'href="/sales/{sale.id}"' in html
     # The ledger, newest period first, with kinds, sale links and reasons.
-    heads = [_text(t) for t in tags(html, "h3")]
+    heads = [text_of(t) for t in tags(html, "h3")]
     assert heads[0].startswith("Nov 16–30, 2026") and heads[1].startswith("Nov 1–15, 2026")
     assert "Manual correction" in html and "Demo unit fee" in html
     assert "Transfer 1" in html and "Reverse" in html
@@ -335,13 +313,13 @@ def test_agent_page_shows_figures_sales_ledger_and_payouts(as_manager, team):
 def test_agent_page_ledger_reconciles_each_period(as_manager, team):
     ann = team["ann"]
     record_payout(team["manager"], agent_id=ann.id, amount_cents=12345, paid_on=TODAY)
-    html = _html(as_manager.get(f"/manage/agents/{ann.id}"))
+    html = html_of(as_manager.get(f"/manage/agents/{ann.id}"))
     page = tags(html)
     lines = [t for t in page if t.attrs.get("data-testid") == "reconcile"]
     periods = [period_for(date(2026, 11, 16)), period_for(date(2026, 11, 1))]
     assert len(lines) == 2
     for line, period in zip(lines, periods):
-        parts = {t.attrs["data-part"]: _text(t) for t in within(line, page, "span") if t.attrs.get("data-part")}
+        parts = {t.attrs["data-part"]: text_of(t) for t in within(line, page, "span") if t.attrs.get("data-part")}
         s = ledger.period_summary(ann.id, period)
         assert parts == {"opening": _usd(s.opening), "total": _usd(s.total), "payouts": _usd(s.payouts),
                          "closing": _usd(s.closing)}
@@ -369,17 +347,17 @@ def test_agent_page_sales_filter_returns_the_table_for_htmx(as_manager, team):
     ann = team["ann"]
     response = as_manager.get(f"/manage/agents/{ann.id}?status=pending",
                               headers={"HX-Request": "true", "HX-Target": "agent-sales"})
-    html = _html(response)
+    html = html_of(response)
     assert "<html" not in html and by_id(html, "agent-sales") is not None
     assert "1 sale" in html and "Pending" in html
     assert len([t for t in tags(html, "tr") if (t.attrs.get("id") or "").startswith("sale-")]) == 1
-    full = _html(as_manager.get(f"/manage/agents/{ann.id}?status=junk"))
+    full = html_of(as_manager.get(f"/manage/agents/{ann.id}?status=junk"))
     assert "3 sales" in full  # junk filters are ignored
 
 
 def test_approved_sales_have_a_void_form_and_others_do_not(as_manager, team):
     ann = team["ann"]
-    html = _html(as_manager.get(f"/manage/agents/{ann.id}"))
+    html = html_of(as_manager.get(f"/manage/agents/{ann.id}"))
     for sale in _sales_of(ann):
         has_form = f'action="/manage/sales/{sale.id}/void"' in html
         assert has_form == (sale.status == "approved"), sale.status
@@ -389,9 +367,9 @@ def test_approved_sales_have_a_void_form_and_others_do_not(as_manager, team):
 
 
 def test_no_statements_section_without_statements(as_manager, team):
-    html = _html(as_manager.get(f"/manage/agents/{team['ann'].id}"))
+    html = html_of(as_manager.get(f"/manage/agents/{team['ann'].id}"))
     # Statements come in a later issue: no stub section until then.
-    assert "Statements" not in [_text(t) for t in tags(html, "h2")] and by_id(html, "statements") is None
+    assert "Statements" not in [text_of(t) for t in tags(html, "h2")] and by_id(html, "statements") is None
 
 
 def test_issued_statements_are_listed_with_their_figures(as_manager, team):
@@ -399,13 +377,13 @@ def test_issued_statements_are_listed_with_their_figures(as_manager, team):
 
     run = start_period_run(None, period_for(date(2026, 11, 5)))
     [statement] = [s for s in run.statements if s.agent_id == team["ann"].id]
-    html = _html(as_manager.get(f"/manage/agents/{team['ann'].id}"))
+    html = html_of(as_manager.get(f"/manage/agents/{team['ann'].id}"))
     section = by_id(html, "statements")
-    assert section is not None and "Statements" in [_text(t) for t in tags(html, "h2")]
-    row = _text(by_id(html, f"statement-{statement.id}"))
+    assert section is not None and "Statements" in [text_of(t) for t in tags(html, "h2")]
+    row = text_of(by_id(html, f"statement-{statement.id}"))
     assert f"#{statement.number}" in row and "Nov 1–15, 2026" in row and row.count("$300.00") == 2
     # Ben had no activity in Nov 1-15: no statement, no section.
-    assert by_id(_html(as_manager.get(f"/manage/agents/{team['ben'].id}")), "statements") is None
+    assert by_id(html_of(as_manager.get(f"/manage/agents/{team['ben'].id}")), "statements") is None
 
 
 def test_the_agents_disputes_are_listed_and_linked(as_manager, team):
@@ -415,10 +393,10 @@ def test_the_agents_disputes_are_listed_and_linked(as_manager, team):
     from webapp.disputes.services import open_dispute
 
     ann = team["ann"]
-    assert by_id(_html(as_manager.get(f"/manage/agents/{ann.id}")), "disputes") is None  # none yet
+    assert by_id(html_of(as_manager.get(f"/manage/agents/{ann.id}")), "disputes") is None  # none yet
     entry = db.session.scalars(select(CommissionEntry).where(CommissionEntry.agent_id == ann.id)).first()
     dispute = open_dispute(ann, entry.id, "The rate should be 4%.")
-    html = _html(as_manager.get(f"/manage/agents/{ann.id}"))
+    html = html_of(as_manager.get(f"/manage/agents/{ann.id}"))
     assert by_id(html, "disputes") is not None
     assert f'href="/manage/disputes/{dispute.id}"' in html and "1 open" in html
 
@@ -437,7 +415,7 @@ def test_admins_open_any_agent_and_agents_none(as_admin, as_agent, team):
 def test_team_pages_have_labels_and_no_inline_script_or_style(as_manager, team):
     ann = team["ann"]
     for path in ("/manage/team", f"/manage/agents/{ann.id}"):
-        html = _html(as_manager.get(path))
+        html = html_of(as_manager.get(path))
         assert all(t.attrs.get("src") for t in tags(html, "script")), path
         assert not [t for t in tags(html) if "style" in t.attrs or t.name == "style"], path
         labelled = {t.attrs.get("for") for t in tags(html, "label")}

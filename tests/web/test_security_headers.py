@@ -7,23 +7,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_PASSWORD, csrf_token_from
+from tests.web._html import csp_directives
 from webapp.auth.models import Role
 from webapp.config import load_config
 
 
-def _csp_directives(header: str) -> dict[str, list[str]]:
-    """A Content-Security-Policy header as {directive: [sources]}."""
-    directives = {}
-    for part in header.split(";"):
-        words = part.split()
-        if words:
-            directives[words[0]] = words[1:]
-    return directives
-
-
 def _assert_security_headers(response) -> None:
     """The headers every response of the app must carry."""
-    csp = _csp_directives(response.headers["Content-Security-Policy"])
+    csp = csp_directives(response.headers["Content-Security-Policy"])
     script_src = csp.get("script-src", csp.get("default-src"))
     style_src = csp.get("style-src", csp.get("default-src"))
     for sources in (script_src, style_src):

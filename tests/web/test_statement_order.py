@@ -12,9 +12,9 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from tests.conftest import Browser, sign_in
+from tests.conftest import browser_as
 from tests.web._api import API, headers_for
-from tests.web._html import tags, within
+from tests.web._html import tags, text_of, within
 from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.sales.services import approve_sale
@@ -30,14 +30,12 @@ def d(day: int, month: int = 11) -> date:
 
 
 @pytest.fixture
-def sales(app, factory, today):
+def sales(build, factory):
     """Alice's five sales of Nov 1-15, entered out of date order and approved latest date first.
 
     Amounts name their day (and order within Nov 7) so a line can be told apart in the PDF's text."""
-    today(d(15))
-    maria = factory.user("manager", name="Maria Lopez")
-    alice = factory.user("agent", manager=maria, name="Alice Chen")
-    factory.assign(alice, factory.plan(base_rate="3"))
+    build.on(d(15))
+    maria, (alice,) = build.team("Maria Lopez", "Alice Chen")
     product = factory.product(name="Patient monitor", sku="MED-100")
     entered = {key: factory.sale(alice, amount, day, approve=False, product=product) for key, amount, day in (
         ("11", "1011.00", d(11)), ("7a", "1007.00", d(7)), ("14", "1014.00", d(14)), ("3", "1003.00", d(3)),
@@ -64,7 +62,7 @@ def page_rows(html: str, heading: str) -> list[list[str]]:
     h2 = next(i for i, t in enumerate(page) if t.name == "h2" and t.text.strip() == heading)
     table = next(t for t in page[h2:] if t.name == "table")
     body = next(t for t in within(table, page, "tbody"))
-    return [[" ".join(c.text.split()) for c in within(row, page, "td")] for row in within(body, page, "tr")]
+    return [[text_of(c) for c in within(row, page, "td")] for row in within(body, page, "tr")]
 
 
 def pdf_amount_order(data: bytes) -> list[str]:
@@ -73,16 +71,10 @@ def pdf_amount_order(data: bytes) -> list[str]:
     return [m for m in re.findall(r"\$1,0\d\d\.00", text) if m in EXPECTED_AMOUNTS]
 
 
-def browser_for(app, user) -> Browser:
-    client = app.test_client()
-    sign_in(client, user)
-    return Browser(client)
-
-
 def check_everywhere(app, statement: Statement, sales: dict) -> None:
     """The snapshot, the page, the PDF and the API all list the sale lines by date, then sale id."""
     assert [line["sale_id"] for line in statement.snapshot["lines"]] == expected_sale_ids(sales)
-    html = browser_for(app, sales["alice"]).get(f"/statements/{statement.id}").get_data(as_text=True)
+    html = browser_as(app, sales["alice"]).get(f"/statements/{statement.id}").get_data(as_text=True)
     rows = page_rows(html, "Sales")
     assert [row[0] for row in rows] == EXPECTED_DATES
     assert [row[4] for row in rows] == EXPECTED_AMOUNTS
@@ -125,7 +117,7 @@ def test_a_statement_issued_in_approval_order_is_shown_by_date_and_keeps_what_wa
     db.session.commit()
     assert [line["sale_id"] for line in old["lines"]] != expected_sale_ids(sales), "stored in approval order"
 
-    alice = browser_for(app, sales["alice"])
+    alice = browser_as(app, sales["alice"])
     html = alice.get(f"/statements/{statement.id}").get_data(as_text=True)
     assert [row[0] for row in page_rows(html, "Sales")] == EXPECTED_DATES
     assert [row[2] for row in page_rows(html, "Adjustments")] == [

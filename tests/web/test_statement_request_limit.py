@@ -11,11 +11,11 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import Browser, sign_in
+from tests.conftest import Browser, browser_as
 from tests.services.test_concurrency import WAIT, committed  # noqa: F401  (a real committing session)
+from tests.support.committed import in_threads
 from tests.web._api import API, error_of, headers_for
-from tests.web._html import by_id
-from webapp import clock
+from tests.web._html import by_id, text_of
 from webapp.api.openapi import build_spec
 from webapp.commissions.models import Settings
 from webapp.commissions.periods import get_settings, period_for
@@ -33,36 +33,22 @@ pytestmark = pytest.mark.usefixtures("empty_queues")
 
 
 @pytest.fixture
-def at(monkeypatch):
-    """Move "now" (clock.now_utc) to T0 + `minutes`; returns the setter."""
+def at(at):
+    """The shared clock fixture counted in minutes after T0: at(5) is T0 + 5 minutes; it starts at T0."""
 
     def move(minutes: float) -> datetime:
-        moment = T0 + timedelta(minutes=minutes)
-        monkeypatch.setattr(clock, "now_utc", lambda: moment)
-        return moment
+        return at(T0 + timedelta(minutes=minutes))
 
     move(0)
     return move
 
 
 @pytest.fixture
-def team(factory, today, at):
+def team(build, at):
     """Maria's team (Alice, Bob), with a plan each; today is Nov 20."""
-    today(TODAY)
-    maria = factory.user("manager", name="Maria")
-    alice = factory.user("agent", manager=maria, name="Alice")
-    bob = factory.user("agent", manager=maria, name="Bob")
-    plan = factory.plan(base_rate="3")
-    for agent in (alice, bob):
-        factory.assign(agent, plan)
+    build.on(TODAY)
+    maria, (alice, bob) = build.team("Maria", "Alice", "Bob")
     return {"maria": maria, "alice": alice, "bob": bob}
-
-
-def browser_for(app, user) -> Browser:
-    """A browser signed in as `user`."""
-    client = app.test_client()
-    sign_in(client, user)
-    return Browser(client)
 
 
 def issued() -> tuple[int, int, int, int]:
@@ -77,7 +63,7 @@ def allowance_text(page: str, element_id: str = "request-allowance") -> str:
     """The sentence saying how many requests are left."""
     tag = by_id(page, element_id)
     assert tag is not None, page
-    return " ".join(tag.text.split())
+    return text_of(tag)
 
 
 def request(browser: Browser):
@@ -89,7 +75,7 @@ def request(browser: Browser):
 
 
 def test_the_page_says_the_limit_and_what_is_left(app, team, at):
-    alice = browser_for(app, team["alice"])
+    alice = browser_as(app, team["alice"])
     page = alice.get("/statements").get_data(as_text=True)
     assert allowance_text(page) == "You can request 5 statements an hour; 5 left."
     for minute in (0, 10):
@@ -100,7 +86,7 @@ def test_the_page_says_the_limit_and_what_is_left(app, team, at):
 
 
 def test_the_request_beyond_the_limit_is_429_with_retry_after_and_issues_nothing(app, team, at):
-    alice = browser_for(app, team["alice"])
+    alice = browser_as(app, team["alice"])
     for minute in (0, 5, 10, 15, 20):
         at(minute)
         assert request(alice).status_code == 303
@@ -118,7 +104,7 @@ def test_the_request_beyond_the_limit_is_429_with_retry_after_and_issues_nothing
 
 
 def test_requests_older_than_an_hour_no_longer_count(app, team, at):
-    alice = browser_for(app, team["alice"])
+    alice = browser_as(app, team["alice"])
     for minute in (0, 1, 2, 3, 4):
         at(minute)
         assert request(alice).status_code == 303
@@ -131,7 +117,7 @@ def test_requests_older_than_an_hour_no_longer_count(app, team, at):
 
 
 def test_the_limit_is_per_person_and_period_runs_do_not_count(app, team, at):
-    alice, bob = browser_for(app, team["alice"]), browser_for(app, team["bob"])
+    alice, bob = browser_as(app, team["alice"]), browser_as(app, team["bob"])
     start_period_run(team["maria"], period_for(date(2026, 11, 1)))
     for _ in range(5):
         assert request(alice).status_code == 303
@@ -148,7 +134,7 @@ def send(browser: Browser, agent_ids: list[int]):
 
 
 def test_a_managers_send_counts_once_whatever_the_number_of_agents(app, team):
-    maria = browser_for(app, team["maria"])
+    maria = browser_as(app, team["maria"])
     page = maria.get("/statements/send").get_data(as_text=True)
     assert allowance_text(page, "send-allowance") == (
         "You can send statements 5 times an hour (a send counts once, however many agents it covers); 5 left.")
@@ -162,7 +148,7 @@ def test_a_managers_send_counts_once_whatever_the_number_of_agents(app, team):
     assert "You have made 5 statement requests in the last hour" in response.get_data(as_text=True)
     assert issued() == before
     # The manager's sends are the manager's: Alice may still ask for her own.
-    assert request(browser_for(app, team["alice"])).status_code == 303
+    assert request(browser_as(app, team["alice"])).status_code == 303
 
 
 # --- the setting ----------------------------------------------------------------------------------------
@@ -179,11 +165,11 @@ def _settings_form(settings: Settings, **change) -> dict:
 
 
 def test_an_admin_sets_the_limit_and_it_applies_at_once(app, team, factory):
-    admin = browser_for(app, factory.user("admin"))
+    admin = browser_as(app, factory.user("admin"))
     response = admin.post("/admin/settings", _settings_form(get_settings(), statement_requests_per_hour="2"))
     assert response.status_code == 302
     assert get_settings().statement_requests_per_hour == 2
-    alice = browser_for(app, team["alice"])
+    alice = browser_as(app, team["alice"])
     assert allowance_text(alice.get("/statements").get_data(as_text=True)) == (
         "You can request 2 statements an hour; 2 left.")
     assert [request(alice).status_code for _ in range(3)] == [303, 303, 429]
@@ -195,11 +181,11 @@ def test_an_admin_sets_the_limit_and_it_applies_at_once(app, team, factory):
     ("five", "Enter the number of statement requests as a whole number."),
 ])
 def test_a_bad_limit_is_refused_beside_the_field(app, factory, value, message):
-    admin = browser_for(app, factory.user("admin"))
+    admin = browser_as(app, factory.user("admin"))
     response = admin.post("/admin/settings", _settings_form(get_settings(), statement_requests_per_hour=value))
     assert response.status_code == 422
     error = by_id(response.get_data(as_text=True), "statement_requests_per_hour-error")
-    assert error is not None and " ".join(error.text.split()) == message
+    assert error is not None and text_of(error) == message
     assert get_settings().statement_requests_per_hour == 5
 
 
@@ -307,24 +293,15 @@ HOLD = 0.2  # seconds each request waits after counting, so every request of the
 def _burst(app, tokens: list[dict], key: str | None = None) -> list:
     """Simultaneous POST /statements/runs from threads, one per token; their responses."""
     count = len(tokens)
-    barrier, responses, crashes = threading.Barrier(count), [None] * count, []
+    barrier, responses = threading.Barrier(count), [None] * count
 
     def send(index: int) -> None:
-        try:
-            client = app.test_client()
-            barrier.wait(WAIT)
-            responses[index] = post_run(client, tokens[index], key, RANGE)
-        except BaseException as exc:  # surfaced in the main thread
-            crashes.append(exc)
+        """One client's request."""
+        client = app.test_client()
+        barrier.wait(WAIT)
+        responses[index] = post_run(client, tokens[index], key, RANGE)
 
-    threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(WAIT * 3)
-        assert not thread.is_alive(), "a request is stuck"
-    if crashes:
-        raise crashes[0]
+    in_threads(send, [()] * count, WAIT)
     return responses
 
 

@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import sign_in
-from tests.web._html import by_id, tags, within
+from tests.web._html import by_id, tags, text_of, within
 from webapp.commissions.models import CommissionEntry, EntryKind
-from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
 from webapp.sales.services import void_sale
 
@@ -22,14 +21,13 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def voided(as_manager, factory, today):
+def voided(as_manager, build, factory):
     """Ann on 3%: a Nov 5 sale voided after Nov 1-15 closed, a Nov 18 sale voided in the open period."""
-    today(date(2026, 11, 16))
-    ann = factory.user("agent", manager=as_manager.user, name="Ann Archer")
-    factory.assign(ann, factory.plan(base_rate="3"))
+    build.on(date(2026, 11, 16))
+    ann = build.agent("Ann Archer", as_manager.user)
     after_close = factory.sale(ann, "10000.00", date(2026, 11, 5))
-    close_period(None, period_for(date(2026, 11, 5)))
-    today(TODAY)
+    build.close(date(2026, 11, 5))
+    build.on(TODAY)
     in_open = factory.sale(ann, "2000.00", date(2026, 11, 18))
     for sale in (after_close, in_open):
         void_sale(as_manager.user, sale, "Refunded")
@@ -44,12 +42,12 @@ def commission_cell(html: str, sale):
     page = tags(html)
     row = next(t for t in page if t.attrs.get("id") == f"sale-{sale.id}")
     table = next(t for t in reversed(row.ancestors) if t.name == "table")
-    column = [" ".join(th.text.split()) for th in within(table, page, "th")].index("Commission")
+    column = [text_of(th) for th in within(table, page, "th")].index("Commission")
     cell = within(row, page, "td")[column]
     inside = within(cell, page)
     note = next((t for t in inside if "commission-note" in (t.attrs.get("class") or "").split()), None)
-    note_text = " ".join(note.text.split()) if note else ""
-    figure = " ".join(cell.text.split()).replace(note_text, "").strip()
+    note_text = text_of(note) if note else ""
+    figure = text_of(cell).replace(note_text, "").strip()
     title = next((t.attrs["title"] for t in inside if t.attrs.get("title")), None)
     links = [a.attrs["href"] for a in within(note, page, "a")] if note else []
     return figure, title, note_text, links
