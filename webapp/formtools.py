@@ -1,4 +1,5 @@
-"""Form helpers shared by every blueprint: money/rate/date fields and service errors."""
+"""Form helpers shared by every blueprint: money/rate/date fields, plain-text checks, ids, and a
+service error beside its field (webapp/web.py runs the service calls)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,10 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from flask import flash, redirect, render_template, request, url_for
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from webapp.errors import ServiceError
-from webapp.extensions import db
 from webapp.money import MoneyError, parse_money, parse_rate, parse_signed_money, to_cents
 
 
@@ -212,31 +211,3 @@ class OptionalDateRange:
         start = parse_iso_date(self.start.data)
         if start is not None and end < start:
             raise ValidationError(self.END_BEFORE_START)
-
-
-def form_page(form, save, *, template: str, done, **context):
-    """The create/edit page pattern: GET renders; POST validates, runs `save()` (a service call),
-    commits and returns `done(result)`, or re-renders with each error beside its field (422),
-    rolled back so nothing is half-written."""
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                result = save()
-            except ServiceError as exc:
-                db.session.rollback()
-                apply_service_error(form, exc)
-            else:
-                db.session.commit()
-                return done(result)
-        return render_template(template, form=form, **context), 422
-    return render_template(template, form=form, **context)
-
-
-def saved(message: str, endpoint: str, **values):
-    """A `done` for form_page: flash `message` and redirect to `endpoint`."""
-
-    def finish(_result):
-        flash(message, "success")
-        return redirect(url_for(endpoint, **values))
-
-    return finish

@@ -122,6 +122,9 @@ def _race(app, jobs: list[tuple[int, int]], *, hold_first: float = 0.0, meet_bef
                 before_commit.wait(WAIT)
             if first and hold_first:
                 time.sleep(hold_first)
+            # Stamped before commit(): the other thread is woken by the database's commit and can
+            # stamp its own time before this thread returns from commit() (seen under load in CI).
+            outcome["commit_started_at"] = time.monotonic()
             db.session.commit()
             outcome["committed_at"] = time.monotonic()
 
@@ -143,7 +146,7 @@ def test_concurrent_approvals_of_one_agents_sales_are_serialised(app, factory, c
     assert all("committed_at" in o for o in outcomes), outcomes
     winner, loser = sorted(outcomes, key=lambda o: o["approved_at"])
     # The second approval could not finish before the first had committed: it waited on the lock.
-    assert loser["approved_at"] >= winner["committed_at"]
+    assert loser["approved_at"] >= winner["commit_started_at"]
     expected = _expected(ids, [ids["first"], earlier, later])
     with committed.connect() as connection:
         assert _ledger(connection, ids["agent"]) == expected
@@ -197,7 +200,7 @@ def test_two_managers_approving_the_same_sale(app, factory, committed, round_):
     assert (len(won), len(lost)) == (1, 1), outcomes
     error = lost[0]["error"]
     assert error.status == 409 and "already approved" in error.message
-    assert lost[0]["refused_at"] >= won[0]["committed_at"]
+    assert lost[0]["refused_at"] >= won[0]["commit_started_at"]
     winner_id = jobs[outcomes.index(won[0])][1]
     with committed.connect() as connection:
         sale = connection.execute(select(Sale.status, Sale.decided_by_id).where(Sale.id == sale_id)).one()

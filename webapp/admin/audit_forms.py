@@ -47,7 +47,7 @@ class AuditFilterForm(OptionalDateRange, FlaskForm):
         if text and db_id_or_none(text) is None:
             raise ValidationError("Enter the object's id, a whole number.")
 
-    def filters(self, page: int) -> AuditFilters:
+    def filters(self) -> AuditFilters:
         """The valid filters (an invalid form filters nothing it could not read)."""
         object_id = (self.object_id.data or "").strip()
         actor = self.actor.data or None
@@ -57,5 +57,4 @@ class AuditFilterForm(OptionalDateRange, FlaskForm):
             object_id=int(object_id) if object_id and not self.object_id.errors else None,
             action=self.action.data or None,
             start=parse_iso_date(self.start.data),
-            end=None if self.end.errors else parse_iso_date(self.end.data),
-            page=page)
+            end=None if self.end.errors else parse_iso_date(self.end.data))

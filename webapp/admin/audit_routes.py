@@ -8,6 +8,7 @@ from webapp.admin import bp
 from webapp.admin.audit_forms import AuditFilterForm
 from webapp.audit.queries import search
 from webapp.auth.decorators import admin_required
+from webapp.web import is_htmx, requested_page
 
 
 @bp.route("/audit")
@@ -17,10 +18,9 @@ def audit():
     form = AuditFilterForm(request.args)
     form.set_choices()
     valid = form.validate()
-    page = search(form.filters(request.args.get("page", 1, type=int) or 1))
+    page = search(form.filters(), requested_page())
     args = {k: v for k, v in request.args.items() if v and k != "page"}
-    headers = request.headers
-    fragment = headers.get("HX-Request") == "true" and headers.get("HX-Target") == "audit-table"
+    fragment = is_htmx("audit-table")
     # A swapped table cannot show errors beside the (unchanged) fields, so it repeats them on top.
     context = {"form": form, "page": page, "args": args, "fragment": fragment}
     status = 200 if valid else 422

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -13,10 +13,10 @@ from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, ProductAssignment
-from webapp.errors import ServiceError, get_or_404
+from webapp.errors import get_or_404
 from webapp.extensions import db
-from webapp.formtools import apply_service_error, form_page, saved
 from webapp.money import from_cents, to_cents
+from webapp.web import FLASH, finish, form_page, run_service, saved
 
 
 # --- reads the catalogue services do not offer yet (see the issue note) -------------------------
@@ -49,14 +49,10 @@ def categories():
 def category_new():
     """Create a category."""
     form = CategoryCreateForm()
-
-    def done(category):
-        flash(f"Category {category.name} created.", "success")
-        return redirect(url_for("admin.categories"))
-
     return form_page(form, lambda: catalog.save_category(current_user, None, code=form.code.data,
                                                          name=form.name.data),
-                     template="admin/category_form.html", done=done, category=None)
+                     template="admin/category_form.html", category=None,
+                     done=lambda category: finish(url_for("admin.categories"), f"Category {category.name} created."))
 
 
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
@@ -71,35 +67,25 @@ def category_edit(category_id: int):
                      category=category)
 
 
-def _set_category_active(category_id: int, active: bool):
-    """Archive or restore a category through the catalogue service, then back to the list."""
+def _archive_or_restore(change, back: str, done: str):
+    """Run `change` (None: already so) through the catalogue service, then back to the list `back`
+    with the message `done`, or with the service's refusal."""
+    if change is not None and not run_service(change, unplaced=FLASH).ok:
+        return redirect(url_for(back))
+    return finish(url_for(back), done)
+
+
+@bp.route("/categories/<int:category_id>/archive", methods=["POST"], endpoint="category_archive")
+@bp.route("/categories/<int:category_id>/restore", methods=["POST"], endpoint="category_restore")
+@admin_required
+def category_set_active(category_id: int):
+    """Archive a category (its products keep it; new products cannot choose it), or bring it back."""
     category = _get_category(category_id)
-    if category.active != active:
-        try:
-            catalog.save_category(current_user, category, code=category.code, name=category.name,
-                                  active=active)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("admin.categories"))
-        db.session.commit()
+    active = request.endpoint == "admin.category_restore"
     verb = "restored" if active else "archived: it is no longer offered for new products"
-    flash(f"Category {category.name} {verb}.", "success")
-    return redirect(url_for("admin.categories"))
-
-
-@bp.route("/categories/<int:category_id>/archive", methods=["POST"])
-@admin_required
-def category_archive(category_id: int):
-    """Archive a category (its products keep it; new products cannot choose it)."""
-    return _set_category_active(category_id, False)
-
-
-@bp.route("/categories/<int:category_id>/restore", methods=["POST"])
-@admin_required
-def category_restore(category_id: int):
-    """Bring an archived category back."""
-    return _set_category_active(category_id, True)
+    return _archive_or_restore(None if category.active == active else lambda: catalog.save_category(
+        current_user, category, code=category.code, name=category.name, active=active),
+        "admin.categories", f"Category {category.name} {verb}.")
 
 
 # --- products -----------------------------------------------------------------------------------
@@ -123,10 +109,9 @@ def product_new():
 
     def done(product):
         if product.restricted:
-            flash(f"Product {product.sku} created. Choose the agents who may sell it.", "success")
-            return redirect(url_for("admin.product_agents", product_id=product.id))
-        flash(f"Product {product.sku} created.", "success")
-        return redirect(url_for("admin.products"))
+            return finish(url_for("admin.product_agents", product_id=product.id),
+                          f"Product {product.sku} created. Choose the agents who may sell it.")
+        return finish(url_for("admin.products"), f"Product {product.sku} created.")
 
     return form_page(form, lambda: catalog.save_product(
         current_user, None, sku=form.sku.data, name=form.name.data, category_id=form.category_id.data,
@@ -151,36 +136,18 @@ def product_edit(product_id: int):
     ), template="admin/product_form.html", done=saved(f"Saved {product.sku}.", "admin.products"), product=product)
 
 
-def _set_product_active(product_id: int, active: bool):
-    """Archive or restore a product through the catalogue service, then back to the list."""
+@bp.route("/products/<int:product_id>/archive", methods=["POST"], endpoint="product_archive")
+@bp.route("/products/<int:product_id>/restore", methods=["POST"], endpoint="product_restore")
+@admin_required
+def product_set_active(product_id: int):
+    """Archive a product (no new sales, its history stays), or make it sellable again."""
     product = catalog.get_product(product_id)
-    if product.active != active:
-        try:
-            catalog.save_product(current_user, product, sku=product.sku, name=product.name,
-                                 category_id=product.category_id, list_price_cents=product.list_price_cents,
-                                 active=active, restricted=product.restricted)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(exc.message, "error")
-            return redirect(url_for("admin.products"))
-        db.session.commit()
+    active = request.endpoint == "admin.product_restore"
     verb = "restored: agents can sell it again" if active else "archived: it can no longer be sold"
-    flash(f"Product {product.sku} {verb}.", "success")
-    return redirect(url_for("admin.products"))
-
-
-@bp.route("/products/<int:product_id>/archive", methods=["POST"])
-@admin_required
-def product_archive(product_id: int):
-    """Archive a product: no new sales, its history stays."""
-    return _set_product_active(product_id, False)
-
-
-@bp.route("/products/<int:product_id>/restore", methods=["POST"])
-@admin_required
-def product_restore(product_id: int):
-    """Make an archived product sellable again."""
-    return _set_product_active(product_id, True)
+    return _archive_or_restore(None if product.active == active else lambda: catalog.save_product(
+        current_user, product, sku=product.sku, name=product.name, category_id=product.category_id,
+        list_price_cents=product.list_price_cents, active=active, restricted=product.restricted),
+        "admin.products", f"Product {product.sku} {verb}.")
 
 
 @bp.route("/products/<int:product_id>/agents", methods=["GET", "POST"])
@@ -191,17 +158,7 @@ def product_agents(product_id: int):
     assigned = _assigned_agent_ids(product)
     form = ProductAgentsForm(data={"agent_ids": sorted(assigned)})
     form.set_agents(accounts.list_agents(keep_ids=assigned))
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                catalog.set_product_agents(current_user, product, set(form.agent_ids.data or ()))
-            except ServiceError as exc:
-                db.session.rollback()
-                apply_service_error(form, exc)
-            else:
-                db.session.commit()
-                count = len(form.agent_ids.data or ())
-                flash(f"{count} agent{'s' if count != 1 else ''} may sell {product.sku}.", "success")
-                return redirect(url_for("admin.products"))
-        return render_template("admin/product_agents.html", form=form, product=product), 422
-    return render_template("admin/product_agents.html", form=form, product=product)
+    count = len(form.agent_ids.data or ())
+    return form_page(form, lambda: catalog.set_product_agents(current_user, product, set(form.agent_ids.data or ())),
+                     template="admin/product_agents.html", product=product,
+                     done=saved(f"{count} agent{'s' if count != 1 else ''} may sell {product.sku}.", "admin.products"))

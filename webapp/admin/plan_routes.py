@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -17,9 +17,8 @@ from webapp.catalog import services as catalogue
 from webapp.commissions import assignments, plan_versions
 from webapp.commissions import plans as plan_service
 from webapp.commissions import simulator
-from webapp.errors import ServiceError
-from webapp.extensions import db
-from webapp.formtools import apply_service_error, db_id_or_none
+from webapp.formtools import db_id_or_none
+from webapp.web import finish, form_page, is_htmx, submit
 
 # The simulator's CSV arrives URL-encoded (commas and line breaks triple in size), and Flask's
 # default form limit (500 kB) would refuse a paste the simulator accepts (1 MB) with a bare 413.
@@ -67,11 +66,17 @@ def _wants_more_rows(form) -> bool:
     return False
 
 
-def _refused(form, exc: ServiceError) -> int:
-    """Undo the request's changes and show the service's message beside its field."""
-    db.session.rollback()
-    apply_service_error(form, exc)
-    return exc.status
+def _rules_page(form, save, *, template: str, done, **context):
+    """A plan's rules form: GET, "More rows" and a refused save (the service's status) show it
+    again with its blank rows; a save returns `done(result)` once committed."""
+    status = 200
+    if request.method == "POST" and not _wants_more_rows(form):
+        outcome = submit(form, save, error_status=None)
+        if outcome.ok:
+            return done(outcome.value)
+        status = outcome.status
+    form.add_blank_rows()
+    return render_template(template, form=form, **context), status
 
 
 @bp.route("/plans")
@@ -88,22 +93,10 @@ def plans():
 def plan_new():
     """Create a plan with its first version."""
     form = _rules_form(PlanCreateForm, data=_prefill({"effective_from": clock.today().isoformat()}))
-    status = 200
-    if request.method == "POST" and not _wants_more_rows(form):
-        status = 422
-        if form.validate_on_submit():
-            try:
-                plan = plan_service.create_plan(
-                    current_user, name=form.name.data, description=form.description.data,
-                    rules=form.rules(), effective_from=form.effective_from.date)
-            except ServiceError as exc:
-                status = _refused(form, exc)
-            else:
-                db.session.commit()
-                flash(f"Created the plan {plan.name}.", "success")
-                return redirect(url_for("admin.plan_detail", plan_id=plan.id))
-    form.add_blank_rows()
-    return render_template("admin/plans/plan_form.html", form=form), status
+    return _rules_page(form, lambda: plan_service.create_plan(
+        current_user, name=form.name.data, description=form.description.data, rules=form.rules(),
+        effective_from=form.effective_from.date), template="admin/plans/plan_form.html",
+        done=lambda plan: finish(url_for("admin.plan_detail", plan_id=plan.id), f"Created the plan {plan.name}."))
 
 
 @bp.route("/plans/<int:plan_id>")
@@ -123,21 +116,12 @@ def version_new(plan_id: int):
     plan = plan_service.get_plan(plan_id)
     prefill = {**rules_data(plan_service.current_rules(plan)), "effective_from": clock.today().isoformat()}
     form = _rules_form(VersionCreateForm, data=_prefill(prefill))
-    status = 200
-    if request.method == "POST" and not _wants_more_rows(form):
-        status = 422
-        if form.validate_on_submit():
-            try:
-                version = plan_versions.add_version(current_user, plan, form.rules(), form.effective_from.date)
-            except ServiceError as exc:
-                status = _refused(form, exc)
-            else:
-                db.session.commit()
-                flash(f"Added version {version.version} of {plan.name}, effective from "
-                      f"{version.effective_from.isoformat()}.", "success")
-                return redirect(url_for("admin.plan_detail", plan_id=plan.id))
-    form.add_blank_rows()
-    return render_template("admin/plans/version_form.html", form=form, plan=plan, version=None), status
+    return _rules_page(form, lambda: plan_versions.add_version(current_user, plan, form.rules(),
+                                                               form.effective_from.date),
+                       template="admin/plans/version_form.html", plan=plan, version=None,
+                       done=lambda version: finish(url_for("admin.plan_detail", plan_id=plan.id),
+                                                   f"Added version {version.version} of {plan.name}, effective from "
+                                                   f"{version.effective_from.isoformat()}."))
 
 
 @bp.route("/plans/<int:plan_id>/versions/<int:version_id>/edit", methods=["GET", "POST"])
@@ -151,20 +135,10 @@ def version_edit(plan_id: int, version_id: int):
         return render_template("admin/plans/version_used.html", plan=plan, version=version), (
             409 if request.method == "POST" else 200)
     form = _rules_form(VersionEditForm, data=_prefill(rules_data(plan_service.rules_of(version))))
-    status = 200
-    if request.method == "POST" and not _wants_more_rows(form):
-        status = 422
-        if form.validate_on_submit():
-            try:
-                plan_versions.edit_version(current_user, version, form.rules())
-            except ServiceError as exc:
-                status = _refused(form, exc)
-            else:
-                db.session.commit()
-                flash(f"Saved version {version.version} of {plan.name}.", "success")
-                return redirect(url_for("admin.plan_detail", plan_id=plan.id))
-    form.add_blank_rows()
-    return render_template("admin/plans/version_form.html", form=form, plan=plan, version=version), status
+    return _rules_page(form, lambda: plan_versions.edit_version(current_user, version, form.rules()),
+                       template="admin/plans/version_form.html", plan=plan, version=version,
+                       done=lambda _: finish(url_for("admin.plan_detail", plan_id=plan.id),
+                                             f"Saved version {version.version} of {plan.name}."))
 
 
 @bp.route("/plans/assignments", methods=["GET", "POST"])
@@ -173,23 +147,16 @@ def plan_assignments():
     """Every agent's plan assignments, and a form to add one."""
     form = AssignmentForm(data=_prefill({"agent_id": db_id_or_none(request.args.get("agent_id", ""))}))
     form.set_choices(plan_service.assignable_agents(), plan_service.list_plans())
-    status = 200
-    if request.method == "POST":
-        status = 422
-        if form.validate_on_submit():
-            try:
-                assignment = assignments.assign_plan(
-                    current_user, agent_id=form.agent_id.data, plan_id=form.plan_id.data,
-                    effective_from=form.effective_from.date, effective_to=form.effective_to.date)
-            except ServiceError as exc:
-                status = _refused(form, exc)
-            else:
-                db.session.commit()
-                flash(f"{assignment.agent.name} is on {assignment.plan.name} from "
-                      f"{assignment.effective_from.isoformat()}.", "success")
-                return redirect(url_for("admin.plan_assignments"))
-    return render_template("admin/plans/assignments.html", form=form,
-                           assignments=plan_service.list_assignments(), today=clock.today()), status
+
+    def done(assignment):
+        return finish(url_for("admin.plan_assignments"), f"{assignment.agent.name} is on {assignment.plan.name} from "
+                                                         f"{assignment.effective_from.isoformat()}.")
+
+    return form_page(form, lambda: assignments.assign_plan(
+        current_user, agent_id=form.agent_id.data, plan_id=form.plan_id.data,
+        effective_from=form.effective_from.date, effective_to=form.effective_to.date),
+        template="admin/plans/assignments.html", done=done, error_status=None,
+        assignments=plan_service.list_assignments(), today=clock.today())
 
 
 @bp.route("/plans/assignments/<int:assignment_id>/end", methods=["GET", "POST"])
@@ -199,20 +166,11 @@ def assignment_end(assignment_id: int):
     assignment = plan_service.get_assignment(assignment_id)
     default_end = assignment.effective_to or max(clock.today(), assignment.effective_from)
     form = EndAssignmentForm(data=_prefill({"effective_to": default_end.isoformat()}))
-    status = 200
-    if request.method == "POST":
-        status = 422
-        if form.validate_on_submit():
-            try:
-                assignments.end_assignment(current_user, assignment, form.effective_to.date)
-            except ServiceError as exc:
-                status = _refused(form, exc)
-            else:
-                db.session.commit()
-                flash(f"{assignment.agent.name}'s {assignment.plan.name} assignment ends on "
-                      f"{assignment.effective_to.isoformat()}.", "success")
-                return redirect(url_for("admin.plan_assignments"))
-    return render_template("admin/plans/assignment_end.html", form=form, assignment=assignment), status
+    return form_page(form, lambda: assignments.end_assignment(current_user, assignment, form.effective_to.date),
+                     template="admin/plans/assignment_end.html", error_status=None, assignment=assignment,
+                     done=lambda _: finish(url_for("admin.plan_assignments"),
+                                           f"{assignment.agent.name}'s {assignment.plan.name} assignment ends on "
+                                           f"{assignment.effective_to.isoformat()}."))
 
 
 @bp.route("/plans/simulator", methods=["GET", "POST"])
@@ -224,21 +182,14 @@ def plan_simulator():
     form.set_versions(plan_service.list_plans())
     result, status = None, 200
     if request.method == "POST" and not _wants_more_rows(form):
-        status = 422
-        if form.validate_on_submit():
-            try:
-                plan = simulator.plan_for_simulation(
-                    form.version_id.data, form.rules() if form.has_rules() else None)
-                result = simulator.simulate_sales(plan, simulator.parse_sales_csv(form.sales_csv.data))
-            except ServiceError as exc:
-                status = _refused(form, exc)
-            else:
-                status = 200
+        # Writes nothing: rolled back whatever happens.
+        outcome = submit(form, lambda: simulator.simulate_sales(
+            simulator.plan_for_simulation(form.version_id.data, form.rules() if form.has_rules() else None),
+            simulator.parse_sales_csv(form.sales_csv.data)), error_status=None, commit=False)
+        result, status = outcome.value, outcome.status
     form.add_blank_rows()
-    template = "admin/plans/simulator.html"
     # htmx posts target only the simulator block; a full page includes the same partial.
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "simulator":
-        template = "admin/plans/_simulator.html"
+    template = "admin/plans/_simulator.html" if is_htmx("simulator") else "admin/plans/simulator.html"
     return render_template(template, form=form, result=result), status
 
 

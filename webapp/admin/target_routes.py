@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_login import current_user
 
 from webapp import clock
@@ -15,10 +15,8 @@ from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
 from webapp.auth.models import Role
 from webapp.commissions import plans
-from webapp.errors import ServiceError
-from webapp.extensions import db
-from webapp.formtools import apply_service_error
 from webapp.money import from_cents, to_cents
+from webapp.web import finish, is_htmx, submit
 
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 
@@ -32,11 +30,6 @@ def _parse_month(text: str | None) -> date | None:
         return date(int(match.group(1)), int(match.group(2)), 1)
     except ValueError:
         return None
-
-
-def _is_htmx() -> bool:
-    """True for a request sent by htmx (it then gets a fragment, not a page)."""
-    return request.headers.get("HX-Request") == "true"
 
 
 def _target_rows(month: date, posted: tuple[int, TargetForm] | None = None) -> list[dict]:
@@ -82,18 +75,9 @@ def target_set(agent_id: int):
         abort(404)
     month = _parse_month(request.args.get("month")) or abort(400)
     form = TargetForm()
-    saved = False
-    if form.validate_on_submit():
-        try:
-            plans.set_target(current_user, agent_id=agent.id, month=month,
-                             amount_cents=to_cents(form.amount.decimal))
-        except ServiceError as exc:
-            db.session.rollback()
-            apply_service_error(form, exc)
-        else:
-            db.session.commit()
-            saved = True
-    if _is_htmx():
+    saved = submit(form, lambda: plans.set_target(current_user, agent_id=agent.id, month=month,
+                                                  amount_cents=to_cents(form.amount.decimal))).ok
+    if is_htmx():
         target = plans.target_for(agent.id, month)
         if saved:  # show the amount as stored (25000 -> 25000.00), not as typed
             form = TargetForm(formdata=None, amount=str(from_cents(target.amount_cents)))
@@ -101,7 +85,7 @@ def target_set(agent_id: int):
         return render_template("admin/partials/_target_row.html", row=row, month=month,
                                saved=saved), 200 if saved else 422
     if saved:
-        flash(f"Target for {agent.name} in {month:%B %Y} saved.", "success")
-        return redirect(url_for("admin.targets", month=month.strftime("%Y-%m")))
+        return finish(url_for("admin.targets", month=month.strftime("%Y-%m")),
+                      f"Target for {agent.name} in {month:%B %Y} saved.")
     return render_template("admin/targets.html", month=month, month_text=month.strftime("%Y-%m"),
                            rows=_target_rows(month, posted=(agent.id, form)), links=_month_links(month)), 422

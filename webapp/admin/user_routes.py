@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template, url_for
 from flask_login import current_user
 
 from webapp.admin import bp
 from webapp.admin.forms import UserCreateForm, UserEditForm
 from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
-from webapp.formtools import form_page, saved
+from webapp.web import finish, form_page, saved
 
 
 @bp.route("/users")
@@ -25,15 +25,11 @@ def user_new():
     """Create a user."""
     form = UserCreateForm()
     form.set_managers(accounts.list_managers())
-
-    def done(user):
-        flash(f"{user.name} can now sign in as {user.email}.", "success")
-        return redirect(url_for("admin.users"))
-
     return form_page(form, lambda: accounts.create_user(
         current_user, email=form.email.data, name=form.name.data, role=form.role.data,
         password=form.password.data, manager_id=form.manager_id.data,
-    ), template="admin/user_form.html", done=done, user=None)
+    ), template="admin/user_form.html", user=None,
+        done=lambda user: finish(url_for("admin.users"), f"{user.name} can now sign in as {user.email}."))
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])

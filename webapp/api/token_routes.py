@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.api import tokens_bp
 from webapp.api.token_forms import TokenForm
 from webapp.auth import tokens
-from webapp.errors import ServiceError
-from webapp.extensions import db
-from webapp.formtools import apply_service_error
+from webapp.web import finish, run_service, submit
 
 
 @tokens_bp.route("/tokens", methods=["GET", "POST"])
@@ -20,18 +18,10 @@ def tokens_page():
     form = TokenForm()
     created, status = None, 200
     if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                _, created = tokens.create_token(current_user, name=form.name.data, scope=form.scope.data)
-            except ServiceError as exc:
-                db.session.rollback()
-                apply_service_error(form, exc)
-                status = 422
-            else:
-                db.session.commit()
-                form = TokenForm(formdata=None)
-        else:
-            status = 422
+        outcome = submit(form, lambda: tokens.create_token(current_user, name=form.name.data, scope=form.scope.data))
+        status = outcome.status
+        if outcome.ok:
+            created, form = outcome.value[1], TokenForm(formdata=None)
     return render_template("api/tokens.html", form=form, created=created,
                            items=tokens.tokens_of(current_user)), status
 
@@ -40,8 +30,6 @@ def tokens_page():
 @login_required
 def revoke(token_id: int):
     """Revoke one of the user's tokens (another user's token: 404)."""
-    token = tokens.revoke_token(current_user, token_id)
-    db.session.commit()
-    flash(f"Token {token.name} ({token.prefix}…) is revoked.", "success")
-    return redirect(url_for("api_tokens.tokens_page"))
+    token = run_service(lambda: tokens.revoke_token(current_user, token_id)).value
+    return finish(url_for("api_tokens.tokens_page"), f"Token {token.name} ({token.prefix}…) is revoked.")
 

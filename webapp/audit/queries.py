@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app, url_for
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, select
 
 from webapp import clock
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
 from webapp.extensions import db
 from webapp.money import format_money, format_rate
+from webapp.paging import Paged, Window, paginate
 
 PAGE_SIZE = 50
 SYSTEM = "system"
@@ -38,7 +39,6 @@ class AuditFilters:
     action: str | None = None
     start: date | None = None
     end: date | None = None
-    page: int = 1
 
 
 @dataclass(frozen=True)
@@ -78,13 +78,11 @@ class EventRow:
 
 
 @dataclass(frozen=True)
-class AuditPage:
+class AuditPage(Paged):
     """One page of events, newest first."""
 
     rows: list[EventRow]
-    total: int
-    page: int
-    pages: int
+    window: Window
 
 
 def known_actions() -> list[str]:
@@ -166,15 +164,10 @@ def _object_url(event: AuditEvent) -> str | None:
     return url_for(page[0], **{page[1]: event.object_id})
 
 
-def search(filters: AuditFilters) -> AuditPage:
-    """The page of events matching the filters, newest first, with their changes."""
-    query = _filtered(filters)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
-    events = list(db.session.scalars(
-        query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+def search(filters: AuditFilters, page: int = 1) -> AuditPage:
+    """Page `page` of the events matching the filters, newest first, with their changes."""
+    window, query = paginate(_filtered(filters), page, PAGE_SIZE)
+    events = list(db.session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())))
     actors = dict(db.session.execute(
         select(User.id, User.name).where(User.id.in_({e.actor_id for e in events if e.actor_id}))).all())
     zone = clock.installation_zone()
@@ -183,4 +176,4 @@ def search(filters: AuditFilters) -> AuditPage:
         rows.append(EventRow(event=event, at=event.at.astimezone(zone),
                              actor=actors.get(event.actor_id, "System") if event.actor_id else "System",
                              changes=diff(event.before, event.after), object_url=_object_url(event)))
-    return AuditPage(rows=rows, total=total, page=page, pages=pages)
+    return AuditPage(rows=rows, window=window)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth import bp
 from webapp.auth import services
 from webapp.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm
-from webapp.errors import ServiceError
-from webapp.extensions import db, limiter, login_manager
+from webapp.extensions import limiter, login_manager
+from webapp.web import check, finish, run_service, submit
 
 
 @login_manager.user_loader
@@ -69,26 +69,26 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
+def _signed_out(end_sessions, message: str):
+    """End the user's sessions with `end_sessions(user)`, then this browser's, and say so."""
+    user = current_user._get_current_object()
+    run_service(lambda: end_sessions(user))
+    logout_user()
+    return finish(url_for("auth.login"), message, category="info")
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
     """Sign out (POST only, so a link on another site cannot sign anyone out) for good."""
-    services.sign_out(current_user._get_current_object())
-    db.session.commit()
-    logout_user()
-    flash("You are signed out, here and on any other device where you were signed in.", "info")
-    return redirect(url_for("auth.login"))
+    return _signed_out(services.sign_out, "You are signed out, here and on any other device where you were signed in.")
 
 
 @bp.route("/profile/sign-out-everywhere", methods=["POST"])
 @login_required
 def sign_out_everywhere():
     """End all of the user's sessions and remember-me cookies, this one included."""
-    services.sign_out_everywhere(current_user._get_current_object())
-    db.session.commit()
-    logout_user()
-    flash("You are signed out on every device. Sign in again to continue.", "info")
-    return redirect(url_for("auth.login"))
+    return _signed_out(services.sign_out_everywhere, "You are signed out on every device. Sign in again to continue.")
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -96,11 +96,10 @@ def sign_out_everywhere():
 def forgot_password():
     """Ask for a reset link; the answer never reveals whether the email is known."""
     form = ForgotPasswordForm()
-    if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
-        db.session.commit()  # known or not, the same commit: the reset email goes out after it
-        flash("If an active account uses that email, a reset link is on its way.", "info")
-        return redirect(url_for("auth.login"))
+    # Known or not, the same commit: the reset email goes out after it.
+    if submit(form, lambda: services.request_password_reset(form.email.data)).ok:
+        return finish(url_for("auth.login"), "If an active account uses that email, a reset link is on its way.",
+                      category="info")
     status = 422 if request.method == "POST" else 200
     return render_template("auth/forgot.html", form=form), status
 
@@ -108,22 +107,15 @@ def forgot_password():
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     """Set a new password from an emailed link (single use, expiring)."""
-    try:
-        services.user_for_reset_token(token)
-    except ServiceError as exc:
-        return render_template("auth/reset_invalid.html", message=exc.message), exc.status
+    valid = check(lambda: services.user_for_reset_token(token), unplaced=None)
+    if not valid.ok:
+        return render_template("auth/reset_invalid.html", message=valid.error.message), valid.status
     form = ResetPasswordForm()
     status = 200
-    if form.validate_on_submit():
-        try:
-            services.reset_password(token, form.password.data)
-        except ServiceError as exc:
-            form.password.errors.append(exc.message)
-            status = 422
-        else:
-            db.session.commit()
-            flash("Your password is changed. Sign in with the new one.", "success")
-            return redirect(url_for("auth.login"))
-    elif request.method == "POST":
-        status = 422
+    if request.method == "POST":
+        # Every refusal (a weak password, or the link used meanwhile) is said beside the password.
+        outcome = submit(form, lambda: services.reset_password(token, form.password.data), unplaced="password")
+        if outcome.ok:
+            return finish(url_for("auth.login"), "Your password is changed. Sign in with the new one.")
+        status = outcome.status
     return render_template("auth/reset.html", form=form, token=token), status

@@ -8,10 +8,9 @@ from flask_login import current_user
 from webapp.auth.decorators import agent_required
 from webapp.disputes import services as service
 from webapp.disputes.forms import DisputeOpenForm, DisputeReplyForm
-from webapp.disputes.thread import refused, reply_view
-from webapp.errors import ServiceError
-from webapp.extensions import db
+from webapp.disputes.thread import reply_view, submit_dispute
 from webapp.sales import bp
+from webapp.web import finish
 
 
 @bp.route("/ledger/<int:entry_id>/dispute", methods=["GET", "POST"])
@@ -26,16 +25,11 @@ def dispute_entry(entry_id: int):
     form = DisputeOpenForm() if request.method == "POST" else DisputeOpenForm(formdata=None)
     status = 200
     if request.method == "POST":
-        status = 422
-        if form.validate():
-            try:
-                dispute = service.open_dispute(current_user, entry.id, form.comment.data)
-            except ServiceError as exc:
-                status = refused(form, exc)
-            else:
-                db.session.commit()
-                flash("Your dispute is with your manager. You will get an email when they reply.", "success")
-                return redirect(url_for("sales.my_dispute", dispute_id=dispute.id))
+        outcome = submit_dispute(form, lambda: service.open_dispute(current_user, entry.id, form.comment.data))
+        if outcome.ok:
+            return finish(url_for("sales.my_dispute", dispute_id=outcome.value.id),
+                          "Your dispute is with your manager. You will get an email when they reply.")
+        status = outcome.status
     return render_template("sales/disputes/new.html", entry=entry, form=form,
                            existing=service.open_dispute_for(entry.id)), status
 
@@ -64,5 +58,4 @@ def my_dispute(dispute_id: int):
 @agent_required
 def my_dispute_reply(dispute_id: int):
     """Add the agent's message to one of their disputes."""
-    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="sales.my_dispute",
-                      reply_endpoint="sales.my_dispute_reply", page=_page)
+    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="sales.my_dispute", page=_page)

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 
 from flask import abort, current_app, jsonify, request
 
-from webapp.extensions import csrf, db
+from webapp.extensions import csrf
 from webapp.mail import bp
 from webapp.mail.events import record_mailchimp_event
+from webapp.web import run_service
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,5 @@ def mailchimp():
         abort(400)
     # Events about messages we do not know (other apps on the account, test events) are
     # acknowledged all the same: Mailchimp retries any call that does not answer 2xx.
-    applied = sum(record_mailchimp_event(event) for event in events if isinstance(event, dict))
-    db.session.commit()
+    applied = run_service(lambda: sum(record_mailchimp_event(e) for e in events if isinstance(e, dict))).value
     return jsonify(received=len(events), applied=applied)

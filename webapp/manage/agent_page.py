@@ -15,28 +15,23 @@ from webapp.manage.money_forms import AdjustmentForm, PayoutForm
 from webapp.sales import portal
 from webapp.sales.models import SaleStatus
 from webapp.statements.queries import agent_statements
+from webapp.web import is_htmx, requested_page
 
 SALES_ID = "agent-sales"
 
 
-def _is_htmx_for(target: str) -> bool:
-    """True when htmx asks for the fragment with this id (others get the full page)."""
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == target
-
-
 def _sale_filters() -> portal.SaleFilters:
-    """The agent page's sales filter (status) and page from the URL; junk is ignored."""
+    """The agent page's sales filter (status) from the URL; junk is ignored."""
     status = request.args.get("status")
-    return portal.SaleFilters(status=status if status in set(SaleStatus) else None,
-                              page=request.args.get("page", 1, type=int) or 1)
+    return portal.SaleFilters(status=status if status in set(SaleStatus) else None)
 
 
 def render_agent_page(agent, *, payout_form: PayoutForm | None = None, adjustment_form: AdjustmentForm | None = None,
                       void_errors: dict | None = None, reverse_errors: dict | None = None, status: int = 200):
     """The agent page with its forms (fresh, or as posted with their errors beside the fields)."""
     filters = _sale_filters()
-    sales = portal.list_sales(agent.id, filters)
-    if _is_htmx_for(SALES_ID):
+    sales = portal.list_sales(agent.id, filters, requested_page())
+    if is_htmx(SALES_ID):
         return render_template("review/partials/_agent_sales.html", agent=agent, sales=sales, filters=filters,
                                void_errors=void_errors or {}), status
     show_all = request.args.get("ledger") == "all"

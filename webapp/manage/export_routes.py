@@ -9,10 +9,9 @@ from webapp import clock
 from webapp.auth.decorators import manager_required
 from webapp.auth.models import Role
 from webapp.commissions.periods import last_closed_end, period_bounds, month_cadence
-from webapp.errors import ServiceError
-from webapp.formtools import apply_service_error
 from webapp.manage import bp, exports
 from webapp.manage.export_forms import LedgerExportForm, SalesExportForm
+from webapp.web import check
 
 
 def _default_range() -> tuple[str, str]:
@@ -54,11 +53,10 @@ def _csv_response(chunks, filename: str) -> Response:
 def export_sales():
     """Sales dated in the range (your team; admins: all), streamed as CSV."""
     form = SalesExportForm(request.args)
-    try:
-        export = exports.parse_request(form.start.data, form.end.data, form.status.data)
-    except ServiceError as exc:
-        apply_service_error(form, exc)
+    asked = check(lambda: exports.parse_request(form.start.data, form.end.data, form.status.data), form=form)
+    if not asked.ok:
         return _page(sales_form=form, status=422)
+    export = asked.value
     suffix = f"_{export.status}" if export.status else ""
     return _csv_response(exports.sales_csv(current_user._get_current_object(), export),
                          f"sales_{export.slug}{suffix}.csv")
@@ -69,10 +67,9 @@ def export_sales():
 def export_ledger():
     """Ledger entries of the periods starting in the range (your team; admins: all), as CSV."""
     form = LedgerExportForm(request.args)
-    try:
-        export = exports.parse_request(form.start.data, form.end.data)
-    except ServiceError as exc:
-        apply_service_error(form, exc)
+    asked = check(lambda: exports.parse_request(form.start.data, form.end.data), form=form)
+    if not asked.ok:
         return _page(ledger_form=form, status=422)
+    export = asked.value
     return _csv_response(exports.ledger_csv(current_user._get_current_object(), export),
                          f"ledger_{export.slug}.csv")

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Response, flash, redirect, render_template, url_for
+from flask import Response, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from webapp.auth.decorators import manager_required
-from webapp.errors import ServiceError
-from webapp.extensions import db
-from webapp.formtools import apply_service_error
 from webapp.manage import bp
 from webapp.manage.import_forms import ConfirmForm, UploadForm
 from webapp.sales import imports
 from webapp.sales.csv_format import BOM, IMPORT_COLUMNS
+from webapp.web import finish, run_service
 
 # The preview lists this many rows and errors; the counts above it cover the whole file.
 SHOWN_ROWS = 200
-CONCURRENT = ("Another import with some of these keys ran at the same moment. "
-              "Reload this page to see what is left to import.")
 
 
 def _user():
@@ -45,12 +40,10 @@ def imports_page():
     if storage is None or not getattr(storage, "filename", ""):
         form.file.errors.append("Choose a CSV file to upload.")
         return _upload_page(form, 422)
-    try:
-        upload = imports.store_upload(_user(), storage.stream, storage.filename)
-    except ServiceError as exc:
-        apply_service_error(form, exc)
-        return _upload_page(form, exc.status)
-    return redirect(url_for("review.import_preview", upload_id=upload.id))
+    stored = run_service(lambda: imports.store_upload(_user(), storage.stream, storage.filename), form=form)
+    if not stored.ok:
+        return _upload_page(form, stored.status)
+    return redirect(url_for("review.import_preview", upload_id=stored.value.id))
 
 
 @bp.route("/imports/template.csv")
@@ -62,16 +55,9 @@ def import_template():
     return response
 
 
-def _dry_run(upload: imports.Upload):
-    """Run the import and roll it back: (result, file error message)."""
-    try:
-        return imports.run_import(_user(), upload.read()), None
-    except ServiceError as exc:
-        return None, exc.message
-    except IntegrityError:
-        return None, CONCURRENT
-    finally:
-        db.session.rollback()
+def _import(upload: imports.Upload, commit):
+    """Run the import of a stored upload, committed when `commit` holds for its result."""
+    return run_service(lambda: imports.run_import(_user(), upload.read()), unplaced=None, commit=commit)
 
 
 def _preview_page(upload: imports.Upload, result, file_error: str | None, status: int = 200):
@@ -86,8 +72,8 @@ def _preview_page(upload: imports.Upload, result, file_error: str | None, status
 def import_preview(upload_id: str):
     """Dry run of a stored upload: what would be created or skipped, and every row's errors."""
     upload = imports.get_upload(_user(), upload_id)
-    result, file_error = _dry_run(upload)
-    return _preview_page(upload, result, file_error)
+    dry_run = _import(upload, commit=False)
+    return _preview_page(upload, dry_run.value, dry_run.error.message if dry_run.error else None)
 
 
 @bp.route("/imports/<upload_id>", methods=["POST"])
@@ -95,19 +81,13 @@ def import_preview(upload_id: str):
 def import_confirm(upload_id: str):
     """Import a stored upload: every row or, if any row fails, nothing."""
     upload = imports.get_upload(_user(), upload_id)
-    try:
-        result = imports.run_import(_user(), upload.read())
-    except ServiceError as exc:
-        db.session.rollback()
-        return _preview_page(upload, None, exc.message, 422)
-    except IntegrityError:
-        # Another of your imports wrote the same keys (for other agents) at the same moment.
-        db.session.rollback()
-        return _preview_page(upload, None, CONCURRENT, 409)
-    if not result.ok:
-        db.session.rollback()
+    # Every row or nothing: an import with row errors is rolled back and previewed again.
+    outcome = _import(upload, commit=lambda result: result.ok)
+    if not outcome.ok:
+        return _preview_page(upload, None, outcome.error.message, outcome.status)
+    result = outcome.value
+    if not outcome.committed:
         return _preview_page(upload, result, None, 422)
-    db.session.commit()
     imports.discard_upload(upload)
     created, skipped = len(result.to_create), len(result.skipped)
     message = f"Imported {created} sale{'s' if created != 1 else ''} from {upload.filename}."
@@ -115,5 +95,4 @@ def import_confirm(upload_id: str):
         message += f" {skipped} row{'s were' if skipped != 1 else ' was'} already imported and skipped."
     if created:
         message += " Sales you enter wait for another manager or an admin to approve them."
-    flash(message, "success")
-    return redirect(url_for("review.imports_page"))
+    return finish(url_for("review.imports_page"), message)

@@ -7,7 +7,7 @@ as voiding twice with a message at the top (409). Nothing is written unless ever
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.auth.access import visible_agent, visible_payout, visible_sale
@@ -18,7 +18,7 @@ from webapp.commissions.adjustments import add_manual_adjustment
 from webapp.commissions.periods import closed_periods
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.formtools import apply_service_error, parse_iso_date
+from webapp.formtools import parse_iso_date
 from webapp.manage import bp
 from webapp.manage import team as team_service
 from webapp.manage.agent_page import render_agent_page
@@ -26,8 +26,7 @@ from webapp.manage.money_forms import AdjustmentForm, PayoutForm
 from webapp.money import format_money
 from webapp.sales import services as sales
 from webapp.sales.sale_page import render_sale_page
-
-REVIEW_CHANGED = "review-changed"
+from webapp.web import FLASH, REVIEW_CHANGED, check, finish, run_service, submit
 
 
 def _money(cents: int) -> str:
@@ -36,12 +35,16 @@ def _money(cents: int) -> str:
 
 
 def _done(location: str, message: str):
-    """Commit, flash, redirect; htmx listeners hear that figures changed."""
-    db.session.commit()
-    flash(message, "success")
-    response = redirect(location)
-    response.headers["HX-Trigger"] = REVIEW_CHANGED
-    return response
+    """After the commit: flash, redirect; htmx listeners hear that figures changed."""
+    return finish(location, message, trigger=REVIEW_CHANGED)
+
+
+def _reason_error(exc: ServiceError, reason: str) -> dict | None:
+    """A refusal about the reason, to show beside the reason typed; any other is flashed (None)."""
+    if exc.field == "reason":
+        return {"message": exc.message, "reason": reason}
+    flash(exc.message, "error")
+    return None
 
 
 # ---- Void ------------------------------------------------------------------------------------
@@ -54,13 +57,9 @@ def void_sale(sale_id: int):
     sale = visible_sale(current_user, sale_id)
     back = "agent" if request.form.get("back") == "agent" else "sale"
     reason = request.form.get("reason", "")
-    try:
-        sales.void_sale(current_user, sale, reason)
-    except ServiceError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            raise
-        return _void_failed(sale, back, reason, exc)
+    outcome = run_service(lambda: sales.void_sale(current_user, sale, reason), unplaced=None)
+    if not outcome.ok:
+        return _void_failed(sale, back, reason, outcome.error)
     location = (url_for("review.agent_detail", agent_id=sale.agent_id) + f"#sale-{sale.id}" if back == "agent"
                 else url_for("sales.detail", sale_id=sale.id))
     return _done(location, f"Sale #{sale.id} voided; {sale.agent.name} has been emailed the reason.")
@@ -69,9 +68,7 @@ def void_sale(sale_id: int):
 def _void_failed(sale, back: str, reason: str, exc: ServiceError):
     """Show the page the void form was on again: the message beside the reason, or on top (409)."""
     db.session.refresh(sale)
-    error = {"message": exc.message, "reason": reason} if exc.field == "reason" else None
-    if error is None:
-        flash(exc.message, "error")
+    error = _reason_error(exc, reason)
     if back == "agent":
         return render_agent_page(sale.agent, void_errors={sale.id: error} if error else None, status=exc.status)
     return render_sale_page(sale, void_error=error, status=exc.status)
@@ -80,24 +77,25 @@ def _void_failed(sale, back: str, reason: str, exc: ServiceError):
 # ---- Manual adjustments ----------------------------------------------------------------------
 
 
+def _agent_form(agent_id: int, form_class, save, *, form_name: str, anchor: str, message):
+    """Post a money form of the agent page: `save(agent, form)` recorded, back to its section
+    (`anchor`) with `message(result, agent)`; refused, the page again with the form (the page's
+    `form_name`) as posted, its errors beside the fields (422)."""
+    agent = visible_agent(current_user, agent_id)
+    form = form_class(request.form)
+    outcome = submit(form, lambda: save(agent, form))
+    if outcome.ok:
+        return _done(url_for("review.agent_detail", agent_id=agent.id) + anchor, message(outcome.value, agent))
+    return render_agent_page(agent, **{form_name: form}, status=outcome.status)
+
+
 @bp.route("/agents/<int:agent_id>/adjustments", methods=["POST"])
 @manager_required
 def add_adjustment(agent_id: int):
     """Post a manual adjustment (signed amount, reason) to an agent's ledger in today's period."""
-    agent = visible_agent(current_user, agent_id)
-    form = AdjustmentForm(request.form)
-    if form.validate():
-        try:
-            entry = add_manual_adjustment(current_user, agent.id, form.amount_cents, form.reason.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            if exc.status == 404:
-                raise
-            apply_service_error(form, exc)
-        else:
-            return _done(url_for("review.agent_detail", agent_id=agent.id) + "#ledger",
-                         f"Adjustment of {_money(entry.amount_cents)} posted for {agent.name}.")
-    return render_agent_page(agent, adjustment_form=form, status=422)
+    return _agent_form(agent_id, AdjustmentForm, lambda agent, form: add_manual_adjustment(
+        current_user, agent.id, form.amount_cents, form.reason.data), form_name="adjustment_form", anchor="#ledger",
+        message=lambda entry, agent: f"Adjustment of {_money(entry.amount_cents)} posted for {agent.name}.")
 
 
 # ---- Payouts ---------------------------------------------------------------------------------
@@ -107,23 +105,10 @@ def add_adjustment(agent_id: int):
 @manager_required
 def record_payout(agent_id: int):
     """Record a payout for one agent (capped at the unpaid balance unless marked as an advance)."""
-    agent = visible_agent(current_user, agent_id)
-    form = PayoutForm(request.form)
-    if form.validate():
-        try:
-            payout = payout_service.record_payout(
-                current_user, agent_id=agent.id, amount_cents=form.amount_cents,
-                paid_on=parse_iso_date(form.paid_on.data), reference=form.reference.data,
-                advance=form.advance.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            if exc.status == 404:
-                raise
-            apply_service_error(form, exc)
-        else:
-            return _done(url_for("review.agent_detail", agent_id=agent.id) + "#payouts",
-                         f"Payout of {_money(payout.amount_cents)} to {agent.name} recorded.")
-    return render_agent_page(agent, payout_form=form, status=422)
+    return _agent_form(agent_id, PayoutForm, lambda agent, form: payout_service.record_payout(
+        current_user, agent_id=agent.id, amount_cents=form.amount_cents, paid_on=parse_iso_date(form.paid_on.data),
+        reference=form.reference.data, advance=form.advance.data), form_name="payout_form", anchor="#payouts",
+        message=lambda payout, agent: f"Payout of {_money(payout.amount_cents)} to {agent.name} recorded.")
 
 
 @bp.route("/payouts/<int:payout_id>/reverse", methods=["POST"])
@@ -134,17 +119,13 @@ def reverse_payout(payout_id: int):
     agent = visible_agent(current_user, payout.agent_id)
     back = "payouts" if request.form.get("back") == "payouts" else "agent"
     reason = request.form.get("reason", "")
-    try:
-        payout_service.reverse_payout(current_user, payout, reason=reason)
-    except ServiceError as exc:
-        db.session.rollback()
-        error = {"message": exc.message, "reason": reason} if exc.field == "reason" else None
-        if error is None:
-            flash(exc.message, "error")
+    outcome = run_service(lambda: payout_service.reverse_payout(current_user, payout, reason=reason), unplaced=None)
+    if not outcome.ok:
+        error = _reason_error(outcome.error, reason)
         errors = {payout.id: error} if error else None
         if back == "payouts":
-            return _payouts_page(reverse_errors=errors), exc.status
-        return render_agent_page(agent, reverse_errors=errors, status=exc.status)
+            return _payouts_page(reverse_errors=errors), outcome.status
+        return render_agent_page(agent, reverse_errors=errors, status=outcome.status)
     location = (url_for("review.payouts") if back == "payouts"
                 else url_for("review.agent_detail", agent_id=agent.id) + "#payouts")
     return _done(location, f"Payout #{payout.id} of {_money(payout.amount_cents)} reversed.")
@@ -173,12 +154,10 @@ def _closed_period(value: str | None):
     closed = closed_periods()
     if not (value or "").strip():
         return (closed[0], None) if closed else (None, None)
-    try:
-        period = team_service.resolve_period(value)
-    except ServiceError as exc:
-        if exc.status == 404:
-            raise
-        return None, exc.message
+    named = check(lambda: team_service.resolve_period(value), unplaced=None)
+    if not named.ok:
+        return None, named.error.message
+    period = named.value
     if period.is_open:
         return None, f"{period.label} is still open; its statements are paid once it is closed."
     return period, None
@@ -209,18 +188,15 @@ def pay_period():
     period, error = _closed_period(request.form.get("period"))
     if period is None:
         return _pay_period_page(None, error or "Choose a closed period.", 422)
-    try:
-        made = period_payments.pay_period(current_user, period, request.form.get("digest"))
-    except ServiceError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            raise
-        flash(exc.message, "error")
-        return _pay_period_page(period, status=exc.status)
+    # Nothing to pay is no change: rolled back, and said plainly.
+    outcome = run_service(lambda: period_payments.pay_period(current_user, period, request.form.get("digest")),
+                          unplaced=FLASH, commit=bool)
+    if not outcome.ok:
+        return _pay_period_page(period, status=outcome.status)
+    made = outcome.value
     if not made:
-        db.session.rollback()
-        flash(f"Every statement of {period.label} is already paid; nothing was recorded.", "info")
-        return redirect(url_for("review.payouts"))
+        return finish(url_for("review.payouts"),
+                      f"Every statement of {period.label} is already paid; nothing was recorded.", category="info")
     total = sum(p.amount_cents for p in made)
     return _done(url_for("review.payouts"),
                  f"Paid {len(made)} statement{'s' if len(made) != 1 else ''} of {period.label}: {_money(total)}.")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template, url_for
 from flask_login import current_user
 
 from webapp.auth.decorators import manager_required
 from webapp.auth.models import Role
-from webapp.errors import ServiceError
-from webapp.extensions import db
 from webapp.manage import bp
 from webapp.manage import periods
 from webapp.manage.period_forms import CloseForm
+from webapp.web import finish, run_service
 
 
 def _user():
@@ -44,15 +43,8 @@ def period_close(period_id: int):
 @manager_required
 def period_close_confirm(period_id: int):
     """Close the period for every team (409 with the reason when it cannot be closed)."""
-    try:
-        period = periods.close(_user(), period_id)
-    except ServiceError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            raise
-        return _close_page(periods.get_period(period_id), exc.message, exc.status)
-    label = period.label
-    db.session.commit()
-    flash(f"{label} is closed: its entries are frozen, and later changes post to the next open period.",
-          "success")
-    return redirect(url_for("review.periods_page"))
+    outcome = run_service(lambda: periods.close(_user(), period_id).label, unplaced=None)
+    if not outcome.ok:
+        return _close_page(periods.get_period(period_id), outcome.error.message, outcome.status)
+    return finish(url_for("review.periods_page"),
+                  f"{outcome.value} is closed: its entries are frozen, and later changes post to the next open period.")

@@ -24,6 +24,7 @@ from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none
 from webapp.money import format_money, to_cents
+from webapp.paging import Paged, Window, paginate
 from webapp.sales import services as sales
 from webapp.sales.models import Sale, SaleStatus
 
@@ -49,7 +50,6 @@ class QueueFilters:
     min_cents: int | None = None
     max_cents: int | None = None
     flagged_only: bool = False
-    page: int = 1
 
 
 @dataclass(frozen=True)
@@ -62,15 +62,13 @@ class Flag:
 
 
 @dataclass(frozen=True)
-class QueuePage:
+class QueuePage(Paged):
     """One page of the queue with each sale's flags and commission estimate (cents)."""
 
     sales: list[Sale]
     flags: dict[int, list[Flag]]
     estimates: dict[int, int]
-    total: int
-    page: int
-    pages: int
+    window: Window
 
 
 @dataclass(frozen=True)
@@ -276,20 +274,16 @@ def count_matching(user: User, filters: QueueFilters) -> int:
     return db.session.scalar(select(func.count(Sale.id)).where(*_queue_conditions(user, filters)))
 
 
-def queue_page(user: User, filters: QueueFilters) -> QueuePage:
-    """The team's pending sales matching the filters, oldest first (sold_on, id), one page."""
-    query = select(Sale).where(*_queue_conditions(user, filters))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
+def queue_page(user: User, filters: QueueFilters, page: int = 1) -> QueuePage:
+    """The team's pending sales matching the filters, oldest first (sold_on, id), page `page` of them."""
+    window, query = paginate(select(Sale).where(*_queue_conditions(user, filters)), page, PAGE_SIZE)
     found = list(db.session.scalars(
         query.options(joinedload(Sale.agent), joinedload(Sale.entered_by), joinedload(Sale.customer),
                       joinedload(Sale.product).joinedload(Product.category))
-        .order_by(Sale.sold_on, Sale.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+        .order_by(Sale.sold_on, Sale.id)))
     ids = [s.id for s in found]
     flags = compute_flags(Sale.id.in_(ids)) if ids else {}
-    return QueuePage(sales=found, flags=flags, estimates=estimates_for(found), total=total, page=page,
-                     pages=pages)
+    return QueuePage(sales=found, flags=flags, estimates=estimates_for(found), window=window)
 
 
 def estimates_for(pending: list[Sale]) -> dict[int, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp import clock
@@ -16,16 +16,12 @@ from webapp.manage import bp, queue
 from webapp.manage.queue_forms import BulkForm, QueueFilterForm
 from webapp.sales import portal
 from webapp.sales.models import Sale, SaleStatus
+from webapp.web import REVIEW_CHANGED, SALES_CHANGED, finish, is_htmx, requested_page, run_service, with_trigger
 
 # The counters listen for the first; the agent-facing panels (and a team view) for the second.
-TRIGGER = "review-changed, sales-changed"
+DECIDED = (REVIEW_CHANGED, SALES_CHANGED)
 TABLE_ID = "queue-table"
 FILTER_ARGS = ("agent_id", "product_id", "start", "end", "min_amount", "max_amount", "flagged", "page")
-
-
-def _is_htmx() -> bool:
-    """True for requests htmx made (they get fragments; others get full pages)."""
-    return request.headers.get("HX-Request") == "true"
 
 
 def _args() -> dict[str, str]:
@@ -43,7 +39,7 @@ def _filter_form() -> tuple[QueueFilterForm, queue.QueueFilters]:
         start=None if form.start.errors else parse_iso_date(form.start.data),
         end=None if form.end.errors else parse_iso_date(form.end.data),
         min_cents=form.cents(form.min_amount), max_cents=form.cents(form.max_amount),
-        flagged_only=bool(form.flagged.data), page=request.args.get("page", 1, type=int) or 1)
+        flagged_only=bool(form.flagged.data))
     return form, filters
 
 
@@ -52,7 +48,7 @@ def _context(**extra) -> dict:
     form, filters = _filter_form()
     context = {
         "form": form, "filters": filters, "filtered": _filtered(filters), "args": _args(),
-        "page": queue.queue_page(current_user, filters),
+        "page": queue.queue_page(current_user, filters, requested_page()),
         "bulk_form": extra.pop("bulk_form", None) or BulkForm(formdata=None), "bulk_result": None,
         "row_messages": {}, "reject_errors": {}, "reasons": {}, "checked": set(), "notices": [],
         "today": clock.today(),
@@ -62,19 +58,13 @@ def _context(**extra) -> dict:
 
 
 def _filtered(filters: queue.QueueFilters) -> bool:
-    """True when any filter narrows the queue (the page number is not a filter)."""
-    return filters != queue.QueueFilters(page=filters.page)
+    """True when any filter narrows the queue."""
+    return filters != queue.QueueFilters()
 
 
 def _status(form: QueueFilterForm) -> int:
     """422 when a filter was refused (its message sits beside the field), else 200."""
     return 422 if form.errors else 200
-
-
-def _with_trigger(response):
-    """Tell the page that the queue (and the agents' figures) changed."""
-    response.headers["HX-Trigger"] = TRIGGER
-    return response
 
 
 @bp.route("/review", endpoint="queue")
@@ -83,7 +73,7 @@ def queue_view():
     """The review queue: full page, or just the table for htmx filter and page changes."""
     context = _context()
     status = _status(context["form"])
-    if _is_htmx() and request.headers.get("HX-Target") == TABLE_ID:
+    if is_htmx(TABLE_ID):
         return render_template("review/partials/_queue_table.html", oob_filter_errors=True, **context), status
     return render_template("review/queue.html", counters=queue.counters(current_user), **context), status
 
@@ -107,24 +97,18 @@ def _decide_one(sale_id: int, action: str):
     """Approve or reject one sale; htmx gets the row back, a plain form a redirect or the page."""
     sale = queue.reviewable_sale(current_user, sale_id)
     reason = request.form.get("reason")
-    try:
-        queue.decide(current_user, sale, action, reason)
-    except ServiceError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        return _refused_one(sale, exc, reason)
-    db.session.commit()
+    outcome = run_service(lambda: queue.decide(current_user, sale, action, reason), unplaced=None)
+    if not outcome.ok:
+        return _refused_one(sale, outcome.error, reason)
     done = "Approved" if action == "approve" else "Rejected"
-    if not _is_htmx():
-        flash(f"{done} sale #{sale.id} ({sale.agent.name}, {sale.product.name}).", "success")
-        return redirect(url_for("review.queue", **_args()))
+    if not is_htmx():
+        return finish(url_for("review.queue", **_args()),
+                      f"{done} sale #{sale.id} ({sale.agent.name}, {sale.product.name}).")
     filters = _filter_form()[1]
-    response = make_response(render_template(
+    return with_trigger(render_template(
         "review/partials/_row_decided.html", sale=sale, action=action, filtered=_filtered(filters),
         commission=portal.sale_commissions([sale.id]).get(sale.id, 0),
-        total=queue.count_matching(current_user, filters)))
-    return _with_trigger(response)
+        total=queue.count_matching(current_user, filters)), *DECIDED)
 
 
 def _refused_one(sale: Sale, exc: ServiceError, reason: str | None):
@@ -136,13 +120,13 @@ def _refused_one(sale: Sale, exc: ServiceError, reason: str | None):
     else:
         extra = {"message": exc.message}
         messages = {"row_messages": {sale.id: exc.message}}
-    if _is_htmx():
+    if is_htmx():
         if exc.status != 409:
             return make_response(_row(sale, **extra), exc.status)
         # A 409 means someone else just decided it: it left the queue, and the counters are stale.
         filters = _filter_form()[1]
         extra.update(total=queue.count_matching(current_user, filters), filtered=_filtered(filters))
-        return _with_trigger(make_response(_row(sale, **extra), exc.status))
+        return with_trigger(make_response(_row(sale, **extra), exc.status), *DECIDED)
     # Without JavaScript the whole page comes back; a sale that left the queue is named on top.
     left = sale.status != SaleStatus.PENDING
     notices = [f"Sale #{sale.id} ({sale.product.name}): {exc.message}"] if left else []
@@ -171,20 +155,11 @@ def bulk_view():
     bulk_form = BulkForm(request.form)
     action, ids = request.form.get("action", ""), request.form.getlist("sale_ids")
     checked = {db_id_or_none(i) for i in ids} - {None}
-    try:
-        result = queue.bulk_decide(current_user, ids, action, bulk_form.reason.data)
-    except ServiceError as exc:
-        db.session.rollback()
-        bulk_errors = {exc.field or "form": exc.message}
-        if exc.field == "reason":
-            bulk_form.reason.errors = [exc.message]
-        context = _context(bulk_form=bulk_form, bulk_errors=bulk_errors, checked=checked)
-        if _is_htmx():
-            return render_template("review/partials/_queue_table.html", **context), exc.status
-        page = render_template("review/queue.html", counters=queue.counters(current_user), **context)
-        return page, exc.status
-    db.session.commit()
-    if not _is_htmx():
+    outcome = run_service(lambda: queue.bulk_decide(current_user, ids, action, bulk_form.reason.data), unplaced=None)
+    if not outcome.ok:
+        return _bulk_refused(bulk_form, outcome.error, checked)
+    result = outcome.value
+    if not is_htmx():
         if result.decided:
             verb = "Approved" if action == "approve" else "Rejected"
             flash(f"{verb} {len(result.decided)} sale{'s' if len(result.decided) != 1 else ''}.", "success")
@@ -192,7 +167,17 @@ def bulk_view():
             flash(f"Sale #{row.sale_id}{_what(row)}: {row.message}", "error")
         return redirect(url_for("review.queue", **_args()))
     context = _context(bulk_result=result, row_messages={r.sale_id: r.message for r in result.failed})
-    return _with_trigger(make_response(render_template("review/partials/_queue_table.html", **context)))
+    return with_trigger(render_template("review/partials/_queue_table.html", **context), *DECIDED)
+
+
+def _bulk_refused(bulk_form: BulkForm, exc: ServiceError, checked: set[int]):
+    """The table (htmx) or the page with the refused request's message, the ticks kept."""
+    if exc.field == "reason":
+        bulk_form.reason.errors = [exc.message]
+    context = _context(bulk_form=bulk_form, bulk_errors={exc.field or "form": exc.message}, checked=checked)
+    if is_htmx():
+        return render_template("review/partials/_queue_table.html", **context), exc.status
+    return render_template("review/queue.html", counters=queue.counters(current_user), **context), exc.status
 
 
 def _what(row: queue.RowResult) -> str:

@@ -30,11 +30,12 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.auth.access import can_manage_agent
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Customer, Product
-from webapp.errors import NotFound
+from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import parse_iso_date
 from webapp.money import MoneyError, parse_money
@@ -45,6 +46,8 @@ from webapp.sales.import_file import IGNORED_COLUMNS, MAX_ROWS, ImportFileError,
 MAX_BYTES = 5 * 1024 * 1024
 KEEP_SECONDS = 24 * 60 * 60
 KEY_PREFIX = "csv-"
+CONCURRENT = ("Another import with some of these keys ran at the same moment. "
+              "Reload this page to see what is left to import.")
 # The service's keys are 8-64 characters; with the prefix a row key needs 4-60.
 _ROW_KEY = re.compile(r"^[A-Za-z0-9_-]{4,60}$")
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16}$")
@@ -341,7 +344,11 @@ def run_import(actor: User, data: bytes) -> ImportResult:
         item = _parse_row(row, len(columns), lookups, seen_keys, result.errors)
         if item is not None:
             parsed.append((row, *item))
-    outcomes = sales.create_sales(actor, [item for _, item, _, _ in parsed])
+    try:
+        outcomes = sales.create_sales(actor, [item for _, item, _, _ in parsed])
+    except IntegrityError as exc:
+        # Another import of this manager wrote some of the same keys (for other agents) at the same moment.
+        raise ServiceError(CONCURRENT, status=409) from exc
     for (row, item, agent, product), outcome in zip(parsed, outcomes):
         if outcome.error is not None:
             field_name = outcome.error.field or ""

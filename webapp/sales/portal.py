@@ -20,6 +20,7 @@ from webapp.commissions.periods import current_period, month_bounds, month_caden
 from webapp.commissions.plans import target_for
 from webapp.extensions import db
 from webapp.money import to_cents
+from webapp.paging import Paged, Window, page_window, paginate
 from webapp.sales.models import Sale, SaleStatus
 
 PAGE_SIZE = 20
@@ -172,25 +173,10 @@ class SaleFilters:
     customer: str | None = None
     sort: str = "date"
     direction: str = "desc"
-    page: int = 1
 
 
-@dataclass(frozen=True)
-class SalePage:
-    """One page of sales with their commission (approved), estimate (pending) or clawback (voided)."""
-
-    sales: list[Sale]
-    commission: dict[int, int]
-    estimates: dict[int, int]
-    total: int
-    page: int
-    pages: int
-    clawbacks: dict[int, int] = field(default_factory=dict)  # voided sale id -> its clawback entry id
-
-
-def list_sales(agent_id: int, filters: SaleFilters) -> SalePage:
-    """The agent's sales matching the filters, sorted and paginated."""
-    query = select(Sale).where(Sale.agent_id == agent_id)
+def _filtered(query, filters: SaleFilters):
+    """A query over Sale narrowed by the filters (dates, status, product, customer name or email)."""
     if filters.start:
         query = query.where(Sale.sold_on >= filters.start)
     if filters.end:
@@ -203,15 +189,29 @@ def list_sales(agent_id: int, filters: SaleFilters) -> SalePage:
         pattern = f"%{filters.customer.lower()}%"
         query = query.join(Customer, Sale.customer_id == Customer.id).where(
             or_(func.lower(Customer.name).like(pattern), func.lower(Customer.email).like(pattern)))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
+    return query
+
+
+@dataclass(frozen=True)
+class SalePage(Paged):
+    """One page of sales with their commission (approved), estimate (pending) or clawback (voided)."""
+
+    sales: list[Sale]
+    commission: dict[int, int]
+    estimates: dict[int, int]
+    window: Window
+    clawbacks: dict[int, int] = field(default_factory=dict)  # voided sale id -> its clawback entry id
+
+
+def list_sales(agent_id: int, filters: SaleFilters, page: int = 1) -> SalePage:
+    """The agent's sales matching the filters, sorted, page `page` of them."""
+    window, query = paginate(_filtered(select(Sale).where(Sale.agent_id == agent_id), filters), page, PAGE_SIZE)
     columns = SORTS.get(filters.sort, SORTS["date"])
     order = [c.asc() if filters.direction == "asc" else c.desc() for c in columns]
     sales = list(db.session.scalars(
         query.options(joinedload(Sale.product).joinedload(Product.category), joinedload(Sale.customer))
-        .order_by(*order).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
-    return _sale_page(agent_id, sales, total, page, pages)
+        .order_by(*order)))
+    return _sale_page(agent_id, sales, window)
 
 
 def recent_sales(agent_id: int, limit: int = RECENT_SIZE) -> SalePage:
@@ -222,15 +222,15 @@ def recent_sales(agent_id: int, limit: int = RECENT_SIZE) -> SalePage:
         select(Sale).where(Sale.agent_id == agent_id)
         .options(joinedload(Sale.product).joinedload(Product.category), joinedload(Sale.customer))
         .order_by(Sale.sold_on.desc(), Sale.id.desc()).limit(limit)))
-    return _sale_page(agent_id, sales, len(sales), 1, 1)
+    return _sale_page(agent_id, sales, page_window(len(sales), 1, limit))
 
 
-def _sale_page(agent_id: int, sales: list[Sale], total: int, page: int, pages: int) -> SalePage:
+def _sale_page(agent_id: int, sales: list[Sale], window: Window) -> SalePage:
     """A page of sales with each one's commission (approved) or estimate (pending)."""
     return SalePage(sales=sales, commission=sale_commissions([s.id for s in sales]),
                     estimates={k: to_cents(v) for k, v in ledger.pending_estimates(
                         agent_id, [s for s in sales if s.status == SaleStatus.PENDING]).items()},
-                    total=total, page=page, pages=pages,
+                    window=window,
                     clawbacks=clawback_entries([s.id for s in sales if s.status == SaleStatus.VOIDED]))
 
 
@@ -285,14 +285,7 @@ def visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None, be
         return []
     if agent_id is not None:
         query = query.where(Sale.agent_id == agent_id)
-    if filters.start:
-        query = query.where(Sale.sold_on >= filters.start)
-    if filters.end:
-        query = query.where(Sale.sold_on <= filters.end)
-    if filters.status:
-        query = query.where(Sale.status == filters.status)
-    if filters.product_id:
-        query = query.where(Sale.product_id == filters.product_id)
+    query = _filtered(query, filters)
     if before_id is not None:
         query = query.where(Sale.id < before_id)
     return list(db.session.scalars(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import make_response, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
@@ -18,20 +18,15 @@ from webapp.catalog.models import Customer
 from webapp.commissions import ledger
 from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
-from webapp.formtools import apply_service_error, db_id_or_none, parse_iso_date
+from webapp.formtools import db_id_or_none, parse_iso_date
 from webapp.money import MoneyError, parse_money, to_cents
 from webapp.sales import bp, portal
 from webapp.sales import services as sales
 from webapp.sales.forms import SaleFilterForm, SaleForm, new_form_key, verify_form_key
 from webapp.sales.models import SaleStatus
 from webapp.sales.sale_page import render_sale_page
-
-SALES_CHANGED = "sales-changed"
-
-
-def _is_htmx() -> bool:
-    """True for requests htmx made (they get fragments; others get full pages)."""
-    return request.headers.get("HX-Request") == "true"
+from webapp.web import (FLASH, REFUSED_FORM, SALES_CHANGED, check, finish, is_htmx, requested_page,
+                        run_service, submit, with_trigger)
 
 
 def _sale_form(data=None, **kwargs) -> SaleForm:
@@ -98,7 +93,6 @@ def _sale_input(form: SaleForm) -> sales.SaleInput:
 def create():
     """Record a sale: htmx gets the new row, a fresh form and a totals refresh; others a redirect."""
     form = _sale_form(request.form)
-    status, sale = 422, None
     # The key as posted: _sale_form fills a missing one in for the re-rendered form, and a sale
     # made under a key the client never had would not be idempotent.
     key = verify_form_key(request.form.get("idempotency_key"))
@@ -106,31 +100,24 @@ def create():
         # A fresh key, so the agent can send the re-rendered form again (once).
         form.idempotency_key.data = new_form_key()
         form.form_errors.append("This form has expired or was altered; check the sale and submit it again.")
-    elif form.validate():
-        try:
-            sale, created = sales.create_sale(current_user, _sale_input(form), idempotency_key=key)
-        except ServiceError as exc:
-            db.session.rollback()
-            apply_service_error(form, exc)
-        else:
-            db.session.commit()
-            status = 201 if created else 200
-    if sale is None:
-        if _is_htmx():
-            return render_template("sales/partials/_sale_form.html", form=form), status
-        return render_template("sales/dashboard.html", **_dashboard_context(form)), status
-    if not _is_htmx():
-        flash(f"Sale of {sale.product.name} recorded.", "success")
-        return redirect(url_for("sales.dashboard"))
+        outcome = REFUSED_FORM
+    else:
+        outcome = submit(form, lambda: sales.create_sale(current_user, _sale_input(form), idempotency_key=key))
+    if not outcome.ok:
+        if is_htmx():
+            return render_template("sales/partials/_sale_form.html", form=form), outcome.status
+        return render_template("sales/dashboard.html", **_dashboard_context(form)), outcome.status
+    sale, created = outcome.value
+    status = 201 if created else 200
+    if not is_htmx():
+        return finish(url_for("sales.dashboard"), f"Sale of {sale.product.name} recorded.")
     fresh = _sale_form(None)
     fresh.sold_on.data = form.sold_on.data  # agents often log several sales of one day
     # The whole recent-sales body is re-sent: it stays sorted and at ten rows whatever date
     # the new sale has, and there is no "No sales yet" row to delete separately.
-    response = make_response(render_template(
-        "sales/partials/_sale_created.html", form=fresh, sale=sale, created=(status == 201),
-        recent=portal.recent_sales(current_user.id)), status)
-    response.headers["HX-Trigger"] = SALES_CHANGED
-    return response
+    return with_trigger(make_response(render_template(
+        "sales/partials/_sale_created.html", form=fresh, sale=sale, created=created,
+        recent=portal.recent_sales(current_user.id)), status), SALES_CHANGED)
 
 
 @bp.route("/sales/estimate")
@@ -185,8 +172,7 @@ def _filters(form: SaleFilterForm) -> portal.SaleFilters:
         start=parse_iso_date(form.start.data), end=parse_iso_date(form.end.data), status=status,
         product_id=form.product_id.data, customer=(form.customer.data or "").strip() or None,
         sort=form.sort.data if form.sort.data in portal.SORTS else "date",
-        direction="asc" if form.direction.data == "asc" else "desc",
-        page=request.args.get("page", 1, type=int) or 1)
+        direction="asc" if form.direction.data == "asc" else "desc")
 
 
 @bp.route("/sales")
@@ -196,9 +182,9 @@ def my_sales():
     form = SaleFilterForm(request.args)
     form.product_id.choices = _product_filter_choices()
     filters = _filters(form)
-    page = portal.list_sales(current_user.id, filters)
+    page = portal.list_sales(current_user.id, filters, requested_page())
     context = {"form": form, "page": page, "filters": filters, "args": request.args.to_dict()}
-    if _is_htmx() and request.headers.get("HX-Target") == "sales-table":
+    if is_htmx("sales-table"):
         return render_template("sales/partials/_sales_table.html", **context)
     return render_template("sales/my_sales.html", **context)
 
@@ -221,14 +207,10 @@ def detail(sale_id: int):
 def edit(sale_id: int):
     """Edit a pending sale of one's own (a decided one answers 409 with the reason)."""
     sale = visible_sale(current_user, sale_id)
-    try:
-        # The service's own rule (it is checked again, under the agent lock, when saving).
-        sales._check_editable(current_user, sale)  # noqa: SLF001
-    except ServiceError as exc:
-        if exc.status == 404:
-            abort(404)
-        flash(exc.message, "error")
-        return render_sale_page(sale, status=exc.status)
+    # The service's own rule (it is checked again, under the agent lock, when saving).
+    editable = check(lambda: sales._check_editable(current_user, sale), unplaced=FLASH)  # noqa: SLF001
+    if not editable.ok:
+        return render_sale_page(sale, status=editable.status)
     if request.method == "GET":
         form = _sale_form(None)
         form.product_id.data, form.quantity.data = sale.product_id, str(sale.quantity)
@@ -237,18 +219,8 @@ def edit(sale_id: int):
         form.customer.data, form.customer_id.data = sale.customer.name, str(sale.customer_id)
         return render_template("sales/edit.html", form=form, sale=sale)
     form = _sale_form(request.form)
-    if form.validate():
-        try:
-            sales.update_sale(current_user, sale, _sale_input(form))
-        except ServiceError as exc:
-            db.session.rollback()
-            if exc.status == 404:
-                abort(404)
-            apply_service_error(form, exc)
-        else:
-            db.session.commit()
-            flash("Sale updated.", "success")
-            return redirect(url_for("sales.detail", sale_id=sale.id))
+    if submit(form, lambda: sales.update_sale(current_user, sale, _sale_input(form))).ok:
+        return finish(url_for("sales.detail", sale_id=sale.id), "Sale updated.")
     return render_template("sales/edit.html", form=form, sale=sale), 422
 
 
@@ -257,19 +229,10 @@ def edit(sale_id: int):
 def cancel(sale_id: int):
     """Withdraw a pending sale of one's own."""
     sale = visible_sale(current_user, sale_id)
-    try:
-        sales.cancel_sale(current_user, sale)
-    except ServiceError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(exc.message, "error")
-        return render_sale_page(sale, status=exc.status)
-    db.session.commit()
-    flash("Sale cancelled.", "success")
-    response = redirect(url_for("sales.detail", sale_id=sale.id))
-    response.headers["HX-Trigger"] = SALES_CHANGED
-    return response
+    outcome = run_service(lambda: sales.cancel_sale(current_user, sale), unplaced=FLASH)
+    if not outcome.ok:
+        return render_sale_page(sale, status=outcome.status)
+    return finish(url_for("sales.detail", sale_id=sale.id), "Sale cancelled.", trigger=SALES_CHANGED)
 
 
 @bp.route("/products/mine")

@@ -6,7 +6,6 @@ an admin everyone's; anything else is "not found" (404), never "forbidden".
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from sqlalchemy import exists, false, func, or_, select
@@ -18,6 +17,7 @@ from webapp.commissions.models import Period
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.mail.models import EmailStatus, OutgoingEmail
+from webapp.paging import Paged, Window, paginate
 from webapp.statements.models import Statement, StatementKind, StatementRun, StatementStatus
 
 PAGE_SIZE = 25
@@ -55,12 +55,11 @@ def email_for(statement: Statement) -> OutgoingEmail | None:
 
 @dataclass(frozen=True)
 class StatementFilters:
-    """The list's filters (agent, a period the statement overlaps, kind) and page."""
+    """The list's filters: agent, a period the statement overlaps, kind."""
 
     agent_id: int | None = None
     period: Period | None = None
     kind: str | None = None
-    page: int = 1
 
 
 @dataclass(frozen=True)
@@ -72,17 +71,15 @@ class StatementRow:
 
 
 @dataclass(frozen=True)
-class StatementPage:
+class StatementPage(Paged):
     """One page of statements, newest first."""
 
     rows: list[StatementRow]
-    total: int
-    page: int
-    pages: int
+    window: Window
 
 
-def list_statements(user: User, filters: StatementFilters) -> StatementPage:
-    """The statements the user may see, newest first, filtered and paged."""
+def list_statements(user: User, filters: StatementFilters, page: int = 1) -> StatementPage:
+    """The statements the user may see, newest first, filtered, page `page` of them."""
     query = _scope(user, select(Statement))
     if filters.agent_id is not None:
         query = query.where(Statement.agent_id == filters.agent_id)
@@ -92,14 +89,12 @@ def list_statements(user: User, filters: StatementFilters) -> StatementPage:
         # "Statements covering this period": its own statements and any ad-hoc range overlapping it.
         query = query.where(Statement.start_date <= filters.period.end_date,
                             Statement.end_date >= filters.period.start_date)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(max(1, filters.page), pages)
+    window, query = paginate(query, page, PAGE_SIZE)
     rows = db.session.execute(
         query.add_columns(OutgoingEmail).outerjoin(OutgoingEmail, OutgoingEmail.statement_id == Statement.id)
         .options(joinedload(Statement.agent), joinedload(Statement.period))
-        .order_by(Statement.number.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    return StatementPage([StatementRow(s, e) for s, e in rows], total, page, pages)
+        .order_by(Statement.number.desc())).all()
+    return StatementPage([StatementRow(s, e) for s, e in rows], window)
 
 
 def statements_before(user: User, filters: StatementFilters, before_number: int | None = None,

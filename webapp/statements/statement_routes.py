@@ -14,13 +14,13 @@ from webapp.commissions.models import Period
 from webapp.disputes.services import disputes_by_entry
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
-from webapp.formtools import apply_service_error
 from webapp.mail import services as mail
 from webapp.statements import bp, limits, queries
 from webapp.statements import services as statements
 from webapp.statements.forms import (IssuePeriodForm, RequestStatementForm, ResendForm, SendStatementsForm,
                                      StatementFilterForm)
 from webapp.tasks import UNAVAILABLE, background_service_available
+from webapp.web import FLASH, check, finish, is_htmx, requested_page, run_service
 
 ANYONE = (Role.AGENT, Role.MANAGER, Role.ADMIN)
 POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
@@ -31,11 +31,6 @@ def _user():
     return current_user._get_current_object()
 
 
-def _is_htmx() -> bool:
-    """True for requests htmx made (they get fragments; others get full pages)."""
-    return request.headers.get("HX-Request") == "true"
-
-
 # ---- Lists ------------------------------------------------------------------------------------
 
 
@@ -44,8 +39,7 @@ def _filters(form: StatementFilterForm) -> queries.StatementFilters:
     period = db.session.get(Period, form.period_id.data) if form.period_id.data else None
     return queries.StatementFilters(
         agent_id=form.agent_id.data, period=period,
-        kind=form.kind.data if form.kind.data in queries.KINDS else None,
-        page=request.args.get("page", 1, type=int) or 1)
+        kind=form.kind.data if form.kind.data in queries.KINDS else None)
 
 
 def _index_page(request_form: RequestStatementForm | None = None, status: int = 200):
@@ -55,11 +49,10 @@ def _index_page(request_form: RequestStatementForm | None = None, status: int = 
     is_agent = user.role == Role.AGENT
     if not is_agent:
         form.set_choices(team_agents(user, include_inactive=True), queries.periods_with_statements(user))
-    filters = _filters(form) if not is_agent else queries.StatementFilters(
-        page=request.args.get("page", 1, type=int) or 1)
-    context = {"form": form, "page": queries.list_statements(user, filters), "is_agent": is_agent,
+    filters = _filters(form) if not is_agent else queries.StatementFilters()
+    context = {"form": form, "page": queries.list_statements(user, filters, requested_page()), "is_agent": is_agent,
                "args": {k: v for k, v in request.args.items() if k != "page"}}
-    if _is_htmx() and request.headers.get("HX-Target") == "statements-table":
+    if is_htmx("statements-table"):
         return render_template("statements/partials/_statements_table.html", **context)
     if is_agent:
         context["request_form"] = request_form or RequestStatementForm(formdata=None)
@@ -87,12 +80,7 @@ def _validate(form) -> bool:
     valid = form.validate()
     if form.start.errors or form.end.errors:
         return False
-    try:
-        statements.check_range(*form.dates)
-    except ServiceError as exc:
-        apply_service_error(form, exc)
-        return False
-    return valid
+    return check(lambda: statements.check_range(*form.dates), form=form).ok and valid
 
 
 def _refuse_unavailable(form) -> bool:
@@ -120,6 +108,11 @@ def _refused(page: tuple[str, int], exc: ServiceError) -> Response:
     return response
 
 
+def _issued(run) -> tuple:
+    """A run just started and its statement count (read before the commit ends the transaction)."""
+    return run, len(run.statements)
+
+
 def _started(run, count: int) -> Response:
     """After the commit: go to the run's progress page."""
     if run.requested_by_id == current_user.id and current_user.role == Role.AGENT:
@@ -131,25 +124,26 @@ def _started(run, count: int) -> Response:
     return redirect(url_for("statements.run", run_id=run.id), code=303)
 
 
+def _start_run(form, start, page):
+    """Start a run from a posted form (`start(first_day, last_day)`, the service call) and follow it;
+    a refused form comes back as `page(form, status)`: 422 for its fields, 503 without Redis, the
+    service's status otherwise (429 with Retry-After over the hourly limit)."""
+    if not _validate(form):
+        return page(form, 422)
+    if _refuse_unavailable(form):
+        return page(form, 503)
+    outcome = run_service(lambda: _issued(start(*form.dates)), form=form)
+    if not outcome.ok:
+        return _refused(page(form, outcome.status), outcome.error)
+    return _started(*outcome.value)
+
+
 @bp.route("/statements/request", methods=["POST"])
 @agent_required
 def request_statement():
     """An agent's own statement for any date range: issued now, rendered and emailed by jobs."""
-    form = RequestStatementForm()
-    if not _validate(form):
-        return _index_page(form, 422)
-    if _refuse_unavailable(form):
-        return _index_page(form, 503)
-    start, end = form.dates
-    try:
-        run = statements.start_adhoc_run(_user(), agent_ids=[current_user.id], start=start, end=end)
-    except ServiceError as exc:
-        db.session.rollback()
-        apply_service_error(form, exc)
-        return _refused(_index_page(form, exc.status), exc)
-    count = len(run.statements)
-    db.session.commit()
-    return _started(run, count)
+    return _start_run(RequestStatementForm(), lambda start, end: statements.start_adhoc_run(
+        _user(), agent_ids=[current_user.id], start=start, end=end), _index_page)
 
 
 def _send_page(form: SendStatementsForm, status: int = 200):
@@ -161,28 +155,12 @@ def _send_page(form: SendStatementsForm, status: int = 200):
 @manager_required
 def send():
     """Statements for a date range to all or some agents of the team, with a message."""
-    agents = team_agents(_user())
+    form = SendStatementsForm(formdata=None) if request.method == "GET" else SendStatementsForm()
+    form.set_agents(team_agents(_user()))
     if request.method == "GET":
-        form = SendStatementsForm(formdata=None)
-        form.set_agents(agents)
         return _send_page(form)
-    form = SendStatementsForm()
-    form.set_agents(agents)
-    if not _validate(form):
-        return _send_page(form, 422)
-    if _refuse_unavailable(form):
-        return _send_page(form, 503)
-    start, end = form.dates
-    try:
-        run = statements.start_adhoc_run(_user(), agent_ids=form.chosen_agent_ids(), start=start, end=end,
-                                         message=form.message.data)
-    except ServiceError as exc:
-        db.session.rollback()
-        apply_service_error(form, exc)
-        return _refused(_send_page(form, exc.status), exc)
-    count = len(run.statements)
-    db.session.commit()
-    return _started(run, count)
+    return _start_run(form, lambda start, end: statements.start_adhoc_run(
+        _user(), agent_ids=form.chosen_agent_ids(), start=start, end=end, message=form.message.data), _send_page)
 
 
 def _issue_page(form: IssuePeriodForm, period: Period | None, status: int = 200):
@@ -210,15 +188,10 @@ def issue():
         return _issue_page(form, period, 422)
     if _refuse_unavailable(form):
         return _issue_page(form, period, 503)
-    try:
-        run = statements.start_period_run(_user(), period)
-    except ServiceError as exc:
-        db.session.rollback()
-        apply_service_error(form, exc)
-        return _issue_page(form, db.session.get(Period, period.id), exc.status)
-    count = len(run.statements)
-    db.session.commit()
-    return _started(run, count)
+    outcome = run_service(lambda: _issued(statements.start_period_run(_user(), period)), form=form)
+    if not outcome.ok:
+        return _issue_page(form, db.session.get(Period, period.id), outcome.status)
+    return _started(*outcome.value)
 
 
 # ---- One statement ------------------------------------------------------------------------------
@@ -256,7 +229,7 @@ def detail(statement_id: int):
 def status(statement_id: int):
     """The status panel alone: htmx polls it every 2 s until the PDF and email are settled."""
     context = _status_context(queries.visible_statement(_user(), statement_id))
-    code = POLL_STOP if context["final"] and _is_htmx() else 200
+    code = POLL_STOP if context["final"] and is_htmx() else 200
     return render_template("statements/partials/_status.html", **context), code
 
 
@@ -287,15 +260,9 @@ def resend(statement_id: int):
     if not form.validate():
         flash("This form has expired; reload the page and try again.", "error")
         return redirect(back, code=303)
-    try:
-        mail.resend(email)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _detail_page(statement, exc.status)
-    db.session.commit()  # the delivery job is enqueued after this commit
-    flash(f"Statement No. {statement.number} is queued to be emailed again to {email.to}.", "success")
-    return redirect(back, code=303)
+    # The delivery job is enqueued after the commit.
+    return _statement_action(statement, lambda: mail.resend(email), back,
+                             lambda: f"Statement No. {statement.number} is queued to be emailed again to {email.to}.")
 
 
 @bp.route("/statements/<int:statement_id>/render", methods=["POST"])
@@ -303,15 +270,19 @@ def resend(statement_id: int):
 def render_again(statement_id: int):
     """Queue a failed PDF render again (after the cause, e.g. a missing font, is fixed)."""
     statement = queries.visible_statement(_user(), statement_id)
-    try:
-        statements.render_again(statement)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _detail_page(statement, exc.status)
-    db.session.commit()  # the render job is enqueued after this commit
-    flash(f"Statement No. {statement.number} is queued to be rendered again.", "success")
-    return redirect(url_for("statements.detail", statement_id=statement.id), code=303)
+    # The render job is enqueued after the commit.
+    return _statement_action(statement, lambda: statements.render_again(statement),
+                             url_for("statements.detail", statement_id=statement.id),
+                             lambda: f"Statement No. {statement.number} is queued to be rendered again.")
+
+
+def _statement_action(statement, action, back: str, message):
+    """Run an action on a statement: refused, the statement page with the reason on top; done,
+    back to `back` with `message()`."""
+    outcome = run_service(action, unplaced=FLASH)
+    if not outcome.ok:
+        return _detail_page(statement, outcome.status)
+    return finish(back, message(), code=303)
 
 
 # ---- Runs ---------------------------------------------------------------------------------------
@@ -325,7 +296,7 @@ def run(run_id: int):
     progress = queries.run_progress(user, queries.visible_run(user, run_id))
     period = db.session.get(Period, progress.run.period_id) if progress.run.period_id else None
     context = {"progress": progress, "run": progress.run, "period": period}
-    if _is_htmx() and request.headers.get("HX-Target") == "run-progress":
+    if is_htmx("run-progress"):
         response = make_response(render_template("statements/partials/_run_progress.html", **context))
         if progress.finished:
             response.status_code = POLL_STOP
