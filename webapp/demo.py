@@ -273,16 +273,8 @@ def _analyze() -> None:
     db.session.commit()
 
 
-def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 20261126,
-                  progress: Callable[[str], None] | None = None) -> GenerateReport:
-    """Bulk data for benchmarks: an admin, agents in teams of 25 with plans and targets, sales, the ledger.
-
-    Sales are spread over the `months` whole months before this one and this month up to today;
-    older sales are decided (97% approved), the last 30 days' partly pending. Users, sales,
-    assignments and targets are bulk-inserted (COPY on PostgreSQL) without audit events, then
-    the ledger is computed by the product's own recompute, agent by agent, committing each.
-    """
-    say = progress or (lambda _message: None)
+def _refuse_unless_empty(agents: int, sales: int, months: int) -> None:
+    """Refuse production, impossible sizes and a database that already has data."""
     if current_app.config["PRODUCTION"]:
         raise RuntimeError("Generated data is for benchmarks and local runs, not production.")
     if agents < 1 or sales < 0 or months < 1:
@@ -294,15 +286,21 @@ def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 2026112
     if db.session.scalar(select(Sale.id).limit(1)) or db.session.scalar(
             select(Period.id).where(Period.status == PeriodStatus.CLOSED).limit(1)):
         raise RuntimeError("This database already has sales or closed periods; generate into an empty one.")
-    started = time.perf_counter()
-    rng = random.Random(seed)
-    today = clock.today()
+
+
+def _month_starts(today: date, months: int) -> list[date]:
+    """The first days of the `months` whole months before this one, and of this one."""
     first = today.replace(day=1)
     for _ in range(months):
         first = (first - timedelta(days=1)).replace(day=1)
-    # Only what any agent may sell (the demo catalogue, plus any product already there).
-    products = [p for p in _ensure_catalogue().values() if p.active and not p.restricted]
-    flat, tiered = _demo_plans()
+    month_starts = [first]
+    while month_starts[-1] < today.replace(day=1):
+        month_starts.append((month_starts[-1] + timedelta(days=32)).replace(day=1))
+    return month_starts
+
+
+def _bulk_team(agents: int) -> tuple[list[int], list[int]]:
+    """An admin, one manager per TEAM_SIZE agents, and the agents: (manager ids, agent ids)."""
     password_hash = accounts.hash_password(DEMO_PASSWORD)
     team_count = -(-agents // TEAM_SIZE)
     _bulk_users(Role.ADMIN, [(f"admin@{GENERATED_DOMAIN}", "Generated Admin", None)], password_hash)
@@ -311,37 +309,77 @@ def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 2026112
     agent_ids = _bulk_users(Role.AGENT, [(f"agent{a:04d}@{GENERATED_DOMAIN}", f"Agent {a:04d}",
                                           manager_ids[(a - 1) // TEAM_SIZE]) for a in range(1, agents + 1)],
                             password_hash)
+    return manager_ids, agent_ids
+
+
+def _bulk_plans_and_targets(agent_ids: list[int], plans: tuple[CommissionPlan, CommissionPlan],
+                            products: list[Product], sales: int, month_starts: list[date]) -> None:
+    """Every other agent on the tiered plan, the rest on the flat one; a monthly target for each."""
+    flat, tiered = plans
     db.session.execute(insert(PlanAssignment), [
         {"agent_id": agent_id, "plan_id": (tiered if index % 2 else flat).id, "effective_from": date(2000, 1, 1)}
         for index, agent_id in enumerate(agent_ids)])
-    month_starts = [first]
-    while month_starts[-1] < today.replace(day=1):
-        month_starts.append((month_starts[-1] + timedelta(days=32)).replace(day=1))
     # Targets near what an agent will sell in a month (sales spread evenly; 1.6 units a sale on
     # average), rounded to $1,000, so the target bars show attainment around 100%.
     mean_price = sum(p.list_price_cents for p in products) // len(products)
-    expected = sales * mean_price * 8 // (5 * agents * len(month_starts))
+    expected = sales * mean_price * 8 // (5 * len(agent_ids) * len(month_starts))
     target_cents = max(100_000, round(expected, -5))
     db.session.execute(insert(Target), [{"agent_id": agent_id, "month": month, "amount_cents": target_cents}
                                         for agent_id in agent_ids for month in month_starts])
+
+
+def _bulk_customers() -> list[int]:
+    """GENERATED_CUSTOMERS customers; their ids."""
     db.session.execute(insert(Customer), [{"name": f"Customer {c:03d}", "email": f"buyer{c:03d}@{GENERATED_DOMAIN}"}
                                           for c in range(1, GENERATED_CUSTOMERS + 1)])
-    customers = list(db.session.scalars(select(Customer.id).where(Customer.email.like(f"%@{GENERATED_DOMAIN}"))))
+    return list(db.session.scalars(select(Customer.id).where(Customer.email.like(f"%@{GENERATED_DOMAIN}"))))
+
+
+def _compute_ledgers(agent_ids: list[int], first: date, say: Callable[[str], None]) -> None:
+    """The ledger of every agent from `first` on, by the product's own recompute, committing each."""
+    started = time.perf_counter()
+    for done, agent_id in enumerate(agent_ids, start=1):
+        recompute_agent_range(agent_id, first, None)
+        db.session.commit()
+        # Fresh planner statistics while the ledger tables grow from empty.
+        if done in (10, 50) or done % 100 == 0:
+            _analyze()
+        if done % 50 == 0 or done == len(agent_ids):
+            say(f"Ledger: {done}/{len(agent_ids)} agents ({time.perf_counter() - started:.0f} s).")
+
+
+def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 20261126,
+                  progress: Callable[[str], None] | None = None) -> GenerateReport:
+    """Bulk data for benchmarks: an admin, agents in teams of 25 with plans and targets, sales, the ledger.
+
+    Sales are spread over the `months` whole months before this one and this month up to today;
+    older sales are decided (97% approved), the last 30 days' partly pending. Users, sales,
+    assignments and targets are bulk-inserted (COPY on PostgreSQL) without audit events, then
+    the ledger is computed by the product's own recompute, agent by agent, committing each.
+    """
+    say = progress or (lambda _message: None)
+    _refuse_unless_empty(agents, sales, months)
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    today = clock.today()
+    month_starts = _month_starts(today, months)
+    first = month_starts[0]
+    # Only what any agent may sell (the demo catalogue, plus any product already there).
+    products = [p for p in _ensure_catalogue().values() if p.active and not p.restricted]
+    plans = _demo_plans()
+    manager_ids, agent_ids = _bulk_team(agents)
+    _bulk_plans_and_targets(agent_ids, plans, products, sales, month_starts)
+    customers = _bulk_customers()
     team = [(agent_id, manager_ids[index // TEAM_SIZE]) for index, agent_id in enumerate(agent_ids)]
     _copy_sales(_sale_rows(rng, sales, team, products, customers, first, today, clock.now_utc()))
     db.session.commit()
     _analyze()
     inserted = time.perf_counter()
-    say(f"Inserted {team_count} managers, {agents} agents and {sales:,} sales in {inserted - started:.1f} s.")
-    for done, agent_id in enumerate(agent_ids, start=1):
-        recompute_agent_range(agent_id, first, None)
-        db.session.commit()
-        if done in (10, 50) or done % 100 == 0:
-            _analyze()
-        if done % 50 == 0 or done == agents:
-            say(f"Ledger: {done}/{agents} agents ({time.perf_counter() - inserted:.0f} s).")
+    managers = len(manager_ids)
+    say(f"Inserted {managers} managers, {agents} agents and {sales:,} sales in {inserted - started:.1f} s.")
+    _compute_ledgers(agent_ids, first, say)
     approved = db.session.scalar(select(db.func.count()).select_from(Sale).where(
         Sale.status == SaleStatus.APPROVED, Sale.idempotency_key.like("gen-%")))
-    return GenerateReport(managers=team_count, agents=agents, sales=sales, approved=approved, first_day=first,
+    return GenerateReport(managers=managers, agents=agents, sales=sales, approved=approved, first_day=first,
                           last_day=today, insert_seconds=inserted - started,
                           ledger_seconds=time.perf_counter() - inserted)

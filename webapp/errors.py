@@ -1,4 +1,13 @@
-"""Domain errors raised by services and turned into field messages by routes."""
+"""Domain errors raised by services and turned into field messages by routes, and `get_or_404`,
+the one way to load a row by id that must exist."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from webapp.extensions import db
+
+Row = TypeVar("Row")
 
 
 class ServiceError(Exception):
@@ -16,3 +25,17 @@ class NotFound(ServiceError):
 
     def __init__(self, message: str = "Not found."):
         super().__init__(message, status=404)
+
+
+def get_or_404(model: type[Row], ident: Any, **options: Any) -> Row:
+    """The `model` row whose primary key is `ident`, else NotFound (a 404 page, or the API's 404).
+
+    An id that is not an int (None, a bool, text from a form or a JSON body) names no row: it is
+    not found without a query. `options` go to Session.get (e.g. with_for_update=True).
+    """
+    if not isinstance(ident, int) or isinstance(ident, bool):
+        raise NotFound()
+    row = db.session.get(model, ident, **options)
+    if row is None:
+        raise NotFound()
+    return row

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from webapp.errors import ServiceError
-from webapp.money import MoneyError, parse_money, parse_rate
+from webapp.money import MoneyError, parse_money, parse_rate, parse_signed_money, to_cents
 
 
 # Ids are PostgreSQL INTEGERs: a larger number names no row, and must not reach the database
@@ -34,6 +35,16 @@ def db_id_or_none(text) -> int | None:
     if not (text.isascii() and text.isdigit() and len(text) <= 10) or int(text) > MAX_DB_ID:
         return None
     return int(text)
+
+
+def optional_db_id(value) -> int | None:
+    """A select's id (a form field's coerce): None for the empty choice ("", or "None" as WTForms
+    renders None); ValueError for anything else that is not an id, so the field shows an error.
+
+    Filters, where junk means "no filter", coerce with db_id_or_none instead."""
+    if value in (None, "", "None"):
+        return None
+    return parse_db_id(value)
 
 
 # Characters no typed text needs, which can forge or disguise what a reader sees: line breaks in a
@@ -100,45 +111,73 @@ def apply_service_error(form, exc: ServiceError) -> None:
         form.form_errors.append(exc.message)
 
 
-class MoneyField(StringField):
-    """An amount typed as text, parsed to Decimal by webapp.money (never through float)."""
+class DecimalTextField(StringField):
+    """Base of the money and rate fields: text parsed exactly by webapp.money (never through float).
 
-    def __init__(self, label=None, validators=None, allow_zero: bool = False, **kwargs):
-        super().__init__(label, validators, **kwargs)
-        self.allow_zero = allow_zero
-        self.decimal = None
+    The parsed value is `decimal` (None while the field is empty and optional). A subclass says how
+    to `parse` the text and what to say when a required field is left `empty`.
+    """
 
-    def pre_validate(self, form):
-        """Parse the text; an empty optional field stays None."""
-        self.decimal = None
-        if not (self.data or "").strip():
-            if self.flags.required:
-                raise ValidationError("Enter an amount.")
-            return
-        try:
-            self.decimal = parse_money(self.data, allow_zero=self.allow_zero)
-        except MoneyError as exc:
-            raise ValidationError(str(exc)) from exc
-
-
-class RateField(StringField):
-    """A percentage typed as text (0..100, at most four decimals), parsed to Decimal."""
+    empty = "Enter a value."
 
     def __init__(self, label=None, validators=None, **kwargs):
         super().__init__(label, validators, **kwargs)
         self.decimal = None
 
+    def parse(self, text: str) -> Decimal:
+        """The typed text as a Decimal; MoneyError (its message is for the user) when it is not one."""
+        raise NotImplementedError
+
     def pre_validate(self, form):
         """Parse the text; an empty optional field stays None."""
         self.decimal = None
         if not (self.data or "").strip():
             if self.flags.required:
-                raise ValidationError("Enter a rate.")
+                raise ValidationError(self.empty)
             return
         try:
-            self.decimal = parse_rate(self.data)
+            self.decimal = self.parse(self.data)
         except MoneyError as exc:
             raise ValidationError(str(exc)) from exc
+
+
+class MoneyField(DecimalTextField):
+    """An amount: not negative, at most two decimals; zero only with `allow_zero`."""
+
+    empty = "Enter an amount."
+
+    def __init__(self, label=None, validators=None, allow_zero: bool = False, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.allow_zero = allow_zero
+
+    def parse(self, text: str) -> Decimal:
+        """A non-negative amount with at most two decimals."""
+        return parse_money(text, allow_zero=self.allow_zero)
+
+
+class SignedMoneyField(DecimalTextField):
+    """An amount that may carry a minus sign (a deduction, "-12.50"); never zero."""
+
+    empty = "Enter an amount."
+
+    def parse(self, text: str) -> Decimal:
+        """A signed, non-zero amount with at most two decimals."""
+        return parse_signed_money(text)
+
+    @property
+    def cents(self) -> int | None:
+        """The amount in signed integer cents; None while the field is empty."""
+        return None if self.decimal is None else to_cents(self.decimal)
+
+
+class RateField(DecimalTextField):
+    """A percentage typed as text (0..100, at most four decimals)."""
+
+    empty = "Enter a rate."
+
+    def parse(self, text: str) -> Decimal:
+        """A percentage with at most four decimals."""
+        return parse_rate(text)
 
 
 def parse_iso_date(text: str | None) -> date | None:

@@ -15,20 +15,13 @@ from wtforms import (BooleanField, IntegerField, RadioField, SelectChoice, Selec
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
-from webapp.formtools import MoneyField, PlainText, parse_db_id
+from webapp.formtools import MoneyField, PlainText, optional_db_id
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 CADENCE_CHOICES = [SelectChoice("semi_monthly", "Semi-monthly (1st-15th and 16th-end of month)"),
                    SelectChoice("monthly", "Monthly")]
 
 _WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
-
-
-def _optional_id(value):
-    """An id from a select; the empty placeholder means "none chosen" (junk raises ValueError)."""
-    if value in (None, "", "None"):
-        return None
-    return parse_db_id(value)
 
 
 class WholeNumberField(IntegerField):
@@ -66,7 +59,8 @@ class _ProductFields(FlaskForm):
 
     name = StringField("Name", validators=[InputRequired("Enter a name."), PlainText()])
     # Required here (not only in the service) so a missing category shows with the other errors.
-    category_id = SelectField("Category", coerce=_optional_id, validators=[InputRequired("Choose a category.")],
+    category_id = SelectField("Category", coerce=optional_db_id,
+                              validators=[InputRequired("Choose a category.")],
                               invalid_value_message="Choose a category.",
                               invalid_choice_message="Choose a category.")
     list_price = MoneyField("List price", validators=[InputRequired("Enter the list price.")],

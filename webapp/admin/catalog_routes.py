@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, ProductAssignment
+from webapp.errors import get_or_404
 from webapp.extensions import db
 from webapp.money import from_cents, to_cents
 from webapp.web import FLASH, finish, form_page, run_service, saved
@@ -22,7 +23,7 @@ from webapp.web import FLASH, finish, form_page, run_service, saved
 
 def _get_category(category_id: int) -> Category:
     """A category by id, or 404."""
-    return db.session.get(Category, category_id) or abort(404)
+    return get_or_404(Category, category_id)
 
 
 def _assigned_agent_ids(product) -> set[int]:

@@ -6,16 +6,11 @@ from wtforms import (BooleanField, EmailField, PasswordField, SelectChoice, Sele
 from wtforms.validators import DataRequired, Length
 
 from webapp.auth.models import Role
-from webapp.formtools import PlainText, parse_db_id
+from webapp.formtools import PlainText, optional_db_id
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 ROLE_CHOICES = [SelectChoice(Role.AGENT, "Agent"), SelectChoice(Role.MANAGER, "Manager"),
                 SelectChoice(Role.ADMIN, "Admin")]
-
-
-def _optional_int(value):
-    """Empty select value means "no manager"."""
-    return parse_db_id(value) if value not in (None, "", "None") else None
 
 
 class _UserFields(FlaskForm):
@@ -23,7 +18,7 @@ class _UserFields(FlaskForm):
 
     name = StringField("Name", validators=[DataRequired(), Length(max=120), PlainText()])
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
-    manager_id = SelectField("Manager", coerce=_optional_int, validate_choice=False)
+    manager_id = SelectField("Manager", coerce=optional_db_id, validate_choice=False)
 
     def set_managers(self, managers):
         """Offer the active managers (and "none") as choices."""

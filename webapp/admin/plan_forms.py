@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import DateInput
 
 from webapp.commissions.plans import PlanRules
-from webapp.formtools import MoneyField, PlainText, RateField, parse_db_id, parse_iso_date
+from webapp.formtools import MoneyField, PlainText, RateField, optional_db_id, parse_iso_date
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 TIER_MODE_CHOICES = [
@@ -20,13 +20,6 @@ TIER_MODE_CHOICES = [
 # Blank rows shown without JavaScript; "More rows" adds MORE_ROWS at a time up to the limits.
 TIER_ROWS, OVERRIDE_ROWS, MORE_ROWS = 6, 3, 3
 MAX_TIER_ROWS, MAX_OVERRIDE_ROWS = 30, 100
-
-
-def _optional_int(value):
-    """An id from a select; the empty choice is None (a non-number fails coercion)."""
-    if value in (None, "", "None"):
-        return None
-    return parse_db_id(value)
 
 
 class IsoDateField(StringField):
@@ -64,14 +57,14 @@ class TierRow(Form):
 class CategoryRateRow(Form):
     """A category's own rate."""
 
-    category_id = SelectField("Category", coerce=_optional_int)
+    category_id = SelectField("Category", coerce=optional_db_id)
     rate = RateField("Rate (%)")
 
 
 class ProductRateRow(Form):
     """A product's own rate."""
 
-    product_id = SelectField("Product", coerce=_optional_int)
+    product_id = SelectField("Product", coerce=optional_db_id)
     rate = RateField("Rate (%)")
 
 
@@ -226,8 +219,8 @@ class VersionEditForm(PlanRulesForm):
 class AssignmentForm(FlaskForm):
     """Put an agent on a plan for a date range."""
 
-    agent_id = SelectField("Agent", coerce=_optional_int)
-    plan_id = SelectField("Plan", coerce=_optional_int)
+    agent_id = SelectField("Agent", coerce=optional_db_id)
+    plan_id = SelectField("Plan", coerce=optional_db_id)
     effective_from = IsoDateField("From", required=True)
     effective_to = IsoDateField("To (optional, inclusive)")
 
@@ -257,7 +250,7 @@ class EndAssignmentForm(FlaskForm):
 class SimulatorForm(PlanRulesForm):
     """A plan version or typed rules, and sales pasted as CSV."""
 
-    version_id = SelectField("Plan version", coerce=_optional_int)
+    version_id = SelectField("Plan version", coerce=optional_db_id)
     sales_csv = TextAreaField("Sales (CSV)", render_kw={"rows": 10, "spellcheck": "false", "class": "mono"})
 
     def set_versions(self, plans) -> None:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 from flask import current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -42,6 +42,7 @@ NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
 BEARER_CHALLENGE = 'Bearer realm="api"'
 INVALID_TOKEN = BEARER_CHALLENGE + ', error="invalid_token"'
 WRITE_SCOPE_NEEDED = BEARER_CHALLENGE + ', error="insufficient_scope", scope="write"'
+Item = TypeVar("Item", bound=BaseModel)
 
 
 class ApiError(Exception):
@@ -88,11 +89,20 @@ class ErrorBody(BaseModel):
 
 
 class PageQuery(BaseModel):
-    """Pagination: `limit` items after the opaque `cursor` of the previous page."""
+    """Base of list queries: `limit` items after the opaque `cursor` of the previous page.
+
+    Unknown parameters are refused (a misspelt filter would otherwise list everything)."""
 
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(50, ge=1, le=100)
     cursor: str | None = Field(None, max_length=64)
+
+
+class Page(BaseModel, Generic[Item]):
+    """Base of list answers: the items, and the cursor of the next page (null on the last)."""
+
+    items: list[Item]
+    next_cursor: str | None
 
 
 def encode_cursor(last_id: int) -> str:
@@ -213,6 +223,50 @@ def _touch(token) -> None:
         token.last_used_at = now
 
 
+def _authorised_user(roles: tuple[str, ...], write: bool):
+    """The user behind the request's bearer token: 401 without a valid token, 403 for the wrong
+    role or a read-only token on a write."""
+    credentials = request.headers.get("Authorization")
+    token = authenticate(credentials)
+    if token is None:
+        challenge = INVALID_TOKEN if credentials else BEARER_CHALLENGE
+        raise ApiError(401, "Send a valid API token: Authorization: Bearer <token>.",
+                       headers={"WWW-Authenticate": challenge})
+    user = token.user
+    if user.role not in roles:
+        raise ApiError(403, "Your role cannot use this operation.")
+    if write and token.scope != "write":
+        raise ApiError(403, "This token is read-only.",
+                       headers={"WWW-Authenticate": WRITE_SCOPE_NEEDED})
+    _touch(token)
+    return user
+
+
+def _run_view(view: Callable, user, kwargs: dict[str, Any]) -> tuple[Any, int]:
+    """Call the view; a service's refusal rolls back and becomes the API's error, success commits."""
+    try:
+        result = view(user, **kwargs)
+    except NotFound as exc:
+        db.session.rollback()
+        raise ApiError(404, "Not found.") from exc
+    except ServiceError as exc:
+        db.session.rollback()
+        status = exc.status if 400 <= exc.status < 500 else 422
+        raise ApiError(status, exc.message, {exc.field: exc.message} if exc.field else {}) from exc
+    result, status = result if isinstance(result, tuple) else (result, 200)
+    db.session.commit()
+    return result, status
+
+
+def _respond(result: Any, status: int):
+    """A pydantic model as JSON with its status; a ready Response (e.g. a PDF) as it is."""
+    if isinstance(result, BaseModel):
+        response = jsonify(result.model_dump(mode="json"))
+        response.status_code = status
+        return response
+    return result
+
+
 def operation(method: str, path: str, *, summary: str, tag: str, responses: dict[int, type[BaseModel] | None],
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
               roles: tuple[str, ...] = ALL_ROLES, write: bool = False, errors: tuple[int, ...] = (),
@@ -226,19 +280,7 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def handler(**path_args):
-            credentials = request.headers.get("Authorization")
-            token = authenticate(credentials)
-            if token is None:
-                challenge = INVALID_TOKEN if credentials else BEARER_CHALLENGE
-                raise ApiError(401, "Send a valid API token: Authorization: Bearer <token>.",
-                               headers={"WWW-Authenticate": challenge})
-            user = token.user
-            if user.role not in roles:
-                raise ApiError(403, "Your role cannot use this operation.")
-            if write and token.scope != "write":
-                raise ApiError(403, "This token is read-only.",
-                               headers={"WWW-Authenticate": WRITE_SCOPE_NEEDED})
-            _touch(token)
+            user = _authorised_user(roles, write)
             # Ids are PostgreSQL INTEGERs: a larger one names nothing and would fail the query.
             if any(value > MAX_DB_ID for value in path_args.values()):
                 raise ApiError(404, "Not found.")
@@ -247,25 +289,7 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
                 kwargs["body"] = _json_body(body)
             if query is not None:
                 kwargs["query"] = _query(query)
-            try:
-                result = view(user, **kwargs)
-            except NotFound as exc:
-                db.session.rollback()
-                raise ApiError(404, "Not found.") from exc
-            except ServiceError as exc:
-                db.session.rollback()
-                status = exc.status if 400 <= exc.status < 500 else 422
-                raise ApiError(status, exc.message, {exc.field: exc.message} if exc.field else {}) from exc
-            if isinstance(result, tuple):
-                result, status = result
-            else:
-                status = 200
-            db.session.commit()
-            if isinstance(result, BaseModel):
-                response = jsonify(result.model_dump(mode="json"))
-                response.status_code = status
-                return response
-            return result  # a ready Response (e.g. a PDF)
+            return _respond(*_run_view(view, user, kwargs))
 
         limited = limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "600 per minute"),
                                 key_func=_token_key, scope="api")(handler)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from webapp.api.framework import Strict
+from webapp.api.framework import Page, PageQuery, Strict
 from webapp.formtools import MAX_DB_ID
 from webapp.sales.services import MAX_QUANTITY
 
@@ -40,11 +40,8 @@ class ProductOut(BaseModel):
     restricted: bool
 
 
-class ProductPage(BaseModel):
+class ProductPage(Page[ProductOut]):
     """A page of products."""
-
-    items: list[ProductOut]
-    next_cursor: str | None
 
 
 class ProductIn(Strict):
@@ -67,11 +64,12 @@ class ProductPatch(Strict):
     restricted: bool | None = None
 
 
-class ProductQuery(BaseModel):
+class ProductQuery(PageQuery):
     """Filters of the product list."""
 
-    limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=64)
+    # Unlike the other lists, unknown parameters are ignored here, as they always have been: clients'
+    # existing product URLs keep working.
+    model_config = ConfigDict(extra="ignore")
     active: Literal["true", "false"] | None = None
 
 
@@ -138,19 +136,13 @@ class SaleOut(BaseModel):
     estimate: MoneyOut | None = Field(description="Pending sales: what approving it now would earn")
 
 
-class SalePage(BaseModel):
+class SalePage(Page[SaleOut]):
     """A page of sales, newest first."""
 
-    items: list[SaleOut]
-    next_cursor: str | None
 
-
-class SaleQuery(BaseModel):
+class SaleQuery(PageQuery):
     """Filters of the sale list (agents see their own sales, managers their team's, admins all)."""
 
-    model_config = ConfigDict(extra="forbid")
-    limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=64)
     status: SaleStatusName | None = None
     start: QueryDate | None = None
     end: QueryDate | None = None
@@ -286,19 +278,13 @@ class StatementDetail(StatementOut):
     payouts: list[StatementPayout]
 
 
-class StatementPage(BaseModel):
+class StatementPage(Page[StatementOut]):
     """A page of statements, newest first."""
 
-    items: list[StatementOut]
-    next_cursor: str | None
 
-
-class StatementQuery(BaseModel):
+class StatementQuery(PageQuery):
     """Filters of the statement list."""
 
-    model_config = ConfigDict(extra="forbid")
-    limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=64)
     agent_id: Id | None = None
     kind: Literal["period", "adhoc"] | None = None
 

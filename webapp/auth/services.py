@@ -16,7 +16,7 @@ from webapp.auth import tokens as api_tokens
 from webapp.auth.models import Role, User
 from webapp.auth.passwords import MAX_PASSWORD_LENGTH, password_problem
 from webapp.commissions.models import Settings
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.mail.services import queue_email
@@ -184,10 +184,7 @@ def update_user(actor, user: User, *, name: str, role: str, manager_id: int | No
 
 def get_user(user_id: int) -> User:
     """The user with this id, or NotFound."""
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound()
-    return user
+    return get_or_404(User, user_id)
 
 
 def list_users() -> list[User]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from webapp import clock
 from webapp.api.models import ApiToken
 from webapp.audit.services import record
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import NotFound, ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 
@@ -46,8 +46,8 @@ def tokens_of(user) -> list[ApiToken]:
 
 def revoke_token(user, token_id: int) -> ApiToken:
     """Revoke one of the user's tokens (another user's token is not found)."""
-    token = db.session.get(ApiToken, token_id)
-    if token is None or token.user_id != user.id:
+    token = get_or_404(ApiToken, token_id)
+    if token.user_id != user.id:
         raise NotFound()
     if token.revoked_at is None:
         token.revoked_at = clock.now_utc()

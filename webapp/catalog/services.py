@@ -11,7 +11,7 @@ from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.auth.services import normalise_email
 from webapp.catalog.models import Category, Customer, Product, ProductAssignment
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS
@@ -60,10 +60,7 @@ def list_products(include_archived: bool = True) -> list[Product]:
 
 def get_product(product_id: int) -> Product:
     """A product by id, or NotFound."""
-    product = db.session.get(Product, product_id)
-    if product is None:
-        raise NotFound()
-    return product
+    return get_or_404(Product, product_id)
 
 
 def save_product(actor, product: Product | None, *, sku: str, name: str, category_id: int,

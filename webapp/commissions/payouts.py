@@ -87,14 +87,6 @@ def reverse_payout(actor, payout: Payout, *, reason: str) -> Payout:
     return reversal
 
 
-def get_payout(payout_id: int) -> Payout:
-    """A payout by id, or NotFound."""
-    payout = db.session.get(Payout, payout_id)
-    if payout is None:
-        raise NotFound()
-    return payout
-
-
 def payouts_of(agent_id: int) -> list[Payout]:
     """An agent's payouts, newest first."""
     return list(db.session.scalars(select(Payout).where(Payout.agent_id == agent_id)

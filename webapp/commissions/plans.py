@@ -22,7 +22,7 @@ from webapp.commissions import engine
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, PlanAssignment, PlanOverride,
                                        PlanTier, PlanVersion, Target)
 from webapp.commissions.periods import is_date_closed, month_bounds
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import NotFound, ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import from_cents, rate_to_units, to_cents, units_to_rate
@@ -218,10 +218,7 @@ def target_for(agent_id: int, day: date) -> Target | None:
 
 def get_plan(plan_id: int) -> CommissionPlan:
     """A plan by id, or NotFound."""
-    plan = db.session.get(CommissionPlan, plan_id)
-    if plan is None:
-        raise NotFound()
-    return plan
+    return get_or_404(CommissionPlan, plan_id)
 
 
 # ---- Reading, for the admin pages ---------------------------------------------------------
@@ -249,18 +246,15 @@ def used_version_ids(versions: list[PlanVersion]) -> set[int]:
 
 def get_version(plan: CommissionPlan, version_id: int) -> PlanVersion:
     """A version of this plan by id, or NotFound (a version of another plan is not found either)."""
-    version = db.session.get(PlanVersion, version_id)
-    if version is None or version.plan_id != plan.id:
+    version = get_or_404(PlanVersion, version_id)
+    if version.plan_id != plan.id:
         raise NotFound()
     return version
 
 
 def get_version_by_id(version_id) -> PlanVersion:
     """Any plan's version by id, or NotFound."""
-    version = db.session.get(PlanVersion, version_id) if isinstance(version_id, int) else None
-    if version is None:
-        raise NotFound()
-    return version
+    return get_or_404(PlanVersion, version_id)
 
 
 def current_rules(plan: CommissionPlan) -> PlanRules:
@@ -279,10 +273,7 @@ def list_assignments() -> list[PlanAssignment]:
 
 def get_assignment(assignment_id: int) -> PlanAssignment:
     """An assignment by id, or NotFound."""
-    assignment = db.session.get(PlanAssignment, assignment_id)
-    if assignment is None:
-        raise NotFound()
-    return assignment
+    return get_or_404(PlanAssignment, assignment_id)
 
 
 def assignable_agents() -> list[User]:

@@ -3,29 +3,9 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
-from wtforms.validators import ValidationError
+from wtforms import TextAreaField
 
-from webapp.formtools import PlainText
-from webapp.money import MoneyError, parse_signed_money, to_cents
-
-
-class SignedMoneyField(StringField):
-    """An amount that may carry a minus sign (a deduction), parsed to signed integer cents."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        super().__init__(label, validators, **kwargs)
-        self.cents = None
-
-    def pre_validate(self, form):
-        """Parse '-12.50' or '12.50' exactly (never through float); empty stays None for the service."""
-        self.cents = None
-        if not (self.data or "").strip():
-            return
-        try:
-            self.cents = to_cents(parse_signed_money(self.data))
-        except MoneyError as exc:
-            raise ValidationError(str(exc)) from exc
+from webapp.formtools import PlainText, SignedMoneyField
 
 
 class DisputeOpenForm(FlaskForm):

@@ -78,9 +78,9 @@ def parse_request(start_text: str | None, end_text: str | None, status: str | No
     return ExportRequest(start=start, end=end, status=status)
 
 
-def _scope_manager_id(user: User) -> int | None:
-    """The manager whose team bounds the export; None for admins (every agent)."""
-    return None if user.role == Role.ADMIN else user.id
+def _in_team(agent, user: User):
+    """SQL condition: the row's `agent` (an alias of User) is in the user's team; admins: any agent."""
+    return true() if user.role == Role.ADMIN else agent.manager_id == user.id
 
 
 def _after(columns, last: tuple | None):
@@ -100,7 +100,6 @@ def _write(rows) -> str:
 
 def sales_csv(user: User, request: ExportRequest) -> Iterator[str]:
     """The sales dated in the range (the user's team; admins: all), oldest first, as CSV chunks."""
-    manager_id = _scope_manager_id(user)
     agent, entered, decided = aliased(User), aliased(User), aliased(User)
     query = (
         select(Sale.id, Sale.sold_on, Sale.quantity, Sale.unit_price_cents, Sale.amount_cents, Sale.status,
@@ -113,10 +112,8 @@ def sales_csv(user: User, request: ExportRequest) -> Iterator[str]:
         .join(Customer, Sale.customer_id == Customer.id)
         .join(entered, Sale.entered_by_id == entered.id)
         .outerjoin(decided, Sale.decided_by_id == decided.id)
-        .where(Sale.sold_on >= request.start, Sale.sold_on <= request.end)
+        .where(Sale.sold_on >= request.start, Sale.sold_on <= request.end, _in_team(agent, user))
     )
-    if manager_id is not None:
-        query = query.where(agent.manager_id == manager_id)
     if request.status:
         query = query.where(Sale.status == request.status)
     return _stream(query, (Sale.sold_on, Sale.id), lambda row: (row.sold_on, row.id), SALES_COLUMNS,
@@ -142,7 +139,6 @@ def ledger_csv(user: User, request: ExportRequest) -> Iterator[str]:
     A period belongs to the range its first day falls in, so consecutive ranges never export an
     entry twice.
     """
-    manager_id = _scope_manager_id(user)
     agent = aliased(User)
     query = (
         select(CommissionEntry.id, CommissionEntry.kind, CommissionEntry.sale_id,
@@ -153,10 +149,8 @@ def ledger_csv(user: User, request: ExportRequest) -> Iterator[str]:
         .join(Period, CommissionEntry.period_id == Period.id)
         .outerjoin(Sale, CommissionEntry.sale_id == Sale.id)
         .outerjoin(Product, Sale.product_id == Product.id)
-        .where(Period.start_date >= request.start, Period.start_date <= request.end)
+        .where(Period.start_date >= request.start, Period.start_date <= request.end, _in_team(agent, user))
     )
-    if manager_id is not None:
-        query = query.where(agent.manager_id == manager_id)
     return _stream(query, (Period.start_date, CommissionEntry.id), lambda row: (row.start_date, row.id),
                    LEDGER_COLUMNS, _ledger_rows)
 

@@ -8,8 +8,9 @@ webapp.commissions.periods.close_period with the actor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, time, timedelta
+from functools import cached_property
 
 from sqlalchemy import func, select
 
@@ -18,7 +19,7 @@ from webapp.auth.models import Role, User
 from webapp.catalog.models import Product
 from webapp.commissions.models import CommissionEntry, EntryKind, Period, PeriodStatus
 from webapp.commissions.periods import close_period, get_settings
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.sales.models import Sale, SaleStatus
 
@@ -43,17 +44,24 @@ class PeriodRow:
         return self.blocker is None
 
 
-@dataclass(frozen=True)
-class AgentFreeze:
-    """One agent's figures in the period being closed (cents)."""
+@dataclass(frozen=True, kw_only=True)
+class Freeze:
+    """What closing a period freezes (cents): ledger entries and their commission, approved volume,
+    and the pending sales that become late approvals."""
 
-    agent_id: int
-    name: str
     entries: int = 0
     total_cents: int = 0
     volume_cents: int = 0
     pending: int = 0
     pending_cents: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentFreeze(Freeze):
+    """One agent's figures in the period being closed."""
+
+    agent_id: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -78,30 +86,11 @@ class ClosePreview:
     agents: list[AgentFreeze] = field(default_factory=list)
     pending_sales: list[PendingSale] = field(default_factory=list)
 
-    @property
-    def entries(self) -> int:
-        """Ledger entries frozen."""
-        return sum(a.entries for a in self.agents)
-
-    @property
-    def total_cents(self) -> int:
-        """Commission frozen (entries' sum)."""
-        return sum(a.total_cents for a in self.agents)
-
-    @property
-    def volume_cents(self) -> int:
-        """Approved sales volume of the period."""
-        return sum(a.volume_cents for a in self.agents)
-
-    @property
-    def pending(self) -> int:
-        """Pending sales dated in the period."""
-        return sum(a.pending for a in self.agents)
-
-    @property
-    def pending_cents(self) -> int:
-        """Their amount."""
-        return sum(a.pending_cents for a in self.agents)
+    @cached_property
+    def totals(self) -> Freeze:
+        """The figures of every agent shown, added up."""
+        return Freeze(**{figure.name: sum(getattr(agent, figure.name) for agent in self.agents)
+                         for figure in fields(Freeze)})
 
 
 def _scoped(query, agent_column, user: User):
@@ -113,10 +102,7 @@ def _scoped(query, agent_column, user: User):
 
 def get_period(period_id: int) -> Period:
     """A period by id, else NotFound."""
-    period = db.session.get(Period, period_id)
-    if period is None:
-        raise NotFound()
-    return period
+    return get_or_404(Period, period_id)
 
 
 def close_blocker(period: Period, earliest_open: Period | None = None) -> str | None:
@@ -208,7 +194,5 @@ def close(actor: User, period_id: int) -> Period:
     """Close a period for everyone (the row is locked so two closes cannot both pass the checks)."""
     if actor.role not in (Role.ADMIN, Role.MANAGER):
         raise ServiceError("Only managers and admins close periods.", status=403)
-    period = db.session.get(Period, period_id, with_for_update=True, populate_existing=True)
-    if period is None:
-        raise NotFound()
+    period = get_or_404(Period, period_id, with_for_update=True, populate_existing=True)
     return close_period(actor, period)

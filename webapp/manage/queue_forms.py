@@ -6,16 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from webapp.formtools import MoneyField, OptionalDateRange, PlainText, parse_db_id
+from webapp.formtools import MoneyField, OptionalDateRange, PlainText, db_id_or_none
 from webapp.money import to_cents
-
-
-def _optional_int(value):
-    """Select values arrive as text; junk becomes None (no filter)."""
-    try:
-        return parse_db_id(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 class QueueFilterForm(OptionalDateRange, FlaskForm):
@@ -26,8 +18,8 @@ class QueueFilterForm(OptionalDateRange, FlaskForm):
     class Meta:
         csrf = False
 
-    agent_id = SelectField("Agent", coerce=_optional_int, validate_choice=False)
-    product_id = SelectField("Product", coerce=_optional_int, validate_choice=False)
+    agent_id = SelectField("Agent", coerce=db_id_or_none, validate_choice=False)
+    product_id = SelectField("Product", coerce=db_id_or_none, validate_choice=False)
     start = StringField("From", render_kw={"type": "date"})
     end = StringField("To", render_kw={"type": "date"})
     min_amount = MoneyField("Min amount", allow_zero=True,

@@ -24,7 +24,7 @@ from webapp.catalog.models import Product
 from webapp.commissions.balances import grouped_by_agent, period_sums, unpaid_balances
 from webapp.commissions.models import CommissionEntry, Payout, Period, Target
 from webapp.commissions.periods import current_period, month_bounds, period_for
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
 from webapp.sales.models import Sale, SaleStatus
@@ -40,11 +40,7 @@ def resolve_period(value: str | None) -> Period:
     if not value:
         return current_period()
     if value.isdigit():
-        period_id = db_id_or_none(value)
-        period = db.session.get(Period, period_id) if period_id is not None else None
-        if period is None:
-            raise NotFound()
-        return period
+        return get_or_404(Period, db_id_or_none(value))
     day = parse_iso_date(value)
     if day is None:
         raise ServiceError("Choose a period from the list (or give a date as YYYY-MM-DD).", "period")

@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, Signer
 from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, ValidationError
 
-from webapp.formtools import MoneyField, PlainText, parse_db_id, parse_iso_date
+from webapp.formtools import MoneyField, PlainText, db_id_or_none, parse_iso_date
 from webapp.sales.models import SaleStatus
 
 _WHOLE = re.compile(r"^[0-9]{1,7}$")
@@ -35,18 +35,10 @@ def verify_form_key(token: str | None) -> str | None:
         return None
 
 
-def _optional_int(value):
-    """Select values arrive as text; junk becomes None (and then a field error)."""
-    try:
-        return parse_db_id(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
 class SaleForm(FlaskForm):
     """Product, Customer, Quantity, Unit price, Date, Note (the labels people and tests look for)."""
 
-    product_id = SelectField("Product", coerce=_optional_int, validate_choice=False)
+    product_id = SelectField("Product", coerce=db_id_or_none, validate_choice=False)
     customer = StringField("Customer", validators=[Length(max=120), PlainText()],
                            render_kw={"autocomplete": "off", "placeholder": "Search or type a new customer"})
     customer_id = HiddenField()
@@ -91,7 +83,7 @@ class SaleForm(FlaskForm):
     @property
     def customer_id_value(self) -> int | None:
         """The chosen existing customer, if any."""
-        return _optional_int(self.customer_id.data)
+        return db_id_or_none(self.customer_id.data)
 
 
 class SaleFilterForm(FlaskForm):
@@ -104,7 +96,7 @@ class SaleFilterForm(FlaskForm):
     end = StringField("To", render_kw={"type": "date"})
     status = SelectField("Status", validate_choice=False, choices=[
         SelectChoice("", "Any status"), *(SelectChoice(status, status.title()) for status in SaleStatus)])
-    product_id = SelectField("Product", coerce=_optional_int, validate_choice=False)
+    product_id = SelectField("Product", coerce=db_id_or_none, validate_choice=False)
     customer = StringField("Customer", validators=[Length(max=120)])
     sort = HiddenField(default="date")
     direction = HiddenField(default="desc")

@@ -23,6 +23,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -249,8 +250,9 @@ class _Lookups:
                 self.customers.setdefault(customer.name.lower(), []).append(customer)
 
 
-def _parse_row(row: ImportRow, width: int, lookups: _Lookups, seen_keys: dict[str, int], errors: list[RowError]):
-    """The row as a service batch item (and its agent), or None after adding its errors."""
+def _parse_row(row: ImportRow, width: int, lookups: _Lookups, seen_keys: dict[str, int],
+               errors: list[RowError]):
+    """The row as a service batch item (and its agent and product), or None after adding its errors."""
     if row.width != width:
         errors.append(RowError(row.line, "row", f"This line has {row.width} cells; the header has {width}."))
         return None
@@ -260,42 +262,13 @@ def _parse_row(row: ImportRow, width: int, lookups: _Lookups, seen_keys: dict[st
         """Note a problem with one cell of this row."""
         found.append(RowError(row.line, column, message))
 
-    key = cells["key"]
-    if not _ROW_KEY.match(key):
-        bad("key", "Use 4 to 60 letters, digits, dashes or underscores.")
-    elif key in seen_keys:
-        bad("key", f"This key is also on line {seen_keys[key]}; each row needs its own key.")
-    else:
-        seen_keys[key] = row.line
-    agent = None
-    if not cells["agent_email"]:
-        bad("agent_email", "Enter the agent's email.")
-    else:
-        agent = lookups.agents.get(cells["agent_email"].lower())
-        if agent is None:
-            bad("agent_email", _CSV_MESSAGES["agent_id"])
-    product = None
-    if not cells["sku"]:
-        bad("sku", "Enter the product's SKU.")
-    else:
-        product = lookups.products.get(cells["sku"].lower())
-        if product is None:
-            bad("sku", f"Unknown SKU {cells['sku']!r}.")
-    customer = cells["customer"]
-    existing = []
-    if not customer:
-        bad("customer", "Enter the customer's name.")
-    elif len(customer) > 120:
-        bad("customer", "Keep the customer's name under 120 characters.")
-    else:
-        existing = lookups.customers.get(customer.lower(), [])
-        if len(existing) > 1:
-            bad("customer", f"Several customers are called {customer!r}; rename one of them first.")
-    quantity = None
-    if not _WHOLE.match(cells["quantity"]) or not 1 <= int(cells["quantity"]) <= sales.MAX_QUANTITY:
-        bad("quantity", f"Enter a whole number from 1 to {sales.MAX_QUANTITY:,}.")
-    else:
-        quantity = int(cells["quantity"])
+    key = _row_key(cells["key"], row.line, seen_keys, bad)
+    agent = _named(cells["agent_email"], lookups.agents, bad, "agent_email", "Enter the agent's email.",
+                   _CSV_MESSAGES["agent_id"])
+    product = _named(cells["sku"], lookups.products, bad, "sku", "Enter the product's SKU.",
+                     f"Unknown SKU {cells['sku']!r}.")
+    existing = _existing_customers(cells["customer"], lookups, bad)
+    quantity = _quantity(cells["quantity"], bad)
     unit_price = None
     try:
         unit_price = parse_money(cells["unit_price"], what="a unit price")
@@ -309,8 +282,53 @@ def _parse_row(row: ImportRow, width: int, lookups: _Lookups, seen_keys: dict[st
         return None
     data = sales.SaleInput(product_id=product.id, quantity=quantity, unit_price=unit_price, sold_on=sold_on,
                            customer_id=existing[0].id if existing else None,
-                           new_customer_name=None if existing else customer, note=cells["note"] or None)
+                           new_customer_name=None if existing else cells["customer"],
+                           note=cells["note"] or None)
     return sales.BatchItem(data=data, idempotency_key=KEY_PREFIX + key, agent_id=agent.id), agent, product
+
+
+def _row_key(key: str, line: int, seen_keys: dict[str, int], bad: Callable[[str, str], None]) -> str:
+    """The row's key, noted in `seen_keys`; a malformed key or one already used is a problem."""
+    if not _ROW_KEY.match(key):
+        bad("key", "Use 4 to 60 letters, digits, dashes or underscores.")
+    elif key in seen_keys:
+        bad("key", f"This key is also on line {seen_keys[key]}; each row needs its own key.")
+    else:
+        seen_keys[key] = line
+    return key
+
+
+def _named(text: str, known: dict, bad: Callable[[str, str], None], column: str, missing: str, unknown: str):
+    """The agent or product a cell names (case-insensitive), or None after noting it empty or unknown."""
+    if not text:
+        bad(column, missing)
+        return None
+    found = known.get(text.lower())
+    if found is None:
+        bad(column, unknown)
+    return found
+
+
+def _existing_customers(name: str, lookups: _Lookups, bad: Callable[[str, str], None]) -> list[Customer]:
+    """The customers already called `name`: none (a new one), or one; several is a problem."""
+    if not name:
+        bad("customer", "Enter the customer's name.")
+        return []
+    if len(name) > 120:
+        bad("customer", "Keep the customer's name under 120 characters.")
+        return []
+    existing = lookups.customers.get(name.lower(), [])
+    if len(existing) > 1:
+        bad("customer", f"Several customers are called {name!r}; rename one of them first.")
+    return existing
+
+
+def _quantity(text: str, bad: Callable[[str, str], None]) -> int | None:
+    """A whole number from 1 to the service's maximum."""
+    if not _WHOLE.match(text) or not 1 <= int(text) <= sales.MAX_QUANTITY:
+        bad("quantity", f"Enter a whole number from 1 to {sales.MAX_QUANTITY:,}.")
+        return None
+    return int(text)
 
 
 def run_import(actor: User, data: bytes) -> ImportResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import abort, make_response, render_template, request, url_for
+from flask import make_response, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
@@ -16,7 +16,7 @@ from webapp.auth.models import Role
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Customer
 from webapp.commissions import ledger
-from webapp.errors import ServiceError
+from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
 from webapp.money import MoneyError, parse_money, to_cents
@@ -159,7 +159,7 @@ def customer_search():
 @agent_required
 def customer_pick(customer_id: int):
     """Fill the customer field with a chosen existing customer."""
-    customer = db.session.get(Customer, customer_id) or abort(404)
+    customer = get_or_404(Customer, customer_id)
     form = SaleForm(formdata=None)
     form.customer.data, form.customer_id.data = customer.name, str(customer.id)
     return render_template("sales/partials/_customer_field.html", form=form, picked=customer)

@@ -8,18 +8,10 @@ from wtforms import (BooleanField, HiddenField, SelectChoice, SelectField, Selec
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.formtools import PlainText, parse_db_id, parse_iso_date
+from webapp.formtools import PlainText, db_id_or_none, parse_iso_date
 from webapp.statements.models import StatementKind
 
 MAX_MESSAGE = 2000  # the service's limit, checked here too so the error sits beside the field
-
-
-def _optional_int(value):
-    """Select values arrive as text; junk becomes None (no filter)."""
-    try:
-        return parse_db_id(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 class _RangeForm(FlaskForm):
@@ -102,8 +94,8 @@ class StatementFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    agent_id = SelectField("Agent", coerce=_optional_int, validate_choice=False)
-    period_id = SelectField("Period", coerce=_optional_int, validate_choice=False)
+    agent_id = SelectField("Agent", coerce=db_id_or_none, validate_choice=False)
+    period_id = SelectField("Period", coerce=db_id_or_none, validate_choice=False)
     kind = SelectField("Kind", validate_choice=False, choices=[
         SelectChoice("", "Any kind"), SelectChoice(StatementKind.PERIOD, "Period"),
         SelectChoice(StatementKind.ADHOC, "Ad hoc")])

@@ -1,0 +1,35 @@
+"""The API's list shapes: one Page of items with the next cursor, one PageQuery base for the filters."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from webapp.api.framework import Page, PageQuery
+from webapp.api.schemas import ProductQuery, SalePage, SaleQuery, StatementPage, StatementQuery
+
+
+def test_every_list_query_has_the_same_limit_and_cursor():
+    for query in (SaleQuery, StatementQuery, ProductQuery):
+        assert issubclass(query, PageQuery)
+        assert query().limit == 50 and query().cursor is None
+        with pytest.raises(ValidationError):
+            query(limit=101)
+        with pytest.raises(ValidationError):
+            query(cursor="x" * 65)
+
+
+def test_list_queries_refuse_unknown_parameters_except_products():
+    with pytest.raises(ValidationError):
+        SaleQuery.model_validate({"stauts": "pending"})
+    with pytest.raises(ValidationError):
+        StatementQuery.model_validate({"agent": "1"})
+    assert ProductQuery.model_validate({"whatever": "1"}).active is None
+
+
+def test_pages_keep_their_own_names_and_answer_items_then_the_cursor():
+    for page, name in ((SalePage, "SalePage"), (StatementPage, "StatementPage")):
+        assert issubclass(page, Page)
+        assert page.model_json_schema()["title"] == name
+        assert list(page.model_fields) == ["items", "next_cursor"]
+    assert list(StatementPage(items=[], next_cursor="abc").model_dump()) == ["items", "next_cursor"]
