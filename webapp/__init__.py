@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webapp import models as _models  # noqa: F401  (registers every table on the metadata)
 from webapp import money, tasks
 from webapp.api.framework import error_response
+from webapp.auth import access
 from webapp.blueprints import BLUEPRINTS
 from webapp.commands import commissions_cli, demo_cli, users_cli
 from webapp.config import load_config
@@ -212,8 +213,9 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Expose the navigation, formatting and dispute helpers to every template."""
+    """Expose the navigation, formatting, access-policy and dispute helpers to every template."""
     money.init_app(app)
+    access.init_app(app)
     app.jinja_env.globals["navigation_for"] = navigation_for
     dispute_template_helpers.init_app(app)
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.audit.models import AuditEvent
+from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.commissions import ledger
 from webapp.commissions.models import CommissionEntry, EntryKind
@@ -269,7 +270,7 @@ def test_only_the_agents_manager_or_an_admin_resolves(setup, factory):
     dispute = disputes.open_dispute(agent, entry.id, "Too low.")
     stranger = factory.user(Role.MANAGER)
     with pytest.raises(NotFound):
-        disputes.visible_dispute(stranger, dispute.id)
+        access.visible_dispute(stranger, dispute.id)
     with pytest.raises(NotFound):
         disputes.accept(stranger, dispute, 1000)
     with pytest.raises(NotFound):

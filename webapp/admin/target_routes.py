@@ -11,9 +11,9 @@ from flask_login import current_user
 from webapp import clock
 from webapp.admin import bp
 from webapp.admin.catalog_forms import TargetForm
+from webapp.auth import access
 from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
-from webapp.auth.models import Role
 from webapp.commissions import plans
 from webapp.money import from_cents, to_cents
 from webapp.web import finish, is_htmx, submit
@@ -71,7 +71,7 @@ def targets():
 def target_set(agent_id: int):
     """Set one agent's target for the month in ?month=; htmx gets the table row back."""
     agent = accounts.get_user(agent_id)
-    if agent.role != Role.AGENT:
+    if not access.is_agent(agent):
         abort(404)
     month = _parse_month(request.args.get("month")) or abort(400)
     form = TargetForm()

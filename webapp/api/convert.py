@@ -41,7 +41,7 @@ def idempotency_key_header() -> str | None:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
-    if not sales._KEY.match(key):  # noqa: SLF001  (the service's own rule for keys)
+    if not sales.KEY_PATTERN.match(key):  # the service's own rule for keys
         message = "Use 8 to 64 letters, digits, dashes or underscores."
         raise ApiError(400, f"The {IDEMPOTENCY_HEADER} header is not valid. {message}",
                        {IDEMPOTENCY_HEADER: message})

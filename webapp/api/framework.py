@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from webapp import clock
 from webapp.api import bp
+from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.auth.tokens import authenticate
 from webapp.errors import NotFound, ServiceError
@@ -233,7 +234,7 @@ def _authorised_user(roles: tuple[str, ...], write: bool):
         raise ApiError(401, "Send a valid API token: Authorization: Bearer <token>.",
                        headers={"WWW-Authenticate": challenge})
     user = token.user
-    if user.role not in roles:
+    if not access.has_role(user, *roles):
         raise ApiError(403, "Your role cannot use this operation.")
     if write and token.scope != "write":
         raise ApiError(403, "This token is read-only.",

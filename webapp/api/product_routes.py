@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import ProductIn, ProductOut, ProductPage, ProductPatch, ProductQuery
+from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Product
@@ -26,7 +27,7 @@ def _product_out(product: Product) -> ProductOut:
 def list_products(user, query: ProductQuery):
     """Products, by id, paginated; agents see only what they may sell."""
     after = decode_cursor(query.cursor)
-    if user.role == Role.AGENT:
+    if access.is_agent(user):
         candidates = catalog.sellable_products(user.id)
         candidates = [p for p in candidates if after is None or p.id > after]
         candidates.sort(key=lambda p: p.id)

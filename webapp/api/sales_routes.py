@@ -12,7 +12,7 @@ from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempote
                                 unit_price)
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import ReasonIn, SaleIn, SaleOut, SalePage, SaleQuery
-from webapp.auth.access import own_or_managed_agent, visible_sale
+from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.extensions import db
 from webapp.sales import portal
@@ -66,7 +66,7 @@ def create_sale(user, body: SaleIn):
         new_customer_email=body.customer_email, note=body.note)
     sale, created = sales.create_sale(user, data, idempotency_key=key, agent_id=body.agent_id)
     if not created:
-        agent_id = user.id if user.role == Role.AGENT and body.agent_id is None else body.agent_id
+        agent_id = user.id if access.is_agent(user) and body.agent_id is None else body.agent_id
         if not sales.same_request(sale, agent_id, data):
             message = "This key was used for a different sale; use a new key for a new sale."
             raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}",
@@ -80,7 +80,7 @@ def create_sale(user, body: SaleIn):
 def list_sales(user, query: SaleQuery):
     """Sales the token's user may see, newest first, filtered and paginated."""
     if query.agent_id is not None:
-        own_or_managed_agent(user, query.agent_id)
+        access.own_or_managed_agent(user, query.agent_id)
     if query.start and query.end and query.end < query.start:
         raise ApiError(422, "The last day is before the first day.", {"end": "Before start."})
     filters = portal.SaleFilters(start=query.start, end=query.end, status=query.status,
@@ -96,25 +96,25 @@ def list_sales(user, query: SaleQuery):
 @operation("GET", "/sales/{sale_id}", summary="One sale", tag="Sales", responses={200: SaleOut})
 def get_sale(user, sale_id: int):
     """A sale the user may see (another agent's or another team's sale: 404)."""
-    return _one(visible_sale(user, sale_id))
+    return _one(access.visible_sale(user, sale_id))
 
 
 @operation("POST", "/sales/{sale_id}/approve", summary="Approve a pending sale", tag="Sales",
            responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
 def approve_sale(user, sale_id: int):
     """Approve a pending sale of the team (never one you entered yourself: 403; decided: 409)."""
-    return _one(sales.approve_sale(user, visible_sale(user, sale_id)))
+    return _one(sales.approve_sale(user, access.visible_sale(user, sale_id)))
 
 
 @operation("POST", "/sales/{sale_id}/reject", summary="Reject a pending sale, with a reason", tag="Sales",
            body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
 def reject_sale(user, sale_id: int, body: ReasonIn):
     """Reject a pending sale of the team (decided already: 409)."""
-    return _one(sales.reject_sale(user, visible_sale(user, sale_id), body.reason))
+    return _one(sales.reject_sale(user, access.visible_sale(user, sale_id), body.reason))
 
 
 @operation("POST", "/sales/{sale_id}/void", summary="Void an approved sale, with a reason", tag="Sales",
            body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
 def void_sale(user, sale_id: int, body: ReasonIn):
     """Void an approved sale of the team (a stated one gets a clawback; not approved: 409)."""
-    return _one(sales.void_sale(user, visible_sale(user, sale_id), body.reason))
+    return _one(sales.void_sale(user, access.visible_sale(user, sale_id), body.reason))

@@ -13,8 +13,7 @@ from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempote
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, error_response, operation
 from webapp.api.schemas import (RunIn, RunOut, RunStatement, StatementDetail, StatementOut, StatementPage,
                                 StatementQuery, StatementTotals)
-from webapp.auth.access import own_or_managed_agent
-from webapp.auth.models import Role
+from webapp.auth import access
 from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.statements import limits, queries
@@ -42,7 +41,7 @@ def _fields(statement: Statement, email) -> dict:
 def list_statements(user, query: StatementQuery):
     """Statements the user may see, newest first, paginated."""
     if query.agent_id is not None:
-        own_or_managed_agent(user, query.agent_id)
+        access.own_or_managed_agent(user, query.agent_id)
     rows = queries.statements_before(user, queries.StatementFilters(agent_id=query.agent_id, kind=query.kind),
                                      before_number=decode_cursor(query.cursor), limit=query.limit + 1)
     page = rows[: query.limit]
@@ -55,7 +54,7 @@ def list_statements(user, query: StatementQuery):
            tag="Statements", responses={200: StatementDetail})
 def get_statement(user, statement_id: int):
     """A statement the user may see (another agent's: 404)."""
-    statement = queries.visible_statement(user, statement_id)
+    statement = access.visible_statement(user, statement_id)
     snapshot = in_statement_order(statement.snapshot)  # also for statements stored in approval order
     return StatementDetail(**_fields(statement, queries.email_for(statement)), currency=snapshot["currency"],
                            message=snapshot["message"], lines=snapshot_lines(snapshot),
@@ -67,7 +66,7 @@ def get_statement(user, statement_id: int):
            responses={200: None}, binary="application/pdf")
 def statement_pdf(user, statement_id: int):
     """The stored PDF bytes with their sha256 (404 while the PDF is being prepared)."""
-    statement = queries.visible_statement(user, statement_id)
+    statement = access.visible_statement(user, statement_id)
     try:
         data = statements.statement_pdf(statement)
     except NotFound as exc:
@@ -124,7 +123,7 @@ def start_run(user, body: RunIn):
 
     With Redis down: 503 and nothing issued, as on the pages. A retried request (same
     Idempotency-Key) gets the first run back, without counting against the hourly limit."""
-    if user.role == Role.AGENT and body.agent_ids not in (None, [user.id]):
+    if access.is_agent(user) and body.agent_ids not in (None, [user.id]):
         message = "Agents request their own statement; leave agent_ids out."
         raise ApiError(422, message, {"agent_ids": message})
     key = idempotency_key_header()
@@ -148,4 +147,4 @@ def start_run(user, body: RunIn):
            responses={200: RunOut})
 def get_run(user, run_id: int):
     """Where a run stands: statements rendered, sent, failed (others' runs: 404)."""
-    return _run_out(user, queries.visible_run(user, run_id))
+    return _run_out(user, access.visible_run(user, run_id))

@@ -62,9 +62,5 @@ class User(UserMixin, db.Model):
         """End every open session of this user."""
         self.session_token = _new_session_token()
 
-    def has_role(self, *roles: Role | str) -> bool:
-        """True if the user has one of the given roles."""
-        return self.role in {Role(r) for r in roles}
-
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email} {self.role}>"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from webapp import clock
 from webapp.audit.services import record
-from webapp.auth.models import Role, User
+from webapp.auth import access
+from webapp.auth.models import User
 from webapp.commissions.ledger import lock_agent
 from webapp.commissions.models import CommissionEntry, EntryKind
 from webapp.commissions.periods import period_for
@@ -27,18 +28,11 @@ def _snapshot(entry: CommissionEntry) -> dict:
             "amount_cents": entry.amount_cents, "reason": entry.reason, "sale_id": entry.sale_id}
 
 
-def _may_adjust(actor, agent: User) -> bool:
-    """Admins adjust anyone; managers their own team; no actor means the system itself."""
-    if actor is None or getattr(actor, "role", None) == Role.ADMIN:
-        return True
-    return getattr(actor, "role", None) == Role.MANAGER and agent.manager_id == actor.id
-
-
 def add_manual_adjustment(actor, agent_id: int, amount_cents: int, reason: str, *,
                           sale_id: int | None = None) -> CommissionEntry:
     """Post a signed, non-zero manual entry with a reason in today's (open) period."""
     agent = db.session.get(User, agent_id) if isinstance(agent_id, int) and not isinstance(agent_id, bool) else None
-    if agent is None or agent.role != Role.AGENT or not _may_adjust(actor, agent):
+    if agent is None or not access.is_agent(agent) or not access.may_adjust(actor, agent):
         raise NotFound()
     lock_agent(agent.id)
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool):

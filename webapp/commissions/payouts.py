@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from webapp import clock
 from webapp.audit.services import record
-from webapp.auth.access import can_manage_agent, team_agent_ids
-from webapp.auth.models import Role, User
+from webapp.auth import access
+from webapp.auth.models import User
 from webapp.commissions.ledger import agent_balance, lock_agent
 from webapp.commissions.models import Payout
 from webapp.commissions.periods import is_date_closed, period_for
@@ -32,9 +32,9 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
                   advance: bool = False) -> Payout:
     """Record a payout dated in an open period, capped at the unpaid balance unless an advance."""
     agent = db.session.get(User, agent_id) if isinstance(agent_id, int) else None
-    if agent is None or agent.role != Role.AGENT:
+    if agent is None or not access.is_agent(agent):
         raise ServiceError("Choose an agent.", "agent_id")
-    if actor is not None and not can_manage_agent(actor, agent):
+    if actor is not None and not access.can_manage_agent(actor, agent):
         raise NotFound()
     lock_agent(agent.id)
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents < 1:
@@ -102,9 +102,7 @@ def reversed_ids(payout_ids: list[int]) -> set[int]:
 
 def team_payouts(user: User, limit: int = RECENT_PAYOUTS) -> list[tuple[Payout, User]]:
     """The most recent payouts (and reversals) of the user's team with their agent, newest first."""
-    query = select(Payout, User).join(User, Payout.agent_id == User.id)
-    ids = team_agent_ids(user)
-    if ids is not None:
-        query = query.where(Payout.agent_id.in_(ids))
+    query = select(Payout, User).join(User, Payout.agent_id == User.id).where(
+        access.agent_scope(user, Payout.agent_id))
     return [(payout, agent) for payout, agent in
             db.session.execute(query.order_by(Payout.paid_on.desc(), Payout.id.desc()).limit(limit)).all()]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp import clock
 from webapp.audit.services import record
+from webapp.auth import access
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
@@ -186,7 +187,7 @@ def assignment_on(agent_id: int, day: date) -> PlanAssignment | None:
 def agent_for_plan(agent_id: int) -> User:
     """An agent by id, or a field error."""
     agent = db.session.get(User, agent_id)
-    if agent is None or agent.role != Role.AGENT:
+    if agent is None or not access.is_agent(agent):
         raise ServiceError("Choose an agent.", "agent_id")
     return agent
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp.auth import access
 from webapp.auth.decorators import agent_required
 from webapp.disputes import services as service
 from webapp.disputes.forms import DisputeOpenForm, DisputeReplyForm
@@ -17,7 +18,7 @@ from webapp.web import finish
 @agent_required
 def dispute_entry(entry_id: int):
     """"Dispute this line": the line and a comment for the manager (another agent's line: 404)."""
-    entry = service.own_entry(current_user, entry_id)
+    entry = access.own_entry(current_user, entry_id)
     existing = service.open_dispute_for(entry.id)
     if request.method == "GET" and existing is not None:
         flash("This line already has an open dispute; you can add to its thread here.", "info")
@@ -51,11 +52,11 @@ def _page(dispute, form=None, status: int = 200):
 @agent_required
 def my_dispute(dispute_id: int):
     """One of the agent's disputes: the line, the thread, the status, a reply form while open."""
-    return _page(service.visible_dispute(current_user, dispute_id))
+    return _page(access.visible_dispute(current_user, dispute_id))
 
 
 @bp.route("/disputes/<int:dispute_id>/reply", methods=["POST"])
 @agent_required
 def my_dispute_reply(dispute_id: int):
     """Add the agent's message to one of their disputes."""
-    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="sales.my_dispute", page=_page)
+    return reply_view(access.visible_dispute(current_user, dispute_id), detail_endpoint="sales.my_dispute", page=_page)

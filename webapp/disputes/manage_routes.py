@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import render_template, request, url_for
 from flask_login import current_user
 
+from webapp.auth import access
 from webapp.auth.decorators import manager_required
 from webapp.disputes import services as service
 from webapp.disputes.forms import DisputeAcceptForm, DisputeRejectForm, DisputeReplyForm
@@ -32,7 +33,7 @@ def disputes():
 @manager_required
 def dispute_detail(dispute_id: int):
     """One dispute: the disputed line, the thread, a reply form and the accept / reject forms."""
-    return _detail_page(service.visible_dispute(current_user, dispute_id))
+    return _detail_page(access.visible_dispute(current_user, dispute_id))
 
 
 def _detail_page(dispute, status: int = 200, reply_form=None, accept_form=None, reject_form=None):
@@ -46,7 +47,7 @@ def _detail_page(dispute, status: int = 200, reply_form=None, accept_form=None, 
 def _resolve(dispute_id: int, form, resolve, form_name: str, done: str):
     """Accept or reject a dispute with `resolve(dispute)`: back to it with `done` (a message about
     dispute #{id}), or its page again with the form (`form_name`) and the refusal."""
-    dispute = service.visible_dispute(current_user, dispute_id)
+    dispute = access.visible_dispute(current_user, dispute_id)
     outcome = submit_dispute(form, lambda: resolve(dispute))
     if outcome.ok:
         return finish(url_for("review.dispute_detail", dispute_id=dispute.id), done.format(id=dispute.id))
@@ -76,5 +77,5 @@ def dispute_reject(dispute_id: int):
 @manager_required
 def dispute_reply(dispute_id: int):
     """Add the manager's message to a dispute of the team."""
-    return reply_view(service.visible_dispute(current_user, dispute_id), detail_endpoint="review.dispute_detail",
+    return reply_view(access.visible_dispute(current_user, dispute_id), detail_endpoint="review.dispute_detail",
                       page=lambda dispute, form, status: _detail_page(dispute, status, reply_form=form))

@@ -19,11 +19,10 @@ from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.audit.services import record
-from webapp.auth.access import team_agent_ids
-from webapp.auth.models import Role, User
+from webapp.auth import access
+from webapp.auth.models import User
 from webapp.commissions.adjustments import add_manual_adjustment
 from webapp.commissions.ledger import lock_agent
-from webapp.commissions.models import CommissionEntry
 from webapp.disputes.models import Dispute, DisputeMessage, DisputeStatus
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
@@ -54,32 +53,7 @@ def _text(value: str | None, field: str, empty: str) -> str:
     return value
 
 
-def _is_manager_side(user: User) -> bool:
-    """Managers and admins answer disputes; agents open them."""
-    return user.role in (Role.MANAGER, Role.ADMIN)
-
-
-# ---- Who sees what ----------------------------------------------------------------------------
-
-
-def own_entry(agent: User, entry_id: int) -> CommissionEntry:
-    """A ledger line of this agent, else NotFound (another agent's line is 404, not 403)."""
-    entry = db.session.get(CommissionEntry, entry_id) if isinstance(entry_id, int) else None
-    if entry is None or agent.role != Role.AGENT or entry.agent_id != agent.id:
-        raise NotFound()
-    return entry
-
-
-def visible_dispute(user: User, dispute_id: int) -> Dispute:
-    """A dispute the user may see: the agent's own, a manager's team's, any for admins; else 404."""
-    dispute = db.session.get(Dispute, dispute_id)
-    if dispute is None:
-        raise NotFound()
-    if user.role == Role.AGENT and dispute.agent_id != user.id:
-        raise NotFound()
-    if user.role == Role.MANAGER and dispute.agent.manager_id != user.id:
-        raise NotFound()
-    return dispute
+# ---- Lookups ---------------------------------------------------------------------------------
 
 
 def open_dispute_for(entry_id: int) -> Dispute | None:
@@ -92,13 +66,8 @@ def disputes_by_entry(user: User, entry_ids: list[int]) -> dict[int, Dispute]:
     """The latest dispute the user may see for each of these lines (open ones win)."""
     if not entry_ids:
         return {}
-    query = select(Dispute).where(Dispute.entry_id.in_(entry_ids)).order_by(Dispute.id)
-    if user.role == Role.AGENT:
-        query = query.where(Dispute.agent_id == user.id)
-    else:
-        agent_ids = team_agent_ids(user)
-        if agent_ids is not None:
-            query = query.where(Dispute.agent_id.in_(agent_ids))
+    query = (select(Dispute).where(Dispute.entry_id.in_(entry_ids), access.agent_scope(user, Dispute.agent_id))
+             .order_by(Dispute.id))
     found: dict[int, Dispute] = {}
     for dispute in db.session.scalars(query):
         current = found.get(dispute.entry_id)
@@ -139,11 +108,7 @@ def _rows(query) -> list[DisputeRow]:
 
 def _team_query(user: User):
     """Disputes of the agents the user manages (admins: all)."""
-    query = select(Dispute)
-    agent_ids = team_agent_ids(user)
-    if agent_ids is not None:
-        query = query.where(Dispute.agent_id.in_(agent_ids))
-    return query
+    return select(Dispute).where(access.agent_scope(user, Dispute.agent_id))
 
 
 def team_disputes(user: User, status: str = DisputeStatus.OPEN) -> list[DisputeRow]:
@@ -156,10 +121,8 @@ def team_disputes(user: User, status: str = DisputeStatus.OPEN) -> list[DisputeR
 
 def team_counts(user: User) -> dict[str, int]:
     """How many of the team's disputes are open, accepted, rejected, and in all."""
-    agent_ids = team_agent_ids(user)
-    query = select(Dispute.status, func.count()).group_by(Dispute.status)
-    if agent_ids is not None:
-        query = query.where(Dispute.agent_id.in_(agent_ids))
+    query = (select(Dispute.status, func.count()).where(access.agent_scope(user, Dispute.agent_id))
+             .group_by(Dispute.status))
     counts = {status: 0 for status in DisputeStatus}
     counts.update({status: int(n) for status, n in db.session.execute(query)})
     counts["all"] = sum(counts.values())
@@ -176,7 +139,7 @@ def agent_disputes(agent: User) -> list[DisputeRow]:
 
 def open_dispute(agent: User, entry_id: int, comment: str) -> Dispute:
     """Dispute one of the agent's own ledger lines with a comment (one open dispute per line)."""
-    entry = own_entry(agent, entry_id)
+    entry = access.own_entry(agent, entry_id)
     comment = _text(comment, "comment", "Say what is wrong with this line.")
     if open_dispute_for(entry.id) is not None:
         raise ServiceError("This line already has an open dispute; add to its thread instead.", status=409)
@@ -201,18 +164,14 @@ def open_dispute(agent: User, entry_id: int, comment: str) -> Dispute:
 
 def reply(user: User, dispute: Dispute, body: str) -> DisputeMessage:
     """Add a message to an open dispute's thread; the other side is emailed."""
-    if user.role == Role.AGENT:
-        if dispute.agent_id != user.id:
-            raise NotFound()
-    else:
-        visible_dispute(user, dispute.id)
+    access.visible_dispute(user, dispute.id)
     body = _text(body, "body", "Write a message.")
     if not dispute.is_open:
         raise ServiceError(f"This dispute was {dispute.status}; its thread is closed.", status=409)
     message = DisputeMessage(dispute_id=dispute.id, author_id=user.id, body=body, created_at=clock.now_utc())
     db.session.add(message)
     db.session.flush()
-    if _is_manager_side(user):
+    if access.is_manager_side(user):
         _notify_agent(dispute, "reply", message)
     else:
         _notify_manager(dispute, "reply", message)
@@ -221,9 +180,9 @@ def reply(user: User, dispute: Dispute, body: str) -> DisputeMessage:
 
 def _lock_open(manager: User, dispute: Dispute) -> dict:
     """Take the agent lock, re-read the dispute and check it is still open; returns its snapshot."""
-    if not _is_manager_side(manager):
+    if not access.is_manager_side(manager):
         raise NotFound()
-    visible_dispute(manager, dispute.id)
+    access.visible_dispute(manager, dispute.id)
     lock_agent(dispute.agent_id)
     # Another manager may have resolved it a moment ago: read it again under the lock.
     db.session.refresh(dispute)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, url_for
 from flask_login import current_user
 
-from webapp.auth.models import Role
+from webapp.auth import access
 from webapp.disputes import services as service
 
 
@@ -25,7 +25,7 @@ def dispute_helpers() -> dict:
 
     def dispute_url(dispute) -> str:
         """The dispute's page on the signed-in user's side."""
-        if current_user.role == Role.AGENT:
+        if access.is_agent(current_user):
             return url_for("sales.my_dispute", dispute_id=dispute.id)
         return url_for("review.dispute_detail", dispute_id=dispute.id)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
-from webapp.auth.models import Role
+from webapp.auth import access
 from webapp.main import bp
 from webapp.main import services
 
@@ -14,9 +14,9 @@ from webapp.main import services
 @login_required
 def home():
     """The signed-in user's home page (agents live on their dashboard)."""
-    if current_user.role == Role.AGENT:
+    if access.is_agent(current_user):
         return redirect(url_for("sales.dashboard"))
-    if current_user.role == Role.MANAGER:
+    if access.is_manager(current_user):
         return redirect(url_for("review.queue"))  # a manager's morning starts with the queue
     return render_template("main/home.html", user=current_user)
 

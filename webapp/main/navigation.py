@@ -2,37 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import request, url_for
 
-from webapp.auth.models import Role
+from webapp.auth import access
 
-ADMIN, MANAGER, AGENT = Role.ADMIN, Role.MANAGER, Role.AGENT
-STAFF = {ADMIN, MANAGER}
+# The policy questions the route guards ask (webapp.auth.decorators), so a link shows exactly when
+# its page would open.
+AGENT, STAFF, ADMIN, ANYONE = access.is_agent, access.is_manager_side, access.is_admin, access.has_any_role
 
-# (endpoint, label, roles, group). Group None: on the bar itself; otherwise inside that menu.
-NAVIGATION: list[tuple[str, str, set[str], str | None]] = [
-    ("sales.dashboard", "Dashboard", {AGENT}, None),
-    ("sales.my_sales", "My sales", {AGENT}, None),
+# (endpoint, label, who may open it, group). Group None: on the bar itself; otherwise inside that menu.
+NAVIGATION: list[tuple[str, str, Callable[[object], bool], str | None]] = [
+    ("sales.dashboard", "Dashboard", AGENT, None),
+    ("sales.my_sales", "My sales", AGENT, None),
     ("review.queue", "Review", STAFF, None),
     ("review.team", "Team", STAFF, None),
-    ("statements.index", "Statements", {ADMIN, MANAGER, AGENT}, None),
+    ("statements.index", "Statements", ANYONE, None),
     ("review.payouts", "Payouts", STAFF, None),
     ("review.disputes", "Disputes", STAFF, None),
-    ("sales.my_products", "My products", {AGENT}, None),
-    ("sales.my_disputes", "My disputes", {AGENT}, None),
+    ("sales.my_products", "My products", AGENT, None),
+    ("sales.my_disputes", "My disputes", AGENT, None),
     ("review.periods_page", "Periods", STAFF, "Manage"),
     ("review.exports_page", "Exports", STAFF, "Manage"),
     ("review.imports_page", "Import", STAFF, "Manage"),
-    ("main.home", "Overview", {ADMIN}, "Admin"),
-    ("admin.users", "Users", {ADMIN}, "Admin"),
-    ("admin.products", "Catalogue", {ADMIN}, "Admin"),
-    ("admin.plans", "Plans", {ADMIN}, "Admin"),
-    ("admin.targets", "Targets", {ADMIN}, "Admin"),
-    ("admin.settings", "Settings", {ADMIN}, "Admin"),
-    ("admin.audit", "Audit log", {ADMIN}, "Admin"),
-    ("admin.outbox", "Outbox", {ADMIN}, "Admin"),
+    ("main.home", "Overview", ADMIN, "Admin"),
+    ("admin.users", "Users", ADMIN, "Admin"),
+    ("admin.products", "Catalogue", ADMIN, "Admin"),
+    ("admin.plans", "Plans", ADMIN, "Admin"),
+    ("admin.targets", "Targets", ADMIN, "Admin"),
+    ("admin.settings", "Settings", ADMIN, "Admin"),
+    ("admin.audit", "Audit log", ADMIN, "Admin"),
+    ("admin.outbox", "Outbox", ADMIN, "Admin"),
 ]
 
 
@@ -57,8 +59,8 @@ def navigation_for(user) -> list[NavItem]:
         return []
     items: list[NavItem] = []
     menus: dict[str, NavItem] = {}
-    for endpoint, label, roles, group in NAVIGATION:
-        if user.role not in roles:
+    for endpoint, label, allowed, group in NAVIGATION:
+        if not allowed(user):
             continue
         url = url_for(endpoint)
         link = NavItem(label=label, url=url, current=_is_current(url))

@@ -6,8 +6,8 @@ from flask import Response, render_template, request, stream_with_context
 from flask_login import current_user
 
 from webapp import clock
+from webapp.auth import access
 from webapp.auth.decorators import manager_required
-from webapp.auth.models import Role
 from webapp.commissions.periods import last_closed_end, period_bounds, month_cadence
 from webapp.manage import bp, exports
 from webapp.manage.export_forms import LedgerExportForm, SalesExportForm
@@ -30,7 +30,7 @@ def _page(sales_form=None, ledger_form=None, status: int = 200):
     sales_form = sales_form or SalesExportForm(formdata=None, start=start, end=end)
     ledger_form = ledger_form or LedgerExportForm(formdata=None, start=start, end=end)
     return render_template("review/exports.html", sales_form=sales_form, ledger_form=ledger_form,
-                           team_only=current_user.role != Role.ADMIN), status
+                           team_only=not access.is_admin(current_user)), status
 
 
 @bp.route("/exports")

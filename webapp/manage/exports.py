@@ -21,7 +21,8 @@ from datetime import date
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import aliased
 
-from webapp.auth.models import Role, User
+from webapp.auth import access
+from webapp.auth.models import User
 from webapp.catalog.models import Customer, Product
 from webapp.commissions.models import CommissionEntry, Period
 from webapp.errors import ServiceError
@@ -80,7 +81,7 @@ def parse_request(start_text: str | None, end_text: str | None, status: str | No
 
 def _in_team(agent, user: User):
     """SQL condition: the row's `agent` (an alias of User) is in the user's team; admins: any agent."""
-    return true() if user.role == Role.ADMIN else agent.manager_id == user.id
+    return access.agent_scope(user, agent.id)
 
 
 def _after(columns, last: tuple | None):

@@ -15,7 +15,8 @@ from functools import cached_property
 from sqlalchemy import func, select
 
 from webapp import clock
-from webapp.auth.models import Role, User
+from webapp.auth import access
+from webapp.auth.models import User
 from webapp.catalog.models import Product
 from webapp.commissions.models import CommissionEntry, EntryKind, Period, PeriodStatus
 from webapp.commissions.periods import close_period, get_settings
@@ -95,9 +96,7 @@ class ClosePreview:
 
 def _scoped(query, agent_column, user: User):
     """Limit a query to the user's team (admins: no limit)."""
-    if user.role == Role.ADMIN:
-        return query
-    return query.where(agent_column.in_(select(User.id).where(User.manager_id == user.id)))
+    return query.where(access.agent_scope(user, agent_column))
 
 
 def get_period(period_id: int) -> Period:
@@ -183,7 +182,7 @@ def preview(user: User, period: Period) -> ClosePreview:
             .join(User, Sale.agent_id == User.id).join(Product, Sale.product_id == Product.id)
             .where(*in_period).order_by(Sale.sold_on, Sale.id).limit(PENDING_SHOWN), Sale.agent_id, user))]
     return ClosePreview(
-        period=period, team_only=user.role != Role.ADMIN, blocker=close_blocker(period),
+        period=period, team_only=not access.is_admin(user), blocker=close_blocker(period),
         grace_until=_grace_until(period) if period.is_open else None,
         agents=sorted((AgentFreeze(agent_id=aid, name=names.get(aid, "?"), **figures)
                        for aid, figures in agents.items()), key=lambda a: a.name.lower()),
@@ -192,7 +191,7 @@ def preview(user: User, period: Period) -> ClosePreview:
 
 def close(actor: User, period_id: int) -> Period:
     """Close a period for everyone (the row is locked so two closes cannot both pass the checks)."""
-    if actor.role not in (Role.ADMIN, Role.MANAGER):
+    if not access.is_manager_side(actor):
         raise ServiceError("Only managers and admins close periods.", status=403)
     period = get_or_404(Period, period_id, with_for_update=True, populate_existing=True)
     return close_period(actor, period)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import render_template, url_for
 from flask_login import current_user
 
+from webapp.auth import access
 from webapp.auth.decorators import manager_required
-from webapp.auth.models import Role
 from webapp.manage import bp
 from webapp.manage import periods
 from webapp.manage.period_forms import CloseForm
@@ -23,7 +23,7 @@ def _user():
 def periods_page():
     """Every statement period with its status and your team's figures; the next one to close."""
     return render_template("review/periods.html", rows=periods.list_periods(_user()),
-                           team_only=current_user.role != Role.ADMIN)
+                           team_only=not access.is_admin(current_user))
 
 
 def _close_page(period, error: str | None = None, status: int = 200):

@@ -11,10 +11,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
-from sqlalchemy import and_, exists, false, func, or_, select, true
+from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
-from webapp.auth.access import team_agent_ids, visible_sale
+from webapp.auth import access
 from webapp.auth.models import User
 from webapp.catalog.models import Product
 from webapp.commissions import ledger
@@ -112,8 +112,7 @@ class BulkResult:
 
 def _team_condition(user: User):
     """SQL condition: the sale belongs to an agent the user reviews (admins: every agent)."""
-    agent_ids = team_agent_ids(user)
-    return Sale.agent_id.in_(agent_ids) if agent_ids is not None else true()
+    return access.agent_scope(user, Sale.agent_id)
 
 
 def _pending_condition(user: User):
@@ -310,7 +309,7 @@ def counters(user: User) -> Counters:
 
 def reviewable_sale(user: User, sale_id: int) -> Sale:
     """A sale of the user's team (any status; the decision services check it), else NotFound."""
-    return visible_sale(user, sale_id)
+    return access.visible_sale(user, sale_id)
 
 
 # ---- Deciding ---------------------------------------------------------------------------------
@@ -356,7 +355,7 @@ def bulk_decide(user: User, raw_ids: list, action: str, reason: str | None = Non
     if action == "reject":
         # The sales service's own rule, checked once up front: a missing reason is the request's
         # fault (422, nothing written), not twenty identical row failures.
-        reason = sales._reason(reason)
+        reason = sales.check_reason(reason)
     result = BulkResult(action=action)
     for sale_id in _sale_ids(raw_ids):
         sale = None

@@ -32,7 +32,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.auth.access import can_manage_agent
+from webapp.auth import access
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Customer, Product
 from webapp.errors import NotFound, ServiceError
@@ -235,7 +235,7 @@ class _Lookups:
             query = select(User).where(User.email.in_(chunk), User.role == Role.AGENT)
             for user in db.session.scalars(query):
                 # Another team's agent looks exactly like an unknown email: no hint that it exists.
-                if can_manage_agent(actor, user):
+                if access.can_manage_agent(actor, user):
                     self.agents[user.email] = user
         self.products: dict[str, Product] = {}
         for chunk in _chunks(skus):

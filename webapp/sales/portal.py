@@ -11,8 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.audit.models import AuditEvent
-from webapp.auth.access import team_agent_ids
-from webapp.auth.models import Role
+from webapp.auth import access
 from webapp.catalog.models import Customer, Product
 from webapp.commissions import engine, ledger
 from webapp.commissions.models import CommissionEntry, EntryKind, Period
@@ -276,13 +275,7 @@ def visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None, be
     """Sales the user may see (agents their own, managers their team's, admins all), newest first.
 
     Only ids below `before_id`: a keyset page, stable while sales are added."""
-    query = select(Sale)
-    if user.role == Role.AGENT:
-        query = query.where(Sale.agent_id == user.id)
-    elif user.role == Role.MANAGER:
-        query = query.where(Sale.agent_id.in_(team_agent_ids(user)))
-    elif user.role != Role.ADMIN:
-        return []
+    query = select(Sale).where(access.agent_scope(user, Sale.agent_id))
     if agent_id is not None:
         query = query.where(Sale.agent_id == agent_id)
     query = _filtered(query, filters)

@@ -11,8 +11,7 @@ from wtforms import SelectChoice
 
 from webapp import clock
 from webapp.auth.access import visible_sale
-from webapp.auth.decorators import agent_required, roles_required
-from webapp.auth.models import Role
+from webapp.auth.decorators import agent_required, signed_in_required
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Customer
 from webapp.commissions import ledger
@@ -196,7 +195,7 @@ def _product_filter_choices():
 
 
 @bp.route("/sales/<int:sale_id>")
-@roles_required(Role.AGENT, Role.MANAGER, Role.ADMIN)
+@signed_in_required
 def detail(sale_id: int):
     """Everything about one sale: figures, ledger entries, audit history (others' sales: 404)."""
     return render_sale_page(visible_sale(current_user, sale_id))
@@ -208,7 +207,7 @@ def edit(sale_id: int):
     """Edit a pending sale of one's own (a decided one answers 409 with the reason)."""
     sale = visible_sale(current_user, sale_id)
     # The service's own rule (it is checked again, under the agent lock, when saving).
-    editable = check(lambda: sales._check_editable(current_user, sale), unplaced=FLASH)  # noqa: SLF001
+    editable = check(lambda: sales.check_editable(current_user, sale), unplaced=FLASH)
     if not editable.ok:
         return render_sale_page(sale, status=editable.status)
     if request.method == "GET":

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, false, func, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import joinedload
 
-from webapp.auth.access import team_agent_ids
-from webapp.auth.models import Role, User
+from webapp.auth import access
+from webapp.auth.models import User
 from webapp.commissions.models import Period
-from webapp.errors import NotFound
 from webapp.extensions import db
 from webapp.mail.models import EmailStatus, OutgoingEmail
 from webapp.paging import Paged, Window, paginate
@@ -29,23 +28,8 @@ RESENDABLE_EMAIL = (EmailStatus.FAILED, EmailStatus.REJECTED)
 
 
 def _scope(user: User, query):
-    """Restrict a query over Statement to the statements `user` may see."""
-    if user.role == Role.AGENT:
-        return query.where(Statement.agent_id == user.id)
-    if user.role == Role.MANAGER:
-        return query.where(Statement.agent_id.in_(team_agent_ids(user)))
-    if user.role == Role.ADMIN:
-        return query
-    return query.where(false())
-
-
-def visible_statement(user: User, statement_id: int) -> Statement:
-    """A statement the user may see, else NotFound (another agent's statement is 404)."""
-    statement = db.session.scalar(_scope(user, select(Statement).where(Statement.id == statement_id))
-                                  .options(joinedload(Statement.agent), joinedload(Statement.run)))
-    if statement is None:
-        raise NotFound()
-    return statement
+    """Restrict a query over Statement to the statements `user` may see (the access policy)."""
+    return query.where(access.agent_scope(user, Statement.agent_id))
 
 
 def email_for(statement: Statement) -> OutgoingEmail | None:
@@ -141,21 +125,6 @@ def next_period_to_issue(today) -> Period | None:
 # ---- Runs -----------------------------------------------------------------------------------
 
 
-def visible_run(user: User, run_id: int) -> StatementRun:
-    """A run the user may follow: agents their own requests, managers theirs and any run with a
-    statement of their team, admins all; else NotFound."""
-    run = db.session.get(StatementRun, run_id)
-    if run is None:
-        raise NotFound()
-    if user.role == Role.ADMIN or run.requested_by_id == user.id:
-        return run
-    if user.role == Role.MANAGER:
-        team_statement = _scope(user, select(Statement.id).where(Statement.run_id == run.id)).limit(1)
-        if db.session.scalar(team_statement) is not None:
-            return run
-    raise NotFound()
-
-
 @dataclass(frozen=True)
 class RunRow:
     """A run as a list shows it, with how many of its statements the user may see."""
@@ -172,10 +141,7 @@ def recent_runs(user: User, limit: int = 5) -> list[RunRow]:
              .outerjoin(counts, counts.c.run_id == StatementRun.id)
              .options(joinedload(StatementRun.requested_by))
              .order_by(StatementRun.id.desc()).limit(limit))
-    if user.role == Role.AGENT:
-        query = query.where(StatementRun.requested_by_id == user.id)
-    elif user.role == Role.MANAGER:
-        query = query.where(or_(StatementRun.requested_by_id == user.id, counts.c.n > 0))
+    query = query.where(access.run_scope(user, func.coalesce(counts.c.n, 0)))
     return [RunRow(run, count) for run, count in db.session.execute(query).all()]
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.audit.services import record
+from webapp.auth import access
 from webapp.auth.models import Role, User
 from webapp.commissions.ledger import period_summary
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, Settings
@@ -276,25 +277,9 @@ def run_by_key(actor: User, key: str) -> StatementRun | None:
 def same_run_request(run: StatementRun, actor: User, *, agent_ids: list[int] | None, start, end,
                      message: str | None) -> bool:
     """True when the request describes `run` again (same range, message and agents)."""
-    wanted = {actor.id} if actor.role == Role.AGENT else set(agent_ids or [])
+    wanted = {actor.id} if access.is_agent(actor) else set(agent_ids or [])
     return ((run.start_date, run.end_date, run.message) == (start, end, (message or "").strip() or None)
             and {statement.agent_id for statement in run.statements} == wanted)
-
-
-def _adhoc_agents(actor: User, agent_ids: list[int]) -> list[User]:
-    """The agents a request is for: the agent themselves, or chosen agents of the team (managers)
-    or of the company (admins)."""
-    if actor.role == Role.AGENT:
-        return [actor]
-    if not agent_ids:
-        raise ServiceError("Choose at least one agent.", "agent_ids")
-    query = select(User).where(User.id.in_(agent_ids), User.role == Role.AGENT)
-    if actor.role == Role.MANAGER:
-        query = query.where(User.manager_id == actor.id)
-    agents = list(db.session.scalars(query.order_by(User.name)))
-    if len(agents) != len(set(agent_ids)):
-        raise ServiceError("Choose agents of your team.", "agent_ids")
-    return agents
 
 
 def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: str | None = None,
@@ -307,7 +292,7 @@ def start_adhoc_run(actor: User, *, agent_ids: list[int], start, end, message: s
     message = check_plain_text((message or "").strip(), "message", multiline=True) or None
     if message and len(message) > 2000:
         raise ServiceError("Keep the message under 2000 characters.", "message")
-    agents = _adhoc_agents(actor, agent_ids)
+    agents = access.statement_agents(actor, agent_ids)
     limits.lock_requester(actor)
     # Under the lock: a simultaneous request with this key has committed its run by now.
     existing = run_by_key(actor, idempotency_key) if idempotency_key else None

@@ -7,9 +7,9 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from webapp import clock
+from webapp.auth import access
 from webapp.auth.access import team_agents
-from webapp.auth.decorators import agent_required, manager_required, roles_required
-from webapp.auth.models import Role
+from webapp.auth.decorators import agent_required, manager_required, signed_in_required
 from webapp.commissions.models import Period
 from webapp.disputes.services import disputes_by_entry
 from webapp.errors import NotFound, ServiceError
@@ -22,7 +22,6 @@ from webapp.statements.forms import (IssuePeriodForm, RequestStatementForm, Rese
 from webapp.tasks import UNAVAILABLE, background_service_available
 from webapp.web import FLASH, check, finish, is_htmx, requested_page, run_service
 
-ANYONE = (Role.AGENT, Role.MANAGER, Role.ADMIN)
 POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
 
 
@@ -46,7 +45,7 @@ def _index_page(request_form: RequestStatementForm | None = None, status: int = 
     """The statements page for the signed-in user (agents: with the request form)."""
     user = _user()
     form = StatementFilterForm(request.args)
-    is_agent = user.role == Role.AGENT
+    is_agent = access.is_agent(user)
     if not is_agent:
         form.set_choices(team_agents(user, include_inactive=True), queries.periods_with_statements(user))
     filters = _filters(form) if not is_agent else queries.StatementFilters()
@@ -64,7 +63,7 @@ def _index_page(request_form: RequestStatementForm | None = None, status: int = 
 
 
 @bp.route("/statements")
-@roles_required(*ANYONE)
+@signed_in_required
 def index():
     """Agents: their statements, newest first, and "Request a statement"; managers and admins:
     the team's statements with filters, "Send statements" and "Issue period statements"."""
@@ -115,7 +114,7 @@ def _issued(run) -> tuple:
 
 def _started(run, count: int) -> Response:
     """After the commit: go to the run's progress page."""
-    if run.requested_by_id == current_user.id and current_user.role == Role.AGENT:
+    if run.requested_by_id == current_user.id and access.is_agent(current_user):
         flash("Your statement is issued. It is being prepared and emailed to you; this page follows it.",
               "success")
     else:
@@ -218,26 +217,26 @@ def _detail_page(statement, status: int = 200):
 
 
 @bp.route("/statements/<int:statement_id>")
-@roles_required(*ANYONE)
+@signed_in_required
 def detail(statement_id: int):
     """The statement as issued (its snapshot), its PDF and its delivery."""
-    return _detail_page(queries.visible_statement(_user(), statement_id))
+    return _detail_page(access.visible_statement(_user(), statement_id))
 
 
 @bp.route("/statements/<int:statement_id>/status")
-@roles_required(*ANYONE)
+@signed_in_required
 def status(statement_id: int):
     """The status panel alone: htmx polls it every 2 s until the PDF and email are settled."""
-    context = _status_context(queries.visible_statement(_user(), statement_id))
+    context = _status_context(access.visible_statement(_user(), statement_id))
     code = POLL_STOP if context["final"] and is_htmx() else 200
     return render_template("statements/partials/_status.html", **context), code
 
 
 @bp.route("/statements/<int:statement_id>.pdf")
-@roles_required(*ANYONE)
+@signed_in_required
 def pdf(statement_id: int):
     """Exactly the stored PDF bytes (404 while it is being prepared), with their sha256."""
-    statement = queries.visible_statement(_user(), statement_id)
+    statement = access.visible_statement(_user(), statement_id)
     data = statements.statement_pdf(statement)
     response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f"attachment; filename=statement-{statement.number}.pdf"
@@ -247,10 +246,10 @@ def pdf(statement_id: int):
 
 
 @bp.route("/statements/<int:statement_id>/resend", methods=["POST"])
-@roles_required(*ANYONE)
+@signed_in_required
 def resend(statement_id: int):
     """Send the statement's email again, only once the last attempt is known not to have gone."""
-    statement = queries.visible_statement(_user(), statement_id)
+    statement = access.visible_statement(_user(), statement_id)
     form = ResendForm()
     back = (url_for("statements.run", run_id=statement.run_id) if form.back.data == "run"
             else url_for("statements.detail", statement_id=statement.id))
@@ -266,10 +265,10 @@ def resend(statement_id: int):
 
 
 @bp.route("/statements/<int:statement_id>/render", methods=["POST"])
-@roles_required(Role.MANAGER, Role.ADMIN)
+@manager_required
 def render_again(statement_id: int):
     """Queue a failed PDF render again (after the cause, e.g. a missing font, is fixed)."""
-    statement = queries.visible_statement(_user(), statement_id)
+    statement = access.visible_statement(_user(), statement_id)
     # The render job is enqueued after the commit.
     return _statement_action(statement, lambda: statements.render_again(statement),
                              url_for("statements.detail", statement_id=statement.id),
@@ -289,11 +288,11 @@ def _statement_action(statement, action, back: str, message):
 
 
 @bp.route("/statements/runs/<int:run_id>")
-@roles_required(*ANYONE)
+@signed_in_required
 def run(run_id: int):
     """A run's progress (rendered, sent, failures); htmx polls the fragment until it finishes."""
     user = _user()
-    progress = queries.run_progress(user, queries.visible_run(user, run_id))
+    progress = queries.run_progress(user, access.visible_run(user, run_id))
     period = db.session.get(Period, progress.run.period_id) if progress.run.period_id else None
     context = {"progress": progress, "run": progress.run, "period": period}
     if is_htmx("run-progress"):
