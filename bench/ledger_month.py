@@ -77,6 +77,7 @@ def populate(count: int, seed: int = 20261101) -> dict:
     from webapp.commissions.assignments import assign_plan
     from webapp.commissions.plans import PlanRules, create_plan
     from webapp.extensions import db
+    from webapp.sales.credits import add_missing_primary_credits
     from webapp.sales.models import Sale
 
     clock.today = lambda: TODAY
@@ -105,6 +106,7 @@ def populate(count: int, seed: int = 20261101) -> dict:
                      "sold_on": MONTH.replace(day=rnd.randint(1, 30)), "status": "approved",
                      "entered_by_id": agent.id, "idempotency_key": f"bench-{number:08d}"})
     db.session.execute(insert(Sale), rows)
+    add_missing_primary_credits()
     db.session.commit()
     first = db.session.scalar(select(Sale.id).where(Sale.agent_id == agent.id)
                               .order_by(Sale.sold_on, Sale.id).limit(1))
@@ -133,6 +135,7 @@ def measure(app, ids: dict, repeats: int, profile: bool) -> dict:
     from webapp.commissions.ledger import PlanResolver, month_sales, sale_line
     from webapp.commissions.models import CommissionEntry
     from webapp.extensions import db
+    from webapp.sales.credits import add_missing_primary_credits
     from webapp.sales.models import Sale
 
     agent_id = ids["agent_id"]

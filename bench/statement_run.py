@@ -158,6 +158,7 @@ def bulk_populate(agents: int, sales: int, months: int, seed: int = 20261126) ->
     from webapp.commissions.assignments import assign_plan
     from webapp.commissions.plans import PlanRules, create_plan
     from webapp.extensions import db
+    from webapp.sales.credits import add_missing_primary_credits
     from webapp.sales.models import Sale
 
     rng = random.Random(seed)
@@ -198,6 +199,7 @@ def bulk_populate(agents: int, sales: int, months: int, seed: int = 20261126) ->
                      "entered_by_id": agent_id, "idempotency_key": f"bench-p3-{number:08d}"})
     for start in range(0, len(rows), 5000):
         db.session.execute(insert(Sale), rows[start:start + 5000])
+    add_missing_primary_credits()
     db.session.commit()
     for agent_id in agent_ids:
         lock_agent(agent_id)

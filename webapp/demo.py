@@ -23,6 +23,7 @@ from webapp.commissions.models import CommissionPlan, Period, PeriodStatus, Plan
 from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.sales import services as sales
+from webapp.sales.credits import add_missing_primary_credits
 from webapp.sales.models import Sale, SaleStatus
 from webapp.statements.services import start_period_run
 
@@ -372,6 +373,7 @@ def generate_demo(agents: int, sales: int, months: int = 12, seed: int = 2026112
     customers = _bulk_customers()
     team = [(agent_id, manager_ids[index // TEAM_SIZE]) for index, agent_id in enumerate(agent_ids)]
     _copy_sales(_sale_rows(rng, sales, team, products, customers, first, today, clock.now_utc()))
+    add_missing_primary_credits()
     db.session.commit()
     _analyze()
     inserted = time.perf_counter()

@@ -6,9 +6,10 @@ from webapp.catalog.models import Category, Customer, Product, ProductAssignment
 from webapp.mail.models import OutgoingEmail  # noqa: F401
 from webapp.commissions.models import (  # noqa: F401
     CommissionEntry, CommissionPlan, Payout, Period, PlanAssignment, PlanOverride, PlanTier,
-    PlanVersion, Settings, Target,
+    PlanVersion, Settings, Target, TierBasis,
 )
-from webapp.sales.models import Sale, SaleStatus  # noqa: F401
+from webapp.sales.models import Sale, SaleCredit, SaleStatus  # noqa: F401
+from webapp.spiffs.models import Spiff, SpiffVersion  # noqa: F401
 from webapp.statements.models import Statement, StatementRun  # noqa: F401
 from webapp.disputes.models import Dispute, DisputeMessage  # noqa: F401
 from webapp.api.models import ApiToken  # noqa: F401

@@ -97,3 +97,37 @@ def test_migrations_downgrade_to_empty_and_upgrade_again(tmp_path, project_root)
                     assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
             finally:
                 engine.dispose()
+
+
+def test_0012_gives_existing_sales_their_primary_credit_and_tier_tables_the_amount_basis(tmp_path, project_root):
+    database = tmp_path / "credits.db"
+    assert _flask(project_root, database, "db", "upgrade", "0011").returncode == 0
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO users (id, email, name, role, password_hash, active, session_token) VALUES"
+                " (1, 'm@example.com', 'M', 'manager', 'x', 1, 't1'),"
+                " (2, 'a@example.com', 'A', 'agent', 'x', 1, 't2')"))
+            connection.execute(text("UPDATE users SET manager_id = 1 WHERE id = 2"))
+            # SQLite checks no foreign keys here: the sale needs no product or customer row.
+            connection.execute(text(
+                "INSERT INTO sales (id, agent_id, product_id, customer_id, quantity, unit_price_cents, amount_cents,"
+                " sold_on, status, entered_by_id, idempotency_key) VALUES"
+                " (7, 2, 1, 1, 3, 1234, 3702, '2026-11-02', 'approved', 2, 'key-00000007')"))
+            connection.execute(text("INSERT INTO commission_plans (id, name, active) VALUES (1, 'Tiered', 1)"))
+            connection.execute(text("INSERT INTO plan_versions (id, plan_id, version, effective_from, tier_mode)"
+                                    " VALUES (1, 1, 1, '2026-01-01', 'marginal')"))
+    finally:
+        engine.dispose()
+    result = _flask(project_root, database, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            credits = connection.execute(text(
+                "SELECT sale_id, agent_id, position, share_units, credit_cents, team_id FROM sale_credits")).all()
+            assert [tuple(row) for row in credits] == [(7, 2, 0, 1_000_000, 3702, 1)]
+            assert connection.execute(text("SELECT basis FROM plan_versions")).scalar_one() == "amount"
+    finally:
+        engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import (BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text,
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text,
                         UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -57,6 +57,13 @@ class CommissionPlan(db.Model):
     )
 
 
+class TierBasis(StrEnum):
+    """What a tier table's "from" values measure (COMMISSION_RULES.md section 9)."""
+
+    AMOUNT = "amount"                  # the month's volume in money
+    TARGET_PERCENT = "target_percent"  # percent of the agent's target for the month
+
+
 class PlanVersion(db.Model):
     """The rules of a plan from `effective_from` until the next version's date.
 
@@ -75,6 +82,12 @@ class PlanVersion(db.Model):
             " OR (base_rate_units IS NULL AND tier_mode IS NOT NULL)",
             name="base_rate_xor_tiers",
         ),
+        # A tier table has a basis; a base-rate plan has none.
+        CheckConstraint(
+            "(tier_mode IS NULL AND basis IS NULL) OR (tier_mode IS NOT NULL AND basis IS NOT NULL)",
+            name="basis_with_tiers",
+        ),
+        CheckConstraint("basis IS NULL OR basis IN ('amount', 'target_percent')", name="basis_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,29 +96,38 @@ class PlanVersion(db.Model):
     effective_from: Mapped[date] = mapped_column(Date)
     base_rate_units: Mapped[int | None]
     tier_mode: Mapped[str | None] = mapped_column(String(16))
+    basis: Mapped[str | None] = mapped_column(String(16))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
     plan: Mapped[CommissionPlan] = relationship(back_populates="versions")
+    # One version's tiers all use one column (its basis), so ordering by both is by the one in use.
     tiers: Mapped[list[PlanTier]] = relationship(
-        order_by="PlanTier.from_cents", cascade="all, delete-orphan"
+        order_by=lambda: (PlanTier.from_cents, PlanTier.from_percent_units), cascade="all, delete-orphan"
     )
     overrides: Mapped[list[PlanOverride]] = relationship(cascade="all, delete-orphan")
 
 
 class PlanTier(db.Model):
-    """A bracket of a tier table: from this month-volume on, this rate."""
+    """A bracket of a tier table: from this month-volume (amount basis) or this percent of the
+    month's target (target_percent basis) on, this rate."""
 
     __tablename__ = "plan_tiers"
     __table_args__ = (
         UniqueConstraint("version_id", "from_cents", name="uq_plan_tiers_version_from"),
+        UniqueConstraint("version_id", "from_percent_units", name="uq_plan_tiers_version_from_percent"),
         CheckConstraint("from_cents >= 0", name="from_not_negative"),
+        CheckConstraint("from_percent_units >= 0", name="from_percent_not_negative"),
+        CheckConstraint("(from_cents IS NULL) <> (from_percent_units IS NULL)",
+                        name="from_cents_xor_percent"),
         CheckConstraint(f"rate_units {RATE_RANGE}", name="rate_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("plan_versions.id"), index=True)
-    from_cents: Mapped[int] = mapped_column(BigInteger)
+    from_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # Percent of the target in ten-thousandths (150% = 1_500_000); no upper limit.
+    from_percent_units: Mapped[int | None] = mapped_column(BigInteger)
     rate_units: Mapped[int]
 
 
@@ -213,6 +235,7 @@ class EntryKind(StrEnum):
     SALE = "sale"              # the commission line of an approved sale, in its own period
     ADJUSTMENT = "adjustment"  # system difference for a sale whose line is in a closed period
     MANUAL = "manual"          # a manager's correction or an accepted dispute; never recomputed
+    SPIFF = "spiff"            # the reward of one SPIFF on one holder's credit of an approved sale
 
 
 class CommissionEntry(db.Model):
@@ -222,6 +245,9 @@ class CommissionEntry(db.Model):
     __table_args__ = (
         enum_check("kind", EntryKind, name="kind_known"),
         CheckConstraint("kind = 'manual' OR sale_id IS NOT NULL", name="system_entries_have_sale"),
+        # A spiff line names its SPIFF; a commission line never does (adjustments may: a SPIFF's).
+        CheckConstraint("kind <> 'spiff' OR spiff_id IS NOT NULL", name="spiff_entries_have_spiff"),
+        CheckConstraint("kind <> 'sale' OR spiff_id IS NULL", name="sale_entries_have_no_spiff"),
         Index("ix_commission_entries_agent_period", "agent_id", "period_id"),
         Index("ix_commission_entries_sale", "sale_id"),
     )
@@ -240,6 +266,11 @@ class CommissionEntry(db.Model):
     # A system adjustment carrying the whole commission of a sale approved after its period closed
     # (it has no line in a closed period); the statement marks it "Late approval".
     late_approval: Mapped[bool] = mapped_column(default=False, server_default="0")
+    # The SPIFF a spiff line (or a SPIFF's system adjustment) is for; None for commission entries.
+    spiff_id: Mapped[int | None] = mapped_column(ForeignKey("spiffs.id"), index=True)
+    spiff_version_id: Mapped[int | None] = mapped_column(ForeignKey("spiff_versions.id"))
+    # How the engine worked the figure out (its own result, as JSON), shown beside every line.
+    derivation: Mapped[dict | None] = mapped_column(JSON)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

@@ -16,6 +16,7 @@ from webapp.commissions.periods import get_settings
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.sales.checks import SaleBatch, SaleInput, check_key, snapshot, validated
+from webapp.sales.credits import primary_credit
 from webapp.sales.models import Sale, SaleStatus
 
 # SQLite allows a limited number of parameters in one statement.
@@ -145,6 +146,7 @@ def _insert(actor: User, items: list[BatchItem], valid: list, new_customers: dic
             status=SaleStatus.APPROVED if approve_now else SaleStatus.PENDING,
             entered_by_id=actor.id, idempotency_key=item.idempotency_key, note=note,
             decided_at=clock.now_utc() if approve_now else None,
+            credits=[primary_credit(agent, amount_cents)],
         )
         db.session.add(sale)
         created.append((index, sale))

@@ -61,6 +61,50 @@ class Sale(db.Model):
 
     agent = relationship("User", foreign_keys=[agent_id])
     entered_by = relationship("User", foreign_keys=[entered_by_id])
+    # Every sale has its credits: one primary (the agent above, 100% when unsplit) and up to four
+    # co-agents (COMMISSION_RULES.md section 8).
+    credits: Mapped[list[SaleCredit]] = relationship(
+        back_populates="sale", order_by="SaleCredit.position", cascade="all, delete-orphan")
     decided_by = relationship("User", foreign_keys=[decided_by_id])
     product = relationship("Product")
     customer = relationship("Customer")
+
+
+# Shares are stored like rates: integer ten-thousandths of a percent (100% = 1_000_000).
+FULL_SHARE = 1_000_000
+MAX_CO_AGENTS = 4
+
+
+class SaleCredit(db.Model):
+    """One holder's share of a sale: position 0 is the primary (the sale's agent), 1-4 co-agents.
+
+    `credit_cents` is the holder's credited amount, allocated from the sale's amount by the engine
+    (co-agents rounded down, the primary takes the rest) whenever the amount or the shares change.
+    `team_id` is the holder's manager when the credit was recorded (SPIFFs restricted to teams).
+    """
+
+    __tablename__ = "sale_credits"
+    __table_args__ = (
+        UniqueConstraint("sale_id", "agent_id", name="uq_sale_credits_sale_agent"),
+        UniqueConstraint("sale_id", "position", name="uq_sale_credits_sale_position"),
+        CheckConstraint(f"position BETWEEN 0 AND {MAX_CO_AGENTS}", name="position_range"),
+        CheckConstraint(f"share_units BETWEEN 1 AND {FULL_SHARE}", name="share_range"),
+        CheckConstraint("credit_cents >= 0", name="credit_not_negative"),
+        Index("ix_sale_credits_agent_sale", "agent_id", "sale_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    position: Mapped[int]
+    share_units: Mapped[int]
+    credit_cents: Mapped[int] = mapped_column(BigInteger)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    sale: Mapped[Sale] = relationship(back_populates="credits")
+    agent = relationship("User", foreign_keys=[agent_id])
+
+    @property
+    def is_primary(self) -> bool:
+        """The primary holds position 0: the agent the sale is recorded for."""
+        return self.position == 0

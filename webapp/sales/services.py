@@ -30,6 +30,7 @@ from webapp.money import to_cents
 from webapp.sales.batch import BatchItem, BatchResult, create_sales
 from webapp.sales.checks import (KEY_PATTERN, MAX_QUANTITY, SaleBatch, SaleInput, check_key, checked_figures,
                                  snapshot, validated)
+from webapp.sales.credits import primary_credit, reallocate
 from webapp.sales.decisions import approve_sale, check_reason, reject_sale, void_sale
 from webapp.sales.models import Sale, SaleStatus
 
@@ -74,6 +75,7 @@ def create_sale(actor: User, data: SaleInput, *, idempotency_key: str,
                 status=SaleStatus.APPROVED if approve_now else SaleStatus.PENDING,
                 entered_by_id=actor.id, idempotency_key=key, note=note,
                 decided_at=clock.now_utc() if approve_now else None,
+                credits=[primary_credit(agent, amount_cents)],
             )
             db.session.add(sale)
             db.session.flush()
@@ -157,6 +159,7 @@ def update_sale(actor: User, sale: Sale, data: SaleInput) -> Sale:
     sale.product_id, sale.customer_id, sale.quantity = product.id, customer.id, quantity
     sale.unit_price_cents, sale.amount_cents, sale.sold_on, sale.note = (
         unit_price_cents, amount_cents, data.sold_on, note)
+    reallocate(sale)
     db.session.flush()
     record(actor, "sale.update", sale, before, snapshot(sale))
     return sale

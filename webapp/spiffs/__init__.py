@@ -1,0 +1,1 @@
+"""SPIFFs: short sales incentives on products or categories, paid per unit or as a percent."""
