@@ -32,6 +32,10 @@ SPIFF_KEYS = frozenset({"name", "first_day", "last_day", "products", "categories
                         "percent", "cap"})
 SPLIT_KEYS = frozenset({"name", "why", "amount", "shares", "expected"})
 SPLIT_CASES = "split_cases"
+# The only keys whose values are JSON integers; every other number is a string (GOLDEN_FORMAT.md).
+INTEGER_KEYS = frozenset({"id", "quantity", "holder"})
+# Dates are checked where they are parsed (an ISO string, naming the sale or SPIFF).
+NOT_MONEY_KEYS = INTEGER_KEYS | {"date", "first_day", "last_day"}
 
 
 class GoldenFormatError(ValueError):
@@ -49,6 +53,16 @@ def check_keys(data: Any, known: frozenset[str], where: str) -> Mapping[str, Any
             f"(known: {', '.join(sorted(known))}); a key the simulator does not know is refused, not ignored"
         )
     return data
+
+
+def refuse_numbers(data: Any, where: str) -> None:
+    """Refuse JSON numbers where the format wants strings: money, rates, percents and shares."""
+    items = data.items() if isinstance(data, Mapping) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and key not in NOT_MONEY_KEYS:
+            raise TypeError(f"{where}: {key!r} is a JSON number ({value!r}); money, rates, percents and shares "
+                            "are strings, since a JSON number is read as a float")
+        refuse_numbers(value, where)
 
 
 def plan_from_json(data: Mapping[str, Any] | None) -> Plan | None:
@@ -153,9 +167,13 @@ def results_as_strings(results: Mapping[int, LineResult]) -> dict[str, str]:
 
 
 def simulate_case(case: Mapping[str, Any]) -> dict[str, Any]:
-    """Run one case through the engine: {sale id: "commission"}, in allocation order, plus the
-    version-2 keys the input calls for ("credited", "spiff", "no_target"; GOLDEN_FORMAT.md)."""
+    """Run one case through the engine: {sale id: "commission"}, in allocation order, plus extras.
+
+    The extras are the version-2 keys the input calls for: "credited" when a sale has shares,
+    "spiff" when the case has spiffs, "no_target" when a plan is a target_percent table.
+    """
     check_keys(case, CASE_KEYS, f"case {case.get('name')!r}" if isinstance(case, Mapping) else "a case")
+    refuse_numbers({key: value for key, value in case.items() if not key.startswith("expected")}, "case")
     lines = lines_from_case(case)
     spiffs = spiffs_from_case(case) if "spiffs" in case else []
     results = compute_month(lines, target=check_target(case.get("target")), spiffs=spiffs)
@@ -175,6 +193,7 @@ def simulate_split(split: Mapping[str, Any]) -> list[str]:
     check_keys(split, SPLIT_KEYS, f"split case {split.get('name')!r}" if isinstance(split, Mapping) else "a split")
     if not isinstance(split["shares"], list):
         raise GoldenFormatError(f"split case {split['name']!r}: shares must be a list of strings")
+    refuse_numbers({"amount": split["amount"], "shares": split["shares"]}, f"split case {split['name']!r}")
     return [str(credit) for credit in split_credit(split["amount"], split["shares"])]
 
 
@@ -188,10 +207,9 @@ def _unique(names: list[Any], what: str) -> None:
 
 
 def simulate(cases_json: Mapping[str, Any]) -> dict[str, Any]:
-    """Run every case of a parsed golden file: {case name: {sale id: "commission", ...}}, plus
-    "split_cases": {name: [credit, ...]} when the file has split cases.
+    """Run every case of a parsed golden file: {case name: {sale id: "commission", ...}}.
 
-    Sale ids are strings, as in the file's "expected", so the output compares to it directly
+    Plus "split_cases": {name: [credit, ...]} when the file has split cases. Sale ids are strings, as in the file's "expected", so the output compares to it directly
     and round-trips through JSON.
     """
     check_keys(cases_json, FILE_KEYS, "the file")
