@@ -96,13 +96,13 @@ def to_money(value: Any, what: str, error: type[EngineError]) -> Decimal:
     return abs(number).quantize(CENT, context=EXACT_CONTEXT)
 
 
-def to_rate(value: Any, what: str) -> Decimal:
+def to_rate(value: Any, what: str, error: type[EngineError] = PlanError) -> Decimal:
     """A percentage 0..100 with at most four decimals, as exactly four places."""
-    number = as_decimal(value, what, PlanError)
+    number = as_decimal(value, what, error)
     if not 0 <= number <= 100:
-        raise PlanError(f"{what} must be between 0 and 100 percent, got {value}")
+        raise error(f"{what} must be between 0 and 100 percent, got {value}")
     if decimal_places(number) > 4:
-        raise PlanError(f"{what} has more than four decimals: {value}")
+        raise error(f"{what} has more than four decimals: {value}")
     return abs(number).quantize(RATE_QUANTUM, context=EXACT_CONTEXT)
 
 

@@ -93,7 +93,7 @@ class Spiff:
         if self.per_unit is not None:
             set_(self, "per_unit", _positive_money(self.per_unit, f"{what}: per_unit"))
         else:
-            set_(self, "percent", to_rate(self.percent, f"{what}: percent"))
+            set_(self, "percent", to_rate(self.percent, f"{what}: percent", SpiffError))
         if self.cap is not None:
             set_(self, "cap", _positive_money(self.cap, f"{what}: cap"))
         if isinstance(self.version, bool) or not isinstance(self.version, int):
