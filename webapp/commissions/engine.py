@@ -128,7 +128,7 @@ def _flat(line: SaleLine, volume: Decimal, rate: Decimal, source: RateSource, ta
     amount = line.credited
     exact = amount * rate / HUNDRED
     return LineResult(line.id, round_money(exact), rate, (Portion(amount, rate),), source, line, amount, volume,
-                      exact, table, no_target)
+                      exact, no_target, table)
 
 
 def _marginal(line: SaleLine, volume: Decimal, table: TierTable, cursor: dict[int, int], key: int) -> LineResult:
@@ -148,7 +148,7 @@ def _marginal(line: SaleLine, volume: Decimal, table: TierTable, cursor: dict[in
     # At 60 digits the quotient cannot land on a false half-unit tie, so one quantize is exact.
     rate = (weighted / amount).quantize(RATE_QUANTUM, ROUNDING)
     exact = weighted / HUNDRED
-    return LineResult(line.id, round_money(exact), rate, portions, _PLAN, line, amount, volume, exact, table)
+    return LineResult(line.id, round_money(exact), rate, portions, _PLAN, line, amount, volume, exact, False, table)
 
 
 def _table(plan: Plan, target: Decimal | None) -> TierTable:

@@ -85,15 +85,20 @@ def decimal_places(number: Decimal) -> int:
     return places
 
 
-def to_money(value: Any, what: str, error: type[EngineError]) -> Decimal:
-    """A non-negative amount with at most two decimals, as exactly two places."""
+def _non_negative(value: Any, what: str, error: type[EngineError], places: int) -> Decimal:
+    """A number >= 0 with at most `places` (2 or 4) decimals, as exactly that many places."""
     number = as_decimal(value, what, error)
     if number < 0:
         raise error(f"{what} must not be negative, got {value}")
-    if decimal_places(number) > 2:
-        raise error(f"{what} has more than two decimals: {value}")
+    if decimal_places(number) > places:
+        raise error(f"{what} has more than {'two' if places == 2 else 'four'} decimals: {value}")
     # abs() turns -0 into 0, so no "-0.00" ever reaches a statement.
-    return abs(number).quantize(CENT, context=EXACT_CONTEXT)
+    return abs(number).quantize(CENT if places == 2 else RATE_QUANTUM, context=EXACT_CONTEXT)
+
+
+def to_money(value: Any, what: str, error: type[EngineError]) -> Decimal:
+    """A non-negative amount with at most two decimals, as exactly two places."""
+    return _non_negative(value, what, error, 2)
 
 
 def to_rate(value: Any, what: str, error: type[EngineError] = PlanError) -> Decimal:
@@ -108,12 +113,7 @@ def to_rate(value: Any, what: str, error: type[EngineError] = PlanError) -> Deci
 
 def to_percent(value: Any, what: str, error: type[EngineError]) -> Decimal:
     """A percent >= 0 with at most four decimals and no upper limit (an attainment bracket's from)."""
-    number = as_decimal(value, what, error)
-    if number < 0:
-        raise error(f"{what} must not be negative, got {value}")
-    if decimal_places(number) > 4:
-        raise error(f"{what} has more than four decimals: {value}")
-    return abs(number).quantize(RATE_QUANTUM, context=EXACT_CONTEXT)
+    return _non_negative(value, what, error, 4)
 
 
 def round_down_money(value: Decimal) -> Decimal:

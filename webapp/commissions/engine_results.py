@@ -50,8 +50,8 @@ class LineResult:
 
     The fields after `source` are the derivation (all optional, so results built by hand with the
     first five still work): the line itself (plan, shares, quantity), the credited amount, the
-    month's volume before the line, the exact commission before its one rounding, the tier table
-    as resolved for the month, the "no target" flag and the SPIFF rewards of the line.
+    month's volume before the line, the exact commission before its one rounding, the "no target"
+    flag, the tier table as resolved for the month and the SPIFF rewards of the line.
     """
 
     sale_id: int | None
@@ -63,8 +63,8 @@ class LineResult:
     credited: Decimal | None = None
     volume_before: Decimal | None = None
     exact: Decimal | None = None
-    table: TierTable | None = None
     no_target: bool = False
+    table: TierTable | None = None
     spiffs: tuple[SpiffResult, ...] = ()
 
     @property

@@ -85,33 +85,38 @@ class Bracket:
     from_amount: Decimal
     rate: Decimal
 
+    # A class attribute, not a field: PercentBracket's start is a percent of the target instead.
+    _of_target = False
+
     def __post_init__(self) -> None:
         """Validate and normalise both numbers."""
-        object.__setattr__(self, "from_amount", to_money(self.from_amount, "bracket from_amount", PlanError))
+        if self._of_target:
+            start = to_percent(self.from_amount, "bracket from percent", PlanError)
+        else:
+            start = to_money(self.from_amount, "bracket from_amount", PlanError)
+        object.__setattr__(self, "from_amount", start)
         object.__setattr__(self, "rate", to_rate(self.rate, "bracket rate"))
 
     @property
     def start(self) -> Decimal:
-        """Where the bracket starts, in the table's own unit (here an amount)."""
+        """Where the bracket starts, in the table's own unit (an amount, or a percent of the target)."""
         return self.from_amount
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class PercentBracket:
-    """One row of a target_percent table: from `from_percent` of the month's target on, `rate` percent."""
+class PercentBracket(Bracket):
+    """One row of a target_percent table: from `from_percent` of the month's target on, `rate` percent.
 
-    from_percent: Decimal
-    rate: Decimal
+    Built like a Bracket, PercentBracket(from_percent, rate); the start is a percent >= 0 with at
+    most four decimals and no upper limit (150% is an accelerator), read as `from_percent`.
+    """
 
-    def __post_init__(self) -> None:
-        """Validate and normalise both numbers (a from percent may pass 100: 150% is an accelerator)."""
-        object.__setattr__(self, "from_percent", to_percent(self.from_percent, "bracket from percent", PlanError))
-        object.__setattr__(self, "rate", to_rate(self.rate, "bracket rate"))
+    _of_target = True
 
     @property
-    def start(self) -> Decimal:
-        """Where the bracket starts, in the table's own unit (here a percent of the target)."""
-        return self.from_percent
+    def from_percent(self) -> Decimal:
+        """The percent of the month's target this bracket starts at."""
+        return self.from_amount
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -183,8 +188,8 @@ class Plan:
     @staticmethod
     def _bracket(kind: type, index: int, row: Any) -> Bracket | PercentBracket:
         """Build bracket number `index` (1-based in messages) of the basis' kind from a (from, rate) pair."""
-        if isinstance(row, (Bracket, PercentBracket)):
-            if not isinstance(row, kind):
+        if isinstance(row, Bracket):
+            if type(row) is not kind:
                 raise PlanError(f"bracket {index + 1} is a {type(row).__name__}; this table needs {kind.__name__}s")
             return row
         if isinstance(row, (str, bytes)) or not isinstance(row, Iterable):
