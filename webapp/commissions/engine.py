@@ -122,13 +122,11 @@ def _ordered(lines: Iterable[SaleLine], unsaved_allowed: int) -> list[SaleLine]:
     return lines
 
 
-def _flat(line: SaleLine, volume: Decimal, rate: Decimal, source: RateSource, table: TierTable | None,
-          no_target: bool = False) -> LineResult:
+def _flat(line: SaleLine, volume: Decimal, rate: Decimal, source: RateSource, table: TierTable | None) -> LineResult:
     """A line earning one rate on its whole credit (called inside the exact context)."""
     amount = line.credited
-    exact = amount * rate / HUNDRED
-    return LineResult(line.id, round_money(exact), rate, (Portion(amount, rate),), source, line, amount, volume,
-                      exact, no_target, table)
+    return LineResult(line.id, round_money(amount * rate / HUNDRED), rate, (Portion(amount, rate),), source, line,
+                      volume, table)
 
 
 def _marginal(line: SaleLine, volume: Decimal, table: TierTable, cursor: dict[int, int], key: int) -> LineResult:
@@ -147,8 +145,7 @@ def _marginal(line: SaleLine, volume: Decimal, table: TierTable, cursor: dict[in
     weighted = sum([p.amount * p.rate for p in portions], Decimal(0))
     # At 60 digits the quotient cannot land on a false half-unit tie, so one quantize is exact.
     rate = (weighted / amount).quantize(RATE_QUANTUM, ROUNDING)
-    exact = weighted / HUNDRED
-    return LineResult(line.id, round_money(exact), rate, portions, _PLAN, line, amount, volume, exact, False, table)
+    return LineResult(line.id, round_money(weighted / HUNDRED), rate, portions, _PLAN, line, volume, table)
 
 
 def _table(plan: Plan, target: Decimal | None) -> TierTable:
@@ -172,8 +169,7 @@ def _allocate(ordered: list[SaleLine], target: Decimal | None = None) -> list[Li
         for line in ordered:
             plan = line.plan
             if plan is None:
-                results.append(LineResult(line.id, ZERO_MONEY, ZERO_RATE, (), RateSource.NO_PLAN, line,
-                                          line.credited, volume, ZERO_MONEY))
+                results.append(LineResult(line.id, ZERO_MONEY, ZERO_RATE, (), RateSource.NO_PLAN, line, volume))
             elif (override := plan.override_for(line.sku, line.category)) is not None:
                 results.append(_flat(line, volume, override[0], override[1], None))
             elif plan.base_rate is not None:
@@ -184,7 +180,8 @@ def _allocate(ordered: list[SaleLine], target: Decimal | None = None) -> list[Li
                 if table is None:
                     table = tables[key] = _table(plan, target)
                 if table.edges is None:
-                    results.append(_flat(line, volume, plan.tiers[0].rate, _PLAN, table, True))
+                    # No target: the first bracket's rate whatever the volume (LineResult.no_target).
+                    results.append(_flat(line, volume, plan.tiers[0].rate, _PLAN, table))
                 elif plan.tier_mode is marginal:
                     results.append(_marginal(line, volume, table, cursor, key))
                 else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
+from webapp.commissions.engine_numbers import EXACT_CONTEXT, HUNDRED
 from webapp.commissions.engine_spiffs import SpiffResult
 from webapp.commissions.engine_types import Edges, Plan, RateSource, SaleLine, TierBasis
 
@@ -49,9 +50,10 @@ class LineResult:
     """What one line earns: commission (2 places), effective rate (4 places), the portions used.
 
     The fields after `source` are the derivation (all optional, so results built by hand with the
-    first five still work): the line itself (plan, shares, quantity), the credited amount, the
-    month's volume before the line, the exact commission before its one rounding, the "no target"
-    flag, the tier table as resolved for the month and the SPIFF rewards of the line.
+    first five still work): the line itself (plan, shares, quantity, credited amount), the month's
+    volume before the line, the tier table as resolved for the month and the SPIFF rewards of the
+    line. The exact figure and the "no target" flag are read from those, not stored: the engine
+    builds 10,000 of these per agent-month, and every field costs time in the frozen __init__.
     """
 
     sale_id: int | None
@@ -60,10 +62,7 @@ class LineResult:
     portions: tuple[Portion, ...]
     source: RateSource
     line: SaleLine | None = None
-    credited: Decimal | None = None
     volume_before: Decimal | None = None
-    exact: Decimal | None = None
-    no_target: bool = False
     table: TierTable | None = None
     spiffs: tuple[SpiffResult, ...] = ()
 
@@ -76,6 +75,22 @@ class LineResult:
     def override(self) -> bool:
         """True when a product or category rate replaced the plan's rate."""
         return self.source in (RateSource.PRODUCT, RateSource.CATEGORY)
+
+    @property
+    def credited(self) -> Decimal | None:
+        """The holder's credited amount the line earned on (the whole amount for an unsplit sale)."""
+        return self.line.credited if self.line is not None else None
+
+    @property
+    def exact(self) -> Decimal:
+        """The commission before its one rounding: sum of portion x rate / 100, exactly."""
+        multiply, divide = EXACT_CONTEXT.multiply, EXACT_CONTEXT.divide
+        return divide(sum((multiply(p.amount, p.rate) for p in self.portions), Decimal(0)), HUNDRED)
+
+    @property
+    def no_target(self) -> bool:
+        """True for a plan-rate line of a target_percent table in a month without a target (flagged)."""
+        return self.source is RateSource.PLAN and self.table is not None and self.table.edges is None
 
     @property
     def plan(self) -> Plan | None:

@@ -209,8 +209,8 @@ def _unique(names: list[Any], what: str) -> None:
 def simulate(cases_json: Mapping[str, Any]) -> dict[str, Any]:
     """Run every case of a parsed golden file: {case name: {sale id: "commission", ...}}.
 
-    Plus "split_cases": {name: [credit, ...]} when the file has split cases. Sale ids are strings, as in the file's "expected", so the output compares to it directly
-    and round-trips through JSON.
+    Plus "split_cases": {name: [credit, ...]} when the file has split cases. Sale ids are strings,
+    as in the file's "expected", so the output compares to it directly and round-trips through JSON.
     """
     check_keys(cases_json, FILE_KEYS, "the file")
     cases = cases_json["cases"]
