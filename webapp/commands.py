@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 from webapp.auth import services as accounts
 from webapp.auth.models import Role
 from webapp.commissions.engine import EngineError
-from webapp.commissions.golden import simulate, simulate_case
+from webapp.commissions.golden import SPLIT_CASES, simulate, simulate_case, simulate_split
 from webapp.demo import DEMO_PASSWORD, generate_demo, seed_demo
 from webapp.errors import ServiceError
 from webapp.extensions import db
@@ -84,7 +84,11 @@ def generate_command(agents, sales, months, seed):
 @commissions_cli.command("simulate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def simulate_command(file: Path):
-    """Run the cases of a golden-case JSON file through the engine; print {case: {sale id: amount}}."""
+    """Run a golden-case JSON file (GOLDEN_FORMAT.md, versions 1 and 2) through the engine; print the results.
+
+    {case: {sale id: amount, ...}}, plus "credited", "spiff" and "no_target" in a case, and
+    "split_cases", only where the file's input calls for them; an unknown key is an error.
+    """
     data = _read_cases(file)
     try:
         results = simulate(data)
@@ -113,11 +117,17 @@ def _read_cases(file: Path) -> dict:
 
 def _failing_case(data: dict) -> str:
     """'case NAME: ' for the first case the engine refuses (found again one by one, errors only)."""
-    for number, case in enumerate(data["cases"], start=1):
-        try:
-            simulate_case(case)
-        except Exception:  # noqa: BLE001 - whatever it is, the message below names it
-            return f"case {case.get('name', f'number {number}')!r}: "
+    splits = data.get(SPLIT_CASES)
+    groups = [("case", data["cases"], simulate_case)]
+    if isinstance(splits, list):
+        groups.append(("split case", splits, simulate_split))
+    for label, cases, run in groups:
+        for number, case in enumerate(cases, start=1):
+            try:
+                run(case)
+            except Exception:  # noqa: BLE001 - whatever it is, the message below names it
+                name = case.get("name", f"number {number}") if isinstance(case, dict) else f"number {number}"
+                return f"{label} {name!r}: "
     return ""
 
 

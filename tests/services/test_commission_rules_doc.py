@@ -1,7 +1,8 @@
 """docs/commission-rules.md quotes what the product computes.
 
 A table after `<!-- golden: NAME -->` must list every sale of that golden case (tests/data), in
-allocation order, with its date, amount and the figure the engine computes. A table after
+allocation order, with its date, amount and the figure the engine computes (and, where the table
+has the columns, the holder's credit and the SPIFF rewards). A table after
 `<!-- ledger: NAME -->` is played here through the services (sales, approvals, voids, period
 closes, payouts, adjustments), and must match the ledger entries, estimates or period figures
 the product then holds. A few figures quoted in the prose around the tables are checked too.
@@ -16,7 +17,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from tests.support.golden_files import CASES_FILE, EXTRA_FILE, ROOT, load
+from tests.support.golden_files import CASES_FILE, EXTRA_FILE, ROOT, V2_FILE, load
 from webapp.commissions import ledger
 from webapp.commissions.adjustments import add_manual_adjustment
 from webapp.commissions.golden import simulate_case
@@ -33,7 +34,7 @@ _MARKER = re.compile(r"^<!-- (golden|ledger): ([a-z0-9_-]+) -->\n((?:\|.*\|\n)+)
 YEAR = 2026  # the ledger examples' year (the golden cases carry their own)
 # The sale page's names for the entry kinds (templates/sales/detail.html).
 KIND_NAMES = {"sale": "Commission", "adjustment": "Adjustment", "manual": "Manual correction"}
-GOLDEN = {case["name"]: case for path in (CASES_FILE, EXTRA_FILE) for case in load(path)["cases"]}
+GOLDEN = {case["name"]: case for path in (CASES_FILE, EXTRA_FILE, V2_FILE) for case in load(path)["cases"]}
 JUNE_TIERS = [("0", "2"), ("5000", "4"), ("15000", "6")]
 
 
@@ -94,7 +95,8 @@ def test_a_plan_example_quotes_its_golden_case_and_the_engine(name):
     """Same sales, dates and amounts as the case, in allocation order, earning what the engine says."""
     case = GOLDEN[name]
     rows = TABLES[("golden", name)]
-    computed = simulate_case(case)
+    everything = simulate_case(case)
+    computed = {key: value for key, value in everything.items() if isinstance(value, str)}
     assert [row["Sale"] for row in rows] == [f"#{sale_id}" for sale_id in computed]
     sales = {str(sale["id"]): sale for sale in case["sales"]}
     for row in rows:
@@ -104,6 +106,19 @@ def test_a_plan_example_quotes_its_golden_case_and_the_engine(name):
         assert day(row["Date"], sold_on.year) == sold_on, row
         assert money(row["Amount"]) == Decimal(sale["amount"]), row
         assert money(row["Earns"]) == Decimal(computed[sale_id]) == Decimal(case["expected"][sale_id]), row
+        if "Credit" in row:
+            assert money(row["Credit"]) == Decimal(everything["credited"][sale_id]), row
+        if "SPIFF" in row:
+            assert _rewards(row["SPIFF"]) == _rewards(everything["spiff"].get(sale_id, {})), row
+
+
+def _rewards(cell: str | dict[str, str]) -> dict[str, Decimal]:
+    """SPIFF rewards as the document writes them ("a 1.38, b 0.70", "—") or as the engine gives them."""
+    if isinstance(cell, dict):
+        return {name: Decimal(reward) for name, reward in cell.items()}
+    if cell == "—":
+        return {}
+    return {name: money(reward) for name, reward in (part.strip().rsplit(" ", 1) for part in cell.split(","))}
 
 
 # ---- The ledger examples (services and database) --------------------------------------------

@@ -2,8 +2,10 @@
 
 tests/data/commission_cases.json: one plan per case (rates, overrides, tiers, rounding, order).
 tests/data/commission_cases_extra.json: the same format plus per-sale plans (mid-month plan
-changes, no-plan lines, overrides across plan versions). Every figure was worked out by hand; the
-shared file beside the repository, when there is one, runs in test_shared_golden.py.
+changes, no-plan lines, overrides across plan versions).
+tests/data/commission_cases_v2.json: the golden format version 2 (split credit, attainment tiers,
+SPIFFs, and split cases for the allocation alone). Every figure was worked out by hand; the shared
+files beside the repository, when there are, run in test_shared_golden.py.
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ import copy
 
 import pytest
 
-from tests.support.golden_files import CASES_FILE, EXTRA_FILE, load
+from tests.support.golden_files import CASES_FILE, EXTRA_FILE, V2_FILE, load
 from webapp.commissions.engine import PlanError, compute_month
-from webapp.commissions.golden import lines_from_case, plan_from_json, simulate, simulate_case
+from webapp.commissions.golden import (expected_output, lines_from_case, plan_from_json, simulate, simulate_case,
+                                       simulate_split)
 
 CASES_JSON = load(CASES_FILE)
 CASES = CASES_JSON["cases"]
 EXTRA_JSON = load(EXTRA_FILE)
 EXTRA_CASES = EXTRA_JSON["cases"]
+V2_JSON = load(V2_FILE)
+V2_CASES = V2_JSON["cases"]
+V2_SPLITS = V2_JSON["split_cases"]
+V2_EXPECTED = expected_output(V2_JSON)
 
 # The version-1 golden format: the own file uses nothing else (per-sale plans only in the extra file).
 CASE_KEYS = {"name", "why", "plan", "sales", "expected"}
@@ -167,3 +174,86 @@ def test_bad_dates_name_the_sale():
     case["sales"][0]["date"] = 20261102
     with pytest.raises(TypeError, match="sale 1: date"):
         simulate_case(case)
+
+
+@pytest.mark.parametrize("case", V2_CASES, ids=[case["name"] for case in V2_CASES])
+def test_v2_golden_case(case):
+    """Each line of our own version-2 case: commission, credit, SPIFF rewards and no-target flags."""
+    assert simulate_case(case) == V2_EXPECTED[case["name"]], case["why"]
+
+
+@pytest.mark.parametrize("split", V2_SPLITS, ids=[split["name"] for split in V2_SPLITS])
+def test_v2_split_case(split):
+    """The allocation rule alone: co-agents rounded down, the primary (first) the rest."""
+    assert simulate_split(split) == split["expected"], split["why"]
+
+
+def test_simulate_reproduces_every_v2_expected_figure():
+    """The simulator's whole output for the v2 file, split cases included, is its expected figures."""
+    assert simulate(V2_JSON) == V2_EXPECTED
+
+
+def _has_shares(case) -> bool:
+    """True when some sale of the case is split."""
+    return any("shares" in sale for sale in case["sales"])
+
+
+def _uses_target_percent(case) -> bool:
+    """True when the case plan or a sale's plan is an attainment table."""
+    plans = [case["plan"]] + [sale["plan"] for sale in case["sales"] if "plan" in sale]
+    return any(plan and plan.get("basis") == "target_percent" for plan in plans)
+
+
+def test_v2_golden_file_is_well_formed():
+    """Unique names across all own files, a why each, money as strings, and each expected_* key present
+    exactly when GOLDEN_FORMAT.md says (credited iff shares, spiff iff spiffs, no_target iff attainment)."""
+    names = [case["name"] for case in V2_CASES]
+    assert len(names) == len(set(names))
+    assert not set(names) & {case["name"] for case in CASES + EXTRA_CASES}
+    for case in V2_CASES:
+        name = case["name"]
+        assert case["why"].strip(), name
+        assert sorted(str(sale["id"]) for sale in case["sales"]) == sorted(case["expected"]), name
+        assert all(isinstance(sale["amount"], str) for sale in case["sales"]), name
+        assert ("expected_credited" in case) == _has_shares(case), name
+        assert ("expected_spiff" in case) == ("spiffs" in case), name
+        assert ("expected_no_target" in case) == _uses_target_percent(case), name
+        if _has_shares(case):
+            assert sorted(case["expected_credited"]) == sorted(case["expected"]), name
+    for split in V2_SPLITS:
+        assert split["why"].strip() and len(split["shares"]) == len(split["expected"]), split["name"]
+
+
+def _covers_v2(case) -> set[str]:
+    """What a v2 case exercises, as the names used by test_v2_golden_file_covers_the_features."""
+    found = set()
+    for sale in case["sales"]:
+        if "shares" in sale:
+            found.add("split as primary" if sale["holder"] == 0 else "split as co-agent")
+            if "plan" in sale and sale["plan"] is None:
+                found.add("split credit without a plan")
+    plans = [case["plan"]] + [sale["plan"] for sale in case["sales"] if "plan" in sale]
+    bases = {(plan or {}).get("basis", "amount") for plan in plans if plan and plan["tiers"]}
+    for plan in plans:
+        if plan and plan.get("basis") == "target_percent":
+            found.add(f"attainment {plan['tier_mode']}" if case.get("target") else "no target")
+    if len(bases) > 1:
+        found.add("mixed bases")
+    spiffs = case.get("spiffs", [])
+    found |= {"per-unit SPIFF" for spiff in spiffs if spiff["per_unit"]}
+    found |= {"percent SPIFF" for spiff in spiffs if spiff["percent"]}
+    found |= {"SPIFF teams" for spiff in spiffs if spiff["teams"]}
+    if len({spiff["name"] for spiff in spiffs}) < len(spiffs):
+        found.add("SPIFF versions")
+    rewards = [reward for per_sale in case.get("expected_spiff", {}).values() for reward in per_sale.values()]
+    if any(spiff["cap"] for spiff in spiffs) and "0.00" in rewards:
+        found.add("SPIFF cap reached")
+    return found
+
+
+def test_v2_golden_file_covers_the_features():
+    """Our own v2 file keeps a case for each of the three features' rules, whatever is edited later."""
+    covered = set().union(*(_covers_v2(case) for case in V2_CASES))
+    assert covered >= {"split as primary", "split as co-agent", "split credit without a plan",
+                       "attainment marginal", "attainment retroactive", "no target", "mixed bases",
+                       "per-unit SPIFF", "percent SPIFF", "SPIFF teams", "SPIFF versions", "SPIFF cap reached"}

@@ -1,4 +1,8 @@
-"""`flask commissions simulate FILE`: the golden-case file in, {case: {sale id: amount}} out."""
+"""`flask commissions simulate FILE`: the golden-case file in, {case: {sale id: amount}} out.
+
+Version-2 files (GOLDEN_FORMAT.md) add "credited", "spiff", "no_target" and "split_cases" where the
+input calls for them; a key the simulator does not know is refused at every level.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.golden_files import CASES_FILE, EXTRA_FILE, load
+from tests.support.golden_files import CASES_FILE, EXTRA_FILE, V2_FILE, load
+from webapp.commissions.golden import expected_output
 
 CASES_JSON = load(CASES_FILE)
 FIRST = CASES_JSON["cases"][0]
@@ -26,13 +31,91 @@ def _write(tmp_path: Path, data) -> Path:
     return path
 
 
-@pytest.mark.parametrize("path", [CASES_FILE, EXTRA_FILE], ids=["own", "extra"])
+@pytest.mark.parametrize("path", [CASES_FILE, EXTRA_FILE, V2_FILE], ids=["own", "extra", "v2"])
 def test_the_output_is_every_cases_expected_figures(app, path):
-    cases = load(path)["cases"]
+    data = load(path)
     result = _simulate(app, path)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {case["name"]: case["expected"] for case in cases}
-    assert list(json.loads(result.stdout)) == [case["name"] for case in cases]
+    assert json.loads(result.stdout) == expected_output(data)
+    splits = ["split_cases"] if "split_cases" in data else []
+    assert list(json.loads(result.stdout)) == [case["name"] for case in data["cases"]] + splits
+
+
+def test_a_version_1_file_gets_exactly_its_old_output(app):
+    """No version-2 key appears unless the input calls for it: {case: {sale id: amount}} only."""
+    result = _simulate(app, CASES_FILE)
+    assert json.loads(result.stdout) == {case["name"]: case["expected"] for case in CASES_JSON["cases"]}
+
+
+def _v2_case() -> dict:
+    """A small valid version-2 case: a split sale, a target_percent plan, a SPIFF."""
+    return {"name": "v2", "why": "", "target": "1000.00", "team": "north",
+            "plan": {"base_rate": None, "tiers": [["0", "2"], ["100", "4"]], "tier_mode": "marginal",
+                     "category_rates": {}, "product_rates": {}, "basis": "target_percent"},
+            "spiffs": [{"name": "push", "first_day": "2026-11-01", "last_day": "2026-11-30", "products": ["P"],
+                        "categories": [], "teams": None, "per_unit": "1.00", "percent": None, "cap": None}],
+            "sales": [{"id": 1, "date": "2026-11-02", "amount": "100.00", "sku": "P", "category": "c",
+                       "quantity": 2, "shares": ["50", "50"], "holder": 1}],
+            "expected": {"1": "1.00"}}
+
+
+def test_a_version_2_case_prints_its_extra_keys(app, tmp_path):
+    result = _simulate(app, _write(tmp_path, {"cases": [_v2_case()],
+                                              "split_cases": [{"name": "s", "why": "", "amount": "0.05",
+                                                               "shares": ["50", "50"], "expected": []}]}))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "v2": {"1": "1.00", "credited": {"1": "50.00"}, "spiff": {"1": {"push": "1.00"}}, "no_target": []},
+        "split_cases": {"s": ["0.03", "0.02"]},
+    }
+
+
+def _with(path: tuple, key: str) -> dict:
+    """A file with one valid v2 case whose object at `path` gains an unknown `key`."""
+    data = {"cases": [_v2_case()]}
+    target = data
+    for step in path:
+        target = target[step]
+    target[key] = "x"
+    return data
+
+
+@pytest.mark.parametrize("path, key, where", [
+    ((), "version", "the file: unknown key 'version'"),
+    (("cases", 0), "targets", "case 'v2': unknown key 'targets'"),
+    (("cases", 0, "sales", 0), "share", "sale 1: unknown key 'share'"),
+    (("cases", 0, "plan"), "bases", "plan: unknown key 'bases'"),
+    (("cases", 0, "spiffs", 0), "cap_per_team", "SPIFF 'push': unknown key 'cap_per_team'"),
+])
+def test_an_unknown_key_is_refused_never_ignored(app, tmp_path, path, key, where):
+    result = _simulate(app, _write(tmp_path, _with(path, key)))
+    assert result.exit_code != 0
+    assert where in result.output and "refused, not ignored" in result.output
+    assert result.stdout == ""
+
+
+def test_an_unknown_key_in_a_split_case_names_it(app, tmp_path):
+    split = {"name": "s", "why": "", "amount": "1.00", "shares": ["100"], "expected": ["1.00"], "primary": 0}
+    result = _simulate(app, _write(tmp_path, {"cases": [], "split_cases": [split]}))
+    assert result.exit_code != 0
+    assert "split case 's': unknown key 'primary'" in result.output
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda case: case["sales"][0].update(shares=["60", "50"]), "case 'v2': sale 1: shares must sum to exactly 100"),
+    (lambda case: case["sales"][0].pop("holder"), "'shares' and 'holder' go together"),
+    (lambda case: case["sales"][0].update(shares=[50, 50]), "float"),
+    (lambda case: case.update(target=1000.0), "float"),
+    (lambda case: case["spiffs"][0].update(percent="2"), "exactly one reward"),
+    (lambda case: case["sales"][0].update(quantity=2.0), "quantity must be an integer"),
+])
+def test_bad_version_2_input_names_the_case(app, tmp_path, change, message):
+    case = _v2_case()
+    change(case)
+    result = _simulate(app, _write(tmp_path, {"cases": [case]}))
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
 
 
 def test_a_relative_path_from_the_repository_works(app, project_root, monkeypatch):

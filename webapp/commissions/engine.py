@@ -1,17 +1,23 @@
 """The commission engine: one agent's approved sales of one calendar month in, Decimals out.
 
 Pure: frozen dataclasses in, `LineResult`s out; no app imports, no I/O, no floats. The rules are
-COMMISSION_RULES.md (sections 2-4); the golden cases are commission_cases.json. The values it
-computes with (amounts, rates, plans, sale lines, results, errors) are validated where they are
-built, in engine_types.py; this module re-exports them, so callers import everything from here.
+COMMISSION_RULES.md (sections 2-4, and 8-10: split credit, attainment tiers, SPIFFs); the golden
+cases are commission_cases.json and commission_cases_v2.json. The values it computes with are
+validated where they are built (engine_numbers, engine_types, engine_credit, engine_spiffs) and
+the results are in engine_results; this module re-exports them, so callers import from here.
 
 Definitions used throughout:
 
 - Allocation order is (date, id). A line whose id is None (a sale being typed, not saved yet)
   sorts after every saved line of the same date, because the id it will get is larger than
   every existing id.
+- A line is one holder's credit of a sale: "amount" below means the credited amount
+  (`SaleLine.credited`, the whole amount for an unsplit sale).
 - Tier volume is the cumulative amount of ALL lines of the month in allocation order: override
-  lines and lines with no plan add volume too ("all lines counted").
+  lines and lines with no plan add volume too ("all lines counted"). SPIFF money never does.
+- A `target_percent` table is resolved once per month against `target` (threshold = target x
+  from% / 100, half-up); with no target its non-override lines earn the first bracket's rate and
+  are flagged `no_target`.
 - A line's commission is the sum of (portion amount x rate / 100) over its portions, computed
   exactly, then rounded ROUND_HALF_UP to the cent once (`round_money`).
 - A line's effective rate (`LineResult.rate`) is the amount-weighted mean of its portions'
@@ -22,25 +28,44 @@ Definitions used throughout:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any
 
-from webapp.commissions.engine_types import (CENT, EXACT_CONTEXT, HUNDRED, RATE_QUANTUM, ROUNDING, ZERO_MONEY,
-                                             ZERO_RATE, Bracket, EngineError, LineResult, MonthError, Plan,
-                                             PlanError, Portion, RateSource, SaleLine, SaleLineError, TierMode,
-                                             as_decimal, round_money)
+from webapp.commissions.engine_credit import normalise_shares, split_credit
+from webapp.commissions.engine_numbers import (CENT, EXACT_CONTEXT, HUNDRED, RATE_QUANTUM, ROUNDING, ZERO_MONEY,
+                                               ZERO_RATE, EngineError, MonthError, PlanError, SaleLineError,
+                                               SpiffError, SplitError, as_decimal, round_money, to_money)
+from webapp.commissions.engine_results import LineResult, Portion, TierTable
+from webapp.commissions.engine_spiffs import Spiff, SpiffResult, check_versions, spiff_rewards
+from webapp.commissions.engine_types import (Bracket, Edges, PercentBracket, Plan, RateSource, SaleLine, TierBasis,
+                                             TierMode)
 
 __all__ = [
     "CENT", "HUNDRED", "RATE_QUANTUM", "ROUNDING", "ZERO_MONEY", "ZERO_RATE",
-    "Bracket", "EngineError", "LineResult", "MonthError", "Plan", "PlanError", "Portion", "RateSource",
-    "SaleLine", "SaleLineError", "TierMode", "as_decimal", "round_money",
-    "compute_month", "estimate_line", "month_total", "pending_total",
+    "Bracket", "EngineError", "LineResult", "MonthError", "PercentBracket", "Plan", "PlanError", "Portion",
+    "RateSource", "SaleLine", "SaleLineError", "Spiff", "SpiffError", "SpiffResult", "SplitError", "TierBasis",
+    "TierMode", "TierTable", "as_decimal", "normalise_shares", "round_money", "split_credit",
+    "check_target", "compute_month", "estimate_line", "month_total", "pending_total", "spiff_total",
+    "pending_spiff_total",
 ]
 
+_PLAN = RateSource.PLAN
 
-def _rate_at(edges: tuple[tuple[Decimal, Decimal | None, Decimal], ...], volume: Decimal) -> Decimal:
+
+def check_target(target: Any) -> Decimal | None:
+    """A month's target as money >= 0.01, or None for "no target"."""
+    if target is None:
+        return None
+    amount = to_money(target, "target", EngineError)
+    if amount < CENT:
+        raise EngineError(f"a target is at least 0.01, got {target}")
+    return amount
+
+
+def _rate_at(edges: Edges, volume: Decimal) -> Decimal:
     """The rate of the bracket that `volume` has reached; brackets are half-open [from, next)."""
     rate = edges[0][2]
     for lower, _, bracket_rate in edges:
@@ -50,16 +75,17 @@ def _rate_at(edges: tuple[tuple[Decimal, Decimal | None, Decimal], ...], volume:
     return rate
 
 
-def _split(
-    edges: tuple[tuple[Decimal, Decimal | None, Decimal], ...], first: int, start: Decimal, end: Decimal
-) -> tuple[Portion, ...]:
+def _split(edges: Edges, first: int, start: Decimal, end: Decimal) -> tuple[Portion, ...]:
     """Split the volume interval [start, end) over the brackets from index `first` on."""
     portions = []
     for lower, upper, rate in edges[first:]:
         if lower >= end:
             break
         top = end if upper is None or upper > end else upper
-        portions.append(Portion(top - (start if start > lower else lower), rate))
+        bottom = start if start > lower else lower
+        # Two target percents rounding to one amount leave an empty bracket: no portion there.
+        if top > bottom:
+            portions.append(Portion(top - bottom, rate))
     return tuple(portions)
 
 
@@ -96,70 +122,100 @@ def _ordered(lines: Iterable[SaleLine], unsaved_allowed: int) -> list[SaleLine]:
     return lines
 
 
-def _split_result(line: SaleLine, portions: tuple[Portion, ...]) -> LineResult:
-    """A line split across brackets: sum the portions exactly, round once, weigh the rate."""
+def _flat(line: SaleLine, volume: Decimal, rate: Decimal, source: RateSource, table: TierTable | None) -> LineResult:
+    """A line earning one rate on its whole credit (called inside the exact context)."""
+    amount = line.credited
+    return LineResult(line.id, round_money(amount * rate / HUNDRED), rate, (Portion(amount, rate),), source, line,
+                      volume, table)
+
+
+def _marginal(line: SaleLine, volume: Decimal, table: TierTable, cursor: dict[int, int], key: int) -> LineResult:
+    """A line under marginal tiers: its own bracket's rate, or split across the brackets it crosses."""
+    edges = table.edges
+    # Volume only grows, so a plan's bracket cursor never moves back.
+    index = cursor.get(key, 0)
+    while index + 1 < len(edges) and edges[index + 1][0] <= volume:
+        index += 1
+    cursor[key] = index
+    _, upper, rate = edges[index]
+    amount = line.credited
+    if upper is None or volume + amount <= upper:
+        return _flat(line, volume, rate, _PLAN, table)
+    portions = _split(edges, index, volume, volume + amount)
     weighted = sum([p.amount * p.rate for p in portions], Decimal(0))
     # At 60 digits the quotient cannot land on a false half-unit tie, so one quantize is exact.
-    rate = (weighted / line.amount).quantize(RATE_QUANTUM, ROUNDING)
-    return LineResult(line.id, round_money(weighted / HUNDRED), rate, portions, RateSource.PLAN)
+    rate = (weighted / amount).quantize(RATE_QUANTUM, ROUNDING)
+    return LineResult(line.id, round_money(weighted / HUNDRED), rate, portions, _PLAN, line, volume, table)
 
 
-def _allocate(ordered: list[SaleLine]) -> list[LineResult]:
+def _table(plan: Plan, target: Decimal | None) -> TierTable:
+    """The plan's tier table as this month uses it (target_percent resolved against the target)."""
+    percent = plan.basis is TierBasis.TARGET_PERCENT
+    return TierTable(plan.basis, target if percent else None, plan.edges_for(target))
+
+
+def _allocate(ordered: list[SaleLine], target: Decimal | None = None) -> list[LineResult]:
     """Compute every line of an ordered agent-month in one pass; results in the same order."""
-    plan_rate, marginal, no_plan = RateSource.PLAN, TierMode.MARGINAL, RateSource.NO_PLAN
+    marginal = TierMode.MARGINAL
     with localcontext(EXACT_CONTEXT):
-        total = sum([line.amount for line in ordered], Decimal(0))
-        # Per plan (keyed by id(), plans being immutable): the retroactive rate the month's total
-        # reached, and the marginal bracket the running volume is in. Volume only grows, so a
-        # bracket cursor never moves back, and a line inside one bracket needs no split.
+        total = sum([line.credited for line in ordered], Decimal(0))
+        # Per plan (keyed by id(), plans being immutable): its table for the month, the
+        # retroactive rate the month's total reached, and the marginal bracket cursor.
+        tables: dict[int, TierTable] = {}
         reached: dict[int, Decimal] = {}
         cursor: dict[int, int] = {}
         results = []
         volume = Decimal(0)
         for line in ordered:
             plan = line.plan
-            amount = line.amount
             if plan is None:
-                results.append(LineResult(line.id, ZERO_MONEY, ZERO_RATE, (), no_plan))
-                volume += amount  # "all lines counted": a line with no plan still adds volume
-                continue
-            source = plan_rate
-            override = plan.override_for(line.sku, line.category)
-            if override is not None:
-                rate, source = override
+                results.append(LineResult(line.id, ZERO_MONEY, ZERO_RATE, (), RateSource.NO_PLAN, line, volume))
+            elif (override := plan.override_for(line.sku, line.category)) is not None:
+                results.append(_flat(line, volume, override[0], override[1], None))
             elif plan.base_rate is not None:
-                rate = plan.base_rate
-            elif plan.tier_mode is marginal:
-                edges = plan._edges
-                index = cursor.get(id(plan), 0)
-                while index + 1 < len(edges) and edges[index + 1][0] <= volume:
-                    index += 1
-                cursor[id(plan)] = index
-                upper = edges[index][1]
-                rate = edges[index][2]
-                if upper is not None and volume + amount > upper:
-                    results.append(_split_result(line, _split(edges, index, volume, volume + amount)))
-                    volume += amount
-                    continue
+                results.append(_flat(line, volume, plan.base_rate, _PLAN, None))
             else:
-                rate = reached.get(id(plan))
-                if rate is None:
-                    rate = reached[id(plan)] = _rate_at(plan._edges, total)
-            commission = round_money(amount * rate / HUNDRED)
-            results.append(LineResult(line.id, commission, rate, (Portion(amount, rate),), source))
-            # Override lines add volume too: they keep their rate but count toward the tiers.
-            volume += amount
+                key = id(plan)
+                table = tables.get(key)
+                if table is None:
+                    table = tables[key] = _table(plan, target)
+                if table.edges is None:
+                    # No target: the first bracket's rate whatever the volume (LineResult.no_target).
+                    results.append(_flat(line, volume, plan.tiers[0].rate, _PLAN, table))
+                elif plan.tier_mode is marginal:
+                    results.append(_marginal(line, volume, table, cursor, key))
+                else:
+                    rate = reached.get(key)
+                    if rate is None:
+                        rate = reached[key] = _rate_at(table.edges, total)
+                    results.append(_flat(line, volume, rate, _PLAN, table))
+            # Every line adds its credit to the volume: override and no-plan lines too.
+            volume += line.credited
         return results
 
 
-def compute_month(lines: Iterable[SaleLine]) -> dict[int, LineResult]:
+def _results(ordered: list[SaleLine], target: Any, spiffs: Iterable[Spiff]) -> list[LineResult]:
+    """Commission (and, with SPIFFs, rewards) of every ordered line."""
+    results = _allocate(ordered, check_target(target))
+    spiffs = check_versions(spiffs)
+    if not spiffs:
+        return results
+    rewards = spiff_rewards(ordered, spiffs)
+    return [dataclasses.replace(result, spiffs=found) if found else result
+            for result, found in zip(results, rewards)]
+
+
+def compute_month(lines: Iterable[SaleLine], *, target: Any = None,
+                  spiffs: Iterable[Spiff] = ()) -> dict[int, LineResult]:
     """Commission of every line of one agent's approved sales in one calendar month, by sale id.
 
-    The dict is in allocation order (date, id). Raises MonthError for mixed months, duplicate
-    ids or a line without an id.
+    `target` is the agent's target for the month (None: no target), used by target_percent
+    tables only; `spiffs` the SPIFF versions that may reward the month's lines. The dict is in
+    allocation order (date, id). Raises MonthError for mixed months, duplicate ids or a line
+    without an id.
     """
     ordered = _ordered(lines, unsaved_allowed=0)
-    return {result.sale_id: result for result in _allocate(ordered)}
+    return {result.sale_id: result for result in _results(ordered, target, spiffs)}
 
 
 def month_total(results: Mapping[Any, LineResult] | Iterable[LineResult]) -> Decimal:
@@ -168,26 +224,41 @@ def month_total(results: Mapping[Any, LineResult] | Iterable[LineResult]) -> Dec
     return sum((r.commission for r in values), ZERO_MONEY)
 
 
-def estimate_line(approved_lines: Iterable[SaleLine], candidate: SaleLine) -> LineResult:
+def spiff_total(results: Mapping[Any, LineResult] | Iterable[LineResult]) -> Decimal:
+    """Sum of the lines' rounded SPIFF rewards (apart from commission, as statements show them)."""
+    values = results.values() if isinstance(results, Mapping) else results
+    return sum((r.spiff_total for r in values), ZERO_MONEY)
+
+
+def estimate_line(approved_lines: Iterable[SaleLine], candidate: SaleLine, *, target: Any = None,
+                  spiffs: Iterable[Spiff] = ()) -> LineResult:
     """What `candidate` would earn if approved now, placed at its (date, id) among the month's lines.
 
     A candidate with id None (a sale being typed) goes after every approved line of its date, as
     if entered now. A candidate whose id is already among `approved_lines` replaces that line
-    (the estimate of an edited sale).
+    (the estimate of an edited sale). Its SPIFF rewards are capped after the month's earlier lines.
     """
     if not isinstance(candidate, SaleLine):
         raise TypeError(f"candidate must be a SaleLine, got {type(candidate).__name__}")
     others = [line for line in approved_lines if candidate.id is None or line.id != candidate.id]
     ordered = _ordered(others + [candidate], unsaved_allowed=1 if candidate.id is None else 0)
-    results = _allocate(ordered)
-    for line, result in zip(ordered, results):
+    for line, result in zip(ordered, _results(ordered, target, spiffs)):
         if line is candidate:
             return result
     raise AssertionError("the candidate is always among the ordered lines")  # pragma: no cover
 
 
-def pending_total(approved_lines: Iterable[SaleLine], pending_lines: Iterable[SaleLine]) -> Decimal:
+def pending_total(approved_lines: Iterable[SaleLine], pending_lines: Iterable[SaleLine], *,
+                  target: Any = None) -> Decimal:
     """What approving every pending line would add to the month: engine(all) - engine(approved)."""
     approved = list(approved_lines)
-    with_pending = compute_month(approved + list(pending_lines))
-    return month_total(with_pending) - month_total(compute_month(approved))
+    with_pending = compute_month(approved + list(pending_lines), target=target)
+    return month_total(with_pending) - month_total(compute_month(approved, target=target))
+
+
+def pending_spiff_total(approved_lines: Iterable[SaleLine], pending_lines: Iterable[SaleLine], *,
+                        spiffs: Iterable[Spiff]) -> Decimal:
+    """What approving every pending line would add to the month's SPIFF rewards (caps included)."""
+    approved, spiffs = list(approved_lines), tuple(spiffs)
+    with_pending = compute_month(approved + list(pending_lines), spiffs=spiffs)
+    return spiff_total(with_pending) - spiff_total(compute_month(approved, spiffs=spiffs))

@@ -6,7 +6,13 @@ Every value is validated and normalised when it is built, so the allocation neve
 - Amounts are money: `Decimal`, >= 0, at most two decimals, normalised to exactly two places.
 - Rates are percentages: `Decimal`, 0..100, at most four decimals, normalised to four places.
 - A plan is a base rate XOR a tier table (COMMISSION_RULES.md section 2), plus optional category
-  and product rates.
+  and product rates; a tier table's brackets start at amounts or at percents of the month's
+  target (its `basis`, section 9).
+- A sale line carries its sale's holders' shares (section 8) and which holder it is for; its
+  `credited` amount is that holder's part of the sale's amount.
+
+The results (LineResult and the derivation it carries) are in engine_results.py; numbers and
+errors in engine_numbers.py; split credit in engine_credit.py; SPIFFs in engine_spiffs.py.
 
 Callers import these names from `webapp.commissions.engine`, which re-exports them.
 """
@@ -16,37 +22,24 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-# The one rounding rule of the product (DESIGN.md, "Money"): half-up, once per sale line.
-ROUNDING = ROUND_HALF_UP
-CENT = Decimal("0.01")
-RATE_QUANTUM = Decimal("0.0001")
-HUNDRED = Decimal(100)
-ZERO_MONEY = Decimal("0.00")
-ZERO_RATE = Decimal("0.0000")
+from webapp.commissions.engine_credit import UNSPLIT, allocate, normalise_shares
+from webapp.commissions.engine_numbers import (CENT, EXACT_CONTEXT, HUNDRED, RATE_QUANTUM, ROUNDING, ZERO_MONEY,
+                                               ZERO_RATE, EngineError, MonthError, PlanError, SaleLineError,
+                                               SpiffError, SplitError, as_decimal, round_money, to_money,
+                                               to_percent, to_rate)
 
-# Products of amounts (2 places) and rates (4 places) stay exact at 60 digits for any amount a
-# BIGINT of cents can hold, so no intermediate is ever rounded whatever context the caller set.
-EXACT_CONTEXT = Context(prec=60, rounding=ROUNDING, traps=[InvalidOperation, DivisionByZero, Overflow])
+__all__ = [
+    "CENT", "EXACT_CONTEXT", "HUNDRED", "RATE_QUANTUM", "ROUNDING", "ZERO_MONEY", "ZERO_RATE",
+    "EngineError", "MonthError", "PlanError", "SaleLineError", "SpiffError", "SplitError",
+    "as_decimal", "round_money", "Bracket", "PercentBracket", "Plan", "RateSource", "SaleLine",
+    "TierBasis", "TierMode",
+]
 
-
-class EngineError(ValueError):
-    """Bad input to the commission engine."""
-
-
-class PlanError(EngineError):
-    """A plan that breaks the rules of COMMISSION_RULES.md section 2."""
-
-
-class SaleLineError(EngineError):
-    """A sale line the engine cannot compute (bad amount, id or date)."""
-
-
-class MonthError(EngineError):
-    """A set of lines that is not one agent-month (mixed months, duplicate ids)."""
+Edges = tuple[tuple[Decimal, Decimal | None, Decimal], ...]
 
 
 class TierMode(StrEnum):
@@ -65,64 +58,11 @@ class RateSource(StrEnum):
     NO_PLAN = "no_plan"
 
 
-def round_money(value: Decimal) -> Decimal:
-    """Round an exact amount to the cent, half-up: the only money rounding in the engine."""
-    # Positional arguments: keyword arguments double the cost of this, the hottest call.
-    return value.quantize(CENT, ROUNDING, EXACT_CONTEXT)
+class TierBasis(StrEnum):
+    """What a tier table's `from` values are: amounts of volume, or percents of the month's target."""
 
-
-def as_decimal(value: Any, what: str, error: type[EngineError] = EngineError) -> Decimal:
-    """Turn a Decimal, int or str into a finite Decimal; floats are a TypeError, never converted."""
-    # bool is an int subclass; True as an amount is always a bug.
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
-        if isinstance(value, float):
-            raise TypeError(f"{what} is a float ({value!r}); pass a Decimal or a str, floats are inexact")
-        raise TypeError(f"{what} must be a Decimal or a str, not {type(value).__name__}")
-    if isinstance(value, Decimal):
-        number = value
-    else:
-        try:
-            # Decimal(str) is exact and ignores the context's precision: "0.1" stays 0.1.
-            number = Decimal(value.strip() if isinstance(value, str) else value)
-        except InvalidOperation:
-            raise error(f"{what} is not a number: {value!r}") from None
-    if not number.is_finite():
-        raise error(f"{what} must be a finite number, got {value!r}")
-    return number
-
-
-def _decimal_places(number: Decimal) -> int:
-    """How many decimals the value really has (3.10 has one), without rounding anything."""
-    _, digits, exponent = number.as_tuple()
-    if exponent >= 0 or not any(digits):
-        return 0
-    places = -exponent
-    index = len(digits) - 1
-    while places and digits[index] == 0:
-        places -= 1
-        index -= 1
-    return places
-
-
-def _money(value: Any, what: str, error: type[EngineError]) -> Decimal:
-    """A non-negative amount with at most two decimals, as exactly two places."""
-    number = as_decimal(value, what, error)
-    if number < 0:
-        raise error(f"{what} must not be negative, got {value}")
-    if _decimal_places(number) > 2:
-        raise error(f"{what} has more than two decimals: {value}")
-    # abs() turns -0 into 0, so no "-0.00" ever reaches a statement.
-    return abs(number).quantize(CENT, context=EXACT_CONTEXT)
-
-
-def _rate(value: Any, what: str) -> Decimal:
-    """A percentage 0..100 with at most four decimals, as exactly four places."""
-    number = as_decimal(value, what, PlanError)
-    if not 0 <= number <= 100:
-        raise PlanError(f"{what} must be between 0 and 100 percent, got {value}")
-    if _decimal_places(number) > 4:
-        raise PlanError(f"{what} has more than four decimals: {value}")
-    return abs(number).quantize(RATE_QUANTUM, context=EXACT_CONTEXT)
+    AMOUNT = "amount"
+    TARGET_PERCENT = "target_percent"
 
 
 def _rate_table(value: Any, what: str) -> tuple[tuple[str, Decimal], ...]:
@@ -134,21 +74,49 @@ def _rate_table(value: Any, what: str) -> tuple[tuple[str, Decimal], ...]:
             raise TypeError(f"{what} keys must be str, got {key!r}")
         if key in table:
             raise PlanError(f"{what} lists {key!r} twice")
-        table[key] = _rate(rate, f"{what}[{key!r}]")
+        table[key] = to_rate(rate, f"{what}[{key!r}]")
     return tuple(sorted(table.items()))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Bracket:
-    """One row of a tier table: from `from_amount` of monthly volume on, `rate` percent."""
+    """One row of an amount tier table: from `from_amount` of monthly volume on, `rate` percent."""
 
     from_amount: Decimal
     rate: Decimal
 
+    # A class attribute, not a field: PercentBracket's start is a percent of the target instead.
+    _of_target = False
+
     def __post_init__(self) -> None:
         """Validate and normalise both numbers."""
-        object.__setattr__(self, "from_amount", _money(self.from_amount, "bracket from_amount", PlanError))
-        object.__setattr__(self, "rate", _rate(self.rate, "bracket rate"))
+        if self._of_target:
+            start = to_percent(self.from_amount, "bracket from percent", PlanError)
+        else:
+            start = to_money(self.from_amount, "bracket from_amount", PlanError)
+        object.__setattr__(self, "from_amount", start)
+        object.__setattr__(self, "rate", to_rate(self.rate, "bracket rate"))
+
+    @property
+    def start(self) -> Decimal:
+        """Where the bracket starts, in the table's own unit (an amount, or a percent of the target)."""
+        return self.from_amount
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PercentBracket(Bracket):
+    """One row of a target_percent table: from `from_percent` of the month's target on, `rate` percent.
+
+    Built like a Bracket, PercentBracket(from_percent, rate); the start is a percent >= 0 with at
+    most four decimals and no upper limit (150% is an accelerator), read as `from_percent`.
+    """
+
+    _of_target = True
+
+    @property
+    def from_percent(self) -> Decimal:
+        """The percent of the month's target this bracket starts at."""
+        return self.from_amount
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -156,28 +124,32 @@ class Plan:
     """A commission plan: a base rate XOR a tier table, plus optional category and product rates.
 
     `category_rates` and `product_rates` accept a mapping or (key, rate) pairs and are stored as
-    sorted pairs so the plan stays hashable; `tiers` accepts Brackets or (from_amount, rate) pairs.
+    sorted pairs so the plan stays hashable; `tiers` accepts Brackets (PercentBrackets for a
+    `target_percent` basis) or (from, rate) pairs. `basis` defaults to `amount` for a tier table
+    and must stay None for a base rate.
     """
 
     base_rate: Decimal | None = None
-    tiers: tuple[Bracket, ...] = ()
+    tiers: tuple[Bracket | PercentBracket, ...] = ()
     tier_mode: TierMode | None = None
     category_rates: tuple[tuple[str, Decimal], ...] = ()
     product_rates: tuple[tuple[str, Decimal], ...] = ()
+    basis: TierBasis | None = None
     _categories: dict[str, Decimal] = dataclasses.field(init=False, repr=False, compare=False)
     _products: dict[str, Decimal] = dataclasses.field(init=False, repr=False, compare=False)
-    # (from, next from or None, rate) per bracket, so allocation never looks ahead in the table.
-    _edges: tuple[tuple[Decimal, Decimal | None, Decimal], ...] = dataclasses.field(
-        init=False, repr=False, compare=False
-    )
+    # (from, next from or None, rate) per bracket, so allocation never looks ahead in the table;
+    # empty for a target_percent table, whose amounts depend on the month (edges_for).
+    _edges: Edges = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         """Validate the plan (raising PlanError) and normalise every number in it."""
         set_ = object.__setattr__
         if self.base_rate is not None:
-            set_(self, "base_rate", _rate(self.base_rate, "base rate"))
+            set_(self, "base_rate", to_rate(self.base_rate, "base rate"))
         rows = self.tiers or ()
-        tiers = tuple(b if isinstance(b, Bracket) else self._bracket(i, b) for i, b in enumerate(rows))
+        set_(self, "basis", self._basis(bool(rows)))
+        kind = PercentBracket if self.basis is TierBasis.TARGET_PERCENT else Bracket
+        tiers = tuple(self._bracket(kind, i, b) for i, b in enumerate(rows))
         set_(self, "tiers", tiers)
         if self.base_rate is not None and tiers:
             raise PlanError("a plan has either a base rate or a tier table, not both")
@@ -199,37 +171,52 @@ class Plan:
         set_(self, "product_rates", _rate_table(self.product_rates or (), "product rates"))
         set_(self, "_categories", dict(self.category_rates))
         set_(self, "_products", dict(self.product_rates))
-        uppers = [b.from_amount for b in tiers[1:]] + [None]
-        set_(self, "_edges", tuple((b.from_amount, upper, b.rate) for b, upper in zip(tiers, uppers)))
+        edges = _edges([b.start for b in tiers], tiers) if kind is Bracket else ()
+        set_(self, "_edges", edges)
+
+    def _basis(self, has_tiers: bool) -> TierBasis | None:
+        """The table's basis: `amount` unless told otherwise; a base-rate plan has none."""
+        if not has_tiers:
+            if self.basis is not None:
+                raise PlanError("a basis applies only to a tier table, not to a base rate")
+            return None
+        try:
+            return TierBasis(self.basis or TierBasis.AMOUNT)
+        except ValueError:
+            raise PlanError(f"basis must be 'amount' or 'target_percent', got {self.basis!r}") from None
 
     @staticmethod
-    def _bracket(index: int, row: Any) -> Bracket:
-        """Build bracket number `index` (1-based in messages) from a (from_amount, rate) pair."""
+    def _bracket(kind: type, index: int, row: Any) -> Bracket | PercentBracket:
+        """Build bracket number `index` (1-based in messages) of the basis' kind from a (from, rate) pair."""
+        if isinstance(row, Bracket):
+            if type(row) is not kind:
+                raise PlanError(f"bracket {index + 1} is a {type(row).__name__}; this table needs {kind.__name__}s")
+            return row
         if isinstance(row, (str, bytes)) or not isinstance(row, Iterable):
             raise PlanError(f"bracket {index + 1} must be a (from_amount, rate) pair, got {row!r}")
         items = tuple(row)
         if len(items) != 2:
             raise PlanError(f"bracket {index + 1} must be a (from_amount, rate) pair, got {row!r}")
         try:
-            return Bracket(items[0], items[1])
+            return kind(items[0], items[1])
         except PlanError as exc:
             raise PlanError(f"bracket {index + 1}: {exc}") from None
 
     @staticmethod
-    def _check_brackets(tiers: tuple[Bracket, ...]) -> None:
+    def _check_brackets(tiers: tuple[Bracket | PercentBracket, ...]) -> None:
         """Brackets ascend strictly from 0: the first starts at 0, no two share a start."""
-        if tiers[0].from_amount != 0:
-            raise PlanError(f"the first bracket must start at 0, not {tiers[0].from_amount}")
+        if tiers[0].start != 0:
+            raise PlanError(f"the first bracket must start at 0, not {tiers[0].start}")
         for number, (before, after) in enumerate(zip(tiers, tiers[1:]), start=2):
-            if after.from_amount == before.from_amount:
+            if after.start == before.start:
                 raise PlanError(
-                    f"brackets {number - 1} and {number} both start at {after.from_amount}; "
+                    f"brackets {number - 1} and {number} both start at {after.start}; "
                     "each bracket needs its own starting amount"
                 )
-            if after.from_amount < before.from_amount:
+            if after.start < before.start:
                 raise PlanError(
                     f"brackets must be in ascending order: bracket {number} starts at "
-                    f"{after.from_amount}, below bracket {number - 1} at {before.from_amount}"
+                    f"{after.start}, below bracket {number - 1} at {before.start}"
                 )
 
     def override_for(self, sku: str | None, category: str | None) -> tuple[Decimal, RateSource] | None:
@@ -240,13 +227,35 @@ class Plan:
             return self._categories[category], RateSource.CATEGORY
         return None
 
+    def thresholds(self, target: Decimal) -> tuple[Decimal, ...]:
+        """A target_percent table's bracket starts as amounts: target x from% / 100, half-up to the cent."""
+        multiply = EXACT_CONTEXT.multiply
+        return tuple(round_money(multiply(target, b.start) / HUNDRED) for b in self.tiers)
+
+    def edges_for(self, target: Decimal | None) -> Edges | None:
+        """The table as (from, next from, rate) amounts for a month with `target`; None: no target."""
+        if self.basis is not TierBasis.TARGET_PERCENT:
+            return self._edges
+        if target is None:
+            return None
+        return _edges(list(self.thresholds(target)), self.tiers)
+
+
+def _edges(starts: list[Decimal], tiers: tuple[Bracket | PercentBracket, ...]) -> Edges:
+    """(from, next from or None, rate) per bracket, from the brackets' starts as amounts."""
+    uppers: list[Decimal | None] = [*starts[1:], None]
+    return tuple((start, upper, b.rate) for start, upper, b in zip(starts, uppers, tiers))
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SaleLine:
-    """One approved (or would-be approved) sale as the engine sees it.
+    """One approved (or would-be approved) sale as the engine sees it, for one of its holders.
 
-    `plan` is the plan in force on `date` (None: no plan, earns 0). `id` is None only for a sale
-    being typed, which exists just for `estimate_line`.
+    `plan` is the plan in force on `date` for this holder (None: no plan, earns 0). `id` is None
+    only for a sale being typed, which exists just for `estimate_line`. `shares` are every
+    holder's share, primary first (empty: one holder with 100%), `holder` the index of the holder
+    this line is for, and `credited` (computed) that holder's part of `amount`. `quantity` is the
+    sale's whole quantity (never split) and `team` the holder's team, both for SPIFFs only.
     """
 
     id: int | None
@@ -255,6 +264,11 @@ class SaleLine:
     sku: str | None = None
     category: str | None = None
     plan: Plan | None = None
+    quantity: int = 1
+    shares: tuple[Decimal, ...] = ()
+    holder: int = 0
+    team: str | None = None
+    credited: Decimal = dataclasses.field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         """Validate the line (TypeError for wrong types, SaleLineError for bad values)."""
@@ -263,38 +277,40 @@ class SaleLine:
         # datetime is a date subclass; sold_on is a plain date and a time would hide a timezone bug.
         if isinstance(self.date, datetime.datetime) or not isinstance(self.date, datetime.date):
             raise TypeError(f"sale {self.id}: date must be a datetime.date, not {self.date!r}")
-        for name in ("sku", "category"):
+        for name in ("sku", "category", "team"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise TypeError(f"sale {self.id}: {name} must be a str or None")
         if self.plan is not None and not isinstance(self.plan, Plan):
             raise TypeError(f"sale {self.id}: plan must be a Plan or None, got {type(self.plan).__name__}")
-        object.__setattr__(self, "amount", _money(self.amount, f"sale {self.id}: amount", SaleLineError))
+        amount = to_money(self.amount, f"sale {self.id}: amount", SaleLineError)
+        object.__setattr__(self, "amount", amount)
+        if self.quantity != 1 or self.shares or self.holder != 0:
+            self._check_split()
+            object.__setattr__(self, "credited", allocate(amount, self.shares)[self.holder])
+        else:
+            object.__setattr__(self, "credited", amount)
 
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Portion:
-    """A part of a line's amount and the rate (percent) it earned."""
-
-    amount: Decimal
-    rate: Decimal
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class LineResult:
-    """What one line earns: commission (2 places), effective rate (4 places), the portions used."""
-
-    sale_id: int | None
-    commission: Decimal
-    rate: Decimal
-    portions: tuple[Portion, ...]
-    source: RateSource
-
-    @property
-    def no_plan(self) -> bool:
-        """True when no plan was in force on the sale's date (it earns 0 and must be flagged)."""
-        return self.source is RateSource.NO_PLAN
+    def _check_split(self) -> None:
+        """Validate quantity, shares and holder of a line that uses them (normalising the shares)."""
+        for name in ("quantity", "holder"):
+            if isinstance(getattr(self, name), bool) or not isinstance(getattr(self, name), int):
+                raise TypeError(f"sale {self.id}: {name} must be an int, got {getattr(self, name)!r}")
+        if self.quantity < 1:
+            raise SaleLineError(f"sale {self.id}: quantity must be a whole number >= 1, got {self.quantity}")
+        try:
+            shares = normalise_shares(self.shares) if self.shares else UNSPLIT
+        except SplitError as exc:
+            raise SplitError(f"sale {self.id}: {exc}") from None
+        object.__setattr__(self, "shares", shares if self.shares else ())
+        if not 0 <= self.holder < len(shares):
+            raise SplitError(f"sale {self.id}: holder {self.holder} is not one of its {len(shares)} holders")
 
     @property
-    def override(self) -> bool:
-        """True when a product or category rate replaced the plan's rate."""
-        return self.source in (RateSource.PRODUCT, RateSource.CATEGORY)
+    def share(self) -> Decimal:
+        """This holder's share in percent (100 for an unsplit sale)."""
+        return self.shares[self.holder] if self.shares else UNSPLIT[0]
+
+    @property
+    def primary(self) -> bool:
+        """True for the primary holder (the agent the sale is recorded for)."""
+        return self.holder == 0
