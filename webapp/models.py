@@ -6,7 +6,7 @@ from webapp.catalog.models import Category, Customer, Product, ProductAssignment
 from webapp.mail.models import OutgoingEmail  # noqa: F401
 from webapp.commissions.models import (  # noqa: F401
     CommissionEntry, CommissionPlan, Payout, Period, PlanAssignment, PlanOverride, PlanTier,
-    PlanVersion, Settings, Target, TierBasis,
+    PlanVersion, Settings, Target,
 )
 from webapp.sales.models import Sale, SaleCredit, SaleStatus  # noqa: F401
 from webapp.spiffs.models import Spiff, SpiffVersion  # noqa: F401

@@ -57,13 +57,6 @@ class CommissionPlan(db.Model):
     )
 
 
-class TierBasis(StrEnum):
-    """What a tier table's "from" values measure (COMMISSION_RULES.md section 9)."""
-
-    AMOUNT = "amount"                  # the month's volume in money
-    TARGET_PERCENT = "target_percent"  # percent of the agent's target for the month
-
-
 class PlanVersion(db.Model):
     """The rules of a plan from `effective_from` until the next version's date.
 
@@ -96,6 +89,7 @@ class PlanVersion(db.Model):
     effective_from: Mapped[date] = mapped_column(Date)
     base_rate_units: Mapped[int | None]
     tier_mode: Mapped[str | None] = mapped_column(String(16))
+    # A tier table's basis (engine TierBasis: amount or target_percent); None for a base rate.
     basis: Mapped[str | None] = mapped_column(String(16))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

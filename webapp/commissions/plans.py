@@ -21,7 +21,7 @@ from webapp.auth.models import Role, User
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, PlanAssignment, PlanOverride,
-                                       PlanTier, PlanVersion, Target, TierBasis)
+                                       PlanTier, PlanVersion, Target)
 from webapp.commissions.periods import is_date_closed, month_bounds
 from webapp.errors import NotFound, ServiceError, get_or_404
 from webapp.extensions import db
@@ -99,7 +99,7 @@ def write_rules(version: PlanVersion, rules: PlanRules) -> None:
     """Store validated rules on a version (replacing tiers and overrides)."""
     version.base_rate_units = rate_to_units(rules.base_rate) if rules.base_rate is not None else None
     version.tier_mode = rules.tier_mode if rules.tiers else None
-    version.basis = TierBasis.AMOUNT if rules.tiers else None
+    version.basis = engine.TierBasis.AMOUNT if rules.tiers else None
     version.tiers = [PlanTier(from_cents=to_cents(f), rate_units=rate_to_units(r)) for f, r in rules.tiers]
     version.overrides = (
         [PlanOverride(category_id=cid, rate_units=rate_to_units(r)) for cid, r in rules.category_rates.items()]
