@@ -27,7 +27,7 @@ from webapp.commissions.periods import period_for
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.money import to_cents
-from webapp.sales import services as sales_services
+from webapp.sales import decisions as sales_decisions
 from webapp.sales.models import Sale
 from webapp.sales.services import approve_sale
 
@@ -173,7 +173,7 @@ def test_without_the_lock_the_race_loses_an_update(app, factory, committed, monk
     This shows the test above can fail: the check sees the lost update that the lock prevents.
     """
     ids = _setup(factory)
-    monkeypatch.setattr(sales_services, "lock_agent", lambda agent_id: None)
+    monkeypatch.setattr(sales_decisions, "lock_agent", lambda agent_id: None)
     earlier, later = ids["pending"]
     outcomes = _race(app, [(earlier, ids["manager"]), (later, ids["admin"])], meet_before_commit=True)
     assert all("committed_at" in o for o in outcomes), outcomes
