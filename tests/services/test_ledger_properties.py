@@ -18,6 +18,7 @@ conftest is function-scoped; hypothesis runs many examples per test function).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -209,7 +210,9 @@ def _rows():
 
 def _frozen(period: Period, entries, payouts) -> frozenset:
     """A closed period's rows, every column, for byte-for-byte comparison later."""
-    mine = [tuple(sorted(e.items())) for e in entries if e["period_id"] == period.id]
+    # The stored derivation is a JSON dict: compare it by its canonical text.
+    mine = [tuple(sorted((k, json.dumps(v, sort_keys=True) if isinstance(v, dict) else v) for k, v in e.items()))
+            for e in entries if e["period_id"] == period.id]
     paid = [tuple(sorted(p.items())) for p in payouts if period.start_date <= p["paid_on"] <= period.end_date]
     return frozenset(mine), frozenset(paid)
 

@@ -62,14 +62,14 @@ class EntryWrites:
         """A new system entry."""
         self.inserts.append(values)
 
-    def update(self, entry, amount_cents: int, rate_units: int | None, version_id: int | None,
-               reason: str | None, late_approval: bool) -> None:
-        """Set an entry's figures in place (its id stays); nothing is written if nothing changed."""
-        wanted = (amount_cents, rate_units, version_id, reason, late_approval)
-        if wanted != (entry.amount_cents, entry.rate_units, entry.plan_version_id, entry.reason,
-                      entry.late_approval):
-            self.updates.append({"entry_id": entry.id, "new_amount": amount_cents, "new_rate": rate_units,
-                                 "new_version": version_id, "new_reason": reason, "new_late": late_approval})
+    def update(self, entry, amount_cents: int, **columns) -> None:
+        """Set an entry's figures in place (its id stays); nothing is written if nothing changed.
+
+        `columns`: rate_units, plan_version_id, spiff_id, spiff_version_id, reason, late_approval,
+        derivation (what `insert` takes besides agent, period, kind, sale and amount)."""
+        wanted = {"amount_cents": amount_cents, **columns}
+        if any(getattr(entry, name) != value for name, value in wanted.items()):
+            self.updates.append({"entry_id": entry.id, **{f"new_{name}": value for name, value in wanted.items()}})
 
     def delete(self, entry) -> None:
         """Remove an entry of an open period."""
@@ -81,11 +81,10 @@ class EntryWrites:
         for start in range(0, len(self.deletes), 500):  # bounded IN lists (SQLite's variable limit)
             db.session.execute(table.delete().where(table.c.id.in_(self.deletes[start:start + 500])))
         if self.updates:
+            names = [name[len("new_"):] for name in self.updates[0] if name.startswith("new_")]
             db.session.execute(
-                table.update().where(table.c.id == bindparam("entry_id")).values(
-                    amount_cents=bindparam("new_amount"), rate_units=bindparam("new_rate"),
-                    plan_version_id=bindparam("new_version"), reason=bindparam("new_reason"),
-                    late_approval=bindparam("new_late")),
+                table.update().where(table.c.id == bindparam("entry_id"))
+                .values({name: bindparam(f"new_{name}") for name in names}),
                 self.updates)
         if self.inserts:
             db.session.execute(table.insert(), self.inserts)

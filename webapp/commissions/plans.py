@@ -73,12 +73,18 @@ def validate_rules(rules: PlanRules) -> engine.Plan:
         raise ServiceError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", field_name) from exc
 
 
+def _tier_start(tier: PlanTier) -> Decimal:
+    """Where a bracket starts: an amount, or a percent of the target (target_percent basis)."""
+    return from_cents(tier.from_cents) if tier.from_cents is not None else units_to_rate(tier.from_percent_units)
+
+
 def engine_plan(version: PlanVersion) -> engine.Plan:
     """The engine's view of a stored plan version."""
     return engine.Plan(
         base_rate=units_to_rate(version.base_rate_units) if version.base_rate_units is not None else None,
-        tiers=tuple((from_cents(t.from_cents), units_to_rate(t.rate_units)) for t in version.tiers),
+        tiers=tuple((_tier_start(t), units_to_rate(t.rate_units)) for t in version.tiers),
         tier_mode=version.tier_mode,
+        basis=version.basis,
         category_rates={o.category.code: units_to_rate(o.rate_units) for o in version.overrides if o.category_id},
         product_rates={o.product.sku: units_to_rate(o.rate_units) for o in version.overrides if o.product_id},
     )

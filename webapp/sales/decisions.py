@@ -24,7 +24,11 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
     """Move a sale between statuses under the agent lock, then recompute its month."""
     if not access.can_manage_agent(actor, sale.agent):
         raise NotFound()  # before the lock: another team's sale is not even locked
-    lock_agent(sale.agent_id)
+    # Every holder's month changes: lock them all, in id order (two split sales sharing holders
+    # then queue instead of deadlocking). The primary alone for an unsplit sale.
+    holders = sorted({sale.agent_id, *(credit.agent_id for credit in sale.credits)})
+    for agent_id in holders:
+        lock_agent(agent_id)
     # Re-read after taking the lock: another manager may have decided it a moment ago.
     db.session.refresh(sale)
     if sale.status != expect:
@@ -40,7 +44,8 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
         sale.reason = reason
     db.session.flush()
     record(actor, action, sale, before, snapshot(sale))
-    recompute_agent_month(sale.agent_id, sale.sold_on)
+    for agent_id in holders:
+        recompute_agent_month(agent_id, sale.sold_on)
     notify.sale_decided(sale)
     return sale
 

@@ -76,26 +76,24 @@ def _commission_of_sales(agent_id: int, start: date, end: date) -> int:
 
 @dataclass(frozen=True)
 class _MonthLines:
-    """An agent-month's approved lines and its pending sales with their lines, loaded once."""
+    """A holder's month: approved lines and pending lines (with its target), loaded once."""
 
     approved: list[engine.SaleLine]
-    pending: list[tuple[Sale, engine.SaleLine]]
+    pending: list[engine.SaleLine]
+    target: Decimal | None
 
 
 def _month_lines(agent_id: int, month_start: date) -> _MonthLines:
-    """Load the month's approved and pending sales once for both spans of the panel."""
-    resolver = ledger.PlanResolver(agent_id)
-    approved = [ledger.sale_line(s, resolver)[0]
-                for s in ledger.month_sales(agent_id, month_start, (SaleStatus.APPROVED,))]
-    pending = [(s, ledger.sale_line(s, resolver)[0])
-               for s in ledger.month_sales(agent_id, month_start, (SaleStatus.PENDING,))]
-    return _MonthLines(approved=approved, pending=pending)
+    """Load the month's approved and pending lines once for both spans of the panel."""
+    approved = ledger.holder_month(agent_id, month_start)
+    pending = ledger.holder_month(agent_id, month_start, (SaleStatus.PENDING,))
+    return _MonthLines(approved=approved.lines, pending=pending.lines, target=approved.target)
 
 
 def _pending(month: _MonthLines, start: date, end: date) -> tuple[int, int]:
     """(pending total, count) for pending sales sold in [start, end]: what approving them adds."""
-    lines = [line for sale, line in month.pending if start <= sale.sold_on <= end]
-    return to_cents(engine.pending_total(month.approved, lines)), len(lines)
+    lines = [line for line in month.pending if start <= line.date <= end]
+    return to_cents(engine.pending_total(month.approved, lines, target=month.target)), len(lines)
 
 
 def _figures(agent_id: int, month: _MonthLines, start: date, end: date) -> Figures:

@@ -1,0 +1,168 @@
+"""An agent-month as the engine sees it: the plan in force each day, and the lines a holder has.
+
+A holder's lines are the credits they hold of the month's sales (COMMISSION_RULES.md section 8):
+every sale has its primary credit, and a split sale a credit per co-agent. Lines carry the sale's
+whole amount, quantity and shares and the holder's index, so the engine allocates the credited
+amount itself; the holder's team (their manager when the credit was recorded) is for SPIFFs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from webapp.catalog.models import Category, Product
+from webapp.commissions import engine
+from webapp.commissions.models import PlanVersion, Target
+from webapp.commissions.periods import month_bounds
+from webapp.commissions.plans import assignments_of, engine_plan
+from webapp.extensions import db
+from webapp.money import from_cents, units_to_rate
+from webapp.sales.models import FULL_SHARE, Sale, SaleCredit, SaleStatus
+from webapp.commissions.spiff_month import MonthSpiffs, month_spiffs
+
+
+class PlanResolver:
+    """Finds the plan version in force for an agent on a date, caching engine plans."""
+
+    def __init__(self, agent_id: int):
+        """Load the agent's assignments; versions and engine plans load on first use."""
+        self.assignments = assignments_of(agent_id)
+        self._versions: dict[int, list[PlanVersion]] = {}
+        self._plans: dict[int, engine.Plan] = {}
+        self._by_day: dict[date, PlanVersion | None] = {}
+
+    def version_on(self, day: date) -> PlanVersion | None:
+        """The version in force on `day`, or None when the agent has no plan that day."""
+        # A month has at most 31 days and thousands of sales: resolve each day once.
+        if day not in self._by_day:
+            self._by_day[day] = self._resolve(day)
+        return self._by_day[day]
+
+    def _resolve(self, day: date) -> PlanVersion | None:
+        """Find the version in force on `day` (uncached)."""
+        for assignment in self.assignments:
+            if assignment.effective_from <= day and (assignment.effective_to is None or day <= assignment.effective_to):
+                versions = self._versions.get(assignment.plan_id)
+                if versions is None:
+                    versions = self._versions[assignment.plan_id] = list(db.session.scalars(
+                        select(PlanVersion).where(PlanVersion.plan_id == assignment.plan_id)
+                        .options(selectinload(PlanVersion.tiers), selectinload(PlanVersion.overrides))
+                        .order_by(PlanVersion.effective_from)
+                    ))
+                in_force = [v for v in versions if v.effective_from <= day]
+                return in_force[-1] if in_force else None
+        return None
+
+    def engine_plan(self, version: PlanVersion | None) -> engine.Plan | None:
+        """The engine plan for a version (built once)."""
+        if version is None:
+            return None
+        plan = self._plans.get(version.id)
+        if plan is None:
+            plan = self._plans[version.id] = engine_plan(version)
+        return plan
+
+
+def sale_line(sale: Sale, resolver: PlanResolver, *, amount_cents: int | None = None,
+              with_id: bool = True) -> tuple[engine.SaleLine, PlanVersion | None]:
+    """The engine's view of a sale (its plan version resolved on its date)."""
+    version = resolver.version_on(sale.sold_on)
+    line = engine.SaleLine(
+        id=sale.id if with_id else None,
+        date=sale.sold_on,
+        amount=from_cents(sale.amount_cents if amount_cents is None else amount_cents),
+        sku=sale.product.sku,
+        category=sale.product.category.code,
+        plan=resolver.engine_plan(version),
+    )
+    return line, version
+
+
+def month_sales(agent_id: int, month_start: date, statuses: tuple[str, ...]) -> list[Sale]:
+    """The agent's sales of a calendar month with the given statuses, in allocation order."""
+    first, last = month_bounds(month_start)
+    return list(db.session.scalars(
+        select(Sale).where(Sale.agent_id == agent_id, Sale.sold_on >= first, Sale.sold_on <= last,
+                           Sale.status.in_(statuses))
+        .options(joinedload(Sale.product).joinedload(Product.category))
+        .order_by(Sale.sold_on, Sale.id)
+    ))
+
+
+def target_of(agent_id: int, month_start: date) -> Decimal | None:
+    """The agent's target for the month (None: no target set)."""
+    cents = db.session.scalar(select(Target.amount_cents).where(Target.agent_id == agent_id,
+                                                                Target.month == month_start.replace(day=1)))
+    return from_cents(cents) if cents is not None else None
+
+
+def shares_of(sale_ids: list[int]) -> dict[int, tuple[Decimal, ...]]:
+    """Every holder's share (percent, primary first) of each of these split sales."""
+    shares: dict[int, list[Decimal]] = defaultdict(list)
+    credit_c = SaleCredit.__table__.c
+    for start in range(0, len(sale_ids), 500):  # bounded IN lists (SQLite's variable limit)
+        for sale_id, units in db.session.execute(
+                select(credit_c.sale_id, credit_c.share_units).where(credit_c.sale_id.in_(sale_ids[start:start + 500]))
+                .order_by(credit_c.sale_id, credit_c.position)):
+            shares[sale_id].append(units_to_rate(units))
+    return {sale_id: tuple(values) for sale_id, values in shares.items()}
+
+
+@dataclass
+class HolderMonth:
+    """One holder's lines of one month with what the engine needs besides them."""
+
+    agent_id: int
+    first: date
+    last: date
+    lines: list[engine.SaleLine]
+    version_ids: dict[int, int | None]
+    target: Decimal | None
+    spiffs: MonthSpiffs
+    resolver: PlanResolver
+
+    def plan_on(self, day: date) -> engine.Plan | None:
+        """The holder's engine plan in force on `day` (None: no plan)."""
+        return self.resolver.engine_plan(self.resolver.version_on(day))
+
+    def compute(self) -> dict[int, engine.LineResult]:
+        """The engine's figures for the month (commission and SPIFF rewards of every line)."""
+        return engine.compute_month(self.lines, target=self.target, spiffs=self.spiffs.spiffs)
+
+
+def holder_month(agent_id: int, month_start: date,
+                 statuses: tuple[str, ...] = (SaleStatus.APPROVED,)) -> HolderMonth:
+    """The holder's lines of the month's sales with these statuses, in allocation order."""
+    first, last = month_bounds(month_start)
+    sale_c, credit_c = Sale.__table__.c, SaleCredit.__table__.c
+    product_c, category_c = Product.__table__.c, Category.__table__.c
+    rows = db.session.execute(
+        select(sale_c.id, sale_c.sold_on, sale_c.amount_cents, sale_c.quantity, credit_c.position,
+               credit_c.share_units, credit_c.team_id, product_c.sku, category_c.code.label("category"))
+        .join(SaleCredit.__table__, (credit_c.sale_id == sale_c.id) & (credit_c.agent_id == agent_id))
+        .join(Product.__table__, sale_c.product_id == product_c.id)
+        .join(Category.__table__, product_c.category_id == category_c.id)
+        .where(sale_c.sold_on >= first, sale_c.sold_on <= last, sale_c.status.in_(statuses))
+        .order_by(sale_c.sold_on, sale_c.id)
+    ).all()
+    split = shares_of([row.id for row in rows if row.share_units != FULL_SHARE])
+    resolver, plan_by_day = PlanResolver(agent_id), {}
+    lines, version_ids = [], {}
+    for row in rows:
+        in_force = plan_by_day.get(row.sold_on)
+        if in_force is None:
+            version = resolver.version_on(row.sold_on)
+            in_force = plan_by_day[row.sold_on] = (version.id if version else None, resolver.engine_plan(version))
+        lines.append(engine.SaleLine(
+            id=row.id, date=row.sold_on, amount=from_cents(row.amount_cents), sku=row.sku, category=row.category,
+            plan=in_force[1], quantity=row.quantity, shares=split.get(row.id, ()), holder=row.position,
+            team=str(row.team_id) if row.team_id is not None else None))
+        version_ids[row.id] = in_force[0]
+    return HolderMonth(agent_id, first, last, lines, version_ids, target_of(agent_id, first),
+                       month_spiffs(first, last), resolver)
