@@ -93,8 +93,8 @@ def test_a_listed_statement_shows_its_figures_and_where_its_pdf_and_email_stand(
     assert (item["start"], item["end"], item["period_label"]) == ("2026-11-01", "2026-11-20", None)
     assert (item["status"], item["pdf_sha256"], item["email_status"]) == (
         "rendered", statement.pdf_sha256, "queued")
-    assert item["totals"] == {"volume": "1000.00", "earned": "30.00", "adjustments": "0.00", "total": "30.00",
-                              "opening": "0.00", "payouts": "0.00", "closing": "30.00"}
+    assert item["totals"] == {"volume": "1000.00", "earned": "30.00", "spiffs": "0.00", "adjustments": "0.00",
+                              "total": "30.00", "opening": "0.00", "payouts": "0.00", "closing": "30.00"}
 
 
 def test_list_filters_and_pages(api, team):

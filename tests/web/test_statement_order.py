@@ -57,12 +57,14 @@ def expected_sale_ids(sales: dict) -> list[int]:
 
 
 def page_rows(html: str, heading: str) -> list[list[str]]:
-    """The body rows (cell texts) of the statement table that follows the heading `heading`."""
+    """The body rows (cell texts) of the statement table that follows the heading `heading` (a line's
+    derivation row under it belongs to the line)."""
     page = tags(html)
     h2 = next(i for i, t in enumerate(page) if t.name == "h2" and t.text.strip() == heading)
     table = next(t for t in page[h2:] if t.name == "table")
     body = next(t for t in within(table, page, "tbody"))
-    return [[text_of(c) for c in within(row, page, "td")] for row in within(body, page, "tr")]
+    return [[text_of(c) for c in within(row, page, "td")] for row in within(body, page, "tr")
+            if "derivation-row" not in (row.attrs.get("class") or "")]
 
 
 def pdf_amount_order(data: bytes) -> list[str]:

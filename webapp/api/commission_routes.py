@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from webapp.api.convert import money, snapshot_adjustments, snapshot_lines, snapshot_payouts, unit_price
+from webapp.api.convert import (money, snapshot_adjustments, snapshot_lines, snapshot_payouts, snapshot_spiffs,
+                                unit_price)
 from webapp.api.framework import operation
 from webapp.api.schemas import CommissionsOut, EstimateIn, EstimateOut, RangeQuery
 from webapp.auth.access import own_or_managed_agent
@@ -14,7 +15,7 @@ from webapp.statements import services as statements
 @operation("GET", "/agents/{agent_id}/commissions", summary="An agent's commission over a date range "
            "(at most 366 days)", tag="Commissions", query=RangeQuery, responses={200: CommissionsOut})
 def agent_commissions(user, agent_id: int, query: RangeQuery):
-    """An agent's volume, earned, adjustments, payouts, unpaid balance and lines for a range.
+    """An agent's volume, earned, SPIFF rewards, adjustments, payouts, unpaid balance and lines for a range.
 
     Agents only their own id, managers their team, admins every agent; anyone else is 404."""
     agent = own_or_managed_agent(user, agent_id)
@@ -22,10 +23,11 @@ def agent_commissions(user, agent_id: int, query: RangeQuery):
     totals = figures["totals"]
     return CommissionsOut(
         agent_id=agent.id, start=figures["start"], end=figures["end"], volume=money(totals["volume"]),
-        earned=money(totals["earned"]), adjustments=money(totals["adjustments"]),
+        earned=money(totals["earned"]), spiffs=money(totals["spiffs"]), adjustments=money(totals["adjustments"]),
         total=money(totals["total"]), payouts=money(totals["payouts"]),
         opening_unpaid=money(totals["opening"]), unpaid=money(totals["closing"]),
-        lines=snapshot_lines(figures), adjustment_lines=snapshot_adjustments(figures),
+        lines=snapshot_lines(figures), spiff_lines=snapshot_spiffs(figures),
+        adjustment_lines=snapshot_adjustments(figures),
         payout_lines=snapshot_payouts(figures))
 
 

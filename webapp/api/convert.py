@@ -8,7 +8,7 @@ from decimal import Decimal
 from flask import request
 
 from webapp.api.framework import ApiError
-from webapp.api.schemas import StatementAdjustment, StatementLine, StatementPayout
+from webapp.api.schemas import Derivation, StatementAdjustment, StatementLine, StatementPayout, StatementSpiff
 from webapp.catalog.models import Product
 from webapp.extensions import db
 from webapp.money import MoneyError, from_cents, parse_money, units_to_rate
@@ -48,21 +48,38 @@ def idempotency_key_header() -> str | None:
     return key
 
 
+def _derivation(item: dict) -> Derivation | None:
+    """A stored derivation (None on entries and statements from before derivations were kept)."""
+    stored = item.get("derivation")
+    return Derivation(**stored) if stored else None
+
+
 def snapshot_lines(snapshot: dict) -> list[StatementLine]:
-    """A snapshot's sale lines."""
+    """A snapshot's sale lines (statements issued before split credit: the whole amount, 100%)."""
     return [StatementLine(entry_id=line["entry_id"], sale_id=line["sale_id"], date=line["date"],
                           product=line["product"], sku=line["sku"], customer=line["customer"],
                           quantity=line["quantity"], amount=money(line["amount_cents"]),
+                          credited=money(line.get("credited_cents", line["amount_cents"])),
+                          share=line.get("share", "100"), split=line.get("split", False),
                           rate=None if line["rate_units"] is None else str(units_to_rate(line["rate_units"])),
-                          commission=money(line["commission_cents"]))
+                          commission=money(line["commission_cents"]), derivation=_derivation(line))
             for line in snapshot["lines"]]
+
+
+def snapshot_spiffs(snapshot: dict) -> list[StatementSpiff]:
+    """A snapshot's SPIFF rewards (none on statements issued before SPIFFs)."""
+    return [StatementSpiff(entry_id=item["entry_id"], sale_id=item["sale_id"], date=item["date"],
+                           product=item["product"], quantity=item["quantity"], spiff=item["spiff"],
+                           amount=money(item["amount_cents"]), derivation=_derivation(item))
+            for item in snapshot.get("spiffs", ())]
 
 
 def snapshot_adjustments(snapshot: dict) -> list[StatementAdjustment]:
     """A snapshot's adjustments."""
     return [StatementAdjustment(entry_id=item["entry_id"], kind=item["kind"], date=item["date"],
                                 sale_id=item["sale_id"], sale_date=item["sale_date"], product=item["product"],
-                                reason=item["reason"], amount=money(item["amount_cents"]))
+                                reason=item["reason"], spiff=item.get("spiff"), amount=money(item["amount_cents"]),
+                                derivation=_derivation(item))
             for item in snapshot["adjustments"]]
 
 

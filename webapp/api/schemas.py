@@ -181,6 +181,22 @@ class RangeQuery(BaseModel):
     end: QueryDate
 
 
+DERIVATION_HELP = ("How the engine worked the figure out, stored when it was computed: the plan version, the "
+                   "engine's sentences (volume before and after, bracket portions and rates, overrides, credit "
+                   "share, target and thresholds, SPIFF and cap left, the exact figure and its rounding) and the "
+                   "same numbers as exact decimal strings; for an adjustment, what was stated and what changed")
+
+
+class Derivation(BaseModel):
+    """A ledger figure's derivation: words and the exact numbers behind them (decimal strings)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    words: list[str]
+    plan: dict | None = None
+    adjustment: dict | None = None
+
+
 class StatementLine(BaseModel):
     """A sale line: the sale and the commission it earned."""
 
@@ -191,9 +207,26 @@ class StatementLine(BaseModel):
     sku: str
     customer: str
     quantity: int
-    amount: MoneyOut
+    amount: MoneyOut = Field(description="The sale's whole amount")
+    credited: MoneyOut = Field(description="The agent's credited amount (the whole amount unless split)")
+    share: str = Field(description="The agent's share of the sale in percent, exact (\"100\", \"33.3334\")")
+    split: bool = Field(description="The sale is credited to more than one agent")
     rate: str | None = Field(description="Percent, e.g. \"3\" or \"2.125\"")
     commission: MoneyOut
+    derivation: Derivation | None = Field(None, description=DERIVATION_HELP)
+
+
+class StatementSpiff(BaseModel):
+    """A SPIFF reward on one of the agent's sale credits."""
+
+    entry_id: int
+    sale_id: int
+    date: date
+    product: str
+    quantity: int
+    spiff: str
+    amount: MoneyOut
+    derivation: Derivation | None = Field(None, description=DERIVATION_HELP)
 
 
 class StatementAdjustment(BaseModel):
@@ -206,7 +239,9 @@ class StatementAdjustment(BaseModel):
     sale_date: date | None
     product: str | None
     reason: str
+    spiff: str | None = Field(None, description="The SPIFF a SPIFF adjustment is for")
     amount: MoneyOut
+    derivation: Derivation | None = Field(None, description=DERIVATION_HELP)
 
 
 class StatementPayout(BaseModel):
@@ -227,12 +262,14 @@ class CommissionsOut(BaseModel):
     end: date
     volume: MoneyOut = Field(description="Approved sales sold in the range")
     earned: MoneyOut = Field(description="Commission on those sales")
+    spiffs: MoneyOut = Field(description="SPIFF rewards on those sales")
     adjustments: MoneyOut = Field(description="Adjustments made in the range")
-    total: MoneyOut = Field(description="earned + adjustments")
+    total: MoneyOut = Field(description="earned + spiffs + adjustments")
     payouts: MoneyOut = Field(description="Paid in the range")
     opening_unpaid: MoneyOut = Field(description="Unpaid balance before the range")
     unpaid: MoneyOut = Field(description="Unpaid balance at the end of the range")
     lines: list[StatementLine]
+    spiff_lines: list[StatementSpiff]
     adjustment_lines: list[StatementAdjustment]
     payout_lines: list[StatementPayout]
 
@@ -242,6 +279,7 @@ class StatementTotals(BaseModel):
 
     volume: MoneyOut
     earned: MoneyOut
+    spiffs: MoneyOut = Field("0.00", description="SPIFF rewards (statements issued before SPIFFs: 0.00)")
     adjustments: MoneyOut
     total: MoneyOut
     opening: MoneyOut
@@ -274,6 +312,7 @@ class StatementDetail(StatementOut):
     currency: str
     message: str | None
     lines: list[StatementLine]
+    spiffs: list[StatementSpiff]
     adjustments: list[StatementAdjustment]
     payouts: list[StatementPayout]
 

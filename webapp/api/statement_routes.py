@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Response, request
 
 from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
-                                snapshot_adjustments, snapshot_lines, snapshot_payouts)
+                                snapshot_adjustments, snapshot_lines, snapshot_payouts, snapshot_spiffs)
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, error_response, operation
 from webapp.api.schemas import (RunIn, RunOut, RunStatement, StatementDetail, StatementOut, StatementPage,
                                 StatementQuery, StatementTotals)
@@ -58,6 +58,7 @@ def get_statement(user, statement_id: int):
     snapshot = in_statement_order(statement.snapshot)  # also for statements stored in approval order
     return StatementDetail(**_fields(statement, queries.email_for(statement)), currency=snapshot["currency"],
                            message=snapshot["message"], lines=snapshot_lines(snapshot),
+                           spiffs=snapshot_spiffs(snapshot),
                            adjustments=snapshot_adjustments(snapshot), payouts=snapshot_payouts(snapshot))
 
 

@@ -18,10 +18,12 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:f}"
 
 
-def commission_derivation(result: engine.LineResult) -> dict:
-    """The derivation of a line's commission (its SPIFF rewards have their own)."""
+def commission_derivation(result: engine.LineResult, plan: dict | None = None) -> dict:
+    """The derivation of a line's commission (its SPIFF rewards have their own); `plan` names the
+    plan version the engine was given (name, version, effective_from)."""
     line, table = result.line, result.table
     return {
+        "plan": plan,
         "commission": _text(result.commission), "rate": _text(result.rate), "source": str(result.source),
         "amount": _text(line.amount) if line else None, "credited": _text(result.credited),
         "share": _text(line.share) if line else None, "primary": line.primary if line else True,
@@ -46,3 +48,22 @@ def spiff_derivation(reward: engine.SpiffResult, result: engine.LineResult) -> d
         "credited": _text(result.credited), "share": _text(result.line.share) if result.line else None,
         "words": [explain_spiff(reward, result.line)] if result.line else [],
     }
+
+
+def _cents_text(cents: int) -> str:
+    """Whole cents as an exact decimal string (-1234 -> "-12.34")."""
+    sign, cents = ("-" if cents < 0 else ""), abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def adjustment_derivation(figure: dict | None, *, stated: int, now: int, reason: str) -> dict:
+    """An adjustment's derivation: what closed periods already stated, the figure now (with the
+    engine's derivation of it, when the sale still earns), the difference and why."""
+    derivation = dict(figure or {"words": []})
+    change = {"stated": _cents_text(stated), "now": _cents_text(now), "difference": _cents_text(now - stated),
+              "reason": reason}
+    derivation["adjustment"] = change
+    derivation["words"] = [*derivation.get("words", []),
+                           f"Adjustment: closed periods stated {change['stated']}; the figure is now {change['now']}; "
+                           f"difference {change['now']} - {change['stated']} = {change['difference']} ({reason})."]
+    return derivation

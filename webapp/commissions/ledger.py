@@ -22,11 +22,12 @@ from sqlalchemy import func, select
 
 from webapp.auth.models import User
 from webapp.commissions import engine
-from webapp.commissions.derivations import commission_derivation, spiff_derivation
+from webapp.commissions.derivations import adjustment_derivation, commission_derivation, spiff_derivation
 from webapp.commissions.entry_writes import EntryWrites, MonthPeriods
 from webapp.commissions.estimates import (estimate_new_sale, estimate_new_sale_result, pending_estimates,
                                           pending_total, sale_estimate)
-from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PeriodStatus
+from webapp.commissions.models import (CommissionEntry, CommissionPlan, EntryKind, Payout, Period, PeriodStatus,
+                                       PlanVersion)
 from webapp.commissions.month_lines import HolderMonth, PlanResolver, holder_month, month_sales, sale_line
 from webapp.extensions import db
 from webapp.money import rate_to_units, to_cents
@@ -80,12 +81,26 @@ class Key:
         return EntryKind.SPIFF if self.spiff_id is not None else EntryKind.SALE
 
 
+def _plan_labels(version_ids) -> dict[int, dict]:
+    """Which plan version each id is, as a derivation names it (one query for the month)."""
+    ids = sorted({i for i in version_ids if i is not None})
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(PlanVersion.id, PlanVersion.version, PlanVersion.effective_from, CommissionPlan.name)
+        .join(CommissionPlan, PlanVersion.plan_id == CommissionPlan.id).where(PlanVersion.id.in_(ids)))
+    return {row.id: {"name": row.name, "version": row.version, "effective_from": row.effective_from.isoformat()}
+            for row in rows}
+
+
 def _figures(month: HolderMonth, results: dict[int, engine.LineResult]) -> dict[tuple, Figure]:
     """The engine's figures by (sale id, spiff id): a commission per line, a reward per SPIFF."""
     figures = {}
+    plans = _plan_labels(month.version_ids.values())
     for sale_id, result in results.items():
-        figures[(sale_id, None)] = Figure(to_cents(result.commission), rate_to_units(result.rate),
-                                          month.version_ids.get(sale_id), None, commission_derivation(result))
+        version_id = month.version_ids.get(sale_id)
+        figures[(sale_id, None)] = Figure(to_cents(result.commission), rate_to_units(result.rate), version_id,
+                                          None, commission_derivation(result, plans.get(version_id)))
         for reward in result.spiffs:
             spiff_id, spiff_version_id = month.spiffs.ids_of(reward)
             figures[(sale_id, spiff_id)] = Figure(to_cents(reward.reward), None, None, spiff_version_id,
@@ -177,7 +192,10 @@ def _settle(agent_id: int, key: Key, sale, entries: list, figure: Figure | None,
         return
     has_frozen_line = any(e.kind == key.line_kind for e in frozen)
     late = sale.status == SaleStatus.APPROVED and not has_frozen_line
-    columns = _columns(key, figure, _reason(key, sale, has_frozen_line), late)
+    reason = _reason(key, sale, has_frozen_line)
+    columns = _columns(key, figure, reason, late)
+    columns["derivation"] = adjustment_derivation(figure.derivation if figure else None, stated=target - difference,
+                                                  now=target, reason=reason)
     if open_adjustments:
         keep, *extras = open_adjustments
         for entry in extras:

@@ -2,6 +2,7 @@
 
 - Sale lines: by sale date (`sold_on`), then sale id, as COMMISSION_RULES.md section 11 promises
   (the ledger's entry ids follow approval order, which is not the order a reader expects).
+- SPIFF rewards: like sale lines (sale date, sale id, entry id).
 - Adjustments: by the day they were made, then entry id (so the order they were made within a day).
 - Payouts: by payment date, then payout id.
 
@@ -31,6 +32,7 @@ def in_statement_order(snapshot: dict) -> dict:
     """A copy of the snapshot with its lines, adjustments and payouts in statement order."""
     ordered = dict(snapshot)
     ordered["lines"] = sorted(snapshot.get("lines", ()), key=_line_key)
+    ordered["spiffs"] = sorted(snapshot.get("spiffs", ()), key=_line_key)
     ordered["adjustments"] = sorted(snapshot.get("adjustments", ()), key=_adjustment_key)
     ordered["payouts"] = sorted(snapshot.get("payouts", ()), key=_payout_key)
     return ordered

@@ -8,29 +8,28 @@ rendered later by a job and stored with its sha256. Corrections appear on a late
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 from flask import current_app, render_template
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from webapp import clock
 from webapp.audit.services import record
 from webapp.auth import access
 from webapp.auth.models import Role, User
 from webapp.commissions.ledger import period_summary
-from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, Settings
-from webapp.commissions.periods import close_period, get_settings
+from webapp.commissions.models import CommissionEntry, Payout, Period, Settings
+from webapp.commissions.periods import close_period
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import queue_email
-from webapp.sales.models import Sale
 from webapp.statements import limits
 from webapp.statements.models import Statement, StatementKind, StatementRun, StatementStatus
 from webapp.statements.ordering import in_statement_order
+from webapp.statements.snapshots import adhoc_snapshot, period_snapshot
 from webapp.tasks import enqueue_after_commit
 
 MAX_RANGE_DAYS = 366
@@ -46,118 +45,6 @@ def next_statement_number() -> int:
 
 
 # ---- Snapshots ------------------------------------------------------------------------------
-
-
-def _local_date(moment: datetime) -> date:
-    """The installation-local date of a stored timestamp."""
-    return moment.astimezone(clock.installation_zone()).date()
-
-
-def _line(entry: CommissionEntry) -> dict:
-    """A sale line of a statement."""
-    sale = entry.sale
-    return {"entry_id": entry.id, "sale_id": sale.id, "date": sale.sold_on.isoformat(),
-            "product": sale.product.name, "sku": sale.product.sku, "customer": sale.customer.name,
-            "quantity": sale.quantity, "amount_cents": sale.amount_cents, "rate_units": entry.rate_units,
-            "commission_cents": entry.amount_cents}
-
-
-def _adjustment(entry: CommissionEntry) -> dict:
-    """An adjustment of a statement (system adjustment for a sale, or a manual correction)."""
-    sale = entry.sale
-    return {"entry_id": entry.id, "kind": entry.kind, "date": _local_date(entry.created_at).isoformat(),
-            "sale_id": sale.id if sale else None, "sale_date": sale.sold_on.isoformat() if sale else None,
-            "product": sale.product.name if sale else None, "reason": entry.reason or "",
-            "late_approval": entry.late_approval,
-            "amount_cents": entry.amount_cents}
-
-
-def _payout(payout: Payout) -> dict:
-    """A payout of a statement."""
-    return {"id": payout.id, "date": payout.paid_on.isoformat(), "reference": payout.reference or "",
-            "advance": payout.advance, "amount_cents": payout.amount_cents}
-
-
-def _entries(query) -> list[CommissionEntry]:
-    """Entries with their sale, product and customer loaded (the snapshot puts them in statement order)."""
-    return list(db.session.scalars(
-        query.options(joinedload(CommissionEntry.sale).joinedload(Sale.product),
-                      joinedload(CommissionEntry.sale).joinedload(Sale.customer))
-        .order_by(CommissionEntry.id)))
-
-
-def _snapshot(agent: User, kind: str, start: date, end: date, lines: list[dict], adjustments: list[dict],
-              payouts: list[dict], opening: int, message: str | None, period_label: str | None) -> dict:
-    """Assemble a statement's figures, lines in statement order (ordering.py); refuses to issue one that
-    does not reconcile to the cent."""
-    earned = sum(line["commission_cents"] for line in lines)
-    adjusted = sum(item["amount_cents"] for item in adjustments)
-    paid = sum(item["amount_cents"] for item in payouts)
-    totals = {"volume": sum(line["amount_cents"] for line in lines), "earned": earned, "adjustments": adjusted,
-              "total": earned + adjusted, "opening": opening, "payouts": paid,
-              "closing": opening + earned + adjusted - paid}
-    settings = get_settings()
-    return in_statement_order({
-        "company": settings.company_name, "currency": current_app.config["CURRENCY"],
-        "agent": {"id": agent.id, "name": agent.name, "email": agent.email},
-        "kind": kind, "start": start.isoformat(), "end": end.isoformat(), "period_label": period_label,
-        "lines": lines, "adjustments": adjustments, "payouts": payouts, "totals": totals,
-        "message": message or None})
-
-
-def period_snapshot(agent: User, period: Period, message: str | None = None) -> dict:
-    """The figures of an agent's statement for a (closed) period, straight from its entries."""
-    entries = _entries(select(CommissionEntry).where(CommissionEntry.agent_id == agent.id,
-                                                     CommissionEntry.period_id == period.id))
-    payouts = list(db.session.scalars(select(Payout).where(
-        Payout.agent_id == agent.id, Payout.paid_on >= period.start_date, Payout.paid_on <= period.end_date)
-        .order_by(Payout.paid_on, Payout.id)))
-    previous = db.session.scalar(
-        select(Statement).where(Statement.agent_id == agent.id, Statement.kind == StatementKind.PERIOD,
-                                Statement.end_date < period.start_date)
-        .order_by(Statement.end_date.desc()).limit(1))
-    # Opening = the previous statement's closing (0 for the first); the ledger must agree.
-    ledger = period_summary(agent.id, period)
-    opening = previous.snapshot["totals"]["closing"] if previous else ledger.opening
-    snapshot = _snapshot(
-        agent, StatementKind.PERIOD, period.start_date, period.end_date,
-        [_line(e) for e in entries if e.kind == EntryKind.SALE],
-        [_adjustment(e) for e in entries if e.kind != EntryKind.SALE],
-        [_payout(p) for p in payouts], opening, message, period.label)
-    if snapshot["totals"]["closing"] != ledger.closing:
-        raise RuntimeError(f"statement for agent {agent.id}, {period.label} does not reconcile with the ledger")
-    return snapshot
-
-
-def adhoc_snapshot(agent: User, start: date, end: date, message: str | None = None) -> dict:
-    """The figures for any date range: sale lines by sale date, adjustments by the day they were
-    made, payouts by payment date; opening is everything before `start`."""
-    zone_start = datetime.combine(start, time.min, clock.installation_zone())
-    zone_end = datetime.combine(end + timedelta(days=1), time.min, clock.installation_zone())
-    sale_lines = _entries(select(CommissionEntry).join(Sale, CommissionEntry.sale_id == Sale.id).where(
-        CommissionEntry.agent_id == agent.id, CommissionEntry.kind == EntryKind.SALE,
-        Sale.agent_id == agent.id, Sale.sold_on >= start, Sale.sold_on <= end))  # see portal._commission_of_sales
-    adjustments = _entries(select(CommissionEntry).where(
-        CommissionEntry.agent_id == agent.id, CommissionEntry.kind != EntryKind.SALE,
-        CommissionEntry.created_at >= zone_start, CommissionEntry.created_at < zone_end))
-    payouts = list(db.session.scalars(select(Payout).where(
-        Payout.agent_id == agent.id, Payout.paid_on >= start, Payout.paid_on <= end)
-        .order_by(Payout.paid_on, Payout.id)))
-    earlier_lines = db.session.scalar(
-        select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
-        .join(Sale, CommissionEntry.sale_id == Sale.id)
-        .where(CommissionEntry.agent_id == agent.id, CommissionEntry.kind == EntryKind.SALE, Sale.sold_on < start))
-    earlier_adjustments = db.session.scalar(
-        select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
-        .where(CommissionEntry.agent_id == agent.id, CommissionEntry.kind != EntryKind.SALE,
-               CommissionEntry.created_at < zone_start))
-    earlier_payouts = db.session.scalar(
-        select(func.coalesce(func.sum(Payout.amount_cents), 0))
-        .where(Payout.agent_id == agent.id, Payout.paid_on < start))
-    opening = int(earlier_lines) + int(earlier_adjustments) - int(earlier_payouts)
-    return _snapshot(agent, StatementKind.ADHOC, start, end, [_line(e) for e in sale_lines],
-                     [_adjustment(e) for e in adjustments], [_payout(p) for p in payouts], opening,
-                     message, None)
 
 
 def commission_summary(agent, start: date, end: date) -> dict:
@@ -323,7 +210,7 @@ def statement_html(statement: Statement, *, for_pdf: bool, dispute_links: bool =
     # Statements issued before lines were stored in statement order are shown in it too.
     return render_template("pdf/statement.html" if for_pdf else "statements/partials/_statement_body.html",
                            statement=statement, s=in_statement_order(statement.snapshot),
-                           dispute_links=dispute_links, disputes=disputes or {})
+                           dispute_links=dispute_links, disputes=disputes or {}, explain=not for_pdf)
 
 
 def render_again(statement: Statement) -> Statement:
