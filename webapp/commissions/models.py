@@ -273,6 +273,8 @@ class CommissionEntry(db.Model):
 
     period: Mapped[Period] = relationship()
     sale = relationship("Sale")
+    agent = relationship("User", foreign_keys=[agent_id])
+    spiff = relationship("Spiff")
 
 
 class Payout(db.Model):

@@ -254,11 +254,15 @@ def clawback_entries(sale_ids: list[int]) -> dict[int, int]:
         .group_by(CommissionEntry.sale_id)).all()}
 
 
-def sale_entries(sale_id: int) -> list[CommissionEntry]:
-    """Every ledger entry that references the sale, oldest first."""
+def sale_entries(user, sale_id: int) -> list[CommissionEntry]:
+    """The sale's ledger entries the user may see (an agent: their own credit's; a manager: their
+    team's holders), holder by holder, oldest first."""
     return list(db.session.scalars(
-        select(CommissionEntry).where(CommissionEntry.sale_id == sale_id)
-        .options(joinedload(CommissionEntry.period)).order_by(CommissionEntry.id)))
+        select(CommissionEntry).where(CommissionEntry.sale_id == sale_id,
+                                      access.agent_scope(user, CommissionEntry.agent_id))
+        .options(joinedload(CommissionEntry.period), joinedload(CommissionEntry.agent),
+                 joinedload(CommissionEntry.spiff))
+        .order_by(CommissionEntry.agent_id, CommissionEntry.id)))
 
 
 def sale_history(sale_id: int) -> list[AuditEvent]:

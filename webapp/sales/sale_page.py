@@ -17,8 +17,11 @@ from webapp.sales.models import Sale, SaleStatus
 
 def render_sale_page(sale: Sale, *, void_error: dict | None = None, status: int = 200):
     """The sale page for the signed-in user; `void_error` is shown beside the void form's reason."""
-    estimate_cents = to_cents(ledger.sale_estimate(sale)) if sale.status == SaleStatus.PENDING else None
-    return render_template("sales/detail.html", sale=sale, entries=portal.sale_entries(sale.id),
+    # A co-agent's estimate is of their own credit; managers see the primary's.
+    holder_id = current_user.id if any(c.agent_id == current_user.id for c in sale.credits) else None
+    estimate_cents = (to_cents(ledger.sale_estimate(sale, holder_id)) if sale.status == SaleStatus.PENDING
+                      else None)
+    return render_template("sales/detail.html", sale=sale, entries=portal.sale_entries(current_user, sale.id),
                            history=portal.sale_history(sale.id), estimate=estimate_cents,
                            can_edit=sale.status == SaleStatus.PENDING and current_user.id in (
                                sale.agent_id, sale.entered_by_id), void_error=void_error), status

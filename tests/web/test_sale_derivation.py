@@ -1,0 +1,47 @@
+"""The sale page explains every ledger line (the engine's derivation stored on it) and shows each
+viewer only the holders they may see: an agent their own credit's lines, a manager their team's."""
+
+from __future__ import annotations
+
+from tests.conftest import browser_as
+from tests.services.test_ledger_examples_g_i import d, spiff, split
+from tests.web._html import tags, text_of
+from webapp.sales.services import approve_sale
+
+
+def entry_rows(html: str) -> list[str]:
+    """The text of each row of the sale page's ledger table."""
+    return [text_of(t) for t in tags(html, "tr") if (t.attrs.get("id") or "").startswith("entry-")]
+
+
+def test_each_line_says_how_it_was_worked_out(app, factory, today):
+    today(d(12))
+    agent = factory.user("agent")
+    factory.assign(agent, factory.plan(tiers=[("0", "3"), ("5000", "5")], tier_mode="marginal"))
+    factory.sale(agent, "4800.00", d(3))
+    sale = factory.sale(agent, "1000.00", d(10))
+    [row] = entry_rows(browser_as(app, agent).get(f"/sales/{sale.id}").get_data(as_text=True))
+    assert "How this was worked out" in row
+    assert "version 1" in row and "Portions: 200.00 x 3%; 800.00 x 5%." in row
+    assert "Month's volume 4,800.00 -> 5,800.00." in row and "Exact 46.00, rounded half-up once: 46.00." in row
+
+
+def test_a_split_sale_shows_each_viewer_their_own_holders(app, factory, today):
+    today(d(12))
+    manager = factory.user("manager")
+    ana, ben = factory.user("agent", manager=manager), factory.user("agent", manager=manager)
+    for agent in (ana, ben):
+        factory.assign(agent, factory.plan(base_rate="3"))
+    printer = factory.product("PRN-D")
+    spiff("derivation_push", products=[printer], per_unit="5.00")
+    sale = factory.sale(ana, "1000.00", d(10), product=printer, approve=False)
+    split(sale, [(ana, "60"), (ben, "40")])
+    approve_sale(manager, sale)
+    ana_rows = entry_rows(browser_as(app, ana).get(f"/sales/{sale.id}").get_data(as_text=True))
+    assert len(ana_rows) == 2  # her commission and her SPIFF reward; none of Ben's
+    assert any("Commission" in r and "$18.00" in r for r in ana_rows)
+    assert any("SPIFF reward (derivation_push)" in r and "$3.00" in r and "share 60%" in r for r in ana_rows)
+    assert all(ben.name not in r and "$12.00" not in r for r in ana_rows)
+    manager_rows = entry_rows(browser_as(app, manager).get(f"/sales/{sale.id}").get_data(as_text=True))
+    assert len(manager_rows) == 4
+    assert sum(ben.name in r for r in manager_rows) == 2 and any("$12.00" in r for r in manager_rows)
