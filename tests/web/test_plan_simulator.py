@@ -63,7 +63,7 @@ def _result_rows(html: str) -> dict[int, tuple[Decimal, str]]:
     for table in [t for t in page if t.name == "table" and "sim-table" in (t.attrs.get("class") or "")]:
         for row in within(table, page, "tr"):
             cells = [c.text.strip() for c in within(row, page, "td")]
-            if len(cells) == 8:
+            if len(cells) == 9:  # a line's row (its derivation row under it has one cell)
                 rows[int(cells[0])] = (_money(cells[7]), cells[6])
     return rows
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (FieldList, Form, FormField, SelectChoice, SelectField, StringField, SubmitField,
+from wtforms import (BooleanField, FieldList, Form, FormField, SelectChoice, SelectField, StringField, SubmitField,
                      TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import DateInput
@@ -252,6 +252,8 @@ class SimulatorForm(PlanRulesForm):
 
     version_id = SelectField("Plan version", coerce=optional_db_id)
     sales_csv = TextAreaField("Sales (CSV)", render_kw={"rows": 10, "spellcheck": "false", "class": "mono"})
+    target = MoneyField("Monthly target", render_kw={"inputmode": "decimal"})
+    include_spiffs = BooleanField("Include the SPIFFs in force")
 
     def set_versions(self, plans) -> None:
         """Offer every version of every plan, or typed rules."""

@@ -185,7 +185,8 @@ def plan_simulator():
         # Writes nothing: rolled back whatever happens.
         outcome = submit(form, lambda: simulator.simulate_sales(
             simulator.plan_for_simulation(form.version_id.data, form.rules() if form.has_rules() else None),
-            simulator.parse_sales_csv(form.sales_csv.data)), error_status=None, commit=False)
+            simulator.parse_sales_csv(form.sales_csv.data), target=form.target.decimal,
+            include_spiffs=form.include_spiffs.data), error_status=None, commit=False)
         result, status = outcome.value, outcome.status
     form.add_blank_rows()
     # htmx posts target only the simulator block; a full page includes the same partial.
