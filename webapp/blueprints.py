@@ -18,6 +18,7 @@ from flask import Blueprint
 from webapp import admin, api, auth, mail, main, manage, sales, statements
 from webapp.admin import (audit_routes, catalog_routes, outbox_routes, plan_routes, settings_routes,
                           target_routes, user_routes)
+from webapp.admin import spiff_routes
 # The API's operations are listed in the OpenAPI document in the order these imports register them.
 from webapp.api import account_routes, product_routes, sales_routes
 from webapp.api import statement_routes as api_statement_routes
@@ -48,6 +49,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     home_routes,
     login_routes,
     user_routes, outbox_routes, catalog_routes, target_routes, settings_routes, plan_routes, audit_routes,
+    spiff_routes,
     sale_routes, agent_routes,
     account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, docs_routes,
     token_routes,

@@ -173,7 +173,7 @@ class EarnedPage(Paged):
     holders: int
 
 
-def who_earned_what(viewer: User, spiff: Spiff, page: int = 1, size: int = EARNED_PAGE_SIZE) -> EarnedPage:
+def who_earned_what(viewer: User, spiff: Spiff, page: int = 1, size: int | None = None) -> EarnedPage:
     """Each holder's earnings of the SPIFF per month (newest month first), for the agents the viewer
     may see: admins everyone, managers their team. The cap shown is the largest of the month's versions."""
     entry = CommissionEntry
@@ -188,7 +188,7 @@ def who_earned_what(viewer: User, spiff: Spiff, page: int = 1, size: int = EARNE
              .outerjoin(SpiffVersion, SpiffVersion.id == entry.spiff_version_id)
              .where(*conditions).group_by(entry.agent_id, User.name, year, month)
              .order_by(year.desc(), month.desc(), User.name, entry.agent_id))
-    window, paged = paginate(query, page, size)
+    window, paged = paginate(query, page, size or EARNED_PAGE_SIZE)
     rows = [EarnedRow(r.agent_id, r.name, date(r.year, r.month, 1), int(r.lines), int(r.earned),
                       int(r.cap) if r.cap is not None else None) for r in db.session.execute(paged)]
     total, holders = db.session.execute(
