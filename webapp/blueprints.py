@@ -23,6 +23,7 @@ from webapp.admin import spiff_routes
 from webapp.api import account_routes, product_routes, sales_routes
 from webapp.api import statement_routes as api_statement_routes
 from webapp.api import commission_routes, docs_routes, token_routes
+from webapp.api import spiff_routes as api_spiff_routes
 from webapp.auth import login_routes
 from webapp.disputes import agent_routes, manage_routes
 from webapp.mail import webhook_routes
@@ -30,6 +31,7 @@ from webapp.main import home_routes
 from webapp.manage import (export_routes, import_routes, money_routes, periods_routes, queue_routes,
                            team_routes)
 from webapp.sales import sale_routes
+from webapp.spiffs import panel_routes
 from webapp.statements import statement_routes
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
@@ -50,8 +52,9 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     login_routes,
     user_routes, outbox_routes, catalog_routes, target_routes, settings_routes, plan_routes, audit_routes,
     spiff_routes,
-    sale_routes, agent_routes,
-    account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, docs_routes,
+    sale_routes, agent_routes, panel_routes,
+    account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, api_spiff_routes,
+    docs_routes,
     token_routes,
     queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,
     statement_routes,

@@ -36,7 +36,7 @@ def _done(message: str):
     """After a change commits: its recompute's progress page when a job does it, else the detail."""
     def done(change):
         if change.run is not None:
-            return finish(url_for("admin.spiff_recompute", spiff_id=change.spiff.id, run_id=change.run.id),
+            return finish(url_for("admin.spiff_recompute", spiff_id=change.spiff.id, recompute_id=change.run.id),
                           f"{message} {change.run.total:,} agent-months are being recalculated.")
         months = f"{change.recomputed} agent-month{'s' if change.recomputed != 1 else ''} recalculated."
         return finish(url_for("admin.spiff_detail", spiff_id=change.spiff.id), f"{message} {months}")
@@ -103,12 +103,12 @@ def spiff_end(spiff_id: int):
                      summary=queries.summarise(spiff, clock.today()), done=_done(f"{spiff.name} ends early."))
 
 
-@bp.route("/spiffs/<int:spiff_id>/recomputes/<int:run_id>")
+@bp.route("/spiffs/<int:spiff_id>/recomputes/<int:recompute_id>")
 @admin_required
-def spiff_recompute(spiff_id: int, run_id: int):
+def spiff_recompute(spiff_id: int, recompute_id: int):
     """A background recompute's progress; htmx polls the fragment until it finishes."""
     spiff = spiffs.get_spiff(spiff_id)
-    context = {"spiff": spiff, "run": recompute.get_run(spiff.id, run_id)}
+    context = {"spiff": spiff, "run": recompute.get_run(spiff.id, recompute_id)}
     if is_htmx("recompute-progress"):
         response = make_response(render_template("admin/spiffs/_progress.html", **context))
         if context["run"].finished:

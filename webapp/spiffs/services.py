@@ -30,7 +30,11 @@ from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import from_cents, rate_to_units, to_cents, units_to_rate
 from webapp.spiffs.models import Spiff, SpiffRecompute, SpiffVersion
+from webapp.spiffs.queries import dashboard_spiffs
 from webapp.spiffs.recompute import Touched, recompute_touched
+
+__all__ = ["SpiffChange", "SpiffRules", "add_version", "create_spiff", "dashboard_spiffs", "end_early",
+           "get_spiff", "rules_of", "validate_rules", "version_in_force"]
 
 NAME_LENGTH = 80
 _ONE_DAY = timedelta(days=1)
