@@ -13,3 +13,11 @@ def recompute_spiff_change(run_id: int) -> int:
     with app_context():
         run = run_recompute(run_id)
         return run.done if run is not None else 0
+
+
+def sweep() -> list[int]:
+    """The clock's SPIFF tick: enqueue again the recomputes whose job Redis lost; their ids."""
+    from webapp.spiffs.recompute import requeue_stalled
+
+    with app_context():
+        return requeue_stalled()

@@ -67,7 +67,7 @@ ACCESS = {
     "admin.version_edit": ADMIN, "admin.plan_assignments": ADMIN, "admin.assignment_end": ADMIN,
     "admin.plan_simulator": ADMIN, "admin.settings": ADMIN, "admin.targets": ADMIN, "admin.target_set": ADMIN,
     "admin.spiff_new": ADMIN, "admin.spiff_version_new": ADMIN, "admin.spiff_end": ADMIN,
-    "admin.spiff_recompute": ADMIN,
+    "admin.spiff_recompute": ADMIN, "admin.spiff_recompute_retry": ADMIN,
     # SPIFFs: managers read them and see what their own team earned
     "admin.spiffs_list": STAFF, "admin.spiff_detail": STAFF,
     # JSON API (bearer token)
@@ -96,7 +96,8 @@ OWNED = {
 }
 # Owned objects that do not exist at all (string ids): 404 for admins too.
 MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",
-                   "admin.outbox_html", "admin.outbox_attachment", "admin.spiff_recompute"}
+                   "admin.outbox_html", "admin.outbox_attachment", "admin.spiff_recompute",
+                   "admin.spiff_recompute_retry"}
 
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
 # A form/body that would do something on most routes if a guard let it through.

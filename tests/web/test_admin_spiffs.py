@@ -3,13 +3,14 @@ what (paged; managers see their team), the recompute progress page, CSRF and who
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import browser_as
+from tests.support.queues import jobs
 from tests.web._html import by_testid, field_error, flash_messages, redirect_path
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
@@ -164,16 +165,45 @@ def test_an_unknown_spiff_is_404(shop, app):
     assert browser_as(app, shop["admin"]).get("/admin/spiffs/999999").status_code == 404
 
 
-def test_many_agent_months_show_a_progress_page_that_polls_until_done(shop, factory, app, monkeypatch):
+def test_many_agent_months_show_a_progress_page_that_polls_until_done(shop, factory, app, monkeypatch,
+                                                                      empty_queues):
     factory.sale(shop["ana"], "100.00", d(5), product=shop["printer"])
     factory.sale(shop["carl"], "100.00", d(5), product=shop["printer"])
     monkeypatch.setattr(recompute, "SYNC_LIMIT", 1)
     admin = browser_as(app, shop["admin"])
+    assert admin.post("/admin/spiffs/new", form(shop, cap="0.00")).status_code == 422
+    assert jobs("default") == []  # refused: nothing enqueued
     response = admin.post("/admin/spiffs/new", form(shop))
     run = db.session.scalar(select(SpiffRecompute))
     assert redirect_path(response) == f"/admin/spiffs/{run.spiff_id}/recomputes/{run.id}"
+    assert jobs("default") == [("jobs.spiffs.recompute_spiff_change", (run.id,))]
     page = admin.get(redirect_path(response)).get_data(as_text=True)
     assert "0 of 2" in page.replace("<strong>", "").replace("</strong>", "") and 'hx-trigger="every 2s"' in page
     recompute.run_recompute(run.id)
     fragment = admin.get(redirect_path(response), headers={"HX-Request": "true", "HX-Target": "recompute-progress"})
     assert fragment.status_code == 286 and "All done" in fragment.get_data(as_text=True)
+
+
+def test_a_failed_recalculation_can_be_tried_again_and_a_lost_one_is_swept(shop, factory, app, monkeypatch,
+                                                                          empty_queues, at):
+    factory.sale(shop["ana"], "100.00", d(5), product=shop["printer"])
+    factory.sale(shop["carl"], "100.00", d(5), product=shop["printer"])
+    monkeypatch.setattr(recompute, "SYNC_LIMIT", 1)
+    run = create_spiff(shop["admin"], "lost", SpiffRules(d(1), d(30), per_unit=Decimal("1.00"),
+                                                         product_ids=[shop["printer"].id])).run
+    # Nothing was enqueued (no commit here): the sweep finds it once it has waited long enough.
+    assert recompute.requeue_stalled() == []
+    at(datetime.now(timezone.utc) + timedelta(minutes=6))
+    assert recompute.requeue_stalled() == [run.id]
+    assert recompute.requeue_stalled() == [run.id]  # still queued, but the waiting job is not doubled
+    assert jobs("default") == [("jobs.spiffs.recompute_spiff_change", (run.id,))]
+    run.status, run.error = "failed", "OperationalError: the database went away"
+    db.session.flush()
+    admin = browser_as(app, shop["admin"])
+    url = f"/admin/spiffs/{run.spiff_id}/recomputes/{run.id}"
+    page = admin.get(url).get_data(as_text=True)
+    assert "Stopped" in page and "the database went away" in page and "Try again" in page
+    response = admin.post(f"{url}/retry", token_from=url)
+    assert redirect_path(response) == url
+    db.session.expire_all()
+    assert db.session.get(SpiffRecompute, run.id).status == "queued"

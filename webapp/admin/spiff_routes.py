@@ -4,7 +4,7 @@ their own team earned (the access policy scopes the rows)."""
 
 from __future__ import annotations
 
-from flask import make_response, render_template, request, url_for
+from flask import make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp import clock
@@ -15,7 +15,7 @@ from webapp.auth.decorators import admin_required, manager_required
 from webapp.catalog import services as catalogue
 from webapp.spiffs import queries, recompute
 from webapp.spiffs import services as spiffs
-from webapp.web import finish, form_page, is_htmx, requested_page
+from webapp.web import FLASH, finish, form_page, is_htmx, requested_page, run_service
 
 POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
 
@@ -115,3 +115,14 @@ def spiff_recompute(spiff_id: int, recompute_id: int):
             response.status_code = POLL_STOP
         return response
     return render_template("admin/spiffs/progress.html", **context)
+
+
+@bp.route("/spiffs/<int:spiff_id>/recomputes/<int:recompute_id>/retry", methods=["POST"])
+@admin_required
+def spiff_recompute_retry(spiff_id: int, recompute_id: int):
+    """Queue a stopped recalculation again; it resumes where it stopped."""
+    run = recompute.get_run(spiffs.get_spiff(spiff_id).id, recompute_id)
+    back = url_for("admin.spiff_recompute", spiff_id=spiff_id, recompute_id=run.id)
+    if not run_service(lambda: recompute.retry_run(run), unplaced=FLASH).ok:
+        return redirect(back)
+    return finish(back, "The recalculation is queued again.")

@@ -10,7 +10,7 @@ recomputes them in batches and records its progress on a SpiffRecompute row for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import or_, select
 
@@ -19,10 +19,10 @@ from webapp.catalog.models import Product
 from webapp.commissions.ledger import lock_agents, months_between, recompute_agent_month
 from webapp.commissions.periods import month_bounds
 from webapp.errors import NotFound
-from webapp.extensions import db
+from webapp.extensions import db, redis_client
 from webapp.sales.models import Sale, SaleCredit, SaleStatus
 from webapp.spiffs.models import RecomputeStatus, SpiffRecompute
-from webapp.tasks import enqueue_after_commit
+from webapp.tasks import enqueue, enqueue_after_commit
 
 # Holder-months recomputed inside the request; beyond this a job does it (a month is cheap, but a
 # request holding thousands of agent locks would block their sales for its whole duration).
@@ -30,6 +30,9 @@ SYNC_LIMIT = 200
 # Holder-months per committed batch of the job: each batch locks its agents only until it commits.
 BATCH_SIZE = 50
 JOB = "jobs.spiffs.recompute_spiff_change"
+# A run still queued this long after it was made lost its job (Redis was down at the commit, or
+# lost its data): the sweep enqueues it again (its job id is unique, so a waiting one is kept).
+STALLED_AFTER = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -121,3 +124,22 @@ def pending_runs(spiff_id: int) -> list[SpiffRecompute]:
         SpiffRecompute.spiff_id == spiff_id, SpiffRecompute.status != RecomputeStatus.DONE)
         .order_by(SpiffRecompute.id)))
 
+
+
+def retry_run(run: SpiffRecompute) -> SpiffRecompute:
+    """Queue a failed run again (after the job's own retries ran out); it resumes where it stopped."""
+    if run.status == RecomputeStatus.FAILED:
+        run.status = RecomputeStatus.QUEUED
+        db.session.flush()
+        enqueue_after_commit("default", JOB, run.id)
+    return run
+
+
+def requeue_stalled() -> list[int]:
+    """The sweep's work: enqueue again every run queued for longer than STALLED_AFTER; their ids."""
+    ids = list(db.session.scalars(select(SpiffRecompute.id).where(
+        SpiffRecompute.status == RecomputeStatus.QUEUED,
+        SpiffRecompute.created_at < clock.now_utc() - STALLED_AFTER).order_by(SpiffRecompute.id)))
+    for run_id in ids:
+        enqueue("default", JOB, run_id, connection=redis_client())
+    return ids
