@@ -35,6 +35,7 @@ def _rules_form(form_class, **kwargs):
 def _done(message: str):
     """After a change commits: its recompute's progress page when a job does it, else the detail."""
     def done(change):
+        """Flash what happened and go where the change can be followed."""
         if change.run is not None:
             return finish(url_for("admin.spiff_recompute", spiff_id=change.spiff.id, recompute_id=change.run.id),
                           f"{message} {change.run.total:,} agent-months are being recalculated.")

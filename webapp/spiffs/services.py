@@ -230,8 +230,15 @@ def _next_start(spiff: Spiff, day: date) -> date | None:
     return next((v.effective_from for v in spiff.versions if v.effective_from > day), None)
 
 
+def _lock(spiff: Spiff) -> None:
+    """Serialise changes of one SPIFF (two admins adding versions at once), then read its versions anew."""
+    db.session.execute(select(Spiff.id).where(Spiff.id == spiff.id).with_for_update())
+    db.session.refresh(spiff, ["versions"])
+
+
 def add_version(actor, spiff: Spiff, rules: SpiffRules, effective_from: date | None) -> SpiffChange:
     """A new version of the SPIFF for sales dated from `effective_from` (until a later version's)."""
+    _lock(spiff)
     if not is_day(effective_from):
         raise ServiceError("Enter the date the new version takes effect.", "effective_from")
     _check_open(effective_from, "effective_from", "That date")
@@ -268,6 +275,7 @@ def end_early(actor, spiff: Spiff, last_day: date | None) -> SpiffChange:
     day, so sales after it earn nothing (already paid ones are clawed back by the recompute)."""
     if not is_day(last_day):
         raise ServiceError("Enter the new last day.", "last_day")
+    _lock(spiff)
     latest = spiff.versions[-1]
     if last_day >= latest.last_day:
         raise ServiceError(f"It already ends on {latest.last_day.isoformat()}; choose an earlier day.", "last_day")
