@@ -41,6 +41,7 @@ def _create_spiff(browser, live_server, artifacts) -> None:
         admin.get_by_label("Monthly cap per agent (optional)").fill("1000.00")
         admin.get_by_label("Products", exact=True).select_option(label=PRODUCT)
         admin.get_by_label("Only these teams (optional)").select_option(label="Maria Lopez's team")
+        shoot(admin, artifacts, "admin-spiff-form")
         admin.get_by_role("button", name="Create SPIFF").click()
         admin.wait_for_load_state("networkidle")
         assert admin.get_by_role("heading", name=SPIFF).is_visible()
@@ -82,8 +83,9 @@ def test_admin_creates_a_spiff_and_the_agent_earns_it_on_approval(live_server, b
 
         # The panel polls: 2 x 25.00 arrives without a reload.
         agent.wait_for_function(
-            "() => (document.querySelector('#spiffs-panel') || {}).innerText.includes('Earned this month: $50.00')",
-            timeout=(TOTALS_REFRESH_SECONDS * 4 + 5) * 1000)
+            "name => Array.from(document.querySelectorAll('#spiffs-panel li.spiff')).some("
+            "card => card.innerText.includes(name) && card.innerText.includes('Earned this month: $50.00'))",
+            arg=SPIFF, timeout=(TOTALS_REFRESH_SECONDS * 4 + 5) * 1000)
         assert agent.evaluate("window.__noReload") is True, "the agent's page reloaded"
         shoot(agent, artifacts, "agent-dashboard-spiff-earned")
 
