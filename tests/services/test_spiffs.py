@@ -14,7 +14,6 @@ from webapp.commissions.models import CommissionEntry, EntryKind
 from webapp.commissions.periods import close_period, period_for
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.sales.services import void_sale
 from webapp.spiffs import queries, recompute
 from webapp.spiffs.models import RecomputeStatus, Spiff, SpiffRecompute, SpiffVersion
 from webapp.spiffs.services import SpiffRules, add_version, create_spiff, end_early

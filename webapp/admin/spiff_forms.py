@@ -36,10 +36,11 @@ class SpiffRulesForm(FlaskForm):
 
     def set_choices(self, products, categories, managers) -> None:
         """Offer the catalogue and the managers (a team is a manager's agents)."""
-        self.product_ids.choices = [SelectChoice(p.id, f"{p.name} ({p.sku})" + ("" if p.active else " — archived"))
-                                    for p in products]
-        self.category_ids.choices = [SelectChoice(c.id, f"{c.name} ({c.code})" + ("" if c.active else " — archived"))
-                                     for c in categories]
+        self.product_ids.choices = [
+            SelectChoice(p.id, f"{p.name} ({p.sku})" + ("" if p.active else " — archived")) for p in products]
+        self.category_ids.choices = [
+            SelectChoice(c.id, f"{c.name} ({c.code})" + ("" if c.active else " — archived"))
+            for c in categories]
         self.team_ids.choices = [SelectChoice(m.id, f"{m.name}'s team") for m in managers]
 
     def rules(self) -> SpiffRules:

@@ -37,7 +37,8 @@ def _done(message: str):
     def done(change):
         """Flash what happened and go where the change can be followed."""
         if change.run is not None:
-            return finish(url_for("admin.spiff_recompute", spiff_id=change.spiff.id, recompute_id=change.run.id),
+            progress = url_for("admin.spiff_recompute", spiff_id=change.spiff.id, recompute_id=change.run.id)
+            return finish(progress,
                           f"{message} {change.run.total:,} agent-months are being recalculated.")
         months = f"{change.recomputed} agent-month{'s' if change.recomputed != 1 else ''} recalculated."
         return finish(url_for("admin.spiff_detail", spiff_id=change.spiff.id), f"{message} {months}")
@@ -64,7 +65,8 @@ def spiff_new():
 
 def _detail_context(spiff, page: int) -> dict:
     """What the detail page and its "who earned what" fragment show."""
-    return {"spiff": spiff, "summary": queries.summarise(spiff, clock.today()), "spans": queries.in_force(spiff),
+    return {"spiff": spiff, "summary": queries.summarise(spiff, clock.today()),
+            "spans": queries.in_force(spiff),
             "earned": queries.who_earned_what(current_user, spiff, page),
             "runs": recompute.pending_runs(spiff.id)}
 
@@ -88,7 +90,8 @@ def spiff_version_new(spiff_id: int):
     current = queries.summarise(spiff, today).current
     form = _rules_form(SpiffVersionForm, data=_prefill({**rules_data(spiffs.rules_of(current)),
                                                         "effective_from": today.isoformat()}))
-    return form_page(form, lambda: spiffs.add_version(current_user, spiff, form.rules(), form.effective_from.date),
+    return form_page(form,
+                     lambda: spiffs.add_version(current_user, spiff, form.rules(), form.effective_from.date),
                      template="admin/spiffs/form.html", spiff=spiff,
                      done=_done(f"New version of {spiff.name} saved."))
 

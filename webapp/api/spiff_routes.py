@@ -29,7 +29,8 @@ class SpiffOut(BaseModel):
     first_day: date | None = Field(description="First day a sale can earn it (any version)")
     last_day: date | None = Field(description="Last day a sale can earn it (any version)")
     per_unit: MoneyOut | None = Field(description="Reward per unit sold (null for a percent SPIFF)")
-    percent: str | None = Field(description="Reward as a percent of the credited amount, exact (e.g. \"2.5\")",
+    percent: str | None = Field(description="Reward as a percent of the credited amount, exact "
+                                            "(e.g. \"2.5\")",
                                 examples=["2.5"])
     cap: MoneyOut | None = Field(description="Cap per agent and calendar month (null: none)")
     products: list[str] = Field(description="SKUs of the eligible products")
@@ -54,7 +55,8 @@ def _out(spiff_id: int, name: str, version: SpiffVersion, status: str, first: da
         per_unit=str(from_cents(version.per_unit_cents)) if version.per_unit_cents is not None else None,
         percent=str(units_to_rate(version.percent_units)) if version.percent_units is not None else None,
         cap=str(from_cents(version.cap_cents)) if version.cap_cents is not None else None,
-        products=sorted(p.sku for p in version.products), categories=sorted(c.code for c in version.categories),
+        products=sorted(p.sku for p in version.products),
+        categories=sorted(c.code for c in version.categories),
         teams=sorted(t.id for t in version.teams),
         earned_this_month=str(from_cents(earned)) if earned is not None else None)
 

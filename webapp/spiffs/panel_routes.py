@@ -16,4 +16,5 @@ from webapp.spiffs.services import dashboard_spiffs
 @agent_required
 def spiffs_panel():
     """The SPIFFs the agent can earn today and the month's earnings against each cap."""
-    return render_template("sales/partials/_spiffs_panel.html", spiffs=dashboard_spiffs(current_user, clock.today()))
+    return render_template("sales/partials/_spiffs_panel.html",
+                           spiffs=dashboard_spiffs(current_user, clock.today()))

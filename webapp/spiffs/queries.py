@@ -43,8 +43,10 @@ def in_force(spiff: Spiff) -> list[InForce]:
     """Every version with the days it governs, in effective-date order (as the ledger reads them)."""
     versions, found = spiff.versions, []
     for index, version in enumerate(versions):
-        until = versions[index + 1].effective_from - timedelta(days=1) if index + 1 < len(versions) else version.last_day
-        found.append(InForce(version, max(version.first_day, version.effective_from), min(version.last_day, until)))
+        until = (versions[index + 1].effective_from - timedelta(days=1) if index + 1 < len(versions)
+                 else version.last_day)
+        found.append(InForce(version, max(version.first_day, version.effective_from),
+                             min(version.last_day, until)))
     return found
 
 
@@ -78,7 +80,8 @@ def list_spiffs(today: date) -> list[SpiffSummary]:
     """Every SPIFF, active first, then upcoming, then ended; by name within each."""
     order = {ACTIVE: 0, UPCOMING: 1, ENDED: 2}
     spiffs = db.session.scalars(select(Spiff).options(*_LOAD_VERSIONS)).all()
-    return sorted((summarise(s, today) for s in spiffs), key=lambda s: (order[s.status], s.spiff.name.lower()))
+    return sorted((summarise(s, today) for s in spiffs),
+                  key=lambda s: (order[s.status], s.spiff.name.lower()))
 
 
 # ---- The agent's dashboard ----------------------------------------------------------------------
@@ -116,8 +119,9 @@ def dashboard_spiffs(agent: User, today: date) -> list[DashboardSpiff]:
     """The SPIFFs active today that the agent can earn, with the month's earnings (two queries plus
     the versions' eligibility; nothing per agent)."""
     candidates = db.session.scalars(
-        select(Spiff).join(SpiffVersion).where(SpiffVersion.first_day <= today, SpiffVersion.last_day >= today,
-                                               SpiffVersion.effective_from <= today)
+        select(Spiff).join(SpiffVersion)
+        .where(SpiffVersion.first_day <= today, SpiffVersion.last_day >= today,
+               SpiffVersion.effective_from <= today)
         .distinct().options(*_LOAD_VERSIONS)).all()
     active = []
     for spiff in candidates:
@@ -183,7 +187,8 @@ def who_earned_what(viewer: User, spiff: Spiff, page: int = 1, size: int | None 
                   access.agent_scope(viewer, entry.agent_id))
     query = (select(entry.agent_id, User.name, year, month,
                     func.count(entry.id).filter(entry.kind == EntryKind.SPIFF).label("lines"),
-                    func.sum(entry.amount_cents).label("earned"), func.max(SpiffVersion.cap_cents).label("cap"))
+                    func.sum(entry.amount_cents).label("earned"),
+                    func.max(SpiffVersion.cap_cents).label("cap"))
              .join(Sale, Sale.id == entry.sale_id).join(User, User.id == entry.agent_id)
              .outerjoin(SpiffVersion, SpiffVersion.id == entry.spiff_version_id)
              .where(*conditions).group_by(entry.agent_id, User.name, year, month)

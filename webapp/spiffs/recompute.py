@@ -103,7 +103,8 @@ def run_recompute(run_id: int) -> SpiffRecompute | None:
     db.session.commit()
     try:
         while run.done < run.total:
-            batch = [(holder, date.fromisoformat(month)) for holder, month in run.pairs[run.done:run.done + BATCH_SIZE]]
+            batch = [(holder, date.fromisoformat(month))
+                     for holder, month in run.pairs[run.done:run.done + BATCH_SIZE]]
             _recompute(batch)
             run.done += len(batch)
             db.session.commit()

@@ -145,7 +145,8 @@ def _check_name(name: str | None, ignore_id: int | None = None) -> str:
     name = check_plain_text((name or "").strip(), "name")
     if not name or len(name) > NAME_LENGTH:
         raise ServiceError(f"Enter a name (at most {NAME_LENGTH} characters).", "name")
-    clash = db.session.scalar(select(Spiff.id).where(func.lower(Spiff.name) == name.lower(), Spiff.id != (ignore_id or 0)))
+    clash = db.session.scalar(select(Spiff.id).where(func.lower(Spiff.name) == name.lower(),
+                                                     Spiff.id != (ignore_id or 0)))
     if clash is not None:
         raise ServiceError("A SPIFF with this name exists already.", "name")
     return name
@@ -178,8 +179,10 @@ def _write(version: SpiffVersion, rules: SpiffRules) -> None:
 
 def _write_eligibility(version: SpiffVersion, rules: SpiffRules) -> None:
     """Store a version's products, categories and teams."""
-    version.products = list(db.session.scalars(select(Product).where(Product.id.in_(rules.product_ids or [0]))))
-    version.categories = list(db.session.scalars(select(Category).where(Category.id.in_(rules.category_ids or [0]))))
+    version.products = list(db.session.scalars(
+        select(Product).where(Product.id.in_(rules.product_ids or [0]))))
+    version.categories = list(db.session.scalars(
+        select(Category).where(Category.id.in_(rules.category_ids or [0]))))
     version.teams = list(db.session.scalars(select(User).where(User.id.in_(rules.team_ids or [0]))))
 
 
@@ -278,12 +281,13 @@ def end_early(actor, spiff: Spiff, last_day: date | None) -> SpiffChange:
     _lock(spiff)
     latest = spiff.versions[-1]
     if last_day >= latest.last_day:
-        raise ServiceError(f"It already ends on {latest.last_day.isoformat()}; choose an earlier day.", "last_day")
+        raise ServiceError(f"It already ends on {latest.last_day.isoformat()}; choose an earlier day.",
+                           "last_day")
     starts = last_day + _ONE_DAY
     _check_open(starts, "last_day", "The day after it")
     if latest.effective_from >= starts:
-        raise ServiceError(f"Version {latest.version} starts on {latest.effective_from.isoformat()}, after that "
-                           "day; end it on a later day, or add a version instead.", "last_day")
+        raise ServiceError(f"Version {latest.version} starts on {latest.effective_from.isoformat()}, "
+                           "after that day; end it on a later day, or add a version instead.", "last_day")
     old = rules_of(latest)
     rules = replace(old, first_day=min(old.first_day, last_day), last_day=last_day)
     version = _new_version(actor, spiff, rules, starts)
