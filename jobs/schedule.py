@@ -78,6 +78,8 @@ DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("statement-dispatch", "jobs.statements.dispatch", interval=300),
     # Idempotent per agent and cadence (the email key), so a restart or an extra run sends nothing twice.
     ScheduledJob("unpaid-reminders", "jobs.reminders.send_reminders", interval=DAY),
+    # SPIFF recomputes are enqueued after each commit; this sweep re-enqueues any whose job Redis lost.
+    ScheduledJob("spiff-recompute-sweep", "jobs.spiffs.sweep", interval=300),
 )
 
 

@@ -18,10 +18,12 @@ from flask import Blueprint
 from webapp import admin, api, auth, mail, main, manage, sales, statements
 from webapp.admin import (audit_routes, catalog_routes, outbox_routes, plan_routes, settings_routes,
                           target_routes, user_routes)
+from webapp.admin import spiff_routes
 # The API's operations are listed in the OpenAPI document in the order these imports register them.
 from webapp.api import account_routes, product_routes, sales_routes
 from webapp.api import statement_routes as api_statement_routes
 from webapp.api import commission_routes, docs_routes, token_routes
+from webapp.api import spiff_routes as api_spiff_routes
 from webapp.auth import login_routes
 from webapp.disputes import agent_routes, manage_routes
 from webapp.mail import webhook_routes
@@ -29,6 +31,7 @@ from webapp.main import home_routes
 from webapp.manage import (export_routes, import_routes, money_routes, periods_routes, queue_routes,
                            team_routes)
 from webapp.sales import sale_routes
+from webapp.spiffs import panel_routes
 from webapp.statements import statement_routes
 
 BLUEPRINTS: tuple[Blueprint, ...] = (
@@ -48,8 +51,10 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     home_routes,
     login_routes,
     user_routes, outbox_routes, catalog_routes, target_routes, settings_routes, plan_routes, audit_routes,
-    sale_routes, agent_routes,
-    account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, docs_routes,
+    spiff_routes,
+    sale_routes, agent_routes, panel_routes,
+    account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, api_spiff_routes,
+    docs_routes,
     token_routes,
     queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,
     statement_routes,

@@ -84,6 +84,8 @@ JOB_POLICIES: dict[str, JobPolicy] = {
     # twice; `unique` only saves the dispatcher's sweep from queueing work that already waits.
     "jobs.statements.render_statement": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
     "jobs.mail.deliver_email": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
+    # Resumes at the stored count of holder-months done; recomputing one again is harmless.
+    "jobs.spiffs.recompute_spiff_change": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
 }
 
 

@@ -68,6 +68,7 @@ PAGES = {
         "statements-send": "/statements/send",
         "statements-issue": "/statements/issue",
         "statement-run": "/statements/runs/{run}",
+        "spiffs": "/admin/spiffs",
         "sale": "/sales/{approved_sale}",
     },
     "admin": {
@@ -89,6 +90,8 @@ PAGES = {
         "plan-assignments": "/admin/plans/assignments",
         "plan-assignment-end": "/admin/plans/assignments/{assignment}/end",
         "plan-simulator": "/admin/plans/simulator",
+        "spiffs": "/admin/spiffs",
+        "spiff-new": "/admin/spiffs/new",
         "targets": "/admin/targets",
         "targets-bad-month": "/admin/targets?month=2026-13",
         "settings": "/admin/settings",

@@ -4,6 +4,7 @@ statements and API tokens; ids of the OTHER team's objects fill the URLs."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -23,6 +24,7 @@ from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.sales.models import Sale
 from webapp.statements.models import Statement, StatementRun
+from webapp.spiffs.services import SpiffRules, create_spiff
 from webapp.statements.services import start_adhoc_run
 
 ROLES = ("anonymous", "agent", "manager", "admin")
@@ -64,6 +66,9 @@ class World:
         self.token_b, _ = create_token(self.agent_b, name="B's token")
         self.period = db.session.scalar(select(Period).order_by(Period.id))
         self.version = db.session.scalar(select(PlanVersion).where(PlanVersion.plan_id == self.plan.id))
+        self.spiff = create_spiff(self.admin, "Matrix push", SpiffRules(
+            first_day=date(2026, 11, 1), last_day=date(2026, 11, 30), per_unit=Decimal("1.00"),
+            product_ids=[self.product.id])).spiff
         db.session.flush()
         self.users = {"agent": self.agent_a, "manager": self.manager_a, "admin": self.admin}
         self.browsers = {role: browser_as(app, user) for role, user in self.users.items()}
@@ -82,7 +87,8 @@ class World:
             "agent_id": self.agent_b.id, "user_id": self.agent_b.id, "token_id": self.token_b.id,
             "customer_id": self.customer.id, "product_id": self.product.id,
             "category_id": self.product.category_id, "plan_id": self.plan.id, "version_id": self.version.id,
-            "assignment_id": self.assignment.id, "period_id": self.period.id,
+            "assignment_id": self.assignment.id, "period_id": self.period.id, "spiff_id": self.spiff.id,
+            "recompute_id": 2_000_000,  # no such recalculation: 404 for the admin
             "message_id": "no-such-message", "filename": "no-such-file.pdf", "upload_id": "no-such-upload",
             "token": "not-a-reset-token",
         }

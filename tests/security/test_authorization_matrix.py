@@ -39,7 +39,7 @@ ACCESS = {
     "statements.index": SIGNED_IN, "statements.detail": SIGNED_IN, "statements.status": SIGNED_IN,
     "statements.pdf": SIGNED_IN, "statements.resend": SIGNED_IN, "statements.run": SIGNED_IN,
     # agents only (their own work)
-    "sales.dashboard": AGENT, "sales.totals": AGENT, "sales.create": AGENT, "sales.estimate": AGENT,
+    "sales.dashboard": AGENT, "sales.totals": AGENT, "sales.spiffs_panel": AGENT, "sales.create": AGENT, "sales.estimate": AGENT,
     "sales.customer_search": AGENT, "sales.customer_pick": AGENT, "sales.my_sales": AGENT,
     "sales.edit": AGENT, "sales.cancel": AGENT, "sales.my_products": AGENT,
     "sales.my_disputes": AGENT, "sales.my_dispute": AGENT, "sales.my_dispute_reply": AGENT,
@@ -66,13 +66,17 @@ ACCESS = {
     "admin.plans": ADMIN, "admin.plan_new": ADMIN, "admin.plan_detail": ADMIN, "admin.version_new": ADMIN,
     "admin.version_edit": ADMIN, "admin.plan_assignments": ADMIN, "admin.assignment_end": ADMIN,
     "admin.plan_simulator": ADMIN, "admin.settings": ADMIN, "admin.targets": ADMIN, "admin.target_set": ADMIN,
+    "admin.spiff_new": ADMIN, "admin.spiff_version_new": ADMIN, "admin.spiff_end": ADMIN,
+    "admin.spiff_recompute": ADMIN, "admin.spiff_recompute_retry": ADMIN,
+    # SPIFFs: managers read them and see what their own team earned
+    "admin.spiffs_list": STAFF, "admin.spiff_detail": STAFF,
     # JSON API (bearer token)
     "api.me": SIGNED_IN, "api.list_products": SIGNED_IN, "api.create_product": ADMIN,
     "api.update_product": ADMIN, "api.create_sale": SIGNED_IN, "api.list_sales": SIGNED_IN,
     "api.get_sale": SIGNED_IN, "api.approve_sale": STAFF, "api.reject_sale": STAFF, "api.void_sale": STAFF,
     "api.agent_commissions": SIGNED_IN, "api.estimate": SIGNED_IN, "api.list_statements": SIGNED_IN,
     "api.get_statement": SIGNED_IN, "api.statement_pdf": SIGNED_IN, "api.start_run": SIGNED_IN,
-    "api.get_run": SIGNED_IN,
+    "api.get_run": SIGNED_IN, "api.list_spiffs": SIGNED_IN,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
@@ -92,7 +96,8 @@ OWNED = {
 }
 # Owned objects that do not exist at all (string ids): 404 for admins too.
 MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",
-                   "admin.outbox_html", "admin.outbox_attachment"}
+                   "admin.outbox_html", "admin.outbox_attachment", "admin.spiff_recompute",
+                   "admin.spiff_recompute_retry"}
 
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
 # A form/body that would do something on most routes if a guard let it through.

@@ -27,6 +27,7 @@ NAVIGATION: list[tuple[str, str, Callable[[object], bool], str | None]] = [
     ("review.periods_page", "Periods", STAFF, "Manage"),
     ("review.exports_page", "Exports", STAFF, "Manage"),
     ("review.imports_page", "Import", STAFF, "Manage"),
+    ("admin.spiffs_list", "SPIFFs", STAFF, "Manage"),
     ("main.home", "Overview", ADMIN, "Admin"),
     ("admin.users", "Users", ADMIN, "Admin"),
     ("admin.products", "Catalogue", ADMIN, "Admin"),

@@ -24,6 +24,7 @@ from webapp.sales import services as sales
 from webapp.sales.forms import SaleFilterForm, SaleForm, new_form_key, verify_form_key
 from webapp.sales.models import SaleStatus
 from webapp.sales.sale_page import render_sale_page
+from webapp.spiffs import services as spiff_services
 from webapp.web import (FLASH, REFUSED_FORM, SALES_CHANGED, check, finish, is_htmx, requested_page,
                         run_service, submit, with_trigger)
 
@@ -44,7 +45,8 @@ def _dashboard_context(form: SaleForm) -> dict:
     """Everything the dashboard template needs."""
     recent = portal.recent_sales(current_user.id)
     return {"form": form, "totals": portal.agent_totals(current_user.id), "recent": recent,
-            "chart": portal.commission_chart(current_user.id), "status": SaleStatus}
+            "chart": portal.commission_chart(current_user.id), "status": SaleStatus,
+            "spiffs": spiff_services.dashboard_spiffs(current_user, clock.today())}
 
 
 @bp.route("/dashboard")

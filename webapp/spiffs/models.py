@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (BigInteger, CheckConstraint, Column, Date, ForeignKey, String, Table,
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Column, Date, ForeignKey, String, Table,
                         UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -80,3 +80,47 @@ class SpiffVersion(db.Model):
     products = relationship("Product", secondary=spiff_version_products, order_by="Product.name")
     categories = relationship("Category", secondary=spiff_version_categories, order_by="Category.name")
     teams = relationship("User", secondary=spiff_version_teams, order_by="User.name")
+
+
+class RecomputeStatus:
+    """Where a background recompute stands."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class SpiffRecompute(db.Model):
+    """The holder-months a SPIFF change touched, when too many to recompute inside the request.
+
+    The pairs are stored, not re-derived, so the job (and a retry of it) recomputes exactly what the
+    change touched; `done` counts the pairs already recomputed and committed, so a retry resumes.
+    Recomputing a holder-month is idempotent, so doing one twice is harmless.
+    """
+
+    __tablename__ = "spiff_recomputes"
+    __table_args__ = (CheckConstraint("done >= 0 AND done <= total", name="done_within_total"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spiff_id: Mapped[int] = mapped_column(ForeignKey("spiffs.id"), index=True)
+    # [[holder id, "YYYY-MM-01"], ...] in holder id order (the order the job locks them in).
+    pairs: Mapped[list] = mapped_column(JSON)
+    total: Mapped[int]
+    done: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(16), default=RecomputeStatus.QUEUED)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    spiff: Mapped[Spiff] = relationship()
+
+    @property
+    def finished(self) -> bool:
+        """True once every pair is recomputed (or the run failed for good)."""
+        return self.status in (RecomputeStatus.DONE, RecomputeStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        """Whole percent of the pairs done (100 for an empty run)."""
+        return 100 if not self.total else self.done * 100 // self.total
