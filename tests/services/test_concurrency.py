@@ -168,12 +168,12 @@ def test_concurrent_approvals_of_one_agents_sales_are_serialised(app, factory, c
 
 
 def test_without_the_lock_the_race_loses_an_update(app, factory, committed, monkeypatch):
-    """The control: with lock_agent a no-op, both recompute blind to the other and the ledger is wrong.
+    """The control: with the agent locks a no-op, both recompute blind to the other and the ledger is wrong.
 
     This shows the test above can fail: the check sees the lost update that the lock prevents.
     """
     ids = _setup(factory)
-    monkeypatch.setattr(sales_decisions, "lock_agent", lambda agent_id: None)
+    monkeypatch.setattr(sales_decisions, "lock_agents", lambda agent_ids: None)
     earlier, later = ids["pending"]
     outcomes = _race(app, [(earlier, ids["manager"]), (later, ids["admin"])], meet_before_commit=True)
     assert all("committed_at" in o for o in outcomes), outcomes

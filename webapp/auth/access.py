@@ -22,7 +22,7 @@ from webapp.commissions.models import CommissionEntry, Payout
 from webapp.disputes.models import Dispute
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
-from webapp.sales.models import Sale
+from webapp.sales.models import Sale, SaleCredit
 from webapp.statements.models import Statement, StatementRun
 
 OWN_SALE_REFUSED = "You entered this sale; another manager or an admin must decide it."
@@ -142,14 +142,71 @@ def _of_visible_agent(user: User, model, object_id: int):
     return row
 
 
+def sale_scope(user: User) -> ColumnElement[bool]:
+    """SQL condition on Sale: sales the user may see. Those of an agent they may see, and those
+    such an agent holds a credit of (a co-agent, or a co-agent's manager, sees a split sale)."""
+    if user.role == Role.ADMIN:
+        return true()
+    credit = SaleCredit.__table__.c
+    held = select(credit.sale_id).where(agent_scope(user, credit.agent_id))
+    return agent_scope(user, Sale.agent_id) | Sale.id.in_(held)
+
+
+def may_see_sale(user: User, sale: Sale) -> bool:
+    """The Python twin of sale_scope, for one sale already loaded."""
+    return may_see_agent(user, sale.agent) or any(may_see_agent(user, credit.agent) for credit in sale.credits)
+
+
 def visible_sale(user: User, sale_id: int) -> Sale:
-    """A sale the user may see, else NotFound (another agent's sale is 404, not 403)."""
-    return _of_visible_agent(user, Sale, sale_id)
+    """A sale the user may see, else NotFound (another agent's sale is 404, not 403).
+
+    Its co-agents (and their managers) see a split sale read-only: editing and deciding it ask
+    check_may_edit_sale and check_may_decide_sale, which only the primary's side passes."""
+    sale = db.session.get(Sale, sale_id)
+    if sale is None or not may_see_sale(user, sale):
+        raise NotFound()
+    return sale
+
+
+def may_decide_sale(user: User, sale: Sale) -> bool:
+    """True for a manager or admin of the sale's (primary) agent: the people who approve or void it."""
+    return can_manage_agent(user, sale.agent)
+
+
+def co_agent(agent_id) -> User | None:
+    """The active agent `agent_id`, whom a sale may be split with; None when there is none."""
+    if not isinstance(agent_id, int) or isinstance(agent_id, bool) or not 1 <= agent_id <= 2**31 - 1:
+        return None
+    agent = db.session.get(User, agent_id)
+    return agent if agent is not None and agent.role == Role.AGENT and agent.active else None
+
+
+def co_agents(agent_ids: list[int]) -> list[User]:
+    """The active agents among `agent_ids` (ids out of range are left out), for checking a batch."""
+    ids = [i for i in agent_ids if 1 <= i <= 2**31 - 1]
+    return list(db.session.scalars(select(User).where(
+        User.id.in_(ids), User.role == Role.AGENT, User.active.is_(True)))) if ids else []
+
+
+def co_agent_choices(exclude_id: int | None = None) -> list[tuple[int, str]]:
+    """(id, name) of every active agent, by name, but `exclude_id`: whom a sale may be split with."""
+    query = select(User.id, User.name).where(User.role == Role.AGENT, User.active.is_(True))
+    if exclude_id is not None:
+        query = query.where(User.id != exclude_id)
+    return [(row.id, row.name) for row in db.session.execute(query.order_by(User.name, User.id))]
+
+
+def may_edit_sale(user: User, sale: Sale) -> bool:
+    """True for the sale's agent and whoever entered it (a co-agent only reads a split sale)."""
+    return user.id in (sale.agent_id, sale.entered_by_id)
 
 
 def check_may_edit_sale(actor: User, sale: Sale) -> None:
     """Only the sale's agent or whoever entered it may change or cancel it (others: 404)."""
-    if actor.id not in (sale.agent_id, sale.entered_by_id):
+    if not may_edit_sale(actor, sale):
+        if any(credit.agent_id == actor.id for credit in sale.credits):  # a co-agent: theirs to read only
+            raise ServiceError("You hold a share of this sale; only its agent can change or cancel it.",
+                               status=403)
         raise NotFound()
 
 

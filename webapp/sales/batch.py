@@ -11,12 +11,12 @@ from webapp.audit.services import record
 from webapp.auth import access
 from webapp.auth.models import User
 from webapp.catalog import services as catalog
-from webapp.commissions.ledger import lock_agent, recompute_agent_month
+from webapp.commissions.ledger import lock_agents, recompute_agent_month
 from webapp.commissions.periods import get_settings
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.sales.checks import SaleBatch, SaleInput, check_key, snapshot, validated
-from webapp.sales.credits import primary_credit
+from webapp.sales.checks import SaleBatch, SaleInput, check_key, checked_holders, snapshot, validated
+from webapp.sales.credits import holder_ids, new_credits
 from webapp.sales.models import Sale, SaleStatus
 
 # SQLite allows a limited number of parameters in one statement.
@@ -52,19 +52,21 @@ def create_sales(actor: User, items: list[BatchItem]) -> list[BatchResult]:
     """
     results: list[BatchResult | None] = [None] * len(items)
     agents = _agents(actor, items, results)
-    for agent_id in sorted({agent.id for agent in agents.values()}):
-        lock_agent(agent_id)
+    co_agents = _co_agents(items, agents)
+    # Every holder of the batch (agents and co-agents), once each, in id order.
+    lock_agents({agent.id for agent in agents.values()} | {agent.id for agent in co_agents.values()})
     # Read after the locks: a concurrent batch of this actor has committed its sales by now.
     existing = _sales_by_key(actor, sorted({items[i].idempotency_key for i in agents}))
     approve_now = not get_settings().approval_required
-    valid = _checked(actor, items, agents, existing, results)
+    valid = _checked(actor, items, agents, existing, results, co_agents)
     new_customers = _new_customers(actor, items, valid, results)
     created = _insert(actor, items, valid, new_customers, results, approve_now)
     for index, sale in created:
         record(actor, "sale.create", sale, None, snapshot(sale))
         results[index] = BatchResult(sale, True)
     if approve_now:
-        for agent_id, month in sorted({(s.agent_id, s.sold_on.replace(day=1)) for _, s in created}):
+        for agent_id, month in sorted({(holder, s.sold_on.replace(day=1)) for _, s in created
+                                       for holder in holder_ids(s)}):
             recompute_agent_month(agent_id, month)
     db.session.flush()
     return results
@@ -82,6 +84,13 @@ def _agents(actor: User, items: list[BatchItem], results: list) -> dict[int, Use
     return agents
 
 
+def _co_agents(items: list[BatchItem], agents: dict[int, User]) -> dict[int, User]:
+    """The active agents named as co-agents by the batch's items, by id, read in one query."""
+    ids = {co.agent_id for index in agents for co in items[index].data.co_agents
+           if isinstance(co.agent_id, int) and not isinstance(co.agent_id, bool)}
+    return {agent.id: agent for agent in access.co_agents(sorted(ids))}
+
+
 def _sales_by_key(actor: User, keys: list[str]) -> dict[str, Sale | None]:
     """The sales this actor already made under any of these idempotency keys."""
     existing: dict[str, Sale | None] = {}
@@ -92,17 +101,20 @@ def _sales_by_key(actor: User, keys: list[str]) -> dict[str, Sale | None]:
 
 
 def _checked(actor: User, items: list[BatchItem], agents: dict[int, User], existing: dict,
-             results: list) -> list[tuple[int, User, tuple]]:
-    """The items to insert with their checked fields; a known key returns its sale, an error is kept."""
+             results: list, co_agents: dict[int, User]) -> list[tuple[int, User, tuple]]:
+    """The items to insert with their checked fields and holders (last); a known key returns its
+    sale, an error is kept."""
     batch = SaleBatch()
     valid: list[tuple[int, User, tuple]] = []
+    lookup = co_agents.get
     for index, agent in agents.items():
         key = items[index].idempotency_key
         if key in existing:
             results[index] = BatchResult(existing[key], False)
             continue
         try:
-            valid.append((index, agent, validated(agent, items[index].data, actor, batch)))
+            holders = checked_holders(agent, items[index].data, lookup)
+            valid.append((index, agent, (*validated(agent, items[index].data, actor, batch), holders)))
         except ServiceError as exc:
             results[index] = BatchResult(None, False, exc)
             continue
@@ -130,7 +142,7 @@ def _insert(actor: User, items: list[BatchItem], valid: list, new_customers: dic
             approve_now: bool) -> list[tuple[int, Sale]]:
     """Insert the checked sales in one flush; returns (item index, sale) pairs."""
     created: list[tuple[int, Sale]] = []
-    for index, agent, (product, customer, quantity, unit_price_cents, amount_cents, note) in valid:
+    for index, agent, (product, customer, quantity, unit_price_cents, amount_cents, note, holders) in valid:
         if results[index] is not None:
             continue
         item = items[index]
@@ -146,7 +158,7 @@ def _insert(actor: User, items: list[BatchItem], valid: list, new_customers: dic
             status=SaleStatus.APPROVED if approve_now else SaleStatus.PENDING,
             entered_by_id=actor.id, idempotency_key=item.idempotency_key, note=note,
             decided_at=clock.now_utc() if approve_now else None,
-            credits=[primary_credit(agent, amount_cents)],
+            credits=new_credits(holders, amount_cents),
         )
         db.session.add(sale)
         created.append((index, sale))

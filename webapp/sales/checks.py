@@ -8,18 +8,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from webapp import clock
+from webapp.auth import access
 from webapp.auth.models import User
 from webapp.catalog import services as catalog
 from webapp.commissions.periods import is_date_closed, last_closed_end
 from webapp.errors import ServiceError
 from webapp.formtools import check_plain_text
-from webapp.money import MAX_CENTS, to_cents
-from webapp.sales.models import Sale
+from webapp.money import MAX_CENTS, MoneyError, parse_rate, to_cents, units_to_rate
+from webapp.sales.models import MAX_CO_AGENTS, Sale
 
 MAX_QUANTITY = 1_000_000
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class CoAgentInput:
+    """One co-agent of a split sale as typed: the agent's id and their share in percent (text or Decimal)."""
+
+    agent_id: object
+    share: object
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,10 @@ class SaleInput:
     new_customer_name: str | None = None
     new_customer_email: str | None = None
     note: str | None = None
+    # Split credit (COMMISSION_RULES.md 8): up to four co-agents; `share` is the primary's share
+    # (None or blank: 100 minus the co-agents'). No co-agents: the agent holds 100%.
+    co_agents: tuple[CoAgentInput, ...] = ()
+    share: object = None
 
 
 def snapshot(sale: Sale) -> dict:
@@ -43,6 +57,8 @@ def snapshot(sale: Sale) -> dict:
         "quantity": sale.quantity, "unit_price_cents": sale.unit_price_cents,
         "amount_cents": sale.amount_cents, "sold_on": sale.sold_on.isoformat(), "status": sale.status,
         "reason": sale.reason, "note": sale.note,
+        "credits": [{"agent_id": c.agent_id, "share": f"{units_to_rate(c.share_units):f}",
+                     "credit_cents": c.credit_cents} for c in sale.credits],
     }
 
 
@@ -123,3 +139,57 @@ def check_key(key: str | None) -> str:
         raise ServiceError("This form has expired; reload the page and enter the sale again.",
                            "idempotency_key", status=400)
     return key
+
+
+def _share(value, field: str, who: str) -> Decimal:
+    """A share typed as a percent: above 0, at most 100, at most four decimals (never a float)."""
+    if isinstance(value, float):
+        raise ServiceError(f"Give {who} share as an exact decimal string.", field)
+    try:
+        share = parse_rate(None if value is None else str(value), what=f"{who} share")
+    except MoneyError as exc:
+        raise ServiceError(str(exc), field) from exc
+    if share <= 0:
+        raise ServiceError(f"Give {who} share above 0%.", field)
+    return share
+
+
+def _co_agent(agent: User, number: int, agent_id, seen: dict, lookup) -> User:
+    """Co-agent `number` (1-4): an active agent, not the sale's agent, not named twice."""
+    field = f"co_agent_{number}"
+    holder = lookup(agent_id)
+    if holder is None:
+        raise ServiceError(f"Co-agent {number}: choose an active agent.", field)
+    if holder.id == agent.id:
+        raise ServiceError(f"Co-agent {number} is the sale's own agent; choose someone else.", field)
+    if holder.id in seen:
+        raise ServiceError(f"Co-agent {number} is already co-agent {seen[holder.id]}.", field)
+    seen[holder.id] = number
+    return holder
+
+
+def checked_holders(agent: User, data: SaleInput, lookup=access.co_agent) -> list[tuple[User, Decimal]]:
+    """The sale's holders with their shares, primary first: the agent, then each co-agent.
+
+    Checks every co-agent (see _co_agent) and share (see _share), and that the shares sum to exactly
+    100 (a blank primary share is the rest). `lookup` finds an active agent by id (batches pass
+    a cached one)."""
+    co_agents = tuple(data.co_agents or ())
+    if len(co_agents) > MAX_CO_AGENTS:
+        raise ServiceError(f"Split a sale with at most {MAX_CO_AGENTS} co-agents.", "co_agents")
+    seen: dict[int, int] = {}
+    holders = [(_co_agent(agent, number, co.agent_id, seen, lookup), _share(co.share, f"co_share_{number}",
+                                                                          f"co-agent {number}'s"))
+               for number, co in enumerate(co_agents, start=1)]
+    others = sum((share for _, share in holders), Decimal(0))
+    if data.share is None or not str(data.share).strip():
+        if others >= 100:
+            raise ServiceError(f"The co-agents' shares add up to {others.normalize():f}%; leave the agent a share "
+                               "above 0 so all shares make exactly 100%.", "share")
+        primary = 100 - others
+    else:
+        primary = _share(data.share, "share", "the agent's")
+        if primary + others != 100:
+            raise ServiceError(f"The shares add up to {(primary + others).normalize():f}%; they must make exactly 100%.",
+                               "share")
+    return [(agent, primary), *holders]

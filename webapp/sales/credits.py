@@ -6,10 +6,14 @@ figure read holders the same way for split and unsplit sales.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import exists, insert, literal, select
 
 from webapp.auth.models import User
+from webapp.commissions.engine_credit import split_credit
 from webapp.extensions import db
+from webapp.money import from_cents, rate_to_units, to_cents
 from webapp.sales.models import FULL_SHARE, Sale, SaleCredit
 
 
@@ -19,10 +23,36 @@ def primary_credit(agent: User, amount_cents: int) -> SaleCredit:
                       team_id=agent.manager_id)
 
 
-def reallocate(sale: Sale) -> None:
-    """After the amount changed: credit the holders again (an unsplit sale's primary: the whole amount)."""
-    (primary,) = sale.credits  # split sales arrive with the split credit services
-    primary.credit_cents = sale.amount_cents
+def holder_ids(sale: Sale) -> set[int]:
+    """Every agent holding a credit of the sale (its primary included)."""
+    return {sale.agent_id, *(credit.agent_id for credit in sale.credits)}
+
+
+def new_credits(holders: list[tuple[User, Decimal]], amount_cents: int) -> list[SaleCredit]:
+    """The credits of a sale of `amount_cents` held by `holders` (primary first, with their shares),
+    allocated by the engine: co-agents rounded down to the cent, the primary takes the rest."""
+    shares = [share for _, share in holders]
+    credits = split_credit(from_cents(amount_cents), shares)
+    return [SaleCredit(agent_id=holder.id, position=position, share_units=rate_to_units(share),
+                       credit_cents=to_cents(credit), team_id=holder.manager_id)
+            for position, ((holder, share), credit) in enumerate(zip(holders, credits))]
+
+
+def set_credits(sale: Sale, holders: list[tuple[User, Decimal]]) -> None:
+    """Give the sale these holders and shares, allocating its amount again (after any edit).
+
+    Credits of unchanged holders keep their rows and their team (the team when first credited);
+    when the holders or their order change the credits are written anew, the old rows deleted
+    first (a holder or a position is unique per sale)."""
+    fresh = new_credits(holders, sale.amount_cents)
+    if [c.agent_id for c in sale.credits] == [c.agent_id for c in fresh]:
+        for credit, new in zip(sale.credits, fresh):
+            credit.share_units, credit.credit_cents = new.share_units, new.credit_cents
+        return
+    if sale.credits:
+        sale.credits.clear()
+        db.session.flush()
+    sale.credits.extend(fresh)
 
 
 def add_missing_primary_credits() -> None:

@@ -11,12 +11,13 @@ from webapp import clock
 from webapp.audit.services import record
 from webapp.auth import access
 from webapp.auth.models import User
-from webapp.commissions.ledger import lock_agent, recompute_agent_month
+from webapp.commissions.ledger import lock_agents, recompute_agent_month
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.sales import notify
 from webapp.sales.checks import snapshot
+from webapp.sales.credits import holder_ids
 from webapp.sales.models import Sale, SaleStatus
 
 
@@ -26,11 +27,15 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
         raise NotFound()  # before the lock: another team's sale is not even locked
     # Every holder's month changes: lock them all, in id order (two split sales sharing holders
     # then queue instead of deadlocking). The primary alone for an unsplit sale.
-    holders = sorted({sale.agent_id, *(credit.agent_id for credit in sale.credits)})
-    for agent_id in holders:
-        lock_agent(agent_id)
-    # Re-read after taking the lock: another manager may have decided it a moment ago.
+    holders = holder_ids(sale)
+    lock_agents(holders)
+    # Re-read after taking the lock: another manager may have decided it a moment ago, or its
+    # agent changed its co-agents (then the new ones are locked too before anything is written).
     db.session.refresh(sale)
+    db.session.refresh(sale, ["credits"])
+    if not holder_ids(sale) <= holders:
+        holders |= holder_ids(sale)
+        lock_agents(holders)
     if sale.status != expect:
         if sale.status == SaleStatus.PENDING:
             raise ServiceError("This sale is still pending: approve or reject it instead.", status=409)
@@ -44,7 +49,7 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
         sale.reason = reason
     db.session.flush()
     record(actor, action, sale, before, snapshot(sale))
-    for agent_id in holders:
+    for agent_id in sorted(holders):
         recompute_agent_month(agent_id, sale.sold_on)
     notify.sale_decided(sale)
     return sale

@@ -22,21 +22,21 @@ from webapp.auth.models import User
 from webapp.auth.services import normalise_email
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Customer
-from webapp.commissions.ledger import estimate_new_sale, lock_agent, recompute_agent_month
+from webapp.commissions.ledger import estimate_new_sale, lock_agents, recompute_agent_month
 from webapp.commissions.periods import get_settings, is_date_closed
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.money import to_cents
 from webapp.sales.batch import BatchItem, BatchResult, create_sales
-from webapp.sales.checks import (KEY_PATTERN, MAX_QUANTITY, SaleBatch, SaleInput, check_key, checked_figures,
-                                 snapshot, validated)
-from webapp.sales.credits import primary_credit, reallocate
+from webapp.sales.checks import (KEY_PATTERN, MAX_QUANTITY, CoAgentInput, SaleBatch, SaleInput, check_key,
+                                 checked_figures, checked_holders, snapshot, validated)
+from webapp.sales.credits import holder_ids, new_credits, set_credits
 from webapp.sales.decisions import approve_sale, check_reason, reject_sale, void_sale
 from webapp.sales.models import Sale, SaleStatus
 
 __all__ = [
-    "KEY_PATTERN", "MAX_QUANTITY", "BatchItem", "BatchResult", "SaleBatch", "SaleInput", "approve_sale", "cancel_sale",
-    "check_editable", "check_reason", "create_sale", "create_sales", "estimate_sale", "find_by_key", "reject_sale",
+    "KEY_PATTERN", "MAX_QUANTITY", "BatchItem", "BatchResult", "CoAgentInput", "SaleBatch", "SaleInput", "approve_sale",
+    "cancel_sale", "check_editable", "checked_holders", "check_reason", "create_sale", "create_sales", "estimate_sale", "find_by_key", "reject_sale",
     "same_request", "update_sale", "void_sale",
 ]
 
@@ -54,7 +54,9 @@ def create_sale(actor: User, data: SaleInput, *, idempotency_key: str,
     if existing is not None:
         return existing, False
     agent = access.recording_agent(actor, agent_id)
-    lock_agent(agent.id)
+    holders = checked_holders(agent, data)
+    # Every holder's month may change: lock them all, in id order (section 8).
+    lock_agents(holder.id for holder, _ in holders)
     # Read again under the lock: a concurrent request with this key that held the lock has committed
     # its sale by now, and going on would insert a second new customer before the sale's insert fails.
     existing = find_by_key(actor, key)
@@ -75,7 +77,7 @@ def create_sale(actor: User, data: SaleInput, *, idempotency_key: str,
                 status=SaleStatus.APPROVED if approve_now else SaleStatus.PENDING,
                 entered_by_id=actor.id, idempotency_key=key, note=note,
                 decided_at=clock.now_utc() if approve_now else None,
-                credits=[primary_credit(agent, amount_cents)],
+                credits=new_credits(holders, amount_cents),
             )
             db.session.add(sale)
             db.session.flush()
@@ -86,7 +88,8 @@ def create_sale(actor: User, data: SaleInput, *, idempotency_key: str,
         return existing, False
     record(actor, "sale.create", sale, None, snapshot(sale))
     if approve_now:
-        recompute_agent_month(agent.id, sale.sold_on)
+        for holder_id in sorted(holder_ids(sale)):
+            recompute_agent_month(holder_id, sale.sold_on)
     return sale, True
 
 
@@ -126,6 +129,8 @@ def same_request(sale: Sale, agent_id: int | None, data: SaleInput) -> bool:
             data.sold_on.isoformat() if isinstance(data.sold_on, date) else None,
             (data.note or "").strip() or None):
         return False
+    if not _same_holders(sale, original, data):
+        return False
     if data.customer_id is not None:
         return original["customer_id"] == data.customer_id
     email = (data.new_customer_email or "").strip() or None
@@ -139,6 +144,17 @@ def same_request(sale: Sale, agent_id: int | None, data: SaleInput) -> bool:
             and customer.email == email)
 
 
+def _same_holders(sale: Sale, original: dict, data: SaleInput) -> bool:
+    """True when `data` names the holders and shares the sale was created with (unsplit before credits)."""
+    try:
+        requested = [(holder.id, share) for holder, share in checked_holders(sale.agent, data)]
+    except ServiceError:
+        return False
+    made = [(c["agent_id"], Decimal(c["share"])) for c in original.get("credits") or
+            [{"agent_id": original["agent_id"], "share": "100"}]]
+    return requested == made
+
+
 def check_editable(actor: User, sale: Sale) -> None:
     """Only a pending sale, by its agent or whoever entered it, outside closed periods."""
     access.check_may_edit_sale(actor, sale)
@@ -149,8 +165,11 @@ def check_editable(actor: User, sale: Sale) -> None:
 
 
 def update_sale(actor: User, sale: Sale, data: SaleInput) -> Sale:
-    """Edit a pending sale (product, customer, quantity, price, date, note)."""
-    lock_agent(sale.agent_id)
+    """Edit a pending sale (product, customer, quantity, price, date, note, co-agents and shares)."""
+    access.check_may_edit_sale(actor, sale)  # before reading the co-agents: a co-agent is told why
+    holders = checked_holders(sale.agent, data)
+    # The holders before and after the edit, in id order: the same lock order as every change.
+    lock_agents(holder_ids(sale) | {holder.id for holder, _ in holders})
     check_editable(actor, sale)
     before = snapshot(sale)
     product, customer, quantity, unit_price_cents, amount_cents, note = validated(sale.agent, data, actor)
@@ -159,7 +178,7 @@ def update_sale(actor: User, sale: Sale, data: SaleInput) -> Sale:
     sale.product_id, sale.customer_id, sale.quantity = product.id, customer.id, quantity
     sale.unit_price_cents, sale.amount_cents, sale.sold_on, sale.note = (
         unit_price_cents, amount_cents, data.sold_on, note)
-    reallocate(sale)
+    set_credits(sale, holders)
     db.session.flush()
     record(actor, "sale.update", sale, before, snapshot(sale))
     return sale
@@ -167,7 +186,7 @@ def update_sale(actor: User, sale: Sale, data: SaleInput) -> Sale:
 
 def cancel_sale(actor: User, sale: Sale) -> Sale:
     """The agent withdraws a pending sale."""
-    lock_agent(sale.agent_id)
+    lock_agents(holder_ids(sale))
     check_editable(actor, sale)
     before = snapshot(sale)
     sale.status = SaleStatus.CANCELLED
