@@ -12,7 +12,8 @@ from wtforms import HiddenField, SelectChoice, SelectField, StringField, TextAre
 from wtforms.validators import Length, ValidationError
 
 from webapp.formtools import MoneyField, PlainText, db_id_or_none, parse_iso_date
-from webapp.sales.models import SaleStatus
+from webapp.sales.checks import CoAgentInput
+from webapp.sales.models import MAX_CO_AGENTS, SaleStatus
 
 _WHOLE = re.compile(r"^[0-9]{1,7}$")
 
@@ -48,6 +49,17 @@ class SaleForm(FlaskForm):
     note = TextAreaField("Note", validators=[Length(max=2000), PlainText(multiline=True)],
                          render_kw={"rows": 2})
     idempotency_key = HiddenField()
+    # Split credit (COMMISSION_RULES.md 8): the agent's own share (blank: the rest) and up to four
+    # co-agent rows. The services check them; errors land beside `share`, `co_agent_N`, `co_share_N`.
+    share = StringField("Your share %", render_kw={"inputmode": "decimal", "placeholder": "the rest"})
+    co_agent_1 = SelectField("Co-agent 1", coerce=db_id_or_none, validate_choice=False)
+    co_share_1 = StringField("Co-agent 1 share %", render_kw={"inputmode": "decimal"})
+    co_agent_2 = SelectField("Co-agent 2", coerce=db_id_or_none, validate_choice=False)
+    co_share_2 = StringField("Co-agent 2 share %", render_kw={"inputmode": "decimal"})
+    co_agent_3 = SelectField("Co-agent 3", coerce=db_id_or_none, validate_choice=False)
+    co_share_3 = StringField("Co-agent 3 share %", render_kw={"inputmode": "decimal"})
+    co_agent_4 = SelectField("Co-agent 4", coerce=db_id_or_none, validate_choice=False)
+    co_share_4 = StringField("Co-agent 4 share %", render_kw={"inputmode": "decimal"})
 
     def set_products(self, products) -> None:
         """Offer only the products this agent may sell."""
@@ -57,6 +69,31 @@ class SaleForm(FlaskForm):
                          render_kw={"data-list-price": f"{p.list_price_cents // 100}.{p.list_price_cents % 100:02d}"})
             for p in products]
         self.products = {p.id: p for p in products}
+
+    def set_co_agents(self, choices) -> None:
+        """Offer these (id, name) agents as co-agents (every active agent but the one recording)."""
+        for agent_field, _ in self.co_agent_rows:
+            agent_field.choices = [SelectChoice("", "No co-agent")] + [SelectChoice(i, name) for i, name in choices]
+
+    @property
+    def co_agent_rows(self) -> list[tuple]:
+        """The (co-agent, share) field pairs, in order."""
+        return [(self[f"co_agent_{n}"], self[f"co_share_{n}"]) for n in range(1, MAX_CO_AGENTS + 1)]
+
+    @property
+    def co_agents_value(self) -> tuple[CoAgentInput, ...]:
+        """The co-agent rows up to the last one filled in (an empty row before it is kept, so its
+        error is shown beside it): the service checks them."""
+        rows = [(agent.data, (share.data or "").strip()) for agent, share in self.co_agent_rows]
+        while rows and rows[-1] == (None, ""):
+            rows.pop()
+        return tuple(CoAgentInput(agent_id, share or None) for agent_id, share in rows)
+
+    @property
+    def is_split(self) -> bool:
+        """True when any split field is filled in or refused (the split section opens)."""
+        return bool(self.co_agents_value or (self.share.data or "").strip() or self.share.errors
+                    or any(a.errors or s.errors for a, s in self.co_agent_rows))
 
     def validate_product_id(self, field):
         """A product must be chosen."""

@@ -20,7 +20,7 @@ from webapp.commissions.plans import target_for
 from webapp.extensions import db
 from webapp.money import to_cents
 from webapp.paging import Paged, Window, page_window, paginate
-from webapp.sales.models import Sale, SaleStatus
+from webapp.sales.models import FULL_SHARE, Sale, SaleCredit, SaleStatus
 
 PAGE_SIZE = 20
 RECENT_SIZE = 10  # rows of the dashboard's recent-sales list
@@ -54,12 +54,17 @@ class Totals:
     target_percent: int | None
 
 
+def _held(agent_id: int):
+    """The join of Sale to the agent's own credit of it: the sales the agent holds (section 8)."""
+    return SaleCredit, (SaleCredit.sale_id == Sale.id) & (SaleCredit.agent_id == agent_id)
+
+
 def _approved_volume(agent_id: int, start: date, end: date) -> int:
-    """Sum of approved sale amounts with sold_on in [start, end]."""
+    """The agent's credited amounts of approved sales with sold_on in [start, end] (a split sale
+    counts for its credit)."""
     return int(db.session.scalar(
-        select(func.coalesce(func.sum(Sale.amount_cents), 0)).where(
-            Sale.agent_id == agent_id, Sale.status == SaleStatus.APPROVED,
-            Sale.sold_on >= start, Sale.sold_on <= end)))
+        select(func.coalesce(func.sum(SaleCredit.credit_cents), 0)).select_from(Sale).join(*_held(agent_id))
+        .where(Sale.status == SaleStatus.APPROVED, Sale.sold_on >= start, Sale.sold_on <= end)))
 
 
 def _commission_of_sales(agent_id: int, start: date, end: date) -> int:
@@ -67,10 +72,12 @@ def _commission_of_sales(agent_id: int, start: date, end: date) -> int:
     return int(db.session.scalar(
         select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
         .join(Sale, CommissionEntry.sale_id == Sale.id)
-        # Sale.agent_id is redundant (an entry's agent is its sale's) but lets PostgreSQL start from
-        # the agent's sales of the span instead of every entry the agent ever earned: 31 ms -> 1 ms
-        # at 2,000 sales per agent (bench/dashboards.py).
-        .where(CommissionEntry.agent_id == agent_id, Sale.agent_id == agent_id, Sale.sold_on >= start,
+        # The join to the agent's credits is redundant (an entry's agent holds its sale) but lets
+        # PostgreSQL start from the agent's sales of the span instead of every entry the agent ever
+        # earned: 31 ms -> 1 ms at 2,000 sales per agent (bench/dashboards.py, with Sale.agent_id,
+        # which would leave out the sales the agent holds as a co-agent).
+        .join(*_held(agent_id))
+        .where(CommissionEntry.agent_id == agent_id, Sale.sold_on >= start,
                Sale.sold_on <= end, CommissionEntry.kind != EntryKind.MANUAL)))
 
 
@@ -198,11 +205,13 @@ class SalePage(Paged):
     estimates: dict[int, int]
     window: Window
     clawbacks: dict[int, int] = field(default_factory=dict)  # voided sale id -> its clawback entry id
+    shares: dict[int, int] = field(default_factory=dict)  # split sale id -> the holder's share units
 
 
 def list_sales(agent_id: int, filters: SaleFilters, page: int = 1) -> SalePage:
-    """The agent's sales matching the filters, sorted, page `page` of them."""
-    window, query = paginate(_filtered(select(Sale).where(Sale.agent_id == agent_id), filters), page, PAGE_SIZE)
+    """The sales the agent holds (their own and those they are a co-agent of) matching the filters,
+    sorted, page `page` of them."""
+    window, query = paginate(_filtered(select(Sale).join(*_held(agent_id)), filters), page, PAGE_SIZE)
     columns = SORTS.get(filters.sort, SORTS["date"])
     order = [c.asc() if filters.direction == "asc" else c.desc() for c in columns]
     sales = list(db.session.scalars(
@@ -216,42 +225,58 @@ def recent_sales(agent_id: int, limit: int = RECENT_SIZE) -> SalePage:
     # Logging a sale re-sends this list: list_sales' count(*) over every sale the agent ever made
     # (it grows with the history) and its 20-row page were paid on each sale to show ten rows.
     sales = list(db.session.scalars(
-        select(Sale).where(Sale.agent_id == agent_id)
+        select(Sale).join(*_held(agent_id))
         .options(joinedload(Sale.product).joinedload(Product.category), joinedload(Sale.customer))
         .order_by(Sale.sold_on.desc(), Sale.id.desc()).limit(limit)))
     return _sale_page(agent_id, sales, page_window(len(sales), 1, limit))
 
 
 def _sale_page(agent_id: int, sales: list[Sale], window: Window) -> SalePage:
-    """A page of sales with each one's commission (approved) or estimate (pending)."""
-    return SalePage(sales=sales, commission=sale_commissions([s.id for s in sales]),
+    """A page of the holder's sales with the holder's commission (approved) or estimate (pending)."""
+    ids = [s.id for s in sales]
+    return SalePage(sales=sales, commission=sale_commissions(ids, agent_id),
                     estimates={k: to_cents(v) for k, v in ledger.pending_estimates(
                         agent_id, [s for s in sales if s.status == SaleStatus.PENDING]).items()},
                     window=window,
-                    clawbacks=clawback_entries([s.id for s in sales if s.status == SaleStatus.VOIDED]))
+                    clawbacks=clawback_entries([s.id for s in sales if s.status == SaleStatus.VOIDED], agent_id),
+                    shares=split_shares(ids, agent_id))
 
 
-def sale_commissions(sale_ids: list[int]) -> dict[int, int]:
-    """Commission standing for each sale: its line plus its system adjustments (cents)."""
+def split_shares(sale_ids: list[int], agent_id: int) -> dict[int, int]:
+    """The agent's share (units) of each of these sales that is split (below 100%)."""
     if not sale_ids:
         return {}
+    return dict(db.session.execute(select(SaleCredit.sale_id, SaleCredit.share_units).where(
+        SaleCredit.sale_id.in_(sale_ids), SaleCredit.agent_id == agent_id,
+        SaleCredit.share_units < FULL_SHARE)).all())
+
+
+def sale_commissions(sale_ids: list[int], holder_id: int | None = None) -> dict[int, int]:
+    """Commission standing for each sale: its lines plus its system adjustments (cents); given
+    `holder_id`, that holder's only (an agent sees their own part of a split sale)."""
+    if not sale_ids:
+        return {}
+    query = select(CommissionEntry.sale_id, func.sum(CommissionEntry.amount_cents)).where(
+        CommissionEntry.sale_id.in_(sale_ids), CommissionEntry.kind != EntryKind.MANUAL)
+    if holder_id is not None:
+        query = query.where(CommissionEntry.agent_id == holder_id)
     return {sale_id: int(total) for sale_id, total in db.session.execute(
-        select(CommissionEntry.sale_id, func.sum(CommissionEntry.amount_cents))
-        .where(CommissionEntry.sale_id.in_(sale_ids), CommissionEntry.kind != EntryKind.MANUAL)
-        .group_by(CommissionEntry.sale_id)).all()}
+        query.group_by(CommissionEntry.sale_id)).all()}
 
 
-def clawback_entries(sale_ids: list[int]) -> dict[int, int]:
+def clawback_entries(sale_ids: list[int], holder_id: int | None = None) -> dict[int, int]:
     """For voided sales, the adjustment line that took back commission frozen in a closed period.
 
     A sale voided while its period was open simply loses its line, so it has none. The latest
     adjustment is the one a later void keeps up to date in the open period."""
     if not sale_ids:
         return {}
+    query = select(CommissionEntry.sale_id, func.max(CommissionEntry.id)).where(
+        CommissionEntry.sale_id.in_(sale_ids), CommissionEntry.kind == EntryKind.ADJUSTMENT)
+    if holder_id is not None:
+        query = query.where(CommissionEntry.agent_id == holder_id)
     return {sale_id: entry_id for sale_id, entry_id in db.session.execute(
-        select(CommissionEntry.sale_id, func.max(CommissionEntry.id))
-        .where(CommissionEntry.sale_id.in_(sale_ids), CommissionEntry.kind == EntryKind.ADJUSTMENT)
-        .group_by(CommissionEntry.sale_id)).all()}
+        query.group_by(CommissionEntry.sale_id)).all()}
 
 
 def sale_entries(user, sale_id: int) -> list[CommissionEntry]:
@@ -263,6 +288,12 @@ def sale_entries(user, sale_id: int) -> list[CommissionEntry]:
         .options(joinedload(CommissionEntry.period), joinedload(CommissionEntry.agent),
                  joinedload(CommissionEntry.spiff))
         .order_by(CommissionEntry.agent_id, CommissionEntry.id)))
+
+
+def sale_holders(sale: Sale) -> list[SaleCredit]:
+    """The sale's credits (primary first) with their agents, for its page."""
+    return list(db.session.scalars(select(SaleCredit).where(SaleCredit.sale_id == sale.id)
+                                   .options(joinedload(SaleCredit.agent)).order_by(SaleCredit.position)))
 
 
 def sale_history(sale_id: int) -> list[AuditEvent]:
@@ -277,7 +308,7 @@ def visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None, be
     """Sales the user may see (agents their own, managers their team's, admins all), newest first.
 
     Only ids below `before_id`: a keyset page, stable while sales are added."""
-    query = select(Sale).where(access.agent_scope(user, Sale.agent_id))
+    query = select(Sale).where(access.sale_scope(user))
     if agent_id is not None:
         query = query.where(Sale.agent_id == agent_id)
     query = _filtered(query, filters)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from wtforms import SelectChoice
 
 from webapp import clock
+from webapp.auth import access
 from webapp.auth.access import visible_sale
 from webapp.auth.decorators import agent_required, signed_in_required
 from webapp.catalog import services as catalog
@@ -18,7 +19,7 @@ from webapp.commissions import ledger
 from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
-from webapp.money import MoneyError, parse_money, to_cents
+from webapp.money import MoneyError, parse_money, to_cents, units_to_rate
 from webapp.sales import bp, portal
 from webapp.sales import services as sales
 from webapp.sales.forms import SaleFilterForm, SaleForm, new_form_key, verify_form_key
@@ -33,6 +34,7 @@ def _sale_form(data=None, **kwargs) -> SaleForm:
     """A sale form for the signed-in agent, with its products and a fresh signed key."""
     form = SaleForm(formdata=data, **kwargs)
     form.set_products(catalog.sellable_products(current_user.id))
+    form.set_co_agents(access.co_agent_choices(exclude_id=current_user.id))
     if not form.idempotency_key.data:
         form.idempotency_key.data = new_form_key()
     if data is None and not form.sold_on.data:
@@ -86,7 +88,7 @@ def _sale_input(form: SaleForm) -> sales.SaleInput:
     return sales.SaleInput(
         product_id=form.product_id.data, quantity=form.quantity_value, unit_price=unit_price,
         sold_on=parse_iso_date(form.sold_on.data), customer_id=customer_id, new_customer_name=new_name,
-        note=form.note.data)
+        note=form.note.data, co_agents=form.co_agents_value, share=form.share.data)
 
 
 @bp.route("/sales", methods=["POST"])
@@ -139,11 +141,19 @@ def estimate():
             amount_cents = int(quantity) * to_cents(unit_price)
     except (ServiceError, MoneyError) as exc:
         message = exc.message if isinstance(exc, ServiceError) else str(exc)
-    figure = None
-    if amount_cents is not None and sold_on <= clock.today():
-        figure = to_cents(ledger.estimate_new_sale(current_user.id, product, amount_cents, sold_on))
+    split = SaleForm(formdata=args)
+    holders = check(lambda: sales.checked_holders(current_user, sales.SaleInput(
+        None, None, None, None, co_agents=split.co_agents_value, share=split.share.data)), unplaced=None)
+    figure, per_holder = None, []
+    if amount_cents is not None and sold_on <= clock.today() and holders.ok:
+        if len(holders.value) > 1:
+            per_holder = sales.holder_estimates(holders.value, product, amount_cents, int(quantity), sold_on)
+        else:
+            figure = to_cents(ledger.estimate_new_sale(current_user.id, product, amount_cents, sold_on))
     return render_template("sales/partials/_estimate.html", figure=figure, amount_cents=amount_cents,
-                           message=message, no_plan=figure is not None and ledger.PlanResolver(
+                           message=message, holders=per_holder,
+                           split_error=None if holders.ok else holders.error.message,
+                           no_plan=figure is not None and ledger.PlanResolver(
                                current_user.id).version_on(sold_on) is None)
 
 
@@ -218,6 +228,10 @@ def edit(sale_id: int):
         form.unit_price.data = f"{Decimal(sale.unit_price_cents) / 100:.2f}"
         form.sold_on.data, form.note.data = sale.sold_on.isoformat(), sale.note
         form.customer.data, form.customer_id.data = sale.customer.name, str(sale.customer_id)
+        if len(sale.credits) > 1:
+            form.share.data = f"{units_to_rate(sale.credits[0].share_units):f}"
+            for credit, (agent_field, share_field) in zip(sale.credits[1:], form.co_agent_rows):
+                agent_field.data, share_field.data = credit.agent_id, f"{units_to_rate(credit.share_units):f}"
         return render_template("sales/edit.html", form=form, sale=sale)
     form = _sale_form(request.form)
     if submit(form, lambda: sales.update_sale(current_user, sale, _sale_input(form))).ok:

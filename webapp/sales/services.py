@@ -8,6 +8,7 @@ share in `checks`. This module is the sales services' one entry point, so it re-
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -22,11 +23,12 @@ from webapp.auth.models import User
 from webapp.auth.services import normalise_email
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Customer
-from webapp.commissions.ledger import estimate_new_sale, lock_agents, recompute_agent_month
+from webapp.commissions.ledger import (estimate_new_sale, estimate_new_sale_result, lock_agents,
+                                       recompute_agent_month)
 from webapp.commissions.periods import get_settings, is_date_closed
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.money import to_cents
+from webapp.money import rate_to_units, to_cents
 from webapp.sales.batch import BatchItem, BatchResult, create_sales
 from webapp.sales.checks import (KEY_PATTERN, MAX_QUANTITY, CoAgentInput, SaleBatch, SaleInput, check_key,
                                  checked_figures, checked_holders, snapshot, validated)
@@ -35,9 +37,10 @@ from webapp.sales.decisions import approve_sale, check_reason, reject_sale, void
 from webapp.sales.models import Sale, SaleStatus
 
 __all__ = [
-    "KEY_PATTERN", "MAX_QUANTITY", "BatchItem", "BatchResult", "CoAgentInput", "SaleBatch", "SaleInput", "approve_sale",
-    "cancel_sale", "check_editable", "checked_holders", "check_reason", "create_sale", "create_sales", "estimate_sale", "find_by_key", "reject_sale",
-    "same_request", "update_sale", "void_sale",
+    "KEY_PATTERN", "MAX_QUANTITY", "BatchItem", "BatchResult", "CoAgentInput", "HolderEstimate", "SaleBatch",
+    "SaleInput", "approve_sale", "cancel_sale", "check_editable", "check_reason", "checked_holders", "create_sale",
+    "create_sales", "estimate_sale", "find_by_key", "holder_estimates", "reject_sale", "same_request", "update_sale",
+    "void_sale",
 ]
 
 
@@ -100,6 +103,37 @@ def estimate_sale(actor: User, data: SaleInput, agent_id: int | None = None) -> 
     agent = access.recording_agent(actor, agent_id)
     product, _, _, amount_cents = checked_figures(agent, data)
     return amount_cents, estimate_new_sale(agent.id, product, amount_cents, data.sold_on)
+
+
+@dataclass(frozen=True)
+class HolderEstimate:
+    """What a sale being typed would credit and earn one of its holders (cents)."""
+
+    agent: User
+    share: Decimal
+    credit_cents: int
+    commission_cents: int
+    no_plan: bool
+
+    @property
+    def share_units(self) -> int:
+        """The share in stored units (ten-thousandths of a percent), for the `rate` filter."""
+        return rate_to_units(self.share)
+
+
+def holder_estimates(holders: list[tuple[User, Decimal]], product, amount_cents: int, quantity: int,
+                     sold_on: date) -> list[HolderEstimate]:
+    """Each holder's estimate of a sale being typed (section 4 per holder: the holder's credit in
+    the holder's own month, under the holder's own plan); holders as checked_holders returns them."""
+    shares = tuple(share for _, share in holders) if len(holders) > 1 else ()
+    out = []
+    for index, (holder, share) in enumerate(holders):
+        result = estimate_new_sale_result(holder.id, product, amount_cents, sold_on, quantity=quantity,
+                                          shares=shares, holder=index,
+                                          team=str(holder.manager_id) if holder.manager_id else None)
+        out.append(HolderEstimate(holder, share, to_cents(result.line.credited), to_cents(result.commission),
+                                  result.no_plan))
+    return out
 
 
 def _as_created(sale: Sale) -> dict:
