@@ -297,3 +297,52 @@ def test_ids_beyond_the_database_are_404_not_500(app, factory, today, role):
     if (response := agent.get("/sales?product_id=99999999999999999999")).status_code >= 500:
         failures.append(f"GET /sales?product_id=...: {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+def test_a_co_agent_reads_a_split_sale_and_nothing_more(app, factory, today, outbox):
+    """Team B's agent splits a pending sale with team A's agent (COMMISSION_RULES.md 8): the co-agent
+    and their manager read it (page and API) but may not edit, cancel or decide it; another agent
+    of team A still gets 404, and nothing refused writes anything."""
+    from decimal import Decimal
+
+    from tests.conftest import browser_as
+    from tests.security._world import TODAY
+    from webapp.auth.tokens import create_token
+    from webapp.sales import services as sales
+
+    world = World(app, factory, today)
+    sale, _ = sales.create_sale(world.agent_b, sales.SaleInput(
+        product_id=world.product.id, quantity=1, unit_price=Decimal("300.00"), sold_on=TODAY,
+        customer_id=world.customer.id, co_agents=(sales.CoAgentInput(world.agent_a.id, "25"),)),
+        idempotency_key="matrix-split-0001")
+    stranger = factory.user("agent", manager=world.manager_a)
+    browsers = {"co_agent": world.browsers["agent"], "co_manager": world.browsers["manager"],
+                "stranger": browser_as(app, stranger)}
+    bearer = {"co_agent": world.bearer["agent"], "co_manager": world.bearer["manager"],
+              "stranger": {"Authorization": f"Bearer {create_token(stranger, name='m', scope='write')[1]}"}}
+    with app.test_request_context():
+        urls = {name: app.url_for(endpoint, sale_id=sale.id) for name, endpoint in (
+            ("detail", "sales.detail"), ("edit", "sales.edit"), ("cancel", "sales.cancel"),
+            ("approve", "review.approve"), ("api", "api.get_sale"), ("api_approve", "api.approve_sale"))}
+    before = row_counts()
+
+    def status(who: str, what: str, method: str = "GET") -> int:
+        """The status `who` gets for `what`."""
+        client = browsers[who].client
+        if what.startswith("api"):
+            return client.open(urls[what], method=method, headers=bearer[who]).status_code
+        if method == "GET":
+            return client.get(urls[what]).status_code
+        return client.post(urls[what], data={**FORM, "csrf_token": browsers[who].token("/login")}).status_code
+
+    assert status("co_agent", "detail") == 200 and status("co_agent", "api") == 200
+    assert status("co_agent", "edit") == 403 and status("co_agent", "cancel", "POST") == 403
+    assert status("co_manager", "detail") == 200 and status("co_manager", "api") == 200
+    assert status("co_manager", "approve", "POST") == 404 and status("co_manager", "api_approve", "POST") == 404
+    assert [status("stranger", what) for what in ("detail", "edit", "api")] == [404, 404, 404]
+    assert status("stranger", "cancel", "POST") == 404
+    assert row_counts() == before
+    listed = world.browsers["agent"].client.get("/api/v1/sales", headers=bearer["co_agent"]).get_json()
+    assert sale.id in [item["id"] for item in listed["items"]]
+    assert sale.id not in [item["id"] for item in browsers["stranger"].client.get(
+        "/api/v1/sales", headers=bearer["stranger"]).get_json()["items"]]
