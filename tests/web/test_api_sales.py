@@ -462,3 +462,60 @@ def test_deciding_another_agents_or_an_unknown_sale_is_404(api, team, sales):
                     404)
     assert error_of(api.post(f"{API}/sales/999999/approve", headers=maria), 404)
     assert db.session.scalar(select(Sale.status).where(Sale.id == sales["carol"].id)) == "approved"
+
+
+# --- Split sales (COMMISSION_RULES.md section 8) -------------------------------------------------
+
+
+def test_an_agent_records_a_split_sale_and_every_holder_reads_their_part(api, team):
+    alice, bob, carol = team["alice"], team["bob"], team["carol"]
+    response = api.post(f"{API}/sales", headers=headers_for(alice),
+                        json=body(team, unit_price="100.01", quantity=1,
+                                  co_agents=[{"agent_id": bob.id, "share": "40"}]))
+    assert response.status_code == 201, response.json
+    sale = response.json
+    # 100.01: Bob 40.00 (40.004 rounded down), Alice the rest; shares as four-place strings.
+    assert sale["credits"] == [{"agent_id": alice.id, "share": "60.0000", "credit": "60.01"},
+                               {"agent_id": bob.id, "share": "40.0000", "credit": "40.00"}]
+    assert sale["estimate"] == "1.80"  # Alice's own part: 3% of 60.01 = 1.8003
+    as_bob = api.get(f"{API}/sales/{sale['id']}", headers=headers_for(bob))
+    assert as_bob.status_code == 200 and as_bob.json["estimate"] == "1.20"  # 3% of 40.00
+    assert sale["id"] in ids_of(api.get(f"{API}/sales", headers=headers_for(bob)))
+    assert api.get(f"{API}/sales/{sale['id']}", headers=headers_for(carol)).status_code == 404
+    approved = api.post(f"{API}/sales/{sale['id']}/approve", headers=headers_for(team["maria"]))
+    assert approved.status_code == 200 and approved.json["commission"] == "3.00"  # the manager: both holders
+    assert api.get(f"{API}/sales/{sale['id']}", headers=headers_for(bob)).json["commission"] == "1.20"
+
+
+@pytest.mark.parametrize("split, field, words", [
+    ({"co_agents": [{"agent_id": "BOB", "share": "40"}], "share": "50"}, "share", "add up to 90%"),
+    ({"co_agents": [{"agent_id": "BOB", "share": "100"}]}, "share", "above 0"),
+    ({"co_agents": [{"agent_id": "BOB", "share": "12.34567"}]}, "co_agents.0.share", "four decimals"),
+    ({"co_agents": [{"agent_id": "BOB", "share": "0"}]}, "co_agents.0.share", "above 0%"),
+    ({"co_agents": [{"agent_id": "BOB", "share": "10"}, {"agent_id": "ALICE", "share": "10"}]},
+     "co_agents.1.agent_id", "own agent"),
+    ({"co_agents": [{"agent_id": "BOB", "share": "10"}, {"agent_id": "BOB", "share": "10"}]},
+     "co_agents.1.agent_id", "already co-agent 1"),
+    ({"co_agents": [{"agent_id": "MARIA", "share": "10"}]}, "co_agents.0.agent_id", "active agent"),
+])
+def test_bad_co_agents_or_shares_are_a_422_naming_the_field_and_write_nothing(api, team, split, field, words):
+    names = {"BOB": team["bob"].id, "ALICE": team["alice"].id, "MARIA": team["maria"].id}
+    for co in split["co_agents"]:
+        co["agent_id"] = names[co["agent_id"]]
+    before = written()
+    error = error_of(api.post(f"{API}/sales", headers=headers_for(team["alice"]), json=body(team, **split)), 422)
+    assert words in error["fields"][field], error
+    assert written() == before
+
+
+def test_five_co_agents_or_a_float_share_are_refused_by_the_schema(api, team):
+    before = written()
+    five = [{"agent_id": team["bob"].id, "share": "1"}] * 5
+    error = error_of(api.post(f"{API}/sales", headers=headers_for(team["alice"]), json=body(team, co_agents=five)),
+                     422)
+    assert "co_agents" in error["fields"]
+    floats = [{"agent_id": team["bob"].id, "share": 40.5}]
+    error = error_of(api.post(f"{API}/sales", headers=headers_for(team["alice"]), json=body(team, co_agents=floats)),
+                     422)
+    assert "co_agents.0.share" in error["fields"]
+    assert written() == before

@@ -6,20 +6,34 @@ sales services'; this module only translates JSON to their inputs and their resu
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
                                 unit_price)
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
-from webapp.api.schemas import ReasonIn, SaleIn, SaleOut, SalePage, SaleQuery
+from webapp.api.schemas import CreditOut, ReasonIn, SaleIn, SaleOut, SalePage, SaleQuery
 from webapp.auth import access
 from webapp.auth.models import Role
+from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.sales import portal
 from webapp.sales import services as sales
+from webapp.money import units_to_rate
 from webapp.sales.models import Sale
 
 MANAGERS = (Role.MANAGER, Role.ADMIN)
+
+
+def _holder(user) -> int | None:
+    """Whose part of a sale's commission the user reads: an agent their own, managers every holder's."""
+    return user.id if access.is_agent(user) else None
+
+
+def _credits(sale: Sale) -> list[CreditOut]:
+    """The sale's credits with exact decimal strings (share to four places)."""
+    return [CreditOut(agent_id=c.agent_id, share=f"{units_to_rate(c.share_units):.4f}", credit=money(c.credit_cents))
+            for c in sale.credits]
 
 
 def _sale_out(sale: Sale, commission: dict[int, int], estimates: dict[int, int]) -> SaleOut:
@@ -30,13 +44,28 @@ def _sale_out(sale: Sale, commission: dict[int, int], estimates: dict[int, int])
         quantity=sale.quantity, unit_price=money(sale.unit_price_cents), amount=money(sale.amount_cents),
         sold_on=sale.sold_on, status=sale.status, reason=sale.reason, note=sale.note,
         decided_by_id=sale.decided_by_id, decided_at=sale.decided_at,
-        commission=money(commission.get(sale.id)), estimate=money(estimates.get(sale.id)))
+        commission=money(commission.get(sale.id)), estimate=money(estimates.get(sale.id)),
+        credits=_credits(sale))
 
 
-def _one(sale: Sale) -> SaleOut:
+def _one(user, sale: Sale) -> SaleOut:
     """One sale for the API, read fresh (its commission changes with the ledger)."""
     db.session.flush()
-    return _sale_out(sale, portal.sale_commissions([sale.id]), portal.sale_estimates([sale]))
+    db.session.refresh(sale, ["credits"])
+    holder = _holder(user)
+    return _sale_out(sale, portal.sale_commissions([sale.id], holder), portal.sale_estimates([sale], holder))
+
+
+# The services name a split's fields as the sale form does; the API names them by their place in the body.
+_SPLIT_FIELD = re.compile(r"^co_(agent|share)_([1-9])$")
+
+
+def _body_field(field: str | None) -> str | None:
+    """co_agent_2 -> co_agents.1.agent_id, co_share_2 -> co_agents.1.share; others unchanged."""
+    match = _SPLIT_FIELD.match(field or "")
+    if match is None:
+        return field
+    return f"co_agents.{int(match[2]) - 1}.{'agent_id' if match[1] == 'agent' else 'share'}"
 
 
 def _idempotency_key() -> str:
@@ -63,16 +92,22 @@ def create_sale(user, body: SaleIn):
         product_id=body.product_id, quantity=body.quantity,
         unit_price=unit_price(body.unit_price, body.product_id), sold_on=body.sold_on,
         customer_id=body.customer_id, new_customer_name=body.customer_name,
-        new_customer_email=body.customer_email, note=body.note)
-    sale, created = sales.create_sale(user, data, idempotency_key=key, agent_id=body.agent_id)
+        new_customer_email=body.customer_email, note=body.note, share=body.share,
+        co_agents=tuple(sales.CoAgentInput(co.agent_id, co.share) for co in body.co_agents))
+    try:
+        sale, created = sales.create_sale(user, data, idempotency_key=key, agent_id=body.agent_id)
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        raise ServiceError(exc.message, _body_field(exc.field), exc.status) from exc
     if not created:
         agent_id = user.id if access.is_agent(user) and body.agent_id is None else body.agent_id
         if not sales.same_request(sale, agent_id, data):
             message = "This key was used for a different sale; use a new key for a new sale."
             raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}",
                            {IDEMPOTENCY_HEADER: message})
-        return _one(sale), 200
-    return _one(sale), 201
+        return _one(user, sale), 200
+    return _one(user, sale), 201
 
 
 @operation("GET", "/sales", summary="Sales (agents: their own; managers: their team's; admins: all)",
@@ -88,7 +123,9 @@ def list_sales(user, query: SaleQuery):
     found = portal.visible_sales(user, filters, agent_id=query.agent_id,
                                  before_id=decode_cursor(query.cursor), limit=query.limit + 1)
     page = found[: query.limit]
-    commission, estimates = portal.sale_commissions([s.id for s in page]), portal.sale_estimates(page)
+    holder = _holder(user)
+    commission = portal.sale_commissions([s.id for s in page], holder)
+    estimates = portal.sale_estimates(page, holder)
     return SalePage(items=[_sale_out(s, commission, estimates) for s in page],
                     next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None)
 
@@ -96,25 +133,25 @@ def list_sales(user, query: SaleQuery):
 @operation("GET", "/sales/{sale_id}", summary="One sale", tag="Sales", responses={200: SaleOut})
 def get_sale(user, sale_id: int):
     """A sale the user may see (another agent's or another team's sale: 404)."""
-    return _one(access.visible_sale(user, sale_id))
+    return _one(user, access.visible_sale(user, sale_id))
 
 
 @operation("POST", "/sales/{sale_id}/approve", summary="Approve a pending sale", tag="Sales",
            responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
 def approve_sale(user, sale_id: int):
     """Approve a pending sale of the team (never one you entered yourself: 403; decided: 409)."""
-    return _one(sales.approve_sale(user, access.visible_sale(user, sale_id)))
+    return _one(user, sales.approve_sale(user, access.visible_sale(user, sale_id)))
 
 
 @operation("POST", "/sales/{sale_id}/reject", summary="Reject a pending sale, with a reason", tag="Sales",
            body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
 def reject_sale(user, sale_id: int, body: ReasonIn):
     """Reject a pending sale of the team (decided already: 409)."""
-    return _one(sales.reject_sale(user, access.visible_sale(user, sale_id), body.reason))
+    return _one(user, sales.reject_sale(user, access.visible_sale(user, sale_id), body.reason))
 
 
 @operation("POST", "/sales/{sale_id}/void", summary="Void an approved sale, with a reason", tag="Sales",
            body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
 def void_sale(user, sale_id: int, body: ReasonIn):
     """Void an approved sale of the team (a stated one gets a clawback; not approved: 409)."""
-    return _one(sales.void_sale(user, access.visible_sale(user, sale_id), body.reason))
+    return _one(user, sales.void_sale(user, access.visible_sale(user, sale_id), body.reason))

@@ -95,6 +95,27 @@ def _plain_iso_date(value: object) -> object:
 QueryDate = Annotated[date, BeforeValidator(_plain_iso_date), Field(description="YYYY-MM-DD")]
 
 
+Share = Annotated[str, StringConstraints(max_length=16),
+                  Field(description="A percent as an exact decimal string: above 0, at most four decimals, "
+                                    "e.g. \"40\" or \"33.3333\"", examples=["40"])]
+
+
+class CoAgentIn(Strict):
+    """A co-agent of a split sale and their share (COMMISSION_RULES.md section 8)."""
+
+    agent_id: Id = Field(description="An active agent, not the sale's own agent")
+    share: Share
+
+
+class CreditOut(BaseModel):
+    """One holder's credit of a sale: the primary (the sale's agent) first, then the co-agents."""
+
+    agent_id: int
+    share: str = Field(description="The holder's share in percent, four places", examples=["60.0000"])
+    credit: MoneyOut = Field(description="The holder's credited amount: co-agents rounded down to the "
+                                         "cent, the primary the rest")
+
+
 class SaleIn(Strict):
     """A sale to record: a product, a customer (an existing one by id, or a new one by name),
     quantity, unit price (the list price if omitted) and the date it was sold."""
@@ -110,6 +131,10 @@ class SaleIn(Strict):
     sold_on: DateIn
     note: Note | None = None
     agent_id: Id | None = Field(None, description="Managers and admins: the team agent the sale is for")
+    co_agents: list[CoAgentIn] = Field(default_factory=list, max_length=4,
+                                       description="Split the sale with up to four co-agents")
+    share: Share | None = Field(None, description="The sale's agent's own share; omitted: 100 minus the "
+                                                  "co-agents' shares. All shares sum to exactly 100.")
 
 
 class SaleOut(BaseModel):
@@ -134,6 +159,9 @@ class SaleOut(BaseModel):
     commission: MoneyOut | None = Field(description="Commission now standing for the sale (its line and "
                                                     "system adjustments); null when it has none")
     estimate: MoneyOut | None = Field(description="Pending sales: what approving it now would earn")
+    credits: list[CreditOut] = Field(description="Who holds the sale and what each is credited (one "
+                                                 "credit of 100% when it is not split). An agent's commission "
+                                                 "and estimate are their own part.")
 
 
 class SalePage(Page[SaleOut]):

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import clock
 from webapp.audit.models import AuditEvent
@@ -305,7 +305,8 @@ def sale_history(sale_id: int) -> list[AuditEvent]:
 
 def visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None, before_id: int | None = None,
                   limit: int = 50) -> list[Sale]:
-    """Sales the user may see (agents their own, managers their team's, admins all), newest first.
+    """Sales the user may see (agents those they hold, managers their team's and those their team
+    holds a credit of, admins all), newest first.
 
     Only ids below `before_id`: a keyset page, stable while sales are added."""
     query = select(Sale).where(access.sale_scope(user))
@@ -315,16 +316,17 @@ def visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None, be
     if before_id is not None:
         query = query.where(Sale.id < before_id)
     return list(db.session.scalars(
-        query.options(joinedload(Sale.product), joinedload(Sale.customer))
+        query.options(joinedload(Sale.product), joinedload(Sale.customer), selectinload(Sale.credits))
         .order_by(Sale.id.desc()).limit(limit)))
 
 
-def sale_estimates(sales: list[Sale]) -> dict[int, int]:
-    """Estimates (cents) of the pending sales among `sales`, whatever their agents."""
+def sale_estimates(sales: list[Sale], holder_id: int | None = None) -> dict[int, int]:
+    """Estimates (cents) of the pending sales among `sales`: each primary's, whatever their agents,
+    or given `holder_id`, that holder's own (an agent's part of a split sale)."""
     by_agent: dict[int, list[Sale]] = {}
     for sale in sales:
         if sale.status == SaleStatus.PENDING:
-            by_agent.setdefault(sale.agent_id, []).append(sale)
+            by_agent.setdefault(sale.agent_id if holder_id is None else holder_id, []).append(sale)
     return {sale_id: to_cents(value) for agent_id, pending in by_agent.items()
             for sale_id, value in ledger.pending_estimates(agent_id, pending).items()}
 
