@@ -646,3 +646,54 @@ def test_a_key_clash_with_a_concurrent_import_is_a_clear_409(manager, monkeypatc
     assert response.status_code == 409
     assert "Another import with some of these keys ran at the same moment" in main_text(response.get_data(as_text=True))
     assert _counts() == before
+
+
+# --- split sales (the optional co_agents column) --------------------------------------------------
+
+SPLIT_HEADER = HEADER + ",co_agents"
+
+
+def test_the_co_agents_column_imports_split_sales(manager, world):
+    content = _csv("s-0001,ann@example.com,WID-1,Acme Corp,1,100.01,2026-11-03,,bob@example.com:40",
+                   "s-0002,amy@example.com,WID-1,Acme Corp,1,100.00,2026-11-04,,ANN@example.com:25; bob@example.com:25",
+                   "s-0003,ann@example.com,WID-1,Acme Corp,1,50.00,2026-11-05,,", header=SPLIT_HEADER)
+    url = _preview_url(_upload(manager, content))
+    preview = manager.get(url)
+    assert preview.status_code == 200 and "Split: bob@example.com:40" in html_of_text(preview)
+    assert _confirm(manager, url).status_code == 302
+    db.session.expire_all()
+    by_key = {s.idempotency_key: s for s in db.session.scalars(select(Sale))}
+    # Bob is on another team: a co-agent may be any active agent. 40% of 100.01 rounds down.
+    assert [(c.agent_id, c.credit_cents) for c in by_key["csv-s-0001"].credits] == [
+        (world["ann"].id, 6001), (world["bob"].id, 4000)]
+    assert [(c.agent_id, c.credit_cents) for c in by_key["csv-s-0002"].credits] == [
+        (world["amy"].id, 5000), (world["ann"].id, 2500), (world["bob"].id, 2500)]
+    assert [(c.agent_id, c.credit_cents) for c in by_key["csv-s-0003"].credits] == [(world["ann"].id, 5000)]
+
+
+def test_bad_co_agents_are_refused_per_row_with_the_line_and_nothing_is_imported(manager, world):
+    content = _csv("b-0001,ann@example.com,WID-1,Acme Corp,1,100.00,2026-11-03,,bob@example.com:40",
+                   "b-0002,ann@example.com,WID-1,Acme Corp,1,100.00,2026-11-03,,bob@example.com:60;amy@example.com:50",
+                   "b-0003,ann@example.com,WID-1,Acme Corp,1,100.00,2026-11-03,,gone@example.com:10",
+                   "b-0004,ann@example.com,WID-1,Acme Corp,1,100.00,2026-11-03,,ann@example.com:10",
+                   "b-0005,ann@example.com,WID-1,Acme Corp,1,100.00,2026-11-03,,bob@example.com",
+                   "b-0006,ann@example.com,WID-1,Acme Corp,1,100.00,2026-11-03,,bob@example.com:12.34567",
+                   header=SPLIT_HEADER)
+    before = _counts()
+    url = _preview_url(_upload(manager, content))
+    errors = _errors(manager.get(url).get_data(as_text=True))
+    assert [(line, column) for line, column, _ in errors] == [(3, "co_agents"), (4, "co_agents"), (5, "co_agents"),
+                                                               (6, "co_agents"), (7, "co_agents")]
+    messages = [message for _, _, message in errors]
+    assert "add up to 110%" in messages[0]
+    assert "No active agent has the email gone@example.com." in messages[1]
+    assert "the sale's own agent" in messages[2]
+    assert messages[3] == imports.CO_AGENTS_FORMAT
+    assert "four decimals" in messages[4]
+    assert _confirm(manager, url).status_code != 302
+    assert _counts() == before
+
+
+def html_of_text(response) -> str:
+    """The response's text with whitespace collapsed."""
+    return " ".join(response.get_data(as_text=True).split())

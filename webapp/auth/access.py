@@ -14,7 +14,7 @@ nothing else compares roles.
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import Role, User
@@ -186,6 +186,12 @@ def co_agents(agent_ids: list[int]) -> list[User]:
     ids = [i for i in agent_ids if 1 <= i <= 2**31 - 1]
     return list(db.session.scalars(select(User).where(
         User.id.in_(ids), User.role == Role.AGENT, User.active.is_(True)))) if ids else []
+
+
+def active_agents_by_email(emails: list[str]) -> list[User]:
+    """The active agents with these (lower-case) emails: the co-agents a CSV file names."""
+    return list(db.session.scalars(select(User).where(
+        func.lower(User.email).in_(emails), User.role == Role.AGENT, User.active.is_(True))))
 
 
 def co_agent_choices(exclude_id: int | None = None) -> list[tuple[int, str]]:

@@ -13,6 +13,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 # The first eight columns are exactly the import's header, so an export can be imported again.
 IMPORT_COLUMNS = ("key", "agent_email", "sku", "customer", "quantity", "unit_price", "date", "note")
+# Optional import column: a split sale's co-agents as "email:share" pairs separated by ";", e.g.
+# "ben@example.com:40;cy@example.com:10" (the agent of agent_email keeps the rest of 100%).
+OPTIONAL_COLUMNS = ("co_agents",)
 SALES_COLUMNS = IMPORT_COLUMNS + (
     "sale_id", "agent_name", "product_name", "amount", "status", "commission", "entered_by",
     "decided_by", "decided_at", "reason")

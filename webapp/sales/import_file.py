@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 
 from webapp.errors import ServiceError
-from webapp.sales.csv_format import FORMULA_PREFIXES, IMPORT_COLUMNS, SALES_COLUMNS
+from webapp.sales.csv_format import FORMULA_PREFIXES, IMPORT_COLUMNS, OPTIONAL_COLUMNS, SALES_COLUMNS
 
 MAX_ROWS = 5000
 # Columns of our own sales export beyond the import's; a re-imported export may carry them.
@@ -77,13 +77,14 @@ def parse_file(data: bytes) -> tuple[list[ImportRow], list[str]]:
 
 
 def _check_header(columns: list[str]) -> None:
-    """The header must name every import column once; our export's extra columns are allowed."""
+    """The header must name every import column once; the optional columns (co_agents) and our
+    export's extra columns are allowed."""
     expected = ", ".join(IMPORT_COLUMNS)
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
     if duplicates:
         raise ImportFileError(f"The header repeats {', '.join(duplicates)}. Expected: {expected}.")
     missing = [c for c in IMPORT_COLUMNS if c not in columns]
-    unknown = [c for c in columns if c not in IMPORT_COLUMNS and c not in IGNORED_COLUMNS]
+    unknown = [c for c in columns if c not in IMPORT_COLUMNS + OPTIONAL_COLUMNS and c not in IGNORED_COLUMNS]
     if missing or unknown:
         problems = []
         if missing:

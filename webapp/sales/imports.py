@@ -56,8 +56,11 @@ _WHOLE = re.compile(r"^[0-9]{1,7}$")
 _COLUMN_OF = {
     "idempotency_key": "key", "agent_id": "agent_email", "product_id": "sku", "customer_id": "customer",
     "customer_name": "customer", "customer_email": "customer", "quantity": "quantity",
-    "unit_price": "unit_price", "sold_on": "date", "note": "note",
+    "unit_price": "unit_price", "sold_on": "date", "note": "note", "share": "co_agents", "co_agents": "co_agents",
+    **{f"co_{kind}_{n}": "co_agents" for kind in ("agent", "share") for n in range(1, 5)},
 }
+_CO_AGENT = re.compile(r"^([^:;\s]+@[^:;\s]+):\s*([^:;]*)$")
+CO_AGENTS_FORMAT = "Write co-agents as email:share pairs separated by semicolons, e.g. ben@example.com:40."
 _CSV_MESSAGES = {
     "agent_id": "No active agent of your team has this email.",
     "product_id": "This agent cannot sell this product (it is archived or restricted to other agents).",
@@ -89,6 +92,7 @@ class RowOutcome:
     created: bool
     status: str
     sale_id: int | None = None
+    split: str = ""  # the co-agents as written, when the sale is split
 
 
 @dataclass
@@ -243,6 +247,12 @@ class _Lookups:
                 select(Product).where(func.lower(Product.sku).in_(chunk))))
         # The objects are kept (not only ids): the session's identity map holds them weakly, and
         # the service finds each customer there again instead of querying.
+        # Co-agents may be any active agent (a split sale often crosses teams), by email.
+        co_emails = sorted({pair.split(":", 1)[0].strip().lower() for r in rows
+                            for pair in r.cells.get("co_agents", "").split(";") if ":" in pair} - {""})
+        self.co_agents: dict[str, User] = {}
+        for chunk in _chunks(co_emails):
+            self.co_agents.update((u.email.lower(), u) for u in access.active_agents_by_email(chunk))
         self.customers: dict[str, list[Customer]] = {}
         for chunk in _chunks(names):
             for customer in db.session.scalars(
@@ -277,13 +287,14 @@ def _parse_row(row: ImportRow, width: int, lookups: _Lookups, seen_keys: dict[st
     sold_on = parse_iso_date(cells["date"])
     if sold_on is None:
         bad("date", "Enter the date as YYYY-MM-DD.")
+    co_agents = _co_agents(cells.get("co_agents", ""), lookups, bad)
     if found:
         errors.extend(found)
         return None
     data = sales.SaleInput(product_id=product.id, quantity=quantity, unit_price=unit_price, sold_on=sold_on,
                            customer_id=existing[0].id if existing else None,
                            new_customer_name=None if existing else cells["customer"],
-                           note=cells["note"] or None)
+                           note=cells["note"] or None, co_agents=co_agents)
     return sales.BatchItem(data=data, idempotency_key=KEY_PREFIX + key, agent_id=agent.id), agent, product
 
 
@@ -323,6 +334,25 @@ def _existing_customers(name: str, lookups: _Lookups, bad: Callable[[str, str], 
     return existing
 
 
+def _co_agents(text: str, lookups: _Lookups, bad: Callable[[str, str], None]) -> tuple:
+    """The co_agents cell ("email:share;email:share", or empty) as the service's co-agent inputs.
+
+    The service checks the shares and the agents themselves (not the sale's agent, not twice)."""
+    pairs = [pair.strip() for pair in text.split(";") if pair.strip()]
+    out = []
+    for pair in pairs:
+        match = _CO_AGENT.match(pair)
+        if match is None:
+            bad("co_agents", CO_AGENTS_FORMAT)
+            return ()
+        agent = lookups.co_agents.get(match[1].lower())
+        if agent is None:
+            bad("co_agents", f"No active agent has the email {match[1]}.")
+            return ()
+        out.append(sales.CoAgentInput(agent.id, match[2].strip() or None))
+    return tuple(out)
+
+
 def _quantity(text: str, bad: Callable[[str, str], None]) -> int | None:
     """A whole number from 1 to the service's maximum."""
     if not _WHOLE.match(text) or not 1 <= int(text) <= sales.MAX_QUANTITY:
@@ -360,7 +390,8 @@ def run_import(actor: User, data: bytes) -> ImportResult:
             line=row.line, key=item.idempotency_key[len(KEY_PREFIX):], agent_name=agent.name, sku=product.sku,
             customer=row.cells["customer"], new_customer=outcome.created and item.data.customer_id is None,
             quantity=sale.quantity, amount_cents=sale.amount_cents, sold_on=sale.sold_on,
-            created=outcome.created, status=sale.status, sale_id=None if outcome.created else sale.id))
+            created=outcome.created, status=sale.status, sale_id=None if outcome.created else sale.id,
+            split=row.cells.get("co_agents", "")))
     # Errors in file order: the service's come after the parser's otherwise.
     result.errors.sort(key=lambda e: e.line)
     return result
