@@ -1,0 +1,114 @@
+"""Split credit in a real Chromium (issue 14): a demo agent logs a 60/40 split sale with a co-agent,
+the live estimate shows both holders, and both see their pending figure move; the co-agent reads
+the sale in My sales and on its page, without Edit or Cancel. The split rows are added and removed
+with the keyboard, and the form still fits a 390 px phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.phone import PHONE, sideways_overflow
+from tests.e2e.support import AGENT_EMAILS, new_context, shoot, sign_in
+
+pytestmark = pytest.mark.browser
+
+PRIMARY, CO_AGENT = "Alice Chen", "Carla Rossi"  # both on the demo's flat 3% plan
+
+
+def _pending(page) -> str:
+    """The totals panel's pending figure of the current period."""
+    return page.get_by_test_id("period-pending").inner_text()
+
+
+def test_a_60_40_split_sale_moves_both_holders_figures(browser, live_server, artifacts):
+    from playwright.sync_api import expect
+
+    carla_context, carla_watch = new_context(browser)
+    carla = sign_in(carla_context, live_server, AGENT_EMAILS[CO_AGENT])
+    carla.goto(f"{live_server}/dashboard")
+    carla_before = _pending(carla)
+
+    alice_context, alice_watch = new_context(browser)
+    alice = sign_in(alice_context, live_server, AGENT_EMAILS[PRIMARY])
+    alice.goto(f"{live_server}/dashboard")
+    alice_before = _pending(alice)
+
+    alice.get_by_label("Product", exact=True).select_option(label="Walk-in cooler (FNB-044)")
+    alice.get_by_label("Quantity", exact=True).fill("2")
+    expect(alice.locator("#estimate")).to_contain_text(re.compile(r"This sale would earn \$1,284\.00"))
+
+    # Open the split section and add a co-agent row with the keyboard only.
+    alice.get_by_text("Split with co-agents").focus()
+    alice.keyboard.press("Enter")
+    co_agent = alice.get_by_label("Co-agent 1", exact=True)
+    expect(co_agent).to_be_visible()
+    expect(alice.get_by_label("Co-agent 2", exact=True)).to_be_hidden()
+    co_agent.select_option(label=CO_AGENT)
+    alice.get_by_label("Co-agent 1 share %", exact=True).fill("40")
+
+    # Each holder's estimate: 42,800.00 split 60/40, 3% each.
+    holders = alice.locator("#estimate-holders tbody tr")
+    expect(holders).to_have_count(2)
+    expect(holders.nth(0)).to_contain_text(re.compile(r"You\s+60%\s+\$25,680\.00\s+\$770\.40"))
+    expect(holders.nth(1)).to_contain_text(re.compile(r"Carla Rossi\s+40%\s+\$17,120\.00\s+\$513\.60"))
+
+    # Shares over 100 are said beside the shares field before anything is sent.
+    alice.get_by_label("Your share %", exact=True).fill("70")
+    expect(alice.locator("#estimate")).to_contain_text("The shares add up to 110%")
+    alice.get_by_label("Your share %", exact=True).fill("")
+    expect(holders).to_have_count(2)
+
+    # A second row is added and removed with the keyboard; the first stays as it was.
+    add = alice.get_by_role("button", name="Add a co-agent")
+    add.focus()
+    alice.keyboard.press("Enter")
+    expect(alice.get_by_label("Co-agent 2", exact=True)).to_be_focused()
+    alice.get_by_role("button", name="Remove co-agent 2").focus()
+    alice.keyboard.press("Enter")
+    expect(alice.get_by_label("Co-agent 2", exact=True)).to_be_hidden()
+    expect(co_agent).to_have_value(re.compile(r"^\d+$"))
+
+    alice.get_by_label("Customer", exact=True).fill("Split Clinic")
+    alice.get_by_role("button", name="Log sale").click()
+    new_row = alice.locator("#recent-sales tbody tr").first
+    expect(new_row).to_contain_text("Split Clinic")
+    expect(new_row).to_contain_text("Split · 60%")
+    expect(alice.get_by_test_id("period-pending")).not_to_have_text(alice_before)
+    shoot(alice, artifacts, "split-sale-logged")
+
+    # Carla's totals panel refreshes itself (it polls): her pending figure moves too.
+    expect(carla.get_by_test_id("period-pending")).not_to_have_text(carla_before, timeout=15_000)
+    carla.goto(f"{live_server}/sales")
+    row = carla.locator("tr", has_text="Split Clinic").first
+    expect(row).to_contain_text("Split · 40%")
+    row.get_by_role("link").first.click()
+    expect(carla.locator("#sale-holders")).to_contain_text("Alice Chen (agent): 60% · $25,680.00")
+    expect(carla.locator("#sale-holders")).to_contain_text("Carla Rossi: 40% · $17,120.00")
+    expect(carla.get_by_text(re.compile(r"would earn you \$513\.60"))).to_be_visible()
+    expect(carla.get_by_role("link", name="Edit")).to_have_count(0)
+    expect(carla.get_by_role("button", name="Cancel this sale")).to_have_count(0)
+
+    alice_watch.assert_clean()
+    carla_watch.assert_clean()
+    alice_context.close()
+    carla_context.close()
+
+
+def test_the_split_rows_fit_a_phone(browser, live_server, artifacts):
+    from playwright.sync_api import expect
+
+    context, watch = new_context(browser)
+    page = sign_in(context, live_server, AGENT_EMAILS[PRIMARY])
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server}/dashboard")
+    page.get_by_text("Split with co-agents").click()
+    for _ in range(3):
+        page.get_by_role("button", name="Add a co-agent").click()
+    expect(page.get_by_label("Co-agent 4", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Add a co-agent")).to_be_hidden()
+    assert sideways_overflow(page) is None
+    shoot(page, artifacts, "split-rows-phone")
+    watch.assert_clean()
+    context.close()
