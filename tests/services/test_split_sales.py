@@ -91,7 +91,7 @@ def test_four_co_agents_with_four_decimal_shares(factory, trio, today):
 
 def test_the_primary_share_may_be_given_when_all_shares_make_100(factory, trio):
     ana, ben, *_ = trio
-    sale = _record(ana, _input(factory, "200.00", (ben.id, "40"), share="60.0000"))
+    sale = _record(ana, _input(factory, "200.00", (ben.id, "40%"), share="60.0000"))
     assert _credits(sale) == [(ana.id, 0, 600_000, 12000), (ben.id, 1, 400_000, 8000)]
 
 
@@ -113,10 +113,13 @@ def test_the_audit_snapshot_carries_the_credits(factory, trio):
     ([("ben", "40")], "50", "share", "add up to 90%; they must make exactly 100%"),
     ([("ben", "40.00001")], None, "co_share_1", "at most four decimals"),
     ([("ben", "0")], None, "co_share_1", "above 0%"),
-    ([("ben", "-5")], None, "co_share_1", "not negative"),
+    ([("ben", "0.00001")], None, "co_share_1", "at most four decimals"),
+    ([("ben", "-5")], None, "co_share_1", "as a percent, like 40"),
+    ([("ben", "1e1")], None, "co_share_1", "as a percent, like 40"),
+    ([("ben", "150")], None, "co_share_1", "at most 100%"),
     ([("ben", "")], None, "co_share_1", "Enter co-agent 1's share"),
     ([("ben", 40.0)], None, "co_share_1", "exact decimal"),
-    ([("ben", "forty")], None, "co_share_1", "plain number"),
+    ([("ben", "forty")], None, "co_share_1", "as a percent"),
     ([("ana", "40")], None, "co_agent_1", "the sale's own agent"),
     ([("ben", "20"), ("ben", "20")], None, "co_agent_2", "already co-agent 1"),
     ([("gone", "20")], None, "co_agent_1", "choose an active agent"),

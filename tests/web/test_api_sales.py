@@ -519,3 +519,15 @@ def test_five_co_agents_or_a_float_share_are_refused_by_the_schema(api, team):
                      422)
     assert "co_agents.0.share" in error["fields"]
     assert written() == before
+
+
+def test_the_same_key_with_other_co_agents_is_a_409(api, team):
+    headers = {**headers_for(team["alice"]), "Idempotency-Key": "split-key-0001"}
+    split = body(team, co_agents=[{"agent_id": team["bob"].id, "share": "40"}])
+    assert api.post(f"{API}/sales", headers=headers, json=split).status_code == 201
+    assert api.post(f"{API}/sales", headers=headers, json=split).status_code == 200
+    before = written()
+    changed = body(team, co_agents=[{"agent_id": team["bob"].id, "share": "30"}])
+    error_of(api.post(f"{API}/sales", headers=headers, json=changed), 409)
+    error_of(api.post(f"{API}/sales", headers=headers, json=body(team)), 409)
+    assert written() == before

@@ -17,11 +17,12 @@ from webapp.catalog import services as catalog
 from webapp.commissions.periods import is_date_closed, last_closed_end
 from webapp.errors import ServiceError
 from webapp.formtools import check_plain_text
-from webapp.money import MAX_CENTS, MoneyError, parse_rate, to_cents, units_to_rate
+from webapp.money import MAX_CENTS, to_cents, units_to_rate
 from webapp.sales.models import MAX_CO_AGENTS, Sale
 
 MAX_QUANTITY = 1_000_000
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_PERCENT = re.compile(r"^[0-9]{1,3}(\.[0-9]{1,12})?$")  # a plain decimal; the decimals are checked after
 
 
 @dataclass(frozen=True)
@@ -142,15 +143,20 @@ def check_key(key: str | None) -> str:
 
 
 def _share(value, field: str, who: str) -> Decimal:
-    """A share typed as a percent: above 0, at most 100, at most four decimals (never a float)."""
+    """A share typed as a percent ("40", "33.3333", "40%"): above 0, at most 100, at most four
+    decimals, never a float (it could not be exact)."""
     if isinstance(value, float):
         raise ServiceError(f"Give {who} share as an exact decimal string.", field)
-    try:
-        share = parse_rate(None if value is None else str(value), what=f"{who} share")
-    except MoneyError as exc:
-        raise ServiceError(str(exc), field) from exc
-    if share <= 0:
-        raise ServiceError(f"Give {who} share above 0%.", field)
+    text = "" if value is None else str(value).strip().removesuffix("%").strip()
+    if not text:
+        raise ServiceError(f"Enter {who} share.", field)
+    if not _PERCENT.match(text):
+        raise ServiceError(f"Enter {who} share as a percent, like 40 or 33.3333.", field)
+    share = Decimal(text)
+    if share.as_tuple().exponent < -4:
+        raise ServiceError("Use at most four decimals.", field)
+    if not 0 < share <= 100:
+        raise ServiceError(f"Give {who} share above 0% and at most 100%.", field)
     return share
 
 
