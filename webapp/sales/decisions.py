@@ -1,8 +1,8 @@
 """Deciding sales: approve, reject, void. Each keeps the ledger exact.
 
-A decision takes the agent's lock, re-reads the sale (another manager may have just decided it),
-checks the access policy (four eyes included), then recomputes the agent-month in the same
-transaction. Services flush; the route commits once.
+A decision locks every holder of the sale in id order, re-reads the sale (another manager may have
+just decided it), checks the access policy (four eyes included), then recomputes each holder's
+month in the same transaction. Services flush; the route commits once.
 """
 
 from __future__ import annotations

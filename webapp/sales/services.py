@@ -1,7 +1,8 @@
 """Sales services: record, edit, cancel, approve, reject, void. Each keeps the ledger exact.
 
-Every change takes the agent's lock first and recomputes the agent-month in the same
-transaction (webapp.commissions.ledger). Services flush; the route commits once. Recording one
+Every change locks every holder of the sale (its agent and any co-agents, before and after an
+edit) in ascending id order, then recomputes each holder's month in the same transaction
+(webapp.commissions.ledger; COMMISSION_RULES.md section 8). Services flush; the route commits once. Recording one
 sale and editing it live here; many at once in `batch`, decisions in `decisions`, the checks they
 share in `checks`. This module is the sales services' one entry point, so it re-exports those.
 """
