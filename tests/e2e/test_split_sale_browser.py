@@ -53,6 +53,7 @@ def test_a_60_40_split_sale_moves_both_holders_figures(browser, live_server, art
     expect(holders).to_have_count(2)
     expect(holders.nth(0)).to_contain_text(re.compile(r"You\s+60%\s+\$25,680\.00\s+\$770\.40"))
     expect(holders.nth(1)).to_contain_text(re.compile(r"Carla Rossi\s+40%\s+\$17,120\.00\s+\$513\.60"))
+    alice.locator("#sale-form").screenshot(path=str(artifacts / "split-sale-estimate.png"))
 
     # Shares over 100 are said beside the shares field before anything is sent.
     alice.get_by_label("Your share %", exact=True).fill("70")
@@ -89,6 +90,7 @@ def test_a_60_40_split_sale_moves_both_holders_figures(browser, live_server, art
     expect(carla.get_by_text(re.compile(r"would earn you \$513\.60"))).to_be_visible()
     expect(carla.get_by_role("link", name="Edit")).to_have_count(0)
     expect(carla.get_by_role("button", name="Cancel this sale")).to_have_count(0)
+    shoot(carla, artifacts, "split-sale-co-agent-detail")
 
     alice_watch.assert_clean()
     carla_watch.assert_clean()
