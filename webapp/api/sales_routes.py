@@ -32,8 +32,8 @@ def _holder(user) -> int | None:
 
 def _credits(sale: Sale) -> list[CreditOut]:
     """The sale's credits with exact decimal strings (share to four places)."""
-    return [CreditOut(agent_id=c.agent_id, share=f"{units_to_rate(c.share_units):.4f}", credit=money(c.credit_cents))
-            for c in sale.credits]
+    return [CreditOut(agent_id=c.agent_id, share=f"{units_to_rate(c.share_units):.4f}",
+                      credit=money(c.credit_cents)) for c in sale.credits]
 
 
 def _sale_out(sale: Sale, commission: dict[int, int], estimates: dict[int, int]) -> SaleOut:

@@ -159,9 +159,9 @@ class SaleOut(BaseModel):
     commission: MoneyOut | None = Field(description="Commission now standing for the sale (its line and "
                                                     "system adjustments); null when it has none")
     estimate: MoneyOut | None = Field(description="Pending sales: what approving it now would earn")
-    credits: list[CreditOut] = Field(description="Who holds the sale and what each is credited (one "
-                                                 "credit of 100% when it is not split). An agent's commission "
-                                                 "and estimate are their own part.")
+    credits: list[CreditOut] = Field(
+        description="Who holds the sale and what each is credited (one credit of 100% when it is not "
+                    "split). An agent's commission and estimate are their own part.")
 
 
 class SalePage(Page[SaleOut]):

@@ -154,7 +154,8 @@ def sale_scope(user: User) -> ColumnElement[bool]:
 
 def may_see_sale(user: User, sale: Sale) -> bool:
     """The Python twin of sale_scope, for one sale already loaded."""
-    return may_see_agent(user, sale.agent) or any(may_see_agent(user, credit.agent) for credit in sale.credits)
+    return may_see_agent(user, sale.agent) or any(may_see_agent(user, credit.agent)
+                                                  for credit in sale.credits)
 
 
 def visible_sale(user: User, sale_id: int) -> Sale:

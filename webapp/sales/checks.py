@@ -190,12 +190,12 @@ def checked_holders(agent: User, data: SaleInput, lookup=access.co_agent) -> lis
     others = sum((share for _, share in holders), Decimal(0))
     if data.share is None or not str(data.share).strip():
         if others >= 100:
-            raise ServiceError(f"The co-agents' shares add up to {others.normalize():f}%; leave the agent a share "
-                               "above 0 so all shares make exactly 100%.", "share")
+            raise ServiceError(f"The co-agents' shares add up to {others.normalize():f}%; leave the agent "
+                               "a share above 0 so all shares make exactly 100%.", "share")
         primary = 100 - others
     else:
         primary = _share(data.share, "share", "the agent's")
         if primary + others != 100:
-            raise ServiceError(f"The shares add up to {(primary + others).normalize():f}%; they must make exactly 100%.",
-                               "share")
+            total = (primary + others).normalize()
+            raise ServiceError(f"The shares add up to {total:f}%; they must make exactly 100%.", "share")
     return [(agent, primary), *holders]

@@ -73,7 +73,8 @@ class SaleForm(FlaskForm):
     def set_co_agents(self, choices) -> None:
         """Offer these (id, name) agents as co-agents (every active agent but the one recording)."""
         for agent_field, _ in self.co_agent_rows:
-            agent_field.choices = [SelectChoice("", "No co-agent")] + [SelectChoice(i, name) for i, name in choices]
+            agent_field.choices = [SelectChoice("", "No co-agent")] + [
+                SelectChoice(agent_id, name) for agent_id, name in choices]
 
     @property
     def co_agent_rows(self) -> list[tuple]:

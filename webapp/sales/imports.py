@@ -56,7 +56,8 @@ _WHOLE = re.compile(r"^[0-9]{1,7}$")
 _COLUMN_OF = {
     "idempotency_key": "key", "agent_id": "agent_email", "product_id": "sku", "customer_id": "customer",
     "customer_name": "customer", "customer_email": "customer", "quantity": "quantity",
-    "unit_price": "unit_price", "sold_on": "date", "note": "note", "share": "co_agents", "co_agents": "co_agents",
+    "unit_price": "unit_price", "sold_on": "date", "note": "note",
+    "share": "co_agents", "co_agents": "co_agents",
     **{f"co_{kind}_{n}": "co_agents" for kind in ("agent", "share") for n in range(1, 5)},
 }
 _CO_AGENT = re.compile(r"^([^:;\s]+@[^:;\s]+):\s*([^:;]*)$")

@@ -238,7 +238,8 @@ def _sale_page(agent_id: int, sales: list[Sale], window: Window) -> SalePage:
                     estimates={k: to_cents(v) for k, v in ledger.pending_estimates(
                         agent_id, [s for s in sales if s.status == SaleStatus.PENDING]).items()},
                     window=window,
-                    clawbacks=clawback_entries([s.id for s in sales if s.status == SaleStatus.VOIDED], agent_id),
+                    clawbacks=clawback_entries([s.id for s in sales if s.status == SaleStatus.VOIDED],
+                                               agent_id),
                     shares=split_shares(ids, agent_id))
 
 

@@ -29,5 +29,7 @@ def render_sale_page(sale: Sale, *, void_error: dict | None = None, status: int 
     return render_template("sales/detail.html", sale=sale, entries=portal.sale_entries(current_user, sale.id),
                            history=portal.sale_history(sale.id), estimate=estimate_cents,
                            split_credits=holders if len(holders) > 1 else [], own_credit=own,
-                           can_edit=sale.status == SaleStatus.PENDING and access.may_edit_sale(current_user, sale),
-                           may_decide=access.may_decide_sale(current_user, sale), void_error=void_error), status
+                           can_edit=(sale.status == SaleStatus.PENDING
+                                     and access.may_edit_sale(current_user, sale)),
+                           may_decide=access.may_decide_sale(current_user, sale),
+                           void_error=void_error), status

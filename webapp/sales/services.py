@@ -2,9 +2,10 @@
 
 Every change locks every holder of the sale (its agent and any co-agents, before and after an
 edit) in ascending id order, then recomputes each holder's month in the same transaction
-(webapp.commissions.ledger; COMMISSION_RULES.md section 8). Services flush; the route commits once. Recording one
-sale and editing it live here; many at once in `batch`, decisions in `decisions`, the checks they
-share in `checks`. This module is the sales services' one entry point, so it re-exports those.
+(webapp.commissions.ledger; COMMISSION_RULES.md section 8). Services flush; the route commits
+once. Recording one sale and editing it live here; many at once in `batch`, decisions in
+`decisions`, the checks they share in `checks`. This module is the sales services' one entry
+point, so it re-exports those.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ from webapp.sales.decisions import approve_sale, check_reason, reject_sale, void
 from webapp.sales.models import Sale, SaleStatus
 
 __all__ = [
-    "KEY_PATTERN", "MAX_QUANTITY", "BatchItem", "BatchResult", "CoAgentInput", "HolderEstimate", "SaleBatch",
-    "SaleInput", "approve_sale", "cancel_sale", "check_editable", "check_reason", "checked_holders", "create_sale",
-    "create_sales", "estimate_sale", "find_by_key", "holder_estimates", "reject_sale", "same_request", "update_sale",
-    "void_sale",
+    "KEY_PATTERN", "MAX_QUANTITY", "BatchItem", "BatchResult", "CoAgentInput", "HolderEstimate",
+    "SaleBatch", "SaleInput", "approve_sale", "cancel_sale", "check_editable", "check_reason",
+    "checked_holders", "create_sale", "create_sales", "estimate_sale", "find_by_key", "holder_estimates",
+    "reject_sale", "same_request", "update_sale", "void_sale",
 ]
 
 
