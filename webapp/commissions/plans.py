@@ -150,6 +150,11 @@ def write_rules(version: PlanVersion, rules: PlanRules) -> None:
     version.base_rate_units = rate_to_units(rules.base_rate) if rules.base_rate is not None else None
     version.tier_mode = rules.tier_mode if rules.tiers else None
     version.basis = engine.TierBasis(rules.basis) if rules.tiers else None
+    if version.id is not None and version.tiers:
+        # The old brackets go first: the unit of work inserts before it deletes orphans, and a
+        # bracket kept at its start (0 always is) would collide with itself on the unique key.
+        version.tiers.clear()
+        db.session.flush()
     version.tiers = [_tier_row(f, r, rules.percent_basis) for f, r in rules.tiers]
     version.overrides = (
         [PlanOverride(category_id=cid, rate_units=rate_to_units(r)) for cid, r in rules.category_rates.items()]
