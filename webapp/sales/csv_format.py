@@ -13,9 +13,14 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 # The first eight columns are exactly the import's header, so an export can be imported again.
 IMPORT_COLUMNS = ("key", "agent_email", "sku", "customer", "quantity", "unit_price", "date", "note")
+# Split credit (COMMISSION_RULES.md section 8), one cell per figure so a spreadsheet can add them up:
+# the primary's share and credit, then each co-agent's email, share and credit in position order.
+MAX_CO_AGENT_COLUMNS = 4
+CREDIT_COLUMNS = ("primary_share", "primary_credit") + tuple(
+    f"co_agent_{n}_{what}" for n in range(1, MAX_CO_AGENT_COLUMNS + 1) for what in ("email", "share", "credit"))
 SALES_COLUMNS = IMPORT_COLUMNS + (
     "sale_id", "agent_name", "product_name", "amount", "status", "commission", "entered_by",
-    "decided_by", "decided_at", "reason")
+    "decided_by", "decided_at", "reason") + CREDIT_COLUMNS
 
 
 def text_cell(value) -> str:
