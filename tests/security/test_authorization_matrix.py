@@ -39,7 +39,7 @@ ACCESS = {
     "statements.index": SIGNED_IN, "statements.detail": SIGNED_IN, "statements.status": SIGNED_IN,
     "statements.pdf": SIGNED_IN, "statements.resend": SIGNED_IN, "statements.run": SIGNED_IN,
     # agents only (their own work)
-    "sales.dashboard": AGENT, "sales.totals": AGENT, "sales.attainment_panel": AGENT, "sales.create": AGENT, "sales.estimate": AGENT,
+    "sales.dashboard": AGENT, "sales.totals": AGENT, "sales.create": AGENT, "sales.estimate": AGENT,
     "sales.customer_search": AGENT, "sales.customer_pick": AGENT, "sales.my_sales": AGENT,
     "sales.edit": AGENT, "sales.cancel": AGENT, "sales.my_products": AGENT,
     "sales.my_disputes": AGENT, "sales.my_dispute": AGENT, "sales.my_dispute_reply": AGENT,
@@ -66,7 +66,7 @@ ACCESS = {
     "admin.plans": ADMIN, "admin.plan_new": ADMIN, "admin.plan_detail": ADMIN, "admin.version_new": ADMIN,
     "admin.version_edit": ADMIN, "admin.plan_assignments": ADMIN, "admin.assignment_end": ADMIN,
     "admin.plan_simulator": ADMIN, "admin.settings": ADMIN, "admin.targets": ADMIN, "admin.target_set": ADMIN,
-    "admin.target_remove": ADMIN,
+    "admin.target_remove": ADMIN, "sales.attainment_panel": AGENT,
     # JSON API (bearer token)
     "api.me": SIGNED_IN, "api.list_products": SIGNED_IN, "api.create_product": ADMIN,
     "api.update_product": ADMIN, "api.create_sale": SIGNED_IN, "api.list_sales": SIGNED_IN,

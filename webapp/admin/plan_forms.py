@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import DateInput
 
 from webapp.commissions.plans import MAX_FROM_PERCENT, PlanRules
-from webapp.formtools import DecimalTextField, PlainText, RateField, optional_db_id, parse_iso_date
+from webapp.formtools import DecimalTextField, MoneyField, PlainText, RateField, optional_db_id, parse_iso_date
 from webapp.money import parse_money, parse_percent
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
