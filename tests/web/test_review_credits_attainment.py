@@ -235,10 +235,11 @@ def test_the_sales_export_has_one_row_per_sale_with_every_holders_credit(app, te
         "1000.00", "ann@example.com", "60", "600.00")
     assert (row["co_agent_1_email"], row["co_agent_1_share"], row["co_agent_1_credit"]) == (
         "ben@example.com", "40", "400.00")
+    assert row["co_agents"] == "ben@example.com:40"   # as the import reads it: the file imports as the same split
     assert row["co_agent_2_email"] == row["co_agent_4_credit"] == ""
     assert Decimal(row["primary_credit"]) + Decimal(row["co_agent_1_credit"]) == Decimal(row["amount"])
     assert (rows[str(alone.id)]["primary_share"], rows[str(alone.id)]["primary_credit"],
-            rows[str(alone.id)]["co_agent_1_email"]) == ("100", "250.00", "")
+            rows[str(alone.id)]["co_agent_1_email"] + rows[str(alone.id)]["co_agents"]) == ("100", "250.00", "")
     # The commission column is the whole sale's (both holders' lines): 18.00 + 8.00.
     assert row["commission"] == "26.00"
 

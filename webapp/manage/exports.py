@@ -136,14 +136,16 @@ def _credit_cells(sale_ids: list[int]) -> dict[int, tuple[str, ...]]:
     cells = {}
     for sale_id, rows in credits.items():
         primary, co_agents = rows[0], rows[1:]
-        found = [rate_cell(primary.share_units), money_cell(primary.credit_cents)]
+        # The import's own notation, so an exported split sale imports as the same split.
+        pairs = ";".join(f"{holder.email}:{rate_cell(holder.share_units)}" for holder in co_agents)
+        found = [text_cell(pairs), rate_cell(primary.share_units), money_cell(primary.credit_cents)]
         for holder in co_agents:
             found += [text_cell(holder.email), rate_cell(holder.share_units), money_cell(holder.credit_cents)]
         cells[sale_id] = tuple(found + [""] * (3 * (MAX_CO_AGENT_COLUMNS - len(co_agents))))
     return cells
 
 
-_NO_CREDITS = ("",) * (2 + 3 * MAX_CO_AGENT_COLUMNS)
+_NO_CREDITS = ("",) * (3 + 3 * MAX_CO_AGENT_COLUMNS)
 
 
 def _sales_rows(batch) -> list[tuple]:
