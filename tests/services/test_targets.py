@@ -139,3 +139,26 @@ def test_a_target_is_for_an_agent(factory):
     with pytest.raises(ServiceError) as info:
         targets.set_target(None, agent_id=manager.id, month=NOV, amount_cents=100)
     assert info.value.field == "agent_id"
+
+
+def test_the_agent_is_locked_before_the_target_is_read(example_h, monkeypatch):
+    """Two saves of one agent's target must recompute one after the other (lock, then read)."""
+    agent, _ = example_h
+    seen = []
+    real_lock, real_read = targets.lock_agent, targets._target
+    monkeypatch.setattr(targets, "lock_agent", lambda agent_id: (seen.append(("lock", agent_id)), real_lock(agent_id)))
+    monkeypatch.setattr(targets, "_target", lambda *args: (seen.append(("read",)), real_read(*args))[1])
+    targets.set_target(None, agent_id=agent.id, month=NOV, amount_cents=100)
+    targets.remove_target(None, agent_id=agent.id, month=NOV)
+    assert seen == [("lock", agent.id), ("read",), ("lock", agent.id), ("read",)]
+
+
+def test_an_unchanged_target_recomputes_nothing(example_h, monkeypatch):
+    agent, _ = example_h
+    targets.set_target(None, agent_id=agent.id, month=NOV, amount_cents=100)
+    calls = []
+    monkeypatch.setattr(targets, "recompute_agent_month", lambda *args: calls.append(args))
+    targets.set_target(None, agent_id=agent.id, month=NOV, amount_cents=100)
+    assert calls == []
+    targets.set_target(None, agent_id=agent.id, month=NOV, amount_cents=101)
+    assert calls == [(agent.id, NOV)]

@@ -78,6 +78,8 @@ def _check_basis(rules: PlanRules) -> None:
     if not rules.percent_basis:
         return
     if not rules.tiers:
+        if rules.base_rate is None:
+            return  # neither a base rate nor brackets: the engine says what is missing
         # The engine's rule (section 9): a base-rate plan has no basis.
         raise ServiceError("Percents of the target need a tier table; a base-rate plan has no basis "
                            "(choose amounts, or give the brackets).", "basis")
