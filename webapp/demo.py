@@ -17,7 +17,7 @@ from webapp.auth import services as accounts
 from webapp.auth.models import Role, User
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Customer, Product
-from webapp.commissions import assignments, plans
+from webapp.commissions import assignments, plans, targets
 from webapp.commissions.ledger import recompute_agent_range
 from webapp.commissions.models import CommissionPlan, Period, PeriodStatus, PlanAssignment, Target
 from webapp.commissions.periods import period_for
@@ -100,7 +100,7 @@ def _ensure_plans(agents: list[User], month_start: date) -> None:
                               effective_from=date(2000, 1, 1))
         for month in (month_start, (month_start - timedelta(days=1)).replace(day=1)):
             if plans.target_for(agent.id, month) is None:
-                plans.set_target(None, agent_id=agent.id, month=month, amount_cents=25_000_000)
+                targets.set_target(None, agent_id=agent.id, month=month, amount_cents=25_000_000)
 
 
 def _demo_plans() -> tuple[CommissionPlan, CommissionPlan]:

@@ -191,6 +191,20 @@ def parse_iso_date(text: str | None) -> date | None:
         return None
 
 
+_YEAR_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+
+
+def parse_year_month(text: str | None) -> date | None:
+    """The first day of a YYYY-MM month (what <input type=month> sends), or None for anything else."""
+    match = _YEAR_MONTH.match((text or "").strip())
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        return None
+
+
 class OptionalDateRange:
     """Inline validators for a filter form's optional `start` and `end` dates (mix in before FlaskForm)."""
 

@@ -77,6 +77,16 @@ def parse_rate(text: str | None, *, what: str = "a rate") -> Decimal:
     return value
 
 
+def parse_percent(text: str | None, *, what: str = "a percent", limit: Decimal | None = None) -> Decimal:
+    """Parse a percent >= 0 with at most four decimals and no 100% ceiling (150% of a target is valid)."""
+    value = _plain_decimal(text, what)
+    if value.as_tuple().exponent < -4:
+        raise MoneyError("Use at most four decimals.")
+    if limit is not None and value > limit:
+        raise MoneyError(f"Enter at most {limit:,}%.")
+    return value
+
+
 def to_cents(amount: Decimal) -> int:
     """Decimal currency units to integer cents (exact; two decimals at most)."""
     cents = amount * 100

@@ -41,7 +41,7 @@ ACCESS = {
     # agents only (their own work)
     "sales.dashboard": AGENT, "sales.totals": AGENT, "sales.spiffs_panel": AGENT, "sales.create": AGENT, "sales.estimate": AGENT,
     "sales.customer_search": AGENT, "sales.customer_pick": AGENT, "sales.my_sales": AGENT,
-    "sales.edit": AGENT, "sales.cancel": AGENT, "sales.my_products": AGENT,
+    "sales.edit": AGENT, "sales.cancel": AGENT, "sales.my_products": AGENT, "sales.attainment_panel": AGENT,
     "sales.my_disputes": AGENT, "sales.my_dispute": AGENT, "sales.my_dispute_reply": AGENT,
     "sales.dispute_entry": AGENT, "statements.request_statement": AGENT,
     # managers (their team) and admins
@@ -63,6 +63,7 @@ ACCESS = {
     "admin.category_edit": ADMIN, "admin.category_archive": ADMIN, "admin.category_restore": ADMIN,
     "admin.products": ADMIN, "admin.product_new": ADMIN, "admin.product_edit": ADMIN,
     "admin.product_agents": ADMIN, "admin.product_archive": ADMIN, "admin.product_restore": ADMIN,
+    "admin.target_remove": ADMIN,
     "admin.plans": ADMIN, "admin.plan_new": ADMIN, "admin.plan_detail": ADMIN, "admin.version_new": ADMIN,
     "admin.version_edit": ADMIN, "admin.plan_assignments": ADMIN, "admin.assignment_end": ADMIN,
     "admin.plan_simulator": ADMIN, "admin.settings": ADMIN, "admin.targets": ADMIN, "admin.target_set": ADMIN,

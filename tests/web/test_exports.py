@@ -178,7 +178,8 @@ def test_ledger_export_columns_and_a_negative_clawback_that_stays_numeric(app, w
     assert response.headers["Content-Disposition"] == 'attachment; filename="ledger_2026-11-01_2026-11-30.csv"'
     assert _header(response) == ["entry_id", "agent_email", "agent_name", "period_start", "period_end",
                                  "period_status", "kind", "sale_id", "sale_date", "product_sku", "amount",
-                                 "rate_percent", "reason"]
+                                 "rate_percent", "reason", "sale_amount", "holder_role", "share_percent",
+                                 "credited_amount"]
     line, clawback = _rows(response)
     assert (line["kind"], line["period_start"], line["period_end"], line["period_status"]) == (
         "sale", "2026-11-01", "2026-11-15", "closed")

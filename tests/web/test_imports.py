@@ -218,10 +218,11 @@ def test_a_file_with_new_and_old_rows_creates_only_the_new(manager):
 
 
 def test_an_export_file_imports_as_it_is_with_its_extra_columns_ignored(manager, world):
-    from webapp.sales.csv_format import SALES_COLUMNS
+    from webapp.sales.csv_format import MAX_CO_AGENT_COLUMNS, SALES_COLUMNS
 
     header = ",".join(SALES_COLUMNS)
     extra = ",9,Ann Agent,Widget,200.00,approved,6.00,ann@example.com,boss@example.com,2026-11-03T10:00:00+00:00,"
+    extra += ",,100,200.00" + "," * (3 * MAX_CO_AGENT_COLUMNS)  # the credit columns: one holder, 100%
     url = _preview_url(_upload(manager, _csv(GOOD[0] + extra, header=header)))
     text = main_text(manager.get(url).get_data(as_text=True))
     assert "New sales 1" in text

@@ -8,14 +8,20 @@ from wtforms import (BooleanField, FieldList, Form, FormField, SelectChoice, Sel
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import DateInput
 
-from webapp.commissions.plans import PlanRules
-from webapp.formtools import MoneyField, PlainText, RateField, optional_db_id, parse_iso_date
+from webapp.commissions.plans import MAX_FROM_PERCENT, PlanRules
+from webapp.formtools import DecimalTextField, MoneyField, PlainText, RateField, optional_db_id, parse_iso_date
+from webapp.money import parse_money, parse_percent
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
 TIER_MODE_CHOICES = [
     SelectChoice("", "(no tier table)"),
     SelectChoice("marginal", "Marginal: each part of the volume earns its own bracket's rate"),
     SelectChoice("retroactive", "Retroactive: the whole month earns the rate the total reached"),
+]
+AMOUNT, TARGET_PERCENT = "amount", "target_percent"
+TIER_BASIS_CHOICES = [
+    SelectChoice(AMOUNT, "Amounts of the month's sales volume"),
+    SelectChoice(TARGET_PERCENT, "Percents of the agent's monthly target (attainment)"),
 ]
 # Blank rows shown without JavaScript; "More rows" adds MORE_ROWS at a time up to the limits.
 TIER_ROWS, OVERRIDE_ROWS, MORE_ROWS = 6, 3, 3
@@ -47,10 +53,30 @@ class IsoDateField(StringField):
             raise ValidationError("Enter a date like 2026-11-01.")
 
 
-class TierRow(Form):
-    """One bracket of a tier table (a subform: the page's CSRF token covers it)."""
+class BracketStartField(DecimalTextField):
+    """Where a bracket starts: an amount (two decimals), or with `percent` set by the rules form for a
+    target_percent table, a percent of the target (>= 0, four decimals, no 100% ceiling)."""
 
-    from_amount = MoneyField("From amount", allow_zero=True)
+    empty = "Enter where this bracket starts."
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.percent = False
+
+    def parse(self, text: str):
+        """An amount or a percent, as the table's basis says."""
+        if self.percent:
+            return parse_percent(text, limit=MAX_FROM_PERCENT)
+        return parse_money(text, allow_zero=True)
+
+
+class TierRow(Form):
+    """One bracket of a tier table (a subform: the page's CSRF token covers it).
+
+    The start keeps its historic name `from_amount` (forms and tests post it); for a
+    target_percent table it holds a percent."""
+
+    from_amount = BracketStartField("From")
     rate = RateField("Rate (%)")
 
 
@@ -83,6 +109,7 @@ class PlanRulesForm(FlaskForm):
 
     base_rate = RateField("Base rate (%)")
     tier_mode = SelectField("Tier mode", choices=TIER_MODE_CHOICES)
+    basis = SelectField("Brackets start at", choices=TIER_BASIS_CHOICES, default=AMOUNT)
     tiers = FieldList(FormField(TierRow), min_entries=TIER_ROWS)
     category_rates = FieldList(FormField(CategoryRateRow), min_entries=OVERRIDE_ROWS)
     product_rates = FieldList(FormField(ProductRateRow), min_entries=OVERRIDE_ROWS)
@@ -125,9 +152,21 @@ class PlanRulesForm(FlaskForm):
         """True when every box of a row is empty."""
         return all(_blank(field.data) for field in row.form)
 
+    @property
+    def percent_basis(self) -> bool:
+        """True when the tier table's brackets start at percents of the target."""
+        return self.basis.data == TARGET_PERCENT
+
     def validate(self, extra_validators=None) -> bool:
         """Check each value, then that every row used is complete and names nothing twice."""
+        # Each bracket's start is read as the chosen basis says (an amount or a percent).
+        for row in self.tiers:
+            row.form.from_amount.percent = self.percent_basis
         valid = super().validate(extra_validators)
+        if self.percent_basis and not self.basis.errors and not self.has_tier_rows() and \
+                not _blank(self.base_rate.data):
+            self.basis.errors.append("A base-rate plan has no basis: percents of the target need a tier table.")
+            valid = False
         if len(self.tiers) > MAX_TIER_ROWS:
             self.tiers.errors.append(f"A tier table has at most {MAX_TIER_ROWS} brackets.")
             valid = False
@@ -156,12 +195,17 @@ class PlanRulesForm(FlaskForm):
             if self._row_is_blank(row) or start.errors or rate.errors:
                 continue
             if _blank(start.data):
-                start.errors.append("Enter the amount this bracket starts at (the first starts at 0).")
+                what = "percent of the target" if self.percent_basis else "amount"
+                start.errors.append(f"Enter the {what} this bracket starts at (the first starts at 0).")
                 valid = False
             elif _blank(rate.data):
                 rate.errors.append("Enter this bracket's rate.")
                 valid = False
         return valid
+
+    def has_tier_rows(self) -> bool:
+        """True when any bracket row was typed."""
+        return not all(self._row_is_blank(row) for row in self.tiers)
 
     def has_rules(self) -> bool:
         """True when anything of the rules was typed (a base rate, a mode or any row)."""
@@ -176,6 +220,7 @@ class PlanRulesForm(FlaskForm):
             tiers=[(row.form.from_amount.decimal, row.form.rate.decimal)
                    for row in self.tiers if not self._row_is_blank(row)],
             tier_mode=self.tier_mode.data or None,
+            basis=self.basis.data or AMOUNT,
             category_rates={row.form.category_id.data: row.form.rate.decimal
                             for row in self.category_rates if not self._row_is_blank(row)},
             product_rates={row.form.product_id.data: row.form.rate.decimal
@@ -188,6 +233,7 @@ def rules_data(rules: PlanRules) -> dict:
     return {
         "base_rate": str(rules.base_rate) if rules.base_rate is not None else "",
         "tier_mode": rules.tier_mode or "",
+        "basis": str(rules.basis or AMOUNT),
         "tiers": [{"from_amount": str(start), "rate": str(rate)} for start, rate in rules.tiers],
         "category_rates": [{"category_id": cid, "rate": str(rate)}
                            for cid, rate in rules.category_rates.items()],

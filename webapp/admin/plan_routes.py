@@ -14,10 +14,10 @@ from webapp.admin.plan_forms import (MORE_ROWS, AssignmentForm, EndAssignmentFor
                                      SimulatorForm, VersionCreateForm, VersionEditForm, rules_data)
 from webapp.auth.decorators import admin_required
 from webapp.catalog import services as catalogue
-from webapp.commissions import assignments, plan_versions
+from webapp.commissions import assignments, attainment, plan_versions
 from webapp.commissions import plans as plan_service
 from webapp.commissions import simulator
-from webapp.formtools import db_id_or_none
+from webapp.formtools import db_id_or_none, parse_year_month
 from webapp.web import finish, form_page, is_htmx, submit
 
 # The simulator's CSV arrives URL-encoded (commas and line breaks triple in size), and Flask's
@@ -99,14 +99,38 @@ def plan_new():
         done=lambda plan: finish(url_for("admin.plan_detail", plan_id=plan.id), f"Created the plan {plan.name}."))
 
 
+def _bracket_amounts(plan) -> tuple[dict, int]:
+    """The amounts panel of a plan with percent brackets: the agents to choose from, the month, and
+    once an agent is chosen the brackets as amounts of that agent's target (?agent_id=&month=YYYY-MM)."""
+    if not attainment.has_attainment_versions(plan):
+        return {"amounts_panel": False}, 200
+    month_text = request.args.get("month", "").strip()
+    month = parse_year_month(month_text) if month_text else clock.today().replace(day=1)
+    agent_id = db_id_or_none(request.args.get("agent_id", ""))
+    context = {"amounts_panel": True, "agents": attainment.amount_agents(current_user), "agent_id": agent_id,
+               "month_text": month.strftime("%Y-%m") if month else month_text, "month_error": None,
+               "amounts": None}
+    if month is None:
+        context["month_error"] = "Enter a month as YYYY-MM, for example 2026-11."
+        return context, 422
+    if agent_id is not None:
+        # An agent the viewer may not see is a 404, as everywhere (the select offers only visible ones).
+        context["amounts"] = attainment.plan_amounts(current_user, plan, agent_id, month)
+    return context, 200
+
+
 @bp.route("/plans/<int:plan_id>")
 @admin_required
 def plan_detail(plan_id: int):
-    """A plan's versions, what each pays, and which may still be edited."""
+    """A plan's versions, what each pays, and which may still be edited; for percent brackets, their
+    amounts for a chosen agent's target of a chosen month (htmx asks for that panel alone)."""
     plan = plan_service.get_plan(plan_id)
+    amounts, status = _bracket_amounts(plan)
+    if is_htmx("bracket-amounts"):
+        return render_template("admin/plans/_bracket_amounts.html", plan=plan, **amounts), status
     in_force = plan_service.version_in_force(plan.id, clock.today())
     return render_template("admin/plans/detail.html", plan=plan, in_force=in_force,
-                           used=plan_service.used_version_ids(plan.versions))
+                           used=plan_service.used_version_ids(plan.versions), **amounts), status
 
 
 @bp.route("/plans/<int:plan_id>/versions/new", methods=["GET", "POST"])

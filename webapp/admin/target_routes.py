@@ -1,8 +1,10 @@
-"""Admin pages: each active agent's sales target for a month (htmx saves one row at a time)."""
+"""Admin pages: each active agent's sales target for a month (htmx saves or removes one row at a time).
+
+Setting, changing or removing a target recomputes that agent-month (webapp/commissions/targets.py):
+under an attainment plan the target moves the brackets, so commission follows it."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from flask import abort, render_template, request, url_for
@@ -14,29 +16,18 @@ from webapp.admin.catalog_forms import TargetForm
 from webapp.auth import access
 from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
-from webapp.commissions import plans
+from webapp.commissions import targets as target_service
+from webapp.formtools import parse_year_month
 from webapp.money import from_cents, to_cents
-from webapp.web import finish, is_htmx, submit
-
-_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
-
-
-def _parse_month(text: str | None) -> date | None:
-    """The first day of a YYYY-MM month, or None for anything else."""
-    match = _MONTH.match((text or "").strip())
-    if not match:
-        return None
-    try:
-        return date(int(match.group(1)), int(match.group(2)), 1)
-    except ValueError:
-        return None
-
+from webapp.web import FLASH, finish, is_htmx, run_service, submit
 
 def _target_rows(month: date, posted: tuple[int, TargetForm] | None = None) -> list[dict]:
     """One row per active agent: the agent, their target for `month`, and the form to change it."""
+    agents = accounts.list_agents()
+    stored = target_service.targets_of_month([agent.id for agent in agents], month)
     rows = []
-    for agent in accounts.list_agents():
-        target = plans.target_for(agent.id, month)
+    for agent in agents:
+        target = stored.get(agent.id)
         if posted and posted[0] == agent.id:
             form = posted[1]
         else:
@@ -58,7 +49,7 @@ def _month_links(month: date) -> dict[str, str]:
 def targets():
     """Active agents with their sales target for a month (?month=YYYY-MM, default this month)."""
     text = request.args.get("month", "").strip()
-    month = _parse_month(text) if text else clock.today().replace(day=1)
+    month = parse_year_month(text) if text else clock.today().replace(day=1)
     if month is None:
         return render_template("admin/targets.html", month=None, month_text=text, rows=[],
                                month_error="Enter a month as YYYY-MM, for example 2026-05."), 422
@@ -73,12 +64,12 @@ def target_set(agent_id: int):
     agent = accounts.get_user(agent_id)
     if not access.is_agent(agent):
         abort(404)
-    month = _parse_month(request.args.get("month")) or abort(400)
+    month = parse_year_month(request.args.get("month")) or abort(400)
     form = TargetForm()
-    saved = submit(form, lambda: plans.set_target(current_user, agent_id=agent.id, month=month,
-                                                  amount_cents=to_cents(form.amount.decimal))).ok
+    saved = submit(form, lambda: target_service.set_target(current_user, agent_id=agent.id, month=month,
+                                                           amount_cents=to_cents(form.amount.decimal))).ok
     if is_htmx():
-        target = plans.target_for(agent.id, month)
+        target = target_service.targets_of_month([agent.id], month).get(agent.id)
         if saved:  # show the amount as stored (25000 -> 25000.00), not as typed
             form = TargetForm(formdata=None, amount=str(from_cents(target.amount_cents)))
         row = {"agent": agent, "target": target, "form": form}
@@ -89,3 +80,22 @@ def target_set(agent_id: int):
                       f"Target for {agent.name} in {month:%B %Y} saved.")
     return render_template("admin/targets.html", month=month, month_text=month.strftime("%Y-%m"),
                            rows=_target_rows(month, posted=(agent.id, form)), links=_month_links(month)), 422
+
+
+@bp.route("/targets/<int:agent_id>/remove", methods=["POST"])
+@admin_required
+def target_remove(agent_id: int):
+    """Remove one agent's target for the month in ?month= ("no target"); htmx gets the row back."""
+    agent = accounts.get_user(agent_id)
+    if not access.is_agent(agent):
+        abort(404)
+    month = parse_year_month(request.args.get("month")) or abort(400)
+    # CSRFProtect has checked the token; there is nothing else to read from the request.
+    outcome = run_service(lambda: target_service.remove_target(current_user, agent_id=agent.id, month=month),
+                          unplaced=FLASH)
+    if is_htmx():
+        row = {"agent": agent, "target": None, "form": TargetForm(formdata=None, amount="")}
+        return render_template("admin/partials/_target_row.html", row=row, month=month, removed=outcome.value)
+    message = (f"Target for {agent.name} in {month:%B %Y} removed." if outcome.value
+               else f"{agent.name} had no target for {month:%B %Y}.")
+    return finish(url_for("admin.targets", month=month.strftime("%Y-%m")), message)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
 from webapp.extensions import db
-from webapp.sales.models import Sale
+from webapp.sales.models import SaleCredit
 
 
 def closing_balances(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
@@ -47,14 +47,20 @@ def unpaid_balances(agent_ids: list[int]) -> dict[int, int]:
 
 
 def period_sums(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int, int]]:
-    """(volume, earned, adjustments) of each agent's entries in the period (period_summary's sums)."""
+    """(volume, earned, adjustments) of each agent's entries in the period (period_summary's sums).
+
+    Volume is each holder's credited amount of their sale lines (COMMISSION_RULES.md section 8): a
+    60/40 split counts 60% for one holder and 40% for the other, so a team's volume still adds up
+    to the sale's amount."""
     is_line = CommissionEntry.kind == EntryKind.SALE
     rows = grouped_by_agent(
         select(CommissionEntry.agent_id,
-               func.coalesce(func.sum(Sale.amount_cents).filter(is_line), 0),
+               func.coalesce(func.sum(SaleCredit.credit_cents).filter(is_line), 0),
                func.coalesce(func.sum(CommissionEntry.amount_cents).filter(is_line), 0),
                func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.kind != EntryKind.SALE), 0))
-        .select_from(CommissionEntry).outerjoin(Sale, CommissionEntry.sale_id == Sale.id)
+        .select_from(CommissionEntry)
+        .outerjoin(SaleCredit, (SaleCredit.sale_id == CommissionEntry.sale_id)
+                   & (SaleCredit.agent_id == CommissionEntry.agent_id))
         .where(CommissionEntry.agent_id.in_(agent_ids), CommissionEntry.period_id == period.id)
         .group_by(CommissionEntry.agent_id))
     return {a: tuple(int(v) for v in values) for a, values in rows.items()}

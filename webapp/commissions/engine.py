@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, localcontext
 from typing import Any
 
+from webapp.commissions.engine_attainment import (Attainment, NextBracket, attainment_percent, month_attainment,
+                                                  next_bracket)
 from webapp.commissions.engine_credit import normalise_shares, split_credit
 from webapp.commissions.engine_numbers import (CENT, EXACT_CONTEXT, HUNDRED, RATE_QUANTUM, ROUNDING, ZERO_MONEY,
                                                ZERO_RATE, EngineError, MonthError, PlanError, SaleLineError,
@@ -49,7 +51,7 @@ __all__ = [
     "RateSource", "SaleLine", "SaleLineError", "Spiff", "SpiffError", "SpiffResult", "SplitError", "TierBasis",
     "TierMode", "TierTable", "as_decimal", "normalise_shares", "round_money", "split_credit",
     "check_target", "compute_month", "estimate_line", "month_total", "pending_total", "spiff_total",
-    "pending_spiff_total",
+    "pending_spiff_total", "Attainment", "NextBracket", "attainment_percent", "month_attainment", "next_bracket",
 ]
 
 _PLAN = RateSource.PLAN

@@ -28,15 +28,35 @@ from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import from_cents, rate_to_units, to_cents, units_to_rate
 
+# A bracket's percent of the target is stored in ten-thousandths in a BIGINT; far above any real
+# accelerator (the rules set no upper limit), far below the column's limit.
+MAX_FROM_PERCENT = Decimal(10) ** 9
+
+
 @dataclass
 class PlanRules:
-    """What a plan version pays, as typed by an admin (rates in percent, amounts in currency)."""
+    """What a plan version pays, as typed by an admin (rates in percent, amounts in currency).
+
+    A tier table's `basis` says what its brackets' starts are: amounts of monthly volume
+    ("amount") or percents of the agent's monthly target ("target_percent"); a base-rate plan
+    ignores the default "amount" and refuses "target_percent"."""
 
     base_rate: Decimal | None = None
     tiers: list[tuple[Decimal, Decimal]] = field(default_factory=list)
     tier_mode: str | None = None
     category_rates: dict[int, Decimal] = field(default_factory=dict)  # category id -> rate
     product_rates: dict[int, Decimal] = field(default_factory=dict)   # product id -> rate
+    basis: str = engine.TierBasis.AMOUNT
+
+    def __post_init__(self) -> None:
+        """No basis given means amounts, as for every plan made before attainment tiers."""
+        if self.basis is None:
+            self.basis = engine.TierBasis.AMOUNT
+
+    @property
+    def percent_basis(self) -> bool:
+        """True when the brackets start at percents of the month's target."""
+        return self.basis == engine.TierBasis.TARGET_PERCENT
 
 
 def _engine_plan_from_rules(rules: PlanRules, categories: dict[int, str], products: dict[int, str]) -> engine.Plan:
@@ -45,9 +65,26 @@ def _engine_plan_from_rules(rules: PlanRules, categories: dict[int, str], produc
         base_rate=rules.base_rate,
         tiers=tuple(rules.tiers),
         tier_mode=rules.tier_mode or None if rules.tiers else None,
+        basis=rules.basis if rules.tiers else None,
         category_rates={categories[cid]: rate for cid, rate in rules.category_rates.items()},
         product_rates={products[pid]: rate for pid, rate in rules.product_rates.items()},
     )
+
+
+def _check_basis(rules: PlanRules) -> None:
+    """The basis is known, belongs to a tier table, and its percents fit the storage."""
+    if rules.basis not in tuple(engine.TierBasis):
+        raise ServiceError("Choose what the brackets start at: amounts or percents of the target.", "basis")
+    if not rules.percent_basis:
+        return
+    if not rules.tiers:
+        if rules.base_rate is None:
+            return  # neither a base rate nor brackets: the engine says what is missing
+        # The engine's rule (section 9): a base-rate plan has no basis.
+        raise ServiceError("Percents of the target need a tier table; a base-rate plan has no basis "
+                           "(choose amounts, or give the brackets).", "basis")
+    if any(start > MAX_FROM_PERCENT for start, _ in rules.tiers):
+        raise ServiceError(f"A bracket starts at most at {MAX_FROM_PERCENT:,}% of the target.", "tiers")
 
 
 def validate_rules(rules: PlanRules) -> engine.Plan:
@@ -66,6 +103,7 @@ def validate_rules(rules: PlanRules) -> engine.Plan:
         raise ServiceError("Give either a base rate or a tier table, not both.", "base_rate")
     if rules.tiers and rules.tier_mode not in ("marginal", "retroactive"):
         raise ServiceError("Choose how tiers apply: marginal or retroactive.", "tier_mode")
+    _check_basis(rules)
     try:
         return _engine_plan_from_rules(rules, categories, products)
     except engine.PlanError as exc:
@@ -94,19 +132,32 @@ def rules_of(version: PlanVersion) -> PlanRules:
     """The stored version as editable rules."""
     return PlanRules(
         base_rate=units_to_rate(version.base_rate_units) if version.base_rate_units is not None else None,
-        tiers=[(from_cents(t.from_cents), units_to_rate(t.rate_units)) for t in version.tiers],
+        tiers=[(_tier_start(t), units_to_rate(t.rate_units)) for t in version.tiers],
         tier_mode=version.tier_mode,
         category_rates={o.category_id: units_to_rate(o.rate_units) for o in version.overrides if o.category_id},
         product_rates={o.product_id: units_to_rate(o.rate_units) for o in version.overrides if o.product_id},
+        basis=version.basis or engine.TierBasis.AMOUNT,
     )
+
+
+def _tier_row(start: Decimal, rate: Decimal, percent: bool) -> PlanTier:
+    """A bracket as stored: from an amount (cents) or from a percent of the target (ten-thousandths)."""
+    if percent:
+        return PlanTier(from_percent_units=rate_to_units(start), rate_units=rate_to_units(rate))
+    return PlanTier(from_cents=to_cents(start), rate_units=rate_to_units(rate))
 
 
 def write_rules(version: PlanVersion, rules: PlanRules) -> None:
     """Store validated rules on a version (replacing tiers and overrides)."""
     version.base_rate_units = rate_to_units(rules.base_rate) if rules.base_rate is not None else None
     version.tier_mode = rules.tier_mode if rules.tiers else None
-    version.basis = engine.TierBasis.AMOUNT if rules.tiers else None
-    version.tiers = [PlanTier(from_cents=to_cents(f), rate_units=rate_to_units(r)) for f, r in rules.tiers]
+    version.basis = engine.TierBasis(rules.basis) if rules.tiers else None
+    if version.id is not None and version.tiers:
+        # The old brackets go first: the unit of work inserts before it deletes orphans, and a
+        # bracket kept at its start (0 always is) would collide with itself on the unique key.
+        version.tiers.clear()
+        db.session.flush()
+    version.tiers = [_tier_row(f, r, rules.percent_basis) for f, r in rules.tiers]
     version.overrides = (
         [PlanOverride(category_id=cid, rate_units=rate_to_units(r)) for cid, r in rules.category_rates.items()]
         + [PlanOverride(product_id=pid, rate_units=rate_to_units(r)) for pid, r in rules.product_rates.items()]
@@ -119,6 +170,7 @@ def rules_snapshot(rules: PlanRules) -> dict:
         "base_rate": str(rules.base_rate) if rules.base_rate is not None else None,
         "tiers": [[str(f), str(r)] for f, r in rules.tiers],
         "tier_mode": rules.tier_mode,
+        "basis": str(rules.basis) if rules.tiers else None,
         "category_rates": {str(k): str(v) for k, v in rules.category_rates.items()},
         "product_rates": {str(k): str(v) for k, v in rules.product_rates.items()},
     }
@@ -197,25 +249,6 @@ def agent_for_plan(agent_id: int) -> User:
     if agent is None or not access.is_agent(agent):
         raise ServiceError("Choose an agent.", "agent_id")
     return agent
-
-
-def set_target(actor, *, agent_id: int, month: date, amount_cents: int) -> Target:
-    """Set (or replace) an agent's sales target for a month."""
-    agent = agent_for_plan(agent_id)
-    first, _ = month_bounds(month)
-    if amount_cents < 1:
-        raise ServiceError("Enter a target greater than zero.", "amount")
-    target = db.session.scalar(select(Target).where(Target.agent_id == agent.id, Target.month == first))
-    before = {"amount_cents": target.amount_cents} if target else None
-    if target is None:
-        target = Target(agent_id=agent.id, month=first, amount_cents=amount_cents)
-        db.session.add(target)
-    else:
-        target.amount_cents = amount_cents
-    db.session.flush()
-    record(actor, "target.set", target, before, {"agent_id": agent.id, "month": first.isoformat(),
-                                                 "amount_cents": amount_cents})
-    return target
 
 
 def target_for(agent_id: int, day: date) -> Target | None:

@@ -29,14 +29,17 @@ from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import parse_iso_date
 from webapp.money import from_cents, units_to_rate
-from webapp.sales.csv_format import BOM, SALES_COLUMNS, text_cell
-from webapp.sales.models import Sale, SaleStatus
+from webapp.sales.csv_format import BOM, MAX_CO_AGENT_COLUMNS, SALES_COLUMNS, text_cell
+from webapp.sales.models import Sale, SaleCredit, SaleStatus
 from webapp.sales.portal import sale_commissions
 
 BATCH_SIZE = 500
+# The last four say which credit of the sale an entry is for (COMMISSION_RULES.md section 8): the
+# entry's agent is the holder, as primary or co-agent, with that share and credited amount.
 LEDGER_COLUMNS = (
     "entry_id", "agent_email", "agent_name", "period_start", "period_end", "period_status", "kind",
-    "sale_id", "sale_date", "product_sku", "amount", "rate_percent", "reason")
+    "sale_id", "sale_date", "product_sku", "amount", "rate_percent", "reason",
+    "sale_amount", "holder_role", "share_percent", "credited_amount")
 SALE_STATUSES = tuple(SaleStatus)
 
 
@@ -121,16 +124,41 @@ def sales_csv(user: User, request: ExportRequest) -> Iterator[str]:
                    _sales_rows)
 
 
+def _credit_cells(sale_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """The credit columns of each sale (primary share and credit, then each co-agent's email, share
+    and credit, blank where there is none), read in one query for the batch."""
+    credits: dict[int, list] = {}
+    for row in db.session.execute(
+            select(SaleCredit.sale_id, SaleCredit.position, SaleCredit.share_units, SaleCredit.credit_cents,
+                   User.email).join(User, User.id == SaleCredit.agent_id)
+            .where(SaleCredit.sale_id.in_(sale_ids)).order_by(SaleCredit.sale_id, SaleCredit.position)):
+        credits.setdefault(row.sale_id, []).append(row)
+    cells = {}
+    for sale_id, rows in credits.items():
+        primary, co_agents = rows[0], rows[1:]
+        # The import's own notation, so an exported split sale imports as the same split.
+        pairs = ";".join(f"{holder.email}:{rate_cell(holder.share_units)}" for holder in co_agents)
+        found = [text_cell(pairs), rate_cell(primary.share_units), money_cell(primary.credit_cents)]
+        for holder in co_agents:
+            found += [text_cell(holder.email), rate_cell(holder.share_units), money_cell(holder.credit_cents)]
+        cells[sale_id] = tuple(found + [""] * (3 * (MAX_CO_AGENT_COLUMNS - len(co_agents))))
+    return cells
+
+
+_NO_CREDITS = ("",) * (3 + 3 * MAX_CO_AGENT_COLUMNS)
+
+
 def _sales_rows(batch) -> list[tuple]:
-    """CSV rows for a batch of sales (their commission standing is read in one query)."""
-    commissions = sale_commissions([row.id for row in batch])
+    """CSV rows for a batch of sales (their commission standing and credits are read in one query each)."""
+    ids = [row.id for row in batch]
+    commissions, credits = sale_commissions(ids), _credit_cells(ids)
     return [
         (text_cell(f"sale-{row.id}"), text_cell(row.agent_email), text_cell(row.sku), text_cell(row.customer),
          str(row.quantity), money_cell(row.unit_price_cents), row.sold_on.isoformat(), text_cell(row.note),
          str(row.id), text_cell(row.agent_name), text_cell(row.product_name), money_cell(row.amount_cents),
          row.status, money_cell(commissions.get(row.id, 0)), text_cell(row.entered_by),
          text_cell(row.decided_by), row.decided_at.isoformat() if row.decided_at else "",
-         text_cell(row.reason))
+         text_cell(row.reason)) + credits.get(row.id, _NO_CREDITS)
         for row in batch]
 
 
@@ -145,11 +173,15 @@ def ledger_csv(user: User, request: ExportRequest) -> Iterator[str]:
         select(CommissionEntry.id, CommissionEntry.kind, CommissionEntry.sale_id,
                CommissionEntry.amount_cents, CommissionEntry.rate_units, CommissionEntry.reason, agent.email.label("agent_email"),
                agent.name.label("agent_name"), Period.start_date, Period.end_date, Period.status,
-               Sale.sold_on, Product.sku)
+               Sale.sold_on, Product.sku, Sale.amount_cents.label("sale_amount_cents"), SaleCredit.position,
+               SaleCredit.share_units, SaleCredit.credit_cents)
         .join(agent, CommissionEntry.agent_id == agent.id)
         .join(Period, CommissionEntry.period_id == Period.id)
         .outerjoin(Sale, CommissionEntry.sale_id == Sale.id)
         .outerjoin(Product, Sale.product_id == Product.id)
+        # The entry's own credit: its agent's share of the sale (none for a manual entry).
+        .outerjoin(SaleCredit, (SaleCredit.sale_id == CommissionEntry.sale_id)
+                   & (SaleCredit.agent_id == CommissionEntry.agent_id))
         .where(Period.start_date >= request.start, Period.start_date <= request.end, _in_team(agent, user))
     )
     return _stream(query, (Period.start_date, CommissionEntry.id), lambda row: (row.start_date, row.id),
@@ -162,8 +194,16 @@ def _ledger_rows(batch) -> list[tuple]:
         (str(row.id), text_cell(row.agent_email), text_cell(row.agent_name), row.start_date.isoformat(),
          row.end_date.isoformat(), row.status, row.kind, "" if row.sale_id is None else str(row.sale_id),
          row.sold_on.isoformat() if row.sold_on else "", text_cell(row.sku), money_cell(row.amount_cents),
-         rate_cell(row.rate_units), text_cell(row.reason))
+         rate_cell(row.rate_units), text_cell(row.reason), money_cell(row.sale_amount_cents), _role(row.position),
+         rate_cell(row.share_units), money_cell(row.credit_cents))
         for row in batch]
+
+
+def _role(position: int | None) -> str:
+    """The holder's role in the sale: primary (the agent it is recorded for) or co-agent."""
+    if position is None:
+        return ""
+    return "primary" if position == 0 else "co-agent"
 
 
 def _stream(query, order, key, header, to_rows) -> Iterator[str]:

@@ -22,7 +22,7 @@ from webapp.commissions.models import CommissionEntry, EntryKind, Period, Period
 from webapp.commissions.periods import close_period, get_settings
 from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
-from webapp.sales.models import Sale, SaleStatus
+from webapp.sales.models import Sale, SaleCredit, SaleStatus
 
 PENDING_SHOWN = 50
 
@@ -155,11 +155,13 @@ def preview(user: User, period: Period) -> ClosePreview:
     """Per agent: entries and commission frozen, volume, pending sales that become late approvals."""
     agents: dict[int, dict] = {}
     names = {}
+    # Volume is each holder's credited amount of their sale lines: a split sale counts once in total.
     entry_rows = db.session.execute(_scoped(
         select(CommissionEntry.agent_id, func.count(CommissionEntry.id),
                func.coalesce(func.sum(CommissionEntry.amount_cents), 0),
-               func.coalesce(func.sum(Sale.amount_cents).filter(CommissionEntry.kind == EntryKind.SALE), 0))
-        .outerjoin(Sale, CommissionEntry.sale_id == Sale.id)
+               func.coalesce(func.sum(SaleCredit.credit_cents).filter(CommissionEntry.kind == EntryKind.SALE), 0))
+        .outerjoin(SaleCredit, (SaleCredit.sale_id == CommissionEntry.sale_id)
+                   & (SaleCredit.agent_id == CommissionEntry.agent_id))
         .where(CommissionEntry.period_id == period.id).group_by(CommissionEntry.agent_id),
         CommissionEntry.agent_id, user)).all()
     for agent_id, count, total, volume in entry_rows:

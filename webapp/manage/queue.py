@@ -17,16 +17,16 @@ from sqlalchemy.orm import aliased, joinedload
 from webapp.auth import access
 from webapp.auth.models import User
 from webapp.catalog.models import Product
-from webapp.commissions import ledger
-from webapp.commissions.models import PlanAssignment, PlanVersion
+from webapp.commissions import engine, ledger
+from webapp.commissions.models import PlanAssignment, PlanOverride, PlanVersion, Target
 from webapp.commissions.periods import last_closed_end
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none
-from webapp.money import format_money, to_cents
+from webapp.money import format_money, to_cents, units_to_rate
 from webapp.paging import Paged, Window, paginate
 from webapp.sales import services as sales
-from webapp.sales.models import Sale, SaleStatus
+from webapp.sales.models import Sale, SaleCredit, SaleStatus
 
 PAGE_SIZE = 25
 # "Unusual" means more than this many times the agent's median approved sale...
@@ -56,19 +56,31 @@ class QueueFilters:
 class Flag:
     """Something a reviewer should look at twice before deciding a sale."""
 
-    kind: str    # no_plan | unusual | duplicate | late
+    kind: str    # no_plan | no_target | unusual | duplicate | late
     label: str   # the badge
     detail: str  # one line saying why
 
 
 @dataclass(frozen=True)
+class Holder:
+    """One holder of a split sale as the queue shows it: who, which share, what credit (cents)."""
+
+    name: str
+    share: Decimal
+    credit_cents: int
+    primary: bool
+
+
+@dataclass(frozen=True)
 class QueuePage(Paged):
-    """One page of the queue with each sale's flags and commission estimate (cents)."""
+    """One page of the queue with each sale's flags and commission estimate (cents), and the
+    holders of its split sales."""
 
     sales: list[Sale]
     flags: dict[int, list[Flag]]
     estimates: dict[int, int]
     window: Window
+    holders: dict[int, list[Holder]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -195,6 +207,63 @@ def _no_plan_ids(scope) -> set[int]:
     return set(db.session.scalars(select(Sale.id).where(scope, ~exists(in_force))))
 
 
+def _no_target_holders(scope) -> dict[int, list[str]]:
+    """For each sale in `scope`, the holders (names, primary first) whose commission would be "no target".
+
+    That is a holder whose plan version in force on the sale date has a target_percent table, whose
+    version has no product or category rate for the sale (an override line keeps its own rate and
+    is not flagged, COMMISSION_RULES.md section 9), and who has no target for the sale's month. Two
+    queries whatever the number of sales: the holders on attainment plans (the version in force is
+    the same rule as ledger.PlanResolver, as a correlated subquery), then their targets.
+    """
+    in_force = (
+        select(PlanVersion.id)
+        .join(PlanAssignment, PlanAssignment.plan_id == PlanVersion.plan_id)
+        .where(PlanAssignment.agent_id == SaleCredit.agent_id, PlanAssignment.effective_from <= Sale.sold_on,
+               or_(PlanAssignment.effective_to.is_(None), PlanAssignment.effective_to >= Sale.sold_on),
+               PlanVersion.effective_from <= Sale.sold_on)
+        .order_by(PlanVersion.effective_from.desc()).limit(1)
+        .correlate(Sale, SaleCredit).scalar_subquery()
+    )
+    override = select(PlanOverride.id).where(
+        PlanOverride.version_id == PlanVersion.id,
+        or_(PlanOverride.product_id == Sale.product_id, PlanOverride.category_id == Product.category_id))
+    rows = db.session.execute(
+        select(Sale.id, Sale.sold_on, SaleCredit.agent_id, User.name)
+        .join(SaleCredit, SaleCredit.sale_id == Sale.id)
+        .join(User, User.id == SaleCredit.agent_id)
+        .join(Product, Product.id == Sale.product_id)
+        .join(PlanVersion, PlanVersion.id == in_force)
+        .where(scope, PlanVersion.basis == engine.TierBasis.TARGET_PERCENT, ~exists(override))
+        .order_by(Sale.id, SaleCredit.position)
+    ).all()
+    if not rows:
+        return {}
+    months = {row.sold_on.replace(day=1) for row in rows}
+    with_target = set(db.session.execute(
+        select(Target.agent_id, Target.month).where(Target.agent_id.in_({row.agent_id for row in rows}),
+                                                    Target.month.in_(months))).all())
+    found: dict[int, list[str]] = {}
+    for row in rows:
+        if (row.agent_id, row.sold_on.replace(day=1)) not in with_target:
+            found.setdefault(row.id, []).append(row.name)
+    return found
+
+
+def holders_of(sale_ids: list[int]) -> dict[int, list[Holder]]:
+    """The holders of the split sales among `sale_ids` (primary first), in one query; unsplit sales
+    (one holder with 100%) are left out."""
+    if not sale_ids:
+        return {}
+    found: dict[int, list[Holder]] = {}
+    for sale_id, position, units, credit, name in db.session.execute(
+            select(SaleCredit.sale_id, SaleCredit.position, SaleCredit.share_units, SaleCredit.credit_cents, User.name)
+            .join(User, User.id == SaleCredit.agent_id)
+            .where(SaleCredit.sale_id.in_(sale_ids)).order_by(SaleCredit.sale_id, SaleCredit.position)):
+        found.setdefault(sale_id, []).append(Holder(name, units_to_rate(units), int(credit), position == 0))
+    return {sale_id: holders for sale_id, holders in found.items() if len(holders) > 1}
+
+
 def _duplicates(scope) -> dict[int, list[tuple[int, str]]]:
     """For each sale in `scope`, the other live sales with the same agent, customer, product, amount, date."""
     other = aliased(Sale)
@@ -228,6 +297,10 @@ def compute_flags(scope) -> dict[int, list[Flag]]:
     for sale_id in sorted(_no_plan_ids(scope)):
         add(sale_id, Flag("no_plan", "No plan",
                           "No commission plan in force on its date: it would earn nothing."))
+    for sale_id, names in sorted(_no_target_holders(scope).items()):
+        add(sale_id, Flag("no_target", "No target",
+                          f"No target for the month for {_names(names)}: an attainment plan pays its first "
+                          "bracket's rate until one is set."))
     medians = agent_medians(sorted({row.agent_id for row in rows}))
     for row in rows:
         twice, count = medians.get(row.agent_id, (0, 0))
@@ -249,6 +322,11 @@ def compute_flags(scope) -> dict[int, list[Flag]]:
                     "late", "Late approval",
                     "Dated in a closed period: what it earns posts in the earliest open period."))
     return flags
+
+
+def _names(names: list[str]) -> str:
+    """Names as a phrase: "Ann", "Ann and Ben", "Ann, Ben and Cy"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def team_flags(user: User) -> dict[int, list[Flag]]:
@@ -282,7 +360,8 @@ def queue_page(user: User, filters: QueueFilters, page: int = 1) -> QueuePage:
         .order_by(Sale.sold_on, Sale.id)))
     ids = [s.id for s in found]
     flags = compute_flags(Sale.id.in_(ids)) if ids else {}
-    return QueuePage(sales=found, flags=flags, estimates=estimates_for(found), window=window)
+    return QueuePage(sales=found, flags=flags, estimates=estimates_for(found), window=window,
+                     holders=holders_of(ids))
 
 
 def estimates_for(pending: list[Sale]) -> dict[int, int]:

@@ -90,7 +90,7 @@ def _row(sale: Sale, **extra) -> str:
     return render_template(
         "review/partials/_row_refused.html", sale=sale, args=_args(), today=clock.today(),
         row_flags=queue.compute_flags(Sale.id == sale.id).get(sale.id, []),
-        estimates=queue.estimates_for([sale]), **extra)
+        estimates=queue.estimates_for([sale]), holders=queue.holders_of([sale.id]).get(sale.id), **extra)
 
 
 def _decide_one(sale_id: int, action: str):

@@ -27,7 +27,7 @@ from webapp.commissions.periods import current_period, month_bounds, period_for
 from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
-from webapp.sales.models import Sale, SaleStatus
+from webapp.sales.models import Sale, SaleCredit, SaleStatus
 from webapp.sales.portal import ChartBar, commission_chart
 
 CHART_PERIODS = 12
@@ -72,13 +72,13 @@ class AgentFigures:
     """One agent's line on the team dashboard (all money in cents)."""
 
     agent: User
-    volume: int             # amounts of the period's sale lines
+    volume: int             # credited amounts of the period's sale lines (the holder's share of a split)
     earned: int             # the period's sale lines
     adjustments: int        # the period's system adjustments and manual corrections
     commission: int         # earned + adjustments: the period total of the statement
     pending_count: int      # pending sales dated in the period
     unpaid: int             # unpaid balance now (every entry - every payout)
-    month_volume: int       # approved sales dated in the period's month
+    month_volume: int       # credits of approved sales dated in the period's month
     target: int | None      # the month's target
     attainment: int | None  # whole percent of the month's target reached
 
@@ -120,10 +120,12 @@ def _team_figures(agents: list[User], period: Period) -> list[AgentFigures]:
             Sale.agent_id.in_(ids), Sale.status == SaleStatus.PENDING,
             Sale.sold_on >= period.start_date, Sale.sold_on <= period.end_date).group_by(Sale.agent_id))
     month_first, month_last = month_bounds(period.start_date)
+    # Each holder's credits of the month's approved sales (a co-agent's share counts for them).
     month_volume = grouped_by_agent(
-        select(Sale.agent_id, func.sum(Sale.amount_cents)).where(
-            Sale.agent_id.in_(ids), Sale.status == SaleStatus.APPROVED,
-            Sale.sold_on >= month_first, Sale.sold_on <= month_last).group_by(Sale.agent_id))
+        select(SaleCredit.agent_id, func.sum(SaleCredit.credit_cents))
+        .join(Sale, Sale.id == SaleCredit.sale_id).where(
+            SaleCredit.agent_id.in_(ids), Sale.status == SaleStatus.APPROVED,
+            Sale.sold_on >= month_first, Sale.sold_on <= month_last).group_by(SaleCredit.agent_id))
     targets = grouped_by_agent(select(Target.agent_id, Target.amount_cents)
                        .where(Target.agent_id.in_(ids), Target.month == month_first))
     unpaid = unpaid_balances(ids)

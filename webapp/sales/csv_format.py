@@ -20,6 +20,14 @@ SALES_COLUMNS = IMPORT_COLUMNS + (
     "sale_id", "agent_name", "product_name", "amount", "status", "commission", "entered_by",
     "decided_by", "decided_at", "reason")
 
+# The export's split credit (COMMISSION_RULES.md section 8): `co_agents` as the import writes it
+# ("email:share;email:share", the primary keeping the rest), then one cell per figure so a
+# spreadsheet can add them up: the primary's share and credit, each co-agent's email, share, credit.
+MAX_CO_AGENT_COLUMNS = 4
+CREDIT_COLUMNS = ("co_agents", "primary_share", "primary_credit") + tuple(
+    f"co_agent_{n}_{what}" for n in range(1, MAX_CO_AGENT_COLUMNS + 1) for what in ("email", "share", "credit"))
+SALES_COLUMNS += CREDIT_COLUMNS
+
 
 def text_cell(value) -> str:
     """A text cell, neutralised when a spreadsheet would read it as a formula."""

@@ -15,7 +15,7 @@ from webapp.auth.access import visible_sale
 from webapp.auth.decorators import agent_required, signed_in_required
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Customer
-from webapp.commissions import ledger
+from webapp.commissions import attainment, ledger
 from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
@@ -48,7 +48,8 @@ def _dashboard_context(form: SaleForm) -> dict:
     recent = portal.recent_sales(current_user.id)
     return {"form": form, "totals": portal.agent_totals(current_user.id), "recent": recent,
             "chart": portal.commission_chart(current_user.id), "status": SaleStatus,
-            "spiffs": spiff_services.dashboard_spiffs(current_user, clock.today())}
+            "spiffs": spiff_services.dashboard_spiffs(current_user, clock.today()),
+            "attainment": attainment.agent_attainment(current_user.id)}
 
 
 @bp.route("/dashboard")
@@ -63,6 +64,14 @@ def dashboard():
 def totals():
     """The totals panel alone (htmx refreshes it after each sale and every 30 s)."""
     return render_template("sales/partials/_totals.html", totals=portal.agent_totals(current_user.id))
+
+
+@bp.route("/dashboard/attainment")
+@agent_required
+def attainment_panel():
+    """The attainment panel alone (htmx refreshes it with the totals); empty when not on an attainment plan."""
+    return render_template("sales/partials/_attainment_panel.html",
+                           attainment=attainment.agent_attainment(current_user.id))
 
 
 def _customer_choice(form: SaleForm):
