@@ -15,7 +15,7 @@ from webapp.auth.access import visible_sale
 from webapp.auth.decorators import agent_required, signed_in_required
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Customer
-from webapp.commissions import attainment, ledger
+from webapp.commissions import attainment
 from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
@@ -153,17 +153,16 @@ def estimate():
     split = SaleForm(formdata=args)
     holders = check(lambda: sales.checked_holders(current_user, sales.SaleInput(
         None, None, None, None, co_agents=split.co_agents_value, share=split.share.data)), unplaced=None)
-    figure, per_holder = None, []
+    figure, spiff_cents, per_holder, no_plan = None, 0, [], False
     if amount_cents is not None and sold_on <= clock.today() and holders.ok:
-        if len(holders.value) > 1:
-            per_holder = sales.holder_estimates(holders.value, product, amount_cents, int(quantity), sold_on)
-        else:
-            figure = to_cents(ledger.estimate_new_sale(current_user.id, product, amount_cents, sold_on))
+        # Quantity and team matter to SPIFFs, so an unsplit sale is estimated the same way (one holder).
+        per_holder = sales.holder_estimates(holders.value, product, amount_cents, int(quantity), sold_on)
+        if len(per_holder) == 1:
+            (alone,), per_holder = per_holder, []
+            figure, spiff_cents, no_plan = alone.commission_cents, alone.spiff_cents, alone.no_plan
     return render_template("sales/partials/_estimate.html", figure=figure, amount_cents=amount_cents,
-                           message=message, holders=per_holder,
-                           split_error=None if holders.ok else holders.error.message,
-                           no_plan=figure is not None and ledger.PlanResolver(
-                               current_user.id).version_on(sold_on) is None)
+                           message=message, holders=per_holder, spiff_cents=spiff_cents,
+                           split_error=None if holders.ok else holders.error.message, no_plan=no_plan)
 
 
 @bp.route("/customers/search")

@@ -116,6 +116,7 @@ class HolderEstimate:
     credit_cents: int
     commission_cents: int
     no_plan: bool
+    spiff_cents: int = 0  # SPIFF rewards, shown apart from commission (COMMISSION_RULES.md 10)
 
     @property
     def share_units(self) -> int:
@@ -134,7 +135,7 @@ def holder_estimates(holders: list[tuple[User, Decimal]], product, amount_cents:
                                           shares=shares, holder=index,
                                           team=str(holder.manager_id) if holder.manager_id else None)
         out.append(HolderEstimate(holder, share, to_cents(result.line.credited), to_cents(result.commission),
-                                  result.no_plan))
+                                  result.no_plan, to_cents(sum((r.reward for r in result.spiffs), Decimal(0)))))
     return out
 
 
