@@ -25,6 +25,8 @@ from webapp.extensions import db
 from webapp.sales import services as sales
 from webapp.sales.credits import add_missing_primary_credits
 from webapp.sales.models import Sale, SaleStatus
+from webapp.spiffs import services as spiff_services
+from webapp.spiffs.models import Spiff
 from webapp.statements.services import start_period_run
 
 # A known password is the point of a demo; `flask demo seed` refuses to run in production.
@@ -62,6 +64,10 @@ CUSTOMERS = ["Northwind Clinics", "Harbor Foods", "Summit Builders", "Bluebird O
              "Greenfield Schools", "Riverside Hospital", "Cobalt Data", "Maple Hotels", "Pioneer Labs"]
 FLAT_PLAN = "Standard 3%"
 TIERED_PLAN = "Growth tiers"
+ATTAINMENT_PLAN = "Quota accelerator"
+DEMO_SPIFF = "Year-end technology push"
+# Carla is on the attainment plan, so `make run` shows attainment, its panel and "no target" flags.
+ATTAINMENT_AGENT = 2
 
 
 def _ensure_user(email: str, name: str, role: Role, manager_id: int | None = None) -> tuple[User, bool]:
@@ -92,12 +98,13 @@ def _ensure_catalogue() -> dict[str, Product]:
 
 
 def _ensure_plans(agents: list[User], month_start: date) -> None:
-    """A flat 3% plan (the seed's rate) and a tiered plan; assignments and targets."""
+    """A flat 3% plan (the seed's rate), a tiered plan and an attainment plan; assignments and targets."""
     flat, tiered = _demo_plans()
+    accelerator = _attainment_plan()
     for index, agent in enumerate(agents):
         if not plans.assignments_of(agent.id):
-            assignments.assign_plan(None, agent_id=agent.id, plan_id=(tiered if index % 2 else flat).id,
-                              effective_from=date(2000, 1, 1))
+            plan = accelerator if index == ATTAINMENT_AGENT else tiered if index % 2 else flat
+            assignments.assign_plan(None, agent_id=agent.id, plan_id=plan.id, effective_from=date(2000, 1, 1))
         for month in (month_start, (month_start - timedelta(days=1)).replace(day=1)):
             if plans.target_for(agent.id, month) is None:
                 targets.set_target(None, agent_id=agent.id, month=month, amount_cents=25_000_000)
@@ -117,6 +124,36 @@ def _demo_plans() -> tuple[CommissionPlan, CommissionPlan]:
                                      (Decimal("100000"), Decimal("5"))], tier_mode="marginal"),
         effective_from=date(2000, 1, 1))
     return flat, tiered
+
+
+def _attainment_plan() -> CommissionPlan:
+    """Retroactive brackets on percent of the month's target, created when missing."""
+    existing = db.session.scalar(select(CommissionPlan).where(CommissionPlan.name == ATTAINMENT_PLAN))
+    return existing or plans.create_plan(
+        None, name=ATTAINMENT_PLAN, description="Accelerators on attainment of the monthly target.",
+        rules=plans.PlanRules(tiers=[(Decimal("0"), Decimal("2")), (Decimal("50"), Decimal("3.5")),
+                                     (Decimal("100"), Decimal("5"))], tier_mode="retroactive",
+                              basis="target_percent"),
+        effective_from=date(2000, 1, 1))
+
+
+def _ensure_spiff(first: date, today: date) -> None:
+    """A SPIFF running from last month to the end of next month: 2% on technology, capped monthly."""
+    if db.session.scalar(select(Spiff.id).where(Spiff.name == DEMO_SPIFF)):
+        return
+    tech = db.session.scalar(select(Category).where(Category.code == "technology"))
+    last = (today.replace(day=28) + timedelta(days=40)).replace(day=1) - timedelta(days=1)
+    spiff_services.create_spiff(None, DEMO_SPIFF, spiff_services.SpiffRules(
+        first_day=first, last_day=last, percent=Decimal("2"), cap=Decimal("1000.00"), category_ids=[tech.id]))
+
+
+def _split_sale(agents: list[User], products: dict[str, Product], customer: Customer, sold_on: date) -> Sale:
+    """Alice's sale shared 60/40 with Bob (split credit), pending until the manager decides."""
+    product = products["TEC-101"]
+    data = sales.SaleInput(product_id=product.id, quantity=1, unit_price=Decimal(product.list_price_cents) / 100,
+                           sold_on=sold_on, customer_id=customer.id, note="Joint pitch with Bob.",
+                           co_agents=(sales.CoAgentInput(agent_id=agents[1].id, share=Decimal("40")),))
+    return sales.create_sale(agents[0], data, idempotency_key="demo-split-001")[0]
 
 
 def _ensure_sales(agents: list[User], products: dict[str, Product], today: date) -> None:
@@ -139,6 +176,8 @@ def _ensure_sales(agents: list[User], products: dict[str, Product], today: date)
             sale, _ = sales.create_sale(agent, data, idempotency_key=f"demo-{agent.id}-{n:03d}")
             fate = rng.choices(["approve", "pending", "reject", "void"], weights=[70, 18, 7, 5])[0]
             made.append((sale, fate))
+    _ensure_spiff(first, today)
+    made.append((_split_sale(agents, products, customers[0], today - timedelta(days=1)), "approve"))
     for sale, fate in made:
         manager = sale.agent.manager
         if fate in ("approve", "void"):

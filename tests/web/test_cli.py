@@ -12,10 +12,12 @@ from tests.conftest import Browser
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role, User
 from webapp.commissions.ledger import recompute_agent_range
-from webapp.commissions.models import CommissionEntry, CommissionPlan, PlanAssignment, Target
+from webapp.commissions.models import CommissionEntry, CommissionPlan, EntryKind, PlanAssignment, Target
+from webapp.commissions.plans import assignments_of, target_for
 from webapp.demo import DEMO_PASSWORD, FLAT_PLAN
 from webapp.extensions import db
-from webapp.sales.models import Sale
+from webapp.sales.models import Sale, SaleStatus
+from webapp.spiffs.models import Spiff
 
 
 def _flask(app, args: list[str], **kwargs):
@@ -123,6 +125,30 @@ def test_demo_seed_is_idempotent_and_prints_the_logins(app):
     assert _user_count() == after_first
     assert "already present" in second.output
     assert DEMO_PASSWORD in second.output
+
+
+def test_the_demo_shows_split_credit_an_attainment_plan_and_an_active_spiff(app, today):
+    today(date(2026, 11, 20))
+    assert _flask(app, ["demo", "seed"]).exit_code == 0
+    split = db.session.scalar(select(Sale).where(Sale.idempotency_key == "demo-split-001"))
+    assert split.status == SaleStatus.APPROVED
+    assert [(c.agent.email, c.share_units, c.credit_cents) for c in split.credits] == [
+        ("alice.agent@demo.example", 600_000, split.amount_cents * 6 // 10),
+        ("bob.agent@demo.example", 400_000, split.amount_cents * 4 // 10)]
+    # Both holders have their own commission line for it.
+    holders = db.session.scalars(select(CommissionEntry.agent_id).where(
+        CommissionEntry.sale_id == split.id, CommissionEntry.kind == EntryKind.SALE)).all()
+    assert sorted(holders) == sorted(c.agent_id for c in split.credits)
+    carla = db.session.scalar(select(User).where(User.email == "carla.agent@demo.example"))
+    [assignment] = assignments_of(carla.id)
+    assert assignment.plan.versions[-1].basis == "target_percent"
+    assert target_for(carla.id, date(2026, 11, 1)) is not None
+    spiff = db.session.scalar(select(Spiff).where(Spiff.name == "Year-end technology push"))
+    [version] = spiff.versions
+    assert version.first_day <= date(2026, 11, 20) <= version.last_day
+    # Approved technology sales earned it (the demo's catalogue has two technology products).
+    assert db.session.scalar(select(func.count()).select_from(CommissionEntry).where(
+        CommissionEntry.spiff_id == spiff.id, CommissionEntry.amount_cents > 0)) > 0
 
 
 def test_demo_logins_work(app):
