@@ -36,6 +36,7 @@ def test_a_target_resolves_attainment_brackets(as_admin, factory):
     html = as_admin.post(URL, {**_form(csv_text, version_id=version.id), "target": "12345.67"}).get_data(as_text=True)
     assert [c for c, _ in _result_rows(html).values()] == [Decimal("300.00"), Decimal("240.00"), Decimal("240.00")]
     assert "Target 12,345.67; thresholds" in html
+    assert "attainment 105.3%" in html  # 13,000.00 / 12,345.67 = 105.30...%, rounded down to 0.01
     # Without a target the first bracket's rate applies (flagged "no target").
     html = as_admin.post(URL, _form(csv_text, version_id=version.id)).get_data(as_text=True)
     assert [c for c, _ in _result_rows(html).values()] == [Decimal("100.00"), Decimal("80.00"), Decimal("80.00")]

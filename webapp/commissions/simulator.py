@@ -76,6 +76,7 @@ class SimulatedMonth:
     volume: Decimal
     commission: Decimal
     spiffs: Decimal = Decimal("0.00")
+    attainment: Decimal | None = None  # percent of the target reached, rounded down (None: no target)
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,8 @@ def simulate_sales(plan: engine.Plan, sales: list[SimulatedSale], *, target: Dec
                                sum((r.reward for r in result.spiffs), Decimal("0.00")), tuple(explain(result)))
                  for line, result in results.items()]
         volume = sum((line.credited for line in lines), Decimal("0.00"))
-        months.append(SimulatedMonth(month, lines, volume, engine.month_total(results), engine.spiff_total(results)))
+        months.append(SimulatedMonth(month, lines, volume, engine.month_total(results), engine.spiff_total(results),
+                                     engine.attainment_percent(volume, target) if target is not None else None))
     return Simulation(months, sum((m.volume for m in months), Decimal("0.00")),
                       sum((m.commission for m in months), Decimal("0.00")),
                       sum((m.spiffs for m in months), Decimal("0.00")), target)
