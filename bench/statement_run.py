@@ -11,7 +11,7 @@ The requirement: "P3: statement PDF job vs. bare WeasyPrint render; 500 statemen
 Setup: a scratch PostgreSQL database `bench_p3_<pid>` built with the migrations (dropped at the end,
 even on failure; no other database is touched), a private redis-server on a free port (never the
 shared 6379), an outbox folder in a temporary directory (MAIL_BACKEND=outbox: nothing leaves the
-machine). The organisation comes from `webapp.demo.generate_demo(agents, sales, months)` when it
+machine). The organisation comes from `webapp.demo_generate.generate_demo(agents, sales, months)` when it
 exists, else from this script's own bulk setup (agents agentNNNN@generated.example, a flat 3% plan,
 approved sales inserted in bulk, the ledger computed per agent-month).
 
@@ -134,12 +134,13 @@ def start_worker(env: dict, log_path: Path) -> subprocess.Popen:
 
 
 def populate(agents: int, sales: int, months: int, data: str) -> str:
-    """The organisation: webapp.demo.generate_demo ("demo"; "auto" when it exists), else our bulk setup."""
-    from webapp import demo
+    """The organisation: webapp.demo_generate.generate_demo ("demo"; "auto" when it exists), else our bulk
+    setup."""
+    from webapp import demo_generate as demo
 
     if data == "demo" or (data == "auto" and hasattr(demo, "generate_demo")):
         demo.generate_demo(agents=agents, sales=sales, months=months)
-        return "webapp.demo.generate_demo"
+        return "webapp.demo_generate.generate_demo"
     bulk_populate(agents, sales, months)
     return "bench bulk setup"
 
@@ -538,7 +539,7 @@ def main() -> int:
     parser.add_argument("--sales", type=int, default=20_000, help="approved sales generated (20,000)")
     parser.add_argument("--months", type=int, default=2, help="whole months the sales span (2)")
     parser.add_argument("--data", choices=("auto", "demo", "bench"), default="auto",
-                        help="demo: webapp.demo.generate_demo; bench: this script's bulk setup; "
+                        help="demo: webapp.demo_generate.generate_demo; bench: this script's bulk setup; "
                              "auto: demo if present")
     parser.add_argument("--repeats", type=int, default=15, help="timed runs of each in Part A (15)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the run (1800)")

@@ -12,7 +12,8 @@ from webapp.auth import services as accounts
 from webapp.auth.models import Role
 from webapp.commissions.engine import EngineError
 from webapp.commissions.golden import SPLIT_CASES, simulate, simulate_case, simulate_split
-from webapp.demo import DEMO_PASSWORD, generate_demo, seed_demo
+from webapp.demo import DEMO_PASSWORD, seed_demo
+from webapp.demo_generate import generate_demo
 from webapp.errors import ServiceError
 from webapp.extensions import db
 

@@ -74,7 +74,7 @@ ACCESS = {
     # JSON API (bearer token)
     "api.me": SIGNED_IN, "api.list_products": SIGNED_IN, "api.create_product": ADMIN,
     "api.update_product": ADMIN, "api.create_sale": SIGNED_IN, "api.list_sales": SIGNED_IN,
-    "api.get_sale": SIGNED_IN, "api.approve_sale": STAFF, "api.reject_sale": STAFF, "api.void_sale": STAFF,
+    "api.get_sale": SIGNED_IN, "api.sale_entries": SIGNED_IN, "api.approve_sale": STAFF, "api.reject_sale": STAFF, "api.void_sale": STAFF,
     "api.agent_commissions": SIGNED_IN, "api.estimate": SIGNED_IN, "api.list_statements": SIGNED_IN,
     "api.get_statement": SIGNED_IN, "api.statement_pdf": SIGNED_IN, "api.start_run": SIGNED_IN,
     "api.get_run": SIGNED_IN, "api.list_spiffs": SIGNED_IN,
@@ -92,8 +92,8 @@ OWNED = {
     "review.record_payout", "review.reverse_payout", "review.dispute_detail", "review.dispute_reply",
     "review.dispute_accept", "review.dispute_reject",
     "review.import_preview", "review.import_confirm",  # an unknown upload id: 404 for everyone
-    "api.get_sale", "api.approve_sale", "api.reject_sale", "api.void_sale", "api.agent_commissions",
-    "api.get_statement", "api.statement_pdf", "api.get_run",
+    "api.get_sale", "api.sale_entries", "api.approve_sale", "api.reject_sale", "api.void_sale",
+    "api.agent_commissions", "api.get_statement", "api.statement_pdf", "api.get_run",
 }
 # Owned objects that do not exist at all (string ids): 404 for admins too.
 MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",

@@ -116,3 +116,22 @@ def test_an_adjustment_says_what_was_stated_what_it_is_now_and_why(issued):
     assert "voided after its period closed" in ben_clawback.reason
     assert ben_clawback.derivation["words"][-1].startswith("Adjustment: closed periods stated 16.00; the figure is now 0.00")
     assert adjustments[(ana.id, push.id)].derivation["adjustment"]["difference"] == "-12.00"
+
+
+def test_the_api_gives_each_sale_line_with_its_derivation_to_whom_may_see_it(app, issued, factory):
+    ana, ben, alone, shared, push, ana_statement, ben_statement = issued
+    client = app.test_client()
+    mine = client.get(f"{API}/sales/{shared.id}/entries", headers=headers_for(ben)).json
+    assert mine["sale_id"] == shared.id
+    assert [(e["agent_id"], e["kind"], e["spiff"], e["amount"], e["period_closed"]) for e in mine["entries"]] == [
+        (ben.id, "sale", None, "16.00", True), (ben.id, "spiff", "printer_push_statements", "8.00", True)]
+    commission = mine["entries"][0]
+    assert commission["rate"] == "4" and commission["derivation"]["credited"] == "400.00"
+    assert "Credit: 400.00 of the sale's 1,000.00 (co-agent, share 40%" in commission["derivation"]["words"][0]
+    assert mine["entries"][1]["derivation"]["spiff"] == "printer_push_statements"
+    # The primary's manager sees both holders' lines; another agent gets 404.
+    everyone = client.get(f"{API}/sales/{shared.id}/entries", headers=headers_for(ana.manager)).json
+    assert {e["agent_id"] for e in everyone["entries"]} == {ana.id} | (
+        {ben.id} if ben.manager_id == ana.manager_id else set())
+    stranger = factory.user("agent")
+    assert client.get(f"{API}/sales/{shared.id}/entries", headers=headers_for(stranger)).status_code == 404

@@ -6,7 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from webapp.api.framework import Page, PageQuery
-from webapp.api.schemas import ProductQuery, SalePage, SaleQuery, StatementPage, StatementQuery
+from webapp.api.schemas import ProductQuery, SalePage, SaleQuery
+from webapp.api.statement_schemas import StatementPage, StatementQuery
 
 
 def test_every_list_query_has_the_same_limit_and_cursor():

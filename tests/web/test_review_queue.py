@@ -22,7 +22,7 @@ from webapp.commissions.models import CommissionEntry, EntryKind
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
-from webapp.manage import queue
+from webapp.manage import queue, queue_flags
 from webapp.sales import portal
 from webapp.sales import services as sales
 from webapp.sales.models import Sale
@@ -300,7 +300,7 @@ def test_agent_medians_are_exact_for_odd_and_even_counts(team):
     for amount in ("0.01", "0.02", "9.00", "0.03"):
         team.sale(team.bob, amount, date(2026, 11, 2), status="approved")
     team.sale(team.bob, "500.00", date(2026, 11, 2))  # pending: not part of the median
-    medians = queue.agent_medians([team.alice.id, team.bob.id])
+    medians = queue_flags.agent_medians([team.alice.id, team.bob.id])
     assert medians[team.alice.id] == (2 * 300, 3)
     assert medians[team.bob.id] == (2 + 3, 4)  # median 2.5 cents, kept exact as twice the median
     assert Decimal(medians[team.bob.id][0]) / 2 == statistics.median([Decimal(c) for c in (1, 2, 3, 900)])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from webapp.api.convert import (money, snapshot_adjustments, snapshot_lines, snapshot_payouts, snapshot_spiffs,
-                                unit_price)
+from webapp.api.convert import (money, snapshot_adjustments, snapshot_lines, snapshot_payouts,
+                                snapshot_spiffs, unit_price)
 from webapp.api.framework import operation
-from webapp.api.schemas import CommissionsOut, EstimateIn, EstimateOut, RangeQuery
+from webapp.api.schemas import EstimateIn, EstimateOut, RangeQuery
+from webapp.api.statement_schemas import CommissionsOut
 from webapp.auth.access import own_or_managed_agent
 from webapp.money import to_cents
 from webapp.sales import services as sales

@@ -8,7 +8,8 @@ from decimal import Decimal
 from flask import request
 
 from webapp.api.framework import ApiError
-from webapp.api.schemas import Derivation, StatementAdjustment, StatementLine, StatementPayout, StatementSpiff
+from webapp.api.schemas import Derivation
+from webapp.api.statement_schemas import StatementAdjustment, StatementLine, StatementPayout, StatementSpiff
 from webapp.catalog.models import Product
 from webapp.extensions import db
 from webapp.money import MoneyError, from_cents, parse_money, units_to_rate
@@ -48,10 +49,14 @@ def idempotency_key_header() -> str | None:
     return key
 
 
-def _derivation(item: dict) -> Derivation | None:
+def derivation_of(stored: dict | None) -> Derivation | None:
     """A stored derivation (None on entries and statements from before derivations were kept)."""
-    stored = item.get("derivation")
     return Derivation(**stored) if stored else None
+
+
+def _derivation(item: dict) -> Derivation | None:
+    """A snapshot item's stored derivation."""
+    return derivation_of(item.get("derivation"))
 
 
 def snapshot_lines(snapshot: dict) -> list[StatementLine]:

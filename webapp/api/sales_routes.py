@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import uuid
 
-from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
-                                unit_price)
+from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, derivation_of, idempotency_key_header,
+                                money, unit_price)
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
-from webapp.api.schemas import CreditOut, ReasonIn, SaleIn, SaleOut, SalePage, SaleQuery
+from webapp.api.schemas import CreditOut, EntryOut, ReasonIn, SaleEntries, SaleIn, SaleOut, SalePage, SaleQuery
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.errors import NotFound, ServiceError
@@ -134,6 +134,25 @@ def list_sales(user, query: SaleQuery):
 def get_sale(user, sale_id: int):
     """A sale the user may see (another agent's or another team's sale: 404)."""
     return _one(user, access.visible_sale(user, sale_id))
+
+
+@operation("GET", "/sales/{sale_id}/entries", summary="A sale's ledger lines, each with how it was worked out",
+           tag="Sales", responses={200: SaleEntries})
+def sale_entries(user, sale_id: int):
+    """The sale's ledger lines the user may see (an agent their own credit's, a manager their team's
+    holders'), each with the derivation stored from the engine's own result."""
+    sale = access.visible_sale(user, sale_id)
+    return SaleEntries(sale_id=sale.id, entries=[_entry_out(e) for e in portal.sale_entries(user, sale.id)])
+
+
+def _entry_out(entry) -> EntryOut:
+    """A ledger line for the API, money and rate as exact decimal strings."""
+    return EntryOut(id=entry.id, agent_id=entry.agent_id, kind=entry.kind, period_start=entry.period.start_date,
+                    period_end=entry.period.end_date, period_closed=not entry.period.is_open,
+                    spiff=entry.spiff.name if entry.spiff else None,
+                    rate=None if entry.rate_units is None else str(units_to_rate(entry.rate_units)),
+                    amount=money(entry.amount_cents), reason=entry.reason, late_approval=entry.late_approval,
+                    derivation=derivation_of(entry.derivation))
 
 
 @operation("POST", "/sales/{sale_id}/approve", summary="Approve a pending sale", tag="Sales",

@@ -164,6 +164,46 @@ class SaleOut(BaseModel):
                     "split). An agent's commission and estimate are their own part.")
 
 
+DERIVATION_HELP = ("How the engine worked the figure out, stored when it was computed: the plan version, the "
+                   "engine's sentences (volume before and after, bracket portions and rates, overrides, credit "
+                   "share, target and thresholds, SPIFF and cap left, the exact figure and its rounding) and the "
+                   "same numbers as exact decimal strings; for an adjustment, what was stated and what changed")
+
+
+class Derivation(BaseModel):
+    """A ledger figure's derivation: words and the exact numbers behind them (decimal strings)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    words: list[str]
+    plan: dict | None = None
+    adjustment: dict | None = None
+
+
+class EntryOut(BaseModel):
+    """One ledger line of a sale: a holder's commission, SPIFF reward or adjustment, with its derivation."""
+
+    id: int
+    agent_id: int
+    kind: Literal["sale", "spiff", "adjustment", "manual"]
+    period_start: date
+    period_end: date
+    period_closed: bool
+    spiff: str | None = Field(description="The SPIFF a SPIFF reward (or a SPIFF's adjustment) is for")
+    rate: str | None = Field(description="Percent applied to a commission line, e.g. \"3\" or \"2.125\"")
+    amount: MoneyOut
+    reason: str | None
+    late_approval: bool
+    derivation: Derivation | None = Field(None, description=DERIVATION_HELP)
+
+
+class SaleEntries(BaseModel):
+    """A sale's ledger lines the caller may see, oldest first per holder."""
+
+    sale_id: int
+    entries: list[EntryOut]
+
+
 class SalePage(Page[SaleOut]):
     """A page of sales, newest first."""
 
@@ -207,187 +247,3 @@ class RangeQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: QueryDate
     end: QueryDate
-
-
-DERIVATION_HELP = ("How the engine worked the figure out, stored when it was computed: the plan version, the "
-                   "engine's sentences (volume before and after, bracket portions and rates, overrides, credit "
-                   "share, target and thresholds, SPIFF and cap left, the exact figure and its rounding) and the "
-                   "same numbers as exact decimal strings; for an adjustment, what was stated and what changed")
-
-
-class Derivation(BaseModel):
-    """A ledger figure's derivation: words and the exact numbers behind them (decimal strings)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    words: list[str]
-    plan: dict | None = None
-    adjustment: dict | None = None
-
-
-class StatementLine(BaseModel):
-    """A sale line: the sale and the commission it earned."""
-
-    entry_id: int
-    sale_id: int
-    date: date
-    product: str
-    sku: str
-    customer: str
-    quantity: int
-    amount: MoneyOut = Field(description="The sale's whole amount")
-    credited: MoneyOut = Field(description="The agent's credited amount (the whole amount unless split)")
-    share: str = Field(description="The agent's share of the sale in percent, exact (\"100\", \"33.3334\")")
-    split: bool = Field(description="The sale is credited to more than one agent")
-    rate: str | None = Field(description="Percent, e.g. \"3\" or \"2.125\"")
-    commission: MoneyOut
-    derivation: Derivation | None = Field(None, description=DERIVATION_HELP)
-
-
-class StatementSpiff(BaseModel):
-    """A SPIFF reward on one of the agent's sale credits."""
-
-    entry_id: int
-    sale_id: int
-    date: date
-    product: str
-    quantity: int
-    spiff: str
-    amount: MoneyOut
-    derivation: Derivation | None = Field(None, description=DERIVATION_HELP)
-
-
-class StatementAdjustment(BaseModel):
-    """An adjustment: a system one for a sale (late approval, clawback, recalculation) or a manual one."""
-
-    entry_id: int
-    kind: str
-    date: date
-    sale_id: int | None
-    sale_date: date | None
-    product: str | None
-    reason: str
-    spiff: str | None = Field(None, description="The SPIFF a SPIFF adjustment is for")
-    amount: MoneyOut
-    derivation: Derivation | None = Field(None, description=DERIVATION_HELP)
-
-
-class StatementPayout(BaseModel):
-    """A payout to the agent."""
-
-    id: int
-    date: date
-    reference: str
-    advance: bool
-    amount: MoneyOut
-
-
-class CommissionsOut(BaseModel):
-    """An agent's commission over a date range: the figures an ad-hoc statement of it would show."""
-
-    agent_id: int
-    start: date
-    end: date
-    volume: MoneyOut = Field(description="Approved sales sold in the range")
-    earned: MoneyOut = Field(description="Commission on those sales")
-    spiffs: MoneyOut = Field(description="SPIFF rewards on those sales")
-    adjustments: MoneyOut = Field(description="Adjustments made in the range")
-    total: MoneyOut = Field(description="earned + spiffs + adjustments")
-    payouts: MoneyOut = Field(description="Paid in the range")
-    opening_unpaid: MoneyOut = Field(description="Unpaid balance before the range")
-    unpaid: MoneyOut = Field(description="Unpaid balance at the end of the range")
-    lines: list[StatementLine]
-    spiff_lines: list[StatementSpiff]
-    adjustment_lines: list[StatementAdjustment]
-    payout_lines: list[StatementPayout]
-
-
-class StatementTotals(BaseModel):
-    """A statement's figures; closing = opening + total - payouts."""
-
-    volume: MoneyOut
-    earned: MoneyOut
-    spiffs: MoneyOut = Field("0.00", description="SPIFF rewards (statements issued before SPIFFs: 0.00)")
-    adjustments: MoneyOut
-    total: MoneyOut
-    opening: MoneyOut
-    payouts: MoneyOut
-    closing: MoneyOut
-
-
-class StatementOut(BaseModel):
-    """An issued statement: its number, range, figures and where its PDF and email stand."""
-
-    id: int
-    number: int
-    run_id: int
-    agent_id: int
-    agent_name: str
-    kind: Literal["period", "adhoc"]
-    start: date
-    end: date
-    period_label: str | None
-    status: Literal["pending", "rendered", "failed"] = Field(
-        description="The PDF: pending, rendered or failed")
-    pdf_sha256: str | None
-    email_status: str | None
-    totals: StatementTotals
-
-
-class StatementDetail(StatementOut):
-    """A statement with every line as issued."""
-
-    currency: str
-    message: str | None
-    lines: list[StatementLine]
-    spiffs: list[StatementSpiff]
-    adjustments: list[StatementAdjustment]
-    payouts: list[StatementPayout]
-
-
-class StatementPage(Page[StatementOut]):
-    """A page of statements, newest first."""
-
-
-class StatementQuery(PageQuery):
-    """Filters of the statement list."""
-
-    agent_id: Id | None = None
-    kind: Literal["period", "adhoc"] | None = None
-
-
-class RunIn(Strict):
-    """Issue statements for a date range: agents for themselves; managers and admins for chosen
-    agents of their team, with a message."""
-
-    start: DateIn
-    end: DateIn
-    agent_ids: Annotated[list[Id], Field(max_length=1000)] | None = Field(
-        None, description="Managers and admins: the agents (agents: omit, or only their own id)")
-    message: Note | None = None
-
-
-class RunStatement(BaseModel):
-    """A statement of a run and where it stands."""
-
-    id: int
-    number: int
-    agent_id: int
-    status: Literal["pending", "rendered", "failed"]
-    email_status: str | None
-
-
-class RunOut(BaseModel):
-    """A statement run and its progress (over the statements you may see)."""
-
-    id: int
-    kind: Literal["period", "adhoc"]
-    start: date
-    end: date
-    message: str | None
-    total: int
-    rendered: int
-    sent: int
-    failed: int = Field(description="Statements whose PDF or email failed")
-    finished: bool = Field(description="Every statement reached a final state")
-    statements: list[RunStatement]

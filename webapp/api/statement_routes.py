@@ -11,8 +11,8 @@ from flask import Response, request
 from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
                                 snapshot_adjustments, snapshot_lines, snapshot_payouts, snapshot_spiffs)
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, error_response, operation
-from webapp.api.schemas import (RunIn, RunOut, RunStatement, StatementDetail, StatementOut, StatementPage,
-                                StatementQuery, StatementTotals)
+from webapp.api.statement_schemas import (RunIn, RunOut, RunStatement, StatementDetail, StatementOut,
+                                          StatementPage, StatementQuery, StatementTotals)
 from webapp.auth import access
 from webapp.errors import NotFound
 from webapp.extensions import db
