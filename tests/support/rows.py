@@ -1,8 +1,11 @@
-"""Reading the database back in a test: row counts, and a record as the requests left it."""
+"""Reading the database back in a test: row counts, a record as the requests left it, and the SQL
+statements a block of code sends."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from contextlib import contextmanager
+
+from sqlalchemy import event, func, select
 
 from webapp.extensions import db
 
@@ -22,3 +25,20 @@ def reload(obj):
     """The record as the database has it now (requests use their own session)."""
     db.session.expire_all()
     return db.session.get(type(obj), obj.id)
+
+
+@contextmanager
+def sql_statements():
+    """The SQL statements sent inside the block, as a list of their texts (for "no query per row")."""
+    sent: list[str] = []
+
+    def listener(_connection, _cursor, statement, *_args):
+        """One more statement."""
+        sent.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)

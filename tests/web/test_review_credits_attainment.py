@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
 from tests.services.test_ledger_examples_g_i import split
+from tests.support.rows import sql_statements
 from tests.web._html import by_id, html_of, tags, text_of, within
 from tests.web._streaming import streaming_browser
 from webapp.commissions import ledger, targets
 from webapp.commissions.periods import period_for
 from webapp.commissions.plans import PlanRules, create_plan
-from webapp.extensions import db
 from webapp.manage import periods as manage_periods
 from webapp.manage import queue
 from webapp.manage.team import team_dashboard
@@ -35,23 +33,6 @@ def quota_plan(name: str, **overrides):
     return create_plan(None, name=name, description=None, effective_from=date(2000, 1, 1), rules=PlanRules(
         tiers=[(Decimal(0), Decimal(2)), (Decimal(100), Decimal(6))], tier_mode="retroactive",
         basis="target_percent", **overrides))
-
-
-@contextmanager
-def statements():
-    """Count the SQL statements run inside the block."""
-    seen = []
-
-    def count(*_args):
-        """One more statement."""
-        seen.append(1)
-
-    engine = db.session.get_bind()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture
@@ -105,7 +86,7 @@ def test_holders_of_a_whole_page_are_one_query(team, factory):
     ann, ben, cy = team["ann"], team["ben"], team["cy"]
     sales = [split_sale(factory, ann, [(ann, "50"), (ben, "30"), (cy, "20")], amount=f"{100 + i}.00",
                         approve=False) for i in range(6)]
-    with statements() as seen:
+    with sql_statements() as seen:
         found = queue.holders_of([s.id for s in sales])
     assert len(seen) == 1
     assert [h.credit_cents for h in found[sales[0].id]] == [5000, 3000, 2000]
@@ -175,7 +156,7 @@ def test_no_target_flags_cost_the_same_queries_for_two_sales_or_eight(team, fact
         for _ in range(count):
             agent = build.agent(None, team["manager"], plan=team["quota"])
             ids.append(split_sale(factory, agent, [(agent, "50"), (team["ben"], "50")], approve=False).id)
-        with statements() as seen:
+        with sql_statements() as seen:
             flags = queue.compute_flags(Sale.id.in_(ids))
         assert all("no_target" in {f.kind for f in flags[sale_id]} for sale_id in ids)
         return len(seen)

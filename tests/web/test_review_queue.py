@@ -11,9 +11,9 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
-from tests.support.rows import reload
+from tests.support.rows import reload, sql_statements
 from tests.web._html import by_id, by_testid, field_error, html_of, tags, text_of, within
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
@@ -316,14 +316,8 @@ def test_flags_cost_the_same_queries_for_two_agents_or_eight(team, factory):
             team.sale(agent, "100.00", date(2026, 11, 3), status="approved")
             ids.append(team.sale(agent, "100.00", date(2026, 11, 3)).id)
         db.session.flush()
-        statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        engine = db.session.get_bind()
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
+        with sql_statements() as statements:
             flags = queue.compute_flags(Sale.id.in_(ids))
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
         assert set(flags) == set(ids)  # each is a possible duplicate of its approved twin
         return len(statements)
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
-from sqlalchemy import event
 
+from tests.support.rows import sql_statements
 from tests.web._html import by_id, by_testid, html_of, tags, text_of, within
 from webapp.commissions import ledger
 from webapp.commissions.adjustments import add_manual_adjustment
@@ -41,23 +40,6 @@ def _leaderboard(html: str) -> list[int]:
     page = tags(html)
     board = next(t for t in page if t.attrs.get("id") == "leaderboard")
     return [int(t.attrs["data-agent-id"]) for t in within(board, page, "li")]
-
-
-@contextmanager
-def _statements():
-    """Count the SQL statements run inside the block."""
-    seen = []
-
-    def count(*_args):
-        """One more statement."""
-        seen.append(1)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 @pytest.fixture
@@ -250,13 +232,13 @@ def test_chart_ends_at_the_chosen_period(as_manager, team):
 
 def test_the_dashboard_runs_a_fixed_number_of_queries_whatever_the_team_size(as_manager, team, factory):
     as_manager.get("/manage/team")  # warm up (the login, the periods)
-    with _statements() as small:
+    with sql_statements() as small:
         as_manager.get("/manage/team", headers=FIGURES)
     for n in range(6):
         agent = _late_agent(factory, team["manager"], f"Extra {n}", "3")
         factory.sale(agent, "100.00", TODAY)
         factory.sale(agent, "100.00", TODAY, approve=False)
-    with _statements() as large:
+    with sql_statements() as large:
         as_manager.get("/manage/team", headers=FIGURES)
     assert len(large) == len(small)
 

@@ -39,7 +39,7 @@ from webapp.commissions.engine_attainment import (Attainment, NextBracket, attai
 from webapp.commissions.engine_credit import normalise_shares, split_credit
 from webapp.commissions.engine_numbers import (CENT, EXACT_CONTEXT, HUNDRED, RATE_QUANTUM, ROUNDING, ZERO_MONEY,
                                                ZERO_RATE, EngineError, MonthError, PlanError, SaleLineError,
-                                               SpiffError, SplitError, as_decimal, round_money, to_money)
+                                               SpiffError, SplitError, as_decimal, check_target, round_money, to_money)
 from webapp.commissions.engine_results import LineResult, Portion, TierTable
 from webapp.commissions.engine_spiffs import Spiff, SpiffResult, check_versions, spiff_rewards
 from webapp.commissions.engine_types import (Bracket, Edges, PercentBracket, Plan, RateSource, SaleLine, TierBasis,
@@ -55,16 +55,6 @@ __all__ = [
 ]
 
 _PLAN = RateSource.PLAN
-
-
-def check_target(target: Any) -> Decimal | None:
-    """A month's target as money >= 0.01, or None for "no target"."""
-    if target is None:
-        return None
-    amount = to_money(target, "target", EngineError)
-    if amount < CENT:
-        raise EngineError(f"a target is at least 0.01, got {target}")
-    return amount
 
 
 def _rate_at(edges: Edges, volume: Decimal) -> Decimal:

@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Iterable
 from decimal import Decimal
 
-from webapp.commissions.engine_numbers import CENT, EXACT_CONTEXT, EngineError, PlanError, to_money
+from webapp.commissions.engine_numbers import EXACT_CONTEXT, EngineError, PlanError, check_target, to_money
 from webapp.commissions.engine_types import Plan, SaleLine, TierBasis
 
 __all__ = ["Attainment", "NextBracket", "attainment_percent", "month_attainment", "next_bracket"]
@@ -52,16 +52,6 @@ class Attainment:
     next: NextBracket | None
 
 
-def _target(target) -> Decimal | None:
-    """A target as money >= 0.01 (None: no target)."""
-    if target is None:
-        return None
-    amount = to_money(target, "target", EngineError)
-    if amount < CENT:
-        raise EngineError(f"a target is at least 0.01, got {target}")
-    return amount
-
-
 def _cents(amount: Decimal) -> int:
     """Exact cents of a two-place amount."""
     return int(amount.scaleb(2, EXACT_CONTEXT))
@@ -69,7 +59,7 @@ def _cents(amount: Decimal) -> int:
 
 def attainment_percent(volume, target) -> Decimal | None:
     """Volume as a percent of the target, rounded DOWN to 0.01; None with no target."""
-    target = _target(target)
+    target = check_target(target)
     volume = to_money(volume, "volume", EngineError)
     if target is None:
         return None
@@ -88,7 +78,7 @@ def next_bracket(plan: Plan, volume, target) -> NextBracket | None:
         raise TypeError(f"plan must be a Plan, got {type(plan).__name__}")
     if plan.basis is not TierBasis.TARGET_PERCENT:
         raise PlanError("only a target_percent tier table has brackets at percents of the target")
-    target = _target(target)
+    target = check_target(target)
     volume = to_money(volume, "volume", EngineError)
     if target is None:
         return None
@@ -114,7 +104,7 @@ def month_attainment(lines: Iterable[SaleLine], plan: Plan | None, target) -> At
     volume = Decimal("0.00")
     for line in lines:
         volume = EXACT_CONTEXT.add(volume, line.credited)
-    target = _target(target)
+    target = check_target(target)
     following = None
     if plan is not None and plan.basis is TierBasis.TARGET_PERCENT:
         following = next_bracket(plan, volume, target)

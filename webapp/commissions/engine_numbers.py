@@ -121,3 +121,13 @@ def round_down_money(value: Decimal) -> Decimal:
     # Not a commission figure: section 8 allocates money among holders; half-up stays the one
     # rounding of commissions and rewards (round_money).
     return value.quantize(CENT, ROUND_DOWN, EXACT_CONTEXT)
+
+
+def check_target(target: Any) -> Decimal | None:
+    """A month's target as money >= 0.01, or None for "no target"."""
+    if target is None:
+        return None
+    amount = to_money(target, "target", EngineError)
+    if amount < CENT:
+        raise EngineError(f"a target is at least 0.01, got {target}")
+    return amount
