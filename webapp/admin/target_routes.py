@@ -57,14 +57,19 @@ def targets():
                            rows=_target_rows(month), links=_month_links(month))
 
 
+def _agent_and_month(agent_id: int):
+    """The agent of the URL (404 for anyone else) and the month of ?month= (400 when missing or bad)."""
+    agent = accounts.get_user(agent_id)
+    if not access.is_agent(agent):
+        abort(404)
+    return agent, parse_year_month(request.args.get("month")) or abort(400)
+
+
 @bp.route("/targets/<int:agent_id>", methods=["POST"])
 @admin_required
 def target_set(agent_id: int):
     """Set one agent's target for the month in ?month=; htmx gets the table row back."""
-    agent = accounts.get_user(agent_id)
-    if not access.is_agent(agent):
-        abort(404)
-    month = parse_year_month(request.args.get("month")) or abort(400)
+    agent, month = _agent_and_month(agent_id)
     form = TargetForm()
     saved = submit(form, lambda: target_service.set_target(current_user, agent_id=agent.id, month=month,
                                                            amount_cents=to_cents(form.amount.decimal))).ok
@@ -86,10 +91,7 @@ def target_set(agent_id: int):
 @admin_required
 def target_remove(agent_id: int):
     """Remove one agent's target for the month in ?month= ("no target"); htmx gets the row back."""
-    agent = accounts.get_user(agent_id)
-    if not access.is_agent(agent):
-        abort(404)
-    month = parse_year_month(request.args.get("month")) or abort(400)
+    agent, month = _agent_and_month(agent_id)
     # CSRFProtect has checked the token; there is nothing else to read from the request.
     outcome = run_service(lambda: target_service.remove_target(current_user, agent_id=agent.id, month=month),
                           unplaced=FLASH)
