@@ -61,8 +61,8 @@ FLAT_PLAN = "Standard 3%"
 TIERED_PLAN = "Growth tiers"
 ATTAINMENT_PLAN = "Quota accelerator"
 DEMO_SPIFF = "Year-end technology push"
-# Carla is on the attainment plan, so `make run` shows attainment, its panel and "no target" flags.
-ATTAINMENT_AGENT = 2
+# Emma is on the attainment plan, so `make run` shows attainment and its dashboard panel.
+ATTAINMENT_AGENT = 4
 
 
 def _ensure_user(email: str, name: str, role: Role, manager_id: int | None = None) -> tuple[User, bool]:
