@@ -139,3 +139,44 @@ def test_the_split_rows_fit_a_phone(browser, live_server, artifacts):
     shoot(page, artifacts, "split-rows-phone")
     watch.assert_clean()
     context.close()
+
+
+def test_removing_a_row_moves_the_pick_below_up_and_typing_forgets_a_pick(browser, live_server, artifacts):
+    from playwright.sync_api import expect
+
+    context, watch = new_context(browser)
+    page = sign_in(context, live_server, AGENT_EMAILS[PRIMARY])
+    page.goto(f"{live_server}/dashboard")
+    page.get_by_label("Product", exact=True).select_option(label="Walk-in cooler (FNB-044)")
+    page.get_by_text("Split with co-agents").click()
+
+    def pick(row: int, typed: str, name: str) -> None:
+        page.get_by_label(f"Co-agent {row}", exact=True).press_sequentially(typed)
+        page.locator(f"#co_agent_{row}-results").get_by_role("button", name=name).click()
+        expect(page.locator(f"#co_agent_{row}-help")).to_contain_text(f"Picked: {name}")
+
+    pick(1, "emm", CO_AGENT)
+    page.get_by_label("Co-agent 1 share %", exact=True).fill("10")
+    page.get_by_role("button", name="Add a co-agent").click()
+    pick(2, "bob", "Bob Martin")
+    page.get_by_label("Co-agent 2 share %", exact=True).fill("20")
+    bob = page.locator("#co_agent_2").input_value()
+    holders = page.locator("#estimate-holders tbody tr")
+    expect(holders).to_have_count(3)
+
+    page.get_by_role("button", name="Remove co-agent 1").click()
+    expect(page.get_by_label("Co-agent 2", exact=True)).to_be_hidden()
+    expect(page.get_by_label("Co-agent 1", exact=True)).to_have_value("Bob Martin")
+    expect(page.locator("#co_agent_1")).to_have_value(bob)
+    expect(page.locator("#co_agent_1-help")).to_contain_text("Picked: Bob Martin")
+    expect(page.get_by_label("Co-agent 1 share %", exact=True)).to_have_value("20")
+    expect(holders).to_have_count(2)
+    expect(holders.nth(1)).to_contain_text(re.compile(r"Bob Martin\s+20%"))
+
+    # Typing again forgets the pick: the estimate says a co-agent must be picked.
+    page.get_by_label("Co-agent 1", exact=True).press("Backspace")
+    expect(page.locator("#co_agent_1")).to_have_value("")
+    expect(page.locator("#co_agent_1-help")).not_to_contain_text("Picked")
+    expect(page.locator("#estimate")).to_contain_text("Co-agent 1: choose an active agent")
+    watch.assert_clean()
+    context.close()

@@ -51,7 +51,7 @@ class IdField(HiddenField):
 def _co_agent_search(number: int) -> StringField:
     """The text typed to find co-agent `number` (only searched with; the hidden id is what counts)."""
     return StringField(f"Co-agent {number}", render_kw={
-        "autocomplete": "off", "placeholder": "Type 2+ letters of a name or email", "spellcheck": "false"})
+        "autocomplete": "off", "placeholder": "Search by name or email", "spellcheck": "false"})
 
 
 class SaleForm(FlaskForm):
