@@ -51,7 +51,7 @@ def test_a_60_40_split_sale_moves_both_holders_figures(browser, live_server, art
     # A share without a co-agent is refused in the estimate; the co-agent is found by typing part of
     # the name and picked with the keyboard, and the estimate then refreshes by itself.
     searches = []
-    alice.on("request", lambda request: searches.append(request.url) if "/co-agents/search" in request.url else None)
+    alice.on("request", lambda request: "/co-agents/search" in request.url and searches.append(request.url))
     alice.get_by_label("Co-agent 1 share %", exact=True).fill("40")
     expect(alice.locator("#estimate")).to_contain_text("Co-agent 1: choose an active agent")
     co_agent.press_sequentially("emm")

@@ -206,7 +206,8 @@ def co_agent_matches(text: str, exclude_id: int, limit: int = 10) -> list[User]:
     return list(db.session.scalars(
         select(User).where(User.role == Role.AGENT, User.active.is_(True), User.id != exclude_id,
                            or_(name.contains(text, autoescape=True), email.contains(text, autoescape=True)))
-        .order_by(case((name.startswith(text, autoescape=True), 0), else_=1), User.name, User.id).limit(limit)))
+        .order_by(case((name.startswith(text, autoescape=True), 0), else_=1), User.name, User.id)
+        .limit(limit)))
 
 
 def may_edit_sale(user: User, sale: Sale) -> bool:
