@@ -1,6 +1,7 @@
 // Progressive enhancement for the "Log a sale" form: choosing a product fills Unit price with
 // its list price, unless the agent has typed a price of their own. Without this script the
-// server still uses the list price when Unit price is left empty.
+// server still uses the list price when Unit price is left empty. Also the split rows and their
+// co-agent search boxes (below).
 (function () {
   "use strict";
   function wire(form) {
@@ -26,15 +27,23 @@
   }
   // "Split with co-agents": every row is in the page (so the form works without this script);
   // here the empty rows after the first hide behind "Add a co-agent", and "Remove" moves the rows
-  // below up one (the server reads the rows in order) and hides the last.
+  // below up one (the server reads the rows in order) and hides the last. A row's co-agent part is
+  // replaced when an agent is picked (sales/partials/_co_agent_field.html), so it is looked up anew.
+  function parts(row) {
+    return {
+      search: row.querySelector("[data-co-agent-search]"), id: row.querySelector("[data-co-agent-id]"),
+      picked: row.querySelector("[data-co-agent-picked]"), results: row.querySelector("[data-co-agent-field] [aria-live]"),
+      share: row.querySelector("input[name^=co_share_]")
+    };
+  }
+  var NOT_PICKED = "Type 2+ letters of a name or email, then pick the agent.";
   function wireSplit(box) {
     if (!box || box.dataset.wired) { return; }
     box.dataset.wired = "1";
     var rows = Array.prototype.slice.call(box.querySelectorAll("[data-split-row]"));
     var add = box.querySelector("[data-split-add]");
-    function inputs(row) { return [row.querySelector("select"), row.querySelector("input")]; }
-    function empty(row) { var f = inputs(row); return !f[0].value && !f[1].value.trim(); }
-    function changed(row) { inputs(row)[0].dispatchEvent(new Event("change", { bubbles: true })); }
+    function empty(row) { var p = parts(row); return !p.id.value && !p.search.value.trim() && !p.share.value.trim(); }
+    function changed(row) { parts(row).id.dispatchEvent(new Event("change", { bubbles: true })); }
     function refresh() {
       var hidden = rows.filter(function (row) { return row.hidden; });
       add.hidden = hidden.length === 0;
@@ -49,31 +58,78 @@
       var next = rows.filter(function (row) { return row.hidden; })[0];
       if (!next) { return; }
       next.hidden = false;
-      inputs(next)[0].focus();
+      parts(next).search.focus();
       refresh();
     });
     rows.forEach(function (row, i) {
       row.querySelector("[data-split-remove]").addEventListener("click", function () {
         var shown = rows.filter(function (r) { return !r.hidden; });
         for (var j = i; j < shown.length - 1; j++) {
-          var here = inputs(rows[j]), below = inputs(rows[j + 1]);
-          here[0].value = below[0].value;
-          here[1].value = below[1].value;
+          var here = parts(rows[j]), below = parts(rows[j + 1]);
+          here.search.value = below.search.value;
+          here.id.value = below.id.value;
+          here.picked.innerHTML = below.picked.innerHTML;
+          here.share.value = below.share.value;
+          here.results.innerHTML = "";
         }
-        var end = shown[shown.length - 1], f = inputs(end);
-        f[0].value = "";
-        f[1].value = "";
+        var end = shown[shown.length - 1], f = parts(end);
+        f.search.value = f.id.value = f.share.value = f.results.innerHTML = "";
+        f.picked.textContent = NOT_PICKED;
         if (shown.length > 1) { end.hidden = true; }
         refresh();
         changed(rows[i]);
-        (rows[i].hidden ? add : inputs(rows[i])[0]).focus();
+        (rows[i].hidden ? add : parts(rows[i]).search).focus();
       });
     });
     refresh();
   }
+  // A co-agent search box: typing searches (htmx, on the box itself) but is not the sale changing,
+  // so it does not reach the estimate's fieldset; typing again forgets an earlier pick (and that
+  // does change the estimate). Arrow Down moves to the matches, Escape back to the box.
+  function wireSearch(search) {
+    if (search.dataset.wired) { return; }
+    search.dataset.wired = "1";
+    var field = search.closest("[data-co-agent-field]");
+    search.addEventListener("input", function (event) {
+      event.stopPropagation();
+      var id = field.querySelector("[data-co-agent-id]");
+      if (id.value) {
+        id.value = "";
+        field.querySelector("[data-co-agent-picked]").textContent = NOT_PICKED;
+        id.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+    search.addEventListener("change", function (event) { event.stopPropagation(); });
+    field.addEventListener("keydown", function (event) {
+      var picks = Array.prototype.slice.call(field.querySelectorAll(".pick"));
+      var at = picks.indexOf(document.activeElement);
+      if (event.key === "ArrowDown" && picks.length) {
+        picks[Math.min(at + 1, picks.length - 1)].focus();
+      } else if (event.key === "ArrowUp" && at >= 0) {
+        (at > 0 ? picks[at - 1] : search).focus();
+      } else if (event.key === "Escape" && picks.length) {
+        field.querySelector("[aria-live]").innerHTML = "";
+        search.focus();
+      } else {
+        return;
+      }
+      event.preventDefault();
+    });
+  }
+  // Just picked (the row's part was swapped in): the sale changed, so the estimate refreshes, and
+  // the co-agent's share is what to type next.
+  function picked(field) {
+    field.removeAttribute("data-just-picked");
+    field.querySelector("[data-co-agent-id]").dispatchEvent(new Event("change", { bubbles: true }));
+    var row = field.closest("[data-split-row]");
+    var share = row && row.querySelector("input[name^=co_share_]");
+    if (share) { share.focus(); }
+  }
   function wireAll() {
     document.querySelectorAll("form[data-sale-form]").forEach(wire);
     document.querySelectorAll("[data-split]").forEach(wireSplit);
+    document.querySelectorAll("[data-co-agent-search]").forEach(wireSearch);
+    document.querySelectorAll("[data-co-agent-field][data-just-picked]").forEach(picked);
   }
   document.addEventListener("DOMContentLoaded", wireAll);
   document.addEventListener("htmx:afterSettle", wireAll);

@@ -41,6 +41,7 @@ ACCESS = {
     # agents only (their own work)
     "sales.dashboard": AGENT, "sales.totals": AGENT, "sales.spiffs_panel": AGENT, "sales.create": AGENT, "sales.estimate": AGENT,
     "sales.customer_search": AGENT, "sales.customer_pick": AGENT, "sales.my_sales": AGENT,
+    "sales.co_agent_search": AGENT, "sales.co_agent_pick": AGENT,  # any active agent may be a co-agent
     "sales.edit": AGENT, "sales.cancel": AGENT, "sales.my_products": AGENT, "sales.attainment_panel": AGENT,
     "sales.my_disputes": AGENT, "sales.my_dispute": AGENT, "sales.my_dispute_reply": AGENT,
     "sales.dispute_entry": AGENT, "statements.request_statement": AGENT,

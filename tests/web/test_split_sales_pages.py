@@ -1,5 +1,6 @@
 """Split sales in the agent portal (COMMISSION_RULES.md section 8): the sale form's co-agent rows
-and their errors beside the fields, the per-holder live estimate, the co-agent's read-only view of
+(a search box per row, picking an agent by name or email; no agent list in the page) and their
+errors beside the fields, the per-holder live estimate, the co-agent's read-only view of
 the sale (in My sales and on its page), and a 404 for any other agent."""
 
 from __future__ import annotations
@@ -63,14 +64,129 @@ def _split_sale(w, share="40") -> Sale:
     return sale
 
 
-def test_the_form_offers_active_agents_but_the_agent_as_co_agents(world, factory):
-    factory.user("agent", name="Ina Inactive", active=False)
-    page = html_of(world["as_ana"].get("/dashboard"))
-    select_ = next(t for t in tags(page, "select") if t.attrs.get("name") == "co_agent_1")
-    options = [text_of(t) for t in tags(page, "option") if select_ in t.ancestors]
-    assert "Ben Brown" in options and "Sam Stranger" in options
-    assert "Ana Alvarez" not in options and "Ina Inactive" not in options
+def _inputs(html: str) -> dict:
+    """name -> value of every input of the page or fragment."""
+    return {t.attrs.get("name"): t.attrs.get("value") for t in tags(html, "input")}
+
+
+def _search(browser, text, row=1):
+    """GET the co-agent search of `row` as its search box sends it."""
+    return browser.get("/co-agents/search", query_string={"row": row, f"co_agent_{row}_search": text})
+
+
+def _matches(response) -> list[str]:
+    """The names offered as picks (each button's text up to its email)."""
+    return [text_of(t).rsplit(" ", 1)[0] for t in tags(html_of(response), "button")
+            if "pick" in t.attrs.get("class", "").split()]
+
+
+def test_the_form_has_a_search_box_per_co_agent_row_and_no_agent_list(world, factory):
+    """The dashboard (the hot "log a sale" page) neither lists nor reads every agent: with more
+    agents than any query of the request returns, none of them is named in the page."""
+    from sqlalchemy import event
+
+    others = [factory.user("agent", manager=world["manager"], name=f"Bulk Agent {n:02d}") for n in range(30)]
+    rows_read: list[int] = []
+
+    def count_rows(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            rows_read.append(cursor.rowcount)
+
+    event.listen(db.engine, "after_cursor_execute", count_rows)
+    try:
+        page = html_of(world["as_ana"].get("/dashboard"))
+    finally:
+        event.remove(db.engine, "after_cursor_execute", count_rows)
+    assert rows_read and max(rows_read) < len(others)
+    assert not any(t.attrs.get("name", "").startswith("co_agent_") for t in tags(page, "select"))
+    for name in ("Ben Brown", "Sam Stranger", "Bulk Agent", "Maria Manager"):
+        assert name not in page
+    values = _inputs(page)
+    for row in range(1, 5):
+        assert values[f"co_agent_{row}"] == "" and values[f"co_share_{row}"] in ("", None)
+        box = by_id(page, f"co_agent_{row}_search")
+        assert box.attrs["hx-get"] == f"/co-agents/search?row={row}" and box.attrs["hx-include"] == "this"
+        assert "delay:250ms" in box.attrs["hx-trigger"] and box.attrs.get("hx-sync") == "this:replace"
     assert by_id(page, "share") is not None and by_id(page, "co_share_4") is not None
+
+
+def test_the_co_agent_search_offers_matching_active_agents_only(world, factory):
+    w = world
+    factory.user("agent", manager=w["manager"], name="Bella Inactive", active=False)
+    factory.user("manager", name="Bert Manager")
+    factory.user("admin", name="Bea Admin")
+    factory.user("agent", manager=w["manager"], name="Rob Bennett", email="rob@example.com")
+    factory.user("agent", manager=w["manager"], name="Zoe Zimmer", email="bees.knees@example.com")
+    # "be" starts Ben's name (first), is inside Rob Bennett's and Zoe's email; never Ana herself.
+    assert _matches(_search(w["as_ana"], "be")) == ["Ben Brown", "Rob Bennett", "Zoe Zimmer"]
+    assert _matches(_search(w["as_ana"], "  BROWN ", row=3)) == ["Ben Brown"]
+    assert f"/co-agents/pick/{w['ben'].id}?row=3" in html_of(_search(w["as_ana"], "brown", row=3))
+    # By email, and the signed-in agent is never offered (Ben sees Ana; Ana does not see herself).
+    assert _matches(_search(w["as_ana"], w["ben"].email)) == ["Ben Brown"]
+    assert _matches(_search(w["as_ana"], "Alvarez")) == []
+    assert _matches(_search(w["as_ben"], "Alvarez")) == ["Ana Alvarez"]
+    assert "No active agent matches" in html_of(_search(w["as_ana"], "Alvarez"))
+    # One letter (or none) searches nothing; LIKE wildcards are plain text.
+    one_letter = html_of(_search(w["as_ana"], "b"))
+    assert "pick" not in one_letter and "No active agent" not in one_letter
+    assert _matches(_search(w["as_ana"], "%%")) == [] and _matches(_search(w["as_ana"], "__")) == []
+
+
+def test_the_co_agent_search_returns_at_most_ten(world, factory):
+    for n in range(12):
+        factory.user("agent", manager=world["manager"], name=f"Quinn {n:02d}")
+    assert _matches(_search(world["as_ana"], "quinn")) == [f"Quinn {n:02d}" for n in range(10)]
+
+
+def test_picking_a_co_agent_fills_the_row_with_the_id_and_name(world, factory):
+    w = world
+    response = w["as_ana"].get(f"/co-agents/pick/{w['ben'].id}", query_string={"row": 2})
+    assert response.status_code == 200
+    html = html_of(response)
+    values = _inputs(html)
+    assert (values["co_agent_2"], values["co_agent_2_search"]) == (str(w["ben"].id), "Ben Brown")
+    assert "Picked: Ben Brown" in text_of(by_id(html, "co_agent_2-help"))
+    field = by_id(html, "co_agent_2-field")
+    assert "data-just-picked" in field.attrs  # sale-form.js then refreshes the estimate
+    inactive = factory.user("agent", manager=w["manager"], name="Ina Inactive", active=False)
+    for agent_id in (w["ana"].id, inactive.id, w["manager"].id, 987654, 2**31):
+        assert w["as_ana"].get(f"/co-agents/pick/{agent_id}", query_string={"row": 1}).status_code == 404
+    assert w["as_ana"].get(f"/co-agents/pick/{w['ben'].id}", query_string={"row": 5}).status_code == 404
+    assert w["as_ana"].get("/co-agents/search", query_string={"row": "0"}).status_code == 404
+
+
+@pytest.mark.parametrize("role", ["manager", "admin"])
+def test_only_agents_search_and_pick_co_agents(app, world, factory, role):
+    user = world["manager"] if role == "manager" else factory.user("admin")
+    browser = browser_as(app, user)
+    for url in ("/co-agents/search?co_agent_1_search=ben", f"/co-agents/pick/{world['ben'].id}?row=1"):
+        response = browser.get(url)
+        assert response.status_code == 403 and "Ben Brown" not in html_of(response)
+
+
+def test_a_refused_sale_shows_the_picked_co_agent_by_name(world):
+    w = world
+    before = counts(Sale, SaleCredit, Customer, AuditEvent)
+    response = _post(w["as_ana"], _form(w["as_ana"], w["product"], co_agent_1=str(w["ben"].id),
+                                        co_agent_1_search="whatever was typed", co_share_1="100"))
+    assert response.status_code == 422
+    html = html_of(response)
+    values = _inputs(html)
+    assert (values["co_agent_1"], values["co_agent_1_search"]) == (str(w["ben"].id), "Ben Brown")
+    assert "Picked: Ben Brown" in text_of(by_id(html, "co_agent_1-help"))
+    assert "Sam Stranger" not in html
+    assert counts(Sale, SaleCredit, Customer, AuditEvent) == before
+
+
+def test_a_name_typed_but_not_picked_is_refused_beside_the_row(world):
+    w = world
+    before = counts(Sale, SaleCredit, Customer, AuditEvent)
+    response = _post(w["as_ana"], _form(w["as_ana"], w["product"], co_agent_1="", co_agent_1_search="Ben"))
+    assert response.status_code == 422
+    html = html_of(response)
+    assert "choose an active agent" in field_error(html, "co_agent_1")
+    assert _inputs(html)["co_agent_1_search"] == "Ben" and "data-split open" in html
+    assert counts(Sale, SaleCredit, Customer, AuditEvent) == before
 
 
 def test_logging_a_60_40_split_sale_writes_both_credits(world):
@@ -163,8 +279,10 @@ def test_the_edit_page_keeps_and_changes_the_split(world):
     w = world
     sale = _split_sale(w)
     page = html_of(w["as_ana"].get(f"/sales/{sale.id}/edit"))
-    values = {t.attrs.get("name"): t.attrs.get("value") for t in tags(page, "input")}
+    values = _inputs(page)
     assert (values["share"], values["co_share_1"]) == ("60", "40")
+    assert (values["co_agent_1"], values["co_agent_1_search"]) == (str(w["ben"].id), "Ben Brown")
+    assert "Picked: Ben Brown" in text_of(by_id(page, "co_agent_1-help")) and "Sam Stranger" not in page
     data = {"product_id": str(w["product"].id), "customer": "Acme Clinics", "customer_id": str(sale.customer_id),
             "quantity": "2", "unit_price": "100.00", "sold_on": TODAY.isoformat(), "share": "",
             "co_agent_1": str(w["ben"].id), "co_share_1": "25"}

@@ -14,7 +14,7 @@ nothing else compares roles.
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import ColumnElement, case, false, func, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from webapp.auth.models import Role, User
@@ -195,12 +195,19 @@ def active_agents_by_email(emails: list[str]) -> list[User]:
         func.lower(User.email).in_(emails), User.role == Role.AGENT, User.active.is_(True))))
 
 
-def co_agent_choices(exclude_id: int | None = None) -> list[tuple[int, str]]:
-    """(id, name) of every active agent, by name, but `exclude_id`: whom a sale may be split with."""
-    query = select(User.id, User.name).where(User.role == Role.AGENT, User.active.is_(True))
-    if exclude_id is not None:
-        query = query.where(User.id != exclude_id)
-    return [(row.id, row.name) for row in db.session.execute(query.order_by(User.name, User.id))]
+def co_agent_matches(text: str, exclude_id: int, limit: int = 10) -> list[User]:
+    """Active agents but `exclude_id` whose name or email contains `text`: at most `limit`, by name."""
+    text = (text or "").strip().lower()
+    if not text:
+        return []
+    name, email = func.lower(User.name), func.lower(User.email)
+    # One LIMITed query whatever the number of agents (the sale form's co-agent search box); names
+    # that start with the text come first, so "ann" finds Ann before Joanna.
+    return list(db.session.scalars(
+        select(User).where(User.role == Role.AGENT, User.active.is_(True), User.id != exclude_id,
+                           or_(name.contains(text, autoescape=True), email.contains(text, autoescape=True)))
+        .order_by(case((name.startswith(text, autoescape=True), 0), else_=1), User.name, User.id)
+        .limit(limit)))
 
 
 def may_edit_sale(user: User, sale: Sale) -> bool:

@@ -36,6 +36,24 @@ def verify_form_key(token: str | None) -> str | None:
         return None
 
 
+class IdField(HiddenField):
+    """A hidden row id (a picked co-agent): an int, or None when empty or not an id."""
+
+    def process_formdata(self, valuelist):
+        """Keep only a plausible id; anything else is "nothing picked" (the service says so)."""
+        self.data = db_id_or_none(valuelist[0]) if valuelist and valuelist[0] else None
+
+    def _value(self):
+        """The id as the hidden input's value ("" when none)."""
+        return "" if self.data is None else str(self.data)
+
+
+def _co_agent_search(number: int) -> StringField:
+    """The text typed to find co-agent `number` (only searched with; the hidden id is what counts)."""
+    return StringField(f"Co-agent {number}", render_kw={
+        "autocomplete": "off", "placeholder": "Search by name or email", "spellcheck": "false"})
+
+
 class SaleForm(FlaskForm):
     """Product, Customer, Quantity, Unit price, Date, Note (the labels people and tests look for)."""
 
@@ -52,13 +70,19 @@ class SaleForm(FlaskForm):
     # Split credit (COMMISSION_RULES.md 8): the agent's own share (blank: the rest) and up to four
     # co-agent rows. The services check them; errors land beside `share`, `co_agent_N`, `co_share_N`.
     share = StringField("Your share %", render_kw={"inputmode": "decimal", "placeholder": "the rest"})
-    co_agent_1 = SelectField("Co-agent 1", coerce=db_id_or_none, validate_choice=False)
+    # Each co-agent row: a search box (co_agent_N_search) whose picked result fills the hidden id
+    # co_agent_N (sales.co_agent_search / co_agent_pick), so no agent list is ever rendered.
+    co_agent_1 = IdField()
+    co_agent_1_search = _co_agent_search(1)
     co_share_1 = StringField("Co-agent 1 share %", render_kw={"inputmode": "decimal"})
-    co_agent_2 = SelectField("Co-agent 2", coerce=db_id_or_none, validate_choice=False)
+    co_agent_2 = IdField()
+    co_agent_2_search = _co_agent_search(2)
     co_share_2 = StringField("Co-agent 2 share %", render_kw={"inputmode": "decimal"})
-    co_agent_3 = SelectField("Co-agent 3", coerce=db_id_or_none, validate_choice=False)
+    co_agent_3 = IdField()
+    co_agent_3_search = _co_agent_search(3)
     co_share_3 = StringField("Co-agent 3 share %", render_kw={"inputmode": "decimal"})
-    co_agent_4 = SelectField("Co-agent 4", coerce=db_id_or_none, validate_choice=False)
+    co_agent_4 = IdField()
+    co_agent_4_search = _co_agent_search(4)
     co_share_4 = StringField("Co-agent 4 share %", render_kw={"inputmode": "decimal"})
 
     def set_products(self, products) -> None:
@@ -70,11 +94,18 @@ class SaleForm(FlaskForm):
             for p in products]
         self.products = {p.id: p for p in products}
 
-    def set_co_agents(self, choices) -> None:
-        """Offer these (id, name) agents as co-agents (every active agent but the one recording)."""
-        for agent_field, _ in self.co_agent_rows:
-            agent_field.choices = [SelectChoice("", "No co-agent")] + [
-                SelectChoice(agent_id, name) for agent_id, name in choices]
+    def show_co_agents(self, agents) -> None:
+        """Name the picked co-agents (the active agents among the rows' ids): each row's search box
+        shows its co-agent's name, also when a refused form is shown again."""
+        self.picked_co_agents = {agent.id: agent for agent in agents}
+        for number in range(1, MAX_CO_AGENTS + 1):
+            picked = self.picked_co_agents.get(self[f"co_agent_{number}"].data)
+            if picked is not None:
+                self[f"co_agent_{number}_search"].data = picked.name
+
+    def picked_co_agent(self, number: int):
+        """The agent picked in row `number` (1-4), when shown by show_co_agents, else None."""
+        return getattr(self, "picked_co_agents", {}).get(self[f"co_agent_{number}"].data)
 
     @property
     def co_agent_rows(self) -> list[tuple]:
@@ -85,10 +116,13 @@ class SaleForm(FlaskForm):
     def co_agents_value(self) -> tuple[CoAgentInput, ...]:
         """The co-agent rows up to the last one filled in (an empty row before it is kept, so its
         error is shown beside it): the service checks them."""
-        rows = [(agent.data, (share.data or "").strip()) for agent, share in self.co_agent_rows]
-        while rows and rows[-1] == (None, ""):
+        # A name typed but never picked keeps its row too, so "choose an active agent" is said
+        # rather than the sale being saved unsplit.
+        rows = [(agent.data, (share.data or "").strip(), (self[f"{agent.name}_search"].data or "").strip())
+                for agent, share in self.co_agent_rows]
+        while rows and rows[-1] == (None, "", ""):
             rows.pop()
-        return tuple(CoAgentInput(agent_id, share or None) for agent_id, share in rows)
+        return tuple(CoAgentInput(agent_id, share or None) for agent_id, share, _ in rows)
 
     @property
     def is_split(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import make_response, render_template, request, url_for
+from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms import SelectChoice
@@ -23,7 +23,7 @@ from webapp.money import MoneyError, parse_money, to_cents, units_to_rate
 from webapp.sales import bp, portal
 from webapp.sales import services as sales
 from webapp.sales.forms import SaleFilterForm, SaleForm, new_form_key, verify_form_key
-from webapp.sales.models import SaleStatus
+from webapp.sales.models import MAX_CO_AGENTS, SaleStatus
 from webapp.sales.sale_page import render_sale_page
 from webapp.spiffs import services as spiff_services
 from webapp.web import (FLASH, REFUSED_FORM, SALES_CHANGED, check, finish, is_htmx, requested_page,
@@ -34,13 +34,19 @@ def _sale_form(data=None, **kwargs) -> SaleForm:
     """A sale form for the signed-in agent, with its products and a fresh signed key."""
     form = SaleForm(formdata=data, **kwargs)
     form.set_products(catalog.sellable_products(current_user.id))
-    form.set_co_agents(access.co_agent_choices(exclude_id=current_user.id))
+    _show_co_agents(form)
     if not form.idempotency_key.data:
         form.idempotency_key.data = new_form_key()
     if data is None and not form.sold_on.data:
         # Only a fresh form gets today: a posted empty Date is an error, not a silent "today".
         form.sold_on.data = clock.today().isoformat()
     return form
+
+
+def _show_co_agents(form: SaleForm) -> None:
+    """Name the co-agents the form's rows hold (one query of at most four ids; none for a fresh form)."""
+    ids = [agent.data for agent, _ in form.co_agent_rows if agent.data is not None]
+    form.show_co_agents(access.co_agents(ids) if ids else [])
 
 
 def _dashboard_context(form: SaleForm) -> dict:
@@ -184,6 +190,38 @@ def customer_pick(customer_id: int):
     return render_template("sales/partials/_customer_field.html", form=form, picked=customer)
 
 
+def _co_agent_row() -> int:
+    """The co-agent row (1-4) a search or pick is for (?row=, default 1); another number is a 404."""
+    row = request.args.get("row", "1")
+    if row not in {str(n) for n in range(1, MAX_CO_AGENTS + 1)}:
+        abort(404)
+    return int(row)
+
+
+@bp.route("/co-agents/search")
+@agent_required
+def co_agent_search():
+    """Up to ten active agents matching what is typed in a co-agent row (never the agent themself)."""
+    row = _co_agent_row()
+    text = (request.args.get(f"co_agent_{row}_search") or "").strip()
+    agents = access.co_agent_matches(text, exclude_id=current_user.id) if len(text) >= 2 else []
+    return render_template("sales/partials/_co_agent_results.html", row=row, text=text, agents=agents)
+
+
+@bp.route("/co-agents/pick/<int:agent_id>")
+@agent_required
+def co_agent_pick(agent_id: int):
+    """A co-agent row filled with a picked active agent (the hidden co_agent_N holds the id)."""
+    row = _co_agent_row()
+    agent = access.co_agent(agent_id)
+    if agent is None or agent.id == current_user.id:
+        abort(404)
+    form = SaleForm(formdata=None)
+    form[f"co_agent_{row}"].data = agent.id
+    form.show_co_agents([agent])
+    return render_template("sales/partials/_co_agent_field.html", form=form, row=row, just_picked=True)
+
+
 def _filters(form: SaleFilterForm) -> portal.SaleFilters:
     """URL arguments as list filters; junk values are ignored rather than failing the page."""
     status = form.status.data if form.status.data in set(SaleStatus) else None
@@ -240,6 +278,7 @@ def edit(sale_id: int):
             form.share.data = f"{units_to_rate(sale.credits[0].share_units):f}"
             for credit, (agent_field, share_field) in zip(sale.credits[1:], form.co_agent_rows):
                 agent_field.data, share_field.data = credit.agent_id, f"{units_to_rate(credit.share_units):f}"
+            _show_co_agents(form)
         return render_template("sales/edit.html", form=form, sale=sale)
     form = _sale_form(request.form)
     if submit(form, lambda: sales.update_sale(current_user, sale, _sale_input(form))).ok:
