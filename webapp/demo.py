@@ -61,8 +61,9 @@ FLAT_PLAN = "Standard 3%"
 TIERED_PLAN = "Growth tiers"
 ATTAINMENT_PLAN = "Quota accelerator"
 DEMO_SPIFF = "Year-end technology push"
-# Emma is on the attainment plan, so `make run` shows attainment and its dashboard panel.
-ATTAINMENT_AGENT = 4
+# Dev is on the attainment plan, so `make run` shows attainment and its dashboard panel (no browser
+# test relies on his figures).
+ATTAINMENT_AGENT = 3
 
 
 def _ensure_user(email: str, name: str, role: Role, manager_id: int | None = None) -> tuple[User, bool]:

@@ -139,10 +139,10 @@ def test_the_demo_shows_split_credit_an_attainment_plan_and_an_active_spiff(app,
     holders = db.session.scalars(select(CommissionEntry.agent_id).where(
         CommissionEntry.sale_id == split.id, CommissionEntry.kind == EntryKind.SALE)).all()
     assert sorted(holders) == sorted(c.agent_id for c in split.credits)
-    emma = db.session.scalar(select(User).where(User.email == "emma.agent@demo.example"))
-    [assignment] = assignments_of(emma.id)
+    dev = db.session.scalar(select(User).where(User.email == "dev.agent@demo.example"))
+    [assignment] = assignments_of(dev.id)
     assert assignment.plan.versions[-1].basis == "target_percent"
-    assert target_for(emma.id, date(2026, 11, 1)) is not None
+    assert target_for(dev.id, date(2026, 11, 1)) is not None
     spiff = db.session.scalar(select(Spiff).where(Spiff.name == "Year-end technology push"))
     [version] = spiff.versions
     assert version.first_day <= date(2026, 11, 20) <= version.last_day
