@@ -6,6 +6,8 @@ from __future__ import annotations
 from tests.conftest import browser_as
 from tests.services.test_ledger_examples_g_i import d, spiff, split
 from tests.web._html import tags, text_of
+from webapp.commissions.periods import period_for
+from webapp.manage.team import team_dashboard
 from webapp.sales.services import approve_sale
 
 
@@ -45,3 +47,22 @@ def test_a_split_sale_shows_each_viewer_their_own_holders(app, factory, today):
     manager_rows = entry_rows(browser_as(app, manager).get(f"/sales/{sale.id}").get_data(as_text=True))
     assert len(manager_rows) == 4
     assert sum(ben.name in r for r in manager_rows) == 2 and any("$12.00" in r for r in manager_rows)
+
+
+def test_the_team_dashboard_shows_spiff_rewards_apart_from_adjustments(app, factory, today):
+    today(d(12))
+    manager = factory.user("manager")
+    ana, ben = factory.user("agent", manager=manager), factory.user("agent", manager=manager)
+    for agent in (ana, ben):
+        factory.assign(agent, factory.plan(base_rate="3"))
+    printer = factory.product("PRN-T")
+    spiff("team_push", products=[printer], per_unit="5.00")
+    sale = factory.sale(ana, "1000.00", d(10), product=printer, approve=False)
+    split(sale, [(ana, "60"), (ben, "40")])
+    approve_sale(manager, sale)
+    dash = team_dashboard(manager, period_for(d(10)))
+    figures = {row.agent.id: (row.volume, row.earned, row.spiffs, row.adjustments, row.commission)
+               for row in dash.rows}
+    assert figures == {ana.id: (60000, 1800, 300, 0, 2100), ben.id: (40000, 1200, 200, 0, 1400)}
+    html = browser_as(app, manager).get(f"/manage/team?period={period_for(d(10)).id}").get_data(as_text=True)
+    assert "$30.00 on sales, $5.00 SPIFF rewards</p>" in html

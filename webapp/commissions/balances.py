@@ -46,8 +46,9 @@ def unpaid_balances(agent_ids: list[int]) -> dict[int, int]:
     return {a: int(earned.get(a, (0,))[0] or 0) - int(paid.get(a, (0,))[0] or 0) for a in agent_ids}
 
 
-def period_sums(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int, int]]:
-    """(volume, earned, adjustments) of each agent's entries in the period (period_summary's sums).
+def period_sums(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int, int, int]]:
+    """(volume, earned, SPIFF rewards, adjustments) of each agent's entries in the period, as the
+    statement shows them (period_summary counts SPIFF lines with the adjustments).
 
     Volume is each holder's credited amount of their sale lines (COMMISSION_RULES.md section 8): a
     60/40 split counts 60% for one holder and 40% for the other, so a team's volume still adds up
@@ -57,7 +58,9 @@ def period_sums(agent_ids: list[int], period: Period) -> dict[int, tuple[int, in
         select(CommissionEntry.agent_id,
                func.coalesce(func.sum(SaleCredit.credit_cents).filter(is_line), 0),
                func.coalesce(func.sum(CommissionEntry.amount_cents).filter(is_line), 0),
-               func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.kind != EntryKind.SALE), 0))
+               func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.kind == EntryKind.SPIFF), 0),
+               func.coalesce(func.sum(CommissionEntry.amount_cents).filter(
+                   CommissionEntry.kind.in_((EntryKind.ADJUSTMENT, EntryKind.MANUAL))), 0))
         .select_from(CommissionEntry)
         .outerjoin(SaleCredit, (SaleCredit.sale_id == CommissionEntry.sale_id)
                    & (SaleCredit.agent_id == CommissionEntry.agent_id))

@@ -74,8 +74,9 @@ class AgentFigures:
     agent: User
     volume: int             # credited amounts of the period's sale lines (the holder's share of a split)
     earned: int             # the period's sale lines
+    spiffs: int             # the period's SPIFF rewards
     adjustments: int        # the period's system adjustments and manual corrections
-    commission: int         # earned + adjustments: the period total of the statement
+    commission: int         # earned + spiffs + adjustments: the period total of the statement
     pending_count: int      # pending sales dated in the period
     unpaid: int             # unpaid balance now (every entry - every payout)
     month_volume: int       # credits of approved sales dated in the period's month
@@ -89,6 +90,7 @@ class TeamTotals:
 
     volume: int
     earned: int
+    spiffs: int
     adjustments: int
     commission: int
     pending_count: int
@@ -131,11 +133,12 @@ def _team_figures(agents: list[User], period: Period) -> list[AgentFigures]:
     unpaid = unpaid_balances(ids)
     rows = []
     for agent in agents:
-        volume, earned, adjustments = sums.get(agent.id, (0, 0, 0))
+        volume, earned, spiffs, adjustments = sums.get(agent.id, (0, 0, 0, 0))
         in_month = int(month_volume.get(agent.id, (0,))[0] or 0)
         target = targets.get(agent.id, (None,))[0]
         rows.append(AgentFigures(
-            agent=agent, volume=volume, earned=earned, adjustments=adjustments, commission=earned + adjustments,
+            agent=agent, volume=volume, earned=earned, spiffs=spiffs, adjustments=adjustments,
+            commission=earned + spiffs + adjustments,
             pending_count=int(pending.get(agent.id, (0,))[0]), unpaid=unpaid[agent.id], month_volume=in_month,
             target=target, attainment=_percent(in_month, target)))
     return rows
@@ -163,7 +166,7 @@ def _totals(rows: list[AgentFigures]) -> TeamTotals:
     with_target = [r for r in rows if r.target]
     target = sum(r.target for r in with_target)
     return TeamTotals(
-        volume=sum(r.volume for r in rows), earned=sum(r.earned for r in rows),
+        volume=sum(r.volume for r in rows), earned=sum(r.earned for r in rows), spiffs=sum(r.spiffs for r in rows),
         adjustments=sum(r.adjustments for r in rows), commission=sum(r.commission for r in rows),
         pending_count=sum(r.pending_count for r in rows), unpaid=sum(r.unpaid for r in rows),
         month_volume=sum(r.month_volume for r in rows), target=target,
