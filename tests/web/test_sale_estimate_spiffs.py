@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.conftest import browser_as
 from tests.services.test_ledger_examples_g_i import d, spiff
 from tests.web._html import text_of, tags
+from webapp.sales import portal
 
 
 def estimate_text(browser, **args) -> str:
@@ -40,3 +41,16 @@ def test_no_spiff_no_mention(app, factory, today):
     text = estimate_text(browser_as(app, agent), product_id=product.id, quantity="1", unit_price="100.00",
                          sold_on=d(12).isoformat())
     assert "This sale would earn $3.00" in text and "SPIFF" not in text
+
+
+def test_the_pending_figure_counts_the_spiff_rewards_approval_would_add(app, factory, today):
+    today(d(12))
+    agent = factory.user("agent")
+    factory.assign(agent, factory.plan(base_rate="3"))
+    printer = factory.product("PRN-PEND")
+    spiff("pending_push", products=[printer], per_unit="12.25", cap="20.00")
+    factory.sale(agent, "400.00", d(5), product=printer, quantity=1)  # approved: 12.00 + 12.25 of SPIFF
+    factory.sale(agent, "800.00", d(11), product=printer, quantity=2, approve=False)
+    totals = portal.agent_totals(agent.id)
+    # Approving adds 24.00 of commission and the 7.75 left of the 20.00 cap (not 2 x 12.25).
+    assert (totals.month_figures.commission, totals.month_figures.pending) == (2425, 3175)

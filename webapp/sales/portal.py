@@ -88,19 +88,25 @@ class _MonthLines:
     approved: list[engine.SaleLine]
     pending: list[engine.SaleLine]
     target: Decimal | None
+    spiffs: tuple = ()  # the month's engine SPIFFs
 
 
 def _month_lines(agent_id: int, month_start: date) -> _MonthLines:
     """Load the month's approved and pending lines once for both spans of the panel."""
     approved = ledger.holder_month(agent_id, month_start)
     pending = ledger.holder_month(agent_id, month_start, (SaleStatus.PENDING,))
-    return _MonthLines(approved=approved.lines, pending=pending.lines, target=approved.target)
+    return _MonthLines(approved=approved.lines, pending=pending.lines, target=approved.target,
+                       spiffs=approved.spiffs.spiffs)
 
 
 def _pending(month: _MonthLines, start: date, end: date) -> tuple[int, int]:
-    """(pending total, count) for pending sales sold in [start, end]: what approving them adds."""
+    """(pending total, count) for pending sales sold in [start, end]: what approving them adds, SPIFF
+    rewards included (the commission beside it counts the SPIFF lines too)."""
     lines = [line for line in month.pending if start <= line.date <= end]
-    return to_cents(engine.pending_total(month.approved, lines, target=month.target)), len(lines)
+    added = engine.pending_total(month.approved, lines, target=month.target)
+    if month.spiffs and lines:
+        added += engine.pending_spiff_total(month.approved, lines, spiffs=month.spiffs)
+    return to_cents(added), len(lines)
 
 
 def _figures(agent_id: int, month: _MonthLines, start: date, end: date) -> Figures:
