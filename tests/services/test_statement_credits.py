@@ -52,7 +52,9 @@ def test_each_holder_is_stated_their_credit_and_spiff_reward(issued):
     assert (ben_line["credited_cents"], ben_line["share"], ben_line["commission_cents"]) == (40000, "40", 1600)
     assert [(s["sale_id"], s["spiff"], s["amount_cents"]) for s in ana_statement.snapshot["spiffs"]] == [
         (shared.id, "printer_push_statements", 1200)]
-    assert [s["amount_cents"] for s in ben_statement.snapshot["spiffs"]] == [800]
+    assert [(s["amount_cents"], s["share"], s["split"], s["capped"]) for s in ben_statement.snapshot["spiffs"]] == [
+        (800, "40", True, False)]
+    assert (ben_line["role"], ana_lines[1]["role"]) == ("co-agent", "primary")
     totals = ana_statement.snapshot["totals"]
     # Volume adds credited amounts: the two holders' volumes add up to the sales.
     assert totals["volume"] + ben_statement.snapshot["totals"]["volume"] == 150000
@@ -77,7 +79,7 @@ def test_every_line_carries_the_engines_derivation(issued):
 def test_page_pdf_and_api_show_the_same_split_and_spiff_figures(app, issued):
     ana, ben, alone, shared, push, ana_statement, ben_statement = issued
     html = browser_as(app, ben).get(f"/statements/{ben_statement.id}").get_data(as_text=True)
-    assert "40% of $1,000.00" in html and "SPIFF rewards" in html
+    assert "40% of $1,000.00 · co-agent" in html and "SPIFF rewards" in html and "(40% share)" in html
     assert "How this was worked out" in html and "Credit: 400.00 of the sale&#39;s 1,000.00 (co-agent" in html
     db.session.commit()
     assert render_statement(ben_statement.id) == "rendered"

@@ -35,13 +35,13 @@ def _local_date(moment: datetime) -> date:
     return moment.astimezone(clock.installation_zone()).date()
 
 
-def _credits(agent_id: int, entries: list[CommissionEntry]) -> dict[int, tuple[int, int]]:
-    """(credited cents, share units) of the agent's credit of each entry's sale, in one query."""
+def _credits(agent_id: int, entries: list[CommissionEntry]) -> dict[int, tuple[int, int, int]]:
+    """(credited cents, share units, position) of the agent's credit of each entry's sale, in one query."""
     sale_ids = sorted({e.sale_id for e in entries if e.sale_id is not None})
     credits = {}
     for start in range(0, len(sale_ids), 500):  # bounded IN lists (SQLite's variable limit)
-        credits.update((row.sale_id, (row.credit_cents, row.share_units)) for row in db.session.execute(
-            select(SaleCredit.sale_id, SaleCredit.credit_cents, SaleCredit.share_units)
+        credits.update((row.sale_id, (row.credit_cents, row.share_units, row.position)) for row in db.session.execute(
+            select(SaleCredit.sale_id, SaleCredit.credit_cents, SaleCredit.share_units, SaleCredit.position)
             .where(SaleCredit.agent_id == agent_id, SaleCredit.sale_id.in_(sale_ids[start:start + 500]))))
     return credits
 
@@ -54,23 +54,27 @@ def _spiff_names(entries: list[CommissionEntry]) -> dict[int, str]:
     return dict(db.session.execute(select(Spiff.id, Spiff.name).where(Spiff.id.in_(ids))).all())
 
 
-def _line(entry: CommissionEntry, credit: tuple[int, int] | None) -> dict:
-    """A sale line: the sale, the agent's share and credited amount, the commission and its derivation."""
+def _line(entry: CommissionEntry, credit: tuple[int, int, int] | None) -> dict:
+    """A sale line: the sale, the agent's share, role and credited amount, the commission and its derivation."""
     sale = entry.sale
-    credited, share_units = credit if credit is not None else (sale.amount_cents, FULL_SHARE)
+    credited, share_units, position = credit if credit is not None else (sale.amount_cents, FULL_SHARE, 0)
     return {"entry_id": entry.id, "sale_id": sale.id, "date": sale.sold_on.isoformat(),
             "product": sale.product.name, "sku": sale.product.sku, "customer": sale.customer.name,
             "quantity": sale.quantity, "amount_cents": sale.amount_cents, "credited_cents": credited,
-            "share": f"{units_to_rate(share_units):f}", "split": share_units != FULL_SHARE or sale.agent_id != entry.agent_id,
+            "share": f"{units_to_rate(share_units):f}", "split": share_units != FULL_SHARE,
+            "role": "primary" if position == 0 else "co-agent",
             "rate_units": entry.rate_units, "commission_cents": entry.amount_cents, "derivation": entry.derivation}
 
 
-def _spiff_line(entry: CommissionEntry, names: dict[int, str]) -> dict:
-    """A SPIFF reward on one of the agent's sale credits."""
+def _spiff_line(entry: CommissionEntry, names: dict[int, str], credit: tuple[int, int, int] | None) -> dict:
+    """A SPIFF reward on one of the agent's sale credits (its share of a split sale; 0.00 when the cap
+    was reached)."""
     sale = entry.sale
+    share_units = credit[1] if credit is not None else FULL_SHARE
     return {"entry_id": entry.id, "sale_id": sale.id, "date": sale.sold_on.isoformat(), "product": sale.product.name,
             "quantity": sale.quantity, "spiff": names.get(entry.spiff_id, ""), "amount_cents": entry.amount_cents,
-            "derivation": entry.derivation}
+            "share": f"{units_to_rate(share_units):f}", "split": share_units != FULL_SHARE,
+            "capped": bool((entry.derivation or {}).get("capped")), "derivation": entry.derivation}
 
 
 def _adjustment(entry: CommissionEntry, names: dict[int, str]) -> dict:
@@ -102,7 +106,7 @@ def _snapshot(agent: User, kind: str, start: date, end: date, entries: list[Comm
     """Assemble a statement's figures from its entries, lines in statement order (ordering.py)."""
     credits, names = _credits(agent.id, entries), _spiff_names(entries + adjustments)
     lines = [_line(e, credits.get(e.sale_id)) for e in entries if e.kind == EntryKind.SALE]
-    spiffs = [_spiff_line(e, names) for e in entries if e.kind == EntryKind.SPIFF]
+    spiffs = [_spiff_line(e, names, credits.get(e.sale_id)) for e in entries if e.kind == EntryKind.SPIFF]
     adjusted_items = [_adjustment(e, names) for e in adjustments]
     earned = sum(line["commission_cents"] for line in lines)
     rewards = sum(item["amount_cents"] for item in spiffs)
