@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from webapp.audit.models import AuditEvent
 from webapp.catalog.models import Customer
@@ -230,3 +230,20 @@ def test_the_same_key_with_other_shares_is_not_the_same_request(factory, trio):
     other = dataclasses.replace(data, co_agents=(sales.CoAgentInput(ben.id, "30"),))
     assert not sales.same_request(sale, ana.id, other)
     assert sales.same_request(sale, ana.id, dataclasses.replace(data, share="60.0000"))
+
+
+def test_a_decision_refuses_a_sale_whose_co_agents_changed_under_it(factory, today):
+    """New holders seen only after the lock would be locked out of id order: 409, nothing decided."""
+    today(date(2026, 11, 12))
+    ana, ben = factory.user("agent"), factory.user("agent")
+    sale = factory.sale(ana, "1000.00", date(2026, 11, 10), approve=False)
+    assert [c.agent_id for c in sale.credits] == [ana.id]
+    # Another request splits it in the meantime (written past this session's loaded credits).
+    db.session.execute(update(SaleCredit).where(SaleCredit.sale_id == sale.id)
+                       .values(share_units=600_000, credit_cents=60_000))
+    db.session.execute(insert(SaleCredit).values(sale_id=sale.id, agent_id=ben.id, position=1,
+                                                 share_units=400_000, credit_cents=40_000, team_id=ben.manager_id))
+    with pytest.raises(ServiceError) as refused:
+        sales.approve_sale(ana.manager, sale)
+    assert refused.value.status == 409 and "co-agents changed" in refused.value.message
+    assert sale.status == "pending"

@@ -30,12 +30,13 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
     holders = holder_ids(sale)
     lock_agents(holders)
     # Re-read after taking the lock: another manager may have decided it a moment ago, or its
-    # agent changed its co-agents (then the new ones are locked too before anything is written).
+    # agent changed its co-agents. Locking a new co-agent now could take a lower id after a higher
+    # one (the order that deadlocks), so the decision is refused and the reviewer looks again.
     db.session.refresh(sale)
     db.session.refresh(sale, ["credits"])
     if not holder_ids(sale) <= holders:
-        holders |= holder_ids(sale)
-        lock_agents(holders)
+        raise ServiceError("This sale's co-agents changed a moment ago: look at it again, then decide.",
+                           status=409)
     if sale.status != expect:
         if sale.status == SaleStatus.PENDING:
             raise ServiceError("This sale is still pending: approve or reject it instead.", status=409)
