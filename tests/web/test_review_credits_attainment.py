@@ -233,3 +233,13 @@ def test_the_ledger_export_says_which_credit_each_entry_is_for(app, team, shared
                     row["amount"]) for email, row in lines.items()} == {
         "ann@example.com": ("primary", "60", "600.00", "1000.00", "18.00"),
         "ben@example.com": ("co-agent", "40", "400.00", "1000.00", "8.00")}
+
+
+def test_a_co_agent_with_no_plan_flags_the_split_sale(team, factory):
+    ann = team["ann"]
+    cy = factory.user("agent", manager=ann.manager, name="Cy Noplan")
+    shared = split_sale(factory, ann, [(ann, "60"), (cy, "40")], approve=False)
+    assert flags_of(shared)["no_plan"] == ("No commission plan in force on its date for Cy Noplan: their credit "
+                                          "would earn nothing.")
+    alone = factory.sale(ann, "300.00", date(2026, 11, 18), approve=False)
+    assert "no_plan" not in flags_of(alone)

@@ -17,7 +17,7 @@ from webapp.commissions.models import PlanAssignment, PlanOverride, PlanVersion,
 from webapp.commissions.periods import last_closed_end
 from webapp.extensions import db
 from webapp.money import format_money, units_to_rate
-from webapp.sales.models import Sale, SaleCredit, SaleStatus
+from webapp.sales.models import FULL_SHARE, Sale, SaleCredit, SaleStatus
 
 # "Unusual" means more than this many times the agent's median approved sale...
 UNUSUAL_FACTOR = 3
@@ -83,8 +83,9 @@ def _median_text(twice_median: int) -> str:
     return format_money(amount, current_app.config["CURRENCY"], cents=False)
 
 
-def _no_plan_ids(scope) -> set[int]:
-    """Sales in `scope` whose agent had no plan version in force on the sale date.
+def _no_plan_holders(scope) -> dict[int, list[tuple[str, bool]]]:
+    """For each sale in `scope`, its holders (name, whether the sale is split; primary first) who had
+    no plan version in force on the sale date: their credit would earn nothing.
 
     The same rule as ledger.PlanResolver (an assignment covering the day, then the plan's latest
     version dated on or before it), written as one NOT EXISTS so a whole team is checked in one
@@ -93,11 +94,17 @@ def _no_plan_ids(scope) -> set[int]:
     in_force = (
         select(PlanAssignment.id)
         .join(PlanVersion, PlanVersion.plan_id == PlanAssignment.plan_id)
-        .where(PlanAssignment.agent_id == Sale.agent_id, PlanAssignment.effective_from <= Sale.sold_on,
+        .where(PlanAssignment.agent_id == SaleCredit.agent_id, PlanAssignment.effective_from <= Sale.sold_on,
                or_(PlanAssignment.effective_to.is_(None), PlanAssignment.effective_to >= Sale.sold_on),
                PlanVersion.effective_from <= Sale.sold_on)
     )
-    return set(db.session.scalars(select(Sale.id).where(scope, ~exists(in_force))))
+    found: dict[int, list[tuple[str, bool]]] = {}
+    for sale_id, name, share_units in db.session.execute(
+            select(Sale.id, User.name, SaleCredit.share_units)
+            .join(SaleCredit, SaleCredit.sale_id == Sale.id).join(User, User.id == SaleCredit.agent_id)
+            .where(scope, ~exists(in_force)).order_by(Sale.id, SaleCredit.position)):
+        found.setdefault(sale_id, []).append((name, share_units != FULL_SHARE))
+    return found
 
 
 def _no_target_holders(scope) -> dict[int, list[str]]:
@@ -187,8 +194,11 @@ def compute_flags(scope) -> dict[int, list[Flag]]:
         """Attach a flag to a sale."""
         flags.setdefault(sale_id, []).append(flag)
 
-    for sale_id in sorted(_no_plan_ids(scope)):
+    for sale_id, holders in sorted(_no_plan_holders(scope).items()):
+        split = any(is_split for _, is_split in holders)
         add(sale_id, Flag("no_plan", "No plan",
+                          f"No commission plan in force on its date for {_names([n for n, _ in holders])}: their "
+                          "credit would earn nothing." if split else
                           "No commission plan in force on its date: it would earn nothing."))
     for sale_id, names in sorted(_no_target_holders(scope).items()):
         add(sale_id, Flag("no_target", "No target",
