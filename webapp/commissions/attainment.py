@@ -17,7 +17,7 @@ from webapp.auth import access
 from webapp.auth.models import User
 from webapp.commissions import engine
 from webapp.commissions.models import CommissionPlan, PlanVersion
-from webapp.commissions.month_lines import holder_month, target_of
+from webapp.commissions.month_lines import PlanResolver, holder_month, target_of
 from webapp.commissions.periods import month_bounds
 from webapp.commissions.plans import engine_plan
 
@@ -53,10 +53,11 @@ def agent_attainment(agent_id: int, day: date | None = None) -> AttainmentPanel 
     """The agent's attainment for the month of `day` (default today), or None when their plan that
     day is not an attainment plan (the panel is not shown)."""
     day = day or clock.today()
+    # The plan first: most agents are not on an attainment plan, and the panel polls every 30 s.
+    if not is_attainment(PlanResolver(agent_id).version_on(day)):
+        return None
     month = holder_month(agent_id, day)
     version = month.resolver.version_on(day)
-    if not is_attainment(version):
-        return None
     # The approved lines the ledger computes with: the agent's credits, every line counted.
     result = engine.month_attainment(month.lines, month.resolver.engine_plan(version), month.target)
     return AttainmentPanel(month=month.first, plan_name=version.plan.name, target=result.target,
