@@ -32,6 +32,7 @@ from webapp.commissions.month_lines import HolderMonth, PlanResolver, holder_mon
 from webapp.extensions import db
 from webapp.money import rate_to_units, to_cents
 from webapp.sales.models import Sale, SaleCredit, SaleStatus
+from webapp.spiffs.models import Spiff
 
 __all__ = [
     "Balance", "PeriodSummary", "PlanResolver", "agent_balance", "estimate_new_sale", "estimate_new_sale_result",
@@ -142,12 +143,23 @@ def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.
         sales.update((row.id, row) for row in db.session.execute(
             select(sale_c.id, sale_c.sold_on, sale_c.status).where(sale_c.id.in_(sale_ids[start:start + 500]))))
     periods, writes = MonthPeriods(month.first, month.last), EntryWrites()
+    names = _spiff_names(month, {spiff_id for _, spiff_id in keys if spiff_id is not None})
     for sale_id, spiff_id in sorted(keys, key=lambda k: (k[0], k[1] or 0)):
-        key = Key(sale_id, spiff_id, month.spiffs.name_of(spiff_id))
+        key = Key(sale_id, spiff_id, names.get(spiff_id))
         _settle(agent_id, key, sales[sale_id], by_key.get((sale_id, spiff_id), []),
                 figures.get((sale_id, spiff_id)), periods, writes)
     writes.execute()
     return results
+
+
+def _spiff_names(month: HolderMonth, spiff_ids: set[int]) -> dict[int, str]:
+    """Names of these SPIFFs: the month's, and from the table for one that no longer covers the
+    month (ended early: its entries are being clawed back and their reason names it)."""
+    names = {spiff_id: month.spiffs.name_of(spiff_id) for spiff_id in spiff_ids}
+    missing = sorted(spiff_id for spiff_id, name in names.items() if name is None)
+    if missing:
+        names.update(db.session.execute(select(Spiff.id, Spiff.name).where(Spiff.id.in_(missing))).all())
+    return names
 
 
 def _reason(key: Key, sale, has_frozen_line: bool) -> str:
