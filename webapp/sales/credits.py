@@ -17,12 +17,6 @@ from webapp.money import from_cents, rate_to_units, to_cents
 from webapp.sales.models import FULL_SHARE, Sale, SaleCredit
 
 
-def primary_credit(agent: User, amount_cents: int) -> SaleCredit:
-    """The one credit of an unsplit sale: its agent, 100%, the whole amount, the agent's team."""
-    return SaleCredit(agent_id=agent.id, position=0, share_units=FULL_SHARE, credit_cents=amount_cents,
-                      team_id=agent.manager_id)
-
-
 def holder_ids(sale: Sale) -> set[int]:
     """Every agent holding a credit of the sale (its primary included)."""
     return {sale.agent_id, *(credit.agent_id for credit in sale.credits)}

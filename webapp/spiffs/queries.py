@@ -201,8 +201,3 @@ def who_earned_what(viewer: User, spiff: Spiff, page: int = 1, size: int | None 
         .where(*conditions)).one()
     return EarnedPage(rows, window, int(total), int(holders))
 
-
-def earnings_of(spiff_id: int) -> int:
-    """Everything the SPIFF has paid so far (cents), all holders."""
-    return int(db.session.scalar(select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
-                                 .where(CommissionEntry.spiff_id == spiff_id)))
