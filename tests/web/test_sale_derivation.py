@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.conftest import browser_as
 from tests.services.test_ledger_examples_g_i import d, spiff, split
+from tests.web._api import API, headers_for
 from tests.web._html import tags, text_of
 from webapp.commissions.periods import period_for
 from webapp.manage.team import team_dashboard
@@ -66,3 +67,18 @@ def test_the_team_dashboard_shows_spiff_rewards_apart_from_adjustments(app, fact
     assert figures == {ana.id: (60000, 1800, 300, 0, 2100), ben.id: (40000, 1200, 200, 0, 1400)}
     html = browser_as(app, manager).get(f"/manage/team?period={period_for(d(10)).id}").get_data(as_text=True)
     assert "$30.00 on sales, $5.00 SPIFF rewards</p>" in html
+
+
+def test_the_api_counts_a_split_sales_estimate_as_its_commission_every_holder_for_a_manager(app, factory, today):
+    today(d(12))
+    manager = factory.user("manager")
+    ana, ben = factory.user("agent", manager=manager), factory.user("agent", manager=manager)
+    factory.assign(ana, factory.plan(base_rate="3"))
+    factory.assign(ben, factory.plan(base_rate="4"))
+    sale = factory.sale(ana, "1000.00", d(10), approve=False)
+    split(sale, [(ana, "60"), (ben, "40")])
+    client = app.test_client()
+    estimate = {user.id: client.get(f"{API}/sales/{sale.id}", headers=headers_for(user)).json["estimate"]
+                for user in (ana, ben, manager)}
+    # 600.00 x 3% = 18.00 and 400.00 x 4% = 16.00: each agent their part, the manager both.
+    assert estimate == {ana.id: "18.00", ben.id: "16.00", manager.id: "34.00"}

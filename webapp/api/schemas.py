@@ -156,9 +156,11 @@ class SaleOut(BaseModel):
     note: str | None
     decided_by_id: int | None
     decided_at: datetime | None
-    commission: MoneyOut | None = Field(description="Commission now standing for the sale (its line and "
-                                                    "system adjustments); null when it has none")
-    estimate: MoneyOut | None = Field(description="Pending sales: what approving it now would earn")
+    commission: MoneyOut | None = Field(description="Commission now standing for the sale (its lines and "
+                                                    "system adjustments): an agent's own part; for managers "
+                                                    "and admins every holder's together. Null when it has none")
+    estimate: MoneyOut | None = Field(description="Pending sales: what approving it now would earn, as "
+                                                  "`commission` counts it (an agent's part, or every holder's)")
     credits: list[CreditOut] = Field(
         description="Who holds the sale and what each is credited (one credit of 100% when it is not "
                     "split). An agent's commission and estimate are their own part.")

@@ -328,13 +328,18 @@ def visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None, be
 
 
 def sale_estimates(sales: list[Sale], holder_id: int | None = None) -> dict[int, int]:
-    """Estimates (cents) of the pending sales among `sales`: each primary's, whatever their agents,
-    or given `holder_id`, that holder's own (an agent's part of a split sale)."""
-    by_agent: dict[int, list[Sale]] = {}
+    """Estimates (cents) of the pending sales among `sales`: every holder's together, like
+    sale_commissions, or given `holder_id`, that holder's own (an agent's part of a split sale).
+    Each holder's estimate is rounded on its own, as their ledger line would be."""
+    by_holder: dict[int, list[Sale]] = {}
     for sale in sales:
         if sale.status == SaleStatus.PENDING:
-            by_agent.setdefault(sale.agent_id if holder_id is None else holder_id, []).append(sale)
-    return {sale_id: to_cents(value) for agent_id, pending in by_agent.items()
-            for sale_id, value in ledger.pending_estimates(agent_id, pending).items()}
+            for agent_id in ([holder_id] if holder_id is not None else [c.agent_id for c in sale.credits]):
+                by_holder.setdefault(agent_id, []).append(sale)
+    totals: dict[int, int] = {}
+    for agent_id, pending in by_holder.items():
+        for sale_id, value in ledger.pending_estimates(agent_id, pending).items():
+            totals[sale_id] = totals.get(sale_id, 0) + to_cents(value)
+    return totals
 
 
