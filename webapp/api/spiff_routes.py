@@ -69,7 +69,8 @@ def list_spiffs(user, query: SpiffQuery):
     if access.is_agent(user):
         items = [_out(s.spiff_id, s.name, s.version, queries.ACTIVE, None, s.last_day, s.earned_cents)
                  for s in dashboard_spiffs(user, today)]
-        summaries = {s.spiff.id: s for s in queries.list_spiffs(today) if s.spiff.id in {i.id for i in items}}
+        wanted = {i.id for i in items}
+        summaries = {s.spiff.id: s for s in queries.list_spiffs(today) if s.spiff.id in wanted}
         items = [item.model_copy(update={"first_day": summaries[item.id].first_day}) for item in items]
     else:
         items = [_out(s.spiff.id, s.spiff.name, s.current, s.status, s.first_day, s.last_day, None)
