@@ -65,6 +65,10 @@ def test_the_team_dashboard_shows_spiff_rewards_apart_from_adjustments(app, fact
     figures = {row.agent.id: (row.volume, row.earned, row.spiffs, row.adjustments, row.commission)
                for row in dash.rows}
     assert figures == {ana.id: (60000, 1800, 300, 0, 2100), ben.id: (40000, 1200, 200, 0, 1400)}
+    pending = factory.sale(ben, "200.00", d(11), approve=False)
+    split(pending, [(ben, "50"), (ana, "50")])
+    counts = {row.agent.id: row.pending_count for row in team_dashboard(manager, period_for(d(10))).rows}
+    assert counts == {ana.id: 1, ben.id: 1}  # a co-agent's pending split sale counts for them too
     html = browser_as(app, manager).get(f"/manage/team?period={period_for(d(10)).id}").get_data(as_text=True)
     assert "$30.00 on sales, $5.00 SPIFF rewards</p>" in html
 

@@ -77,7 +77,7 @@ class AgentFigures:
     spiffs: int             # the period's SPIFF rewards
     adjustments: int        # the period's system adjustments and manual corrections
     commission: int         # earned + spiffs + adjustments: the period total of the statement
-    pending_count: int      # pending sales dated in the period
+    pending_count: int      # pending sales dated in the period that the agent holds a credit of
     unpaid: int             # unpaid balance now (every entry - every payout)
     month_volume: int       # credits of approved sales dated in the period's month
     target: int | None      # the month's target
@@ -117,10 +117,11 @@ def _team_figures(agents: list[User], period: Period) -> list[AgentFigures]:
     if not ids:
         return []
     sums = period_sums(ids, period)
+    # Pending sales each agent holds a credit of (a co-agent's split sales count for them too).
     pending = grouped_by_agent(
-        select(Sale.agent_id, func.count()).where(
-            Sale.agent_id.in_(ids), Sale.status == SaleStatus.PENDING,
-            Sale.sold_on >= period.start_date, Sale.sold_on <= period.end_date).group_by(Sale.agent_id))
+        select(SaleCredit.agent_id, func.count()).join(Sale, Sale.id == SaleCredit.sale_id).where(
+            SaleCredit.agent_id.in_(ids), Sale.status == SaleStatus.PENDING,
+            Sale.sold_on >= period.start_date, Sale.sold_on <= period.end_date).group_by(SaleCredit.agent_id))
     month_first, month_last = month_bounds(period.start_date)
     # Each holder's credits of the month's approved sales (a co-agent's share counts for them).
     month_volume = grouped_by_agent(
