@@ -2,7 +2,9 @@
 itself). Built from the engine's own result when the figure is computed, never by a second
 calculation, so the words and numbers always match the amount.
 
-Numbers are strings (exact decimals); `words` are the engine's sentences (engine_explain).
+Numbers are strings (exact decimals); `words` are the engine's sentences (engine_explain), kept
+beside them. The ledger formats the words only for entries it writes: they follow from the numbers
+and the plan version, so an entry whose numbers are unchanged keeps its stored words.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ def _text(value: Decimal | None) -> str | None:
 
 
 def commission_derivation(result: engine.LineResult, plan: dict | None = None) -> dict:
-    """The derivation of a line's commission (its SPIFF rewards have their own); `plan` names the
-    plan version the engine was given (name, version, effective_from)."""
+    """The derivation of a line's commission without its words (its SPIFF rewards have their own);
+    `plan` names the plan version the engine was given (name, version, effective_from)."""
     line, table = result.line, result.table
     return {
         "plan": plan,
@@ -32,12 +34,16 @@ def commission_derivation(result: engine.LineResult, plan: dict | None = None) -
         "exact": _text(result.exact), "no_target": result.no_target,
         "basis": str(table.basis) if table else None, "target": _text(table.target) if table else None,
         "thresholds": [_text(t) for t in table.thresholds] if table else [],
-        "words": [w for w in explain(result) if not w.startswith("SPIFF ")],
     }
 
 
+def commission_words(result: engine.LineResult) -> list[str]:
+    """The engine's sentences for a line's commission (the SPIFF sentences go with each reward)."""
+    return [w for w in explain(result) if not w.startswith("SPIFF ")]
+
+
 def spiff_derivation(reward: engine.SpiffResult, result: engine.LineResult) -> dict:
-    """The derivation of one SPIFF reward on a holder's line."""
+    """The derivation of one SPIFF reward on a holder's line, without its words."""
     rule = reward.spiff
     return {
         "spiff": rule.name, "version": rule.version, "reward": _text(reward.reward),
@@ -46,8 +52,12 @@ def spiff_derivation(reward: engine.SpiffResult, result: engine.LineResult) -> d
         "cap_left": _text(reward.cap_left), "capped": reward.capped,
         "quantity": result.line.quantity if result.line else None,
         "credited": _text(result.credited), "share": _text(result.line.share) if result.line else None,
-        "words": [explain_spiff(reward, result.line)] if result.line else [],
     }
+
+
+def spiff_words(reward: engine.SpiffResult, result: engine.LineResult) -> list[str]:
+    """The engine's sentence for one SPIFF reward."""
+    return [explain_spiff(reward, result.line)] if result.line else []
 
 
 def _cents_text(cents: int) -> str:

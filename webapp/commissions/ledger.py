@@ -17,12 +17,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property, partial
+from typing import Callable
 
 from sqlalchemy import func, select
 
 from webapp.auth.models import User
 from webapp.commissions import engine
-from webapp.commissions.derivations import adjustment_derivation, commission_derivation, spiff_derivation
+from webapp.commissions.derivations import (adjustment_derivation, commission_derivation, commission_words,
+                                           spiff_derivation, spiff_words)
 from webapp.commissions.entry_writes import EntryWrites, MonthPeriods
 from webapp.commissions.estimates import (estimate_new_sale, estimate_new_sale_result, pending_estimates,
                                           pending_total, sale_estimate)
@@ -59,13 +62,28 @@ def lock_agents(agent_ids) -> None:
 
 @dataclass(frozen=True)
 class Figure:
-    """What one key (sale, SPIFF or None) of a holder must add up to now, and how it was reached."""
+    """What one key (sale, SPIFF or None) of a holder must add up to now, and how it was reached:
+    the derivation's numbers (`core`) and, formatted only when needed, its words."""
 
     cents: int
     rate_units: int | None
     version_id: int | None
     spiff_version_id: int | None
-    derivation: dict
+    core: dict
+    words: Callable[[], list[str]]
+
+    @cached_property
+    def derivation(self) -> dict:
+        """The whole derivation: the numbers and the engine's sentences."""
+        return {**self.core, "words": self.words()}
+
+    def derivation_beside(self, stored: dict | None) -> dict:
+        """`stored` when it holds the same numbers (its words follow from them), else the new one: a
+        month recomputed unchanged formats no words."""
+        if stored is not None and len(stored) == len(self.core) + 1 and "words" in stored and all(
+                stored.get(name) == value for name, value in self.core.items()):
+            return stored
+        return self.derivation
 
 
 @dataclass(frozen=True)
@@ -101,11 +119,12 @@ def _figures(month: HolderMonth, results: dict[int, engine.LineResult]) -> dict[
     for sale_id, result in results.items():
         version_id = month.version_ids.get(sale_id)
         figures[(sale_id, None)] = Figure(to_cents(result.commission), rate_to_units(result.rate), version_id,
-                                          None, commission_derivation(result, plans.get(version_id)))
+                                          None, commission_derivation(result, plans.get(version_id)),
+                                          partial(commission_words, result))
         for reward in result.spiffs:
             spiff_id, spiff_version_id = month.spiffs.ids_of(reward)
             figures[(sale_id, spiff_id)] = Figure(to_cents(reward.reward), None, None, spiff_version_id,
-                                                  spiff_derivation(reward, result))
+                                                  spiff_derivation(reward, result), partial(spiff_words, reward, result))
     return figures
 
 
@@ -193,7 +212,7 @@ def _settle(agent_id: int, key: Key, sale, entries: list, figure: Figure | None,
             writes.insert(agent_id=agent_id, period_id=home.id, kind=key.line_kind, sale_id=key.sale_id,
                           amount_cents=target, **_columns(key, figure, None, False))
         else:
-            writes.update(line, target, **_columns(key, figure, line.reason, line.late_approval))
+            writes.update(line, target, **_columns(key, figure, line.reason, line.late_approval, line.derivation))
         return
     frozen = [e for e in entries if e.period_id not in periods.open_ids]
     open_adjustments = [e for e in entries if e.period_id in periods.open_ids]
@@ -218,12 +237,13 @@ def _settle(agent_id: int, key: Key, sale, entries: list, figure: Figure | None,
                       sale_id=key.sale_id, amount_cents=difference, **columns)
 
 
-def _columns(key: Key, figure: Figure | None, reason: str | None, late: bool) -> dict:
-    """The entry columns besides agent, period, kind, sale and amount."""
+def _columns(key: Key, figure: Figure | None, reason: str | None, late: bool, stored: dict | None = None) -> dict:
+    """The entry columns besides agent, period, kind, sale and amount (`stored`: the entry's derivation now)."""
     return {"rate_units": figure.rate_units if figure else None,
             "plan_version_id": figure.version_id if figure else None,
             "spiff_id": key.spiff_id, "spiff_version_id": figure.spiff_version_id if figure else None,
-            "reason": reason, "late_approval": late, "derivation": figure.derivation if figure else None}
+            "reason": reason, "late_approval": late,
+            "derivation": figure.derivation_beside(stored) if figure else None}
 
 
 def months_between(start: date, end: date) -> list[date]:
