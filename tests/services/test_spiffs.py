@@ -224,6 +224,46 @@ def test_too_many_holder_months_go_to_a_job_that_resumes(world, factory, monkeyp
     assert recompute.run_recompute(run.id).done == 2  # a duplicate job changes nothing
 
 
+def test_a_run_whose_worker_died_mid_batch_is_swept_and_resumes(world, factory, monkeypatch, at, empty_queues):
+    from datetime import datetime, timedelta, timezone
+
+    from tests.support.queues import jobs
+
+    ana, printer = world["ana"], world["printer"]
+    bob = factory.user("agent", manager=world["maria"])
+    sales = [factory.sale(agent, "100.00", d(5), product=printer) for agent in (ana, bob)]
+    monkeypatch.setattr(recompute, "SYNC_LIMIT", 1)
+    monkeypatch.setattr(recompute, "BATCH_SIZE", 1)
+    run = create_spiff(world["admin"], "push", rules(product_ids=[printer.id])).run
+    started = at(datetime.now(timezone.utc))
+    real_recompute, calls = recompute._recompute, []
+
+    def killed_on_the_second_batch(pairs):
+        """The first batch commits; then the worker dies (no except clause runs, as with SIGKILL)."""
+        calls.append(pairs)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_recompute(pairs)
+
+    monkeypatch.setattr(recompute, "_recompute", killed_on_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        recompute.run_recompute(run.id)
+    db.session.expire_all()
+    run = db.session.get(SpiffRecompute, run.id)
+    assert (run.status, run.done) == (RecomputeStatus.RUNNING, 1)
+    at(started + timedelta(minutes=4))
+    assert recompute.requeue_stalled() == []  # progress 4 minutes ago: its worker may be alive
+    at(started + timedelta(minutes=6))
+    assert recompute.requeue_stalled() == [run.id]
+    assert jobs("default") == [("jobs.spiffs.recompute_spiff_change", (run.id,))]
+    monkeypatch.setattr(recompute, "_recompute", real_recompute)
+    run = recompute.run_recompute(run.id)
+    assert (run.status, run.done) == (RecomputeStatus.DONE, 2)
+    assert spiff_cents(ana, run.spiff) == {sales[0].id: 1225}
+    assert spiff_cents(bob, run.spiff) == {sales[1].id: 1225}
+    assert recompute.requeue_stalled() == []  # done: never swept again
+
+
 def test_touched_pairs_are_holder_months_of_approved_possibly_eligible_sales(world, factory, today):
     ana, printer = world["ana"], world["printer"]
     today(d(10, 12))

@@ -111,6 +111,9 @@ class SpiffRecompute(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=RecomputeStatus.QUEUED)
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    # When the run was last queued or made progress (set by the job at each committed batch): a
+    # queued or running run unchanged for long lost its job or its worker, and the sweep requeues it.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     spiff: Mapped[Spiff] = relationship()
