@@ -109,6 +109,25 @@ def test_names_are_unique_ignoring_case(world):
     assert refused.value.field == "name"
 
 
+def test_a_name_taken_by_a_concurrent_create_is_a_field_error_not_a_500(world, factory, monkeypatch):
+    from webapp.spiffs import services
+
+    printer = world["printer"]
+    sale = factory.sale(world["ana"], "100.00", d(5), product=printer)
+    first = create_spiff(world["admin"], "push", rules(product_ids=[printer.id])).spiff
+    # The other admin's insert lands between this one's check and its insert: the check passes.
+    monkeypatch.setattr(services, "_check_name", lambda name, ignore_id=None: name)
+    with pytest.raises(ServiceError) as refused:
+        create_spiff(world["admin"], "push", rules(product_ids=[printer.id], per_unit=Decimal("5.00")))
+    assert (refused.value.field, refused.value.message) == ("name", "A SPIFF with this name already exists.")
+    assert db.session.scalars(select(Spiff.name)).all() == ["push"]
+    assert db.session.scalar(select(func.count(SpiffVersion.id))) == 1
+    # Only the savepoint rolled back: the transaction goes on, and the first SPIFF's pay is intact.
+    assert spiff_cents(world["ana"], first) == {sale.id: 1225}
+    create_spiff(world["admin"], "other", rules(product_ids=[printer.id]))
+    assert sorted(db.session.scalars(select(Spiff.name))) == ["other", "push"]
+
+
 def test_the_first_day_may_not_be_in_a_closed_period(world):
     close_period(None, period_for(d(5)))
     with pytest.raises(ServiceError) as refused:

@@ -96,7 +96,7 @@ def test_a_duplicate_name_is_refused_beside_the_name(shop, app):
     admin = browser_as(app, shop["admin"])
     assert admin.post("/admin/spiffs/new", form(shop)).status_code == 302
     response = admin.post("/admin/spiffs/new", form(shop, name="PRINTER_push"))
-    assert response.status_code == 422 and "exists already" in field_error(response.get_data(as_text=True), "name")
+    assert response.status_code == 422 and "already exists" in field_error(response.get_data(as_text=True), "name")
 
 
 def test_a_post_without_the_csrf_token_is_refused(shop, app):

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.audit.services import record
 from webapp.auth import access
@@ -39,6 +40,7 @@ __all__ = ["SpiffChange", "SpiffRules", "add_version", "create_spiff", "dashboar
 NAME_LENGTH = 80
 _ONE_DAY = timedelta(days=1)
 _CENT = Decimal("0.01")
+NAME_TAKEN = "A SPIFF with this name already exists."
 
 
 @dataclass
@@ -148,7 +150,7 @@ def _check_name(name: str | None, ignore_id: int | None = None) -> str:
     clash = db.session.scalar(select(Spiff.id).where(func.lower(Spiff.name) == name.lower(),
                                                      Spiff.id != (ignore_id or 0)))
     if clash is not None:
-        raise ServiceError("A SPIFF with this name exists already.", "name")
+        raise ServiceError(NAME_TAKEN, "name")
     return name
 
 
@@ -215,11 +217,31 @@ def create_spiff(actor, name: str | None, rules: SpiffRules) -> SpiffChange:
     version = SpiffVersion(spiff=spiff, version=1, effective_from=rules.first_day,
                            created_by_id=getattr(actor, "id", None))
     _write(version, rules)
-    db.session.add(spiff)
-    db.session.flush()
+    _insert_named(spiff)
     record(actor, "spiff.create", spiff, None, {"name": name, **snapshot(rules)})
     recomputed, run = recompute_touched(spiff.id, _touched(rules.first_day, rules.last_day, rules))
     return SpiffChange(spiff, version, recomputed, run)
+
+
+def _insert_named(spiff: Spiff) -> None:
+    """Insert a new SPIFF (and its version) in a savepoint: the name check above and this insert
+    race with another admin's create of the same name, and the unique constraint settles it."""
+    db.session.flush()  # so only this insert can fail inside the savepoint below
+    try:
+        with db.session.begin_nested():
+            db.session.add(spiff)
+            db.session.flush()
+    except IntegrityError as exc:
+        # Only the name's constraint is the user's doing; any other violation is a bug to surface.
+        if not _is_name_clash(exc):
+            raise
+        raise ServiceError(NAME_TAKEN, "name") from None
+
+
+def _is_name_clash(exc: IntegrityError) -> bool:
+    """True if the violation is of spiffs.name's unique constraint (PostgreSQL or SQLite wording)."""
+    text = str(exc.orig)
+    return "uq_spiffs_name" in text or "spiffs.name" in text
 
 
 def version_in_force(spiff: Spiff, day: date) -> SpiffVersion | None:
