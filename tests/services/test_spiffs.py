@@ -120,6 +120,9 @@ def test_a_name_taken_by_a_concurrent_create_is_a_field_error_not_a_500(world, f
     with pytest.raises(ServiceError) as refused:
         create_spiff(world["admin"], "push", rules(product_ids=[printer.id], per_unit=Decimal("5.00")))
     assert (refused.value.field, refused.value.message) == ("name", "A SPIFF with this name already exists.")
+    with pytest.raises(ServiceError) as refused:  # the same name in other letters' case, likewise
+        create_spiff(world["admin"], "PUSH", rules(product_ids=[printer.id]))
+    assert (refused.value.field, refused.value.message) == ("name", "A SPIFF with this name already exists.")
     assert db.session.scalars(select(Spiff.name)).all() == ["push"]
     assert db.session.scalar(select(func.count(SpiffVersion.id))) == 1
     # Only the savepoint rolled back: the transaction goes on, and the first SPIFF's pay is intact.

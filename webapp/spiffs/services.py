@@ -251,7 +251,8 @@ def _insert_named(spiff: Spiff) -> None:
 
 
 def _is_name_clash(exc: IntegrityError) -> bool:
-    """True if the violation is of spiffs.name's unique constraint (PostgreSQL or SQLite wording)."""
+    """True if the violation is of a unique constraint on spiffs.name (the plain one or the one
+    ignoring case, uq_spiffs_name_lower), in PostgreSQL's or SQLite's wording."""
     text = str(exc.orig)
     return "uq_spiffs_name" in text or "spiffs.name" in text
 
