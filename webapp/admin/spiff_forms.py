@@ -60,7 +60,6 @@ class SpiffRulesForm(FlaskForm):
         for field_name, message in self.problems():
             getattr(self, field_name).errors.append(message)
             valid = False
-        self._errors = None  # Form.errors is cached; it must include the problems just added
         return valid
 
     def problems(self) -> list[tuple[str, str]]:
