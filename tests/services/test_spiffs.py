@@ -109,6 +109,28 @@ def test_names_are_unique_ignoring_case(world):
     assert refused.value.field == "name"
 
 
+def test_a_name_taken_by_a_concurrent_create_is_a_field_error_not_a_500(world, factory, monkeypatch):
+    from webapp.spiffs import services
+
+    printer = world["printer"]
+    sale = factory.sale(world["ana"], "100.00", d(5), product=printer)
+    first = create_spiff(world["admin"], "push", rules(product_ids=[printer.id])).spiff
+    # The other admin's insert lands between this one's check and its insert: the check passes.
+    monkeypatch.setattr(services, "_check_name", lambda name, ignore_id=None: name)
+    with pytest.raises(ServiceError) as refused:
+        create_spiff(world["admin"], "push", rules(product_ids=[printer.id], per_unit=Decimal("5.00")))
+    assert (refused.value.field, refused.value.message) == ("name", "A SPIFF with this name already exists.")
+    with pytest.raises(ServiceError) as refused:  # the same name in other letters' case, likewise
+        create_spiff(world["admin"], "PUSH", rules(product_ids=[printer.id]))
+    assert (refused.value.field, refused.value.message) == ("name", "A SPIFF with this name already exists.")
+    assert db.session.scalars(select(Spiff.name)).all() == ["push"]
+    assert db.session.scalar(select(func.count(SpiffVersion.id))) == 1
+    # Only the savepoint rolled back: the transaction goes on, and the first SPIFF's pay is intact.
+    assert spiff_cents(world["ana"], first) == {sale.id: 1225}
+    create_spiff(world["admin"], "other", rules(product_ids=[printer.id]))
+    assert sorted(db.session.scalars(select(Spiff.name))) == ["other", "push"]
+
+
 def test_the_first_day_may_not_be_in_a_closed_period(world):
     close_period(None, period_for(d(5)))
     with pytest.raises(ServiceError) as refused:
@@ -222,6 +244,46 @@ def test_too_many_holder_months_go_to_a_job_that_resumes(world, factory, monkeyp
     assert spiff_cents(ana, change.spiff) == {sales[0].id: 1225}
     assert spiff_cents(bob, change.spiff) == {sales[1].id: 1225}
     assert recompute.run_recompute(run.id).done == 2  # a duplicate job changes nothing
+
+
+def test_a_run_whose_worker_died_mid_batch_is_swept_and_resumes(world, factory, monkeypatch, at, empty_queues):
+    from datetime import datetime, timedelta, timezone
+
+    from tests.support.queues import jobs
+
+    ana, printer = world["ana"], world["printer"]
+    bob = factory.user("agent", manager=world["maria"])
+    sales = [factory.sale(agent, "100.00", d(5), product=printer) for agent in (ana, bob)]
+    monkeypatch.setattr(recompute, "SYNC_LIMIT", 1)
+    monkeypatch.setattr(recompute, "BATCH_SIZE", 1)
+    run = create_spiff(world["admin"], "push", rules(product_ids=[printer.id])).run
+    started = at(datetime.now(timezone.utc))
+    real_recompute, calls = recompute._recompute, []
+
+    def killed_on_the_second_batch(pairs):
+        """The first batch commits; then the worker dies (no except clause runs, as with SIGKILL)."""
+        calls.append(pairs)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_recompute(pairs)
+
+    monkeypatch.setattr(recompute, "_recompute", killed_on_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        recompute.run_recompute(run.id)
+    db.session.expire_all()
+    run = db.session.get(SpiffRecompute, run.id)
+    assert (run.status, run.done) == (RecomputeStatus.RUNNING, 1)
+    at(started + timedelta(minutes=4))
+    assert recompute.requeue_stalled() == []  # progress 4 minutes ago: its worker may be alive
+    at(started + timedelta(minutes=6))
+    assert recompute.requeue_stalled() == [run.id]
+    assert jobs("default") == [("jobs.spiffs.recompute_spiff_change", (run.id,))]
+    monkeypatch.setattr(recompute, "_recompute", real_recompute)
+    run = recompute.run_recompute(run.id)
+    assert (run.status, run.done) == (RecomputeStatus.DONE, 2)
+    assert spiff_cents(ana, run.spiff) == {sales[0].id: 1225}
+    assert spiff_cents(bob, run.spiff) == {sales[1].id: 1225}
+    assert recompute.requeue_stalled() == []  # done: never swept again
 
 
 def test_touched_pairs_are_holder_months_of_approved_possibly_eligible_sales(world, factory, today):

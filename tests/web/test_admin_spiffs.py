@@ -92,11 +92,61 @@ def test_bad_input_is_422_beside_its_field_and_writes_nothing(shop, app, values,
     assert counts() == before
 
 
+def test_the_empty_create_form_shows_every_fields_error_at_once(shop, app):
+    admin = browser_as(app, shop["admin"])
+    before = counts()
+    response = admin.post("/admin/spiffs/new", form(shop, name="  ", first_day="", last_day="", per_unit="",
+                                                     cap="0.00", product_ids=[]))
+    assert response.status_code == 422 and counts() == before
+    html = response.get_data(as_text=True)
+    assert {name: field_error(html, name) for name in ("name", "first_day", "last_day", "per_unit", "percent",
+                                                       "cap", "product_ids", "category_ids")} == {
+        "name": "Enter a name (at most 80 characters).",
+        "first_day": "Enter the first day.",
+        "last_day": "Enter the last day.",
+        "per_unit": "Give the reward: an amount per unit or a percent of the amount.",
+        "percent": None,
+        "cap": "The monthly cap must be at least 0.01 (leave it empty for no cap).",
+        "product_ids": "Choose at least one product or category.",
+        "category_ids": None,
+    }
+
+
+def test_rule_errors_show_together_and_a_typo_is_not_also_called_missing(shop, app):
+    admin = browser_as(app, shop["admin"])
+    html = admin.post("/admin/spiffs/new", form(shop, name="", last_day="2026-10-31", per_unit="1.00",
+                                                percent="2", product_ids=[])).get_data(as_text=True)
+    assert field_error(html, "name") == "Enter a name (at most 80 characters)."
+    assert field_error(html, "last_day") == "The last day is before the first day."
+    assert field_error(html, "per_unit") == "Give either an amount per unit or a percent of the amount, not both."
+    assert field_error(html, "product_ids") == "Choose at least one product or category."
+    html = admin.post("/admin/spiffs/new", form(shop, per_unit="0", first_day="2026-13-01")).get_data(as_text=True)
+    assert field_error(html, "per_unit") == "The amount per unit must be at least 0.01."
+    assert field_error(html, "first_day") == "Enter a date like 2026-11-01."
+    html = admin.post("/admin/spiffs/new", form(shop, per_unit="", percent="abc")).get_data(as_text=True)
+    assert field_error(html, "per_unit") is None and field_error(html, "percent")  # the typo, not "give the reward"
+
+
+def test_the_empty_new_version_form_shows_every_fields_error_at_once(shop, app):
+    spiff = _spiff(shop)
+    admin = browser_as(app, shop["admin"])
+    before = counts()
+    response = admin.post(f"/admin/spiffs/{spiff.id}/versions/new",
+                          form(shop, effective_from="", first_day="", last_day="", per_unit="", product_ids=[]))
+    assert response.status_code == 422 and counts() == before
+    html = response.get_data(as_text=True)
+    assert field_error(html, "effective_from") == "Enter the date the new version takes effect."
+    assert field_error(html, "first_day") == "Enter the first day."
+    assert field_error(html, "last_day") == "Enter the last day."
+    assert field_error(html, "per_unit") == "Give the reward: an amount per unit or a percent of the amount."
+    assert field_error(html, "product_ids") == "Choose at least one product or category."
+
+
 def test_a_duplicate_name_is_refused_beside_the_name(shop, app):
     admin = browser_as(app, shop["admin"])
     assert admin.post("/admin/spiffs/new", form(shop)).status_code == 302
     response = admin.post("/admin/spiffs/new", form(shop, name="PRINTER_push"))
-    assert response.status_code == 422 and "exists already" in field_error(response.get_data(as_text=True), "name")
+    assert response.status_code == 422 and "already exists" in field_error(response.get_data(as_text=True), "name")
 
 
 def test_a_post_without_the_csrf_token_is_refused(shop, app):

@@ -179,7 +179,7 @@ def test_ledger_export_columns_and_a_negative_clawback_that_stays_numeric(app, w
     assert _header(response) == ["entry_id", "agent_email", "agent_name", "period_start", "period_end",
                                  "period_status", "kind", "sale_id", "sale_date", "product_sku", "amount",
                                  "rate_percent", "reason", "sale_amount", "holder_role", "share_percent",
-                                 "credited_amount"]
+                                 "credited_amount", "spiff", "spiff_version"]
     line, clawback = _rows(response)
     assert (line["kind"], line["period_start"], line["period_end"], line["period_status"]) == (
         "sale", "2026-11-01", "2026-11-15", "closed")
@@ -189,6 +189,22 @@ def test_ledger_export_columns_and_a_negative_clawback_that_stays_numeric(app, w
     assert (clawback["kind"], clawback["period_start"], clawback["period_status"]) == ("adjustment", "2026-11-16", "open")
     assert clawback["amount"] == "-30.00"  # a number, not neutralised into text
     assert Decimal(clawback["amount"]) == Decimal("-30.00")
+
+
+def test_ledger_export_names_the_spiff_and_version_of_a_spiff_reward(app, world, factory):
+    from webapp.spiffs.services import SpiffRules, add_version, create_spiff
+
+    product, admin = world["product"], factory.user(Role.ADMIN)
+    spiff = create_spiff(admin, "Widget push", SpiffRules(
+        date(2026, 11, 1), date(2026, 11, 30), per_unit=Decimal("5.00"), product_ids=[product.id])).spiff
+    add_version(admin, spiff, SpiffRules(date(2026, 11, 1), date(2026, 11, 30), per_unit=Decimal("8.00"),
+                                                      product_ids=[product.id]), date(2026, 11, 16))
+    early = factory.sale(world["agent_a"], "100.00", date(2026, 11, 5), product=product, quantity=2)
+    late = factory.sale(world["agent_a"], "100.00", date(2026, 11, 17), product=product)
+    rows = _rows(_as(app, world["manager_a"]).get("/manage/exports/ledger.csv", query_string=NOVEMBER))
+    assert sorted((r["sale_id"], r["kind"], r["amount"], r["spiff"], r["spiff_version"]) for r in rows) == sorted([
+        (str(early.id), "sale", "3.00", "", ""), (str(early.id), "spiff", "10.00", "Widget push", "1"),
+        (str(late.id), "sale", "3.00", "", ""), (str(late.id), "spiff", "8.00", "Widget push", "2")])
 
 
 def test_ledger_export_neutralises_a_manual_reason_but_not_its_negative_amount(app, world, factory):

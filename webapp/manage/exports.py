@@ -32,14 +32,17 @@ from webapp.money import from_cents, units_to_rate
 from webapp.sales.csv_format import BOM, MAX_CO_AGENT_COLUMNS, SALES_COLUMNS, text_cell
 from webapp.sales.models import Sale, SaleCredit, SaleStatus
 from webapp.sales.portal import sale_commissions
+from webapp.spiffs.models import Spiff, SpiffVersion
 
 BATCH_SIZE = 500
-# The last four say which credit of the sale an entry is for (COMMISSION_RULES.md section 8): the
-# entry's agent is the holder, as primary or co-agent, with that share and credited amount.
+# sale_amount to credited_amount say which credit of the sale an entry is for (COMMISSION_RULES.md
+# section 8): the entry's agent is the holder, as primary or co-agent, with that share and credited
+# amount. The last two name the SPIFF of a SPIFF reward (or its adjustment) and the version that
+# paid it (section 10); empty on other rows. New columns go last: payroll sheets read by position.
 LEDGER_COLUMNS = (
     "entry_id", "agent_email", "agent_name", "period_start", "period_end", "period_status", "kind",
     "sale_id", "sale_date", "product_sku", "amount", "rate_percent", "reason",
-    "sale_amount", "holder_role", "share_percent", "credited_amount")
+    "sale_amount", "holder_role", "share_percent", "credited_amount", "spiff", "spiff_version")
 SALE_STATUSES = tuple(SaleStatus)
 
 
@@ -174,7 +177,8 @@ def ledger_csv(user: User, request: ExportRequest) -> Iterator[str]:
                CommissionEntry.amount_cents, CommissionEntry.rate_units, CommissionEntry.reason, agent.email.label("agent_email"),
                agent.name.label("agent_name"), Period.start_date, Period.end_date, Period.status,
                Sale.sold_on, Product.sku, Sale.amount_cents.label("sale_amount_cents"), SaleCredit.position,
-               SaleCredit.share_units, SaleCredit.credit_cents)
+               SaleCredit.share_units, SaleCredit.credit_cents, Spiff.name.label("spiff_name"),
+               SpiffVersion.version.label("spiff_version"))
         .join(agent, CommissionEntry.agent_id == agent.id)
         .join(Period, CommissionEntry.period_id == Period.id)
         .outerjoin(Sale, CommissionEntry.sale_id == Sale.id)
@@ -182,6 +186,8 @@ def ledger_csv(user: User, request: ExportRequest) -> Iterator[str]:
         # The entry's own credit: its agent's share of the sale (none for a manual entry).
         .outerjoin(SaleCredit, (SaleCredit.sale_id == CommissionEntry.sale_id)
                    & (SaleCredit.agent_id == CommissionEntry.agent_id))
+        .outerjoin(Spiff, CommissionEntry.spiff_id == Spiff.id)
+        .outerjoin(SpiffVersion, CommissionEntry.spiff_version_id == SpiffVersion.id)
         .where(Period.start_date >= request.start, Period.start_date <= request.end, _in_team(agent, user))
     )
     return _stream(query, (Period.start_date, CommissionEntry.id), lambda row: (row.start_date, row.id),
@@ -195,7 +201,8 @@ def _ledger_rows(batch) -> list[tuple]:
          row.end_date.isoformat(), row.status, row.kind, "" if row.sale_id is None else str(row.sale_id),
          row.sold_on.isoformat() if row.sold_on else "", text_cell(row.sku), money_cell(row.amount_cents),
          rate_cell(row.rate_units), text_cell(row.reason), money_cell(row.sale_amount_cents), _role(row.position),
-         rate_cell(row.share_units), money_cell(row.credit_cents))
+         rate_cell(row.share_units), money_cell(row.credit_cents), text_cell(row.spiff_name),
+         "" if row.spiff_version is None else str(row.spiff_version))
         for row in batch]
 
 

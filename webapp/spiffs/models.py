@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, BigInteger, CheckConstraint, Column, Date, ForeignKey, String, Table,
-                        UniqueConstraint, func)
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Column, Date, ForeignKey, Index, String, Table,
+                        UniqueConstraint, func, literal_column)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import UTCDateTime, db
@@ -38,6 +38,9 @@ class Spiff(db.Model):
     """A SPIFF: a unique name; the rules are in its versions."""
 
     __tablename__ = "spiffs"
+    # Names are unique whatever their case, as the service checks, in the database too: two admins
+    # creating "Push" and "push" at the same moment cannot both succeed.
+    __table_args__ = (Index("uq_spiffs_name_lower", func.lower(literal_column("name")), unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
@@ -111,6 +114,9 @@ class SpiffRecompute(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=RecomputeStatus.QUEUED)
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    # When the run was last queued or made progress (set by the job at each committed batch): a
+    # queued or running run unchanged for long lost its job or its worker, and the sweep requeues it.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     spiff: Mapped[Spiff] = relationship()

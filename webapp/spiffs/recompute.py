@@ -31,7 +31,9 @@ SYNC_LIMIT = 200
 BATCH_SIZE = 50
 JOB = "jobs.spiffs.recompute_spiff_change"
 # A run still queued this long after it was made lost its job (Redis was down at the commit, or
-# lost its data): the sweep enqueues it again (its job id is unique, so a waiting one is kept).
+# lost its data), and a running one that made no progress for this long lost its worker (killed
+# mid-batch; a batch takes seconds): the sweep enqueues it again (its job id is unique, so a waiting
+# one is kept; the job resumes at the stored count, and recomputing a holder-month twice is harmless).
 STALLED_AFTER = timedelta(minutes=5)
 
 
@@ -99,7 +101,7 @@ def run_recompute(run_id: int) -> SpiffRecompute | None:
     run = db.session.get(SpiffRecompute, run_id, with_for_update=True)
     if run is None or run.status == RecomputeStatus.DONE:
         return run
-    run.status = RecomputeStatus.RUNNING
+    run.status, run.updated_at = RecomputeStatus.RUNNING, clock.now_utc()
     db.session.commit()
     try:
         while run.done < run.total:
@@ -107,6 +109,7 @@ def run_recompute(run_id: int) -> SpiffRecompute | None:
                      for holder, month in run.pairs[run.done:run.done + BATCH_SIZE]]
             _recompute(batch)
             run.done += len(batch)
+            run.updated_at = clock.now_utc()
             db.session.commit()
     except Exception as exc:
         db.session.rollback()
@@ -130,17 +133,18 @@ def pending_runs(spiff_id: int) -> list[SpiffRecompute]:
 def retry_run(run: SpiffRecompute) -> SpiffRecompute:
     """Queue a failed run again (after the job's own retries ran out); it resumes where it stopped."""
     if run.status == RecomputeStatus.FAILED:
-        run.status = RecomputeStatus.QUEUED
+        run.status, run.updated_at = RecomputeStatus.QUEUED, clock.now_utc()
         db.session.flush()
         enqueue_after_commit("default", JOB, run.id)
     return run
 
 
 def requeue_stalled() -> list[int]:
-    """The sweep's work: enqueue again every run queued for longer than STALLED_AFTER; their ids."""
+    """The sweep's work: enqueue again every run queued, or running without progress, for longer
+    than STALLED_AFTER; their ids."""
     ids = list(db.session.scalars(select(SpiffRecompute.id).where(
-        SpiffRecompute.status == RecomputeStatus.QUEUED,
-        SpiffRecompute.created_at < clock.now_utc() - STALLED_AFTER).order_by(SpiffRecompute.id)))
+        SpiffRecompute.status.in_([RecomputeStatus.QUEUED, RecomputeStatus.RUNNING]),
+        SpiffRecompute.updated_at < clock.now_utc() - STALLED_AFTER).order_by(SpiffRecompute.id)))
     for run_id in ids:
         enqueue("default", JOB, run_id, connection=redis_client())
     return ids

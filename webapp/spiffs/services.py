@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.audit.services import record
 from webapp.auth import access
@@ -39,6 +40,19 @@ __all__ = ["SpiffChange", "SpiffRules", "add_version", "create_spiff", "dashboar
 NAME_LENGTH = 80
 _ONE_DAY = timedelta(days=1)
 _CENT = Decimal("0.01")
+NAME_TAKEN = "A SPIFF with this name already exists."
+# The messages of the checks that need no database: the forms (webapp/admin/spiff_forms.py) make
+# them too, so every field's error shows at once; the service stays the authority for every caller.
+NAME_MISSING = f"Enter a name (at most {NAME_LENGTH} characters)."
+FIRST_DAY_MISSING = "Enter the first day."
+LAST_DAY_MISSING = "Enter the last day."
+DAYS_OUT_OF_ORDER = "The last day is before the first day."
+REWARD_BOTH = "Give either an amount per unit or a percent of the amount, not both."
+REWARD_MISSING = "Give the reward: an amount per unit or a percent of the amount."
+PER_UNIT_TOO_SMALL = "The amount per unit must be at least 0.01."
+CAP_TOO_SMALL = "The monthly cap must be at least 0.01 (leave it empty for no cap)."
+ELIGIBILITY_MISSING = "Choose at least one product or category."
+EFFECTIVE_FROM_MISSING = "Enter the date the new version takes effect."
 
 
 @dataclass
@@ -80,15 +94,15 @@ def _exact(value, what: str, field_name: str, places: int) -> Decimal:
 def _check_reward(rules: SpiffRules) -> None:
     """Exactly one reward kind, each within its range; an optional cap of at least 0.01."""
     if rules.per_unit is not None and rules.percent is not None:
-        raise ServiceError("Give either an amount per unit or a percent of the amount, not both.", "per_unit")
+        raise ServiceError(REWARD_BOTH, "per_unit")
     if rules.per_unit is None and rules.percent is None:
-        raise ServiceError("Give the reward: an amount per unit or a percent of the amount.", "per_unit")
+        raise ServiceError(REWARD_MISSING, "per_unit")
     if rules.per_unit is not None and _exact(rules.per_unit, "amount per unit", "per_unit", 2) < _CENT:
-        raise ServiceError("The amount per unit must be at least 0.01.", "per_unit")
+        raise ServiceError(PER_UNIT_TOO_SMALL, "per_unit")
     if rules.percent is not None and not 0 <= _exact(rules.percent, "percent", "percent", 4) <= 100:
         raise ServiceError("The percent must be between 0 and 100.", "percent")
     if rules.cap is not None and _exact(rules.cap, "monthly cap", "cap", 2) < _CENT:
-        raise ServiceError("The monthly cap must be at least 0.01 (leave it empty for no cap).", "cap")
+        raise ServiceError(CAP_TOO_SMALL, "cap")
 
 
 def _known_ids(model, ids: list[int], what: str, field_name: str) -> dict[int, object]:
@@ -105,7 +119,7 @@ def _check_eligibility(rules: SpiffRules) -> tuple[dict, dict, dict]:
     products = _known_ids(Product, rules.product_ids, "products", "product_ids")
     categories = _known_ids(Category, rules.category_ids, "categories", "category_ids")
     if not products and not categories:
-        raise ServiceError("Choose at least one product or category.", "product_ids")
+        raise ServiceError(ELIGIBILITY_MISSING, "product_ids")
     teams = _known_ids(User, rules.team_ids, "teams", "team_ids")
     if not all(access.is_manager(user) for user in teams.values()):
         raise ServiceError("A team is a manager's agents: choose managers.", "team_ids")
@@ -115,11 +129,11 @@ def _check_eligibility(rules: SpiffRules) -> tuple[dict, dict, dict]:
 def validate_rules(rules: SpiffRules) -> SpiffRules:
     """Check a version's rules (days, reward, cap, eligibility); ServiceError naming the field."""
     if not is_day(rules.first_day):
-        raise ServiceError("Enter the first day.", "first_day")
+        raise ServiceError(FIRST_DAY_MISSING, "first_day")
     if not is_day(rules.last_day):
-        raise ServiceError("Enter the last day.", "last_day")
+        raise ServiceError(LAST_DAY_MISSING, "last_day")
     if rules.last_day < rules.first_day:
-        raise ServiceError("The last day is before the first day.", "last_day")
+        raise ServiceError(DAYS_OUT_OF_ORDER, "last_day")
     _check_reward(rules)
     products, categories, teams = _check_eligibility(rules)
     # The engine's own check, so nothing stored can fail it later.
@@ -144,11 +158,11 @@ def _check_name(name: str | None, ignore_id: int | None = None) -> str:
     """A one-line name of at most 80 characters that no other SPIFF has (case ignored)."""
     name = check_plain_text((name or "").strip(), "name")
     if not name or len(name) > NAME_LENGTH:
-        raise ServiceError(f"Enter a name (at most {NAME_LENGTH} characters).", "name")
+        raise ServiceError(NAME_MISSING, "name")
     clash = db.session.scalar(select(Spiff.id).where(func.lower(Spiff.name) == name.lower(),
                                                      Spiff.id != (ignore_id or 0)))
     if clash is not None:
-        raise ServiceError("A SPIFF with this name exists already.", "name")
+        raise ServiceError(NAME_TAKEN, "name")
     return name
 
 
@@ -215,11 +229,32 @@ def create_spiff(actor, name: str | None, rules: SpiffRules) -> SpiffChange:
     version = SpiffVersion(spiff=spiff, version=1, effective_from=rules.first_day,
                            created_by_id=getattr(actor, "id", None))
     _write(version, rules)
-    db.session.add(spiff)
-    db.session.flush()
+    _insert_named(spiff)
     record(actor, "spiff.create", spiff, None, {"name": name, **snapshot(rules)})
     recomputed, run = recompute_touched(spiff.id, _touched(rules.first_day, rules.last_day, rules))
     return SpiffChange(spiff, version, recomputed, run)
+
+
+def _insert_named(spiff: Spiff) -> None:
+    """Insert a new SPIFF (and its version) in a savepoint: the name check above and this insert
+    race with another admin's create of the same name, and the unique constraint settles it."""
+    db.session.flush()  # so only this insert can fail inside the savepoint below
+    try:
+        with db.session.begin_nested():
+            db.session.add(spiff)
+            db.session.flush()
+    except IntegrityError as exc:
+        # Only the name's constraint is the user's doing; any other violation is a bug to surface.
+        if not _is_name_clash(exc):
+            raise
+        raise ServiceError(NAME_TAKEN, "name") from None
+
+
+def _is_name_clash(exc: IntegrityError) -> bool:
+    """True if the violation is of a unique constraint on spiffs.name (the plain one or the one
+    ignoring case, uq_spiffs_name_lower), in PostgreSQL's or SQLite's wording."""
+    text = str(exc.orig)
+    return "uq_spiffs_name" in text or "spiffs.name" in text
 
 
 def version_in_force(spiff: Spiff, day: date) -> SpiffVersion | None:
@@ -243,7 +278,7 @@ def add_version(actor, spiff: Spiff, rules: SpiffRules, effective_from: date | N
     """A new version of the SPIFF for sales dated from `effective_from` (until a later version's)."""
     _lock(spiff)
     if not is_day(effective_from):
-        raise ServiceError("Enter the date the new version takes effect.", "effective_from")
+        raise ServiceError(EFFECTIVE_FROM_MISSING, "effective_from")
     _check_open(effective_from, "effective_from", "That date")
     if any(v.effective_from == effective_from for v in spiff.versions):
         raise ServiceError("A version already starts on that date; choose another.", "effective_from")
