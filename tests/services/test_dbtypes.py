@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import StatementError
 
-from webapp.api import schemas
+from webapp.api import schemas, statement_schemas
 from webapp.auth.models import Role, User
 from webapp.commissions.models import EntryKind, PeriodStatus
 from webapp.extensions import db, enum_check
@@ -60,8 +60,8 @@ def test_the_api_vocabularies_match_the_enums():
     # The schemas spell the values out (Literal) so the published OpenAPI document stays as it is.
     assert get_args(schemas.SaleStatusName) == tuple(SaleStatus)
     assert get_args(schemas.UserOut.model_fields["role"].annotation) == tuple(Role)
-    assert get_args(schemas.StatementOut.model_fields["kind"].annotation) == tuple(StatementKind)
-    assert get_args(schemas.StatementOut.model_fields["status"].annotation) == tuple(StatementStatus)
+    assert get_args(statement_schemas.StatementOut.model_fields["kind"].annotation) == tuple(StatementKind)
+    assert get_args(statement_schemas.StatementOut.model_fields["status"].annotation) == tuple(StatementStatus)
 
 
 def test_timestamps_come_back_aware_utc_whatever_zone_they_were_written_in():
