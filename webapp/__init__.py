@@ -20,6 +20,7 @@ from webapp.blueprints import BLUEPRINTS
 from webapp.commands import commissions_cli, demo_cli, users_cli
 from webapp.config import load_config
 from webapp.disputes import template_helpers as dispute_template_helpers
+from webapp.plandocs import template_helpers as plandoc_template_helpers
 from webapp.error_headers import kept_headers
 from webapp.errors import NotFound
 from webapp.extensions import csrf, db, limiter, login_manager, migrate
@@ -218,6 +219,7 @@ def register_template_helpers(app: Flask) -> None:
     access.init_app(app)
     app.jinja_env.globals["navigation_for"] = navigation_for
     dispute_template_helpers.init_app(app)
+    plandoc_template_helpers.init_app(app)
 
 
 def register_mail_attachments(app: Flask) -> None:

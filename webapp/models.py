@@ -13,3 +13,4 @@ from webapp.spiffs.models import Spiff, SpiffVersion  # noqa: F401
 from webapp.statements.models import Statement, StatementRun  # noqa: F401
 from webapp.disputes.models import Dispute, DisputeMessage  # noqa: F401
 from webapp.api.models import ApiToken  # noqa: F401
+from webapp.plandocs.models import PlanAcknowledgement, PlanDocument  # noqa: F401

@@ -1,4 +1,5 @@
-"""Who is on which plan: give an agent a plan for a date range, end it; each change recomputes."""
+"""Who is on which plan: give an agent a plan for a date range, end it; each change recomputes, and
+a new assignment issues the agent its plan documents after the commit."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from webapp.commissions.periods import is_date_closed
 from webapp.commissions.plans import agent_for_plan, check_effective_date, is_day
 from webapp.errors import ServiceError
 from webapp.extensions import db
+from webapp.plandocs.services import issue_after_commit
 
 _ONE_DAY = timedelta(days=1)
 
@@ -57,6 +59,7 @@ def assign_plan(actor, *, agent_id: int, plan_id: int, effective_from: date,
         "agent_id": agent.id, "plan_id": plan.id, "effective_from": effective_from.isoformat(),
         "effective_to": effective_to.isoformat() if effective_to else None})
     recompute_agent_range(agent.id, effective_from, effective_to)
+    issue_after_commit()
     return assignment
 
 

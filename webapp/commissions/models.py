@@ -25,6 +25,7 @@ class Settings(db.Model):
         CheckConstraint("grace_hours BETWEEN 0 AND 720", name="grace_range"),
         CheckConstraint("reminder_days BETWEEN 0 AND 365", name="reminder_range"),
         CheckConstraint("statement_requests_per_hour BETWEEN 1 AND 100", name="statement_requests_range"),
+        CheckConstraint("plan_reminder_days BETWEEN 0 AND 365", name="plan_reminder_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -40,6 +41,10 @@ class Settings(db.Model):
     # Statements on request each person may ask for in any hour (a manager's send counts once):
     # each one is a render, an email and a statement number.
     statement_requests_per_hour: Mapped[int] = mapped_column(default=5, server_default="5")
+    # The last plan document number issued (gap-free, like statement numbers).
+    last_plan_document_number: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Every how many days an agent is reminded of a plan document they have not acknowledged (0: never).
+    plan_reminder_days: Mapped[int] = mapped_column(default=7, server_default="7")
 
 
 class CommissionPlan(db.Model):
@@ -91,6 +96,10 @@ class PlanVersion(db.Model):
     tier_mode: Mapped[str | None] = mapped_column(String(16))
     # A tier table's basis (engine TierBasis: amount or target_percent); None for a base rate.
     basis: Mapped[str | None] = mapped_column(String(16))
+    # The admin's own section of the plan document (terms, draws, clawback policy): plain text.
+    terms: Mapped[str | None] = mapped_column(Text)
+    # Raised when an unearned version is edited: its agents get a new document revision to read.
+    document_revision: Mapped[int] = mapped_column(default=1, server_default="1")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 

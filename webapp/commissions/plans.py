@@ -191,8 +191,19 @@ def check_effective_date(effective_from: date | None) -> date:
     return effective_from
 
 
+MAX_TERMS = 20000
+
+
+def check_terms(terms: str | None) -> str | None:
+    """The admin's section of the plan document: plain text, at most MAX_TERMS characters (None if blank)."""
+    terms = check_plain_text((terms or "").strip(), "terms", multiline=True)
+    if len(terms) > MAX_TERMS:
+        raise ServiceError(f"Keep the terms under {MAX_TERMS:,} characters.", "terms")
+    return terms or None
+
+
 def create_plan(actor, *, name: str, description: str | None, rules: PlanRules,
-                effective_from: date) -> CommissionPlan:
+                effective_from: date, terms: str | None = None) -> CommissionPlan:
     """Create a plan with its first version."""
     name = check_plain_text((name or "").strip(), "name")
     if not name or len(name) > 80:
@@ -201,9 +212,10 @@ def create_plan(actor, *, name: str, description: str | None, rules: PlanRules,
     if db.session.scalar(select(CommissionPlan.id).where(CommissionPlan.name == name)):
         raise ServiceError("A plan with this name exists already.", "name")
     validate_rules(rules)
+    terms = check_terms(terms)
     plan = CommissionPlan(name=name, description=description or None)
     version = PlanVersion(plan=plan, version=1, effective_from=effective_from or date(2000, 1, 1),
-                          created_by_id=getattr(actor, "id", None))
+                          terms=terms, created_by_id=getattr(actor, "id", None))
     write_rules(version, rules)
     db.session.add(plan)
     db.session.flush()
