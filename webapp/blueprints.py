@@ -15,7 +15,7 @@ from types import ModuleType
 
 from flask import Blueprint
 
-from webapp import admin, api, auth, mail, main, manage, sales, statements
+from webapp import admin, api, auth, mail, main, manage, plandocs, sales, statements
 from webapp.admin import (audit_routes, catalog_routes, outbox_routes, plan_routes, settings_routes,
                           target_routes, user_routes)
 from webapp.admin import spiff_routes
@@ -24,10 +24,13 @@ from webapp.api import account_routes, product_routes, sales_routes
 from webapp.api import statement_routes as api_statement_routes
 from webapp.api import commission_routes, docs_routes, token_routes
 from webapp.api import spiff_routes as api_spiff_routes
+from webapp.api import plandoc_routes as api_plandoc_routes
 from webapp.auth import login_routes
 from webapp.disputes import agent_routes, manage_routes
 from webapp.mail import webhook_routes
 from webapp.main import home_routes
+from webapp.plandocs import agent_routes as plandoc_agent_routes
+from webapp.plandocs import follow_routes as plandoc_follow_routes
 from webapp.manage import (export_routes, import_routes, money_routes, periods_routes, queue_routes,
                            team_routes)
 from webapp.sales import sale_routes
@@ -44,6 +47,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     manage.bp,          # /manage/... (named "review"), and the manager's dispute pages
     statements.bp,      # /statements/...
     mail.bp,            # POST /webhooks/mailchimp (signed, CSRF-exempt)
+    plandocs.bp,        # /plan-documents/..., /manage/plan-documents, /admin/plan-documents
 )
 
 # Every route module, by blueprint.
@@ -54,9 +58,11 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     spiff_routes,
     sale_routes, agent_routes, panel_routes,
     account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, api_spiff_routes,
+    api_plandoc_routes,
     docs_routes,
     token_routes,
     queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,
     statement_routes,
     webhook_routes,
+    plandoc_agent_routes, plandoc_follow_routes,
 )

@@ -26,6 +26,7 @@ from webapp.sales.models import Sale
 from webapp.statements.models import Statement, StatementRun
 from webapp.spiffs.services import SpiffRules, create_spiff
 from webapp.statements.services import start_adhoc_run
+from webapp.plandocs.services import issue_missing
 
 ROLES = ("anonymous", "agent", "manager", "admin")
 
@@ -70,6 +71,8 @@ class World:
             first_day=date(2026, 11, 1), last_day=date(2026, 11, 30), per_unit=Decimal("1.00"),
             product_ids=[self.product.id])).spiff
         db.session.flush()
+        # Team B's agent's plan document (URLs naming <document_id>).
+        self.document_b = next(d for d in issue_missing() if d.agent_id == self.agent_b.id)
         self.users = {"agent": self.agent_a, "manager": self.manager_a, "admin": self.admin}
         self.browsers = {role: browser_as(app, user) for role, user in self.users.items()}
         self.browsers["anonymous"] = Browser(app.test_client())
@@ -90,7 +93,7 @@ class World:
             "assignment_id": self.assignment.id, "period_id": self.period.id, "spiff_id": self.spiff.id,
             "recompute_id": 2_000_000,  # no such recalculation: 404 for the admin
             "message_id": "no-such-message", "filename": "no-such-file.pdf", "upload_id": "no-such-upload",
-            "token": "not-a-reset-token",
+            "token": "not-a-reset-token", "document_id": self.document_b.id,
         }
 
     def csrf(self, role: str) -> str:
