@@ -6,13 +6,14 @@ import hashlib
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
 from webapp.commissions.plan_versions import add_version, edit_version
 from webapp.commissions.plans import rules_of
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
-from webapp.plandocs.models import DocumentState, PlanDocument
+from webapp.plandocs.models import DocumentState, ImmutableRecord, PlanDocument
 from webapp.plandocs.services import issue_missing, state_of
 
 
@@ -68,3 +69,21 @@ def test_an_edit_issues_a_new_revision_and_supersedes_the_old(factory, today):
     assert new.revision == old.revision + 1 and old.superseded_at is not None
     assert state_of(old) == DocumentState.SUPERSEDED and "5%" in new.body_html
     assert db.session.scalar(select(func.count()).select_from(PlanDocument)) >= 2
+
+
+def test_an_issued_document_cannot_be_changed(factory, today):
+    today(date(2026, 12, 5))
+    agent = factory.user()
+    factory.assign(agent, factory.plan(base_rate="3", effective_from=date(2026, 1, 1)), effective_from=date(2026, 12, 1))
+    [document] = issue_missing()
+    db.session.commit()  # the test's savepoint: the rollback below keeps the issued document
+    sha, html, document_id = document.sha256, document.body_html, document.id
+    document.body_html = html.replace("3%", "9%")
+    with pytest.raises(ImmutableRecord, match="body_html"):
+        db.session.flush()
+    db.session.rollback()
+    assert tuple(db.session.execute(select(PlanDocument.sha256, PlanDocument.body_html)
+                                    .where(PlanDocument.id == document_id)).one()) == (sha, html)
+    stored = db.session.get(PlanDocument, document_id)
+    stored.reminders_sent += 1  # the follow-up columns may change
+    db.session.flush()

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (JSON, CheckConstraint, Date, ForeignKey, Index, LargeBinary, String, Text,
-                        UniqueConstraint, func)
+                        UniqueConstraint, event, inspect)
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from webapp.extensions import UTCDateTime, db, enum_check
@@ -109,4 +109,27 @@ class PlanAcknowledgement(db.Model):
     agent = relationship("User")
 
 
+# What was issued or acknowledged never changes: only the follow-up and PDF columns may.
+IMMUTABLE = {
+    PlanDocument: ("number", "agent_id", "assignment_id", "plan_id", "version_id", "revision", "effective_from",
+                   "effective_to", "content", "body_html", "sha256", "created_at"),
+    PlanAcknowledgement: ("document_id", "agent_id", "document_number", "document_sha256", "typed_name",
+                          "acknowledged_at", "ip_address", "user_agent"),
+}
+
+
+class ImmutableRecord(Exception):
+    """Raised when code tries to change what a document or acknowledgement says."""
+
+
+def _refuse_changes(mapper, connection, target) -> None:
+    """Refuse an ORM update that changes an issued document's or an acknowledgement's record."""
+    state = inspect(target)
+    changed = [name for name in IMMUTABLE[type(target)] if state.attrs[name].history.has_changes()]
+    if changed:
+        raise ImmutableRecord(f"{type(target).__name__} {target.id} is immutable; tried to change {changed}")
+
+
+for _model in IMMUTABLE:
+    event.listen(_model, "before_update", _refuse_changes)
 
