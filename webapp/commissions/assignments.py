@@ -14,9 +14,11 @@ from webapp.commissions.periods import is_date_closed
 from webapp.commissions.plans import agent_for_plan, check_effective_date, is_day
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.plandocs.services import issue_after_commit
+from webapp.tasks import enqueue_after_commit
 
 _ONE_DAY = timedelta(days=1)
+# Issues the plan documents a change calls for (webapp.plandocs.services.issue_missing).
+PLAN_DOCUMENTS_JOB = "jobs.plandocs.issue_missing"
 
 
 def _overlaps(agent_id: int, start: date, end: date | None, ignore_id: int | None = None) -> PlanAssignment | None:
@@ -59,7 +61,8 @@ def assign_plan(actor, *, agent_id: int, plan_id: int, effective_from: date,
         "agent_id": agent.id, "plan_id": plan.id, "effective_from": effective_from.isoformat(),
         "effective_to": effective_to.isoformat() if effective_to else None})
     recompute_agent_range(agent.id, effective_from, effective_to)
-    issue_after_commit()
+    # By name: plan documents build on this package, so it cannot import them back.
+    enqueue_after_commit("default", PLAN_DOCUMENTS_JOB)
     return assignment
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 from webapp.audit.services import record
-from webapp.commissions.assignments import recompute_plan_agents
+from webapp.commissions.assignments import PLAN_DOCUMENTS_JOB, recompute_plan_agents
 from webapp.commissions.models import CommissionPlan, PlanVersion
 from webapp.commissions.plans import (PlanRules, check_effective_date, check_terms, rules_of, rules_snapshot,
                                       validate_rules, version_has_earned, write_rules)
 from webapp.errors import ServiceError
 from webapp.extensions import db
-from webapp.plandocs.services import issue_after_commit
+from webapp.tasks import enqueue_after_commit
 
 
 def edit_version(actor, version: PlanVersion, rules: PlanRules, terms: str | None = None) -> PlanVersion:
@@ -30,7 +30,8 @@ def edit_version(actor, version: PlanVersion, rules: PlanRules, terms: str | Non
     db.session.flush()
     record(actor, "plan.version.edit", version, before, {**rules_snapshot(rules), "terms": terms})
     recompute_plan_agents(version.plan_id, version.effective_from)
-    issue_after_commit()
+    # By name: plan documents build on this package, so it cannot import them back.
+    enqueue_after_commit("default", PLAN_DOCUMENTS_JOB)
     return version
 
 
@@ -50,5 +51,6 @@ def add_version(actor, plan: CommissionPlan, rules: PlanRules, effective_from: d
     record(actor, "plan.version.create", version, None,
            {"effective_from": effective_from.isoformat(), **rules_snapshot(rules), "terms": terms})
     recompute_plan_agents(plan.id, effective_from)
-    issue_after_commit()
+    # By name: plan documents build on this package, so it cannot import them back.
+    enqueue_after_commit("default", PLAN_DOCUMENTS_JOB)
     return version

@@ -175,11 +175,6 @@ def issue_missing(actor=None, *, limit: int = ISSUE_BATCH) -> list[PlanDocument]
     return issue(_issues(rows), actor)
 
 
-def issue_after_commit() -> None:
-    """Ask for the missing documents to be issued once this transaction commits (a plan change)."""
-    enqueue_after_commit("default", "jobs.plandocs.issue_missing")
-
-
 # ---- Where documents stand ------------------------------------------------------------------------
 
 
