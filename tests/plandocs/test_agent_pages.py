@@ -83,7 +83,7 @@ def test_the_list_shows_the_agents_documents_waiting_first(world):
     assert all(rows) and page.index(f'id="plan-document-{doc.id}"') < page.index(f'id="plan-document-{newer.id}"')
     first = text_of(rows[0])
     assert f"No. {doc.number}" in first and "Field sales 2026" in first and "December 1, 2026" in first
-    assert "Waiting for acknowledgement" in first and "2026-12-05" in first
+    assert "To acknowledge" in first and "2026-12-05" in first
     assert "Acknowledged" in text_of(rows[1])
     assert f"/plan-documents/{world['bob_doc'].id}" not in page  # Bob's is not Alice's
 
