@@ -58,7 +58,7 @@ def acknowledge(document_id: int):
     """The agent acknowledges their document: their typed name and the box ticked, or each error
     beside its field (422); a document no longer waiting is refused (409)."""
     agent = _user()
-    queries.own_document(agent, document_id)  # anyone else's: 404, before reading the form
+    document = queries.own_document(agent, document_id)  # anyone else's: 404, before reading the form
     form = AcknowledgeForm()
     valid = form.validate()
     # The name is checked at once too, so a refused form shows every error together.
@@ -67,8 +67,8 @@ def acknowledge(document_id: int):
     if not valid:
         return _page(queries.visible_document(agent, document_id, with_body=True), form, 422)
     outcome = run_service(lambda: acknowledgements.acknowledge(
-        agent, queries.own_document(agent, document_id), form.typed_name.data, request.remote_addr,
-        request.headers.get("User-Agent")), form=form, unplaced=FLASH)
+        agent, document, form.typed_name.data, request.remote_addr, request.headers.get("User-Agent")),
+        form=form, unplaced=FLASH)
     if not outcome.ok:
         return _page(queries.visible_document(agent, document_id, with_body=True), form, outcome.status)
     return finish(url_for("plandocs.document", document_id=document_id),
