@@ -72,6 +72,10 @@ ACCESS = {
     "admin.spiff_recompute": ADMIN, "admin.spiff_recompute_retry": ADMIN,
     # SPIFFs: managers read them and see what their own team earned
     "admin.spiffs_list": STAFF, "admin.spiff_detail": STAFF,
+    # Plan documents, the agent's side (issue 15): the list and acknowledging are the agent's own;
+    # a document and its PDFs are seen by its agent, their manager and admins
+    "plandocs.my_documents": AGENT, "plandocs.acknowledge": AGENT, "plandocs.document": SIGNED_IN,
+    "plandocs.document_pdf": SIGNED_IN, "plandocs.acknowledged_pdf": SIGNED_IN,
     # JSON API (bearer token)
     "api.me": SIGNED_IN, "api.list_products": SIGNED_IN, "api.create_product": ADMIN,
     "api.update_product": ADMIN, "api.create_sale": SIGNED_IN, "api.list_sales": SIGNED_IN,
@@ -95,6 +99,8 @@ OWNED = {
     "review.import_preview", "review.import_confirm",  # an unknown upload id: 404 for everyone
     "api.get_sale", "api.sale_entries", "api.approve_sale", "api.reject_sale", "api.void_sale",
     "api.agent_commissions", "api.get_statement", "api.statement_pdf", "api.get_run",
+    # plan documents, the agent's side (issue 15)
+    "plandocs.document", "plandocs.acknowledge", "plandocs.document_pdf", "plandocs.acknowledged_pdf",
 }
 # Owned objects that do not exist at all (string ids): 404 for admins too.
 MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",

@@ -24,6 +24,7 @@ NAVIGATION: list[tuple[str, str, Callable[[object], bool], str | None]] = [
     ("review.disputes", "Disputes", STAFF, None),
     ("sales.my_products", "My products", AGENT, None),
     ("sales.my_disputes", "My disputes", AGENT, None),
+    ("plandocs.my_documents", "Plan documents", AGENT, None),
     ("review.periods_page", "Periods", STAFF, "Manage"),
     ("review.exports_page", "Exports", STAFF, "Manage"),
     ("review.imports_page", "Import", STAFF, "Manage"),
