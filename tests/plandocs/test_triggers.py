@@ -24,7 +24,7 @@ def test_an_assignment_on_the_page_issues_the_agents_document(as_admin, factory,
     response = as_admin.post("/admin/plans/assignments", {"agent_id": str(agent.id), "plan_id": str(plan.id),
                                                            "effective_from": "2026-12-01", "effective_to": ""})
     assert response.status_code == 302
-    assert ("jobs.plandocs.issue_missing", ()) in jobs("default")
+    assert jobs("periodic") == [("jobs.plandocs.issue_missing", ())]
     assert db.session.scalar(select(PlanDocument).where(PlanDocument.agent_id == agent.id)) is None
 
     assert issue_job() == 1
@@ -43,4 +43,4 @@ def test_a_refused_assignment_queues_nothing(as_admin, factory, today):
                                                            "effective_from": "2026-12-09",
                                                            "effective_to": "2026-12-01"})
     assert response.status_code == 422
-    assert ("jobs.plandocs.issue_missing", ()) not in jobs("default")
+    assert jobs("periodic") == []

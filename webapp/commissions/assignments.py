@@ -17,7 +17,8 @@ from webapp.extensions import db
 from webapp.tasks import enqueue_after_commit
 
 _ONE_DAY = timedelta(days=1)
-# Issues the plan documents a change calls for (webapp.plandocs.services.issue_missing).
+# Issues the plan documents a change calls for (webapp.plandocs.services.issue_missing): a sweep of
+# what is missing, like the dispatchers, so it runs on their queue and one waiting run serves many changes.
 PLAN_DOCUMENTS_JOB = "jobs.plandocs.issue_missing"
 
 
@@ -62,7 +63,7 @@ def assign_plan(actor, *, agent_id: int, plan_id: int, effective_from: date,
         "effective_to": effective_to.isoformat() if effective_to else None})
     recompute_agent_range(agent.id, effective_from, effective_to)
     # By name: plan documents build on this package, so it cannot import them back.
-    enqueue_after_commit("default", PLAN_DOCUMENTS_JOB)
+    enqueue_after_commit("periodic", PLAN_DOCUMENTS_JOB)
     return assignment
 
 

@@ -31,7 +31,7 @@ def edit_version(actor, version: PlanVersion, rules: PlanRules, terms: str | Non
     record(actor, "plan.version.edit", version, before, {**rules_snapshot(rules), "terms": terms})
     recompute_plan_agents(version.plan_id, version.effective_from)
     # By name: plan documents build on this package, so it cannot import them back.
-    enqueue_after_commit("default", PLAN_DOCUMENTS_JOB)
+    enqueue_after_commit("periodic", PLAN_DOCUMENTS_JOB)
     return version
 
 
@@ -52,5 +52,5 @@ def add_version(actor, plan: CommissionPlan, rules: PlanRules, effective_from: d
            {"effective_from": effective_from.isoformat(), **rules_snapshot(rules), "terms": terms})
     recompute_plan_agents(plan.id, effective_from)
     # By name: plan documents build on this package, so it cannot import them back.
-    enqueue_after_commit("default", PLAN_DOCUMENTS_JOB)
+    enqueue_after_commit("periodic", PLAN_DOCUMENTS_JOB)
     return version
