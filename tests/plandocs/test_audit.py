@@ -20,8 +20,9 @@ pytestmark = pytest.mark.usefixtures("empty_queues")
 def _events(document, action: str) -> list[AuditEvent]:
     """The document's audit events of one action, oldest first."""
     return list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.object_type == "PlanDocument", AuditEvent.object_id == document.id,
-                                 AuditEvent.action == action).order_by(AuditEvent.id)))
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "PlanDocument", AuditEvent.object_id == document.id,
+               AuditEvent.action == action).order_by(AuditEvent.id)))
 
 
 @pytest.fixture

@@ -90,14 +90,15 @@ def test_a_listed_document_shows_whose_it_is_its_days_hash_and_state(api, team):
         "agent": {"id": team["alice"].id, "name": "Alice"},
         "plan": {"id": team["plan"].id, "name": "Field sales"}, "version": 1, "revision": document.revision,
         "effective_from": "2026-12-01", "effective_to": None,
-        "issued_at": document.created_at.isoformat().replace("+00:00", "Z"), "state": "pending", "sha256": document.sha256,
-        "pdf_ready": False, "acknowledged_at": None}
+        "issued_at": document.created_at.isoformat().replace("+00:00", "Z"), "state": "pending",
+        "sha256": document.sha256, "pdf_ready": False, "acknowledged_at": None}
 
 
 def test_list_filters_by_agent_and_state(api, team):
     maria = headers_for(team["maria"])
     alice_doc, bob_doc = team["alice_doc"], team["bob_doc"]
-    assert numbers(api.get(f"{API}/plan-documents?agent_id={team['bob'].id}", headers=maria)) == [bob_doc.number]
+    bob_only = api.get(f"{API}/plan-documents?agent_id={team['bob'].id}", headers=maria)
+    assert numbers(bob_only) == [bob_doc.number]
     acknowledge(alice_doc)
     db.session.add(Dispute(agent_id=team["bob"].id, plan_document_id=bob_doc.id, status=DisputeStatus.OPEN,
                            opened_at=ACKNOWLEDGED_AT))
@@ -184,7 +185,8 @@ def test_documents_of_others_are_404_for_every_operation(api, team):
 def test_reading_a_document_is_audited_and_listing_is_not(api, team):
     document = team["bob_doc"]
     api.get(f"{API}/plan-documents", headers=headers_for(team["maria"]))
-    assert api.get(f"{API}/plan-documents/{document.id}", headers=headers_for(team["maria"])).status_code == 200
+    response = api.get(f"{API}/plan-documents/{document.id}", headers=headers_for(team["maria"]))
+    assert response.status_code == 200
     events = db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "PlanDocument",
                                                          AuditEvent.object_id == document.id,
                                                          AuditEvent.action != "plan_document.issue")).all()
@@ -218,13 +220,15 @@ def test_stored_bytes_that_do_not_match_their_hash_are_not_served(api, team):
     store_pdf(document, b"%PDF-1.7 original")
     document.pdf = b"%PDF-1.7 altered"
     db.session.flush()
-    assert error_of(api.get(f"{API}/plan-documents/{document.id}/pdf", headers=headers_for(team["alice"])), 404)
+    response = api.get(f"{API}/plan-documents/{document.id}/pdf", headers=headers_for(team["alice"]))
+    assert error_of(response, 404)["message"] == "This document's PDF is not ready yet."
 
 
 def test_the_acknowledged_pdf_is_404_without_an_acknowledgement_and_until_rendered(api, team):
     document = team["alice_doc"]
     url, headers = f"{API}/plan-documents/{document.id}/acknowledgement.pdf", headers_for(team["maria"])
-    assert error_of(api.get(url, headers=headers), 404)["message"] == "This document has not been acknowledged."
+    not_acknowledged = error_of(api.get(url, headers=headers), 404)
+    assert not_acknowledged["message"] == "This document has not been acknowledged."
     acknowledgement = acknowledge(document)
     assert error_of(api.get(url, headers=headers), 404)["message"] == "The acknowledged PDF is not ready yet."
     store_pdf(acknowledgement, b"%PDF-1.7 with the acknowledgement block")

@@ -56,7 +56,8 @@ def _acknowledgement(acknowledgement: PlanAcknowledgement | None) -> Acknowledge
     """The acknowledgement as the API shows it (None: not acknowledged)."""
     if acknowledgement is None:
         return None
-    return AcknowledgementOut(typed_name=acknowledgement.typed_name, acknowledged_at=acknowledgement.acknowledged_at,
+    return AcknowledgementOut(typed_name=acknowledgement.typed_name,
+                              acknowledged_at=acknowledgement.acknowledged_at,
                               document_number=acknowledgement.document_number,
                               document_sha256=acknowledgement.document_sha256,
                               ip_address=acknowledgement.ip_address, user_agent=acknowledgement.user_agent,

@@ -35,15 +35,15 @@ class PlanDocumentOut(BaseModel):
     effective_to: date | None = Field(description="The last day it governs (null: until replaced)")
     issued_at: datetime
     state: DocumentStateName = Field(
-        description="pending: waiting for the agent; questioned: the agent asked a question not answered yet; "
-                    "acknowledged; superseded: replaced by a newer revision before acknowledgement")
+        description="pending: waiting for the agent; questioned: the agent asked a question not answered "
+                    "yet; acknowledged; superseded: replaced by a newer revision before acknowledgement")
     sha256: str = Field(description=SHA256_HELP)
     pdf_ready: bool = Field(description="The issued PDF is rendered (GET .../pdf answers it)")
     acknowledged_at: datetime | None
 
 
 class AcknowledgementOut(BaseModel):
-    """The agent's acknowledgement: what they saw (number and SHA-256), the name they typed, when, from where."""
+    """The agent's acknowledgement: what they saw (number and SHA-256), the name typed, when, from where."""
 
     typed_name: str
     acknowledged_at: datetime
@@ -51,7 +51,8 @@ class AcknowledgementOut(BaseModel):
     document_sha256: str
     ip_address: str | None
     user_agent: str | None
-    pdf_ready: bool = Field(description="The acknowledged PDF is rendered (GET .../acknowledgement.pdf answers it)")
+    pdf_ready: bool = Field(
+        description="The acknowledged PDF is rendered (GET .../acknowledgement.pdf answers it)")
 
 
 class PlanDocumentDetail(PlanDocumentOut):

@@ -50,7 +50,7 @@ def documents_before(user: User, *, agent_id: int | None = None, state: str | No
     if before_number is not None:
         query = query.where(PlanDocument.number < before_number)
     rows = db.session.execute(query.order_by(PlanDocument.number.desc()).limit(limit)).all()
-    return [DocumentRow(document, row_state, acknowledged_at) for document, row_state, acknowledged_at in rows]
+    return [DocumentRow(document, row_state, acknowledged) for document, row_state, acknowledged in rows]
 
 
 def visible_document(user: User, document_id: int) -> PlanDocument:
