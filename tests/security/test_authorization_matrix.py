@@ -83,6 +83,9 @@ ACCESS = {
     "api.agent_commissions": SIGNED_IN, "api.estimate": SIGNED_IN, "api.list_statements": SIGNED_IN,
     "api.get_statement": SIGNED_IN, "api.statement_pdf": SIGNED_IN, "api.start_run": SIGNED_IN,
     "api.get_run": SIGNED_IN, "api.list_spiffs": SIGNED_IN,
+    # Plan documents through the API (issue 15, API and audit): agents their own, managers their team's
+    "api.list_plan_documents": SIGNED_IN, "api.get_plan_document": SIGNED_IN,
+    "api.plan_document_pdf": SIGNED_IN, "api.plan_acknowledgement_pdf": SIGNED_IN,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
@@ -101,6 +104,8 @@ OWNED = {
     "api.agent_commissions", "api.get_statement", "api.statement_pdf", "api.get_run",
     # plan documents, the agent's side (issue 15)
     "plandocs.document", "plandocs.acknowledge", "plandocs.document_pdf", "plandocs.acknowledged_pdf",
+    # Plan documents through the API (issue 15, API and audit): team B's document
+    "api.get_plan_document", "api.plan_document_pdf", "api.plan_acknowledgement_pdf",
 }
 # Owned objects that do not exist at all (string ids): 404 for admins too.
 MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",

@@ -6,12 +6,13 @@ import pytest
 from pydantic import ValidationError
 
 from webapp.api.framework import Page, PageQuery
+from webapp.api.plandoc_schemas import PlanDocumentPage, PlanDocumentQuery
 from webapp.api.schemas import ProductQuery, SalePage, SaleQuery
 from webapp.api.statement_schemas import StatementPage, StatementQuery
 
 
 def test_every_list_query_has_the_same_limit_and_cursor():
-    for query in (SaleQuery, StatementQuery, ProductQuery):
+    for query in (SaleQuery, StatementQuery, ProductQuery, PlanDocumentQuery):
         assert issubclass(query, PageQuery)
         assert query().limit == 50 and query().cursor is None
         with pytest.raises(ValidationError):
@@ -25,11 +26,14 @@ def test_list_queries_refuse_unknown_parameters_except_products():
         SaleQuery.model_validate({"stauts": "pending"})
     with pytest.raises(ValidationError):
         StatementQuery.model_validate({"agent": "1"})
+    with pytest.raises(ValidationError):
+        PlanDocumentQuery.model_validate({"status": "pending"})
     assert ProductQuery.model_validate({"whatever": "1"}).active is None
 
 
 def test_pages_keep_their_own_names_and_answer_items_then_the_cursor():
-    for page, name in ((SalePage, "SalePage"), (StatementPage, "StatementPage")):
+    for page, name in ((SalePage, "SalePage"), (StatementPage, "StatementPage"),
+                       (PlanDocumentPage, "PlanDocumentPage")):
         assert issubclass(page, Page)
         assert page.model_json_schema()["title"] == name
         assert list(page.model_fields) == ["items", "next_cursor"]

@@ -215,5 +215,6 @@ def test_openapi_document_is_3_1_and_describes_every_operation(app, api):
 
 def test_docs_page_lists_the_operations(api):
     html = api.get("/api/v1/docs").get_data(as_text=True)
-    for text in ("/api/v1/me", "/api/v1/products", "Authorization: Bearer"):
+    for text in ("/api/v1/me", "/api/v1/products", "Authorization: Bearer",
+                 "/api/v1/plan-documents/{document_id}", "Verifying a plan document"):
         assert text in html

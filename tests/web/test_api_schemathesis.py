@@ -24,6 +24,7 @@ from webapp import blueprints as _blueprints  # noqa: F401  (registers every ope
 from webapp.api.framework import REGISTRY
 from webapp.auth.tokens import create_token
 from webapp.extensions import db
+from webapp.plandocs.services import issue_missing
 from webapp.statements.services import start_adhoc_run
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
@@ -50,7 +51,8 @@ def _isolated(app):
 
 @pytest.fixture
 def world(build, factory):
-    """Users, a plan, a product, sales and a rendered statement; tokens and the ids that exist.
+    """Users, a plan, a product, sales, a rendered statement and plan document; tokens and the ids
+    that exist.
 
     An admin, a manager with an agent on a plan, an approved and a pending sale, a statement with
     its PDF, a write token each for the admin and the agent; the "existing" runs put the ids in
@@ -66,13 +68,17 @@ def world(build, factory):
     # Stored bytes stand in for a rendered PDF (WeasyPrint runs in the worker, not here).
     statement.pdf = b"%PDF-1.4 test statement"
     statement.pdf_sha256, statement.status = hashlib.sha256(statement.pdf).hexdigest(), "rendered"
+    # The agent's plan document, with stored bytes standing in for its rendered PDF.
+    document = next(d for d in issue_missing() if d.agent_id == agent.id)
+    document.pdf = b"%PDF-1.4 test plan document"
+    document.pdf_sha256, document.status = hashlib.sha256(document.pdf).hexdigest(), "rendered"
     db.session.flush()
     return {
         "headers": {role: {"Authorization": f"Bearer {create_token(user, name='fuzz')[1]}"}
                     for role, user in (("admin", admin), ("agent", agent))},
         "ids": {"agent_id": agent.id, "product_id": product.id, "statement_id": statement.id,
                 "run_id": run.id, "sale_ids": (approved.id, pending.id), "customer_id": pending.customer_id,
-                "category": product.category.code},
+                "category": product.category.code, "document_id": document.id},
     }
 
 
