@@ -8,8 +8,6 @@ worker job after the commit. Services flush; the caller commits.
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +17,7 @@ from webapp.auth.models import User
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
+from webapp.plandocs import reading
 from webapp.plandocs.models import DocumentState, PlanAcknowledgement, PlanDocument, RenderStatus
 from webapp.plandocs.services import state_of
 from webapp.tasks import enqueue_after_commit
@@ -92,16 +91,9 @@ def record_view(user: User, document: PlanDocument) -> None:
     record(user, "plan_document.view", document, None, {"number": document.number})
 
 
-def _checked(data: bytes | None, sha256: str | None, what: str) -> bytes:
-    """Stored PDF bytes, checked against the sha256 recorded when they were rendered; else NotFound."""
-    if data is None or sha256 is None or hashlib.sha256(data).hexdigest() != sha256:
-        raise NotFound(f"{what} is not ready yet.")
-    return data
-
-
 def document_pdf(user: User, document: PlanDocument) -> bytes:
     """The issued PDF's bytes (NotFound until rendered); the download is audited."""
-    data = _checked(document.pdf, document.pdf_sha256, "This document's PDF")
+    data = reading.document_pdf(document)
     record(user, "plan_document.download", document, None,
            {"number": document.number, "pdf": "issued", "pdf_sha256": document.pdf_sha256})
     return data
@@ -109,10 +101,7 @@ def document_pdf(user: User, document: PlanDocument) -> bytes:
 
 def acknowledged_pdf(user: User, document: PlanDocument) -> tuple[bytes, PlanAcknowledgement]:
     """The acknowledged PDF's bytes and its acknowledgement (NotFound until rendered); audited."""
-    acknowledgement = document.acknowledgement
-    if acknowledgement is None:
-        raise NotFound()
-    data = _checked(acknowledgement.pdf, acknowledgement.pdf_sha256, "The acknowledged PDF")
+    acknowledgement, data = reading.acknowledgement_pdf(document)
     record(user, "plan_document.download", document, None,
            {"number": document.number, "pdf": "acknowledged", "pdf_sha256": acknowledgement.pdf_sha256})
     return data, acknowledgement
