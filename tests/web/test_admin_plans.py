@@ -6,15 +6,19 @@ from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
+from rq import Queue
 from sqlalchemy import func, select
 
-from tests.web._html import by_id, field_error, tags
+from tests.support.queues import jobs
+from tests.web._html import by_id, field_error, tags, text_of
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, PlanAssignment, PlanOverride, PlanTier,
                                        PlanVersion)
 from webapp.commissions.periods import close_period, period_for
-from webapp.extensions import db
+from webapp.commissions.plans import MAX_TERMS
+from webapp.extensions import db, redis_client
+from webapp.plandocs.services import issue_missing
 
 NOV_1 = date(2026, 11, 1)
 ROWS_TABLES = (CommissionPlan, PlanVersion, PlanTier, PlanOverride, PlanAssignment, AuditEvent)
@@ -460,3 +464,79 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, factory):
 def test_admin_navigation_leads_to_the_plans(as_admin):
     html = as_admin.get("/").get_data(as_text=True)
     assert any(a.attrs.get("href") == "/admin/plans" for a in tags(html, "a"))
+
+
+# ---- The plan document's further terms -----------------------------------------------------
+
+
+TERMS = "Draws: none.\nClawback: commission on a sale refunded within 90 days is reversed."
+
+
+def test_a_new_plan_saves_its_terms_and_the_detail_page_shows_them(as_admin):
+    response = as_admin.post("/admin/plans/new", _plan_form(name="With terms", base_rate="3", terms=TERMS))
+    assert response.status_code == 302
+    plan = _plan_named("With terms")
+    assert plan.versions[0].terms == TERMS
+    detail = as_admin.get(f"/admin/plans/{plan.id}").get_data(as_text=True)
+    assert text_of(by_id(detail, "terms-v1")) == f"Version 1 {' '.join(TERMS.split())}"
+
+
+def test_too_long_terms_are_422_beside_the_field_and_write_nothing(as_admin, factory):
+    plan = factory.plan(base_rate="3", effective_from=date(2026, 1, 1))
+    version = plan.versions[0]
+    too_long = "x" * (MAX_TERMS + 1)
+    before = _counts()
+    for url, form in (("/admin/plans/new", _plan_form(name="Long", base_rate="3", terms=too_long)),
+                      (f"/admin/plans/{plan.id}/versions/new", _plan_form(base_rate="4", terms=too_long)),
+                      (f"/admin/plans/{plan.id}/versions/{version.id}/edit", _plan_form(base_rate="4",
+                                                                                         terms=too_long))):
+        response = as_admin.post(url, form)
+        assert response.status_code == 422, url
+        assert field_error(response.get_data(as_text=True), "terms") == "Keep the terms under 20,000 characters.", url
+    assert _counts() == before
+    db.session.expire_all()
+    assert db.session.get(PlanVersion, version.id).terms is None
+
+
+def test_version_forms_start_from_the_terms_and_say_documents_are_issued(as_admin, factory, today):
+    today(date(2026, 11, 5))
+    plan = factory.plan(base_rate="3", effective_from=date(2026, 1, 1))
+    plan.versions[0].terms = TERMS
+    db.session.flush()
+    for url in (f"/admin/plans/{plan.id}/versions/new", f"/admin/plans/{plan.id}/versions/{plan.versions[0].id}/edit"):
+        page = as_admin.get(url).get_data(as_text=True)
+        assert text_of(by_id(page, "terms")) == " ".join(TERMS.split()), url
+        assert "issues a plan document to every agent" in text_of(by_id(page, "plan-document-notice")), url
+    # The new-plan page has no agents to send anything to yet.
+    assert by_id(as_admin.get("/admin/plans/new").get_data(as_text=True), "plan-document-notice") is None
+
+
+@pytest.mark.usefixtures("empty_queues")
+def test_saving_a_version_queues_the_documents_which_carry_its_terms(as_admin, factory, today):
+    today(date(2026, 11, 5))
+    plan = factory.plan(base_rate="3", effective_from=date(2026, 1, 1))
+    agent = factory.user(Role.AGENT)
+    factory.assign(agent, plan, effective_from=date(2026, 1, 1))
+    response = as_admin.post(f"/admin/plans/{plan.id}/versions/new",
+                             _plan_form(base_rate="4", effective_from="2026-11-10", terms=TERMS))
+    assert response.status_code == 302
+    assert ("jobs.plandocs.issue_missing", ()) in jobs("default")
+    second = db.session.scalar(select(PlanVersion).where(PlanVersion.plan_id == plan.id, PlanVersion.version == 2))
+    assert second.terms == TERMS
+
+    documents = {d.version_id: d for d in issue_missing()}
+    assert set(documents) == {plan.versions[0].id, second.id}
+    assert documents[second.id].agent_id == agent.id
+    assert "clawback: commission on a sale refunded within 90 days" in documents[second.id].body_html.lower()
+    assert "Clawback" not in documents[plan.versions[0].id].body_html  # the first version has no terms
+
+    # Editing the unused version's terms is a new revision of its document, queued the same way.
+    Queue("default", connection=redis_client()).empty()
+    edited = as_admin.post(f"/admin/plans/{plan.id}/versions/{second.id}/edit",
+                           _plan_form(base_rate="4", terms="Draws: 500.00 a month against commission."))
+    assert edited.status_code == 302
+    assert jobs("default") == [("jobs.plandocs.issue_missing", ())]
+    db.session.expire_all()  # the job reads the committed version, as a worker would
+    [revised] = issue_missing()
+    assert (revised.version_id, revised.revision) == (second.id, documents[second.id].revision + 1)
+    assert "Draws: 500.00 a month against commission." in revised.body_html

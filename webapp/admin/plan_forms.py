@@ -8,7 +8,7 @@ from wtforms import (BooleanField, FieldList, Form, FormField, SelectChoice, Sel
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import DateInput
 
-from webapp.commissions.plans import MAX_FROM_PERCENT, PlanRules
+from webapp.commissions.plans import MAX_FROM_PERCENT, MAX_TERMS, PlanRules
 from webapp.formtools import DecimalTextField, MoneyField, PlainText, RateField, optional_db_id, parse_iso_date
 from webapp.money import parse_money, parse_percent
 
@@ -242,6 +242,12 @@ def rules_data(rules: PlanRules) -> dict:
     }
 
 
+def terms_field() -> TextAreaField:
+    """The admin's own section of the plan document (the service checks it: plain text, at most MAX_TERMS)."""
+    return TextAreaField("Plan document: further terms (draws, clawback policy, ...)",
+                         render_kw={"rows": 6, "maxlength": MAX_TERMS})
+
+
 class PlanCreateForm(PlanRulesForm):
     """A new plan and its first version."""
 
@@ -250,16 +256,20 @@ class PlanCreateForm(PlanRulesForm):
                                 validators=[Optional(), Length(max=2000), PlainText(multiline=True)],
                                 render_kw={"rows": 2})
     effective_from = IsoDateField("Effective from", required=True)
+    terms = terms_field()
 
 
 class VersionCreateForm(PlanRulesForm):
     """A new version of a plan, effective from a date."""
 
     effective_from = IsoDateField("Effective from", required=True)
+    terms = terms_field()
 
 
 class VersionEditForm(PlanRulesForm):
     """The rules of a version that has earned nothing yet."""
+
+    terms = terms_field()
 
 
 class AssignmentForm(FlaskForm):

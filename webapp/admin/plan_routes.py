@@ -95,7 +95,7 @@ def plan_new():
     form = _rules_form(PlanCreateForm, data=_prefill({"effective_from": clock.today().isoformat()}))
     return _rules_page(form, lambda: plan_service.create_plan(
         current_user, name=form.name.data, description=form.description.data, rules=form.rules(),
-        effective_from=form.effective_from.date), template="admin/plans/plan_form.html",
+        effective_from=form.effective_from.date, terms=form.terms.data), template="admin/plans/plan_form.html",
         done=lambda plan: finish(url_for("admin.plan_detail", plan_id=plan.id), f"Created the plan {plan.name}."))
 
 
@@ -136,12 +136,14 @@ def plan_detail(plan_id: int):
 @bp.route("/plans/<int:plan_id>/versions/new", methods=["GET", "POST"])
 @admin_required
 def version_new(plan_id: int):
-    """Add a version of the plan effective from a date, prefilled with the current rules."""
+    """Add a version of the plan effective from a date, prefilled with the current rules and terms."""
     plan = plan_service.get_plan(plan_id)
-    prefill = {**rules_data(plan_service.current_rules(plan)), "effective_from": clock.today().isoformat()}
+    current = plan_service.current_version(plan)
+    prefill = {**rules_data(plan_service.rules_of(current)), "effective_from": clock.today().isoformat(),
+               "terms": current.terms or ""}
     form = _rules_form(VersionCreateForm, data=_prefill(prefill))
     return _rules_page(form, lambda: plan_versions.add_version(current_user, plan, form.rules(),
-                                                               form.effective_from.date),
+                                                               form.effective_from.date, terms=form.terms.data),
                        template="admin/plans/version_form.html", plan=plan, version=None,
                        done=lambda version: finish(url_for("admin.plan_detail", plan_id=plan.id),
                                                    f"Added version {version.version} of {plan.name}, effective from "
@@ -158,8 +160,10 @@ def version_edit(plan_id: int, version_id: int):
         # Refused before reading the form: there is nothing to correct, only a new version to make.
         return render_template("admin/plans/version_used.html", plan=plan, version=version), (
             409 if request.method == "POST" else 200)
-    form = _rules_form(VersionEditForm, data=_prefill(rules_data(plan_service.rules_of(version))))
-    return _rules_page(form, lambda: plan_versions.edit_version(current_user, version, form.rules()),
+    form = _rules_form(VersionEditForm, data=_prefill({**rules_data(plan_service.rules_of(version)),
+                                                       "terms": version.terms or ""}))
+    return _rules_page(form, lambda: plan_versions.edit_version(current_user, version, form.rules(),
+                                                                terms=form.terms.data),
                        template="admin/plans/version_form.html", plan=plan, version=version,
                        done=lambda _: finish(url_for("admin.plan_detail", plan_id=plan.id),
                                              f"Saved version {version.version} of {plan.name}."))

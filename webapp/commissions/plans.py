@@ -310,10 +310,14 @@ def get_version_by_id(version_id) -> PlanVersion:
     return get_or_404(PlanVersion, version_id)
 
 
+def current_version(plan: CommissionPlan) -> PlanVersion:
+    """The version in force today (or, for a plan not yet in force, its latest version)."""
+    return version_in_force(plan.id, clock.today()) or plan.versions[-1]
+
+
 def current_rules(plan: CommissionPlan) -> PlanRules:
     """The rules in force today (or, for a plan not yet in force, its latest version's)."""
-    version = version_in_force(plan.id, clock.today()) or plan.versions[-1]
-    return rules_of(version)
+    return rules_of(current_version(plan))
 
 
 def list_assignments() -> list[PlanAssignment]:
