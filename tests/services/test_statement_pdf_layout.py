@@ -12,13 +12,16 @@ from decimal import Decimal
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import update
 
 from webapp.commissions.adjustments import add_manual_adjustment
+from webapp.commissions.models import Settings
 from webapp.commissions.payouts import record_payout
 from webapp.commissions.periods import period_for
 from webapp.demo import CUSTOMERS, PRODUCTS
 from webapp.extensions import db
 from webapp.money import format_money
+from webapp.plandocs.services import issue_missing
 from webapp.sales.services import SaleInput, approve_sale, create_sale, void_sale
 from webapp.statements.rendering import render_statement
 from webapp.statements.services import start_adhoc_run, start_period_run, statement_pdf
@@ -77,6 +80,21 @@ def test_a_ten_line_on_request_statement_is_one_page_with_a_clean_header(factory
     # The tag reads as one piece under the title, not split over two lines.
     assert "(ad hoc, on request)" in pages[0]
     assert "Page 1 of 1" in pages[0]
+
+
+def test_lines_naming_their_plan_documents_still_fit_one_page(factory, today):
+    today(date(2026, 12, 12))
+    manager, agent, products = agent_with_products(factory, "Alexandra Montgomery")
+    # Five-digit document numbers: the widest a busy installation prints for years.
+    db.session.execute(update(Settings).values(last_plan_document_number=12_344))
+    [document] = issue_missing()
+    for sale in sell(factory, agent, products, 10, [date(2026, 12, day) for day in range(1, 11)]):
+        approve_sale(manager, sale)
+    [statement] = start_adhoc_run(agent, agent_ids=[], start=date(2026, 12, 1), end=date(2026, 12, 12)).statements
+    pages = rendered(statement)
+    assert len(pages) == 1, f"{len(pages)} pages: {pages[-1][:200]!r}"
+    text = " ".join(pages[0].split())
+    assert text.count(f"No. {document.number}") == 10 and RECONCILE.search(text)
 
 
 def test_a_long_statement_ends_with_the_reconciliation_beside_the_last_table(factory, today):

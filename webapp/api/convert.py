@@ -67,7 +67,8 @@ def snapshot_lines(snapshot: dict) -> list[StatementLine]:
                           credited=money(line.get("credited_cents", line["amount_cents"])),
                           share=line.get("share", "100"), split=line.get("split", False),
                           rate=None if line["rate_units"] is None else str(units_to_rate(line["rate_units"])),
-                          commission=money(line["commission_cents"]), derivation=_derivation(line))
+                          commission=money(line["commission_cents"]), derivation=_derivation(line),
+                          plan_document=line.get("plan_document"))
             for line in snapshot["lines"]]
 
 

@@ -29,6 +29,9 @@ class StatementLine(BaseModel):
     rate: str | None = Field(description="Percent, e.g. \"3\" or \"2.125\"")
     commission: MoneyOut
     derivation: Derivation | None = Field(None, description=DERIVATION_HELP)
+    plan_document: int | None = Field(None, description="The number of the plan document the line was earned "
+                                                        "under (null: none was issued for it, e.g. before plan "
+                                                        "documents existed, or no plan)")
 
 
 class StatementSpiff(BaseModel):

@@ -21,6 +21,7 @@ from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
 from webapp.commissions.periods import get_settings
 from webapp.extensions import db
 from webapp.money import units_to_rate
+from webapp.plandocs.models import PlanDocument
 from webapp.sales.models import FULL_SHARE, Sale, SaleCredit
 from webapp.spiffs.models import Spiff
 from webapp.statements.models import Statement, StatementKind
@@ -54,8 +55,33 @@ def _spiff_names(entries: list[CommissionEntry]) -> dict[int, str]:
     return dict(db.session.execute(select(Spiff.id, Spiff.name).where(Spiff.id.in_(ids))).all())
 
 
-def _line(entry: CommissionEntry, credit: tuple[int, int, int] | None) -> dict:
-    """A sale line: the sale, the agent's share, role and credited amount, the commission and its derivation."""
+def _plan_documents(agent_id: int, entries: list[CommissionEntry]) -> dict[int, int | None]:
+    """The number of the plan document each sale entry was earned under, by entry id (None: no document).
+
+    That is the agent's document of the entry's plan version whose days contain the sale date; of
+    several (an edited version's revisions), the newest revision. The agent's documents of these
+    versions are read in one query (a handful per version) and matched here."""
+    sales = [e for e in entries if e.kind == EntryKind.SALE and e.plan_version_id is not None]
+    documents: dict[int, list] = {}
+    if sales:
+        for row in db.session.execute(
+                select(PlanDocument.version_id, PlanDocument.effective_from, PlanDocument.effective_to,
+                       PlanDocument.revision, PlanDocument.number)
+                .where(PlanDocument.agent_id == agent_id,
+                       PlanDocument.version_id.in_({e.plan_version_id for e in sales}))):
+            documents.setdefault(row.version_id, []).append(row)
+    found = {}
+    for entry in sales:
+        sold_on = entry.sale.sold_on
+        governing = [d for d in documents.get(entry.plan_version_id, ())
+                     if d.effective_from <= sold_on and (d.effective_to is None or sold_on <= d.effective_to)]
+        found[entry.id] = max(governing, key=lambda d: (d.revision, d.number)).number if governing else None
+    return found
+
+
+def _line(entry: CommissionEntry, credit: tuple[int, int, int] | None, plan_document: int | None) -> dict:
+    """A sale line: the sale, the agent's share, role and credited amount, the commission and its derivation,
+    and the number of the plan document it was earned under."""
     sale = entry.sale
     credited, share_units, position = credit if credit is not None else (sale.amount_cents, FULL_SHARE, 0)
     return {"entry_id": entry.id, "sale_id": sale.id, "date": sale.sold_on.isoformat(),
@@ -63,7 +89,8 @@ def _line(entry: CommissionEntry, credit: tuple[int, int, int] | None) -> dict:
             "quantity": sale.quantity, "amount_cents": sale.amount_cents, "credited_cents": credited,
             "share": f"{units_to_rate(share_units):f}", "split": share_units != FULL_SHARE,
             "role": "primary" if position == 0 else "co-agent",
-            "rate_units": entry.rate_units, "commission_cents": entry.amount_cents, "derivation": entry.derivation}
+            "rate_units": entry.rate_units, "commission_cents": entry.amount_cents, "derivation": entry.derivation,
+            "plan_document": plan_document}
 
 
 def _spiff_line(entry: CommissionEntry, names: dict[int, str], credit: tuple[int, int, int] | None) -> dict:
@@ -105,7 +132,8 @@ def _snapshot(agent: User, kind: str, start: date, end: date, entries: list[Comm
               payouts: list[Payout], opening: int, message: str | None, period_label: str | None) -> dict:
     """Assemble a statement's figures from its entries, lines in statement order (ordering.py)."""
     credits, names = _credits(agent.id, entries), _spiff_names(entries + adjustments)
-    lines = [_line(e, credits.get(e.sale_id)) for e in entries if e.kind == EntryKind.SALE]
+    documents = _plan_documents(agent.id, entries)
+    lines = [_line(e, credits.get(e.sale_id), documents.get(e.id)) for e in entries if e.kind == EntryKind.SALE]
     spiffs = [_spiff_line(e, names, credits.get(e.sale_id)) for e in entries if e.kind == EntryKind.SPIFF]
     adjusted_items = [_adjustment(e, names) for e in adjustments]
     earned = sum(line["commission_cents"] for line in lines)
