@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from webapp import clock
 from webapp.auth import services as accounts
+from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Customer, Product
@@ -18,11 +19,14 @@ from webapp.commissions import assignments, plans, targets
 from webapp.commissions.models import CommissionPlan
 from webapp.commissions.periods import period_for
 from webapp.extensions import db
+from webapp.plandocs import services as plandocs
+from webapp.plandocs.models import PlanAcknowledgement, PlanDocument
 from webapp.sales import services as sales
 from webapp.sales.models import Sale
 from webapp.spiffs import services as spiff_services
 from webapp.spiffs.models import Spiff
 from webapp.statements.services import start_period_run
+from webapp.tasks import enqueue_after_commit
 
 # A known password is the point of a demo; `flask demo seed` refuses to run in production.
 DEMO_PASSWORD = "demo-password"
@@ -64,6 +68,9 @@ DEMO_SPIFF = "Year-end technology push"
 # Dev is on the attainment plan, so `make run` shows attainment and its dashboard panel (no browser
 # test relies on his figures).
 ATTAINMENT_AGENT = 3
+# Bob (Maria's team) and Dev (Sam's) have acknowledged their plan documents, the others not yet, so
+# the follow-up pages show both states; Alice's stays pending, so she sees the banner.
+ACKNOWLEDGING_AGENTS = (1, 3)
 
 
 def _ensure_user(email: str, name: str, role: Role, manager_id: int | None = None) -> tuple[User, bool]:
@@ -131,6 +138,28 @@ def _attainment_plan() -> CommissionPlan:
                                      (Decimal("100"), Decimal("5"))], tier_mode="retroactive",
                               basis="target_percent"),
         effective_from=date(2000, 1, 1))
+
+
+def _ensure_plan_documents(agents: list[User]) -> None:
+    """Issue the plan documents of the demo's assignments, then acknowledge some (idempotent)."""
+    while plandocs.issue_missing():  # a batch at a time, as the job does (each is flushed)
+        pass
+    for index in ACKNOWLEDGING_AGENTS:
+        agent = agents[index]
+        if db.session.scalar(select(PlanAcknowledgement.id).where(PlanAcknowledgement.agent_id == agent.id).limit(1)):
+            continue
+        for document in db.session.scalars(select(PlanDocument).where(
+                PlanDocument.agent_id == agent.id, PlanDocument.superseded_at.is_(None)).order_by(PlanDocument.id)):
+            # What the acknowledgement form stores: the document seen, the name typed, when and from where.
+            acknowledgement = PlanAcknowledgement(
+                document_id=document.id, agent_id=agent.id, document_number=document.number,
+                document_sha256=document.sha256, typed_name=agent.name, acknowledged_at=clock.now_utc(),
+                ip_address="127.0.0.1", user_agent="demo")
+            db.session.add(acknowledgement)
+            db.session.flush()
+            record(agent, "plan_document.acknowledge", document, None,
+                   {"number": document.number, "sha256": document.sha256, "typed_name": agent.name})
+            enqueue_after_commit("default", "jobs.plandocs.render_acknowledgement", acknowledgement.id)
 
 
 def _ensure_spiff(first: date, today: date) -> None:
@@ -209,5 +238,7 @@ def seed_demo() -> bool:
     today = clock.today()
     products = ensure_catalogue()
     _ensure_plans(agents, today.replace(day=1))
+    # Before the sales: the period statement the demo issues names each line's plan document.
+    _ensure_plan_documents(agents)
     _ensure_sales(agents, products, today)
     return created

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import hashlib
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -16,8 +17,11 @@ from webapp.commissions.models import CommissionEntry, CommissionPlan, EntryKind
 from webapp.commissions.plans import assignments_of, target_for
 from webapp.demo import DEMO_PASSWORD, FLAT_PLAN
 from webapp.extensions import db
+from webapp.plandocs.models import PlanAcknowledgement, PlanDocument
+from webapp.plandocs.services import awaiting_count
 from webapp.sales.models import Sale, SaleStatus
 from webapp.spiffs.models import Spiff
+from webapp.statements.models import Statement
 
 
 def _flask(app, args: list[str], **kwargs):
@@ -149,6 +153,33 @@ def test_the_demo_shows_split_credit_an_attainment_plan_and_an_active_spiff(app,
     # Approved technology sales earned it (the demo's catalogue has two technology products).
     assert db.session.scalar(select(func.count()).select_from(CommissionEntry).where(
         CommissionEntry.spiff_id == spiff.id, CommissionEntry.amount_cents > 0)) > 0
+
+
+def test_the_demo_issues_plan_documents_and_some_agents_have_acknowledged(app, today):
+    today(date(2026, 11, 20))
+    assert _flask(app, ["demo", "seed"]).exit_code == 0
+    agents = db.session.scalars(select(User).where(User.email.like("%.agent@demo.example"))).all()
+    documents = db.session.scalars(select(PlanDocument).where(PlanDocument.agent_id.in_([a.id for a in agents]))).all()
+    # One document per agent (each on one plan, one version), its hash that of its stored HTML.
+    assert sorted(d.agent_id for d in documents) == sorted(a.id for a in agents)
+    assert all(d.sha256 == hashlib.sha256(d.body_html.encode("utf-8")).hexdigest() for d in documents)
+    acknowledged = {a.agent.email: a for a in db.session.scalars(select(PlanAcknowledgement))}
+    assert sorted(acknowledged) == ["bob.agent@demo.example", "dev.agent@demo.example"]
+    for acknowledgement in acknowledged.values():
+        document = acknowledgement.document
+        assert (acknowledgement.document_number, acknowledgement.document_sha256, acknowledgement.typed_name) == (
+            document.number, document.sha256, acknowledgement.agent.name)
+    alice = next(a for a in agents if a.email == "alice.agent@demo.example")
+    assert awaiting_count(alice.id) == 1  # her banner shows
+    # The period statement the demo issued names each line's document.
+    statement = db.session.scalar(select(Statement).where(Statement.agent_id == alice.id))
+    assert statement.snapshot["lines"] and {line["plan_document"] for line in statement.snapshot["lines"]} == {
+        next(d.number for d in documents if d.agent_id == alice.id)}
+
+    # Seeding again issues and acknowledges nothing more.
+    assert _flask(app, ["demo", "seed"]).exit_code == 0
+    assert db.session.scalar(select(func.count()).select_from(PlanDocument)) == len(documents)
+    assert db.session.scalar(select(func.count()).select_from(PlanAcknowledgement)) == 2
 
 
 def test_demo_logins_work(app):
