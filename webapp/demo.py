@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from webapp import clock
 from webapp.auth import services as accounts
-from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Customer, Product
@@ -20,13 +19,13 @@ from webapp.commissions.models import CommissionPlan
 from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.plandocs import services as plandocs
+from webapp.plandocs.acknowledgements import acknowledge
 from webapp.plandocs.models import PlanAcknowledgement, PlanDocument
 from webapp.sales import services as sales
 from webapp.sales.models import Sale
 from webapp.spiffs import services as spiff_services
 from webapp.spiffs.models import Spiff
 from webapp.statements.services import start_period_run
-from webapp.tasks import enqueue_after_commit
 
 # A known password is the point of a demo; `flask demo seed` refuses to run in production.
 DEMO_PASSWORD = "demo-password"
@@ -150,16 +149,8 @@ def _ensure_plan_documents(agents: list[User]) -> None:
             continue
         for document in db.session.scalars(select(PlanDocument).where(
                 PlanDocument.agent_id == agent.id, PlanDocument.superseded_at.is_(None)).order_by(PlanDocument.id)):
-            # What the acknowledgement form stores: the document seen, the name typed, when and from where.
-            acknowledgement = PlanAcknowledgement(
-                document_id=document.id, agent_id=agent.id, document_number=document.number,
-                document_sha256=document.sha256, typed_name=agent.name, acknowledged_at=clock.now_utc(),
-                ip_address="127.0.0.1", user_agent="demo")
-            db.session.add(acknowledgement)
-            db.session.flush()
-            record(agent, "plan_document.acknowledge", document, None,
-                   {"number": document.number, "sha256": document.sha256, "typed_name": agent.name})
-            enqueue_after_commit("default", "jobs.plandocs.render_acknowledgement", acknowledgement.id)
+            # As through the acknowledgement form: the document seen, the name typed, when and from where.
+            acknowledge(agent, document, agent.name, ip="127.0.0.1", user_agent="demo")
 
 
 def _ensure_spiff(first: date, today: date) -> None:
