@@ -80,7 +80,9 @@ def _issues(rows) -> list[Issue]:
         .options(selectinload(PlanVersion.tiers),
                  selectinload(PlanVersion.overrides).selectinload(PlanOverride.category),
                  selectinload(PlanVersion.overrides).selectinload(PlanOverride.product),
-                 selectinload(PlanVersion.plan)))}
+                 selectinload(PlanVersion.plan))
+        # A version edited earlier in this session: read its current revision, not the cached one.
+        .execution_options(populate_existing=True))}
     found = []
     for assignment_id, version_id, next_from in rows:
         assignment, version = assignments[assignment_id], versions[version_id]
