@@ -27,6 +27,7 @@ from webapp.api import spiff_routes as api_spiff_routes
 from webapp.api import plandoc_routes as api_plandoc_routes
 from webapp.auth import login_routes
 from webapp.disputes import agent_routes, manage_routes
+from webapp.disputes import question_routes as plandoc_question_routes
 from webapp.mail import webhook_routes
 from webapp.main import home_routes
 from webapp.plandocs import agent_routes as plandoc_agent_routes
@@ -64,5 +65,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,
     statement_routes,
     webhook_routes,
-    plandoc_agent_routes, plandoc_follow_routes,
+    plandoc_agent_routes, plandoc_follow_routes, plandoc_question_routes,
 )
