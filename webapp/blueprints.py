@@ -27,11 +27,11 @@ from webapp.api import spiff_routes as api_spiff_routes
 from webapp.api import plandoc_routes as api_plandoc_routes
 from webapp.auth import login_routes
 from webapp.disputes import agent_routes, manage_routes
-from webapp.disputes import question_routes as plandoc_question_routes
 from webapp.mail import webhook_routes
 from webapp.main import home_routes
 from webapp.plandocs import agent_routes as plandoc_agent_routes
 from webapp.plandocs import follow_routes as plandoc_follow_routes
+from webapp.plandocs import question_routes as plandoc_question_routes
 from webapp.manage import (export_routes, import_routes, money_routes, periods_routes, queue_routes,
                            team_routes)
 from webapp.sales import sale_routes

@@ -1,9 +1,8 @@
 """The agent's question about one of their plan documents: a dispute of the document that their
 manager answers. Its thread is the agent's dispute page (sales.my_dispute).
 
-The page lives on the plandocs blueprint (/plan-documents/...) but in this package: plan
-documents are issued from the commission services, which the dispute services use, so
-webapp.plandocs must not import the dispute services (a package cycle)."""
+The question and its answer are the dispute services' (webapp.disputes.services): this package
+uses them, so the disputes package never imports plan-document services (only the model)."""
 
 from __future__ import annotations
 
