@@ -264,7 +264,7 @@ def open_question_for(document_id: int) -> Dispute | None:
 def question_refusal(document: PlanDocument) -> str | None:
     """Why no question may be asked about this document now (acknowledged, replaced), or None."""
     if document.acknowledgement is not None:
-        return "You acknowledged this document; there is nothing left to ask about it."
+        return "You already acknowledged this document; questions are for documents still waiting for you."
     if document.superseded_at is not None:
         return "A newer revision replaces this document; ask about that one instead."
     return None
