@@ -260,6 +260,8 @@ def test_the_manager_sees_the_question_and_answers_it(world, outbox):
     manager, agent, document = world["manager"], world["agent"], world["document"]
     row = by_id(html_of(manager.get("/manage/disputes")), f"dispute-{dispute.id}")
     assert "Alice Chen" in text_of(row) and f"plan document No. {document.number}" in text_of(row)
+    agent_page = html_of(manager.get(f"/manage/agents/{agent.user.id}"))  # the agent's page lists it too
+    assert f"plan document No. {document.number}" in text_of(by_id(agent_page, f"dispute-{dispute.id}"))
     url = f"/manage/disputes/{dispute.id}"
     detail = html_of(manager.get(url))
     assert QUESTION in detail and f'href="/plan-documents/{document.id}"' in detail
