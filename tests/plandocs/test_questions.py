@@ -211,6 +211,7 @@ def test_lists_and_counts_include_questions(world, factory):
 
 def test_the_agent_asks_through_the_page_and_reads_the_thread(world):
     agent, document = world["agent"], world["document"]
+    assert f'href="/plan-documents/{document.id}/question"' in html_of(agent.get(f"/plan-documents/{document.id}"))
     form = html_of(agent.get(f"/plan-documents/{document.id}/question"))
     assert f"Plan document No. {document.number}" in form
     assert any(t.name == "label" and t.attrs.get("for") == "comment" for t in tags(form))
