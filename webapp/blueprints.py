@@ -31,6 +31,7 @@ from webapp.mail import webhook_routes
 from webapp.main import home_routes
 from webapp.plandocs import agent_routes as plandoc_agent_routes
 from webapp.plandocs import follow_routes as plandoc_follow_routes
+from webapp.plandocs import question_routes as plandoc_question_routes
 from webapp.manage import (export_routes, import_routes, money_routes, periods_routes, queue_routes,
                            team_routes)
 from webapp.sales import sale_routes
@@ -64,5 +65,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,
     statement_routes,
     webhook_routes,
-    plandoc_agent_routes, plandoc_follow_routes,
+    plandoc_agent_routes, plandoc_follow_routes, plandoc_question_routes,
 )

@@ -86,6 +86,9 @@ ACCESS = {
     # Plan documents through the API (issue 15, API and audit): agents their own, managers their team's
     "api.list_plan_documents": SIGNED_IN, "api.get_plan_document": SIGNED_IN,
     "api.plan_document_pdf": SIGNED_IN, "api.plan_acknowledgement_pdf": SIGNED_IN,
+    # Plan questions (issue 15): the agent asks about their own document; the team's manager answers
+    # (team B's dispute is a line's: an admin's answer is refused with 409, still "allowed").
+    "plandocs.ask_question": AGENT, "review.dispute_answer": STAFF,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
@@ -106,6 +109,8 @@ OWNED = {
     "plandocs.document", "plandocs.acknowledge", "plandocs.document_pdf", "plandocs.acknowledged_pdf",
     # Plan documents through the API (issue 15, API and audit): team B's document
     "api.get_plan_document", "api.plan_document_pdf", "api.plan_acknowledgement_pdf",
+    # Plan questions (issue 15): team B's document, team B's dispute.
+    "plandocs.ask_question", "review.dispute_answer",
 }
 # Owned objects that do not exist at all (string ids): 404 for admins too.
 MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",

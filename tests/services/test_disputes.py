@@ -305,7 +305,7 @@ def test_lists_show_the_team_open_first_and_the_agent_only_their_own(setup, fact
     assert [r.dispute.id for r in disputes.team_disputes(manager, "all")] == [older_open.id, newer_open.id, resolved.id]
     assert [r.dispute.id for r in disputes.team_disputes(manager, "open")] == [older_open.id, newer_open.id]
     assert [r.dispute.id for r in disputes.team_disputes(manager, "rejected")] == [resolved.id]
-    assert disputes.team_counts(manager) == {"open": 2, "accepted": 0, "rejected": 1, "all": 3}
+    assert disputes.team_counts(manager) == {"open": 2, "accepted": 0, "rejected": 1, "answered": 0, "all": 3}
     assert foreign.id in {r.dispute.id for r in disputes.team_disputes(factory.user(Role.ADMIN), "all")}
     assert [r.dispute.id for r in disputes.agent_disputes(agent)] == [newer_open.id, resolved.id]
     assert [r.messages for r in disputes.agent_disputes(agent)] == [1, 1]

@@ -1,4 +1,5 @@
-"""Dispute forms: open (agent), reply (both sides), accept and reject (managers)."""
+"""Dispute forms: open (agent), reply (both sides), accept and reject (managers); a plan
+question (agent) and its answer (managers)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,17 @@ class DisputeRejectForm(FlaskForm):
 
     reason = TextAreaField("Reason", validators=[PlainText(multiline=True)],
                            render_kw={"rows": 2, "maxlength": 2000})
+
+
+class PlanQuestionForm(FlaskForm):
+    """The agent's question about one of their plan documents."""
+
+    comment = TextAreaField("Your question", validators=[PlainText(multiline=True)],
+                            render_kw={"rows": 5, "maxlength": 2000})
+
+
+class PlanAnswerForm(FlaskForm):
+    """The manager's answer to a plan question (it closes the question)."""
+
+    answer = TextAreaField("Your answer", validators=[PlainText(multiline=True)],
+                           render_kw={"rows": 4, "maxlength": 2000})

@@ -1,4 +1,5 @@
-"""Managers' dispute pages: the team's disputes, one dispute's thread, reply, accept, reject."""
+"""Managers' dispute pages: the team's disputes, one dispute's thread, reply, accept, reject, and
+answer (a plan question)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from flask_login import current_user
 from webapp.auth import access
 from webapp.auth.decorators import manager_required
 from webapp.disputes import services as service
-from webapp.disputes.forms import DisputeAcceptForm, DisputeRejectForm, DisputeReplyForm
+from webapp.disputes.forms import DisputeAcceptForm, DisputeRejectForm, DisputeReplyForm, PlanAnswerForm
 from webapp.disputes.models import DisputeStatus
 from webapp.disputes.thread import reply_view, submit_dispute
 from webapp.manage import bp
@@ -32,21 +33,24 @@ def disputes():
 @bp.route("/disputes/<int:dispute_id>")
 @manager_required
 def dispute_detail(dispute_id: int):
-    """One dispute: the disputed line, the thread, a reply form and the accept / reject forms."""
+    """One dispute: the disputed line (or the plan document asked about), the thread, a reply form
+    and the accept / reject forms (a plan question: the answer form)."""
     return _detail_page(access.visible_dispute(current_user, dispute_id))
 
 
-def _detail_page(dispute, status: int = 200, reply_form=None, accept_form=None, reject_form=None):
+def _detail_page(dispute, status: int = 200, reply_form=None, accept_form=None, reject_form=None,
+                 answer_form=None):
     """The manager's dispute page, with any forms that carry errors."""
     return render_template(
         "review/disputes/detail.html", dispute=dispute, reply_form=reply_form or DisputeReplyForm(formdata=None),
         accept_form=accept_form or DisputeAcceptForm(formdata=None),
-        reject_form=reject_form or DisputeRejectForm(formdata=None)), status
+        reject_form=reject_form or DisputeRejectForm(formdata=None),
+        answer_form=answer_form or PlanAnswerForm(formdata=None)), status
 
 
 def _resolve(dispute_id: int, form, resolve, form_name: str, done: str):
-    """Accept or reject a dispute with `resolve(dispute)`: back to it with `done` (a message about
-    dispute #{id}), or its page again with the form (`form_name`) and the refusal."""
+    """Accept, reject or answer a dispute with `resolve(dispute)`: back to it with `done` (a message
+    about dispute #{id}), or its page again with the form (`form_name`) and the refusal."""
     dispute = access.visible_dispute(current_user, dispute_id)
     outcome = submit_dispute(form, lambda: resolve(dispute))
     if outcome.ok:
@@ -71,6 +75,15 @@ def dispute_reject(dispute_id: int):
     form = DisputeRejectForm()
     return _resolve(dispute_id, form, lambda dispute: service.reject(current_user, dispute, form.reason.data),
                     "reject_form", "Dispute #{id} rejected.")
+
+
+@bp.route("/disputes/<int:dispute_id>/answer", methods=["POST"])
+@manager_required
+def dispute_answer(dispute_id: int):
+    """Answer a plan question (it closes the question; the agent is emailed)."""
+    form = PlanAnswerForm()
+    return _resolve(dispute_id, form, lambda dispute: service.answer(current_user, dispute, form.answer.data),
+                    "answer_form", "Question #{id} answered.")
 
 
 @bp.route("/disputes/<int:dispute_id>/reply", methods=["POST"])

@@ -1,4 +1,6 @@
 """Disputes: an agent objects to a ledger line; a manager of their team replies and resolves it.
+An agent may instead ask a question about one of their plan documents (a dispute with
+`plan_document_id` and no line): the manager answers it, which closes it (status answered).
 
 Accepting posts a manual ledger entry (kind "manual", webapp.commissions.adjustments) in today's
 open period, under the agent lock; the ledger never recomputes manual entries, so the correction
@@ -28,6 +30,7 @@ from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.mail.services import queue_email
+from webapp.plandocs.models import PlanDocument
 
 MAX_TEXT = 2000
 # An accepted dispute's note becomes the adjustment's reason after "Dispute #N accepted: ".
@@ -37,10 +40,16 @@ STATUS_FILTERS = (*DisputeStatus, "all")
 
 def _snapshot(dispute: Dispute) -> dict:
     """The audited fields of a dispute."""
-    return {"entry_id": dispute.entry_id, "agent_id": dispute.agent_id, "sale_id": dispute.sale_id,
+    return {"entry_id": dispute.entry_id, "plan_document_id": dispute.plan_document_id,
+            "agent_id": dispute.agent_id, "sale_id": dispute.sale_id,
             "entry_amount_cents": dispute.entry_amount_cents, "status": dispute.status,
             "resolved_by_id": dispute.resolved_by_id, "adjustment_entry_id": dispute.adjustment_entry_id,
             "resolution_note": dispute.resolution_note}
+
+
+def _noun(dispute: Dispute) -> str:
+    """What the agent raised: "question" (about a plan document) or "dispute" (of a line)."""
+    return "question" if dispute.is_plan_question else "dispute"
 
 
 def _text(value: str | None, field: str, empty: str) -> str:
@@ -90,7 +99,9 @@ class DisputeRow:
 
 def _rows(query) -> list[DisputeRow]:
     """Run a dispute query, open ones first (oldest waiting first), then newest resolved first."""
-    query = query.options(joinedload(Dispute.agent), joinedload(Dispute.period), joinedload(Dispute.sale)).order_by(
+    # A plan question has no period or sale (NULL: nothing joined); a line dispute has no document.
+    query = query.options(joinedload(Dispute.agent), joinedload(Dispute.period), joinedload(Dispute.sale),
+                          joinedload(Dispute.plan_document)).order_by(
         case((Dispute.status == DisputeStatus.OPEN, 0), else_=1),
         case((Dispute.status == DisputeStatus.OPEN, Dispute.id), else_=-Dispute.id))
     disputes = list(db.session.scalars(query))
@@ -120,7 +131,7 @@ def team_disputes(user: User, status: str = DisputeStatus.OPEN) -> list[DisputeR
 
 
 def team_counts(user: User) -> dict[str, int]:
-    """How many of the team's disputes are open, accepted, rejected, and in all."""
+    """How many of the team's disputes (and plan questions) have each status, and in all."""
     query = (select(Dispute.status, func.count()).where(access.agent_scope(user, Dispute.agent_id))
              .group_by(Dispute.status))
     counts = {status: 0 for status in DisputeStatus}
@@ -130,7 +141,7 @@ def team_counts(user: User) -> dict[str, int]:
 
 
 def agent_disputes(agent: User) -> list[DisputeRow]:
-    """The agent's own disputes, open ones first."""
+    """The agent's own disputes and plan questions, open ones first."""
     return _rows(select(Dispute).where(Dispute.agent_id == agent.id))
 
 
@@ -167,7 +178,7 @@ def reply(user: User, dispute: Dispute, body: str) -> DisputeMessage:
     access.visible_dispute(user, dispute.id)
     body = _text(body, "body", "Write a message.")
     if not dispute.is_open:
-        raise ServiceError(f"This dispute was {dispute.status}; its thread is closed.", status=409)
+        raise ServiceError(f"This {_noun(dispute)} was {dispute.status}; its thread is closed.", status=409)
     message = DisputeMessage(dispute_id=dispute.id, author_id=user.id, body=body, created_at=clock.now_utc())
     db.session.add(message)
     db.session.flush()
@@ -178,17 +189,26 @@ def reply(user: User, dispute: Dispute, body: str) -> DisputeMessage:
     return message
 
 
-def _lock_open(manager: User, dispute: Dispute) -> dict:
-    """Take the agent lock, re-read the dispute and check it is still open; returns its snapshot."""
+def _lock_open(manager: User, dispute: Dispute, *, question: bool = False) -> dict:
+    """Take the agent lock, re-read the dispute and check it is still open; returns its snapshot.
+
+    `question`: the action is answering a plan question (else accepting or rejecting a line's
+    dispute); the other kind is refused."""
     if not access.is_manager_side(manager):
         raise NotFound()
     access.visible_dispute(manager, dispute.id)
+    if dispute.is_plan_question and not question:
+        raise ServiceError("This is a question about a plan document: answer it (it cannot be accepted or "
+                           "rejected).", status=409)
+    if question and not dispute.is_plan_question:
+        raise ServiceError("Only a question about a plan document is answered; accept or reject this "
+                           "dispute instead.", status=409)
     lock_agent(dispute.agent_id)
     # Another manager may have resolved it a moment ago: read it again under the lock.
     db.session.refresh(dispute)
     if not dispute.is_open:
         who = f" by {dispute.resolved_by.name}" if dispute.resolved_by else ""
-        raise ServiceError(f"This dispute was already {dispute.status}{who}.", status=409)
+        raise ServiceError(f"This {_noun(dispute)} was already {dispute.status}{who}.", status=409)
     return _snapshot(dispute)
 
 
@@ -222,6 +242,76 @@ def reject(manager: User, dispute: Dispute, reason: str) -> Dispute:
     return dispute
 
 
+# ---- Plan questions ---------------------------------------------------------------------------
+
+QUESTION_TAKEN = "You already asked about this document; add to that question's thread instead."
+
+
+def own_plan_document(agent: User, document_id: int) -> PlanDocument:
+    """One of the agent's own plan documents, else NotFound (another agent's document is 404)."""
+    document = db.session.get(PlanDocument, document_id) if access.is_agent(agent) else None
+    if document is None or document.agent_id != agent.id:
+        raise NotFound()
+    return document
+
+
+def open_question_for(document_id: int) -> Dispute | None:
+    """The open question about a plan document, if any."""
+    return db.session.scalar(select(Dispute).where(Dispute.plan_document_id == document_id,
+                                                   Dispute.status == DisputeStatus.OPEN))
+
+
+def question_refusal(document: PlanDocument) -> str | None:
+    """Why no question may be asked about this document now (acknowledged, replaced), or None."""
+    if document.acknowledgement is not None:
+        return "You already acknowledged this document; questions are for documents still waiting for you."
+    if document.superseded_at is not None:
+        return "A newer revision replaces this document; ask about that one instead."
+    return None
+
+
+def open_plan_question(agent: User, document_id: int, comment: str) -> Dispute:
+    """Ask the agent's manager a question about one of the agent's own plan documents (one open
+    question per document; not about an acknowledged or replaced one)."""
+    document = own_plan_document(agent, document_id)
+    comment = _text(comment, "comment", "Write your question.")
+    if (refusal := question_refusal(document)) is not None:
+        raise ServiceError(refusal, status=409)
+    if open_question_for(document.id) is not None:
+        raise ServiceError(QUESTION_TAKEN, status=409)
+    now = clock.now_utc()
+    dispute = Dispute(agent_id=agent.id, plan_document_id=document.id, status=DisputeStatus.OPEN, opened_at=now)
+    try:
+        # Two submissions at once: the partial unique index lets only one open question in.
+        with db.session.begin_nested():
+            db.session.add(dispute)
+            db.session.flush()
+    except IntegrityError:
+        raise ServiceError(QUESTION_TAKEN, status=409) from None
+    message = DisputeMessage(dispute_id=dispute.id, author_id=agent.id, body=comment, created_at=now)
+    db.session.add(message)
+    db.session.flush()
+    record(agent, "plan_question.open", dispute, None, _snapshot(dispute))
+    _notify_manager(dispute, "opened", message)
+    return dispute
+
+
+def answer(manager: User, dispute: Dispute, body: str) -> Dispute:
+    """Answer an open plan question: the answer joins the thread and closes it (status answered)."""
+    before = _lock_open(manager, dispute, question=True)
+    body = _text(body, "answer", "Write your answer.")
+    now = clock.now_utc()
+    # The answer is also the thread's last message, so the conversation reads on its own.
+    message = DisputeMessage(dispute_id=dispute.id, author_id=manager.id, body=body, created_at=now)
+    db.session.add(message)
+    dispute.status, dispute.resolved_at, dispute.resolved_by_id = DisputeStatus.ANSWERED, now, manager.id
+    dispute.resolution_note = body
+    db.session.flush()
+    record(manager, "plan_question.answer", dispute, before, _snapshot(dispute))
+    _notify_agent(dispute, "answered", message)
+    return dispute
+
+
 # ---- Emails -----------------------------------------------------------------------------------
 
 SUBJECTS = {
@@ -231,6 +321,12 @@ SUBJECTS = {
     ("agent", "accepted"): "Your dispute #{id} was accepted",
     ("agent", "rejected"): "Your dispute #{id} was rejected",
 }
+QUESTION_SUBJECTS = {
+    ("manager", "opened"): "{agent} asked about plan document No. {number}",
+    ("manager", "reply"): "{agent} replied on question #{id} (plan document No. {number})",
+    ("agent", "reply"): "{author} replied on your question about plan document No. {number}",
+    ("agent", "answered"): "Your question about plan document No. {number} was answered",
+}
 
 
 def _queue(dispute: Dispute, to: User, side: str, event: str, message: DisputeMessage | None) -> None:
@@ -239,13 +335,17 @@ def _queue(dispute: Dispute, to: User, side: str, event: str, message: DisputeMe
     path = f"/manage/disputes/{dispute.id}" if side == "manager" else f"/disputes/{dispute.id}"
     context = {"dispute": dispute, "recipient": to, "side": side, "event": event, "message": message,
                "link": f"{base_url}{path}" if base_url else None}
-    subject = SUBJECTS[(side, event)].format(agent=dispute.agent.name, id=dispute.id,
-                                             author=message.author.name if message else "")
+    document = dispute.plan_document
+    subjects = QUESTION_SUBJECTS if document is not None else SUBJECTS
+    subject = subjects[(side, event)].format(agent=dispute.agent.name, id=dispute.id,
+                                             author=message.author.name if message else "",
+                                             number=document.number if document is not None else "")
     key = f"dispute-{dispute.id}-{event}" + (f"-{message.id}" if event == "reply" else "")
     queue_email(key=key, to=to.email, subject=subject,
                 text=render_template("email/dispute.txt", **context),
                 html=render_template("email/dispute.html", **context),
-                meta={"kind": f"dispute_{event}", "dispute_id": str(dispute.id)})
+                meta={"kind": f"{'plan_question' if document is not None else 'dispute'}_{event}",
+                      "dispute_id": str(dispute.id)})
 
 
 def _notify_manager(dispute: Dispute, event: str, message: DisputeMessage) -> None:
@@ -256,5 +356,5 @@ def _notify_manager(dispute: Dispute, event: str, message: DisputeMessage) -> No
 
 
 def _notify_agent(dispute: Dispute, event: str, message: DisputeMessage | None = None) -> None:
-    """Tell the agent about a manager's reply or decision."""
+    """Tell the agent about a manager's reply, decision or answer."""
     _queue(dispute, dispute.agent, "agent", event, message)
