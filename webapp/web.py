@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from flask import flash, make_response, redirect, render_template, request, url_for
+from flask import Response, flash, make_response, redirect, render_template, request, url_for
 
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
@@ -153,3 +153,12 @@ def saved(message: str, endpoint: str, **values) -> Callable[[Any], Any]:
 def requested_page() -> int:
     """The page number in the URL (?page=); anything but a number is page 1."""
     return request.args.get("page", 1, type=int) or 1
+
+
+def stored_pdf(data: bytes, sha256: str, filename: str) -> Response:
+    """Stored PDF bytes as a download, with their sha256 as a header and the ETag (304 when unchanged)."""
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    response.headers["X-Content-SHA256"] = sha256
+    response.set_etag(sha256)
+    return response.make_conditional(request)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
-
 from webapp.api.convert import money
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.plandoc_schemas import (AcknowledgementOut, NamedRef, PlanDocumentDetail, PlanDocumentOut,
@@ -21,6 +19,7 @@ from webapp.errors import NotFound
 from webapp.plandocs import reading
 from webapp.plandocs.models import PlanAcknowledgement, PlanDocument, RenderStatus
 from webapp.plandocs.services import state_of
+from webapp.web import stored_pdf
 
 CENTS = "_cents"
 
@@ -94,14 +93,6 @@ def get_plan_document(user, document_id: int):
         acknowledgement=_acknowledgement(acknowledgement))
 
 
-def _pdf_response(data: bytes, sha256: str, filename: str) -> Response:
-    """Stored PDF bytes as a download, with their sha256 as header and ETag."""
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
-    response.headers["X-Content-SHA256"] = sha256
-    response.set_etag(sha256)
-    return response.make_conditional(request)
-
 
 @operation("GET", "/plan-documents/{document_id}/pdf",
            summary="The issued document's PDF, exactly as stored (404 until it is rendered)",
@@ -115,7 +106,7 @@ def plan_document_pdf(user, document_id: int):
         raise ApiError(404, exc.message) from exc  # the document is theirs: say why there is no file
     record(user, "plan_document.download", document, None,
            {"via": "api", "pdf": "issued", "pdf_sha256": document.pdf_sha256})
-    return _pdf_response(data, document.pdf_sha256, f"plan-document-{document.number}.pdf")
+    return stored_pdf(data, document.pdf_sha256, f"plan-document-{document.number}.pdf")
 
 
 @operation("GET", "/plan-documents/{document_id}/acknowledgement.pdf",
@@ -131,5 +122,5 @@ def plan_acknowledgement_pdf(user, document_id: int):
         raise ApiError(404, exc.message) from exc
     record(user, "plan_document.download", document, None,
            {"via": "api", "pdf": "acknowledged", "pdf_sha256": acknowledgement.pdf_sha256})
-    return _pdf_response(data, acknowledgement.pdf_sha256,
+    return stored_pdf(data, acknowledgement.pdf_sha256,
                          f"plan-document-{document.number}-acknowledged.pdf")

@@ -3,14 +3,14 @@ the acknowledgement, and the two PDFs."""
 
 from __future__ import annotations
 
-from flask import Response, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_login import current_user
 
 from webapp.auth.decorators import agent_required, signed_in_required
 from webapp.plandocs import acknowledgements, bp, queries
 from webapp.plandocs.acknowledgements import ACKNOWLEDGEABLE
 from webapp.plandocs.forms import AcknowledgeForm
-from webapp.web import FLASH, check, finish, is_htmx, requested_page, run_service
+from webapp.web import FLASH, check, finish, is_htmx, requested_page, run_service, stored_pdf
 
 TABLE_ID = "plan-documents-table"
 
@@ -76,14 +76,6 @@ def acknowledge(document_id: int):
                   code=303)
 
 
-def _pdf(data: bytes, sha256: str, filename: str) -> Response:
-    """Exactly the stored PDF bytes, with their sha256 (header and ETag)."""
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
-    response.headers["X-Content-SHA256"] = sha256
-    response.set_etag(sha256)
-    return response.make_conditional(request)
-
 
 @bp.route("/plan-documents/<int:document_id>/pdf")
 @signed_in_required
@@ -93,7 +85,7 @@ def document_pdf(document_id: int):
     document = queries.visible_document(user, document_id).document
     number, sha256 = document.number, document.pdf_sha256
     data = run_service(lambda: acknowledgements.document_pdf(user, document)).value
-    return _pdf(data, sha256, f"plan-document-{number}.pdf")
+    return stored_pdf(data, sha256, f"plan-document-{number}.pdf")
 
 
 @bp.route("/plan-documents/<int:document_id>/acknowledged.pdf")
@@ -104,4 +96,4 @@ def acknowledged_pdf(document_id: int):
     document = queries.visible_document(user, document_id).document
     number = document.number
     data, acknowledgement = run_service(lambda: acknowledgements.acknowledged_pdf(user, document)).value
-    return _pdf(data, acknowledgement.pdf_sha256, f"plan-document-{number}-acknowledged.pdf")
+    return stored_pdf(data, acknowledgement.pdf_sha256, f"plan-document-{number}-acknowledged.pdf")
