@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.security._world import ROLES, World, row_counts
-from tests.web._streaming import StreamingClient, streaming_browser
 
 # --- Public endpoints: reachable without signing in, on purpose. ---------------------------------
 PUBLIC = {
@@ -151,10 +150,6 @@ QUERY = {"api.agent_commissions": "?start=2026-11-01&end=2026-11-20"}
 BODY_OWNED = {"api.create_sale", "api.estimate", "api.start_run"}
 
 
-# Streamed downloads that stream whatever the query (no form to refuse): read in their request's own
-# context (tests/web/_streaming.py), as a WSGI server reads them.
-STREAMED = {"plandocs.export_csv"}
-
 # They end the session the other requests need, so they come last; each redirects to /login.
 SIGNING_OUT = ("auth.sign_out_everywhere", "auth.logout")
 
@@ -214,11 +209,6 @@ def _request(world: World, role: str, rule, method: str, url: str):
         if body is None:
             return client.open(url, method=method, headers=headers)
         return client.open(url, method=method, json=body, headers=headers)
-    if method == "GET" and rule.endpoint in STREAMED:
-        user = world.users.get(role)
-        if user is None:
-            return StreamingClient(world.app, world.app.response_class).get(url)
-        return streaming_browser(world.app, user).get(url)
     if method == "GET":
         return client.get(url)
     return client.open(url, method=method, data={**FORM, "csrf_token": world.csrf(role)})
