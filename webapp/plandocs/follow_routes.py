@@ -46,7 +46,7 @@ def company_documents():
 def export_csv():
     """The company's plan documents and acknowledgements as CSV, streamed (audited before it starts)."""
     user = current_user._get_current_object()
-    filters = followup.Filters.parse(request.args.get("state") or followup.ALL, request.args.get("agent"))
+    filters = followup.Filters.parse(request.args.get("state"), request.args.get("agent"), default=followup.ALL)
     # The audit is committed before the first byte goes out.
     chunks = run_service(lambda: followup.start_export(user, filters)).value
     response = Response(stream_with_context(chunks), mimetype="text/csv")

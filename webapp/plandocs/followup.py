@@ -61,9 +61,9 @@ class Filters:
     agent: str = ""
 
     @classmethod
-    def parse(cls, state: str | None, agent: str | None) -> Filters:
-        """Filters from the URL: an unknown state is the default, the name is trimmed and bounded."""
-        state = state if state in STATE_FILTERS else OPEN
+    def parse(cls, state: str | None, agent: str | None, default: str = OPEN) -> Filters:
+        """Filters from the URL: no or an unknown state is `default`; the name is trimmed and bounded."""
+        state = state if state in STATE_FILTERS else default
         return cls(state=state, agent=(agent or "").strip()[:120])
 
 
