@@ -70,6 +70,7 @@ PAGES = {
         "statement-run": "/statements/runs/{run}",
         "spiffs": "/admin/spiffs",
         "sale": "/sales/{approved_sale}",
+        "plan-documents": "/manage/plan-documents?state=all",
     },
     "admin": {
         "overview": "/",
@@ -102,6 +103,7 @@ PAGES = {
         "team": "/manage/team",
         "payouts": "/manage/payouts",
         "statements": "/statements",
+        "plan-documents": "/admin/plan-documents?state=all",
     },
 }
 

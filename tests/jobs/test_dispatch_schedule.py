@@ -34,6 +34,17 @@ def test_the_unpaid_balance_reminder_runs_daily():
     assert (job.func, job.interval, job.queue) == ("jobs.reminders.send_reminders", DAY, "periodic")
 
 
+def test_the_plan_document_sweep_runs_every_five_minutes_and_its_reminders_daily():
+    sweep, reminders = declared("plan-document-sweep"), declared("plan-document-reminders")
+    assert (sweep.func, sweep.interval, sweep.queue) == ("jobs.plandocs.sweep", 300, "periodic")
+    assert (reminders.func, reminders.interval, reminders.queue) == ("jobs.plandocs.send_reminders", DAY, "periodic")
+
+
+def test_plan_document_renders_retry_and_wait_in_a_queue_only_once():
+    for func in ("jobs.plandocs.render_document", "jobs.plandocs.render_acknowledgement"):
+        assert JOB_POLICIES[func].backoff == TRANSIENT_BACKOFF and JOB_POLICIES[func].unique, func
+
+
 def test_the_declared_functions_exist():
     import importlib
 

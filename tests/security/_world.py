@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from tests.conftest import Browser, browser_as
+from tests.conftest import Browser
 from tests.support.world import TODAY, Builder
+from tests.web._streaming import StreamingClient, streaming_browser
 from webapp.api.models import ApiToken
 from webapp.auth.tokens import create_token
 from webapp.audit.models import AuditEvent
@@ -74,8 +75,9 @@ class World:
         # Team B's agent's plan document (URLs naming <document_id>).
         self.document_b = next(d for d in issue_missing() if d.agent_id == self.agent_b.id)
         self.users = {"agent": self.agent_a, "manager": self.manager_a, "admin": self.admin}
-        self.browsers = {role: browser_as(app, user) for role, user in self.users.items()}
-        self.browsers["anonymous"] = Browser(app.test_client())
+        # Clients that also read streamed downloads (a CSV export) in their request's own context.
+        self.browsers = {role: streaming_browser(app, user) for role, user in self.users.items()}
+        self.browsers["anonymous"] = Browser(StreamingClient(app, app.response_class, use_cookies=True))
         self.bearer = {
             role: {"Authorization": f"Bearer {create_token(user, name='matrix', scope='write')[1]}"}
             for role, user in self.users.items()}

@@ -89,6 +89,8 @@ ACCESS = {
     # Plan questions (issue 15): the agent asks about their own document; the team's manager answers
     # (team B's dispute is a line's: an admin's answer is refused with 409, still "allowed").
     "plandocs.ask_question": AGENT, "review.dispute_answer": STAFF,
+    # Plan documents, follow-up (issue 15 item 3): the team's list; the company's list and its CSV
+    "plandocs.team_documents": STAFF, "plandocs.company_documents": ADMIN, "plandocs.export_csv": ADMIN,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,

@@ -15,8 +15,8 @@ import pytest
 from werkzeug.datastructures import ImmutableMultiDict
 
 import webapp.blueprints  # noqa: F401  (registers every operation in REGISTRY)
-from tests.conftest import browser_as
 from tests.security._world import World
+from tests.web._streaming import streaming_browser
 from webapp.api.framework import REGISTRY
 from webapp.auth.tokens import create_token
 
@@ -57,7 +57,7 @@ def signed_in(app, factory, today):
     """Team B's agent and manager, and an admin: ids in URLs are theirs, so every page opens."""
     world = World(app, factory, today)
     users = {"agent": world.agent_b, "manager": world.manager_b, "admin": world.admin}
-    clients = {role: browser_as(app, user).client for role, user in users.items()}
+    clients = {role: streaming_browser(app, user).client for role, user in users.items()}
     bearer = {role: {"Authorization": f"Bearer {create_token(user, name='ids', scope='read')[1]}"}
               for role, user in users.items()}
     return world, clients, bearer
@@ -81,16 +81,18 @@ def test_every_id_in_a_query_string_is_bounded(app, signed_in, monkeypatch):
         for role, client in clients.items():
             headers = bearer[role] if endpoint.startswith("api.") else {}
             _RecordingArgs.asked = set()
-            if client.get(url, headers=headers).status_code in (302, 401, 403, 404):
-                continue  # not this role's page: its view never reads the query
+            # Each response is closed: a streamed download (a CSV) holds its request until then.
+            with client.get(url, headers=headers) as response:
+                if response.status_code in (302, 401, 403, 404):
+                    continue  # not this role's page: its view never reads the query
             names = _RecordingArgs.asked | API_QUERY.get(endpoint, set())
             base = {name: value for name, value in VALID.items() if name in names}
             for name in sorted(names):
                 for huge in HUGE:
                     swept += 1
                     try:  # testing apps re-raise what would be a 500
-                        response = client.get(url, query_string={**base, name: huge}, headers=headers)
-                        status = response.status_code
+                        with client.get(url, query_string={**base, name: huge}, headers=headers) as response:
+                            status = response.status_code
                     except Exception as exc:  # noqa: BLE001
                         status = f"500 ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})"
                     if not isinstance(status, int) or status >= 500:

@@ -124,6 +124,9 @@ class SettingsForm(FlaskForm):
     reminder_days = WholeNumberField(
         "Unpaid-balance reminder (days)", render_kw={"inputmode": "numeric"},
         invalid_value_message="Enter the reminder interval as a whole number of days.")
+    plan_reminder_days = WholeNumberField(
+        "Plan document reminder (days)", render_kw={"inputmode": "numeric"},
+        invalid_value_message="Enter the plan document reminder interval as a whole number of days.")
     statement_requests_per_hour = WholeNumberField(
         "Statement requests per person per hour", render_kw={"inputmode": "numeric"},
         invalid_value_message="Enter the number of statement requests as a whole number.")

@@ -139,14 +139,18 @@ def close_period(actor, period: Period) -> Period:
 
 def update_settings(actor, *, company_name: str, approval_required: bool, period_cadence: str,
                     grace_hours: int, reminder_days: int | None = None,
-                    statement_requests_per_hour: int | None = None) -> Settings:
+                    statement_requests_per_hour: int | None = None,
+                    plan_reminder_days: int | None = None) -> Settings:
     """Change the installation settings (a cadence change applies from the next new month)."""
     settings = get_settings()
     before = {"company_name": settings.company_name, "approval_required": settings.approval_required,
               "period_cadence": settings.period_cadence, "grace_hours": settings.grace_hours,
               "reminder_days": settings.reminder_days,
-              "statement_requests_per_hour": settings.statement_requests_per_hour}
+              "statement_requests_per_hour": settings.statement_requests_per_hour,
+              "plan_reminder_days": settings.plan_reminder_days}
     reminder_days = settings.reminder_days if reminder_days is None else reminder_days
+    # A form without the field (an older page still open) keeps the cadence, as for reminder_days.
+    plan_reminder_days = settings.plan_reminder_days if plan_reminder_days is None else plan_reminder_days
     requests_per_hour = (settings.statement_requests_per_hour if statement_requests_per_hour is None
                          else statement_requests_per_hour)
     # Shown in every statement's heading and email: one line of plain text.
@@ -162,17 +166,21 @@ def update_settings(actor, *, company_name: str, approval_required: bool, period
     if not isinstance(requests_per_hour, int) or isinstance(requests_per_hour, bool) \
             or not 1 <= requests_per_hour <= 100:
         raise ServiceError("Allow 1 to 100 statement requests an hour.", "statement_requests_per_hour")
+    if not isinstance(plan_reminder_days, int) or isinstance(plan_reminder_days, bool) \
+            or not 0 <= plan_reminder_days <= 365:
+        raise ServiceError("Plan document reminders go every 1 to 365 days, or 0 for never.", "plan_reminder_days")
     settings.company_name = company_name
     settings.approval_required = bool(approval_required)
     settings.period_cadence = period_cadence
     settings.grace_hours = grace_hours
     settings.reminder_days = reminder_days
     settings.statement_requests_per_hour = requests_per_hour
+    settings.plan_reminder_days = plan_reminder_days
     db.session.flush()
     record(actor, "settings.update", settings, before, {
         "company_name": company_name, "approval_required": bool(approval_required),
         "period_cadence": period_cadence, "grace_hours": grace_hours, "reminder_days": reminder_days,
-        "statement_requests_per_hour": requests_per_hour})
+        "statement_requests_per_hour": requests_per_hour, "plan_reminder_days": plan_reminder_days})
     return settings
 
 
