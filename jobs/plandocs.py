@@ -9,16 +9,19 @@ from jobs import app_context
 # Batches of documents the sweep issues per tick at most (it runs on the periodic queue, whose jobs
 # must finish within minutes); what is left is issued by the next tick.
 SWEEP_ISSUE_BATCHES = 4
+# Batches one run of the issue job issues before a fresh run takes over: it shares the periodic
+# queue's few-minute limit, and a plan change for thousands of agents must not hit it.
+JOB_ISSUE_BATCHES = 10
 
 
 def _issue_batches(most: int | None = None) -> int:
     """Issue missing documents a batch per commit, at most `most` batches (None: all); how many."""
     from webapp.extensions import db
-    from webapp.plandocs.services import issue_missing as issue
+    from webapp.plandocs import services
 
     issued, batches = 0, 0
     while most is None or batches < most:
-        batch = issue()
+        batch = services.issue_missing(limit=services.ISSUE_BATCH)
         db.session.commit()  # each batch's emails and render jobs go after its commit
         issued, batches = issued + len(batch), batches + 1
         if not batch:
@@ -27,9 +30,17 @@ def _issue_batches(most: int | None = None) -> int:
 
 
 def issue_missing() -> int:
-    """Issue every plan document not issued yet, a batch per commit; returns how many were issued."""
+    """Issue the plan documents not issued yet, a batch per commit; when it stops at its limit with
+    more waiting, it queues a fresh run to go on. Returns how many this run issued."""
+    from webapp.extensions import redis_client
+    from webapp.plandocs.services import ISSUE_BATCH
+    from webapp.tasks import enqueue
+
     with app_context():
-        return _issue_batches()
+        issued = _issue_batches(JOB_ISSUE_BATCHES)
+        if issued >= JOB_ISSUE_BATCHES * ISSUE_BATCH:
+            enqueue("periodic", "jobs.plandocs.issue_missing", connection=redis_client())
+        return issued
 
 
 def sweep() -> dict:

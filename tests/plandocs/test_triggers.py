@@ -44,3 +44,23 @@ def test_a_refused_assignment_queues_nothing(as_admin, factory, today):
                                                            "effective_to": "2026-12-01"})
     assert response.status_code == 422
     assert jobs("periodic") == []
+
+
+def test_a_run_that_reaches_its_limit_queues_the_next(factory, today, monkeypatch):
+    import jobs.plandocs as plandoc_jobs
+    from webapp.plandocs import services
+
+    today(date(2026, 12, 5))
+    plan = factory.plan(base_rate="3", effective_from=date(2026, 1, 1))
+    agents = [factory.user() for _ in range(3)]
+    for agent in agents:
+        factory.assign(agent, plan, effective_from=date(2026, 12, 1))
+    monkeypatch.setattr(services, "ISSUE_BATCH", 1)
+    monkeypatch.setattr(plandoc_jobs, "JOB_ISSUE_BATCHES", 2)
+    assert issue_job() == 2
+    assert jobs("periodic") == [("jobs.plandocs.issue_missing", ())]  # a fresh run goes on
+    assert issue_job() == 1  # the last one; nothing more is queued
+    assert jobs("periodic") == [("jobs.plandocs.issue_missing", ())]
+    issued = db.session.scalars(select(PlanDocument.agent_id).where(
+        PlanDocument.agent_id.in_([a.id for a in agents]))).all()
+    assert sorted(issued) == sorted(a.id for a in agents)
