@@ -173,6 +173,9 @@ def issue(issues: list[Issue], actor=None) -> list[PlanDocument]:
 
 def issue_missing(actor=None, *, limit: int = ISSUE_BATCH) -> list[PlanDocument]:
     """Issue up to `limit` of the documents not issued yet (the caller commits, then calls again)."""
+    # Issuers queue on the settings row (the number counter) before looking: a second run (the
+    # job and the sweep at once) then sees the first one's documents instead of issuing them again.
+    db.session.execute(select(Settings.id).where(Settings.id == 1).with_for_update())
     rows = db.session.execute(missing_query(clock.today()).limit(limit)).all()
     return issue(_issues(rows), actor)
 
