@@ -27,6 +27,7 @@ from webapp.extensions import db
 from webapp.paging import Paged, Window, paginate
 from webapp.plandocs.models import DocumentState, PlanAcknowledgement, PlanDocument
 from webapp.plandocs.services import state_expression
+from webapp.sales.csv_format import text_cell
 
 # The document's agent. An alias, so the access policy's subquery over User (a manager's team) is
 # not correlated to this join.
@@ -43,9 +44,6 @@ STATE_FILTERS = (OPEN, *DocumentState, ALL)
 OPEN_STATES = (DocumentState.PENDING.value, DocumentState.QUESTIONED.value)
 # Excel reads a UTF-8 file as such only when it starts with a byte-order mark.
 BOM = "\ufeff"
-# OWASP's CSV-injection rule, as webapp/sales/csv_format.py applies it (not imported from there: the
-# sales package sits above this one in the import graph).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # The export's columns; new ones go last (spreadsheets read by position).
 CSV_COLUMNS = (
     "document_number", "agent_id", "agent_name", "agent_email", "manager_name", "plan", "version", "revision",
@@ -198,11 +196,6 @@ def _iso(value) -> str:
     """A date or time as ISO 8601; empty for none."""
     return value.isoformat() if value is not None else ""
 
-
-def text_cell(value) -> str:
-    """A text cell, with a leading quote when a spreadsheet would read it as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def _csv_row(row) -> tuple:
