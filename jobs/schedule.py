@@ -20,7 +20,7 @@ from redis import Redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from jobs.queues import DAY, Queue, spec_for
+from jobs.queues import DAY, HOUR, Queue, spec_for
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,9 @@ DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("plan-document-sweep", "jobs.plandocs.sweep", interval=300),
     # Idempotent per document and cadence slot (the email key): a second run the same day sends nothing.
     ScheduledJob("plan-document-reminders", "jobs.plandocs.send_reminders", interval=DAY),
+    # Import uploads wait in the database for a day at most; confirmation refuses older ones
+    # anyway, so an hour's lag only keeps them a little longer.
+    ScheduledJob("import-upload-sweep", "jobs.imports.sweep_uploads", interval=HOUR),
 )
 
 
