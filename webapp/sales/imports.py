@@ -31,6 +31,7 @@ from pathlib import PurePath
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import undefer
 
 from webapp.auth import access
 from webapp.auth.models import Role, User
@@ -202,8 +203,8 @@ def get_upload(user: User, upload_id: str, *, lock: bool = False) -> Upload:
     UploadExpired past KEEP. `lock` holds its row (FOR UPDATE) until the transaction ends."""
     if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
         raise NotFound()
-    query = select(ImportUpload).where(ImportUpload.token == upload_id, ImportUpload.owner_id == user.id,
-                                       ImportUpload.kind == KIND)
+    query = select(ImportUpload).options(undefer(ImportUpload.content)).where(
+        ImportUpload.token == upload_id, ImportUpload.owner_id == user.id, ImportUpload.kind == KIND)
     if lock:
         # A second confirmation waits here for the first; it then finds the row gone (404).
         query = query.with_for_update()
