@@ -19,7 +19,7 @@ from webapp import create_app
 from webapp.auth.models import Role
 from webapp.commissions.periods import period_for
 from webapp.extensions import db
-from webapp.sales import imports
+from webapp.sales import import_uploads as uploads
 from webapp.sales.models import ImportUpload, Sale
 
 TODAY = date(2031, 3, 12)  # far from other tests' dates: the race below commits its period
@@ -135,7 +135,7 @@ def test_an_import_with_row_errors_keeps_the_upload_for_another_try(app, factory
 
 def test_two_confirmations_at_once_import_once(app, factory, committed, today):
     world = _world(factory, today)
-    upload = imports.store_upload(world["manager"], io.BytesIO(_csv(world, rows=20)), "race.csv")
+    upload = uploads.store_upload(world["manager"], io.BytesIO(_csv(world, rows=20)), "race.csv")
     db.session.commit()
     url = f"/manage/imports/{upload.id}"
     browsers = [browser_as(app, world["manager"]) for _ in range(2)]
@@ -172,7 +172,7 @@ def test_an_expired_upload_is_refused_with_a_clear_message(app, factory, today):
     browser = browser_as(app, world["manager"])
     url = _upload(browser, _csv(world))
     token = browser.token(url)
-    _age(url.rsplit("/", 1)[1], imports.KEEP)
+    _age(url.rsplit("/", 1)[1], uploads.KEEP)
     for response in (browser.get(url), browser.post(url, {"csrf_token": token})):
         assert response.status_code == 410
         error = by_id(response.get_data(as_text=True), "file-error")
@@ -184,7 +184,7 @@ def test_an_upload_just_under_a_day_old_still_imports(app, factory, today):
     world = _world(factory, today)
     browser = browser_as(app, world["manager"])
     url = _upload(browser, _csv(world))
-    _age(url.rsplit("/", 1)[1], imports.KEEP - timedelta(minutes=1))
+    _age(url.rsplit("/", 1)[1], uploads.KEEP - timedelta(minutes=1))
     assert browser.post(url, token_from=url).status_code == 302
     assert _sales_of(world["manager"]) == 3
 
@@ -193,12 +193,12 @@ def test_the_sweep_deletes_expired_uploads_only(app, factory):
     from jobs.imports import sweep_uploads
 
     owners = [factory.user(Role.MANAGER) for _ in range(2)]
-    stored = [imports.store_upload(owner, io.BytesIO(b"key\n1\n"), "a.csv").id for owner in owners for _ in range(2)]
+    stored = [uploads.store_upload(owner, io.BytesIO(b"key\n1\n"), "a.csv").id for owner in owners for _ in range(2)]
     db.session.commit()
     old, fresh = {stored[0], stored[2]}, {stored[1], stored[3]}
     for token in old:
-        _age(token, imports.KEEP + timedelta(seconds=1))
-    _age(stored[1], imports.KEEP - timedelta(minutes=1))
+        _age(token, uploads.KEEP + timedelta(seconds=1))
+    _age(stored[1], uploads.KEEP - timedelta(minutes=1))
     assert sweep_uploads() == 2
     assert _uploads() & set(stored) == fresh
     assert sweep_uploads() == 0  # idempotent
@@ -213,12 +213,18 @@ def test_the_sweep_is_scheduled_hourly():
 
 def test_a_new_upload_beyond_the_cap_drops_the_owners_oldest(app, factory):
     owner, other = factory.user(Role.MANAGER), factory.user(Role.MANAGER)
-    others = imports.store_upload(other, io.BytesIO(b"key\n1\n"), "theirs.csv").id
-    mine = [imports.store_upload(owner, io.BytesIO(f"key\n{i}\n".encode()), f"{i}.csv").id
-            for i in range(imports.MAX_PENDING + 2)]
+    others = uploads.store_upload(other, io.BytesIO(b"key\n1\n"), "theirs.csv").id
+    mine = [uploads.store_upload(owner, io.BytesIO(f"key\n{i}\n".encode()), f"{i}.csv").id
+            for i in range(uploads.MAX_PENDING + 2)]
     db.session.commit()
     assert _uploads() & set(mine) == set(mine[2:])
     assert others in _uploads()
-    with pytest.raises(imports.NotFound):
-        imports.get_upload(owner, mine[0])
-    assert imports.get_upload(owner, mine[-1]).read() == f"key\n{imports.MAX_PENDING + 1}\n".encode()
+    with pytest.raises(uploads.NotFound):
+        uploads.get_upload(owner, mine[0])
+    assert uploads.get_upload(owner, mine[-1]).read() == f"key\n{uploads.MAX_PENDING + 1}\n".encode()
+
+
+def test_control_characters_in_the_file_name_are_dropped(app, factory):
+    owner = factory.user(Role.MANAGER)
+    stored = uploads.store_upload(owner, io.BytesIO(b"key\n1\n"), "../sa\x00les\x1b.csv")
+    assert uploads.get_upload(owner, stored.id).filename == "sales.csv"

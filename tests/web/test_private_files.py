@@ -18,7 +18,7 @@ from webapp.extensions import db
 from webapp.mail.messages import Attachment, EmailMessage
 from webapp.mail.outbox import OutboxBackend
 from webapp.private_files import private_dir, write_private
-from webapp.sales import imports
+from webapp.sales import import_uploads as uploads
 
 
 def mode(path: Path) -> int:
@@ -72,9 +72,9 @@ def test_an_existing_outbox_folder_of_ours_is_tightened(tmp_path, permissive_uma
 def test_csv_uploads_are_kept_in_the_database_not_on_disk(app, factory, tmp_path, monkeypatch, permissive_umask):
     monkeypatch.setitem(app.config, "IMPORT_DIR", str(tmp_path / "imports"))  # the old setting is ignored
     manager = factory.user("manager")
-    upload = imports.store_upload(manager, io.BytesIO(b"key,agent_email\n1,a@example.com\n"), "sales.csv")
+    upload = uploads.store_upload(manager, io.BytesIO(b"key,agent_email\n1,a@example.com\n"), "sales.csv")
     assert not (tmp_path / "imports").exists() and list(tmp_path.iterdir()) == []
-    assert imports.get_upload(manager, upload.id).read() == b"key,agent_email\n1,a@example.com\n"
+    assert uploads.get_upload(manager, upload.id).read() == b"key,agent_email\n1,a@example.com\n"
 
 
 def test_the_generated_secret_key_is_owner_only(tmp_path, permissive_umask):

@@ -8,6 +8,7 @@ from flask_login import current_user
 from webapp.auth.decorators import manager_required
 from webapp.manage import bp
 from webapp.manage.import_forms import ConfirmForm, UploadForm
+from webapp.sales import import_uploads as uploads
 from webapp.sales import imports
 from webapp.sales.csv_format import BOM, IMPORT_COLUMNS
 from webapp.web import finish, run_service
@@ -40,7 +41,7 @@ def imports_page():
     if storage is None or not getattr(storage, "filename", ""):
         form.file.errors.append("Choose a CSV file to upload.")
         return _upload_page(form, 422)
-    stored = run_service(lambda: imports.store_upload(_user(), storage.stream, storage.filename), form=form)
+    stored = run_service(lambda: uploads.store_upload(_user(), storage.stream, storage.filename), form=form)
     if not stored.ok:
         return _upload_page(form, stored.status)
     return redirect(url_for("review.import_preview", upload_id=stored.value.id))
@@ -55,12 +56,12 @@ def import_template():
     return response
 
 
-def _import(upload: imports.Upload, commit):
+def _import(upload: uploads.Upload, commit):
     """Run the import of a stored upload, committed when `commit` holds for its result."""
     return run_service(lambda: imports.run_import(_user(), upload.read()), unplaced=None, commit=commit)
 
 
-def _preview_page(upload: imports.Upload, result, file_error: str | None, status: int = 200):
+def _preview_page(upload: uploads.Upload, result, file_error: str | None, status: int = 200):
     """The preview of an upload: counts, errors per row, the rows that would be created."""
     return render_template("review/import_preview.html", upload=upload, result=result, file_error=file_error,
                            confirm=ConfirmForm(), form=UploadForm(), shown=SHOWN_ROWS, columns=IMPORT_COLUMNS,
@@ -70,8 +71,8 @@ def _preview_page(upload: imports.Upload, result, file_error: str | None, status
 def _stored(upload_id: str, *, lock: bool = False):
     """The signed-in user's upload, or the upload page saying it expired (410)."""
     try:
-        return imports.get_upload(_user(), upload_id, lock=lock), None
-    except imports.UploadExpired as expired:
+        return uploads.get_upload(_user(), upload_id, lock=lock), None
+    except uploads.UploadExpired as expired:
         form = UploadForm()
         form.file.errors = [expired.message]
         return None, _upload_page(form, 410)
@@ -97,7 +98,7 @@ def import_confirm(upload_id: str):
     if upload is None:
         return expired_page
     # Every row or nothing: an import with row errors is rolled back (the upload kept) and previewed again.
-    outcome = run_service(lambda: imports.import_upload(_user(), upload), unplaced=None,
+    outcome = run_service(lambda: uploads.import_upload(_user(), upload), unplaced=None,
                           commit=lambda result: result.ok)
     if not outcome.ok:
         return _preview_page(upload, None, outcome.error.message, outcome.status)
