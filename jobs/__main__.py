@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--with-scheduler", action="store_true",
                         help="also run RQ's scheduler, so delayed jobs and retries fire")
     worker.add_argument("--burst", action="store_true", help="quit when the queues are empty")
-    worker.add_argument("--max-jobs", type=int, default=None, help="quit after this many jobs")
+    worker.add_argument("--max-jobs", type=int, default=None,
+                        help="quit after this many jobs (counted again from 0 after a memory re-exec)")
     worker.add_argument("--max-rss-mb", type=int, default=DEFAULT_MAX_RSS_MB,
                         help="after a job, restart in place (same pid) if the resident memory exceeds "
                              f"this many MB; 0 for no bound (default {DEFAULT_MAX_RSS_MB})")
