@@ -13,6 +13,21 @@ from webapp.web import FLASH, finish, is_htmx, run_service
 POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
 
 
+@bp.before_app_request
+def _forget_started() -> None:
+    """Each request starts with no operation started (see operations.started)."""
+    operations.forget_started()
+
+
+def follow(message: str):
+    """After a committed request that started an operation: go to its page, else None."""
+    found = operations.started()
+    if found is None:
+        return None
+    return finish(url_for("operations.operation", operation_id=found.id),
+                  f"{message} {found.total:,} to go; this page shows the progress.", code=303)
+
+
 def _context(operation) -> dict:
     """What the page and its fragment show."""
     link = operations.result_link(operation)

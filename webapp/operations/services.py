@@ -36,6 +36,7 @@ QUEUE = "default"
 # A queued or running operation unchanged this long lost its job (Redis down at the commit, a
 # worker killed mid-step; a step takes seconds): the sweep enqueues its next step again.
 STALLED_AFTER = timedelta(minutes=5)
+_STARTED_KEY = "operation_started"
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,22 @@ def start(actor, kind: str, items: list, **params) -> BackgroundOperation:
     db.session.add(operation)
     db.session.flush()
     enqueue_after_commit(QUEUE, JOB, operation.id, 0)
+    db.session.info[_STARTED_KEY] = operation.id
     return operation
+
+
+def started():
+    """The operation the current request started, if any (its page is where the request goes next).
+
+    Kept on the session, so the domain services keep their return values (a version, a run) and
+    only the routes that may start an operation ask; forgotten at the start of every request."""
+    operation_id = db.session.info.get(_STARTED_KEY)
+    return db.session.get(BackgroundOperation, operation_id) if operation_id else None
+
+
+def forget_started() -> None:
+    """Forget the operation an earlier request started (called before each request)."""
+    db.session.info.pop(_STARTED_KEY, None)
 
 
 def _fail(operation_id: int, exc: Exception) -> BackgroundOperation:
