@@ -68,6 +68,7 @@ ACCESS = {
     "admin.plans": ADMIN, "admin.plan_new": ADMIN, "admin.plan_detail": ADMIN, "admin.version_new": ADMIN,
     "admin.version_edit": ADMIN, "admin.plan_assignments": ADMIN, "admin.assignment_end": ADMIN,
     "admin.plan_simulator": ADMIN, "admin.settings": ADMIN, "admin.targets": ADMIN, "admin.target_set": ADMIN,
+    "admin.targets_import": ADMIN,
     "admin.spiff_new": ADMIN, "admin.spiff_version_new": ADMIN, "admin.spiff_end": ADMIN,
     "admin.spiff_recompute": ADMIN, "admin.spiff_recompute_retry": ADMIN,
     # SPIFFs: managers read them and see what their own team earned

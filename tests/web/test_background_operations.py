@@ -5,6 +5,7 @@ retry of a failed operation (CSRF), a retried step that does not double, and the
 
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -17,7 +18,7 @@ from tests.support.queues import jobs
 from tests.web._html import flash_messages, html_of, redirect_path
 from tests.web.test_admin_plans import _plan_form
 from webapp.auth.models import Role
-from webapp.commissions.models import CommissionEntry
+from webapp.commissions.models import CommissionEntry, Target
 from webapp.commissions.periods import period_for
 from webapp.extensions import db, redis_client
 from webapp.operations import services as operations
@@ -397,3 +398,74 @@ def test_the_sweep_is_scheduled_every_five_minutes():
     from jobs.schedule import DECLARED
     sweep = next(job for job in DECLARED if job.func == "jobs.operations.sweep")
     assert sweep.interval == 300
+
+
+# --- target import ---------------------------------------------------------------------------------
+
+
+def _upload(app, shop, text: str):
+    """The admin uploads a targets CSV on the targets page."""
+    admin = browser_as(app, shop["admin"])
+    return admin.post("/admin/targets/import", {"file": (io.BytesIO(text.encode()), "targets.csv")},
+                      token_from="/admin/targets")
+
+
+def _targets() -> list[tuple[int, date, int]]:
+    """(agent, month, cents) of every stored target."""
+    db.session.expire_all()
+    return sorted(db.session.execute(select(Target.agent_id, Target.month, Target.amount_cents)).tuples())
+
+
+def _csv(shop) -> str:
+    """Targets for Ana, Ben and Carl in November and December."""
+    ana, ben = shop["agents"][0].email, shop["agents"][1].email
+    return ("email,month,amount\n"
+            f"{ana},2026-11,25000.00\n{ben.upper()},2026-11,1000\n{shop['carl'].email},2026-12,500.50\n")
+
+
+@pytest.mark.parametrize("inline_limit", [25, 1])
+def test_a_target_import_sets_every_target_inline_or_as_an_operation(app, shop, monkeypatch, inline_limit):
+    limit(app, monkeypatch, inline_limit)
+    response = _upload(app, shop, _csv(shop))
+    assert response.status_code in (302, 303)
+    if inline_limit == 1:
+        operation = only_operation()
+        assert redirect_path(response) == f"/operations/{operation.id}"
+        assert (operation.kind, operation.total) == ("target_import", 3) and _targets() == []
+        drain()
+        assert only_operation().status == "done"
+    else:
+        assert redirect_path(response) == "/admin/targets"
+    ana, ben, carl = shop["agents"][0].id, shop["agents"][1].id, shop["carl"].id
+    assert _targets() == sorted([(ana, d(1), 2500000), (ben, d(1), 100000), (carl, date(2026, 12, 1), 50050)])
+
+
+def test_a_target_import_with_a_bad_row_imports_nothing_and_names_each_row(app, shop, monkeypatch):
+    limit(app, monkeypatch, 1)
+    ana = shop["agents"][0].email
+    text = (_csv(shop) + "nobody@example.com,2026-11,10.00\n"
+            f"{ana},11/2026,10.00\n{ana},2026-10,-5\n{ana},2026-11,30000.00\n")
+    response = _upload(app, shop, text)
+    assert response.status_code == 422
+    page = html_of(response)
+    assert "4 rows of the file cannot be imported; nothing was imported." in page
+    assert "Line 5: no agent has the email &#39;nobody@example.com&#39;." in page
+    assert "Line 6: write the month as YYYY-MM." in page
+    assert "Line 7: enter a target amount that is not negative." in page
+    assert "Line 8: repeats line 2." in page
+    assert _targets() == [] and db.session.scalar(select(func.count()).select_from(BackgroundOperation)) == 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "The first line must be the header email,month,amount."),
+    ("email,amount\nx,1\n", "The first line must be the header email,month,amount."),
+    ("email,month,amount\n", "The file has a header but no rows."),
+])
+def test_a_target_file_that_is_not_a_targets_csv_is_refused_beside_the_field(app, shop, text, message):
+    response = _upload(app, shop, text)
+    assert response.status_code == 422 and message in html_of(response) and _targets() == []
+
+
+def test_a_target_import_without_a_file_is_refused(app, shop):
+    response = browser_as(app, shop["admin"]).post("/admin/targets/import", {}, token_from="/admin/targets")
+    assert response.status_code == 422 and "Choose a CSV file." in html_of(response)
