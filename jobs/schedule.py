@@ -84,6 +84,9 @@ DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("unpaid-reminders", "jobs.reminders.send_reminders", interval=DAY),
     # SPIFF recomputes are enqueued after each commit; this sweep re-enqueues any whose job Redis lost.
     ScheduledJob("spiff-recompute-sweep", "jobs.spiffs.sweep", interval=300),
+    # Background operations enqueue their next step after each commit; this sweep re-enqueues
+    # the step of any operation whose job Redis or a killed worker lost.
+    ScheduledJob("operations-sweep", "jobs.operations.sweep", interval=300),
     # Issues the plan documents not issued yet (a lost job, a plan change) and queues the PDFs still
     # pending or failed, found from the database.
     ScheduledJob("plan-document-sweep", "jobs.plandocs.sweep", interval=300),

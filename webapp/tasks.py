@@ -89,6 +89,9 @@ JOB_POLICIES: dict[str, JobPolicy] = {
     "jobs.mail.deliver_email": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
     # Resumes at the stored count of holder-months done; recomputing one again is harmless.
     "jobs.spiffs.recompute_spiff_change": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
+    # One step of a background operation, by (operation, items done): a step that no longer
+    # matches the stored count does nothing, and its work commits with the count.
+    "jobs.operations.run_step": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
     # Plan documents: issuing finds what is missing (a unique key refuses a second issue), and
     # each render checks its stored status first.
     "jobs.plandocs.issue_missing": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
