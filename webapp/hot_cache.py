@@ -191,6 +191,13 @@ def month_spiffs(first: date, last: date):
     return _cache().get(("spiffs", first, last), lambda: load(first, last))
 
 
+def approval_required() -> bool:
+    """The installation's setting: sales wait for a manager's approval."""
+    from webapp.commissions.periods import get_settings
+
+    return _cache().get(("approval_required",), lambda: bool(get_settings().approval_required))
+
+
 def current_period() -> PeriodView:
     """The period containing today (created on first use, as periods.current_period does)."""
     today = clock.today()

@@ -152,6 +152,21 @@ def _pending(month: _MonthLines, start: date, end: date) -> tuple[int, int]:
 
 def agent_totals(agent_id: int) -> Totals:
     """The totals panel: this period, this month, unpaid balance, paid to date, target progress."""
+    return totals_and_month(agent_id)[0]
+
+
+def pending_estimate(month: _MonthLines, sale_id: int) -> int | None:
+    """A pending sale of the month's estimate (cents; as ledger.pending_estimates gives it), from the
+    lines the totals were computed with (None: not a pending line of that month)."""
+    line = next((line for line in month.pending if line.id == sale_id), None)
+    if line is None:
+        return None
+    return to_cents(engine.estimate_line(month.approved, line, target=month.target, spiffs=month.spiffs).commission)
+
+
+def totals_and_month(agent_id: int) -> tuple[Totals, _MonthLines]:
+    """The totals panel and the month's lines it was computed from (two statements when the hot
+    cache is warm)."""
     today = clock.today()
     period = hot_cache.current_period()
     month_start, month_end = month_bounds(today)
@@ -172,7 +187,7 @@ def agent_totals(agent_id: int) -> Totals:
         period=period, period_figures=figures["period"], month_start=month_start, month_figures=figures["month"],
         unpaid=stated + running - sums["paid"], paid=sums["paid"], open_running=running, target=target,
         target_percent=percent,
-    )
+    ), lines
 
 
 @dataclass(frozen=True)
