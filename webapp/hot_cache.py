@@ -39,7 +39,7 @@ _MISSING = object()
 class PeriodView:
     """A period as the pages show it, detached from any session (cached between requests)."""
 
-    id: int
+    id: int | None  # None: not made yet (the first entry of the period makes it)
     start_date: date
     end_date: date
     status: str
@@ -191,22 +191,21 @@ def month_spiffs(first: date, last: date):
     return _cache().get(("spiffs", first, last), lambda: load(first, last))
 
 
-def approval_required() -> bool:
-    """The installation's setting: sales wait for a manager's approval."""
-    from webapp.commissions.periods import get_settings
-
-    return _cache().get(("approval_required",), lambda: bool(get_settings().approval_required))
-
-
 def current_period() -> PeriodView:
-    """The period containing today (created on first use, as periods.current_period does)."""
+    """The period containing today, as periods.current_period would make it, without writing: a
+    read-only request must not insert the row (its rollback would invalidate every cache)."""
     today = clock.today()
 
     def load() -> PeriodView:
-        from webapp.commissions.periods import current_period as period_row
+        from webapp.commissions.models import Period, PeriodStatus
+        from webapp.commissions.periods import is_date_closed, month_cadence, period_bounds
+        from webapp.extensions import db
 
-        period = period_row()
-        return PeriodView(period.id, period.start_date, period.end_date, period.status)
+        period = db.session.scalar(select(Period).where(Period.start_date <= today, Period.end_date >= today))
+        if period is not None:
+            return PeriodView(period.id, period.start_date, period.end_date, period.status)
+        start, end = period_bounds(today, month_cadence(today))
+        return PeriodView(None, start, end, PeriodStatus.CLOSED if is_date_closed(today) else PeriodStatus.OPEN)
 
     return _cache().get(("period", today), load)
 

@@ -1,8 +1,8 @@
 """Logging a sale in one statement: the common case of the dashboard's form.
 
-An agent's own sale to an existing customer, unsplit, waiting for approval, on PostgreSQL: the
-checks (a sellable product, a date outside the closed periods, a price and amount in range) and the
-writes (the sale, its primary credit and its audit event, the agent's row locked as every sale
+An agent's own sale to an existing customer, unsplit, waiting for approval (the setting), on
+PostgreSQL: the checks (a sellable product, a date outside the closed periods, a price and amount in
+range) and the writes (the sale, its primary credit and its audit event, the agent's row locked as every sale
 change does) are one INSERT ... ON CONFLICT with CTEs. Whatever that statement does not write (a
 check failed, the key was used already) leaves the full path (services.create_sale) to run in the
 same transaction, so every refusal reads exactly as before and a repeated key finds its sale.
@@ -15,7 +15,7 @@ from datetime import date
 
 from sqlalchemy import text
 
-from webapp import clock, hot_cache
+from webapp import clock
 from webapp.auth.models import Role, User
 from webapp.errors import ServiceError
 from webapp.extensions import db
@@ -33,6 +33,8 @@ WITH ok AS (
       AND (NOT p.restricted OR EXISTS (SELECT 1 FROM product_assignments pa
                                       WHERE pa.product_id = p.id AND pa.agent_id = :agent_id))
       AND NOT EXISTS (SELECT 1 FROM periods WHERE status = 'closed' AND end_date >= :sold_on)
+      -- Sales approved on entry recompute the ledger: the full path's work.
+      AND (SELECT approval_required FROM settings WHERE id = 1)
 ), holder AS (
     -- Lock the agent's row, as ledger.lock_agent does for every change to the agent's sales.
     SELECT id, manager_id FROM users WHERE id = :agent_id FOR UPDATE
@@ -102,7 +104,7 @@ def _common(actor: User, data: SaleInput) -> bool:
         return False
     if not 1 <= data.quantity <= MAX_QUANTITY or not isinstance(data.sold_on, date):
         return False
-    return data.sold_on <= clock.today() and hot_cache.approval_required()
+    return data.sold_on <= clock.today()
 
 
 def record_sale(actor: User, data: SaleInput, *, idempotency_key: str) -> QuickSale | None:
