@@ -72,6 +72,10 @@ DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("heartbeat", "jobs.housekeeping.heartbeat", interval=60),
     # Emails are enqueued after each commit; this sweep sends any whose job Redis lost.
     ScheduledJob("email-sweep", "jobs.mail.dispatch_pending", interval=300),
+    # A send interrupted by a crash stays `sending`; 45 s later (webapp.mail.services.
+    # SENDING_ABANDONED_AFTER) this re-queues it, so it is reconciled within about a minute
+    # instead of waiting for the 5-minute sweeps. Only queries and enqueues: cheap every 15 s.
+    ScheduledJob("email-reconcile", "jobs.mail.reconcile_abandoned", interval=15),
     # Starts the statement runs of periods past their grace time and queues the renders and
     # deliveries still waiting in the database; a tick missed while the scheduler was down is
     # caught up by the next one.
@@ -80,6 +84,9 @@ DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("unpaid-reminders", "jobs.reminders.send_reminders", interval=DAY),
     # SPIFF recomputes are enqueued after each commit; this sweep re-enqueues any whose job Redis lost.
     ScheduledJob("spiff-recompute-sweep", "jobs.spiffs.sweep", interval=300),
+    # Background operations enqueue their next step after each commit; this sweep re-enqueues
+    # the step of any operation whose job Redis or a killed worker lost.
+    ScheduledJob("operations-sweep", "jobs.operations.sweep", interval=300),
     # Issues the plan documents not issued yet (a lost job, a plan change) and queues the PDFs still
     # pending or failed, found from the database.
     ScheduledJob("plan-document-sweep", "jobs.plandocs.sweep", interval=300),

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from flask import Blueprint
 
-from webapp import admin, api, auth, mail, main, manage, plandocs, sales, statements
+from webapp import admin, api, auth, mail, main, manage, operations, plandocs, sales, statements
 from webapp.admin import (audit_routes, catalog_routes, outbox_routes, plan_routes, settings_routes,
                           target_routes, user_routes)
 from webapp.admin import spiff_routes
@@ -32,6 +32,7 @@ from webapp.main import home_routes
 from webapp.plandocs import agent_routes as plandoc_agent_routes
 from webapp.plandocs import follow_routes as plandoc_follow_routes
 from webapp.plandocs import question_routes as plandoc_question_routes
+from webapp.operations import routes as operation_routes
 from webapp.manage import (export_routes, import_routes, money_routes, periods_routes, queue_routes,
                            team_routes)
 from webapp.sales import sale_routes
@@ -49,6 +50,7 @@ BLUEPRINTS: tuple[Blueprint, ...] = (
     statements.bp,      # /statements/...
     mail.bp,            # POST /webhooks/mailchimp (signed, CSRF-exempt)
     plandocs.bp,        # /plan-documents/..., /manage/plan-documents, /admin/plan-documents
+    operations.bp,      # /operations/<id>: a background operation's progress
 )
 
 # Every route module, by blueprint.
@@ -66,4 +68,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     statement_routes,
     webhook_routes,
     plandoc_agent_routes, plandoc_follow_routes, plandoc_question_routes,
+    operation_routes,
 )

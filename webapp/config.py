@@ -131,6 +131,9 @@ def _limit_settings(environ: dict[str, str]) -> dict:
         # Behind a reverse proxy, how many hops of X-Forwarded-For/-Proto to trust (0: none).
         # Without it every client shares the proxy's address and the per-IP login throttle.
         "TRUST_PROXY_HOPS": _int(environ, "TRUST_PROXY_HOPS", 0),
+        # Heavy operations (a plan change's recompute, a period's statements, a bulk decision)
+        # over more agents or sales than this run as a background job with a progress page.
+        "OPERATION_INLINE_LIMIT": _int(environ, "OPERATION_INLINE_LIMIT", 25),
     }
 
 

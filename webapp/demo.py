@@ -208,7 +208,7 @@ def _ensure_sales(agents: list[User], products: dict[str, Product], today: date)
     if oldest.is_open and oldest.end_date < today:
         # The statement run closes the period and issues its statements; the worker renders
         # the PDFs and mails them (to the outbox in a local run) after this commits.
-        start_period_run(None, oldest)
+        start_period_run(None, oldest, inline=True)  # issued at once, whatever the size
 
 
 def seed_demo() -> bool:

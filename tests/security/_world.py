@@ -23,6 +23,8 @@ from webapp.disputes.models import Dispute, DisputeMessage
 from webapp.disputes.services import open_dispute
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
+from webapp.operations import services as operations
+from webapp.operations.models import BackgroundOperation
 from webapp.sales.models import Sale
 from webapp.statements.models import Statement, StatementRun
 from webapp.spiffs.services import SpiffRules, create_spiff
@@ -34,7 +36,7 @@ ROLES = ("anonymous", "agent", "manager", "admin")
 # What a refused request must not change.
 WATCHED = (User, Sale, CommissionEntry, Payout, Dispute, DisputeMessage, Statement, StatementRun, Product,
            Category, Customer, ProductAssignment, CommissionPlan, PlanVersion, PlanAssignment, Target,
-           Settings, Period, ApiToken, AuditEvent, OutgoingEmail)
+           Settings, Period, ApiToken, AuditEvent, OutgoingEmail, BackgroundOperation)
 
 
 def row_counts() -> dict[str, int]:
@@ -74,6 +76,8 @@ class World:
         db.session.flush()
         # Team B's agent's plan document (URLs naming <document_id>).
         self.document_b = next(d for d in issue_missing() if d.agent_id == self.agent_b.id)
+        # Team B's manager's background operation (URLs naming <operation_id>).
+        self.operation_b = operations.start(self.manager_b, "bulk_decision", [self.pending_b.id], action="approve")
         self.users = {"agent": self.agent_a, "manager": self.manager_a, "admin": self.admin}
         # Clients that also read streamed downloads (a CSV export) in their request's own context.
         self.browsers = {role: streaming_browser(app, user) for role, user in self.users.items()}
@@ -96,6 +100,7 @@ class World:
             "recompute_id": 2_000_000,  # no such recalculation: 404 for the admin
             "message_id": "no-such-message", "filename": "no-such-file.pdf", "upload_id": "no-such-upload",
             "token": "not-a-reset-token", "document_id": self.document_b.id,
+            "operation_id": self.operation_b.id,
         }
 
     def csrf(self, role: str) -> str:

@@ -68,6 +68,7 @@ ACCESS = {
     "admin.plans": ADMIN, "admin.plan_new": ADMIN, "admin.plan_detail": ADMIN, "admin.version_new": ADMIN,
     "admin.version_edit": ADMIN, "admin.plan_assignments": ADMIN, "admin.assignment_end": ADMIN,
     "admin.plan_simulator": ADMIN, "admin.settings": ADMIN, "admin.targets": ADMIN, "admin.target_set": ADMIN,
+    "admin.targets_import": ADMIN,
     "admin.spiff_new": ADMIN, "admin.spiff_version_new": ADMIN, "admin.spiff_end": ADMIN,
     "admin.spiff_recompute": ADMIN, "admin.spiff_recompute_retry": ADMIN,
     # SPIFFs: managers read them and see what their own team earned
@@ -91,6 +92,8 @@ ACCESS = {
     "plandocs.ask_question": AGENT, "review.dispute_answer": STAFF,
     # Plan documents, follow-up (issue 15 item 3): the team's list; the company's list and its CSV
     "plandocs.team_documents": STAFF, "plandocs.company_documents": ADMIN, "plandocs.export_csv": ADMIN,
+    # Background operations (issue 16): admins any, a manager those they started, agents none (404)
+    "operations.operation": SIGNED_IN, "operations.retry": SIGNED_IN,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
@@ -113,6 +116,8 @@ OWNED = {
     "api.get_plan_document", "api.plan_document_pdf", "api.plan_acknowledgement_pdf",
     # Plan questions (issue 15): team B's document, team B's dispute.
     "plandocs.ask_question", "review.dispute_answer",
+    # Background operations (issue 16): team B's manager's operation.
+    "operations.operation", "operations.retry",
 }
 # Owned objects that do not exist at all (string ids): 404 for admins too.
 MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (BooleanField, IntegerField, RadioField, SelectChoice, SelectField,
                      SelectMultipleField, StringField)
 from wtforms.validators import InputRequired
@@ -108,6 +109,12 @@ class TargetForm(FlaskForm):
 
     amount = MoneyField("Target", validators=[InputRequired("Enter a target amount.")],
                         render_kw={"inputmode": "decimal", "autocomplete": "off"})
+
+
+class TargetImportForm(FlaskForm):
+    """A CSV file of targets: email,month,amount."""
+
+    file = FileField("CSV file (email,month,amount)", render_kw={"accept": ".csv,text/csv"})
 
 
 class SettingsForm(FlaskForm):

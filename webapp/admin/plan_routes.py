@@ -18,6 +18,7 @@ from webapp.commissions import assignments, attainment, plan_versions
 from webapp.commissions import plans as plan_service
 from webapp.commissions import simulator
 from webapp.formtools import db_id_or_none, parse_year_month
+from webapp.operations.routes import follow
 from webapp.web import finish, form_page, is_htmx, submit
 
 # The simulator's CSV arrives URL-encoded (commas and line breaks triple in size), and Flask's
@@ -145,9 +146,8 @@ def version_new(plan_id: int):
     return _rules_page(form, lambda: plan_versions.add_version(current_user, plan, form.rules(),
                                                                form.effective_from.date, terms=form.terms.data),
                        template="admin/plans/version_form.html", plan=plan, version=None,
-                       done=lambda version: finish(url_for("admin.plan_detail", plan_id=plan.id),
-                                                   f"Added version {version.version} of {plan.name}, effective from "
-                                                   f"{version.effective_from.isoformat()}."))
+                       done=lambda version: _after_version(plan, f"Added version {version.version} of {plan.name}, "
+                                                                 f"effective from {version.effective_from.isoformat()}."))
 
 
 @bp.route("/plans/<int:plan_id>/versions/<int:version_id>/edit", methods=["GET", "POST"])
@@ -165,8 +165,13 @@ def version_edit(plan_id: int, version_id: int):
     return _rules_page(form, lambda: plan_versions.edit_version(current_user, version, form.rules(),
                                                                 terms=form.terms.data),
                        template="admin/plans/version_form.html", plan=plan, version=version,
-                       done=lambda _: finish(url_for("admin.plan_detail", plan_id=plan.id),
-                                             f"Saved version {version.version} of {plan.name}."))
+                       done=lambda _: _after_version(plan, f"Saved version {version.version} of {plan.name}."))
+
+
+def _after_version(plan, message: str):
+    """After a version commits: the recalculation's progress page when a job does it, else the plan."""
+    return follow(f"{message} Its agents are being recalculated:") or finish(
+        url_for("admin.plan_detail", plan_id=plan.id), message)
 
 
 @bp.route("/plans/assignments", methods=["GET", "POST"])

@@ -12,13 +12,15 @@ from flask_login import current_user
 
 from webapp import clock
 from webapp.admin import bp
-from webapp.admin.catalog_forms import TargetForm
+from webapp.admin.catalog_forms import TargetForm, TargetImportForm
 from webapp.auth import access
 from webapp.auth import services as accounts
 from webapp.auth.decorators import admin_required
+from webapp.commissions import target_import
 from webapp.commissions import targets as target_service
 from webapp.formtools import parse_year_month
 from webapp.money import from_cents, to_cents
+from webapp.operations.routes import follow
 from webapp.web import FLASH, finish, is_htmx, run_service, submit
 
 def _target_rows(month: date, posted: tuple[int, TargetForm] | None = None) -> list[dict]:
@@ -53,8 +55,35 @@ def targets():
     if month is None:
         return render_template("admin/targets.html", month=None, month_text=text, rows=[],
                                month_error="Enter a month as YYYY-MM, for example 2026-05."), 422
+    return _targets_page(month)
+
+
+def _targets_page(month: date, import_form: TargetImportForm | None = None, import_rows=(), status: int = 200):
+    """The targets page for `month`, with the import form (and its row problems, if refused)."""
     return render_template("admin/targets.html", month=month, month_text=month.strftime("%Y-%m"),
-                           rows=_target_rows(month), links=_month_links(month))
+                           rows=_target_rows(month), links=_month_links(month),
+                           import_form=import_form or TargetImportForm(formdata=None),
+                           import_rows=import_rows), status
+
+
+@bp.route("/targets/import", methods=["POST"])
+@admin_required
+def targets_import():
+    """Import targets from a CSV file: every row checked first, all or nothing; many rows run as a
+    background operation."""
+    form = TargetImportForm()
+    month = clock.today().replace(day=1)
+    upload = form.file.data
+    if not upload or not getattr(upload, "filename", ""):
+        form.file.errors = ["Choose a CSV file."]
+        return _targets_page(month, form, status=422)
+    outcome = run_service(lambda: target_import.import_targets(current_user, upload.read()), form=form,
+                          error_status=422)
+    if not outcome.ok:
+        return _targets_page(month, form, getattr(outcome.error, "rows", []), status=422)
+    count = outcome.value if isinstance(outcome.value, int) else outcome.value.total
+    return follow("The file is checked; its targets are being set:") or finish(
+        url_for("admin.targets"), f"Imported {count:,} target{'s' if count != 1 else ''}.")
 
 
 def _agent_and_month(agent_id: int):
@@ -84,7 +113,8 @@ def target_set(agent_id: int):
         return finish(url_for("admin.targets", month=month.strftime("%Y-%m")),
                       f"Target for {agent.name} in {month:%B %Y} saved.")
     return render_template("admin/targets.html", month=month, month_text=month.strftime("%Y-%m"),
-                           rows=_target_rows(month, posted=(agent.id, form)), links=_month_links(month)), 422
+                           rows=_target_rows(month, posted=(agent.id, form)), links=_month_links(month),
+                           import_form=TargetImportForm(formdata=None), import_rows=()), 422
 
 
 @bp.route("/targets/<int:agent_id>/remove", methods=["POST"])

@@ -14,6 +14,7 @@ from webapp.commissions.periods import is_date_closed
 from webapp.commissions.plans import agent_for_plan, check_effective_date, is_day
 from webapp.errors import ServiceError
 from webapp.extensions import db
+from webapp.operations import services as operations
 from webapp.tasks import enqueue_after_commit
 
 _ONE_DAY = timedelta(days=1)
@@ -92,14 +93,37 @@ def end_assignment(actor, assignment: PlanAssignment, effective_to: date) -> Pla
     return assignment
 
 
-def recompute_plan_agents(plan_id: int, since: date) -> None:
-    """Recompute every agent-month the plan's change can touch, from `since` on."""
+def recompute_plan_agents(plan_id: int, since: date, actor=None) -> None:
+    """Recompute every agent-month the plan's change can touch, from `since` on: here for a few
+    agents, else in a background operation (operations.started() names it)."""
     rows = db.session.scalars(
         select(PlanAssignment).where(
             PlanAssignment.plan_id == plan_id,
             or_(PlanAssignment.effective_to.is_(None), PlanAssignment.effective_to >= since),
         ).order_by(PlanAssignment.agent_id)
     ).all()
-    for assignment in rows:
-        lock_agent(assignment.agent_id)
-        recompute_agent_range(assignment.agent_id, max(since, assignment.effective_from), assignment.effective_to)
+    items = [[row.agent_id, max(since, row.effective_from).isoformat(),
+              row.effective_to.isoformat() if row.effective_to else None] for row in rows]
+    if operations.is_large(len(items)):
+        operations.start(actor, PLAN_RECOMPUTE, items, plan_id=plan_id, since=since.isoformat())
+        return
+    _recompute_ranges(items)
+
+
+def _recompute_ranges(items: list) -> None:
+    """Recompute each [agent id, first day, last day or None] under the agent's lock, in order."""
+    for agent_id, start, end in items:
+        lock_agent(agent_id)
+        recompute_agent_range(agent_id, date.fromisoformat(start), date.fromisoformat(end) if end else None)
+
+
+def _recompute_step(operation, batch: list) -> list[str]:
+    """A batch of the operation's agent ranges (recomputing one again is harmless)."""
+    _recompute_ranges(batch)
+    return []
+
+
+PLAN_RECOMPUTE = operations.register(operations.Kind(
+    name="plan_recompute", label="Recalculating a plan's agents", step=_recompute_step,
+    finish=lambda operation: {"figures": {"Agents recalculated": operation.total}},
+    link=lambda operation: ("admin.plan_detail", {"plan_id": operation.params["plan_id"]}, "Back to the plan"))).name

@@ -29,7 +29,7 @@ def edit_version(actor, version: PlanVersion, rules: PlanRules, terms: str | Non
     version.document_revision += 1
     db.session.flush()
     record(actor, "plan.version.edit", version, before, {**rules_snapshot(rules), "terms": terms})
-    recompute_plan_agents(version.plan_id, version.effective_from)
+    recompute_plan_agents(version.plan_id, version.effective_from, actor)
     # By name: plan documents build on this package, so it cannot import them back.
     enqueue_after_commit("periodic", PLAN_DOCUMENTS_JOB)
     return version
@@ -50,7 +50,7 @@ def add_version(actor, plan: CommissionPlan, rules: PlanRules, effective_from: d
     db.session.flush()
     record(actor, "plan.version.create", version, None,
            {"effective_from": effective_from.isoformat(), **rules_snapshot(rules), "terms": terms})
-    recompute_plan_agents(plan.id, effective_from)
+    recompute_plan_agents(plan.id, effective_from, actor)
     # By name: plan documents build on this package, so it cannot import them back.
     enqueue_after_commit("periodic", PLAN_DOCUMENTS_JOB)
     return version

@@ -20,6 +20,7 @@ from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none
 from webapp.money import to_cents
+from webapp.operations import services as operations
 from webapp.paging import Paged, Window, paginate
 from webapp.sales import services as sales
 from webapp.sales.models import Sale, SaleStatus
@@ -222,14 +223,14 @@ def bulk_decide(user: User, raw_ids: list, action: str, reason: str | None = Non
     the rest permanent together. The request as a whole is checked first (action, reason,
     selection), so a bad request writes nothing at all.
     """
-    if action not in ACTIONS:
-        raise ServiceError("Choose approve or reject.", "action")
-    if action == "reject":
-        # The sales service's own rule, checked once up front: a missing reason is the request's
-        # fault (422, nothing written), not twenty identical row failures.
-        reason = sales.check_reason(reason)
+    reason = _check_decision(action, reason)
+    return _decide_rows(user, _sale_ids(raw_ids), action, reason)
+
+
+def _decide_rows(user: User, ids: list[int], action: str, reason: str | None) -> BulkResult:
+    """Decide each sale in its own SAVEPOINT (see bulk_decide); a refusal is that row's outcome."""
     result = BulkResult(action=action)
-    for sale_id in _sale_ids(raw_ids):
+    for sale_id in ids:
         sale = None
         try:
             with db.session.begin_nested():
@@ -243,3 +244,50 @@ def bulk_decide(user: User, raw_ids: list, action: str, reason: str | None = Non
             done = "Approved" if action == "approve" else "Rejected"
             result.rows.append(RowResult(sale_id, sale, True, done))
     return result
+
+
+# ---- Deciding every matching sale (more than a page) ------------------------------------------
+
+
+def matching_ids(user: User, filters: QueueFilters) -> list[int]:
+    """Every pending sale of the team matching the filters, in queue order (all pages)."""
+    return list(db.session.scalars(select(Sale.id).where(*_queue_conditions(user, filters))
+                                   .order_by(Sale.sold_on, Sale.id)))
+
+
+def _check_decision(action: str, reason: str | None) -> str | None:
+    """The request's own checks, before any row: the action, and a reason for a rejection."""
+    if action not in ACTIONS:
+        raise ServiceError("Choose approve or reject.", "action")
+    # The sales service's own rule, checked once up front: a missing reason is the request's
+    # fault (422, nothing written), not twenty identical row failures.
+    return sales.check_reason(reason) if action == "reject" else reason
+
+
+def decide_all_matching(user: User, filters: QueueFilters, action: str, reason: str | None = None):
+    """Approve or reject every matching sale: here for a few (a BulkResult), else as a background
+    operation (returned; its page shows each refused sale)."""
+    reason = _check_decision(action, reason)
+    ids = matching_ids(user, filters)
+    if not ids:
+        raise ServiceError("No sale matches the filters.", "sale_ids")
+    if operations.is_large(len(ids)):
+        return operations.start(user, BULK_DECISION, ids, action=action, reason=reason)
+    return _decide_rows(user, ids, action, reason)
+
+
+def _bulk_step(operation, batch: list) -> list[str]:
+    """Decide a batch of the operation's sales; each refused one is reported, the rest go through."""
+    result = _decide_rows(operation.created_by, batch, operation.params["action"], operation.params.get("reason"))
+    return [f"Sale #{row.sale_id}: {row.message}" for row in result.failed]
+
+
+def _bulk_finish(operation) -> dict:
+    """How many were decided and refused."""
+    verb = "Approved" if operation.params["action"] == "approve" else "Rejected"
+    return {"figures": {verb: operation.total - len(operation.errors), "Refused": len(operation.errors)}}
+
+
+BULK_DECISION = operations.register(operations.Kind(
+    name="bulk_decision", label="Deciding the matching sales", step=_bulk_step, finish=_bulk_finish,
+    link=lambda operation: ("review.queue", {}, "Back to the review queue"))).name

@@ -155,10 +155,17 @@ def bulk_view():
     bulk_form = BulkForm(request.form)
     action, ids = request.form.get("action", ""), request.form.getlist("sale_ids")
     checked = {db_id_or_none(i) for i in ids} - {None}
-    outcome = run_service(lambda: queue.bulk_decide(current_user, ids, action, bulk_form.reason.data), unplaced=None)
+    # "All N matching": the queue's filters (in the URL) choose the sales, not the ticks.
+    every_match = _filter_form()[1] if request.form.get("scope") == "all" else None
+    outcome = run_service(lambda: queue.bulk_decide(current_user, ids, action, bulk_form.reason.data)
+                          if every_match is None else
+                          queue.decide_all_matching(current_user, every_match, action, bulk_form.reason.data),
+                          unplaced=None)
     if not outcome.ok:
         return _bulk_refused(bulk_form, outcome.error, checked)
     result = outcome.value
+    if not isinstance(result, queue.BulkResult):
+        return _operation_started(result)
     if not is_htmx():
         if result.decided:
             verb = "Approved" if action == "approve" else "Rejected"
@@ -168,6 +175,18 @@ def bulk_view():
         return redirect(url_for("review.queue", **_args()))
     context = _context(bulk_result=result, row_messages={r.sale_id: r.message for r in result.failed})
     return with_trigger(render_template("review/partials/_queue_table.html", **context), *DECIDED)
+
+
+def _operation_started(operation):
+    """Every matching sale is being decided by a background operation: go to its progress page
+    (htmx follows HX-Redirect instead of swapping the table)."""
+    location = url_for("operations.operation", operation_id=operation.id)
+    flash(f"{operation.total:,} sales are being decided; this page shows the progress.", "success")
+    if is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, code=303)
 
 
 def _bulk_refused(bulk_form: BulkForm, exc: ServiceError, checked: set[int]):

@@ -11,7 +11,7 @@ import hashlib
 from datetime import date
 
 from flask import current_app, render_template
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
@@ -26,6 +26,7 @@ from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import queue_email
+from webapp.operations import services as operations
 from webapp.statements import limits
 from webapp.statements.models import Statement, StatementKind, StatementRun, StatementStatus
 from webapp.statements.ordering import in_statement_order
@@ -87,16 +88,24 @@ def _issue(run: StatementRun, agent: User, snapshot: dict) -> Statement:
     return statement
 
 
-def agents_for_period(period: Period) -> list[User]:
-    """Agents with activity in the period or a non-zero balance coming into or out of it."""
+def _period_activity(period: Period) -> set[int]:
+    """Agents with ledger lines in the period or payouts in its days."""
     active_ids = set(db.session.scalars(select(CommissionEntry.agent_id).where(CommissionEntry.period_id == period.id)))
     active_ids |= set(db.session.scalars(select(Payout.agent_id).where(
         Payout.paid_on >= period.start_date, Payout.paid_on <= period.end_date)))
-    agents = []
-    for agent in db.session.scalars(select(User).where(User.role == Role.AGENT).order_by(User.name)):
-        if agent.id in active_ids or period_summary(agent.id, period).closing != 0:
-            agents.append(agent)
-    return agents
+    return active_ids
+
+
+def _gets_statement(agent_id: int, period: Period, active_ids: set[int]) -> bool:
+    """True when the agent had activity in the period or has a balance coming into or out of it."""
+    return agent_id in active_ids or period_summary(agent_id, period).closing != 0
+
+
+def agents_for_period(period: Period) -> list[User]:
+    """Agents with activity in the period or a non-zero balance coming into or out of it."""
+    active_ids = _period_activity(period)
+    return [agent for agent in db.session.scalars(select(User).where(User.role == Role.AGENT).order_by(User.name))
+            if _gets_statement(agent.id, period, active_ids)]
 
 
 def run_for_period(period: Period) -> StatementRun | None:
@@ -104,8 +113,10 @@ def run_for_period(period: Period) -> StatementRun | None:
     return db.session.scalar(select(StatementRun).where(StatementRun.period_id == period.id))
 
 
-def start_period_run(actor, period: Period) -> StatementRun:
-    """Close the period (freezing it) and issue its statements, all in this transaction.
+def start_period_run(actor, period: Period, *, inline: bool | None = None) -> StatementRun:
+    """Close the period (freezing it) and issue its statements, all in this transaction; with more
+    agents than a request should handle (or `inline` False), the statements are issued by a
+    background operation that starts after the commit (operations.started() names it).
 
     Idempotent: a period has at most one run (database-unique), so a second dispatcher or a
     double click gets the existing run.
@@ -126,10 +137,51 @@ def start_period_run(actor, period: Period) -> StatementRun:
         if existing is None:
             raise
         return existing
+    agent_ids = list(db.session.scalars(select(User.id).where(User.role == Role.AGENT).order_by(User.name, User.id)))
+    if not inline and (inline is False or operations.is_large(len(agent_ids))):
+        # The run (and the closed period) commit with the request; the statements follow in the
+        # same agent order, so their numbers are the ones the request would have given them.
+        operations.start(actor, PERIOD_ISSUE, agent_ids, run_id=run.id, period_id=period.id)
+        return run
     for agent in agents_for_period(period):
         _issue(run, agent, period_snapshot(agent, period))
-    record(actor, "statements.period_run", run, None, {"period_id": period.id, "statements": len(run.statements)})
+    _record_period_run(actor, run)
     return run
+
+
+def _record_period_run(actor, run: StatementRun) -> None:
+    """Audit a period run once its statements are issued."""
+    count = db.session.scalar(select(func.count()).select_from(Statement).where(Statement.run_id == run.id))
+    record(actor, "statements.period_run", run, None, {"period_id": run.period_id, "statements": count})
+
+
+def _issue_step(operation, batch: list) -> list[str]:
+    """Issue the statements of a batch of agents (in name order) that get one and have none yet
+    (a statement is unique per agent and period, so a retried batch issues nothing twice)."""
+    run = db.session.get(StatementRun, operation.params["run_id"])
+    period = db.session.get(Period, run.period_id)
+    issued = set(db.session.scalars(select(Statement.agent_id).where(
+        Statement.run_id == run.id, Statement.agent_id.in_(batch))))
+    active_ids = _period_activity(period)
+    for agent_id in batch:
+        if agent_id not in issued and _gets_statement(agent_id, period, active_ids):
+            agent = db.session.get(User, agent_id)
+            _issue(run, agent, period_snapshot(agent, period))
+    return []
+
+
+def _issue_finish(operation) -> dict:
+    """Audit the run and sum it up."""
+    run = db.session.get(StatementRun, operation.params["run_id"])
+    _record_period_run(operation.created_by, run)
+    count = db.session.scalar(select(func.count()).select_from(Statement).where(Statement.run_id == run.id))
+    return {"figures": {"Agents": operation.total, "Statements issued": count}}
+
+
+PERIOD_ISSUE = operations.register(operations.Kind(
+    name="period_issue", label="Issuing a period's statements", step=_issue_step, finish=_issue_finish,
+    link=lambda operation: ("statements.run", {"run_id": operation.params["run_id"]},
+                            "Follow the PDFs and emails"))).name
 
 
 def check_range(start, end) -> tuple[date, date]:

@@ -20,6 +20,7 @@ from webapp.statements import services as statements
 from webapp.statements.forms import (IssuePeriodForm, RequestStatementForm, ResendForm, SendStatementsForm,
                                      StatementFilterForm)
 from webapp.tasks import UNAVAILABLE, background_service_available
+from webapp.operations.routes import follow
 from webapp.web import FLASH, check, finish, is_htmx, requested_page, run_service
 
 POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
@@ -190,7 +191,7 @@ def issue():
     outcome = run_service(lambda: _issued(statements.start_period_run(_user(), period)), form=form)
     if not outcome.ok:
         return _issue_page(form, db.session.get(Period, period.id), outcome.status)
-    return _started(*outcome.value)
+    return follow(f"{period.label} is closed; its statements are being issued:") or _started(*outcome.value)
 
 
 # ---- One statement ------------------------------------------------------------------------------
