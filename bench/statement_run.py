@@ -24,6 +24,11 @@ statement per agent, each with a PDF matching its sha256, each agent emailed exa
 database and in the outbox). Baseline in the same run: the same statements' HTML rendered with bare
 `weasyprint.HTML(string=...).write_pdf()` in a multiprocessing Pool of `--workers` processes
 (already started, WeasyPrint imported), wall time. Ratio = run wall time / baseline wall time.
+Memory: each worker process's resident set (every process of its group, /proc/<pid>/status VmRSS,
+and the kernel's own high-water mark VmHWM) is sampled every 0.2 s from the workers being ready to
+the last email: RSS when ready, peak, at the end, and the peak of each quarter of the run (flat
+means no growth across statements), plus how many times a worker re-executed itself over
+--max-rss-mb (jobs/worker.py).
 
 Part A (per statement), on a real row of that run (the statement with the median number of lines):
 the render job itself, `jobs.statements.render_statement(id)` called as the worker calls it (no
@@ -123,11 +128,100 @@ def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
             continue
 
 
-def start_worker(env: dict, log_path: Path) -> subprocess.Popen:
-    """One long-running worker, in its own process group (its work horses too)."""
+def start_worker(env: dict, log_path: Path, max_rss_mb: int | None = None) -> subprocess.Popen:
+    """One long-running worker, in its own process group (and anything it forks)."""
+    bound = [] if max_rss_mb is None else ["--max-rss-mb", str(max_rss_mb)]
     with open(log_path, "w") as log:
-        return subprocess.Popen([sys.executable, "-m", "jobs", "worker"], cwd=ROOT, env=env, stdout=log,
+        return subprocess.Popen([sys.executable, "-m", "jobs", "worker", *bound], cwd=ROOT, env=env, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _status_kb(pid: int, field: str) -> int | None:
+    """A `VmRSS`-style field of /proc/<pid>/status in kB (None once the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _group_pids(leader: int) -> list[int]:
+    """The processes of a worker's group: the worker, and a work horse if one was forked."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == leader:
+                    pids.append(int(entry))
+            except (ProcessLookupError, PermissionError):
+                continue
+    return pids
+
+
+class RssSampler:
+    """Samples the workers' resident memory in a thread (every `interval` s) while the run goes on."""
+
+    def __init__(self, workers: list[subprocess.Popen], interval: float = 0.2):
+        """Nothing is sampled until start()."""
+        import threading
+
+        self.workers, self.interval = workers, interval
+        self.samples: list[tuple[float, list[int]]] = []  # (seconds since start, kB per worker)
+        self.hwm_kb = [0] * len(workers)  # the kernel's peak RSS of each worker process seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = 0.0
+
+    def start(self) -> "RssSampler":
+        """Begin sampling."""
+        self._started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        """One sample: each worker group's summed VmRSS, and each process's VmHWM."""
+        row = []
+        for index, worker in enumerate(self.workers):
+            total = 0
+            for pid in _group_pids(worker.pid):
+                total += _status_kb(pid, "VmRSS") or 0
+                self.hwm_kb[index] = max(self.hwm_kb[index], _status_kb(pid, "VmHWM") or 0)
+            row.append(total)
+        self.samples.append((time.perf_counter() - self._started, row))
+
+    def _run(self) -> None:
+        """Sample until stopped."""
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def stop(self) -> dict:
+        """Stop and summarise, in MB: per worker ready/peak/end and the peak of each quarter."""
+        self._stop.set()
+        self._thread.join()
+        if not self.samples:
+            return {}
+        mb = lambda kb: round(kb / 1024, 1)  # noqa: E731
+        end_t = self.samples[-1][0] or 1.0
+        workers = []
+        for index in range(len(self.workers)):
+            series = [(t, row[index]) for t, row in self.samples]
+            quarters = [max((kb for t, kb in series if q * end_t / 4 <= t <= (q + 1) * end_t / 4), default=0)
+                        for q in range(4)]
+            workers.append({"ready_mb": mb(series[0][1]), "peak_mb": mb(max(max(kb for _, kb in series),
+                                                                          self.hwm_kb[index])),
+                            "end_mb": mb(series[-1][1]), "quarter_peaks_mb": [mb(kb) for kb in quarters]})
+        return {"interval_s": self.interval, "samples": len(self.samples),
+                "peak_mb": max(worker["peak_mb"] for worker in workers), "workers": workers}
+
+
+def reexec_count(scratch: Path) -> int:
+    """How many times the workers re-executed themselves over their memory bound (their logs)."""
+    return sum(path.read_text(errors="replace").count("re-executing the worker")
+               for path in scratch.glob("worker-*.log"))
 
 
 # ---- Data -------------------------------------------------------------------------------------
@@ -256,9 +350,10 @@ def run_statement_run(app, env: dict, scratch: Path, args) -> dict:
     from webapp.statements import queries
     from webapp.statements import services as statements
 
-    workers = [start_worker(env, scratch / f"worker-{n}.log") for n in range(args.workers)]
+    workers = [start_worker(env, scratch / f"worker-{n}.log", args.max_rss_mb) for n in range(args.workers)]
     try:
         workers_ready_s = wait_for_workers(env["REDIS_URL"], args.workers, workers)
+        sampler = RssSampler(workers).start()
         poller = create_engine(env["DATABASE_URL"])
         with app.app_context():
             manager = db.session.scalar(select(User).where(User.role == "manager").order_by(User.id).limit(1))
@@ -300,6 +395,8 @@ def run_statement_run(app, env: dict, scratch: Path, args) -> dict:
                                        f"of {count}; worker logs in {scratch}")
                 time.sleep(0.05)
         finished = time.perf_counter()
+        memory = sampler.stop()
+        memory["reexecs"] = reexec_count(scratch)
         job_times = rq_job_times(env["REDIS_URL"])
     finally:
         for worker in workers:
@@ -314,7 +411,7 @@ def run_statement_run(app, env: dict, scratch: Path, args) -> dict:
         "first_pdf_after_commit_s": round(first_rendered_at - issued_at, 2) if first_rendered_at else None,
         "after_commit_s": round(finished - issued_at, 2),
         "wall_s": round(wall, 2), "statements_per_s": round(count / wall, 2),
-        "worker_jobs": job_times, "verified": verified,
+        "worker_jobs": job_times, "worker_memory": memory, "verified": verified,
     }
 
 
@@ -538,6 +635,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=500, help="agents, so statements in the run (500)")
     parser.add_argument("--workers", type=int, default=2, help="`python -m jobs worker` processes (2)")
+    parser.add_argument("--max-rss-mb", type=int, default=None,
+                        help="the workers' memory bound (default: the worker's own, jobs/worker.py)")
     parser.add_argument("--sales", type=int, default=20_000, help="approved sales generated (20,000)")
     parser.add_argument("--months", type=int, default=2, help="whole months the sales span (2)")
     parser.add_argument("--data", choices=("auto", "demo", "bench"), default="auto",
@@ -607,7 +706,8 @@ def main() -> int:
                      "and the render job for one statement vs bare WeasyPrint",
         "agents": args.agents, "workers": args.workers, "sales": args.sales, "months": args.months,
         "data": source, "setup_s": round(setup_s, 1), "repeats": args.repeats,
-        "worker_command": "python -m jobs worker",
+        "worker_command": "python -m jobs worker" + (f" --max-rss-mb {args.max_rss_mb}"
+                                                     if args.max_rss_mb is not None else ""),
         "per_statement": single,
         "run": run,
         "weasyprint": weasyprint.__version__,
@@ -641,6 +741,10 @@ def main() -> int:
     for name, figures in run["worker_jobs"].items():
         print(f"  in the workers: {name} x{figures['jobs']}, median {figures['median_ms']:.0f} ms, "
               f"total {figures['total_s']:.0f} s")
+    memory = run["worker_memory"]
+    print(f"  worker memory: peak {memory['peak_mb']} MB RSS, re-execs {memory['reexecs']}; per worker "
+          + "; ".join(f"ready {w['ready_mb']} peak {w['peak_mb']} end {w['end_mb']} MB, quarter peaks "
+                      f"{w['quarter_peaks_mb']}" for w in memory["workers"]))
     print(f"  verified: {run['verified']}")
     print(f"load average {load_before} -> {report['load_average_1m_after']} on {os.cpu_count()} CPUs")
     args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,9 @@ def get_app() -> Flask:
         _app = create_app()
         _app_pid = os.getpid()
     elif _app_pid != os.getpid():
-        # RQ forks a work horse per job: connections pooled before the fork belong to the
-        # parent, and sharing a socket between two processes corrupts both conversations.
+        # A forked process (RQ's scheduler beside a worker, or RQ's forking Worker if someone runs
+        # it): connections pooled before the fork belong to the parent, and sharing a socket
+        # between two processes corrupts both conversations. jobs.worker.AppWorker does not fork.
         from webapp.extensions import db
 
         with _app.app_context():

@@ -1,4 +1,4 @@
-"""`python -m jobs worker [--with-scheduler] [--burst]` and `python -m jobs scheduler [--burst]`.
+"""`python -m jobs worker [--with-scheduler] [--burst] [--max-rss-mb N]` and `python -m jobs scheduler [--burst]`.
 
 Both read REDIS_URL (and everything else) through the app's configuration, so a job process
 sees exactly the settings the web process sees.
@@ -15,6 +15,7 @@ from redis import Redis
 
 from jobs import get_app
 from jobs.queues import QUEUES, WORKER_QUEUES, Queue
+from jobs.worker import DEFAULT_MAX_RSS_MB, AppWorker, reexec
 
 log = logging.getLogger("jobs")
 
@@ -29,14 +30,15 @@ STATEMENT_QUEUE = "default"
 # The job modules, and WeasyPrint through webapp.statements.pdf (which the web process never loads).
 PRELOADED_MODULES = ("jobs.mail", "jobs.statements", "jobs.reminders", "jobs.housekeeping", "webapp.statements.pdf",
                      "webapp.statements.rendering")
-# The templates every statement job renders; compiled once in the worker, inherited by each job.
+# The templates every statement job renders; compiled once when the worker starts.
 WARM_TEMPLATES = ("pdf/statement.html", "email/statement.txt", "email/statement.html")
 
 
 def _preload() -> None:
-    """Import and warm up, once in the worker, what every forked job would otherwise redo."""
-    # RQ forks a work horse per job, and a child starts with whatever its parent has loaded. Left to
-    # each child, importing WeasyPrint alone took ~0.7 s of a ~0.17 s statement render (bench P3).
+    """Import and warm up, once when the worker starts, what the first jobs would otherwise pay for."""
+    # Jobs run in the worker process (jobs/worker.py), so this is paid once per worker (and again
+    # after a memory re-exec) rather than by whichever job comes first. When RQ forked a horse per
+    # job, each child paid for it: importing WeasyPrint alone took ~0.7 s of a ~0.17 s render (P3).
     try:
         for module in PRELOADED_MODULES:
             importlib.import_module(module)
@@ -53,8 +55,8 @@ def _preload() -> None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    """Run an RQ worker on the declared queues until stopped (or until empty with --burst)."""
-    from rq import Worker
+    """Run the worker (jobs.worker.AppWorker) on the declared queues until stopped (or until empty
+    with --burst); re-execute it in place when it outgrew --max-rss-mb."""
 
     queues = args.queues or list(WORKER_QUEUES)
     unknown = [name for name in queues if name not in QUEUES]
@@ -64,12 +66,16 @@ def run_worker(args: argparse.Namespace) -> int:
     connection = _connection()
     if STATEMENT_QUEUE in queues:
         _preload()
-    worker = Worker(queues, connection=connection, queue_class=Queue)
+    # No fork per job: one app, one warm connection pool, a clean session per job (jobs/worker.py).
+    worker = AppWorker(queues, connection=connection, queue_class=Queue, app=get_app(),
+                       max_rss_mb=args.max_rss_mb)
     # with_scheduler runs RQ's own scheduler beside the worker: it moves jobs enqueued with
     # enqueue_in()/enqueue_at() and Retry(interval=...) back to their queues when due.
     worked = worker.work(burst=args.burst, with_scheduler=args.with_scheduler,
                          logging_level=args.logging_level, max_jobs=args.max_jobs)
     log.debug("worker finished (processed jobs: %s)", worked)
+    if worker.reexec_requested:
+        reexec()  # does not return: the same command, same pid, a fresh interpreter
     return 0
 
 
@@ -95,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--with-scheduler", action="store_true",
                         help="also run RQ's scheduler, so delayed jobs and retries fire")
     worker.add_argument("--burst", action="store_true", help="quit when the queues are empty")
-    worker.add_argument("--max-jobs", type=int, default=None, help="quit after this many jobs")
+    worker.add_argument("--max-jobs", type=int, default=None,
+                        help="quit after this many jobs (counted again from 0 after a memory re-exec)")
+    worker.add_argument("--max-rss-mb", type=int, default=DEFAULT_MAX_RSS_MB,
+                        help="after a job, restart in place (same pid) if the resident memory exceeds "
+                             f"this many MB; 0 for no bound (default {DEFAULT_MAX_RSS_MB})")
     worker.add_argument("queues", nargs="*", help=f"queues to listen on (default: {' '.join(WORKER_QUEUES)})")
     worker.set_defaults(handler=run_worker)
 

@@ -1,4 +1,4 @@
-"""Email jobs: deliver one queued email; sweep up any the queue lost."""
+"""Email jobs: deliver one queued email; sweep up any the queue lost; re-queue interrupted sends."""
 
 from __future__ import annotations
 
@@ -26,3 +26,13 @@ def dispatch_pending() -> int:
             except Exception:  # recorded on the row by deliver(); the next sweep retries
                 continue
     return delivered
+
+
+def reconcile_abandoned() -> int:
+    """Queue again the sends a crash left `sending` (older than SENDING_ABANDONED_AFTER); returns how many."""
+    from webapp.mail.services import requeue_abandoned
+
+    # Queues jobs rather than sending here: this runs every 15 s on the periodic queue, which must
+    # not wait on a provider, and each delivery job asks the provider before any resend.
+    with app_context():
+        return requeue_abandoned()

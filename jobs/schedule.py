@@ -20,7 +20,7 @@ from redis import Redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from jobs.queues import DAY, Queue, spec_for
+from jobs.queues import DAY, HOUR, Queue, spec_for
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,10 @@ DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("heartbeat", "jobs.housekeeping.heartbeat", interval=60),
     # Emails are enqueued after each commit; this sweep sends any whose job Redis lost.
     ScheduledJob("email-sweep", "jobs.mail.dispatch_pending", interval=300),
+    # A send interrupted by a crash stays `sending`; 45 s later (webapp.mail.services.
+    # SENDING_ABANDONED_AFTER) this re-queues it, so it is reconciled within about a minute
+    # instead of waiting for the 5-minute sweeps. Only queries and enqueues: cheap every 15 s.
+    ScheduledJob("email-reconcile", "jobs.mail.reconcile_abandoned", interval=15),
     # Starts the statement runs of periods past their grace time and queues the renders and
     # deliveries still waiting in the database; a tick missed while the scheduler was down is
     # caught up by the next one.
@@ -88,6 +92,9 @@ DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("plan-document-sweep", "jobs.plandocs.sweep", interval=300),
     # Idempotent per document and cadence slot (the email key): a second run the same day sends nothing.
     ScheduledJob("plan-document-reminders", "jobs.plandocs.send_reminders", interval=DAY),
+    # Import uploads wait in the database for a day at most; confirmation refuses older ones
+    # anyway, so an hour's lag only keeps them a little longer.
+    ScheduledJob("import-upload-sweep", "jobs.imports.sweep_uploads", interval=HOUR),
 )
 
 

@@ -8,7 +8,7 @@ from webapp.commissions.models import (  # noqa: F401
     CommissionEntry, CommissionPlan, Payout, Period, PlanAssignment, PlanOverride, PlanTier,
     PlanVersion, Settings, Target,
 )
-from webapp.sales.models import Sale, SaleCredit, SaleStatus  # noqa: F401
+from webapp.sales.models import ImportUpload, Sale, SaleCredit, SaleStatus  # noqa: F401
 from webapp.spiffs.models import Spiff, SpiffVersion  # noqa: F401
 from webapp.statements.models import Statement, StatementRun  # noqa: F401
 from webapp.disputes.models import Dispute, DisputeMessage  # noqa: F401

@@ -1,6 +1,6 @@
 """Owner-only files: what the product writes on disk (the secret key, the SQLite database, outbox
-messages with their reset links and statement PDFs, uploaded sales files) is readable by the
-account that runs it and no one else, whatever the process umask.
+messages with their reset links and statement PDFs) is readable by the account that runs it and
+no one else, whatever the process umask. Uploaded sales files are kept in the database instead.
 
 Standard library only: webapp.config uses it before the app exists.
 """

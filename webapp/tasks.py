@@ -45,8 +45,11 @@ QUEUES: dict[str, QueueSpec] = {
         # Clock-driven housekeeping and dispatchers: short, and a missed tick is caught up by
         # the next one, so failures only need keeping long enough to be noticed.
         QueueSpec("periodic", job_timeout=5 * 60, failure_ttl=7 * DAY, result_ttl=10 * 60),
-        # One provider call per job; a failed email is kept a month so someone can resend it.
-        QueueSpec("emails", job_timeout=2 * 60, failure_ttl=30 * DAY, result_ttl=HOUR),
+        # One provider call per job (two after a crash: a lookup, then the send), each bounded by
+        # the client's 15 s timeout (webapp/mail/mailchimp.py), so 40 s covers both. It must stay
+        # below webapp.mail.services.SENDING_ABANDONED_AFTER (45 s): a send still allowed to run
+        # is never taken for an abandoned one. A failed email is kept a month for a resend.
+        QueueSpec("emails", job_timeout=40, failure_ttl=30 * DAY, result_ttl=HOUR),
         # Everything else, PDF rendering included (WeasyPrint can take a while on a long statement).
         QueueSpec("default", job_timeout=10 * 60, failure_ttl=14 * DAY, result_ttl=HOUR),
     )

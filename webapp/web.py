@@ -32,6 +32,9 @@ from webapp.formtools import apply_service_error
 # the agent's totals (sales/partials/_totals.html); the manager's queue counters and team figures
 # (review/partials/_counters.html, _team_figures.html).
 SALES_CHANGED = "sales-changed"
+# An agent logged a sale and the reply carried the totals panel: the attainment and SPIFF panels
+# refresh, the totals panel does not fetch itself again, the sale form clears (static/js/sale-form.js).
+SALE_LOGGED = "sale-logged"
 REVIEW_CHANGED = "review-changed"
 
 # Where a refusal that names no field of the form goes (run_service's `unplaced`).

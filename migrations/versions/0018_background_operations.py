@@ -1,7 +1,7 @@
 """background_operations: heavy operations (plan recompute, period issue, bulk decisions) run as jobs
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-06 01:20:00
 
 One row per operation too large for a request: its items (ids) in params, how many are done
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0018'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -131,6 +131,37 @@
     document.querySelectorAll("[data-co-agent-search]").forEach(wireSearch);
     document.querySelectorAll("[data-co-agent-field][data-just-picked]").forEach(picked);
   }
+  // A sale logged through the quick path (sales/partials/_sale_logged.html): the form stayed in
+  // the page with a fresh key, so clear what was typed (the date stays: agents often log several
+  // sales of one day), and keep the recent list in its order (date, then newest) at ten rows.
+  function saleLogged() {
+    var form = document.querySelector("form[data-sale-form]");
+    if (form) {
+      var product = form.querySelector("select[name=product_id]");
+      if (product) { product.selectedIndex = 0; }
+      var price = form.querySelector("input[name=unit_price]");
+      if (price) { price.value = ""; price.dataset.typed = price.dataset.filled = ""; }
+      var quantity = form.querySelector("input[name=quantity]");
+      if (quantity) { quantity.value = "1"; }
+      ["customer", "customer_id", "note"].forEach(function (name) {
+        var input = form.querySelector("[name=" + name + "]");
+        if (input) { input.value = ""; }
+      });
+      var help = form.querySelector("#customer-help");
+      if (help && help.dataset.blankHint) { help.textContent = help.dataset.blankHint; }
+      var results = form.querySelector("#customer-results");
+      if (results) { results.innerHTML = ""; }
+    }
+    var body = document.getElementById("recent-sales-body");
+    if (!body || !body.rows.length) { return; }
+    var added = body.rows[0], day = added.cells[0].textContent.trim();
+    var next = Array.prototype.slice.call(body.rows, 1).filter(function (row) {
+      return row.cells[0].textContent.trim() <= day;
+    })[0];
+    if (next) { body.insertBefore(added, next); } else { body.appendChild(added); }
+    while (body.rows.length > 10) { body.deleteRow(body.rows.length - 1); }
+  }
+  document.addEventListener("sale-logged", saleLogged);
   document.addEventListener("DOMContentLoaded", wireAll);
   document.addEventListener("htmx:afterSettle", wireAll);
 })();

@@ -29,7 +29,7 @@ from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.sales import imports
 from webapp.sales import services as sales
-from webapp.sales.models import Sale
+from webapp.sales.models import ImportUpload, Sale
 
 TODAY = date(2026, 11, 20)
 HEADER = "key,agent_email,sku,customer,quantity,unit_price,date,note"
@@ -408,20 +408,25 @@ def test_unknown_or_malformed_upload_ids_are_not_found(manager, upload_id):
     assert manager.get(f"/manage/imports/{upload_id}").status_code == 404
 
 
-def test_uploads_are_stored_under_the_managers_id_and_removed_after_import(manager, world, import_dir):
+def test_uploads_are_stored_in_the_database_under_the_managers_id_and_removed_after_import(manager, world,
+                                                                                           import_dir):
     url = _preview_url(_upload(manager, _csv(GOOD[0])))
     upload_id = url.rsplit("/", 1)[1]
-    stored = import_dir / f"{world['manager_a'].id}-{upload_id}.csv"
-    assert stored.read_bytes() == _csv(GOOD[0])
+    stored = db.session.scalar(select(ImportUpload).where(ImportUpload.token == upload_id))
+    assert (stored.owner_id, stored.content) == (world["manager_a"].id, _csv(GOOD[0]))
+    assert not import_dir.exists()  # nothing on this host's disk
     _confirm(manager, url)
-    assert not stored.exists()
+    db.session.expire_all()
+    assert db.session.scalar(select(ImportUpload).where(ImportUpload.token == upload_id)) is None
     assert manager.get(url).status_code == 404
 
 
-def test_a_stored_file_changed_on_disk_is_not_imported(manager, world, import_dir):
+def test_a_stored_upload_changed_since_its_preview_is_not_imported(manager, world):
     url = _preview_url(_upload(manager, _csv(GOOD[0])))
     upload_id = url.rsplit("/", 1)[1]
-    (import_dir / f"{world['manager_a'].id}-{upload_id}.csv").write_bytes(_csv(*GOOD))
+    stored = db.session.scalar(select(ImportUpload).where(ImportUpload.token == upload_id))
+    stored.content = _csv(*GOOD)
+    db.session.commit()
     before = _counts()
     assert _confirm(manager, url).status_code == 404
     assert _counts() == before

@@ -69,12 +69,12 @@ def test_an_existing_outbox_folder_of_ours_is_tightened(tmp_path, permissive_uma
     assert_private_tree(folder)
 
 
-def test_csv_uploads_are_owner_only(app, factory, tmp_path, monkeypatch, permissive_umask):
-    monkeypatch.setitem(app.config, "IMPORT_DIR", str(tmp_path / "imports"))
+def test_csv_uploads_are_kept_in_the_database_not_on_disk(app, factory, tmp_path, monkeypatch, permissive_umask):
+    monkeypatch.setitem(app.config, "IMPORT_DIR", str(tmp_path / "imports"))  # the old setting is ignored
     manager = factory.user("manager")
     upload = imports.store_upload(manager, io.BytesIO(b"key,agent_email\n1,a@example.com\n"), "sales.csv")
-    files = assert_private_tree(tmp_path / "imports")
-    assert upload.path in files and len(files) == 2  # the data and its metadata
+    assert not (tmp_path / "imports").exists() and list(tmp_path.iterdir()) == []
+    assert imports.get_upload(manager, upload.id).read() == b"key,agent_email\n1,a@example.com\n"
 
 
 def test_the_generated_secret_key_is_owner_only(tmp_path, permissive_umask):

@@ -25,11 +25,13 @@ from webapp.mail.messages import EmailMessage, MailProviderError, SendResult
 
 log = logging.getLogger(__name__)
 
-# Seconds the client waits to connect and for each read. It must stay well below the emails
-# queue's job timeout (webapp/tasks.py QUEUES["emails"], 120 s) so that a hanging provider ends
-# as a recorded, retryable error instead of RQ killing the job mid-call; a job can make two
-# calls (a messages/search for crash recovery, then messages/send), so 2 x 30 s still fits.
-DEFAULT_TIMEOUT = 30
+# Seconds the client waits to connect and for each read. The three delays are nested so that a
+# slow send is never mistaken for a lost one: this timeout (15 s) < the emails queue's job timeout
+# (webapp/tasks.py, 40 s, which a job making two calls, a messages/search for crash recovery then
+# messages/send, still fits: 2 x 15 s) < the age at which a `sending` email counts as abandoned
+# (webapp.mail.services.SENDING_ABANDONED_AFTER, 45 s). A hanging provider thus ends as a
+# recorded, retryable error before RQ would kill the job, and long before a reconcile re-queues it.
+DEFAULT_TIMEOUT = 15
 
 # Mailchimp keeps searchable details of delivered messages for 30 days.
 SEARCH_WINDOW = timedelta(days=30)

@@ -9,14 +9,21 @@ from sqlalchemy import select
 
 from webapp import clock
 from webapp.errors import ServiceError
-from webapp.extensions import db
+from webapp.extensions import db, redis_client
 from webapp.mail.attachments import attachments_for, attachments_ready
 from webapp.mail.backends import get_backend
 from webapp.mail.messages import EmailMessage, MailProviderError
 from webapp.mail.models import EmailStatus, OutgoingEmail
-from webapp.tasks import QUEUES, enqueue_after_commit
+from webapp.tasks import enqueue, enqueue_after_commit
 
 MAX_ATTEMPTS = 5
+
+# A `sending` email older than this was interrupted (its worker died mid-send): the reconcile job
+# (jobs.mail.reconcile_abandoned, every 15 s) queues it again, and deliver_email asks the provider
+# before any resend. It is above the emails job timeout (40 s), itself above the provider call's
+# timeout (15 s): while a send may legitimately still be running, nobody touches it. So a crash is
+# reconciled within 45 s + 15 s plus queue time, about a minute.
+SENDING_ABANDONED_AFTER = timedelta(seconds=45)
 
 
 def queue_email(*, key: str, to: str, subject: str, text: str, html: str | None = None,
@@ -98,11 +105,11 @@ def deliver_email(email_id: int) -> str:
 
 
 def _send_in_progress(email: OutgoingEmail) -> bool:
-    """True while a `sending` row is younger than the email job's timeout (its job may still run)."""
+    """True while a `sending` row is younger than SENDING_ABANDONED_AFTER (its job may still run)."""
     since = email.sending_since
     if since is None:
         return False
-    return clock.now_utc() - since < timedelta(seconds=QUEUES["emails"].job_timeout)
+    return clock.now_utc() - since < SENDING_ABANDONED_AFTER
 
 
 def _record_failure(email_id: int, exc: Exception) -> None:
@@ -122,6 +129,30 @@ def pending_email_ids(limit: int = 200) -> list[int]:
     return list(db.session.scalars(
         select(OutgoingEmail.id).where(OutgoingEmail.status.in_((EmailStatus.QUEUED, EmailStatus.SENDING)))
         .order_by(OutgoingEmail.id).limit(limit)))
+
+
+def abandoned_email_ids(now=None, limit: int = 500) -> list[int]:
+    """Emails left `sending` longer than SENDING_ABANDONED_AFTER (their send was interrupted), oldest first."""
+    now = now or clock.now_utc()
+    return list(db.session.scalars(
+        select(OutgoingEmail.id)
+        .where(OutgoingEmail.status == EmailStatus.SENDING, OutgoingEmail.sending_since < now - SENDING_ABANDONED_AFTER)
+        .order_by(OutgoingEmail.id).limit(limit)))
+
+
+def requeue_abandoned(now=None) -> int:
+    """Queue a delivery job for every abandoned send; returns how many were queued.
+
+    Only jobs are queued, nothing is sent here: deliver_email locks the row, re-checks its age and
+    looks the email up at the provider before any resend, so a duplicate job never sends twice.
+    """
+    ids = abandoned_email_ids(now)
+    db.session.rollback()  # read-only: end the transaction before talking to Redis
+    connection = redis_client()
+    for email_id in ids:
+        # A unique job: one already waiting for this email is returned, not queued twice.
+        enqueue("emails", "jobs.mail.deliver_email", email_id, connection=connection)
+    return len(ids)
 
 
 def resend(email: OutgoingEmail) -> OutgoingEmail:

@@ -30,7 +30,7 @@ def _upload_page(form: UploadForm, status: int = 200):
 @bp.route("/imports", methods=["GET", "POST"])
 @manager_required
 def imports_page():
-    """Upload a sales CSV; it is kept on the server and previewed (dry run) before anything is written."""
+    """Upload a sales CSV; it is kept in the database and previewed (dry run) before anything is written."""
     form = UploadForm()
     if not form.is_submitted():
         return _upload_page(form)
@@ -67,11 +67,23 @@ def _preview_page(upload: imports.Upload, result, file_error: str | None, status
                            max_mb=imports.MAX_BYTES // (1024 * 1024), max_rows=imports.MAX_ROWS), status
 
 
+def _stored(upload_id: str, *, lock: bool = False):
+    """The signed-in user's upload, or the upload page saying it expired (410)."""
+    try:
+        return imports.get_upload(_user(), upload_id, lock=lock), None
+    except imports.UploadExpired as expired:
+        form = UploadForm()
+        form.file.errors = [expired.message]
+        return None, _upload_page(form, 410)
+
+
 @bp.route("/imports/<upload_id>")
 @manager_required
 def import_preview(upload_id: str):
     """Dry run of a stored upload: what would be created or skipped, and every row's errors."""
-    upload = imports.get_upload(_user(), upload_id)
+    upload, expired_page = _stored(upload_id)
+    if upload is None:
+        return expired_page
     dry_run = _import(upload, commit=False)
     return _preview_page(upload, dry_run.value, dry_run.error.message if dry_run.error else None)
 
@@ -80,15 +92,18 @@ def import_preview(upload_id: str):
 @manager_required
 def import_confirm(upload_id: str):
     """Import a stored upload: every row or, if any row fails, nothing."""
-    upload = imports.get_upload(_user(), upload_id)
-    # Every row or nothing: an import with row errors is rolled back and previewed again.
-    outcome = _import(upload, commit=lambda result: result.ok)
+    # The row lock lasts until run_service commits or rolls back: a second confirmation waits, then 404s.
+    upload, expired_page = _stored(upload_id, lock=True)
+    if upload is None:
+        return expired_page
+    # Every row or nothing: an import with row errors is rolled back (the upload kept) and previewed again.
+    outcome = run_service(lambda: imports.import_upload(_user(), upload), unplaced=None,
+                          commit=lambda result: result.ok)
     if not outcome.ok:
         return _preview_page(upload, None, outcome.error.message, outcome.status)
     result = outcome.value
     if not outcome.committed:
         return _preview_page(upload, result, None, 422)
-    imports.discard_upload(upload)
     created, skipped = len(result.to_create), len(result.skipped)
     message = f"Imported {created} sale{'s' if created != 1 else ''} from {upload.filename}."
     if skipped:

@@ -10,41 +10,48 @@ will be for real). The real import commits only when no row failed.
 The row key becomes the sale's idempotency key (as "csv-<key>") for the manager who imports, so
 importing the same file twice creates nothing new: the rows already imported are skipped.
 
-Uploads are kept on the server between the preview and the confirmation, under
-<IMPORT_DIR>/<user id>-<random id>.csv. The client only ever holds the random id, and the path is
-built from the signed-in user's id, so one manager cannot preview or confirm another's upload
-(it is simply not found). Files older than a day are swept on the next upload.
+Uploads are kept between the preview and the confirmation in the database (ImportUpload), never
+on a web host's disk, so the confirmation may reach another host than the upload did. The client
+only ever holds the random token, and every lookup is scoped to the signed-in user, so one manager
+cannot preview or confirm another's upload (it is simply not found). The confirmation locks the
+upload's row and deletes it in the import's own transaction, so a double confirmation imports
+once. An upload expires after a day (the hourly `import-upload-sweep` job deletes it); a user
+keeps at most MAX_PENDING, a new upload dropping the oldest.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
-from pathlib import Path
+from datetime import date, datetime, timedelta
+from pathlib import PurePath
 
-from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import undefer
 
 from webapp.auth import access
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Customer, Product
+from webapp.clock import now_utc
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import parse_iso_date
 from webapp.money import MoneyError, parse_money
-from webapp.private_files import private_dir, write_private
 from webapp.sales import services as sales
 from webapp.sales.import_file import IGNORED_COLUMNS, MAX_ROWS, ImportFileError, ImportRow, parse_file
+from webapp.sales.models import ImportUpload
 
 MAX_BYTES = 5 * 1024 * 1024
-KEEP_SECONDS = 24 * 60 * 60
+KEEP = timedelta(days=1)
+# Uploads one user may leave waiting; a new one drops the oldest (an abandoned preview should not
+# block the next upload, and a user rarely has more than a couple of tabs open).
+MAX_PENDING = 10
+KIND = "sales"
+EXPIRED = "This upload has expired: files wait at most a day for their import. Upload the file again."
 KEY_PREFIX = "csv-"
 CONCURRENT = ("Another import with some of these keys ran at the same moment. "
               "Reload this page to see what is left to import.")
@@ -131,45 +138,46 @@ class ImportResult:
         return len({e.line for e in self.errors})
 
 
+class UploadExpired(NotFound):
+    """The upload is older than KEEP: it is not imported, and its owner is told to upload it again."""
+
+    def __init__(self):
+        super().__init__(EXPIRED)
+
+
 @dataclass(frozen=True)
 class Upload:
-    """An uploaded file kept for its owner between preview and confirmation."""
+    """An uploaded file kept for its owner between preview and confirmation (a detached copy of
+    its row, so it outlives the dry run's rollback)."""
 
     id: str
-    path: Path
+    row_id: int
     filename: str
     size: int
     sha256: str
-    uploaded_at: float
+    uploaded_at: datetime
+    content: bytes = field(repr=False)
 
     def read(self) -> bytes:
         """The file's bytes."""
-        return self.path.read_bytes()
+        return self.content
 
 
 # ---- Stored uploads -----------------------------------------------------------------------
 
 
-def _directory() -> Path:
-    """Where uploads wait for confirmation (IMPORT_DIR, default <instance>/imports)."""
-    directory = Path(current_app.config.get("IMPORT_DIR") or Path(current_app.instance_path) / "imports")
-    return private_dir(directory)  # uploads list people's sales: owner-only
+def _upload(row: ImportUpload) -> Upload:
+    """The handle of a stored upload row."""
+    return Upload(id=row.token, row_id=row.id, filename=row.filename, size=row.meta["size"],
+                  sha256=row.meta["sha256"], uploaded_at=row.created_at, content=row.content)
 
 
-def _paths(user_id: int, upload_id: str) -> tuple[Path, Path]:
-    """The data file and its metadata file for one user's upload."""
-    directory = _directory()
-    return directory / f"{user_id}-{upload_id}.csv", directory / f"{user_id}-{upload_id}.json"
-
-
-def _sweep(now: float) -> None:
-    """Remove uploads nobody confirmed within KEEP_SECONDS."""
-    for path in _directory().glob("*-*.*"):
-        try:
-            if now - path.stat().st_mtime > KEEP_SECONDS:
-                path.unlink()
-        except FileNotFoundError:  # another request swept it first
-            pass
+def _drop_oldest(user: User) -> None:
+    """Delete the user's oldest uploads so that, with the one being added, at most MAX_PENDING wait."""
+    keep = select(ImportUpload.id).where(ImportUpload.owner_id == user.id).order_by(
+        ImportUpload.created_at.desc(), ImportUpload.id.desc()).limit(MAX_PENDING - 1)
+    db.session.execute(delete(ImportUpload).where(ImportUpload.owner_id == user.id,
+                                                  ImportUpload.id.not_in(keep.scalar_subquery())))
 
 
 def store_upload(user: User, stream, filename: str | None) -> Upload:
@@ -180,42 +188,53 @@ def store_upload(user: User, stream, filename: str | None) -> Upload:
                               f"Split it into smaller files of at most {MAX_ROWS:,} rows.", status=413)
     if not data.strip():
         raise ImportFileError("Choose a CSV file to upload; this one is empty.")
-    now = time.time()
-    _sweep(now)
-    upload_id = secrets.token_urlsafe(12)
-    data_path, meta_path = _paths(user.id, upload_id)
-    write_private(data_path, data)
-    name = Path(filename or "upload.csv").name[:120] or "upload.csv"
-    meta = {"filename": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-            "uploaded_at": now}
-    write_private(meta_path, json.dumps(meta))
-    return Upload(id=upload_id, path=data_path, filename=name, size=len(data), sha256=meta["sha256"],
-                  uploaded_at=now)
+    _drop_oldest(user)
+    name = PurePath(filename or "upload.csv").name[:120] or "upload.csv"
+    row = ImportUpload(token=secrets.token_urlsafe(12), owner_id=user.id, kind=KIND, filename=name,
+                       meta={"size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+                       content=data, created_at=now_utc())
+    db.session.add(row)
+    db.session.flush()
+    return _upload(row)
 
 
-def get_upload(user: User, upload_id: str) -> Upload:
-    """This user's stored upload, else NotFound (another user's id is not found either)."""
+def get_upload(user: User, upload_id: str, *, lock: bool = False) -> Upload:
+    """This user's stored upload, else NotFound (another user's id is not found either);
+    UploadExpired past KEEP. `lock` holds its row (FOR UPDATE) until the transaction ends."""
     if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
         raise NotFound()
-    data_path, meta_path = _paths(user.id, upload_id)
-    try:
-        meta = json.loads(meta_path.read_text())
-        if not data_path.is_file():
-            raise NotFound()
-    except (FileNotFoundError, ValueError) as exc:
-        raise NotFound() from exc
-    upload = Upload(id=upload_id, path=data_path, filename=meta["filename"], size=meta["size"],
-                    sha256=meta["sha256"], uploaded_at=meta["uploaded_at"])
-    # A file changed on disk since it was previewed is not what the manager saw.
-    if hashlib.sha256(upload.read()).hexdigest() != upload.sha256:
+    query = select(ImportUpload).options(undefer(ImportUpload.content)).where(
+        ImportUpload.token == upload_id, ImportUpload.owner_id == user.id, ImportUpload.kind == KIND)
+    if lock:
+        # A second confirmation waits here for the first; it then finds the row gone (404).
+        query = query.with_for_update()
+    row = db.session.scalars(query).one_or_none()
+    if row is None:
+        raise NotFound()
+    if row.created_at <= now_utc() - KEEP:
+        raise UploadExpired()
+    upload = _upload(row)
+    # Content that no longer matches its hash is not what the manager previewed.
+    if hashlib.sha256(upload.content).hexdigest() != upload.sha256:
         raise NotFound()
     return upload
 
 
-def discard_upload(upload: Upload) -> None:
-    """Forget an upload (after a successful import)."""
-    for path in (upload.path, upload.path.with_suffix(".json")):
-        path.unlink(missing_ok=True)
+def import_upload(actor: User, upload: Upload) -> ImportResult:
+    """Import a stored upload (locked by get_upload) and, when no row failed, delete it in the same
+    transaction; the caller commits only when `ok`, so a failed import keeps the upload."""
+    result = run_import(actor, upload.read())
+    if result.ok:
+        db.session.execute(delete(ImportUpload).where(ImportUpload.id == upload.row_id))
+    return result
+
+
+def sweep_expired(now: datetime | None = None) -> int:
+    """Delete the uploads older than KEEP, whoever owns them, and commit; how many went."""
+    cutoff = (now or now_utc()) - KEEP
+    deleted = db.session.execute(delete(ImportUpload).where(ImportUpload.created_at <= cutoff)).rowcount
+    db.session.commit()
+    return deleted
 
 
 # ---- Dry run and import -------------------------------------------------------------------

@@ -1,13 +1,13 @@
-"""The Sale record."""
+"""The Sale record, and the uploaded files waiting for their import."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import (BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text,
+from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, LargeBinary, String, Text,
                         UniqueConstraint, func)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from webapp.extensions import UTCDateTime, db, enum_check
 
@@ -108,3 +108,26 @@ class SaleCredit(db.Model):
     def is_primary(self) -> bool:
         """The primary holds position 0: the agent the sale is recorded for."""
         return self.position == 0
+
+
+class ImportUpload(db.Model):
+    """A file uploaded for import, kept between its preview and its confirmation.
+
+    In the database, not on a web host's disk: behind a load balancer the confirmation may reach
+    another host than the upload did. The client only holds `token`; every lookup is scoped to
+    `owner_id`, so another user's token is not found. The row is deleted in the import's own
+    transaction, and an hourly job deletes those left unconfirmed for a day.
+    """
+
+    __tablename__ = "import_uploads"
+    __table_args__ = (Index("ix_import_uploads_owner_created", "owner_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # what the file imports ("sales")
+    filename: Mapped[str] = mapped_column(String(120))
+    meta: Mapped[dict] = mapped_column(JSON)  # size and sha256 of the content
+    # Deferred: the cap and the sweep look at rows without loading files of up to 5 MB.
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -6,19 +6,18 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp import clock
+from webapp import clock, hot_cache
 from webapp.audit.models import AuditEvent
 from webapp.auth import access
-from webapp.catalog.models import Customer, Product
+from webapp.catalog.models import Category, Customer, Product
 from webapp.commissions import engine, ledger
-from webapp.commissions.models import CommissionEntry, EntryKind, Period
-from webapp.commissions.periods import current_period, month_bounds, month_cadence, period_bounds
-from webapp.commissions.plans import target_for
+from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PeriodStatus
+from webapp.commissions.periods import month_bounds, month_cadence, period_bounds
 from webapp.extensions import db
-from webapp.money import to_cents
+from webapp.money import from_cents, to_cents, units_to_rate
 from webapp.paging import Paged, Window, page_window, paginate
 from webapp.sales.models import FULL_SHARE, Sale, SaleCredit, SaleStatus
 
@@ -43,7 +42,7 @@ class Figures:
 class Totals:
     """Everything on the agent's totals panel (cents)."""
 
-    period: Period
+    period: Period | hot_cache.PeriodView
     period_figures: Figures
     month_start: date
     month_figures: Figures
@@ -59,26 +58,38 @@ def _held(agent_id: int):
     return SaleCredit, (SaleCredit.sale_id == Sale.id) & (SaleCredit.agent_id == agent_id)
 
 
-def _approved_volume(agent_id: int, start: date, end: date) -> int:
-    """The agent's credited amounts of approved sales with sold_on in [start, end] (a split sale
-    counts for its credit)."""
-    return int(db.session.scalar(
-        select(func.coalesce(func.sum(SaleCredit.credit_cents), 0)).select_from(Sale).join(*_held(agent_id))
-        .where(Sale.status == SaleStatus.APPROVED, Sale.sold_on >= start, Sale.sold_on <= end)))
+def _span_sums(agent_id: int, month_start: date, month_end: date, period) -> dict[str, int]:
+    """One statement for every sum on the panel: approved volume and standing commission of the
+    month and of the period, the balance by period status, and the payouts (cents)."""
+    in_period = (Sale.sold_on >= period.start_date) & (Sale.sold_on <= period.end_date)
+    in_month = (Sale.sold_on >= month_start) & (Sale.sold_on <= month_end)
 
+    def total(column, *conditions):
+        column = func.sum(column).filter(*conditions) if conditions else func.sum(column)
+        return func.coalesce(column, 0)
 
-def _commission_of_sales(agent_id: int, start: date, end: date) -> int:
-    """Commission now standing for the approved sales sold in [start, end] (lines + adjustments)."""
-    return int(db.session.scalar(
-        select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
-        .join(Sale, CommissionEntry.sale_id == Sale.id)
-        # The join to the agent's credits is redundant (an entry's agent holds its sale) but lets
-        # PostgreSQL start from the agent's sales of the span instead of every entry the agent ever
-        # earned: 31 ms -> 1 ms at 2,000 sales per agent (bench/dashboards.py, with Sale.agent_id,
-        # which would leave out the sales the agent holds as a co-agent).
-        .join(*_held(agent_id))
-        .where(CommissionEntry.agent_id == agent_id, Sale.sold_on >= start,
-               Sale.sold_on <= end, CommissionEntry.kind != EntryKind.MANUAL)))
+    volume = (select(total(SaleCredit.credit_cents).label("volume_month"),
+                     total(SaleCredit.credit_cents, in_period).label("volume_period"))
+              .select_from(Sale).join(*_held(agent_id))
+              .where(Sale.status == SaleStatus.APPROVED, in_month).subquery())
+    # The join to the agent's credits lets PostgreSQL start from the agent's sales of the month
+    # instead of every entry the agent ever earned (see bench/dashboards.py).
+    commission = (select(total(CommissionEntry.amount_cents).label("commission_month"),
+                         total(CommissionEntry.amount_cents, in_period).label("commission_period"))
+                  .select_from(CommissionEntry).join(Sale, CommissionEntry.sale_id == Sale.id)
+                  .join(*_held(agent_id))
+                  .where(CommissionEntry.agent_id == agent_id, in_month,
+                         CommissionEntry.kind != EntryKind.MANUAL).subquery())
+    balance = (select(total(CommissionEntry.amount_cents, Period.status == PeriodStatus.CLOSED).label("stated"),
+                      total(CommissionEntry.amount_cents, Period.status == PeriodStatus.OPEN).label("running"))
+               .select_from(CommissionEntry).join(Period, CommissionEntry.period_id == Period.id)
+               .where(CommissionEntry.agent_id == agent_id).subquery())
+    paid = (select(total(Payout.amount_cents).label("paid"))
+            .where(Payout.agent_id == agent_id).subquery())
+    row = db.session.execute(
+        select(volume, commission, balance, paid).select_from(volume)
+        .join(commission, true()).join(balance, true()).join(paid, true())).one()
+    return {name: int(value) for name, value in row._mapping.items()}
 
 
 @dataclass(frozen=True)
@@ -91,12 +102,42 @@ class _MonthLines:
     spiffs: tuple = ()  # the month's engine SPIFFs
 
 
-def _month_lines(agent_id: int, month_start: date) -> _MonthLines:
-    """Load the month's approved and pending lines once for both spans of the panel."""
-    approved = ledger.holder_month(agent_id, month_start)
-    pending = ledger.holder_month(agent_id, month_start, (SaleStatus.PENDING,))
-    return _MonthLines(approved=approved.lines, pending=pending.lines, target=approved.target,
-                       spiffs=approved.spiffs.spiffs)
+def _month_lines(agent_id: int, month_start: date, month_end: date) -> _MonthLines:
+    """The holder's approved and pending lines of the month in one statement (as
+    month_lines.holder_month builds them), plans, target and SPIFFs from the hot cache."""
+    sale_c, mine, every = Sale.__table__.c, SaleCredit.__table__.alias("mine"), SaleCredit.__table__.alias("every")
+    product_c, category_c = Product.__table__.c, Category.__table__.c
+    rows = db.session.execute(
+        select(sale_c.id, sale_c.sold_on, sale_c.amount_cents, sale_c.quantity, sale_c.status,
+               mine.c.position, mine.c.share_units, mine.c.team_id, product_c.sku,
+               category_c.code.label("category"), every.c.share_units.label("every_units"))
+        .join(mine, (mine.c.sale_id == sale_c.id) & (mine.c.agent_id == agent_id))
+        .join(Product.__table__, sale_c.product_id == product_c.id)
+        .join(Category.__table__, product_c.category_id == category_c.id)
+        # Every holder's share, only for the sales this holder holds in part (a split sale).
+        .outerjoin(every, (every.c.sale_id == sale_c.id) & (mine.c.share_units != FULL_SHARE))
+        .where(sale_c.sold_on >= month_start, sale_c.sold_on <= month_end,
+               sale_c.status.in_((SaleStatus.APPROVED, SaleStatus.PENDING)))
+        .order_by(sale_c.sold_on, sale_c.id, every.c.position)).all()
+    plans = hot_cache.agent_plans(agent_id)
+    shares: dict[int, list[Decimal]] = {}
+    firsts = []
+    for row in rows:
+        if row.every_units is not None:
+            shares.setdefault(row.id, []).append(units_to_rate(row.every_units))
+        if not firsts or firsts[-1].id != row.id:
+            firsts.append(row)
+    approved, pending = [], []
+    for row in firsts:
+        line = engine.SaleLine(
+            id=row.id, date=row.sold_on, amount=from_cents(row.amount_cents), sku=row.sku,
+            category=row.category, plan=plans.in_force(row.sold_on)[1], quantity=row.quantity,
+            shares=tuple(shares.get(row.id, ())), holder=row.position,
+            team=str(row.team_id) if row.team_id is not None else None)
+        (approved if row.status == SaleStatus.APPROVED else pending).append(line)
+    return _MonthLines(approved=approved, pending=pending,
+                       target=hot_cache.target_decimal(agent_id, month_start),
+                       spiffs=hot_cache.month_spiffs(month_start, month_end).spiffs)
 
 
 def _pending(month: _MonthLines, start: date, end: date) -> tuple[int, int]:
@@ -109,32 +150,44 @@ def _pending(month: _MonthLines, start: date, end: date) -> tuple[int, int]:
     return to_cents(added), len(lines)
 
 
-def _figures(agent_id: int, month: _MonthLines, start: date, end: date) -> Figures:
-    """Figures of one span inside the month whose lines are given."""
-    pending, count = _pending(month, start, end)
-    return Figures(volume=_approved_volume(agent_id, start, end),
-                   commission=_commission_of_sales(agent_id, start, end), pending=pending, pending_count=count)
-
-
 def agent_totals(agent_id: int) -> Totals:
     """The totals panel: this period, this month, unpaid balance, paid to date, target progress."""
+    return totals_and_month(agent_id)[0]
+
+
+def pending_estimate(month: _MonthLines, sale_id: int) -> int | None:
+    """A pending sale of the month's estimate (cents; as ledger.pending_estimates gives it), from the
+    lines the totals were computed with (None: not a pending line of that month)."""
+    line = next((line for line in month.pending if line.id == sale_id), None)
+    if line is None:
+        return None
+    return to_cents(engine.estimate_line(month.approved, line, target=month.target, spiffs=month.spiffs).commission)
+
+
+def totals_and_month(agent_id: int) -> tuple[Totals, _MonthLines]:
+    """The totals panel and the month's lines it was computed from (two statements when the hot
+    cache is warm)."""
     today = clock.today()
-    period = current_period()
+    period = hot_cache.current_period()
     month_start, month_end = month_bounds(today)
-    balance = ledger.agent_balance(agent_id)
     # A period never crosses a month boundary, so one load of the month serves both spans.
-    lines = _month_lines(agent_id, month_start)
-    month = _figures(agent_id, lines, month_start, month_end)
-    target = target_for(agent_id, today)
+    sums = _span_sums(agent_id, month_start, month_end, period)
+    lines = _month_lines(agent_id, month_start, month_end)
+    figures = {}
+    for span, (start, end) in (("month", (month_start, month_end)), ("period", (period.start_date, period.end_date))):
+        pending, count = _pending(lines, start, end)
+        figures[span] = Figures(volume=sums[f"volume_{span}"], commission=sums[f"commission_{span}"],
+                                pending=pending, pending_count=count)
+    target = hot_cache.target_cents(agent_id, month_start)
     percent = None
     if target is not None:
-        percent = int(Decimal(month.volume * 100) / Decimal(target.amount_cents))
+        percent = int(Decimal(figures["month"].volume * 100) / Decimal(target))
+    stated, running = sums["stated"], sums["running"]
     return Totals(
-        period=period, period_figures=_figures(agent_id, lines, period.start_date, period.end_date),
-        month_start=month_start, month_figures=month, unpaid=balance.unpaid, paid=balance.paid,
-        open_running=balance.open_running, target=target.amount_cents if target else None,
+        period=period, period_figures=figures["period"], month_start=month_start, month_figures=figures["month"],
+        unpaid=stated + running - sums["paid"], paid=sums["paid"], open_running=running, target=target,
         target_percent=percent,
-    )
+    ), lines
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,18 @@ from webapp.auth.access import visible_sale
 from webapp.auth.decorators import agent_required, signed_in_required
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Customer
-from webapp.commissions import attainment
+from webapp.commissions import attainment, ledger
 from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
 from webapp.money import MoneyError, parse_money, to_cents, units_to_rate
-from webapp.sales import bp, portal
+from webapp.sales import bp, portal, quick
 from webapp.sales import services as sales
 from webapp.sales.forms import SaleFilterForm, SaleForm, new_form_key, verify_form_key
 from webapp.sales.models import MAX_CO_AGENTS, SaleStatus
 from webapp.sales.sale_page import render_sale_page
 from webapp.spiffs import services as spiff_services
-from webapp.web import (FLASH, REFUSED_FORM, SALES_CHANGED, check, finish, is_htmx, requested_page,
+from webapp.web import (FLASH, REFUSED_FORM, SALE_LOGGED, SALES_CHANGED, check, finish, is_htmx, requested_page,
                         run_service, submit, with_trigger)
 
 
@@ -106,10 +106,44 @@ def _sale_input(form: SaleForm) -> sales.SaleInput:
         note=form.note.data, co_agents=form.co_agents_value, share=form.share.data)
 
 
+def _quick_create():
+    """The common case of logging a sale (quick.record_sale) answered with the new row, the totals
+    panel and a fresh key; None when the full path must run (nothing was written)."""
+    form = SaleForm(formdata=request.form)  # no product list: the statement checks the product
+    key = verify_form_key(request.form.get("idempotency_key"))
+    if key is None or not form.validate():
+        return None
+    data = sales.SaleInput(
+        product_id=form.product_id.data, quantity=form.quantity_value, unit_price=form.unit_price.decimal,
+        sold_on=parse_iso_date(form.sold_on.data), customer_id=form.customer_id_value, note=form.note.data,
+        co_agents=form.co_agents_value, share=form.share.data)
+    sale = quick.record_sale(current_user, data, idempotency_key=key)
+    if sale is None:
+        return None
+    db.session.commit()
+    totals, month = portal.totals_and_month(sale.agent_id)
+    estimate = portal.pending_estimate(month, sale.id)
+    if estimate is None:  # a sale of an earlier month: its own month's lines
+        estimate = to_cents(ledger.pending_estimates(sale.agent_id, [sale]).get(sale.id, 0))
+    fresh = SaleForm(formdata=None)
+    fresh.idempotency_key.data = new_form_key()
+    response = make_response(render_template(
+        "sales/partials/_sale_logged.html", sale=sale, totals=totals, estimates={sale.id: estimate}, form=fresh), 201)
+    # The form stays in the page (sale-form.js clears it); the other panels refresh themselves.
+    response.headers["HX-Reswap"] = "none"
+    response.headers["HX-Trigger-After-Settle"] = SALE_LOGGED
+    return response
+
+
 @bp.route("/sales", methods=["POST"])
 @agent_required
 def create():
-    """Record a sale: htmx gets the new row, a fresh form and a totals refresh; others a redirect."""
+    """Record a sale: htmx gets the new row and the totals panel (the common case, see _quick_create)
+    or the new rows, a fresh form and a totals refresh; others a redirect."""
+    if is_htmx():
+        reply = _quick_create()
+        if reply is not None:
+            return reply
     form = _sale_form(request.form)
     # The key as posted: _sale_form fills a missing one in for the re-rendered form, and a sale
     # made under a key the client never had would not be idempotent.

@@ -27,15 +27,17 @@ from webapp.commissions.models import Payout, Period, PeriodStatus
 from webapp.commissions.periods import get_settings, last_closed_end, month_cadence, period_bounds, period_for
 from webapp.extensions import db, redis_client
 from webapp.mail.models import EmailStatus, OutgoingEmail
+from webapp.mail.services import SENDING_ABANDONED_AFTER
 from webapp.sales.models import Sale
 from webapp.statements.models import Statement, StatementRun, StatementStatus
 from webapp.statements.services import start_period_run, unrendered_statement_ids
-from webapp.tasks import QUEUES, enqueue
+from webapp.tasks import enqueue
 
 # A delivery left `sending` longer than its job may run was interrupted (the worker died): it is
 # queued again, and deliver_email looks it up at the provider before any resend. A younger one
-# may still be in flight in another worker, so the sweep leaves it alone.
-SENDING_STALE_AFTER = timedelta(seconds=QUEUES["emails"].job_timeout + 60)
+# may still be in flight in another worker, so the sweep leaves it alone. One threshold for the
+# whole mail path (the old name is kept for the dispatcher's callers and tests).
+SENDING_STALE_AFTER = SENDING_ABANDONED_AFTER
 
 
 @dataclass
