@@ -363,7 +363,9 @@ def run_statement_run(app, env: dict, scratch: Path, args) -> dict:
             sql = count_sql(db.engine)
             started = time.perf_counter()
             # What the manager's "Issue statements" POST does after its checks.
-            run = statements.start_period_run(manager, period)
+            # inline=True: this measures the issue as one transaction (above OPERATION_INLINE_LIMIT the
+            # page now hands it to a background operation; see docs/background-operations.md).
+            run = statements.start_period_run(manager, period, inline=True)
             count = len(run.statements)
             run_id = run.id
             db.session.commit()  # the after-commit hook enqueues one render job per statement

@@ -48,6 +48,21 @@ def is_htmx(target: str | None = None) -> bool:
     return headers.get("HX-Request") == "true" and (target is None or headers.get("HX-Target") == target)
 
 
+# htmx stops polling an element whose request answers 286 (and still swaps it).
+POLL_STOP = 286
+
+
+def progress_page(target: str, fragment: str, page: str, finished: bool, **context):
+    """A progress page, or (for htmx polling `target`) its fragment, answering POLL_STOP once
+    `finished` so the polling stops."""
+    if is_htmx(target):
+        response = make_response(render_template(fragment, **context))
+        if finished:
+            response.status_code = POLL_STOP
+        return response
+    return render_template(page, **context)
+
+
 def with_trigger(response, *events: str):
     """The response with an HX-Trigger header naming `events` (listeners refresh themselves)."""
     response = make_response(response)

@@ -460,6 +460,7 @@ def test_a_target_import_with_a_bad_row_imports_nothing_and_names_each_row(app, 
     ("", "The first line must be the header email,month,amount."),
     ("email,amount\nx,1\n", "The first line must be the header email,month,amount."),
     ("email,month,amount\n", "The file has a header but no rows."),
+    ("email,month,amount\nana\x00@example.com,2026-11,1.00\n", "it contains NUL bytes"),
 ])
 def test_a_target_file_that_is_not_a_targets_csv_is_refused_beside_the_field(app, shop, text, message):
     response = _upload(app, shop, text)

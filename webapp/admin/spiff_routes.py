@@ -4,7 +4,7 @@ their own team earned (the access policy scopes the rows)."""
 
 from __future__ import annotations
 
-from flask import make_response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
 from webapp import clock
@@ -15,10 +15,7 @@ from webapp.auth.decorators import admin_required, manager_required
 from webapp.catalog import services as catalogue
 from webapp.spiffs import queries, recompute
 from webapp.spiffs import services as spiffs
-from webapp.web import FLASH, finish, form_page, is_htmx, requested_page, run_service
-
-POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
-
+from webapp.web import FLASH, finish, form_page, is_htmx, progress_page, requested_page, run_service
 
 def _prefill(data: dict) -> dict | None:
     """Initial values for a GET only: a posted form must stand on what was posted."""
@@ -112,13 +109,9 @@ def spiff_end(spiff_id: int):
 def spiff_recompute(spiff_id: int, recompute_id: int):
     """A background recompute's progress; htmx polls the fragment until it finishes."""
     spiff = spiffs.get_spiff(spiff_id)
-    context = {"spiff": spiff, "run": recompute.get_run(spiff.id, recompute_id)}
-    if is_htmx("recompute-progress"):
-        response = make_response(render_template("admin/spiffs/_progress.html", **context))
-        if context["run"].finished:
-            response.status_code = POLL_STOP
-        return response
-    return render_template("admin/spiffs/progress.html", **context)
+    run = recompute.get_run(spiff.id, recompute_id)
+    return progress_page("recompute-progress", "admin/spiffs/_progress.html", "admin/spiffs/progress.html",
+                         run.finished, spiff=spiff, run=run)
 
 
 @bp.route("/spiffs/<int:spiff_id>/recomputes/<int:recompute_id>/retry", methods=["POST"])

@@ -51,6 +51,9 @@ def _lines(data: bytes) -> list[tuple[int, list[str]]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise TargetImportError("The file is not UTF-8 text. Save it as \"CSV UTF-8\" and upload it again.") from exc
+    # PostgreSQL refuses NUL in any text parameter (the email lookup): refused here, beside the field.
+    if "\x00" in text:
+        raise TargetImportError("This does not look like a CSV file (it contains NUL bytes).")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [cell.strip().lower() for cell in next(reader, [])]

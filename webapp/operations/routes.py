@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flask import make_response, redirect, render_template, url_for
+from flask import redirect, url_for
 from flask_login import current_user
 
 from webapp.auth.decorators import signed_in_required
 from webapp.operations import bp
 from webapp.operations import services as operations
-from webapp.web import FLASH, finish, is_htmx, run_service
-
-POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
+from webapp.web import FLASH, finish, progress_page, run_service
 
 
 @bp.before_app_request
@@ -40,12 +38,8 @@ def _context(operation) -> dict:
 def operation(operation_id: int):
     """An operation's progress, result and errors; htmx polls the fragment until it finishes."""
     context = _context(operations.visible_operation(current_user, operation_id))
-    if is_htmx("operation-progress"):
-        response = make_response(render_template("operations/partials/_progress.html", **context))
-        if context["operation"].finished:
-            response.status_code = POLL_STOP
-        return response
-    return render_template("operations/operation.html", **context)
+    return progress_page("operation-progress", "operations/partials/_progress.html", "operations/operation.html",
+                         context["operation"].finished, **context)
 
 
 @bp.route("/operations/<int:operation_id>/retry", methods=["POST"])
