@@ -4,7 +4,6 @@ the new row, the totals panel and a fresh key; the form clears; no second totals
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 
