@@ -231,18 +231,22 @@ def main() -> int:
     }
     with app.app_context():
         counter = QueryCounter(db.engine)
-    queries = {name: counter.during(app_call, 0) for name, (app_call, _) in cases.items()}
+    # Statements of a first request (the hot cache of plans, targets, SPIFFs and the period empty),
+    # then of a warm one: the figure that counts, since the cache lives as long as the process.
+    cold = {name: counter.during(app_call, 0) for name, (app_call, _) in cases.items()}
     samples = {name: {"app": [], "sql": []} for name in cases}
     for n in range(3):  # warm-up: caches, prepared plans, the template cache
         for app_call, sql_call in cases.values():
             app_call(n), sql_call(n)
+    queries = {name: counter.during(app_call, 0) for name, (app_call, _) in cases.items()}
     for n in range(args.repeats):
         for name, (app_call, sql_call) in cases.items():
             samples[name]["sql"].append(timed_ms(sql_call, n)[0])
             samples[name]["app"].append(timed_ms(app_call, n)[0])
     figures = {}
     for name, pair in samples.items():
-        figures[f"{name}: app"] = {**summarise(pair["app"], pair["sql"]), "sql_statements": queries[name]}
+        figures[f"{name}: app"] = {**summarise(pair["app"], pair["sql"]), "sql_statements": queries[name],
+                                     "sql_statements_cold": cold[name]}
         figures[f"{name}: raw SQL"] = summarise(pair["sql"], None)
     report = {
         "benchmark": "P2: agent totals fragment and team dashboards through the whole app vs the raw SQL aggregate",
@@ -255,7 +259,7 @@ def main() -> int:
     print(f"P2 at {args.sales:,} sales / {args.agents} agents, median of {args.repeats} interleaved runs")
     print_rows(figures)
     for name, count in queries.items():
-        print(f"{name}: {count} SQL statements per request")
+        print(f"{name}: {count} SQL statements per request ({cold[name]} on a process's first)")
     write_results("dashboards", report)
     return 0
 

@@ -28,7 +28,8 @@ own agent (GET /login, POST /login), fetches the dashboard once for the CSRF tok
 signed idempotency key, then posts sales in a loop over one keep-alive connection:
 - `--mode htmx` (default, what the dashboard's form does, as it carries hx-post): POST /sales with
   HX-Request, the CSRF header and field, product, quantity, unit price, date, a picked customer and
-  a note; success is 201 with the fresh form, whose new signed idempotency key the client posts next
+  a note; success is 201 with the new row, the totals panel and a fresh signed idempotency key (the
+  full path: the fresh form), the key the client posts next
   (so every sale has a fresh key, obtained the way the browser obtains it);
 - `--mode form` (no JavaScript): the same POST without HX-Request; success is the 302 to the
   dashboard (not followed); the client signs each fresh key itself with the app's SECRET_KEY, as
@@ -46,7 +47,9 @@ target goes first, so machine noise hits both alike. Per target: requests/s, p50
 errors (warm-up errors and exceptions in the servers' logs are reported too, and fail the run); and
 app/baseline ratios. `--auto-approve` turns approval off, so each sale also recomputes the
 agent-month (the ledger path). Then one extra sale is logged in-process through the Flask test
-client to count the SQL statements the path issues (with `--profile`, a cProfile of 50 of them).
+client to count the SQL statements the path issues (with `--profile`, a cProfile of 50 of them), and
+to say whether the reply carries the totals panel or triggers the panel's own request (its
+statements counted too).
 Writes bench/results/log_sale_http.json.
 """
 
@@ -520,12 +523,15 @@ def query_census(app_url: str, redis_url: str, ids: dict, mode: str, profile: bo
     headers = {"HX-Request": "true"} if mode == "htmx" else {}
     n = 0
 
+    last: dict = {}
+
     def post() -> tuple[int, str]:
         """Post one sale with the current key; returns (status, next key)."""
         nonlocal n
         body = sale_body(spec, key, n)
         n += 1
         response = client.post("/sales", data=body, headers=headers, content_type="application/x-www-form-urlencoded")
+        last.update(headers=dict(response.headers), data=response.data)
         match = KEY_RE.search(response.data)
         return response.status_code, match.group(1).decode() if match and mode == "htmx" else new_key()
 
@@ -540,6 +546,20 @@ def query_census(app_url: str, redis_url: str, ids: dict, mode: str, profile: bo
     status, key = post()
     event.remove(engine, "before_cursor_execute", on_execute)
     census = {"status": status, "statements": len(statements), "sql": statements}
+    # The dashboard's totals panel refetches itself on "sales-changed" (HX-Trigger): that second
+    # request is part of logging a sale unless the reply carries the panel itself (out of band).
+    triggers = " ".join(last["headers"].get(name, "") for name in
+                        ("HX-Trigger", "HX-Trigger-After-Swap", "HX-Trigger-After-Settle"))
+    census["reply_bytes"] = len(last["data"])
+    census["totals_in_reply"] = b'id="totals"' in last["data"] and b'hx-swap-oob="true"' in last["data"]
+    census["totals_request_triggered"] = mode == "htmx" and "sales-changed" in triggers
+    census["totals_request_statements"] = 0
+    if census["totals_request_triggered"]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", on_execute)
+        client.get("/dashboard/totals", headers={"HX-Request": "true"})
+        event.remove(engine, "before_cursor_execute", on_execute)
+        census["totals_request_statements"] = len(statements)
     if profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -666,6 +686,9 @@ def main() -> int:
           f"{census['statements']}")
     for line in census["sql"]:
         print(f"  {line}")
+    print(f"reply {census['reply_bytes']} bytes; totals panel in the reply: {census['totals_in_reply']}; "
+          f"a totals request triggered: {census['totals_request_triggered']}"
+          + (f" ({census['totals_request_statements']} more statements)" if census["totals_request_triggered"] else ""))
     if "profile_top" in census:
         print(census["profile_top"])
 
@@ -691,6 +714,10 @@ def main() -> int:
         "rows_check": check,
         "all_rows_exact": all(c["exact"] for c in check.values()),
         "sql_statements_per_sale": census["statements"],
+        "reply_bytes": census["reply_bytes"],
+        "totals_in_reply": census["totals_in_reply"],
+        "totals_request_triggered": census["totals_request_triggered"],
+        "totals_request_statements": census["totals_request_statements"],
         "sql_per_sale": census["sql"],
         "setup_seconds": round(setup_s, 1),
         "total_seconds": round(time.monotonic() - began, 1),

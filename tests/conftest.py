@@ -140,6 +140,8 @@ def _rollback(app):
             db.session = original
             transaction.rollback()
             connection.close()
+            # The rolled-back rows may be cached (SQLite reuses their ids in the next test).
+            app.extensions["hot_cache"].clear()
 
 
 @pytest.fixture

@@ -152,6 +152,8 @@
       var results = form.querySelector("#customer-results");
       if (results) { results.innerHTML = ""; }
     }
+    var none = document.getElementById("no-sales-row");  // the first sale: "No sales yet" goes
+    if (none) { none.remove(); }
     var body = document.getElementById("recent-sales-body");
     if (!body || !body.rows.length) { return; }
     var added = body.rows[0], day = added.cells[0].textContent.trim();
