@@ -21,8 +21,12 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp import clock
-from webapp.commissions import engine
-from webapp.extensions import redis_client
+from webapp.commissions import engine, spiff_month
+from webapp.commissions.models import Period, PeriodStatus, PlanOverride, PlanVersion, Target
+from webapp.commissions.periods import is_date_closed, month_cadence, period_bounds
+from webapp.commissions.plans import assignments_of, engine_plan
+from webapp.extensions import db, redis_client
+from webapp.money import from_cents
 
 VERSION_KEY = "hot-cache:version"
 # Every table whose rows feed a cached value (plans and their parts, assignments, targets, SPIFFs
@@ -149,10 +153,6 @@ def agent_plans(agent_id: int) -> AgentPlans:
 
 def _load_agent_plans(agent_id: int) -> AgentPlans:
     """Read an agent's assignments and every version of each assigned plan."""
-    from webapp.commissions.models import PlanOverride, PlanVersion
-    from webapp.commissions.plans import assignments_of, engine_plan
-    from webapp.extensions import db
-
     assignments = tuple((a.plan_id, a.effective_from, a.effective_to) for a in assignments_of(agent_id))
     versions: dict[int, list] = {plan_id: [] for plan_id, _, _ in assignments}
     if versions:
@@ -168,9 +168,6 @@ def _load_agent_plans(agent_id: int) -> AgentPlans:
 
 def target_cents(agent_id: int, month_start: date) -> int | None:
     """The agent's target for the month (cents; None: no target)."""
-    from webapp.commissions.models import Target
-    from webapp.extensions import db
-
     first = month_start.replace(day=1)
     return _cache().get(("target", agent_id, first), lambda: db.session.scalar(
         select(Target.amount_cents).where(Target.agent_id == agent_id, Target.month == first)))
@@ -178,17 +175,13 @@ def target_cents(agent_id: int, month_start: date) -> int | None:
 
 def target_decimal(agent_id: int, month_start: date) -> Decimal | None:
     """The target as month_lines.target_of gives it (a Decimal of units)."""
-    from webapp.money import from_cents
-
     cents = target_cents(agent_id, month_start)
     return from_cents(cents) if cents is not None else None
 
 
 def month_spiffs(first: date, last: date):
     """The month's SPIFFs (spiff_month.month_spiffs), shared by every agent."""
-    from webapp.commissions.spiff_month import month_spiffs as load
-
-    return _cache().get(("spiffs", first, last), lambda: load(first, last))
+    return _cache().get(("spiffs", first, last), lambda: spiff_month.month_spiffs(first, last))
 
 
 def current_period() -> PeriodView:
@@ -197,10 +190,6 @@ def current_period() -> PeriodView:
     today = clock.today()
 
     def load() -> PeriodView:
-        from webapp.commissions.models import Period, PeriodStatus
-        from webapp.commissions.periods import is_date_closed, month_cadence, period_bounds
-        from webapp.extensions import db
-
         period = db.session.scalar(select(Period).where(Period.start_date <= today, Period.end_date >= today))
         if period is not None:
             return PeriodView(period.id, period.start_date, period.end_date, period.status)

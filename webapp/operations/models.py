@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.auth.models import User
 from webapp.extensions import UTCDateTime, db
 
 
@@ -50,7 +49,7 @@ class BackgroundOperation(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    created_by: Mapped[User | None] = relationship()
+    created_by = relationship("User")
 
     @property
     def items(self) -> list:

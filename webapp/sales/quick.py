@@ -16,7 +16,8 @@ from datetime import date
 from sqlalchemy import text
 
 from webapp import clock
-from webapp.auth.models import Role, User
+from webapp.auth.access import is_agent
+from webapp.auth.models import User
 from webapp.errors import ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
@@ -94,7 +95,7 @@ class QuickSale:
 
 def _common(actor: User, data: SaleInput) -> bool:
     """True when the sale is the common case this path writes (else the full path decides)."""
-    if db.session.get_bind().dialect.name != "postgresql" or actor.role != Role.AGENT:
+    if db.session.get_bind().dialect.name != "postgresql" or not is_agent(actor):
         return False
     if data.co_agents or (data.share is not None and str(data.share).strip()):
         return False

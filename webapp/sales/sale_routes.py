@@ -117,10 +117,13 @@ def _quick_create():
         product_id=form.product_id.data, quantity=form.quantity_value, unit_price=form.unit_price.decimal,
         sold_on=parse_iso_date(form.sold_on.data), customer_id=form.customer_id_value, note=form.note.data,
         co_agents=form.co_agents_value, share=form.share.data)
-    sale = quick.record_sale(current_user, data, idempotency_key=key)
+    # Committed only when the statement wrote the sale; otherwise nothing was written and the full
+    # path runs in a fresh transaction.
+    outcome = run_service(lambda: quick.record_sale(current_user, data, idempotency_key=key),
+                          commit=lambda written: written is not None)
+    sale = outcome.value if outcome.ok else None
     if sale is None:
         return None
-    db.session.commit()
     totals, month = portal.totals_and_month(sale.agent_id)
     estimate = portal.pending_estimate(month, sale.id)
     if estimate is None:  # a sale of an earlier month: its own month's lines
