@@ -14,18 +14,12 @@ def deliver_email(email_id: int) -> str:
 
 
 def dispatch_pending() -> int:
-    """Deliver every email still queued in the database (covers a lost Redis or a crash)."""
-    from webapp.mail.services import deliver_email as deliver, pending_email_ids
+    """Queue a delivery job for every email still to send in the database (covers a lost Redis or
+    a crash); returns how many were queued."""
+    from webapp.mail.services import requeue_pending
 
-    delivered = 0
     with app_context():
-        for email_id in pending_email_ids():
-            try:
-                deliver(email_id)
-                delivered += 1
-            except Exception:  # recorded on the row by deliver(); the next sweep retries
-                continue
-    return delivered
+        return requeue_pending()
 
 
 def reconcile_abandoned() -> int:

@@ -12,6 +12,7 @@ its own uncommitted rows). Without Redis nothing is cached: every read goes to t
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -138,9 +139,11 @@ def bump() -> None:
     g.pop("hot_cache_version", None)
     _cache().clear()
     try:
-        redis_client().incr(VERSION_KEY)
-    except Exception:  # noqa: BLE001 - without Redis no process caches anything
-        pass
+        # A fresh random value, not INCR: a Redis restart without persistence would reset a counter
+        # to values processes already hold, and they would keep their old copies.
+        redis_client().set(VERSION_KEY, uuid.uuid4().hex)
+    except Exception:  # noqa: BLE001 - readers that cannot reach Redis cache nothing either
+        current_app.logger.warning("hot cache: the version bump failed; other processes may serve old plan data")
 
 
 # ---- What is cached -----------------------------------------------------------------------
@@ -232,12 +235,18 @@ def _on_execute(state):
 @event.listens_for(Session, "after_commit")
 def _after_commit(session):
     """Bump the counter once the writes are visible to every process."""
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too; the writes are not visible to
+    # other processes until the outer COMMIT, so keep the flag for that one.
+    if session.in_nested_transaction():
+        return
     if session.info.pop("hot_cache_dirty", False):
         bump()
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _after_rollback(session, _previous):
+def _after_rollback(session, previous):
     """Rolled-back writes were announced at flush time; bump again so no copy keeps them."""
+    if previous.nested:  # a SAVEPOINT: the outer transaction's end bumps (and may still write)
+        return
     if session.info.pop("hot_cache_dirty", False):
         bump()

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from jobs.mail import reconcile_abandoned
+from jobs.mail import dispatch_pending, reconcile_abandoned
 from jobs.schedule import DECLARED
 from tests.support.queues import jobs
 from webapp.extensions import db
@@ -111,3 +111,18 @@ def test_a_delivery_job_reaching_a_young_send_leaves_it_alone(app, at, mailchimp
     at(NOW + timedelta(seconds=2))
     assert deliver_email(email.id) == "sent"
     assert len(mailchimp_stub.sent()) == 1
+
+
+def test_the_sweep_queues_delivery_jobs_and_sends_nothing_itself(app, at):
+    at(NOW)
+    # A queued email whose job Redis lost: the sweep hands it to the emails queue, whose 40 s job
+    # timeout keeps the send below the abandoned threshold (the periodic queue's would not).
+    lost = queue_email(key="sweep:lost", to="alice.agent@example.com", subject="Your statement", text="Attached.",
+                       enqueue=False)
+    db.session.commit()
+    assert dispatch_pending() == 1
+    assert jobs("emails") == [("jobs.mail.deliver_email", (lost.id,))]
+    db.session.refresh(lost)
+    assert lost.status == "queued" and lost.attempts == 0
+    assert dispatch_pending() == 1  # again before a worker runs: still one job
+    assert jobs("emails") == [("jobs.mail.deliver_email", (lost.id,))]

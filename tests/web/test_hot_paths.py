@@ -243,6 +243,9 @@ def test_without_redis_nothing_is_cached(app, shop, monkeypatch):
         def incr(self, *_):
             raise ConnectionError("down")
 
+        def set(self, *_):
+            raise ConnectionError("down")
+
     monkeypatch.setitem(app.extensions, "redis", Down())
     assert "$30.00" in _pending_text(app, shop["ana"])
     add_version(shop["admin"], shop["plan"], PlanRules(base_rate=Decimal("5")), d(11, 1))
@@ -440,3 +443,29 @@ def test_a_split_or_new_customer_takes_the_full_path(app, desk):
     assert response.status_code == 201
     html = response.get_data(as_text=True)
     assert 'id="sale-form"' in html and "New Shop" in html  # the full path's reply (a fresh form)
+
+
+def test_an_amount_past_the_largest_is_refused_beside_the_quantity_not_a_500(app, desk):
+    from webapp.sales.checks import MAX_QUANTITY
+    from webapp.sales.models import Sale
+
+    before = db.session.query(Sale).count()
+    # Each value passes the form; their product overflows a bigint in the quick statement's check.
+    response = _log(app, desk, _sale_form(desk, quantity=str(MAX_QUANTITY), unit_price="99999999999.99"))
+    assert response.status_code == 422
+    assert "This sale is too large." in response.get_data(as_text=True)
+    assert db.session.query(Sale).count() == before
+
+
+def test_a_released_savepoint_leaves_the_bump_to_the_outer_commit(app, shop, monkeypatch):
+    from webapp import hot_cache
+
+    bumps = []
+    monkeypatch.setattr(hot_cache, "bump", lambda: bumps.append(True))
+    with db.session.begin_nested():
+        add_version(shop["admin"], shop["plan"], PlanRules(base_rate=Decimal("5")), d(11, 1))
+    # Released, not committed: other processes cannot see the version yet, so the flag stays.
+    assert db.session.info.get("hot_cache_dirty") is True
+    seen = len(bumps)
+    db.session.commit()
+    assert len(bumps) == seen + 1 and "hot_cache_dirty" not in db.session.info

@@ -146,7 +146,18 @@ def requeue_abandoned(now=None) -> int:
     Only jobs are queued, nothing is sent here: deliver_email locks the row, re-checks its age and
     looks the email up at the provider before any resend, so a duplicate job never sends twice.
     """
-    ids = abandoned_email_ids(now)
+    return _queue_deliveries(abandoned_email_ids(now))
+
+
+def requeue_pending() -> int:
+    """Queue a delivery job for every email still to send (the sweep for jobs Redis lost)."""
+    # Jobs on the emails queue, not sends here: only that queue's 40 s job timeout keeps every send
+    # shorter than SENDING_ABANDONED_AFTER (the periodic queue allows minutes).
+    return _queue_deliveries(pending_email_ids())
+
+
+def _queue_deliveries(ids: list[int]) -> int:
+    """Queue one unique delivery job per email id; returns how many."""
     db.session.rollback()  # read-only: end the transaction before talking to Redis
     connection = redis_client()
     for email_id in ids:

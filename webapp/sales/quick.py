@@ -45,7 +45,7 @@ WITH ok AS (
     SELECT holder.id, ok.product_id, :customer_id, :quantity, ok.unit_price_cents,
            :quantity * ok.unit_price_cents, :sold_on, :status, :agent_id, :key, :note
     FROM ok, holder
-    WHERE ok.unit_price_cents >= 1 AND :quantity * ok.unit_price_cents < :max_cents
+    WHERE ok.unit_price_cents >= 1 AND CAST(:quantity AS NUMERIC) * ok.unit_price_cents < :max_cents
     ON CONFLICT ON CONSTRAINT uq_sales_entered_by_key DO NOTHING
     RETURNING id, unit_price_cents, amount_cents
 ), credit AS (
