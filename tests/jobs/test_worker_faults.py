@@ -78,6 +78,24 @@ with app.app_context():
 """
 
 
+# What the passing of SENDING_ABANDONED_AFTER does to the sends a kill interrupted: run in a child
+# process against the test's database (the clock of the workers is the real one).
+AGE_INTERRUPTED_SENDS = """
+from datetime import timedelta
+
+from webapp import create_app
+from webapp.extensions import db
+from webapp.mail.models import OutgoingEmail
+from webapp.mail.services import SENDING_ABANDONED_AFTER
+
+app = create_app()
+with app.app_context():
+    for email in db.session.query(OutgoingEmail).filter_by(status="sending"):
+        email.sending_since -= SENDING_ABANDONED_AFTER + timedelta(seconds=1)
+    db.session.commit()
+"""
+
+
 class Setup:
     """One test's private world: database file, outbox folder, redis-server, environment."""
 
@@ -127,6 +145,13 @@ class Setup:
         self.workers.append(worker)
         return worker
 
+    def let_interrupted_sends_age(self) -> None:
+        """Time passes: a send the kill interrupted is now older than the abandoned threshold, as
+        `email-reconcile` finds it about a minute later (without this the test would wait 45 s)."""
+        result = subprocess.run([python(), "-c", AGE_INTERRUPTED_SENDS], cwd=ROOT, env=self.env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"ageing failed:\n{result.stdout}\n{result.stderr}"
+
     def run_burst_worker(self) -> None:
         """A worker that works until every queue is empty, then exits."""
         result = subprocess.run([python(), "-m", "jobs", "worker", "--burst"], cwd=ROOT, env=self.env,
@@ -134,11 +159,12 @@ class Setup:
         assert result.returncode == 0, f"worker failed:\n{result.stdout}\n{result.stderr}"
 
     def tick(self) -> None:
-        """What the scheduler does every five minutes: queue the dispatcher and the email sweep."""
+        """What the scheduler does: queue the dispatcher, the email sweep and the email reconcile."""
         connection = Redis.from_url(self.redis_url)
         periodic = Queue("periodic", connection=connection)
         periodic.enqueue("jobs.statements.dispatch")
         periodic.enqueue("jobs.mail.dispatch_pending")
+        periodic.enqueue("jobs.mail.reconcile_abandoned")
         connection.close()
 
     def query(self, sql: str) -> list[tuple]:
@@ -227,6 +253,9 @@ def test_a_worker_killed_mid_run_leaves_every_statement_delivered_once_after_res
     assert done_at_kill < AGENTS, "the worker finished before the kill: nothing was interrupted"
     assert len(world.outbox_keys()) < AGENTS
 
+    # A send the kill caught between its `sending` commit and its `sent` commit waits for the
+    # abandoned threshold, then is looked up in the outbox before any resend.
+    world.let_interrupted_sends_age()
     world.tick()
     world.run_burst_worker()
 
