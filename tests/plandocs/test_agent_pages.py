@@ -3,7 +3,7 @@ for the agent's manager and admins), acknowledging it, the banner, and the audit
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import select
@@ -29,9 +29,10 @@ FROM = {"REMOTE_ADDR": "203.0.113.7"}
 
 
 @pytest.fixture
-def world(app, factory, today):
+def world(app, factory, at):
     """Alice (an agent of Maria's team) with one pending document; Bob of another team with his."""
-    today(date(2026, 12, 5))
+    # The whole clock, not just the day: the documents' issue time is shown as a date.
+    at(datetime(2026, 12, 5, 12, 0, tzinfo=timezone.utc))
     maria = factory.user(Role.MANAGER, name="Maria Lopez")
     alice = factory.user(Role.AGENT, manager=maria, name=NAME)
     bob = factory.user(Role.AGENT, name="Bob Brown")
