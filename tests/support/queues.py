@@ -24,11 +24,20 @@ def empty_queues(app):
 
     Modules that count jobs use it for every test: pytestmark = pytest.mark.usefixtures("empty_queues").
     """
-    for name in CHECKED_QUEUES:
-        Queue(name, connection=redis_client()).empty()
+    _empty_all()
     yield
+    _empty_all()
+
+
+def _empty_all() -> None:
+    """Every checked queue emptied, its jobs scheduled for a retry or deferred included: the enqueue
+    of a unique job finds those "waiting" and would not queue it again (ids repeat across tests)."""
     for name in CHECKED_QUEUES:
-        Queue(name, connection=redis_client()).empty()
+        queue = Queue(name, connection=redis_client())
+        queue.empty()
+        for registry in (queue.scheduled_job_registry, queue.deferred_job_registry):
+            for job_id in registry.get_job_ids():
+                registry.remove(job_id, delete_job=True)
 
 
 @pytest.fixture
