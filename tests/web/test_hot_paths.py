@@ -3,14 +3,13 @@ byte-identical to the old code path; the hot cache's explicit invalidation acros
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from flask import render_template
-from sqlalchemy import event
 
+from tests.support.rows import sql_statements
 from tests.web import _old_totals
 from webapp import create_app
 from webapp.auth.models import Role
@@ -32,25 +31,6 @@ TODAY = date(2026, 11, 20)
 def d(month: int, day: int) -> date:
     """A day of 2026."""
     return date(2026, month, day)
-
-
-@contextlib.contextmanager
-def counted(app):
-    """Collect the SQL statements run meanwhile (transaction control left out: in production the
-    test's savepoints do not exist)."""
-    statements: list[str] = []
-
-    def listen(_conn, _cursor, statement, *_args):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
 
 
 @pytest.fixture
@@ -139,7 +119,7 @@ def test_the_warm_totals_fragment_takes_at_most_three_statements(app, world):
 
     browser = browser_as(app, world["ana"])
     assert browser.get("/dashboard/totals").status_code == 200  # fills the cache
-    with counted(app) as statements:
+    with sql_statements(transaction_control=False) as statements:
         response = browser.get("/dashboard/totals")
     assert response.status_code == 200
     assert len(statements) <= 3, statements
@@ -298,7 +278,7 @@ def _log(app, desk, data, *, count=False):
     data = dict(data)
     data.setdefault("csrf_token", browser.token("/dashboard"))
     browser.get("/dashboard/totals")  # the cache warm, as on a page where the panel polls
-    with counted(app) as statements:
+    with sql_statements(transaction_control=False) as statements:
         response = browser.client.post("/sales", data=data, headers=HTMX)
     return (response, statements) if count else response
 
