@@ -72,6 +72,7 @@ def ensure_dataset(server: str, agents: int = 500, sales: int = 1_000_000) -> st
     url = database_url(server)
     if _holds(url, agents, sales):
         print(f"Reusing {DATABASE}: {agents} agents, {sales:,} sales.", flush=True)
+        _flask(url, "db", "upgrade")  # a migration since the build (an index) applies to the data too
         return url
     print(f"Building {DATABASE}: {agents} agents, {sales:,} sales (flask demo generate) ...", flush=True)
     started = time.perf_counter()

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import (JSON, BigInteger, CheckConstraint, Date, ForeignKey, Index, LargeBinary, String, Text,
-                        UniqueConstraint, func)
+                        UniqueConstraint, func, text)
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from webapp.extensions import UTCDateTime, db, enum_check
@@ -91,6 +91,10 @@ class SaleCredit(db.Model):
         CheckConstraint(f"share_units BETWEEN 1 AND {FULL_SHARE}", name="share_range"),
         CheckConstraint("credit_cents >= 0", name="credit_not_negative"),
         Index("ix_sale_credits_agent_sale", "agent_id", "sale_id"),
+        # Co-agent credits only (see webapp/sales/held.py): an agent's sales of a month are found
+        # from the sales' own index plus this small one.
+        Index("ix_sale_credits_co_held", "agent_id", "sale_id", postgresql_where=text("position > 0"),
+              sqlite_where=text("position > 0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

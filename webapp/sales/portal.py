@@ -19,6 +19,7 @@ from webapp.commissions.periods import month_bounds, month_cadence, period_bound
 from webapp.extensions import db
 from webapp.money import from_cents, to_cents, units_to_rate
 from webapp.paging import Paged, Window, page_window, paginate
+from webapp.sales.held import held_sale_ids
 from webapp.sales.models import FULL_SHARE, Sale, SaleCredit, SaleStatus
 
 PAGE_SIZE = 20
@@ -62,24 +63,23 @@ def _span_sums(agent_id: int, month_start: date, month_end: date, period) -> dic
     """One statement for every sum on the panel: approved volume and standing commission of the
     month and of the period, the balance by period status, and the payouts (cents)."""
     in_period = (Sale.sold_on >= period.start_date) & (Sale.sold_on <= period.end_date)
-    in_month = (Sale.sold_on >= month_start) & (Sale.sold_on <= month_end)
 
     def total(column, *conditions):
         column = func.sum(column).filter(*conditions) if conditions else func.sum(column)
         return func.coalesce(column, 0)
 
+    # Both sums start from the month's held sales (webapp/sales/held.py), not every credit or entry
+    # the agent ever had.
+    held = held_sale_ids(agent_id, month_start, month_end).cte("held")
     volume = (select(total(SaleCredit.credit_cents).label("volume_month"),
                      total(SaleCredit.credit_cents, in_period).label("volume_period"))
-              .select_from(Sale).join(*_held(agent_id))
-              .where(Sale.status == SaleStatus.APPROVED, in_month).subquery())
-    # The join to the agent's credits lets PostgreSQL start from the agent's sales of the month
-    # instead of every entry the agent ever earned (see bench/dashboards.py).
+              .select_from(held).join(Sale, Sale.id == held.c.sale_id).join(*_held(agent_id))
+              .where(Sale.status == SaleStatus.APPROVED).subquery())
     commission = (select(total(CommissionEntry.amount_cents).label("commission_month"),
                          total(CommissionEntry.amount_cents, in_period).label("commission_period"))
-                  .select_from(CommissionEntry).join(Sale, CommissionEntry.sale_id == Sale.id)
-                  .join(*_held(agent_id))
-                  .where(CommissionEntry.agent_id == agent_id, in_month,
-                         CommissionEntry.kind != EntryKind.MANUAL).subquery())
+                  .select_from(held).join(Sale, Sale.id == held.c.sale_id)
+                  .join(CommissionEntry, (CommissionEntry.sale_id == Sale.id) & (CommissionEntry.agent_id == agent_id))
+                  .where(CommissionEntry.kind != EntryKind.MANUAL).subquery())
     balance = (select(total(CommissionEntry.amount_cents, Period.status == PeriodStatus.CLOSED).label("stated"),
                       total(CommissionEntry.amount_cents, Period.status == PeriodStatus.OPEN).label("running"))
                .select_from(CommissionEntry).join(Period, CommissionEntry.period_id == Period.id)
@@ -107,17 +107,18 @@ def _month_lines(agent_id: int, month_start: date, month_end: date) -> _MonthLin
     month_lines.holder_month builds them), plans, target and SPIFFs from the hot cache."""
     sale_c, mine, every = Sale.__table__.c, SaleCredit.__table__.alias("mine"), SaleCredit.__table__.alias("every")
     product_c, category_c = Product.__table__.c, Category.__table__.c
+    held = held_sale_ids(agent_id, month_start, month_end).cte("held")
     rows = db.session.execute(
         select(sale_c.id, sale_c.sold_on, sale_c.amount_cents, sale_c.quantity, sale_c.status,
                mine.c.position, mine.c.share_units, mine.c.team_id, product_c.sku,
                category_c.code.label("category"), every.c.share_units.label("every_units"))
+        .select_from(held).join(Sale.__table__, sale_c.id == held.c.sale_id)
         .join(mine, (mine.c.sale_id == sale_c.id) & (mine.c.agent_id == agent_id))
         .join(Product.__table__, sale_c.product_id == product_c.id)
         .join(Category.__table__, product_c.category_id == category_c.id)
         # Every holder's share, only for the sales this holder holds in part (a split sale).
         .outerjoin(every, (every.c.sale_id == sale_c.id) & (mine.c.share_units != FULL_SHARE))
-        .where(sale_c.sold_on >= month_start, sale_c.sold_on <= month_end,
-               sale_c.status.in_((SaleStatus.APPROVED, SaleStatus.PENDING)))
+        .where(sale_c.status.in_((SaleStatus.APPROVED, SaleStatus.PENDING)))
         .order_by(sale_c.sold_on, sale_c.id, every.c.position)).all()
     plans = hot_cache.agent_plans(agent_id)
     shares: dict[int, list[Decimal]] = {}
