@@ -59,17 +59,29 @@ def _held(agent_id: int):
     return SaleCredit, (SaleCredit.sale_id == Sale.id) & (SaleCredit.agent_id == agent_id)
 
 
-def _span_sums(agent_id: int, month_start: date, month_end: date, period) -> dict[str, int]:
-    """One statement for every sum on the panel: approved volume and standing commission of the
-    month and of the period, the balance by period status, and the payouts (cents)."""
+@dataclass(frozen=True)
+class _MonthLines:
+    """A holder's month: approved lines and pending lines (with its target), loaded once."""
+
+    approved: list[engine.SaleLine]
+    pending: list[engine.SaleLine]
+    target: Decimal | None
+    spiffs: tuple = ()  # the month's engine SPIFFs
+
+
+def _month_statement(agent_id: int, month_start: date, month_end: date, period):
+    """One statement for the whole panel: a first part with every sum (approved volume and standing
+    commission of the month and of the period, the balance by period status, the payouts; cents),
+    left-joined to the holder's approved and pending lines of the month, one row per line and holder
+    share (the sums repeat on each; one row of sums with empty line columns when there is no line)."""
     in_period = (Sale.sold_on >= period.start_date) & (Sale.sold_on <= period.end_date)
 
     def total(column, *conditions):
         column = func.sum(column).filter(*conditions) if conditions else func.sum(column)
         return func.coalesce(column, 0)
 
-    # Both sums start from the month's held sales (webapp/sales/held.py), not every credit or entry
-    # the agent ever had.
+    # Everything starts from the month's held sales (webapp/sales/held.py), not every credit or
+    # entry the agent ever had.
     held = held_sale_ids(agent_id, month_start, month_end).cte("held")
     volume = (select(total(SaleCredit.credit_cents).label("volume_month"),
                      total(SaleCredit.credit_cents, in_period).label("volume_period"))
@@ -86,44 +98,40 @@ def _span_sums(agent_id: int, month_start: date, month_end: date, period) -> dic
                .where(CommissionEntry.agent_id == agent_id).subquery())
     paid = (select(total(Payout.amount_cents).label("paid"))
             .where(Payout.agent_id == agent_id).subquery())
-    row = db.session.execute(
-        select(volume, commission, balance, paid).select_from(volume)
-        .join(commission, true()).join(balance, true()).join(paid, true())).one()
-    return {name: int(value) for name, value in row._mapping.items()}
-
-
-@dataclass(frozen=True)
-class _MonthLines:
-    """A holder's month: approved lines and pending lines (with its target), loaded once."""
-
-    approved: list[engine.SaleLine]
-    pending: list[engine.SaleLine]
-    target: Decimal | None
-    spiffs: tuple = ()  # the month's engine SPIFFs
-
-
-def _month_lines(agent_id: int, month_start: date, month_end: date) -> _MonthLines:
-    """The holder's approved and pending lines of the month in one statement (as
-    month_lines.holder_month builds them), plans, target and SPIFFs from the hot cache."""
     sale_c, mine, every = Sale.__table__.c, SaleCredit.__table__.alias("mine"), SaleCredit.__table__.alias("every")
     product_c, category_c = Product.__table__.c, Category.__table__.c
-    held = held_sale_ids(agent_id, month_start, month_end).cte("held")
-    rows = db.session.execute(
+    lines = (
         select(sale_c.id, sale_c.sold_on, sale_c.amount_cents, sale_c.quantity, sale_c.status,
                mine.c.position, mine.c.share_units, mine.c.team_id, product_c.sku,
-               category_c.code.label("category"), every.c.share_units.label("every_units"))
+               category_c.code.label("category"), every.c.share_units.label("every_units"),
+               every.c.position.label("every_position"))
         .select_from(held).join(Sale.__table__, sale_c.id == held.c.sale_id)
         .join(mine, (mine.c.sale_id == sale_c.id) & (mine.c.agent_id == agent_id))
         .join(Product.__table__, sale_c.product_id == product_c.id)
         .join(Category.__table__, product_c.category_id == category_c.id)
         # Every holder's share, only for the sales this holder holds in part (a split sale).
         .outerjoin(every, (every.c.sale_id == sale_c.id) & (mine.c.share_units != FULL_SHARE))
-        .where(sale_c.status.in_((SaleStatus.APPROVED, SaleStatus.PENDING)))
-        .order_by(sale_c.sold_on, sale_c.id, every.c.position)).all()
+        .where(sale_c.status.in_((SaleStatus.APPROVED, SaleStatus.PENDING))).subquery())
+    return (select(volume, commission, balance, paid, lines).select_from(volume)
+            .join(commission, true()).join(balance, true()).join(paid, true()).outerjoin(lines, true())
+            .order_by(lines.c.sold_on, lines.c.id, lines.c.every_position))
+
+
+SUM_COLUMNS = ("volume_month", "volume_period", "commission_month", "commission_period", "stated", "running",
+               "paid")
+
+
+def _load_month(agent_id: int, month_start: date, month_end: date, period) -> tuple[dict[str, int], _MonthLines]:
+    """The panel's sums (cents) and the holder's month of lines (as month_lines.holder_month builds
+    them) from one statement; plans, target and SPIFFs from the hot cache."""
+    rows = db.session.execute(_month_statement(agent_id, month_start, month_end, period)).all()
+    sums = {name: int(getattr(rows[0], name)) for name in SUM_COLUMNS}
     plans = hot_cache.agent_plans(agent_id)
     shares: dict[int, list[Decimal]] = {}
     firsts = []
     for row in rows:
+        if row.id is None:  # the month has no line: just the sums
+            continue
         if row.every_units is not None:
             shares.setdefault(row.id, []).append(units_to_rate(row.every_units))
         if not firsts or firsts[-1].id != row.id:
@@ -136,9 +144,9 @@ def _month_lines(agent_id: int, month_start: date, month_end: date) -> _MonthLin
             shares=tuple(shares.get(row.id, ())), holder=row.position,
             team=str(row.team_id) if row.team_id is not None else None)
         (approved if row.status == SaleStatus.APPROVED else pending).append(line)
-    return _MonthLines(approved=approved, pending=pending,
-                       target=hot_cache.target_decimal(agent_id, month_start),
-                       spiffs=hot_cache.month_spiffs(month_start, month_end).spiffs)
+    return sums, _MonthLines(approved=approved, pending=pending,
+                             target=hot_cache.target_decimal(agent_id, month_start),
+                             spiffs=hot_cache.month_spiffs(month_start, month_end).spiffs)
 
 
 def _pending(month: _MonthLines, start: date, end: date) -> tuple[int, int]:
@@ -166,14 +174,13 @@ def pending_estimate(month: _MonthLines, sale_id: int) -> int | None:
 
 
 def totals_and_month(agent_id: int) -> tuple[Totals, _MonthLines]:
-    """The totals panel and the month's lines it was computed from (two statements when the hot
+    """The totals panel and the month's lines it was computed from (one statement when the hot
     cache is warm)."""
     today = clock.today()
     period = hot_cache.current_period()
     month_start, month_end = month_bounds(today)
     # A period never crosses a month boundary, so one load of the month serves both spans.
-    sums = _span_sums(agent_id, month_start, month_end, period)
-    lines = _month_lines(agent_id, month_start, month_end)
+    sums, lines = _load_month(agent_id, month_start, month_end, period)
     figures = {}
     for span, (start, end) in (("month", (month_start, month_end)), ("period", (period.start_date, period.end_date))):
         pending, count = _pending(lines, start, end)
