@@ -8,7 +8,9 @@ updated in place (stable ids); closed-period entries never change, so the differ
 system adjustment in the earliest open period. Manual entries are never touched. Lines and
 adjustments store the engine's derivation of the figure (`derivation`), from its own result.
 
-The month's lines come from month_lines, estimates from estimates; this module re-exports them as
+Recomputes are set-based: recompute_agents_month settles a month for many holders in a fixed number
+of statements (the single-holder recompute is its batch of one), recompute_agents_ranges a range of
+months for each of many agents. The month's lines come from month_lines, estimates from estimates; this module re-exports them as
 the ledger's one entry point for the rest of the app.
 """
 
