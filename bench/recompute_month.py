@@ -7,9 +7,11 @@ once by bench/dataset.py with `flask demo generate` and reused).
 The month is last month (whole, about 75,000 sales). Each case runs in one transaction that is
 rolled back, so the data set is left as it was:
 
-- steady: `recompute_agent_month` for every agent when nothing changed (loads, computes, compares,
-  writes nothing) - what a plan change or a late approval costs per agent-month at least;
-- rebuild: the same after deleting the month's commission lines, so every line is inserted again
+- steady: the set-based `recompute_agents_month` for all agents at once (one lock statement, then
+  loads, computes, compares, writes nothing) when nothing changed - what a plan change costs at least;
+- steady, agent by agent: `recompute_agent_month` for each agent in turn (the batch of one, what a
+  single sale's change costs), for context;
+- rebuild: the batch after deleting the month's commission lines, so every line is inserted again
   (checked: the month's commission comes back to the cent);
 - plan change: what an admin's new plan version effective on the 1st of this month triggers
   inside the request (`plan_versions.add_version`: every agent on the plan, this month), for the tiered
@@ -33,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "recompute-bench")
 
-from sqlalchemy import create_engine, delete, func, select, text  # noqa: E402
+from sqlalchemy import create_engine, delete, event, func, select, text  # noqa: E402
 
 from bench.common import machine, print_rows, summarise, timed_ms, write_results  # noqa: E402
 from bench.dashboards import build_app  # noqa: E402
@@ -63,13 +65,43 @@ def month_commission(first: date, last: date) -> int:
 
 
 def recompute_all(agent_ids: list[int], month: date) -> None:
-    """recompute_agent_month for every agent, flushed (the writes are inside the time)."""
-    from webapp.commissions.ledger import recompute_agent_month
+    """The set-based recompute of every agent's month under their locks, flushed (writes inside the time)."""
+    from webapp.commissions.ledger import lock_agents, recompute_agents_month
+    from webapp.extensions import db
+
+    lock_agents(agent_ids)
+    recompute_agents_month(agent_ids, month)
+    db.session.flush()
+
+
+def recompute_one_by_one(agent_ids: list[int], month: date) -> None:
+    """recompute_agent_month for each agent in turn (each a batch of one), flushed."""
+    from webapp.commissions.ledger import lock_agent, recompute_agent_month
     from webapp.extensions import db
 
     for agent_id in agent_ids:
+        lock_agent(agent_id)
         recompute_agent_month(agent_id, month)
     db.session.flush()
+
+
+def statements_of(work, *args) -> int:
+    """How many SQL statements `work(*args)` sends (the connection's own BEGIN/COMMIT aside)."""
+    from webapp.extensions import db
+
+    seen = []
+    engine = db.engine
+
+    def listener(_connection, _cursor, statement, *_rest):
+        """Note one statement."""
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        work(*args)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(seen)
 
 
 def delete_month_lines(first: date, last: date) -> int:
@@ -152,7 +184,7 @@ def main() -> int:
             return connection.execute(BASELINE_SQL, {"first": first, "last": last}).all()
 
     samples: dict[str, list[float]] = {"steady": [], "rebuild": [], "plan change": [], "engine only": [],
-                                       "baseline": []}
+                                       "steady, agent by agent": [], "baseline": []}
     with app.app_context():
         agent_ids = list(db.session.scalars(select(User.id).where(User.role == "agent").order_by(User.id)))
         sales_in_month = sum(row[2] for row in baseline())
@@ -165,6 +197,8 @@ def main() -> int:
             samples["engine only"].append(timed_ms(engine_only, agent_ids, first)[0])
             samples["steady"].append(timed_ms(recompute_all, agent_ids, first)[0])
             db.session.rollback()
+            samples["steady, agent by agent"].append(timed_ms(recompute_one_by_one, agent_ids, first)[0])
+            db.session.rollback()
             deleted = delete_month_lines(first, last)
             samples["rebuild"].append(timed_ms(recompute_all, agent_ids, first)[0])
             rebuilt = month_commission(first, last)
@@ -173,6 +207,15 @@ def main() -> int:
             took, changed_agents = timed_ms(plan_change, TIERED_PLAN)
             samples["plan change"].append(took)
             db.session.rollback()
+        statements = {"steady batch": statements_of(recompute_all, agent_ids, first)}
+        db.session.rollback()
+        delete_month_lines(first, last)
+        statements["rebuild batch"] = statements_of(recompute_all, agent_ids, first)
+        db.session.rollback()
+        statements["plan change"] = statements_of(plan_change, TIERED_PLAN)
+        db.session.rollback()
+        statements["one agent (batch of one)"] = statements_of(recompute_one_by_one, agent_ids[:1], first)
+        db.session.rollback()
         assert month_commission(first, last) == before  # everything was rolled back
     figures = {name: summarise(values, samples["baseline"]) for name, values in samples.items()}
     per_agent = {name: round(figures[name]["median_ms"] / len(agent_ids), 2) for name in ("steady", "rebuild")}
@@ -182,18 +225,22 @@ def main() -> int:
                  "sales_approved_in_month": sales_in_month, "month_commission_cents": before,
                  "plan_change_agents": changed_agents},
         "repeats": args.repeats,
-        "kinds": {"steady": "recompute, nothing changed", "rebuild": "recompute after deleting the month's lines",
+        "kinds": {"steady": "recompute_agents_month for all agents at once, nothing changed",
+                  "steady, agent by agent": "recompute_agent_month for each agent in turn, nothing changed",
+                  "rebuild": "recompute_agents_month after deleting the month's lines",
                   "plan change": "plan_versions.add_version effective the 1st of this month (tiered plan)",
                   "engine only": "engine.compute_month on pre-built lines, no database",
                   "baseline": "SELECT agent_id, sum(amount_cents), count(*) ... GROUP BY agent_id"},
         "figures": figures,
         "per_agent_ms": per_agent,
+        "statements": statements,
         **machine(),
     }
     print(f"P4 recompute {first:%B %Y} ({sales_in_month:,} approved sales) for {len(agent_ids)} agents, "
           f"median of {args.repeats}")
     print_rows(figures)
     print(f"per agent-month: steady {per_agent['steady']} ms, rebuild {per_agent['rebuild']} ms")
+    print(f"statements: {statements}")
     write_results("recompute_month", report)
     return 0
 

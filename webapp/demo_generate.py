@@ -16,7 +16,7 @@ from webapp import clock
 from webapp.auth import services as accounts
 from webapp.auth.models import Role, User
 from webapp.catalog.models import Customer, Product
-from webapp.commissions.ledger import recompute_agent_range
+from webapp.commissions.ledger import recompute_agents_ranges
 from webapp.commissions.models import CommissionPlan, Period, PeriodStatus, PlanAssignment, Target
 from webapp.demo import DEMO_PASSWORD, demo_plans, ensure_catalogue
 from webapp.extensions import db
@@ -33,6 +33,8 @@ REASONS = {SaleStatus.REJECTED: "Generated: customer signature missing.",
            SaleStatus.VOIDED: "Generated: order cancelled by the customer."}
 # Rows per executemany batch where there is no COPY (SQLite): bounded memory, few round trips.
 BATCH = 20_000
+# Agents whose ledger one set-based recompute builds before a commit (memory stays small).
+LEDGER_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -181,11 +183,14 @@ def _bulk_customers() -> list[int]:
 
 
 def _compute_ledgers(agent_ids: list[int], first: date, say: Callable[[str], None]) -> None:
-    """The ledger of every agent from `first` on, by the product's own recompute, committing each."""
-    started = time.perf_counter()
-    for done, agent_id in enumerate(agent_ids, start=1):
-        recompute_agent_range(agent_id, first, None)
+    """The ledger of every agent from `first` on, by the product's own set-based recompute, a batch
+    of agents at a time (10 while the tables are small, then LEDGER_BATCH), committing each batch."""
+    started, done = time.perf_counter(), 0
+    while done < len(agent_ids):
+        batch = agent_ids[done:done + (10 if done < 50 else LEDGER_BATCH)]
+        recompute_agents_ranges([(agent_id, first, None) for agent_id in batch])
         db.session.commit()
+        done += len(batch)
         # Fresh planner statistics while the ledger tables grow from empty.
         if done in (10, 50) or done % 100 == 0:
             _analyze()

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 
 from webapp.audit.services import record
-from webapp.commissions.ledger import lock_agent, recompute_agent_range
+from webapp.commissions.ledger import lock_agent, recompute_agent_range, recompute_agents_ranges
 from webapp.commissions.models import CommissionPlan, PlanAssignment
 from webapp.commissions.periods import is_date_closed
 from webapp.commissions.plans import agent_for_plan, check_effective_date, is_day
@@ -111,10 +111,10 @@ def recompute_plan_agents(plan_id: int, since: date, actor=None) -> None:
 
 
 def _recompute_ranges(items: list) -> None:
-    """Recompute each [agent id, first day, last day or None] under the agent's lock, in order."""
-    for agent_id, start, end in items:
-        lock_agent(agent_id)
-        recompute_agent_range(agent_id, date.fromisoformat(start), date.fromisoformat(end) if end else None)
+    """Recompute each [agent id, first day, last day or None], every agent locked first in one
+    statement (id order), a month at a time for all of them (ledger.recompute_agents_ranges)."""
+    recompute_agents_ranges([(agent_id, date.fromisoformat(start), date.fromisoformat(end) if end else None)
+                             for agent_id, start, end in items])
 
 
 def _recompute_step(operation, batch: list) -> list[str]:

@@ -8,7 +8,9 @@ updated in place (stable ids); closed-period entries never change, so the differ
 system adjustment in the earliest open period. Manual entries are never touched. Lines and
 adjustments store the engine's derivation of the figure (`derivation`), from its own result.
 
-The month's lines come from month_lines, estimates from estimates; this module re-exports them as
+Recomputes are set-based: recompute_agents_month settles a month for many holders in a fixed number
+of statements (the single-holder recompute is its batch of one), recompute_agents_ranges a range of
+months for each of many agents. The month's lines come from month_lines, estimates from estimates; this module re-exports them as
 the ledger's one entry point for the rest of the app.
 """
 
@@ -31,7 +33,10 @@ from webapp.commissions.estimates import (estimate_new_sale, estimate_new_sale_r
                                           pending_total, sale_estimate)
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, EntryKind, Payout, Period, PeriodStatus,
                                        PlanVersion)
-from webapp.commissions.month_lines import HolderMonth, PlanResolver, holder_month, month_sales, sale_line
+from webapp.commissions.month_lines import (HolderMonth, PlanResolver, chunks, holder_month, holder_months, month_sales,
+                                           sale_line)
+from webapp.commissions.periods import month_bounds
+from webapp.commissions.spiff_month import MonthSpiffs
 from webapp.extensions import db
 from webapp.money import rate_to_units, to_cents
 from webapp.sales.models import Sale, SaleCredit, SaleStatus
@@ -40,7 +45,8 @@ from webapp.spiffs.models import Spiff
 __all__ = [
     "Balance", "PeriodSummary", "PlanResolver", "agent_balance", "estimate_new_sale", "estimate_new_sale_result",
     "holder_month", "lock_agent", "lock_agents", "month_sales", "months_between", "pending_estimates", "pending_total",
-    "period_summary", "recompute_agent_month", "recompute_agent_range", "sale_estimate", "sale_line",
+    "period_summary", "recompute_agent_month", "recompute_agent_range", "recompute_agents_month",
+    "recompute_agents_ranges", "sale_estimate", "sale_line",
 ]
 
 
@@ -50,14 +56,14 @@ def lock_agent(agent_id: int) -> None:
     Two concurrent changes for one agent would each recompute the month without the other's
     sale. SQLite has no row locks; there BEGIN IMMEDIATE already serialises writers.
     """
-    db.session.execute(select(User.id).where(User.id == agent_id).with_for_update())
+    lock_agents([agent_id])
 
 
 def lock_agents(agent_ids) -> None:
-    """Lock several agents (a split sale's holders) in ascending id order: two changes that share
-    holders then wait for each other instead of deadlocking."""
-    for agent_id in sorted(set(agent_ids)):
-        lock_agent(agent_id)
+    """Lock several agents (a split sale's holders, a plan's agents) in one statement per CHUNK, in
+    ascending id order: two changes that share holders then wait for each other instead of deadlocking."""
+    for ids in chunks(sorted(set(agent_ids))):
+        db.session.execute(select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update()).all()
 
 
 @dataclass(frozen=True)
@@ -112,10 +118,13 @@ def _plan_labels(version_ids) -> dict[int, dict]:
             for row in rows}
 
 
-def _figures(month: HolderMonth, results: dict[int, engine.LineResult]) -> dict[tuple, Figure]:
-    """The engine's figures by (sale id, spiff id): a commission per line, a reward per SPIFF."""
+def _figures(month: HolderMonth, results: dict[int, engine.LineResult],
+             plans: dict[int, dict] | None = None) -> dict[tuple, Figure]:
+    """The engine's figures by (sale id, spiff id): a commission per line, a reward per SPIFF
+    (`plans`: _plan_labels of the month's versions, when already loaded for many holders)."""
     figures = {}
-    plans = _plan_labels(month.version_ids.values())
+    if plans is None:
+        plans = _plan_labels(month.version_ids.values())
     for sale_id, result in results.items():
         version_id = month.version_ids.get(sale_id)
         figures[(sale_id, None)] = Figure(to_cents(result.commission), rate_to_units(result.rate), version_id,
@@ -128,53 +137,80 @@ def _figures(month: HolderMonth, results: dict[int, engine.LineResult]) -> dict[
     return figures
 
 
-def _month_entries(agent_id: int, month: HolderMonth) -> dict[tuple, list]:
-    """The holder's system entries for the month's sales, by (sale id, spiff id), oldest first."""
+@dataclass(frozen=True)
+class SaleRow:
+    """What settling a key reads of its sale."""
+
+    sold_on: date
+    status: str
+
+
+def _month_entries(agent_ids: list[int], first: date, last: date) -> tuple[dict[int, dict[tuple, list]], dict]:
+    """The holders' system entries for the month's sales, by holder then (sale id, spiff id), oldest
+    first, and the sold_on and status of each of their sales (one query per CHUNK of holders)."""
     sale_c, entry_c = Sale.__table__.c, CommissionEntry.__table__.c
-    rows = db.session.execute(
-        select(entry_c.id, entry_c.sale_id, entry_c.spiff_id, entry_c.period_id, entry_c.kind, entry_c.amount_cents,
-               entry_c.rate_units, entry_c.plan_version_id, entry_c.spiff_version_id, entry_c.reason,
-               entry_c.late_approval, entry_c.derivation)
-        .join(Sale.__table__, entry_c.sale_id == sale_c.id)
-        .where(sale_c.sold_on >= month.first, sale_c.sold_on <= month.last, entry_c.agent_id == agent_id,
-               entry_c.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT, EntryKind.SPIFF)))
-        .order_by(entry_c.id)).all()
-    by_key: dict[tuple, list] = defaultdict(list)
-    for entry in rows:
-        by_key[(entry.sale_id, entry.spiff_id)].append(entry)
-    return by_key
+    by_agent: dict[int, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
+    sales = {}
+    for ids in chunks(agent_ids):
+        for entry in db.session.execute(
+                select(entry_c.id, entry_c.agent_id, entry_c.sale_id, entry_c.spiff_id, entry_c.period_id,
+                       entry_c.kind, entry_c.amount_cents, entry_c.rate_units, entry_c.plan_version_id,
+                       entry_c.spiff_version_id, entry_c.reason, entry_c.late_approval, entry_c.derivation,
+                       sale_c.sold_on, sale_c.status)
+                .join(Sale.__table__, entry_c.sale_id == sale_c.id)
+                .where(sale_c.sold_on >= first, sale_c.sold_on <= last, entry_c.agent_id.in_(ids),
+                       entry_c.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT, EntryKind.SPIFF)))
+                .order_by(entry_c.id)):
+            by_agent[entry.agent_id][(entry.sale_id, entry.spiff_id)].append(entry)
+            sales[entry.sale_id] = SaleRow(entry.sold_on, entry.status)
+    return by_agent, sales
 
 
 def recompute_agent_month(agent_id: int, month_start: date) -> dict[int, engine.LineResult]:
-    """Bring a holder's month of system entries in line with the engine (caller holds the lock).
+    """Bring a holder's month of system entries in line with the engine (caller holds the lock):
+    recompute_agents_month for one holder."""
+    return recompute_agents_month([agent_id], month_start)[agent_id]
 
-    Works on plain rows and writes in bulk (one executemany each for inserts, updates and
-    deletes): a month of 10,000 sales must recompute well under a second; ids stay stable."""
+
+def recompute_agents_month(agent_ids, month_start: date) -> dict[int, dict[int, engine.LineResult]]:
+    """Bring each holder's month of system entries in line with the engine (the caller holds their
+    locks: lock_agents), returning each holder's engine results.
+
+    Set-based: a fixed number of statements for any number of holders (holder_months loads every
+    line, plan, target and SPIFF at once; one query for their entries, one for the plan labels),
+    then the engine per holder and each key settled by _settle, and one bulk write of the inserts,
+    updates and deletes: ids stay stable."""
     db.session.flush()
-    month = holder_month(agent_id, month_start)
-    results = month.compute()
-    figures, by_key = _figures(month, results), _month_entries(agent_id, month)
-    keys = set(figures) | set(by_key)
-    sale_c = Sale.__table__.c
-    sale_ids = sorted({sale_id for sale_id, _ in keys})
-    sales = {}
-    for start in range(0, len(sale_ids), 500):  # bounded IN lists (SQLite's variable limit)
-        sales.update((row.id, row) for row in db.session.execute(
-            select(sale_c.id, sale_c.sold_on, sale_c.status).where(sale_c.id.in_(sale_ids[start:start + 500]))))
-    periods, writes = MonthPeriods(month.first, month.last), EntryWrites()
-    names = _spiff_names(month, {spiff_id for _, spiff_id in keys if spiff_id is not None})
-    for sale_id, spiff_id in sorted(keys, key=lambda k: (k[0], k[1] or 0)):
-        key = Key(sale_id, spiff_id, names.get(spiff_id))
-        _settle(agent_id, key, sales[sale_id], by_key.get((sale_id, spiff_id), []),
-                figures.get((sale_id, spiff_id)), periods, writes)
+    agents = sorted(set(agent_ids))
+    if not agents:
+        return {}
+    first, last = month_bounds(month_start)
+    months = holder_months(agents, first)
+    entries, sales = _month_entries(agents, first, last)
+    for month in months.values():
+        for line in month.lines:
+            sales.setdefault(line.id, SaleRow(line.date, SaleStatus.APPROVED))
+    results = {agent_id: month.compute() for agent_id, month in months.items()}
+    plans = _plan_labels(version_id for month in months.values() for version_id in month.version_ids.values())
+    figures = {agent_id: _figures(months[agent_id], results[agent_id], plans) for agent_id in agents}
+    keys = {agent_id: set(figures[agent_id]) | set(entries.get(agent_id, {})) for agent_id in agents}
+    spiffs = months[agents[0]].spiffs if agents else None
+    names = _spiff_names(spiffs, {spiff_id for mine in keys.values() for _, spiff_id in mine if spiff_id is not None})
+    periods, writes = MonthPeriods(first, last), EntryWrites()
+    for agent_id in agents:
+        by_key = entries.get(agent_id, {})
+        for sale_id, spiff_id in sorted(keys[agent_id], key=lambda k: (k[0], k[1] or 0)):
+            key = Key(sale_id, spiff_id, names.get(spiff_id))
+            _settle(agent_id, key, sales[sale_id], by_key.get((sale_id, spiff_id), []),
+                    figures[agent_id].get((sale_id, spiff_id)), periods, writes)
     writes.execute()
     return results
 
 
-def _spiff_names(month: HolderMonth, spiff_ids: set[int]) -> dict[int, str]:
+def _spiff_names(spiffs: MonthSpiffs | None, spiff_ids: set[int]) -> dict[int, str]:
     """Names of these SPIFFs: the month's, and from the table for one that no longer covers the
     month (ended early: its entries are being clawed back and their reason names it)."""
-    names = {spiff_id: month.spiffs.name_of(spiff_id) for spiff_id in spiff_ids}
+    names = {spiff_id: spiffs.name_of(spiff_id) for spiff_id in spiff_ids}
     missing = sorted(spiff_id for spiff_id, name in names.items() if name is None)
     if missing:
         names.update(db.session.execute(select(Spiff.id, Spiff.name).where(Spiff.id.in_(missing))).all())
@@ -257,15 +293,33 @@ def months_between(start: date, end: date) -> list[date]:
 
 def recompute_agent_range(agent_id: int, start: date, end: date | None) -> None:
     """Recompute every month with sales the agent holds a credit of between start and end (None: on)."""
-    conditions = [SaleCredit.agent_id == agent_id, Sale.sold_on >= start]
-    if end is not None:
-        conditions.append(Sale.sold_on <= end)
-    bounds = db.session.execute(select(func.min(Sale.sold_on), func.max(Sale.sold_on))
-                                .join(SaleCredit, SaleCredit.sale_id == Sale.id).where(*conditions)).one()
-    if bounds[0] is None:
-        return
-    for month in months_between(bounds[0], bounds[1]):
-        recompute_agent_month(agent_id, month)
+    recompute_agents_ranges([(agent_id, start, end)], lock=False)
+
+
+def recompute_agents_ranges(ranges, lock: bool = True) -> None:
+    """Recompute, for each (agent id, start, end or None: on), every month with sales the agent
+    holds a credit of between start and end, a month at a time for all its agents at once.
+
+    `lock`: first lock every agent, in one statement in id order (False: the caller holds the locks).
+    The months' bounds take one query per distinct (start, end) (a plan's agents share one)."""
+    ranges = [(agent_id, start, end) for agent_id, start, end in ranges]
+    if lock:
+        lock_agents(agent_id for agent_id, _, _ in ranges)
+    by_bounds: dict[tuple, list[int]] = defaultdict(list)
+    for agent_id, start, end in ranges:
+        by_bounds[(start, end)].append(agent_id)
+    agents_by_month: dict[date, set[int]] = defaultdict(set)
+    for (start, end), agent_ids in by_bounds.items():
+        conditions = [Sale.sold_on >= start] + ([Sale.sold_on <= end] if end is not None else [])
+        for ids in chunks(sorted(set(agent_ids))):
+            for agent_id, low, high in db.session.execute(
+                    select(SaleCredit.agent_id, func.min(Sale.sold_on), func.max(Sale.sold_on))
+                    .join(SaleCredit, SaleCredit.sale_id == Sale.id)
+                    .where(SaleCredit.agent_id.in_(ids), *conditions).group_by(SaleCredit.agent_id)):
+                for month in months_between(low, high):
+                    agents_by_month[month].add(agent_id)
+    for month in sorted(agents_by_month):
+        recompute_agents_month(agents_by_month[month], month)
 
 
 # ---- Figures --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
-from webapp.commissions.models import PlanVersion, Target
+from webapp.commissions.models import PlanAssignment, PlanOverride, PlanVersion, Target
 from webapp.commissions.periods import month_bounds
 from webapp.commissions.plans import assignments_of, engine_plan
 from webapp.extensions import db
@@ -27,14 +27,25 @@ from webapp.sales.models import FULL_SHARE, Sale, SaleCredit, SaleStatus
 from webapp.commissions.spiff_month import MonthSpiffs, month_spiffs
 
 
+# Bounded IN lists (SQLite's variable limit).
+CHUNK = 500
+
+
+def chunks(ids: list) -> list[list]:
+    """`ids` in slices of at most CHUNK (one statement each)."""
+    return [ids[start:start + CHUNK] for start in range(0, len(ids), CHUNK)]
+
+
 class PlanResolver:
     """Finds the plan version in force for an agent on a date, caching engine plans."""
 
-    def __init__(self, agent_id: int):
-        """Load the agent's assignments; versions and engine plans load on first use."""
-        self.assignments = assignments_of(agent_id)
-        self._versions: dict[int, list[PlanVersion]] = {}
-        self._plans: dict[int, engine.Plan] = {}
+    def __init__(self, agent_id: int, assignments: list[PlanAssignment] | None = None,
+                 versions: dict[int, list[PlanVersion]] | None = None, plans: dict[int, engine.Plan] | None = None):
+        """Load the agent's assignments (unless given); versions and engine plans load on first use
+        (plan_resolvers gives many agents' at once, sharing the versions and engine plans)."""
+        self.assignments = assignments_of(agent_id) if assignments is None else assignments
+        self._versions: dict[int, list[PlanVersion]] = {} if versions is None else versions
+        self._plans: dict[int, engine.Plan] = {} if plans is None else plans
         self._by_day: dict[date, PlanVersion | None] = {}
 
     def version_on(self, day: date) -> PlanVersion | None:
@@ -95,6 +106,28 @@ def month_sales(agent_id: int, month_start: date, statuses: tuple[str, ...]) -> 
     ))
 
 
+def plan_resolvers(agent_ids: list[int]) -> dict[int, PlanResolver]:
+    """A resolver per agent from one query for the agents' assignments and one for their plans'
+    versions (with tiers and overrides): the same resolution as PlanResolver(agent_id)."""
+    assignments: dict[int, list[PlanAssignment]] = {agent_id: [] for agent_id in agent_ids}
+    for ids in chunks(sorted(assignments)):
+        for row in db.session.scalars(select(PlanAssignment).where(PlanAssignment.agent_id.in_(ids))
+                                      .order_by(PlanAssignment.agent_id, PlanAssignment.effective_from)):
+            assignments[row.agent_id].append(row)
+    versions: dict[int, list[PlanVersion]] = {plan_id: [] for rows in assignments.values() for plan_id in
+                                              {row.plan_id for row in rows}}
+    for ids in chunks(sorted(versions)):
+        for version in db.session.scalars(
+                select(PlanVersion).where(PlanVersion.plan_id.in_(ids))
+                .options(selectinload(PlanVersion.tiers),
+                         selectinload(PlanVersion.overrides).joinedload(PlanOverride.category),
+                         selectinload(PlanVersion.overrides).joinedload(PlanOverride.product))
+                .order_by(PlanVersion.plan_id, PlanVersion.effective_from)):
+            versions[version.plan_id].append(version)
+    plans: dict[int, engine.Plan] = {}
+    return {agent_id: PlanResolver(agent_id, rows, versions, plans) for agent_id, rows in assignments.items()}
+
+
 def target_of(agent_id: int, month_start: date) -> Decimal | None:
     """The agent's target for the month (None: no target set)."""
     cents = db.session.scalar(select(Target.amount_cents).where(Target.agent_id == agent_id,
@@ -112,6 +145,16 @@ def shares_of(sale_ids: list[int]) -> dict[int, tuple[Decimal, ...]]:
                 .order_by(credit_c.sale_id, credit_c.position)):
             shares[sale_id].append(units_to_rate(units))
     return {sale_id: tuple(values) for sale_id, values in shares.items()}
+
+
+def targets_of(agent_ids: list[int], month_start: date) -> dict[int, Decimal]:
+    """The agents' targets for the month, in one query (an agent without one is left out)."""
+    found = {}
+    for ids in chunks(sorted(agent_ids)):
+        found.update((agent_id, from_cents(cents)) for agent_id, cents in db.session.execute(
+            select(Target.agent_id, Target.amount_cents).where(Target.agent_id.in_(ids),
+                                                               Target.month == month_start.replace(day=1))))
+    return found
 
 
 @dataclass
@@ -136,23 +179,26 @@ class HolderMonth:
         return engine.compute_month(self.lines, target=self.target, spiffs=self.spiffs.spiffs)
 
 
-def holder_month(agent_id: int, month_start: date,
-                 statuses: tuple[str, ...] = (SaleStatus.APPROVED,)) -> HolderMonth:
-    """The holder's lines of the month's sales with these statuses, in allocation order."""
-    first, last = month_bounds(month_start)
+def _credited_rows(holders, first: date, last: date, statuses: tuple[str, ...]) -> list:
+    """The credits `holders` (a condition on the credit's agent) hold of the month's sales with
+    these statuses, with their sale, product and category, in holder then allocation order."""
     sale_c, credit_c = Sale.__table__.c, SaleCredit.__table__.c
     product_c, category_c = Product.__table__.c, Category.__table__.c
-    rows = db.session.execute(
-        select(sale_c.id, sale_c.sold_on, sale_c.amount_cents, sale_c.quantity, credit_c.position,
+    return db.session.execute(
+        select(credit_c.agent_id, sale_c.id, sale_c.sold_on, sale_c.amount_cents, sale_c.quantity, credit_c.position,
                credit_c.share_units, credit_c.team_id, product_c.sku, category_c.code.label("category"))
-        .join(SaleCredit.__table__, (credit_c.sale_id == sale_c.id) & (credit_c.agent_id == agent_id))
+        .join(SaleCredit.__table__, (credit_c.sale_id == sale_c.id) & holders(credit_c.agent_id))
         .join(Product.__table__, sale_c.product_id == product_c.id)
         .join(Category.__table__, product_c.category_id == category_c.id)
         .where(sale_c.sold_on >= first, sale_c.sold_on <= last, sale_c.status.in_(statuses))
-        .order_by(sale_c.sold_on, sale_c.id)
+        .order_by(credit_c.agent_id, sale_c.sold_on, sale_c.id)
     ).all()
-    split = shares_of([row.id for row in rows if row.share_units != FULL_SHARE])
-    resolver, plan_by_day = PlanResolver(agent_id), {}
+
+
+def _month_of(agent_id: int, first: date, last: date, rows: list, split: dict, resolver: PlanResolver,
+              target: Decimal | None, spiffs: MonthSpiffs) -> HolderMonth:
+    """One holder's month from their credited rows (in allocation order) and what the engine needs."""
+    plan_by_day = {}
     lines, version_ids = [], {}
     for row in rows:
         in_force = plan_by_day.get(row.sold_on)
@@ -164,5 +210,30 @@ def holder_month(agent_id: int, month_start: date,
             plan=in_force[1], quantity=row.quantity, shares=split.get(row.id, ()), holder=row.position,
             team=str(row.team_id) if row.team_id is not None else None))
         version_ids[row.id] = in_force[0]
-    return HolderMonth(agent_id, first, last, lines, version_ids, target_of(agent_id, first),
-                       month_spiffs(first, last), resolver)
+    return HolderMonth(agent_id, first, last, lines, version_ids, target, spiffs, resolver)
+
+
+def holder_month(agent_id: int, month_start: date,
+                 statuses: tuple[str, ...] = (SaleStatus.APPROVED,)) -> HolderMonth:
+    """The holder's lines of the month's sales with these statuses, in allocation order."""
+    first, last = month_bounds(month_start)
+    rows = _credited_rows(lambda holder: holder == agent_id, first, last, statuses)
+    split = shares_of([row.id for row in rows if row.share_units != FULL_SHARE])
+    return _month_of(agent_id, first, last, rows, split, PlanResolver(agent_id), target_of(agent_id, first),
+                     month_spiffs(first, last))
+
+
+def holder_months(agent_ids, month_start: date) -> dict[int, HolderMonth]:
+    """Every one of these holders' months of approved lines (an empty one for a holder without any),
+    in a fixed number of queries for any number of holders: the lines, the split shares, the
+    plans, the targets and the SPIFFs, each once (per CHUNK of ids)."""
+    first, last = month_bounds(month_start)
+    agents = sorted(set(agent_ids))
+    by_agent: dict[int, list] = {agent_id: [] for agent_id in agents}
+    for ids in chunks(agents):
+        for row in _credited_rows(lambda holder: holder.in_(ids), first, last, (SaleStatus.APPROVED,)):
+            by_agent[row.agent_id].append(row)
+    split = shares_of(sorted({row.id for rows in by_agent.values() for row in rows if row.share_units != FULL_SHARE}))
+    resolvers, targets, spiffs = plan_resolvers(agents), targets_of(agents, first), month_spiffs(first, last)
+    return {agent_id: _month_of(agent_id, first, last, rows, split, resolvers[agent_id], targets.get(agent_id), spiffs)
+            for agent_id, rows in by_agent.items()}

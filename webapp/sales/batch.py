@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 
@@ -11,7 +13,7 @@ from webapp.audit.services import record
 from webapp.auth import access
 from webapp.auth.models import User
 from webapp.catalog import services as catalog
-from webapp.commissions.ledger import lock_agents, recompute_agent_month
+from webapp.commissions.ledger import lock_agents, recompute_agents_month
 from webapp.commissions.periods import get_settings
 from webapp.errors import ServiceError
 from webapp.extensions import db
@@ -65,9 +67,11 @@ def create_sales(actor: User, items: list[BatchItem]) -> list[BatchResult]:
         record(actor, "sale.create", sale, None, snapshot(sale))
         results[index] = BatchResult(sale, True)
     if approve_now:
-        for agent_id, month in sorted({(holder, s.sold_on.replace(day=1)) for _, s in created
-                                       for holder in holder_ids(s)}):
-            recompute_agent_month(agent_id, month)
+        by_month: dict[date, set[int]] = defaultdict(set)
+        for _, sale in created:
+            by_month[sale.sold_on.replace(day=1)] |= holder_ids(sale)
+        for month in sorted(by_month):
+            recompute_agents_month(by_month[month], month)
     db.session.flush()
     return results
 

@@ -11,7 +11,7 @@ from webapp import clock
 from webapp.audit.services import record
 from webapp.auth import access
 from webapp.auth.models import User
-from webapp.commissions.ledger import lock_agents, recompute_agent_month
+from webapp.commissions.ledger import lock_agents, recompute_agents_month
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
@@ -50,8 +50,7 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
         sale.reason = reason
     db.session.flush()
     record(actor, action, sale, before, snapshot(sale))
-    for agent_id in sorted(holders):
-        recompute_agent_month(agent_id, sale.sold_on)
+    recompute_agents_month(holders, sale.sold_on)
     notify.sale_decided(sale)
     return sale
 

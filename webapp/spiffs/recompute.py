@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 
 from webapp import clock
 from webapp.catalog.models import Product
-from webapp.commissions.ledger import lock_agents, months_between, recompute_agent_month
+from webapp.commissions.ledger import lock_agents, months_between, recompute_agents_month
 from webapp.commissions.periods import month_bounds
 from webapp.errors import NotFound
 from webapp.extensions import db, redis_client
@@ -66,10 +66,10 @@ def touched_pairs(touched: Touched) -> list[tuple[int, date]]:
 
 
 def _recompute(pairs: list[tuple[int, date]]) -> None:
-    """Lock the holders in id order, then recompute each holder-month."""
+    """Lock the holders in id order (one statement), then recompute each month for its holders at once."""
     lock_agents({holder for holder, _ in pairs})
-    for holder, month in pairs:
-        recompute_agent_month(holder, month)
+    for month in sorted({month for _, month in pairs}):
+        recompute_agents_month([holder for holder, of in pairs if of == month], month)
 
 
 def recompute_touched(spiff_id: int, touched: Touched) -> tuple[int, SpiffRecompute | None]:
