@@ -43,12 +43,16 @@ def _holds(url: str, agents: int, sales: int) -> bool:
             found = connection.execute(text(
                 "SELECT (SELECT count(*) FROM users WHERE role = 'agent' AND email LIKE '%@generated.example'),"
                 " (SELECT count(*) FROM sales WHERE idempotency_key LIKE 'gen-%'),"
-                " (SELECT max(sold_on) FROM sales WHERE idempotency_key LIKE 'gen-%')")).one()
+                " (SELECT max(sold_on) FROM sales WHERE idempotency_key LIKE 'gen-%'),"
+                # The ledger is built agent by agent, in id order, after the sales: the last agent's
+                # entries say the build finished (an interrupted one is built again).
+                " EXISTS (SELECT 1 FROM commission_entries WHERE agent_id ="
+                "  (SELECT max(id) FROM users WHERE role = 'agent' AND email LIKE '%@generated.example'))")).one()
     except Exception:  # noqa: BLE001 - missing, empty or half-built: build it again
         return False
     finally:
         engine.dispose()
-    return found[0] == agents and found[1] == sales and found[2] == datetime.date.today()
+    return found[0] == agents and found[1] == sales and found[2] == datetime.date.today() and found[3]
 
 
 def _recreate(server: str, name: str) -> None:
