@@ -159,6 +159,10 @@ def _month_entries(agent_ids: list[int], first: date, last: date) -> tuple[dict[
                        sale_c.sold_on, sale_c.status)
                 .join(Sale.__table__, entry_c.sale_id == sale_c.id)
                 .where(sale_c.sold_on >= first, sale_c.sold_on <= last, entry_c.agent_id.in_(ids),
+                       # Exact, and lets the (agent, period) index skip the holders' older history:
+                       # a sale's entries are in its own period or, once that closed, in a later
+                       # one (periods close in order), and only pending sales change their date.
+                       entry_c.period_id.in_(select(Period.id).where(Period.end_date >= first)),
                        entry_c.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT, EntryKind.SPIFF)))
                 .order_by(entry_c.id)):
             by_agent[entry.agent_id][(entry.sale_id, entry.spiff_id)].append(entry)
