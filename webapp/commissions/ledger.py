@@ -198,8 +198,8 @@ def recompute_agents_month(agent_ids, month_start: date) -> dict[int, dict[int, 
     plans = _plan_labels(version_id for month in months.values() for version_id in month.version_ids.values())
     figures = {agent_id: _figures(months[agent_id], results[agent_id], plans) for agent_id in agents}
     keys = {agent_id: set(figures[agent_id]) | set(entries.get(agent_id, {})) for agent_id in agents}
-    spiffs = months[agents[0]].spiffs if agents else None
-    names = _spiff_names(spiffs, {spiff_id for mine in keys.values() for _, spiff_id in mine if spiff_id is not None})
+    # Every holder's month shares the one load of the month's SPIFFs.
+    names = _spiff_names(months[agents[0]].spiffs, {spiff_id for mine in keys.values() for _, spiff_id in mine if spiff_id is not None})
     periods, writes = MonthPeriods(first, last), EntryWrites()
     for agent_id in agents:
         by_key = entries.get(agent_id, {})
@@ -211,7 +211,7 @@ def recompute_agents_month(agent_ids, month_start: date) -> dict[int, dict[int, 
     return results
 
 
-def _spiff_names(spiffs: MonthSpiffs | None, spiff_ids: set[int]) -> dict[int, str]:
+def _spiff_names(spiffs: MonthSpiffs, spiff_ids: set[int]) -> dict[int, str]:
     """Names of these SPIFFs: the month's, and from the table for one that no longer covers the
     month (ended early: its entries are being clawed back and their reason names it)."""
     names = {spiff_id: spiffs.name_of(spiff_id) for spiff_id in spiff_ids}
