@@ -6,7 +6,7 @@ Create Date: 2026-12-06 04:20:00.000000
 
 - ix_sale_credits_co_held (agent_id, sale_id) WHERE position > 0: with the sales' (agent_id,
   sold_on) index it finds the sales an agent holds in a month without reading every credit the
-  agent ever held (webapp/sales/held.py). Co-agent credits are few, so the index is small.
+  agent ever held (webapp/commissions/held.py). Co-agent credits are few, so the index is small.
 """
 from alembic import op
 import sqlalchemy as sa

@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
+from webapp.commissions.held import held_credits
 from webapp.commissions.models import PlanAssignment, PlanOverride, PlanVersion, Target
 from webapp.commissions.periods import month_bounds
 from webapp.commissions.plans import assignments_of, engine_plan
@@ -179,18 +180,23 @@ class HolderMonth:
         return engine.compute_month(self.lines, target=self.target, spiffs=self.spiffs.spiffs)
 
 
-def _credited_rows(holders, first: date, last: date, statuses: tuple[str, ...]) -> list:
-    """The credits `holders` (a condition on the credit's agent) hold of the month's sales with
-    these statuses, with their sale, product and category, in holder then allocation order."""
+def _credited_rows(holders: list[int], first: date, last: date, statuses: tuple[str, ...]) -> list:
+    """The credits these holders hold of the month's sales with these statuses, with their sale,
+    product and category, in holder then allocation order.
+
+    It starts from the held credits (webapp/commissions/held.py), not from every credit of the holders."""
     sale_c, credit_c = Sale.__table__.c, SaleCredit.__table__.c
     product_c, category_c = Product.__table__.c, Category.__table__.c
+    held = held_credits(holders, first, last).subquery("held")
     return db.session.execute(
         select(credit_c.agent_id, sale_c.id, sale_c.sold_on, sale_c.amount_cents, sale_c.quantity, credit_c.position,
                credit_c.share_units, credit_c.team_id, product_c.sku, category_c.code.label("category"))
-        .join(SaleCredit.__table__, (credit_c.sale_id == sale_c.id) & holders(credit_c.agent_id))
+        .select_from(held)
+        .join(SaleCredit.__table__, (credit_c.sale_id == held.c.sale_id) & (credit_c.agent_id == held.c.agent_id))
+        .join(Sale.__table__, sale_c.id == held.c.sale_id)
         .join(Product.__table__, sale_c.product_id == product_c.id)
         .join(Category.__table__, product_c.category_id == category_c.id)
-        .where(sale_c.sold_on >= first, sale_c.sold_on <= last, sale_c.status.in_(statuses))
+        .where(sale_c.status.in_(statuses))
         .order_by(credit_c.agent_id, sale_c.sold_on, sale_c.id)
     ).all()
 
@@ -217,7 +223,7 @@ def holder_month(agent_id: int, month_start: date,
                  statuses: tuple[str, ...] = (SaleStatus.APPROVED,)) -> HolderMonth:
     """The holder's lines of the month's sales with these statuses, in allocation order."""
     first, last = month_bounds(month_start)
-    rows = _credited_rows(lambda holder: holder == agent_id, first, last, statuses)
+    rows = _credited_rows([agent_id], first, last, statuses)
     split = shares_of([row.id for row in rows if row.share_units != FULL_SHARE])
     return _month_of(agent_id, first, last, rows, split, PlanResolver(agent_id), target_of(agent_id, first),
                      month_spiffs(first, last))
@@ -231,7 +237,7 @@ def holder_months(agent_ids, month_start: date) -> dict[int, HolderMonth]:
     agents = sorted(set(agent_ids))
     by_agent: dict[int, list] = {agent_id: [] for agent_id in agents}
     for ids in chunks(agents):
-        for row in _credited_rows(lambda holder: holder.in_(ids), first, last, (SaleStatus.APPROVED,)):
+        for row in _credited_rows(ids, first, last, (SaleStatus.APPROVED,)):
             by_agent[row.agent_id].append(row)
     split = shares_of(sorted({row.id for rows in by_agent.values() for row in rows if row.share_units != FULL_SHARE}))
     resolvers, targets, spiffs = plan_resolvers(agents), targets_of(agents, first), month_spiffs(first, last)

@@ -91,7 +91,7 @@ class SaleCredit(db.Model):
         CheckConstraint(f"share_units BETWEEN 1 AND {FULL_SHARE}", name="share_range"),
         CheckConstraint("credit_cents >= 0", name="credit_not_negative"),
         Index("ix_sale_credits_agent_sale", "agent_id", "sale_id"),
-        # Co-agent credits only (see webapp/sales/held.py): an agent's sales of a month are found
+        # Co-agent credits only (see webapp/commissions/held.py): an agent's sales of a month are found
         # from the sales' own index plus this small one.
         Index("ix_sale_credits_co_held", "agent_id", "sale_id", postgresql_where=text("position > 0"),
               sqlite_where=text("position > 0")),

@@ -16,7 +16,7 @@ from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
 from webapp.commissions.periods import month_bounds
 from webapp.extensions import db
 from webapp.money import from_cents, to_cents, units_to_rate
-from webapp.sales.held import held_sale_ids
+from webapp.commissions.held import held_sale_ids
 from webapp.sales.models import FULL_SHARE, Sale, SaleCredit, SaleStatus
 
 
@@ -66,7 +66,7 @@ def _month_statement(agent_id: int, month_start: date, month_end: date, period):
         column = func.sum(column).filter(*conditions) if conditions else func.sum(column)
         return func.coalesce(column, 0)
 
-    # Everything starts from the month's held sales (webapp/sales/held.py), not every credit or
+    # Everything starts from the month's held sales (webapp/commissions/held.py), not every credit or
     # entry the agent ever had.
     held = held_sale_ids(agent_id, month_start, month_end).cte("held")
     volume = (select(total(SaleCredit.credit_cents).label("volume_month"),

@@ -18,11 +18,18 @@ from webapp.sales.models import Sale, SaleCredit
 
 def held_sale_ids(agent_id: int, first: date, last: date) -> CompoundSelect:
     """The ids (column `sale_id`) of every sale the agent holds a credit of, sold in [first, last]."""
+    return held_credits([agent_id], first, last)
+
+
+def held_credits(agent_ids: list[int], first: date, last: date) -> CompoundSelect:
+    """Every (sale_id, agent_id) credit these agents hold of the sales sold in [first, last].
+
+    Each pair is one credit (a sale has one credit per holder), so two holders of one split sale in
+    the list give two rows and joining credits on both columns repeats none."""
     sale_c, credit_c = Sale.__table__.c, SaleCredit.__table__.c
-    own = sale_c.agent_id == agent_id
-    co_held = (credit_c.agent_id == agent_id) & (credit_c.position > 0)
     in_span = sale_c.sold_on.between(first, last)
     return union_all(
-        select(sale_c.id.label("sale_id")).where(own, in_span),
-        select(credit_c.sale_id).join(Sale.__table__, credit_c.sale_id == sale_c.id).where(co_held, in_span),
+        select(sale_c.id.label("sale_id"), sale_c.agent_id.label("agent_id")).where(sale_c.agent_id.in_(agent_ids), in_span),
+        select(credit_c.sale_id, credit_c.agent_id).join(Sale.__table__, credit_c.sale_id == sale_c.id)
+        .where(credit_c.agent_id.in_(agent_ids), credit_c.position > 0, in_span),
     )
