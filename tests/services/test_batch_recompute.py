@@ -59,7 +59,7 @@ def OLD_month_entries(agent_id, month) -> dict[tuple, list]:  # noqa: N802 - nam
     rows = db.session.execute(
         select(entry_c.id, entry_c.sale_id, entry_c.spiff_id, entry_c.period_id, entry_c.kind, entry_c.amount_cents,
                entry_c.rate_units, entry_c.plan_version_id, entry_c.spiff_version_id, entry_c.reason,
-               entry_c.late_approval, entry_c.derivation)
+               entry_c.late_approval, entry_c.derivation, entry_c.derivation_digest)
         .join(Sale.__table__, entry_c.sale_id == sale_c.id)
         .where(sale_c.sold_on >= month.first, sale_c.sold_on <= month.last, entry_c.agent_id == agent_id,
                entry_c.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT, EntryKind.SPIFF)))

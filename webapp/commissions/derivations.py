@@ -9,7 +9,12 @@ and the plan version, so an entry whose numbers are unchanged keeps its stored w
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
+from typing import Callable
 
 from webapp.commissions import engine
 from webapp.commissions.engine_explain import explain, explain_spiff
@@ -35,6 +40,16 @@ def commission_derivation(result: engine.LineResult, plan: dict | None = None) -
         "basis": str(table.basis) if table else None, "target": _text(table.target) if table else None,
         "thresholds": [_text(t) for t in table.thresholds] if table else [],
     }
+
+
+def derivation_digest(derivation: dict) -> str:
+    """A fingerprint of a derivation's numbers, its words left out (they follow from the numbers).
+
+    Stored beside the derivation, so that a recompute tells an unchanged figure from a changed one
+    by comparing fingerprints instead of decoding every stored derivation."""
+    numbers = {name: value for name, value in derivation.items() if name != "words"}
+    text = json.dumps(numbers, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def commission_words(result: engine.LineResult) -> list[str]:
@@ -77,3 +92,26 @@ def adjustment_derivation(figure: dict | None, *, stated: int, now: int, reason:
                            f"Adjustment: closed periods stated {change['stated']}; the figure is now {change['now']}; "
                            f"difference {change['now']} - {change['stated']} = {change['difference']} ({reason})."]
     return derivation
+
+
+@dataclass(frozen=True)
+class Figure:
+    """What one key (sale, SPIFF or None) of a holder must add up to now, and how it was reached:
+    the derivation's numbers (`core`) and, formatted only when needed, its words."""
+
+    cents: int
+    rate_units: int | None
+    version_id: int | None
+    spiff_version_id: int | None
+    core: dict
+    words: Callable[[], list[str]]
+
+    @cached_property
+    def derivation(self) -> dict:
+        """The whole derivation: the numbers and the engine's sentences."""
+        return {**self.core, "words": self.words()}
+
+    @cached_property
+    def digest(self) -> str:
+        """derivation_digest of the derivation, from its numbers alone (no words formatted)."""
+        return derivation_digest(self.core)

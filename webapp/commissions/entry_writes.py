@@ -66,9 +66,10 @@ class EntryWrites:
         """Set an entry's figures in place (its id stays); nothing is written if nothing changed.
 
         `columns`: rate_units, plan_version_id, spiff_id, spiff_version_id, reason, late_approval,
-        derivation (what `insert` takes besides agent, period, kind, sale and amount)."""
+        derivation_digest and, unless it is unchanged, derivation (what `insert` takes besides agent,
+        period, kind, sale and amount). `entry` is a row without its derivation: the digest stands for it."""
         wanted = {"amount_cents": amount_cents, **columns}
-        if any(getattr(entry, name) != value for name, value in wanted.items()):
+        if any(getattr(entry, name) != value for name, value in wanted.items() if name != "derivation"):
             self.updates.append({"entry_id": entry.id, **{f"new_{name}": value for name, value in wanted.items()}})
 
     def delete(self, entry) -> None:
@@ -80,12 +81,15 @@ class EntryWrites:
         table = CommissionEntry.__table__
         for start in range(0, len(self.deletes), 500):  # bounded IN lists (SQLite's variable limit)
             db.session.execute(table.delete().where(table.c.id.in_(self.deletes[start:start + 500])))
-        if self.updates:
-            names = [name[len("new_"):] for name in self.updates[0] if name.startswith("new_")]
+        # One executemany per set of columns (an update keeping its derivation leaves that column out).
+        by_names: dict[tuple, list[dict]] = {}
+        for update in self.updates:
+            by_names.setdefault(tuple(name for name in update if name.startswith("new_")), []).append(update)
+        for names, updates in by_names.items():
             db.session.execute(
                 table.update().where(table.c.id == bindparam("entry_id"))
-                .values({name: bindparam(f"new_{name}") for name in names}),
-                self.updates)
+                .values({name[len("new_"):]: bindparam(name) for name in names}),
+                updates)
         if self.inserts:
             db.session.execute(table.insert(), self.inserts)
         if self.deletes or self.updates:

@@ -19,15 +19,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cached_property, partial
-from typing import Callable
+from functools import partial
 
 from sqlalchemy import func, select
 
 from webapp.auth.models import User
 from webapp.commissions import engine
-from webapp.commissions.derivations import (adjustment_derivation, commission_derivation, commission_words,
-                                           spiff_derivation, spiff_words)
+from webapp.commissions.derivations import (Figure, adjustment_derivation, commission_derivation, commission_words,
+                                           derivation_digest, spiff_derivation, spiff_words)
 from webapp.commissions.entry_writes import EntryWrites, MonthPeriods
 from webapp.commissions.estimates import (estimate_new_sale, estimate_new_sale_result, pending_estimates,
                                           pending_total, sale_estimate)
@@ -64,32 +63,6 @@ def lock_agents(agent_ids) -> None:
     ascending id order: two changes that share holders then wait for each other instead of deadlocking."""
     for ids in chunks(sorted(set(agent_ids))):
         db.session.execute(select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update()).all()
-
-
-@dataclass(frozen=True)
-class Figure:
-    """What one key (sale, SPIFF or None) of a holder must add up to now, and how it was reached:
-    the derivation's numbers (`core`) and, formatted only when needed, its words."""
-
-    cents: int
-    rate_units: int | None
-    version_id: int | None
-    spiff_version_id: int | None
-    core: dict
-    words: Callable[[], list[str]]
-
-    @cached_property
-    def derivation(self) -> dict:
-        """The whole derivation: the numbers and the engine's sentences."""
-        return {**self.core, "words": self.words()}
-
-    def derivation_beside(self, stored: dict | None) -> dict:
-        """`stored` when it holds the same numbers (its words follow from them), else the new one: a
-        month recomputed unchanged formats no words."""
-        if stored is not None and len(stored) == len(self.core) + 1 and "words" in stored and all(
-                stored.get(name) == value for name, value in self.core.items()):
-            return stored
-        return self.derivation
 
 
 @dataclass(frozen=True)
@@ -155,7 +128,7 @@ def _month_entries(agent_ids: list[int], first: date, last: date) -> tuple[dict[
         for entry in db.session.execute(
                 select(entry_c.id, entry_c.agent_id, entry_c.sale_id, entry_c.spiff_id, entry_c.period_id,
                        entry_c.kind, entry_c.amount_cents, entry_c.rate_units, entry_c.plan_version_id,
-                       entry_c.spiff_version_id, entry_c.reason, entry_c.late_approval, entry_c.derivation,
+                       entry_c.spiff_version_id, entry_c.reason, entry_c.late_approval, entry_c.derivation_digest,
                        sale_c.sold_on, sale_c.status)
                 .join(Sale.__table__, entry_c.sale_id == sale_c.id)
                 .where(sale_c.sold_on >= first, sale_c.sold_on <= last, entry_c.agent_id.in_(ids),
@@ -252,7 +225,7 @@ def _settle(agent_id: int, key: Key, sale, entries: list, figure: Figure | None,
             writes.insert(agent_id=agent_id, period_id=home.id, kind=key.line_kind, sale_id=key.sale_id,
                           amount_cents=target, **_columns(key, figure, None, False))
         else:
-            writes.update(line, target, **_columns(key, figure, line.reason, line.late_approval, line.derivation))
+            writes.update(line, target, **_columns(key, figure, line.reason, line.late_approval, line.derivation_digest))
         return
     frozen = [e for e in entries if e.period_id not in periods.open_ids]
     open_adjustments = [e for e in entries if e.period_id in periods.open_ids]
@@ -267,6 +240,7 @@ def _settle(agent_id: int, key: Key, sale, entries: list, figure: Figure | None,
     columns = _columns(key, figure, reason, late)
     columns["derivation"] = adjustment_derivation(figure.derivation if figure else None, stated=target - difference,
                                                   now=target, reason=reason)
+    columns["derivation_digest"] = derivation_digest(columns["derivation"])
     if open_adjustments:
         keep, *extras = open_adjustments
         for entry in extras:
@@ -277,13 +251,18 @@ def _settle(agent_id: int, key: Key, sale, entries: list, figure: Figure | None,
                       sale_id=key.sale_id, amount_cents=difference, **columns)
 
 
-def _columns(key: Key, figure: Figure | None, reason: str | None, late: bool, stored: dict | None = None) -> dict:
-    """The entry columns besides agent, period, kind, sale and amount (`stored`: the entry's derivation now)."""
-    return {"rate_units": figure.rate_units if figure else None,
-            "plan_version_id": figure.version_id if figure else None,
-            "spiff_id": key.spiff_id, "spiff_version_id": figure.spiff_version_id if figure else None,
-            "reason": reason, "late_approval": late,
-            "derivation": figure.derivation_beside(stored) if figure else None}
+def _columns(key: Key, figure: Figure | None, reason: str | None, late: bool, stored_digest: str | None = None) -> dict:
+    """The entry columns besides agent, period, kind, sale and amount (`stored_digest`: the entry's
+    derivation_digest now; when the figure's numbers match it, the stored derivation and its words stay)."""
+    columns = {"rate_units": figure.rate_units if figure else None,
+               "plan_version_id": figure.version_id if figure else None,
+               "spiff_id": key.spiff_id, "spiff_version_id": figure.spiff_version_id if figure else None,
+               "reason": reason, "late_approval": late}
+    if figure is None:
+        return {**columns, "derivation": None, "derivation_digest": None}
+    if stored_digest == figure.digest:
+        return {**columns, "derivation_digest": stored_digest}
+    return {**columns, "derivation": figure.derivation, "derivation_digest": figure.digest}
 
 
 def months_between(start: date, end: date) -> list[date]:

@@ -274,6 +274,8 @@ class CommissionEntry(db.Model):
     spiff_version_id: Mapped[int | None] = mapped_column(ForeignKey("spiff_versions.id"))
     # How the engine worked the figure out (its own result, as JSON), shown beside every line.
     derivation: Mapped[dict | None] = mapped_column(JSON)
+    # derivation_digest of it: a recompute compares these instead of decoding every derivation.
+    derivation_digest: Mapped[str | None] = mapped_column(String(32))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
