@@ -71,16 +71,23 @@ def _flask(url: str, *args: str) -> None:
     subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env, check=True)
 
 
+def dataset_name(agents: int, sales: int) -> str:
+    """The database of a data set: DATABASE for the standard size, a name of its own for another
+    (so the 5,000-agent set does not replace the 500-agent one)."""
+    return DATABASE if (agents, sales) == (500, 1_000_000) else f"{DATABASE}_{agents}_{sales}"
+
+
 def ensure_dataset(server: str, agents: int = 500, sales: int = 1_000_000) -> str:
     """The URL of a database holding the generated data set, building it when needed."""
-    url = database_url(server)
+    name = dataset_name(agents, sales)
+    url = database_url(server, name)
     if _holds(url, agents, sales):
-        print(f"Reusing {DATABASE}: {agents} agents, {sales:,} sales.", flush=True)
+        print(f"Reusing {name}: {agents} agents, {sales:,} sales.", flush=True)
         _flask(url, "db", "upgrade")  # a migration since the build (an index) applies to the data too
         return url
-    print(f"Building {DATABASE}: {agents} agents, {sales:,} sales (flask demo generate) ...", flush=True)
+    print(f"Building {name}: {agents} agents, {sales:,} sales (flask demo generate) ...", flush=True)
     started = time.perf_counter()
-    _recreate(server, DATABASE)
+    _recreate(server, name)
     _flask(url, "db", "upgrade")
     _flask(url, "demo", "generate", "--agents", str(agents), "--sales", str(sales))
     print(f"Built in {time.perf_counter() - started:.0f} s.", flush=True)

@@ -16,9 +16,10 @@ from sqlalchemy import CompoundSelect, select, union_all
 from webapp.sales.models import Sale, SaleCredit
 
 
-def held_sale_ids(agent_id: int, first: date, last: date) -> CompoundSelect:
-    """The ids (column `sale_id`) of every sale the agent holds a credit of, sold in [first, last]."""
-    return held_credits([agent_id], first, last)
+def held_sale_ids(agent_id, first, last) -> CompoundSelect:
+    """The sales (column `sale_id`) the agent holds a credit of, sold in [first, last]; each argument
+    is a value or a bound parameter (the totals panel builds its statement once)."""
+    return _held(lambda agent: agent == agent_id, first, last)
 
 
 def held_credits(agent_ids: list[int], first: date, last: date) -> CompoundSelect:
@@ -26,10 +27,16 @@ def held_credits(agent_ids: list[int], first: date, last: date) -> CompoundSelec
 
     Each pair is one credit (a sale has one credit per holder), so two holders of one split sale in
     the list give two rows and joining credits on both columns repeats none."""
+    return _held(lambda agent: agent.in_(agent_ids), first, last)
+
+
+def _held(holders, first, last) -> CompoundSelect:
+    """The (sale_id, agent_id) credits whose holder meets `holders` (a function of the agent column
+    giving the condition), of the sales sold in [first, last]."""
     sale_c, credit_c = Sale.__table__.c, SaleCredit.__table__.c
     in_span = sale_c.sold_on.between(first, last)
     return union_all(
-        select(sale_c.id.label("sale_id"), sale_c.agent_id.label("agent_id")).where(sale_c.agent_id.in_(agent_ids), in_span),
+        select(sale_c.id.label("sale_id"), sale_c.agent_id.label("agent_id")).where(holders(sale_c.agent_id), in_span),
         select(credit_c.sale_id, credit_c.agent_id).join(Sale.__table__, credit_c.sale_id == sale_c.id)
-        .where(credit_c.agent_id.in_(agent_ids), credit_c.position > 0, in_span),
+        .where(holders(credit_c.agent_id), credit_c.position > 0, in_span),
     )

@@ -6,17 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import func, select, true
+from sqlalchemy import Date, Integer, bindparam, func, select, true
 
 from webapp import clock, hot_cache
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
+from webapp.commissions.held import held_sale_ids
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PeriodStatus
 from webapp.commissions.periods import month_bounds
 from webapp.extensions import db
 from webapp.money import from_cents, to_cents, units_to_rate
-from webapp.commissions.held import held_sale_ids
 from webapp.sales.models import FULL_SHARE, Sale, SaleCredit, SaleStatus
 
 
@@ -55,12 +56,18 @@ class _MonthLines:
     spiffs: tuple = ()  # the month's engine SPIFFs
 
 
-def _month_statement(agent_id: int, month_start: date, month_end: date, period):
+@cache
+def _month_statement():
     """One statement for the whole panel: a first part with every sum (approved volume and standing
     commission of the month and of the period, the balance by period status, the payouts; cents),
     left-joined to the holder's approved and pending lines of the month, one row per line and holder
-    share (the sums repeat on each; one row of sums with empty line columns when there is no line)."""
-    in_period = (Sale.sold_on >= period.start_date) & (Sale.sold_on <= period.end_date)
+    share (the sums repeat on each; one row of sums with empty line columns when there is no line).
+
+    Built once, with bound parameters (agent_id, month_start, month_end, period_start, period_end):
+    building it took about a third of the panel's time."""
+    agent_id = bindparam("agent_id", type_=Integer)
+    month_start, month_end = bindparam("month_start", type_=Date), bindparam("month_end", type_=Date)
+    in_period = (Sale.sold_on >= bindparam("period_start", type_=Date)) & (Sale.sold_on <= bindparam("period_end", type_=Date))
 
     def total(column, *conditions):
         column = func.sum(column).filter(*conditions) if conditions else func.sum(column)
@@ -110,7 +117,9 @@ SUM_COLUMNS = ("volume_month", "volume_period", "commission_month", "commission_
 def _load_month(agent_id: int, month_start: date, month_end: date, period) -> tuple[dict[str, int], _MonthLines]:
     """The panel's sums (cents) and the holder's month of lines (as month_lines.holder_month builds
     them) from one statement; plans, target and SPIFFs from the hot cache."""
-    rows = db.session.execute(_month_statement(agent_id, month_start, month_end, period)).all()
+    rows = db.session.execute(_month_statement(), {
+        "agent_id": agent_id, "month_start": month_start, "month_end": month_end,
+        "period_start": period.start_date, "period_end": period.end_date}).all()
     sums = {name: int(getattr(rows[0], name)) for name in SUM_COLUMNS}
     plans = hot_cache.agent_plans(agent_id)
     shares: dict[int, list[Decimal]] = {}
