@@ -50,14 +50,19 @@ QUEUES: dict[str, QueueSpec] = {
         # below webapp.mail.services.SENDING_ABANDONED_AFTER (45 s): a send still allowed to run
         # is never taken for an abandoned one. A failed email is kept a month for a resend.
         QueueSpec("emails", job_timeout=40, failure_ttl=30 * DAY, result_ttl=HOUR),
+        # Background operations' steps (webapp/operations): a plan change or a period issue
+        # recomputing thousands of agents in committed batches, each step enqueuing the next.
+        QueueSpec("operations", job_timeout=10 * 60, failure_ttl=14 * DAY, result_ttl=HOUR),
         # Everything else, PDF rendering included (WeasyPrint can take a while on a long statement).
         QueueSpec("default", job_timeout=10 * 60, failure_ttl=14 * DAY, result_ttl=HOUR),
     )
 }
 
 # A worker takes from the first non-empty queue in this order: periodic jobs are quick and
-# time-sensitive (the heartbeat must not wait behind a batch of PDFs), emails are next.
-WORKER_QUEUES: tuple[str, ...] = ("periodic", "emails", "default")
+# time-sensitive (the heartbeat must not wait behind a batch of PDFs), emails are next, then the
+# operations' steps: on "default" each step went to the back, behind the thousands of plan
+# documents the same plan change queues, and the recompute finished only after every PDF.
+WORKER_QUEUES: tuple[str, ...] = ("periodic", "emails", "operations", "default")
 
 
 

@@ -9,7 +9,20 @@ from jobs.queues import QUEUES, WORKER_QUEUES, Queue, enqueue
 
 
 def test_every_declared_queue_is_worked():
-    assert set(WORKER_QUEUES) == set(QUEUES) == {"default", "emails", "periodic"}
+    assert set(WORKER_QUEUES) == set(QUEUES) == {"default", "emails", "operations", "periodic"}
+
+
+def test_an_operation_step_is_taken_before_the_pdfs_queued_ahead_of_it(redis_conn):
+    # A plan change queues its agents' plan documents, then its recompute's next step: the worker
+    # must take the step first, or the pay figures wait for every PDF.
+    for document_id in (1, 2, 3):
+        enqueue("default", "jobs.plandocs.render_document", document_id, connection=redis_conn)
+    step = enqueue("operations", "jobs.operations.run_step", 7, 25, connection=redis_conn)
+
+    job, queue = Queue.dequeue_any([Queue(name, connection=redis_conn) for name in WORKER_QUEUES], None,
+                                   connection=redis_conn)
+
+    assert (job.id, queue.name) == (step.id, "operations")
 
 
 def test_enqueue_applies_the_queue_policy(redis_conn):

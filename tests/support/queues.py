@@ -10,7 +10,7 @@ from rq import Queue
 
 from webapp.extensions import redis_client
 
-CHECKED_QUEUES = ("periodic", "default", "emails")
+CHECKED_QUEUES = ("periodic", "default", "emails", "operations")
 
 
 def jobs(queue: str) -> list[tuple[str, tuple]]:

@@ -75,9 +75,9 @@ def only_operation() -> BackgroundOperation:
     return operation
 
 
-def empty_default_queue() -> None:
-    """Take every job off the default queue (a worker took them, or Redis lost them)."""
-    Queue("default", connection=redis_client()).empty()
+def empty_step_queue() -> None:
+    """Take every job off the operations' queue (a worker took them, or Redis lost them)."""
+    Queue(operations.QUEUE, connection=redis_client()).empty()
 
 
 def step(operation_id: int, done: int):
@@ -90,10 +90,10 @@ def drain() -> int:
     """Run the queued operation steps as a worker would, each enqueueing the next; how many ran."""
     ran = 0
     while True:
-        steps = [args for name, args in jobs("default") if name == STEP_JOB]
+        steps = [args for name, args in jobs(operations.QUEUE) if name == STEP_JOB]
         if not steps:
             return ran
-        empty_default_queue()
+        empty_step_queue()
         for args in steps:
             step(*args)
             ran += 1
@@ -127,7 +127,7 @@ def test_a_small_plan_change_recomputes_inside_the_request(app, shop, monkeypatc
     response = new_version(app, shop["admin"], shop["plan"])
     assert redirect_path(response) == f"/admin/plans/{shop['plan'].id}"
     assert db.session.scalar(select(func.count()).select_from(BackgroundOperation)) == 0
-    assert [name for name, _ in jobs("default") if name == STEP_JOB] == []
+    assert [name for name, _ in jobs(operations.QUEUE) if name == STEP_JOB] == []
     assert sale_lines() == at_rate(5)
     # Ana's 1,000.00 earns 50.00 and her 250.50 12.53 (12.525 rounded half up).
     assert [cents for agent, _, cents in sale_lines() if agent == shop["agents"][0].id] == [5000, 1253]
@@ -141,7 +141,7 @@ def test_a_large_plan_change_runs_as_an_operation_with_exactly_the_inline_figure
     assert response.status_code == 303
     assert redirect_path(response) == f"/operations/{operation.id}"
     assert (operation.kind, operation.status, operation.total, operation.done) == ("plan_recompute", "queued", 6, 0)
-    assert [args for name, args in jobs("default") if name == STEP_JOB] == [(operation.id, 0)]
+    assert [args for name, args in jobs(operations.QUEUE) if name == STEP_JOB] == [(operation.id, 0)]
     assert ledger() == before, "nothing is recomputed inside the request"
     admin = browser_as(app, shop["admin"])
     page = html_of(admin.get(f"/operations/{operation.id}"))
@@ -167,7 +167,7 @@ def test_a_retried_step_does_not_double_anything(app, shop, monkeypatch):
     # The same job delivered twice (a retry after a lost acknowledgement, a sweep): no-op.
     step(operation.id, 0)
     assert only_operation().done == 2 and ledger() == after_first
-    assert jobs("default") == [(STEP_JOB, (operation.id, 0)), (STEP_JOB, (operation.id, 2))]
+    assert jobs(operations.QUEUE) == [(STEP_JOB, (operation.id, 0)), (STEP_JOB, (operation.id, 2))]
     db.session.commit()
     operations.run_to_end(operation.id)
     final = ledger()
@@ -310,7 +310,7 @@ def test_a_rejection_of_all_matching_without_a_reason_is_refused_and_starts_noth
     limit(app, monkeypatch, 2)
     response = _decide_all(app, shop, "reject")
     assert response.status_code == 422
-    assert db.session.scalar(select(func.count()).select_from(BackgroundOperation)) == 0 and jobs("default") == []
+    assert db.session.scalar(select(func.count()).select_from(BackgroundOperation)) == 0 and jobs(operations.QUEUE) == []
 
 
 def test_the_queue_offers_all_matching_sales_only_beyond_a_page(app, shop, monkeypatch):
@@ -336,7 +336,7 @@ def failed(app, shop, monkeypatch):
     monkeypatch.setitem(operations.KINDS, "bulk_decision",
                         operations.Kind("bulk_decision", "Deciding", step=broken))
     step(operation.id, 0)
-    empty_default_queue()  # the worker took that job
+    empty_step_queue()  # the worker took that job
     monkeypatch.undo()
     limit(app, monkeypatch, 2)
     return only_operation()
@@ -358,7 +358,7 @@ def test_retrying_a_failed_operation_resumes_it(app, shop, failed):
     response = maria.post(f"{url}/retry", token_from=url)
     assert response.status_code == 303 and redirect_path(response) == url
     assert only_operation().status == "queued"
-    assert (STEP_JOB, (failed.id, 0)) in jobs("default")
+    assert (STEP_JOB, (failed.id, 0)) in jobs(operations.QUEUE)
     drain()
     assert only_operation().status == "done" and _pending([a.id for a in shop["agents"]]) == 0
     assert flash_messages(html_of(maria.get(url))) == ["The operation is queued again."]
@@ -368,7 +368,7 @@ def test_retry_needs_the_csrf_token(app, shop, failed):
     maria = browser_as(app, shop["maria"])
     response = maria.client.post(f"/operations/{failed.id}/retry", data={})
     assert response.status_code in (400, 403)
-    assert only_operation().status == "failed" and jobs("default") == []
+    assert only_operation().status == "failed" and jobs(operations.QUEUE) == []
 
 
 def test_only_its_creator_scope_sees_an_operation(app, shop, failed, factory):
@@ -386,12 +386,12 @@ def test_the_sweep_requeues_an_operation_whose_job_was_lost(app, shop, monkeypat
     limit(app, monkeypatch, 2)
     _decide_all(app, shop)
     operation = only_operation()
-    empty_default_queue()  # Redis lost the job
+    empty_step_queue()  # Redis lost the job
     assert operations.requeue_stalled() == []
     at(datetime.now(timezone.utc) + timedelta(minutes=6))
     assert operations.requeue_stalled() == [operation.id]
     assert operations.requeue_stalled() == [operation.id]
-    assert jobs("default") == [(STEP_JOB, (operation.id, 0))], "a waiting step is not doubled"
+    assert jobs(operations.QUEUE) == [(STEP_JOB, (operation.id, 0))], "a waiting step is not doubled"
     drain()
     assert only_operation().status == "done"
 

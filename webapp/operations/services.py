@@ -32,7 +32,7 @@ from webapp.tasks import enqueue, enqueue_after_commit
 # Items (agents or sales) per step: each step holds its agents' locks only until it commits.
 STEP = 25
 JOB = "jobs.operations.run_step"
-QUEUE = "default"
+QUEUE = "operations"  # worked before "default" (webapp/tasks.py WORKER_QUEUES)
 # A queued or running operation unchanged this long lost its job (Redis down at the commit, a
 # worker killed mid-step; a step takes seconds): the sweep enqueues its next step again.
 STALLED_AFTER = timedelta(minutes=5)
