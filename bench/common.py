@@ -46,6 +46,24 @@ def write_results(name: str, report: dict) -> None:
     print(f"wrote {path.relative_to(ROOT)}")
 
 
+def free_day(plan, first: datetime.date, today: datetime.date) -> datetime.date:
+    """The first day from `first` up to `today` on which the plan has no version yet (a plan change
+    on the data set: the 1st of the month, a day later once a run kept its version there)."""
+    taken = {version.effective_from for version in plan.versions}
+    day = first
+    while day in taken:
+        day += datetime.timedelta(days=1)
+    if day > today:
+        raise SystemExit(f"{plan.name}: every day of this month up to today has a version; rebuild the data set")
+    return day
+
+
+def sized(name: str, agents: int, sales: int) -> str:
+    """A results file name: `name` for the standard data set (500 agents, 1,000,000 sales), else
+    with the size appended (the 5,000-agent figures sit beside the 500-agent ones)."""
+    return name if (agents, sales) == (500, 1_000_000) else f"{name}_{agents}_{sales}"
+
+
 def print_rows(rows: dict[str, dict]) -> None:
     """A table of median/min/max and ratio per measured thing."""
     print(f"{'':<34}{'median ms':>10}{'min ms':>9}{'max ms':>9}{'x baseline':>12}")

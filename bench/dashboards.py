@@ -34,7 +34,7 @@ os.environ.setdefault("SECRET_KEY", "dashboards-bench")
 
 from sqlalchemy import event, text  # noqa: E402
 
-from bench.common import machine, print_rows, summarise, timed_ms, write_results  # noqa: E402
+from bench.common import machine, print_rows, sized, summarise, timed_ms, write_results  # noqa: E402
 from bench.dataset import ensure_dataset, server_url  # noqa: E402
 
 AGENT_SQL = text("""
@@ -260,7 +260,7 @@ def main() -> int:
     print_rows(figures)
     for name, count in queries.items():
         print(f"{name}: {count} SQL statements per request ({cold[name]} on a process's first)")
-    write_results("dashboards", report)
+    write_results(sized("dashboards", args.agents, args.sales), report)
     return 0
 
 

@@ -37,7 +37,7 @@ os.environ.setdefault("SECRET_KEY", "plan-change-bench")
 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
-from bench.common import machine, timed_ms, write_results  # noqa: E402
+from bench.common import free_day, machine, timed_ms, write_results  # noqa: E402
 from bench.dataset import ensure_dataset, server_url  # noqa: E402
 from bench.statement_run import start_redis, start_worker, stop, wait_for_workers  # noqa: E402
 
@@ -46,17 +46,6 @@ SELECT agent_id, sum(amount_cents), count(*) FROM sales
 WHERE status = 'approved' AND sold_on BETWEEN :first AND :last GROUP BY agent_id
 """)
 SAMPLE = 20  # agents recomputed again afterwards, to check the jobs left the engine's ledger
-
-
-def free_day(plan, first: date, today: date) -> date:
-    """The first day of this month, up to today, on which the plan has no version yet."""
-    taken = {version.effective_from for version in plan.versions}
-    day = first
-    while day in taken:
-        day += timedelta(days=1)
-    if day > today:
-        raise SystemExit(f"{plan.name}: every day of this month up to today has a version; rebuild the data set")
-    return day
 
 
 def raised(rules):

@@ -37,7 +37,7 @@ os.environ.setdefault("SECRET_KEY", "recompute-bench")
 
 from sqlalchemy import create_engine, delete, event, func, select, text  # noqa: E402
 
-from bench.common import machine, print_rows, summarise, timed_ms, write_results  # noqa: E402
+from bench.common import free_day, machine, print_rows, sized, summarise, timed_ms, write_results  # noqa: E402
 from bench.dashboards import build_app  # noqa: E402
 from bench.dataset import ensure_dataset, server_url  # noqa: E402
 
@@ -116,7 +116,8 @@ def delete_month_lines(first: date, last: date) -> int:
 
 
 def plan_change(plan_name: str) -> int:
-    """Add a version of the plan effective on the 1st of this month (as the admin's form does)."""
+    """Add a version of the plan effective on the 1st of this month, or the first day after it
+    without one (as the admin's form does)."""
     from flask import current_app
 
     from webapp.commissions import plan_versions, plans
@@ -133,7 +134,7 @@ def plan_change(plan_name: str) -> int:
     limit = current_app.config["OPERATION_INLINE_LIMIT"]
     current_app.config["OPERATION_INLINE_LIMIT"] = 10**9
     try:
-        plan_versions.add_version(None, plan, rules, date.today().replace(day=1))
+        plan_versions.add_version(None, plan, rules, free_day(plan, date.today().replace(day=1), date.today()))
     finally:
         current_app.config["OPERATION_INLINE_LIMIT"] = limit
     db.session.flush()
@@ -168,6 +169,8 @@ def main() -> int:
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--sales", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--one-by-one", type=int, default=500,
+                        help="agents in the agent-by-agent case (the first N; its figure is per agent too)")
     args = parser.parse_args()
 
     url = ensure_dataset(server_url(), args.agents, args.sales)
@@ -197,7 +200,7 @@ def main() -> int:
             samples["engine only"].append(timed_ms(engine_only, agent_ids, first)[0])
             samples["steady"].append(timed_ms(recompute_all, agent_ids, first)[0])
             db.session.rollback()
-            samples["steady, agent by agent"].append(timed_ms(recompute_one_by_one, agent_ids, first)[0])
+            samples["steady, agent by agent"].append(timed_ms(recompute_one_by_one, agent_ids[:args.one_by_one], first)[0])
             db.session.rollback()
             deleted = delete_month_lines(first, last)
             samples["rebuild"].append(timed_ms(recompute_all, agent_ids, first)[0])
@@ -219,11 +222,13 @@ def main() -> int:
         assert month_commission(first, last) == before  # everything was rolled back
     figures = {name: summarise(values, samples["baseline"]) for name, values in samples.items()}
     per_agent = {name: round(figures[name]["median_ms"] / len(agent_ids), 2) for name in ("steady", "rebuild")}
+    per_agent["steady, agent by agent"] = round(figures["steady, agent by agent"]["median_ms"]
+                                                / len(agent_ids[:args.one_by_one]), 2)
     report = {
         "benchmark": "P4: recompute one month's ledger for every agent vs one SQL aggregate pass",
         "data": {"agents": len(agent_ids), "sales": args.sales, "month": f"{first}..{last}",
                  "sales_approved_in_month": sales_in_month, "month_commission_cents": before,
-                 "plan_change_agents": changed_agents},
+                 "plan_change_agents": changed_agents, "agent_by_agent_agents": len(agent_ids[:args.one_by_one])},
         "repeats": args.repeats,
         "kinds": {"steady": "recompute_agents_month for all agents at once, nothing changed",
                   "steady, agent by agent": "recompute_agent_month for each agent in turn, nothing changed",
@@ -241,7 +246,7 @@ def main() -> int:
     print_rows(figures)
     print(f"per agent-month: steady {per_agent['steady']} ms, rebuild {per_agent['rebuild']} ms")
     print(f"statements: {statements}")
-    write_results("recompute_month", report)
+    write_results(sized("recompute_month", args.agents, args.sales), report)
     return 0
 
 
