@@ -39,12 +39,9 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 from bench.common import free_day, machine, timed_ms, write_results  # noqa: E402
 from bench.dataset import ensure_dataset, server_url  # noqa: E402
+from bench.recompute_month import BASELINE_SQL  # noqa: E402 - P4's baseline, the same pass
 from bench.statement_run import start_redis, start_worker, stop, wait_for_workers  # noqa: E402
 
-BASELINE_SQL = text("""
-SELECT agent_id, sum(amount_cents), count(*) FROM sales
-WHERE status = 'approved' AND sold_on BETWEEN :first AND :last GROUP BY agent_id
-""")
 SAMPLE = 20  # agents recomputed again afterwards, to check the jobs left the engine's ledger
 
 
