@@ -20,6 +20,16 @@ class ServiceError(Exception):
         self.status = status
 
 
+class FieldErrors(ServiceError):
+    """Several refusals of one request, each naming its field: a form shows each beside its field
+    and the API names them all; the first gives the message and the status."""
+
+    def __init__(self, errors: list[ServiceError]):
+        first = errors[0]
+        super().__init__(first.message, first.field, first.status)
+        self.errors = list(errors)
+
+
 class NotFound(ServiceError):
     """The object does not exist or is not visible to this user (both answer 404)."""
 

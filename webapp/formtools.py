@@ -103,12 +103,14 @@ class PlainText:
 
 
 def apply_service_error(form, exc: ServiceError) -> None:
-    """Show a service error beside its field (or above the form when it names none)."""
-    field = getattr(form, exc.field, None) if exc.field else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = list(field.errors) + [exc.message]
-    else:
-        form.form_errors.append(exc.message)
+    """Show a service error beside its field (or above the form when it names none); each of
+    FieldErrors' beside its own."""
+    for error in getattr(exc, "errors", [exc]):
+        field = getattr(form, error.field, None) if error.field else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + [error.message]
+        else:
+            form.form_errors.append(error.message)
 
 
 class DecimalTextField(StringField):

@@ -386,6 +386,19 @@ def test_bad_input_is_refused_beside_its_field(as_agent, agent, product, factory
     assert "HX-Trigger" not in response.headers
 
 
+@pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
+def test_every_field_the_service_refuses_is_shown_at_once(as_agent, agent, product, htmx):
+    data = _sale_form(as_agent, product, product_id="987654", sold_on="2026-11-21", customer="", customer_id="")
+    before = _rows()
+    response = _post_sale(as_agent, data, htmx=htmx)
+    assert response.status_code == 422
+    html = html_of(response)
+    assert (field_error(html, "product_id"), field_error(html, "sold_on"), field_error(html, "customer_id")) == (
+        PRODUCT, "The sale date cannot be in the future.", CUSTOMER)
+    assert form_error(html) is None
+    assert _rows() == before
+
+
 def test_a_fixed_form_goes_through_with_the_key_it_kept(as_agent, agent, product):
     data = _sale_form(as_agent, product, quantity="abc")
     assert _post_sale(as_agent, data, htmx=True).status_code == 422

@@ -249,6 +249,15 @@ def test_products_the_agent_may_not_sell_are_refused(api, team, factory):
     assert written() == before
 
 
+def test_every_field_the_service_refuses_is_named_at_once(api, team, factory):
+    before = written()
+    error = error_of(api.post(f"{API}/sales", headers=headers_for(team["alice"]),
+                              json=body(team, product_id=factory.product(active=False).id, sold_on="2099-01-01")), 422)
+    assert error["fields"] == {"product_id": "Choose a product you can sell.",
+                               "sold_on": "The sale date cannot be in the future."}
+    assert written() == before
+
+
 def test_malformed_json_non_json_a_non_object_and_huge_bodies_write_nothing(api, team):
     headers = headers_for(team["alice"])
     json_headers = {**headers, "Content-Type": "application/json"}

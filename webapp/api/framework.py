@@ -253,7 +253,8 @@ def _run_view(view: Callable, user, kwargs: dict[str, Any]) -> tuple[Any, int]:
     except ServiceError as exc:
         db.session.rollback()
         status = exc.status if 400 <= exc.status < 500 else 422
-        raise ApiError(status, exc.message, {exc.field: exc.message} if exc.field else {}) from exc
+        fields = {error.field: error.message for error in getattr(exc, "errors", [exc]) if error.field}
+        raise ApiError(status, exc.message, fields) from exc
     result, status = result if isinstance(result, tuple) else (result, 200)
     db.session.commit()
     return result, status

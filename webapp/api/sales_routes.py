@@ -15,7 +15,7 @@ from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operati
 from webapp.api.schemas import CreditOut, EntryOut, ReasonIn, SaleEntries, SaleIn, SaleOut, SalePage, SaleQuery
 from webapp.auth import access
 from webapp.auth.models import Role
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import FieldErrors, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.sales import portal
 from webapp.sales import services as sales
@@ -99,7 +99,9 @@ def create_sale(user, body: SaleIn):
     except ServiceError as exc:
         if isinstance(exc, NotFound):
             raise
-        raise ServiceError(exc.message, _body_field(exc.field), exc.status) from exc
+        # Named as the body names them, every one of them (FieldErrors: several fields at once).
+        raise FieldErrors([ServiceError(error.message, _body_field(error.field), error.status)
+                           for error in getattr(exc, "errors", [exc])]) from exc
     if not created:
         agent_id = user.id if access.is_agent(user) and body.agent_id is None else body.agent_id
         if not sales.same_request(sale, agent_id, data):

@@ -15,7 +15,7 @@ from webapp.auth import access
 from webapp.auth.models import User
 from webapp.catalog import services as catalog
 from webapp.commissions.periods import is_date_closed, last_closed_end
-from webapp.errors import ServiceError
+from webapp.errors import FieldErrors, ServiceError
 from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS, to_cents, units_to_rate
 from webapp.sales.models import MAX_CO_AGENTS, Sale
@@ -99,38 +99,100 @@ def check_sold_on(sold_on, batch: SaleBatch | None = None) -> date:
     return sold_on
 
 
-def checked_figures(agent: User, data: SaleInput, batch: SaleBatch | None = None):
-    """Check what makes a sale's figures; returns (product, quantity, unit price cents, amount cents)."""
-    product = (batch.sellable_product(agent.id, data.product_id) if batch
-               else catalog.sellable_product(agent.id, data.product_id))
-    quantity = data.quantity
+class _Refusals:
+    """A sale's field refusals, gathered so that a form shows each beside its field at once."""
+
+    def __init__(self):
+        """None yet."""
+        self.errors: list[ServiceError] = []
+
+    def attempt(self, check, *args):
+        """check(*args), or None with its refusal kept."""
+        try:
+            return check(*args)
+        except ServiceError as exc:
+            self.errors.append(exc)
+            return None
+
+    def raise_any(self) -> None:
+        """Raise what was refused: the one refusal, or FieldErrors with every one."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise FieldErrors(self.errors)
+
+
+def _quantity(quantity) -> int:
+    """A whole number of units within the limit."""
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
         raise ServiceError(f"Enter a whole number from 1 to {MAX_QUANTITY:,}.", "quantity")
-    unit_price = data.unit_price
+    return quantity
+
+
+def _unit_price_cents(unit_price) -> int:
+    """The unit price in whole cents, at least one."""
     try:
-        unit_price_cents = to_cents(unit_price)
+        cents = to_cents(unit_price)
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise ServiceError("Enter a price with at most two decimals.", "unit_price") from exc
-    if unit_price_cents < 1:
+    if cents < 1:
         raise ServiceError("Enter a price of at least 0.01.", "unit_price")
+    return cents
+
+
+def _amount_cents(quantity: int, unit_price_cents: int) -> int:
+    """The sale's amount, below the largest the ledger holds."""
     amount_cents = quantity * unit_price_cents
     if amount_cents >= MAX_CENTS:
         raise ServiceError("This sale is too large.", "quantity")
-    check_sold_on(data.sold_on, batch)
+    return amount_cents
+
+
+def checked_figures(agent: User, data: SaleInput, batch: SaleBatch | None = None,
+                    refusals: _Refusals | None = None):
+    """Check what makes a sale's figures; returns (product, quantity, unit price cents, amount cents).
+
+    Every field is checked and every refusal raised at once (`refusals`: gather them for the caller
+    to raise with its own)."""
+    own = refusals is None
+    refusals = _Refusals() if own else refusals
+    product = refusals.attempt(batch.sellable_product if batch else catalog.sellable_product, agent.id, data.product_id)
+    quantity = refusals.attempt(_quantity, data.quantity)
+    unit_price_cents = refusals.attempt(_unit_price_cents, data.unit_price)
+    amount_cents = None
+    if quantity is not None and unit_price_cents is not None:
+        amount_cents = refusals.attempt(_amount_cents, quantity, unit_price_cents)
+    refusals.attempt(check_sold_on, data.sold_on, batch)
+    if own:
+        refusals.raise_any()
     return product, quantity, unit_price_cents, amount_cents
 
 
-def validated(agent: User, data: SaleInput, actor: User, batch: SaleBatch | None = None):
-    """Check every field; returns (product, customer-or-None, quantity, unit price cents, amount cents)."""
-    product, quantity, unit_price_cents, amount_cents = checked_figures(agent, data, batch)
-    note = check_plain_text((data.note or "").strip(), "note", multiline=True) or None
+def _note(text: str | None) -> str | None:
+    """The note as plain text of at most 2,000 characters (None when empty)."""
+    note = check_plain_text((text or "").strip(), "note", multiline=True) or None
     if note is not None and len(note) > 2000:
         raise ServiceError("Keep the note under 2000 characters.", "note")
-    customer = None
+    return note
+
+
+def _customer(data: SaleInput):
+    """The chosen customer, None for a new one by name, else a refusal."""
     if data.customer_id is not None:
-        customer = catalog.get_customer(data.customer_id)
-    elif not (data.new_customer_name or "").strip():
+        return catalog.get_customer(data.customer_id)
+    if not (data.new_customer_name or "").strip():
         raise ServiceError("Choose an existing customer or add a new one.", "customer_id")
+    return None
+
+
+def validated(agent: User, data: SaleInput, actor: User, batch: SaleBatch | None = None):
+    """Check every field, refusing all that are wrong at once; returns (product, customer-or-None,
+    quantity, unit price cents, amount cents, note)."""
+    refusals = _Refusals()
+    product, quantity, unit_price_cents, amount_cents = checked_figures(agent, data, batch, refusals)
+    note = refusals.attempt(_note, data.note)
+    customer = refusals.attempt(_customer, data)
+    refusals.raise_any()
     return product, customer, quantity, unit_price_cents, amount_cents, note
 
 
