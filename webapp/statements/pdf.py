@@ -11,11 +11,28 @@ import mimetypes
 from pathlib import Path
 
 from weasyprint import HTML
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 STATIC_ROOT = Path(__file__).resolve().parents[2] / "static"
 # The statement templates link assets as app-static:/css/..., a scheme nothing else uses.
 STATIC_SCHEME = "app-static:"
+
+# One font configuration for every render in this process. WeasyPrint builds a new one (a fresh
+# Fontconfig config and Pango font map, in native memory) when none is given, and a long-lived
+# worker that renders thousands of statements grew by about 0.4 MB per render that way; shared, the
+# font map is built once and its caches are reused (bench/statement_run.py, worker memory).
+# Sharing is safe because statements use system fonts only: an @font-face rule would add its font
+# to this configuration for good (tests/statements/test_pdf.py keeps the stylesheets free of it).
+_font_config: FontConfiguration | None = None
+
+
+def font_config() -> FontConfiguration:
+    """The process's shared WeasyPrint font configuration, built on first use."""
+    global _font_config
+    if _font_config is None:
+        _font_config = FontConfiguration()
+    return _font_config
 
 
 class StaticOnlyFetcher(URLFetcher):
@@ -40,4 +57,5 @@ class StaticOnlyFetcher(URLFetcher):
 def html_to_pdf(html: str, *, fail_on_errors: bool = True) -> bytes:
     """Render statement HTML to PDF bytes; a refused or missing resource fails the render."""
     fetcher = StaticOnlyFetcher(fail_on_errors=fail_on_errors)
-    return HTML(string=html, base_url=STATIC_SCHEME + "/", url_fetcher=fetcher).write_pdf()
+    document = HTML(string=html, base_url=STATIC_SCHEME + "/", url_fetcher=fetcher)
+    return document.write_pdf(font_config=font_config())
