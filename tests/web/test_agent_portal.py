@@ -376,6 +376,12 @@ def test_bad_input_is_refused_beside_its_field(as_agent, agent, product, factory
     assert ("<html" in html) is not htmx  # htmx swaps the form only; without JS the whole page
     assert field_error(html, field) == message
     assert form_error(html) is None
+    # The input the agent sees is marked too (red border, read out as invalid): for the picked
+    # customer's hidden id that is the customer name box.
+    shown = "customer" if field == "customer_id" else field
+    control = next(t for t in tags(html) if t.attrs.get("id") == shown)
+    assert control.attrs.get("aria-invalid") == "true", shown
+    assert any("has-error" in (t.attrs.get("class") or "").split() for t in control.ancestors if t.name == "div"), shown
     kept = _inputs(html)
     for name in ("quantity", "unit_price", "sold_on", "customer", "customer_id", "note"):
         assert (kept[name] or "") == data[name], name
