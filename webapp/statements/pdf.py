@@ -8,6 +8,7 @@ make the worker read local files or call out.
 from __future__ import annotations
 
 import mimetypes
+from functools import cache
 from pathlib import Path
 
 from weasyprint import HTML
@@ -23,16 +24,12 @@ STATIC_SCHEME = "app-static:"
 # worker that renders thousands of statements grew by about 0.4 MB per render that way; shared, the
 # font map is built once and its caches are reused (bench/statement_run.py, worker memory).
 # Sharing is safe because statements use system fonts only: an @font-face rule would add its font
-# to this configuration for good (tests/statements/test_pdf.py keeps the stylesheets free of it).
-_font_config: FontConfiguration | None = None
-
-
+# to this configuration for good (tests/services/test_pdf_fonts.py keeps the PDF sources free of
+# it, and of the OpenType features WeasyPrint leaks memory for).
+@cache
 def font_config() -> FontConfiguration:
     """The process's shared WeasyPrint font configuration, built on first use."""
-    global _font_config
-    if _font_config is None:
-        _font_config = FontConfiguration()
-    return _font_config
+    return FontConfiguration()
 
 
 class StaticOnlyFetcher(URLFetcher):
