@@ -297,6 +297,15 @@ def test_several_errors_of_one_row_are_all_listed(manager):
         (2, "sku"), (2, "quantity"), (2, "unit_price"), (2, "date")]
 
 
+def test_every_refusal_of_the_sales_service_on_one_row_is_listed(manager):
+    # Both are found only by the service (the cells themselves are well formed).
+    url = _preview_url(_upload(manager, _csv(_row(sku="OLD-9", date="2026-11-21"))))
+    assert sorted(_errors(manager.get(url).get_data(as_text=True))) == [
+        (2, "date", "The sale date cannot be in the future."),
+        (2, "sku", "This agent cannot sell this product (it is archived or restricted to other agents)."),
+    ]
+
+
 def test_a_repeated_key_and_a_short_row_are_reported(manager):
     content = _csv(_row(key="r-dupe"), _row(key="r-dupe", customer="Other"), "r-short,ann@example.com,WID-1")
     url = _preview_url(_upload(manager, content))

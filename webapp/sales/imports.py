@@ -283,9 +283,11 @@ def run_import(actor: User, data: bytes) -> ImportResult:
         raise ServiceError(CONCURRENT, status=409) from exc
     for (row, item, agent, product), outcome in zip(parsed, outcomes):
         if outcome.error is not None:
-            field_name = outcome.error.field or ""
-            result.errors.append(RowError(row.line, _COLUMN_OF.get(field_name, "row"),
-                                          _CSV_MESSAGES.get(field_name, outcome.error.message)))
+            # The service refuses every field it can at once (FieldErrors): each goes on the row.
+            for error in getattr(outcome.error, "errors", [outcome.error]):
+                field_name = error.field or ""
+                result.errors.append(RowError(row.line, _COLUMN_OF.get(field_name, "row"),
+                                              _CSV_MESSAGES.get(field_name, error.message)))
             continue
         sale = outcome.sale
         result.rows.append(RowOutcome(
