@@ -69,6 +69,23 @@ UNLABELLED_CELLS = """
   })
 """
 
+# A stacked cell whose text has almost no room (a fixed desktop width minus the label's padding):
+# its words break a letter per line.
+SQUEEZED_CELLS = """
+() => [...document.querySelectorAll('td')]
+  .filter((td) => td.getClientRects().length && getComputedStyle(td).display !== 'table-cell'
+    && td.textContent.trim())
+  .filter((td) => {
+    const style = getComputedStyle(td);
+    return td.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) < 48;
+  })
+  .slice(0, 6)
+  .map((td) => {
+    const table = td.closest('table');
+    return (table.id || table.className) + ': ' + td.textContent.trim().slice(0, 40);
+  })
+"""
+
 RUN_AXE = """
 async (tags) => {
   const options = {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']};
@@ -157,6 +174,8 @@ def check_loaded(page, artifacts: Path, name: str) -> list[str]:
         problems.append(f"390 px: {overflow}")
     problems += [f"390 px: stacked cell without its label: {cell}"
                  for cell in page.evaluate(UNLABELLED_CELLS)]
+    problems += [f"390 px: stacked cell with no room for its text: {cell}"
+                 for cell in page.evaluate(SQUEEZED_CELLS)]
     problems += [f"390 px: {v}" for v in axe_violations(page)]
     screenshot(page, artifacts, f"{name}-390")
     page.set_viewport_size(DESKTOP)
