@@ -18,6 +18,7 @@ from webapp.api.framework import error_response
 from webapp.auth import access
 from webapp.blueprints import BLUEPRINTS
 from webapp.commands import commissions_cli, demo_cli, users_cli
+from webapp.commissions.models import ENTRY_KIND_LABELS
 from webapp.config import load_config
 from webapp.disputes import template_helpers as dispute_template_helpers
 from webapp.plandocs import template_helpers as plandoc_template_helpers
@@ -219,6 +220,7 @@ def register_template_helpers(app: Flask) -> None:
     money.init_app(app)
     access.init_app(app)
     app.jinja_env.globals["navigation_for"] = navigation_for
+    app.jinja_env.filters["entry_kind"] = lambda kind: ENTRY_KIND_LABELS.get(kind, kind)
     dispute_template_helpers.init_app(app)
     plandoc_template_helpers.init_app(app)
 

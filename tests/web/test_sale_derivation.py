@@ -86,3 +86,17 @@ def test_the_api_counts_a_split_sales_estimate_as_its_commission_every_holder_fo
                 for user in (ana, ben, manager)}
     # 600.00 x 3% = 18.00 and 400.00 x 4% = 16.00: each agent their part, the manager both.
     assert estimate == {ana.id: "18.00", ben.id: "16.00", manager.id: "34.00"}
+
+
+def test_the_managers_agent_page_names_every_kind_of_ledger_line(app, factory, today):
+    # The agent page's ledger once left a SPIFF reward's kind blank (its own copy of the labels).
+    today(d(12))
+    manager = factory.user("manager")
+    ana = factory.user("agent", manager=manager)
+    factory.assign(ana, factory.plan(base_rate="3"))
+    printer = factory.product("PRN-K")
+    spiff("kind_push", products=[printer], per_unit="5.00")
+    factory.sale(ana, "1000.00", d(10), product=printer)
+    html = browser_as(app, manager).get(f"/manage/agents/{ana.id}").get_data(as_text=True)
+    kinds = sorted(text_of(t) for t in tags(html, "td") if t.attrs.get("data-label") == "Kind")
+    assert kinds == ["Commission", "SPIFF reward"]

@@ -241,6 +241,11 @@ class EntryKind(StrEnum):
     SPIFF = "spiff"            # the reward of one SPIFF on one holder's credit of an approved sale
 
 
+# How every page names a ledger entry's kind (the `entry_kind` template filter).
+ENTRY_KIND_LABELS = {EntryKind.SALE: "Commission", EntryKind.ADJUSTMENT: "Adjustment",
+                     EntryKind.MANUAL: "Manual correction", EntryKind.SPIFF: "SPIFF reward"}
+
+
 class CommissionEntry(db.Model):
     """The ledger: one row per sale commission line or adjustment, in the period it belongs to."""
 
