@@ -54,36 +54,30 @@ OVERFLOWING = """
 }
 """
 
-# Cells of a table stacked into cards (no longer laid out as table cells) that do not say what
-# they hold: each value needs its column's name (data-label), bar a row's actions and a message
-# spanning the row.
-UNLABELLED_CELLS = """
-() => [...document.querySelectorAll('td')]
-  .filter((td) => td.getClientRects().length && getComputedStyle(td).display !== 'table-cell'
-    && td.textContent.trim() && !td.hasAttribute('data-label') && !td.hasAttribute('colspan')
-    && !td.classList.contains('actions'))
-  .slice(0, 6)
-  .map((td) => {
-    const table = td.closest('table');
-    return (table.id || table.className) + ': ' + td.textContent.trim().slice(0, 40);
-  })
-"""
-
-# A stacked cell whose text has almost no room (a fixed desktop width minus the label's padding):
-# its words break a letter per line.
-SQUEEZED_CELLS = """
-() => [...document.querySelectorAll('td')]
-  .filter((td) => td.getClientRects().length && getComputedStyle(td).display !== 'table-cell'
-    && td.textContent.trim())
-  .filter((td) => {
+# Problems of the cells of a table stacked into cards (no longer laid out as table cells), each
+# as "table: text", at most six of each kind:
+# - unlabelled: a value that does not say what it holds; each needs its column's name
+#   (data-label), bar a row's actions and a message spanning the row;
+# - squeezed: text with almost no room (a fixed desktop width minus the label's padding), whose
+#   words would break a letter per line.
+STACKED_CELL_PROBLEMS = """
+() => {
+  const cells = [...document.querySelectorAll('td')].filter((td) => td.getClientRects().length
+    && getComputedStyle(td).display !== 'table-cell' && td.textContent.trim());
+  const room = (td) => {
     const style = getComputedStyle(td);
-    return td.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) < 48;
-  })
-  .slice(0, 6)
-  .map((td) => {
+    return td.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  };
+  const describe = (found) => found.slice(0, 6).map((td) => {
     const table = td.closest('table');
     return (table.id || table.className) + ': ' + td.textContent.trim().slice(0, 40);
-  })
+  });
+  return {
+    unlabelled: describe(cells.filter((td) => !td.hasAttribute('data-label') && !td.hasAttribute('colspan')
+      && !td.classList.contains('actions'))),
+    squeezed: describe(cells.filter((td) => room(td) < 48)),
+  };
+}
 """
 
 RUN_AXE = """
@@ -172,10 +166,9 @@ def check_loaded(page, artifacts: Path, name: str) -> list[str]:
     overflow = sideways_overflow(page)
     if overflow:
         problems.append(f"390 px: {overflow}")
-    problems += [f"390 px: stacked cell without its label: {cell}"
-                 for cell in page.evaluate(UNLABELLED_CELLS)]
-    problems += [f"390 px: stacked cell with no room for its text: {cell}"
-                 for cell in page.evaluate(SQUEEZED_CELLS)]
+    stacked = page.evaluate(STACKED_CELL_PROBLEMS)
+    problems += [f"390 px: stacked cell without its label: {cell}" for cell in stacked["unlabelled"]]
+    problems += [f"390 px: stacked cell with no room for its text: {cell}" for cell in stacked["squeezed"]]
     problems += [f"390 px: {v}" for v in axe_violations(page)]
     screenshot(page, artifacts, f"{name}-390")
     page.set_viewport_size(DESKTOP)
