@@ -1,5 +1,6 @@
 """A per-process cache of what every hot request re-reads unchanged: each agent's plans in force,
-their monthly targets, the month's SPIFFs and the current period.
+their monthly targets, the month's SPIFFs, the current period and each agent's stated balance
+(the entries of closed periods, which never change).
 
 Each web process keeps its own copy (a dict on the app), valid while a version counter in Redis
 is unchanged: one GET per request validates it, and any process that writes a row of a cached
@@ -18,12 +19,12 @@ from datetime import date
 from decimal import Decimal
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp import clock
 from webapp.commissions import engine, spiff_month
-from webapp.commissions.models import Period, PeriodStatus, PlanOverride, PlanVersion, Target
+from webapp.commissions.models import CommissionEntry, Period, PeriodStatus, PlanOverride, PlanVersion, Target
 from webapp.commissions.periods import is_date_closed, month_cadence, period_bounds
 from webapp.commissions.plans import assignments_of, engine_plan
 from webapp.extensions import db, redis_client
@@ -185,6 +186,35 @@ def target_decimal(agent_id: int, month_start: date) -> Decimal | None:
 def month_spiffs(first: date, last: date):
     """The month's SPIFFs (spiff_month.month_spiffs), shared by every agent."""
     return _cache().get(("spiffs", first, last), lambda: spiff_month.month_spiffs(first, last))
+
+
+# The stated balance of an agent with no closed period, and the one every lookup gets without Redis
+# (the panel's statement then sums every period itself).
+NOTHING_STATED = (date.min, 0)
+
+
+def stated_balance(agent_id: int) -> tuple[date, int]:
+    """(through, cents): the sum of the agent's entries in the periods ending on or before
+    `through`, which are all closed.
+
+    Closed periods form a prefix of the calendar (periods.close_period) and their entries never
+    change, so the sum stays true for this `through` whatever happens later; a later close only
+    means the caller sums the periods after `through` itself. So, unlike the other values here, a
+    copy from before a close is stale but never wrong."""
+    if _request_version() is None:
+        return NOTHING_STATED
+    return _cache().get(("stated", agent_id), lambda: _load_stated_balance(agent_id))
+
+
+def _load_stated_balance(agent_id: int) -> tuple[date, int]:
+    """Read the latest closed period's end and the agent's entries up to it, in one statement (one
+    snapshot, so a close committed meanwhile cannot fall between the two)."""
+    through = select(func.max(Period.end_date)).where(Period.status == PeriodStatus.CLOSED).scalar_subquery()
+    stated = (select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
+              .select_from(CommissionEntry).join(Period, CommissionEntry.period_id == Period.id)
+              .where(CommissionEntry.agent_id == agent_id, Period.end_date <= through).scalar_subquery())
+    row = db.session.execute(select(through, stated)).one()
+    return NOTHING_STATED if row[0] is None else (row[0], int(row[1]))
 
 
 def current_period() -> PeriodView:
