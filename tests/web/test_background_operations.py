@@ -24,7 +24,8 @@ from webapp.extensions import db, redis_client
 from webapp.operations import services as operations
 from webapp.operations.models import BackgroundOperation
 from webapp.sales.models import Sale
-from webapp.statements.models import Statement, StatementRun
+from webapp.statements import queries
+from webapp.statements.models import Statement, StatementRun, StatementStatus
 
 pytestmark = pytest.mark.usefixtures("empty_queues")  # jobs of earlier tests do not count
 
@@ -248,6 +249,75 @@ def test_a_retried_issue_step_issues_nothing_twice(app, shop, monkeypatch):
     db.session.commit()
     operations.run_to_end(operation.id)
     assert len(_statements()) == 6 and len({agent for _, agent, _ in _statements()}) == 6
+
+
+RUN_PROGRESS = {"HX-Request": "true", "HX-Target": "run-progress"}
+
+
+def _settle_statements() -> None:
+    """Every statement issued so far reaches a final state (its PDF failed: no email follows)."""
+    for statement in db.session.scalars(select(Statement)):
+        statement.status, statement.render_error = StatementStatus.FAILED, "Test: settled"
+    db.session.commit()
+
+
+def _run_fragment(app, shop, run_id: int):
+    """(status, html) of the run's progress fragment as Maria's page polls it."""
+    response = browser_as(app, shop["maria"]).get(f"/statements/runs/{run_id}", headers=RUN_PROGRESS)
+    return response.status_code, html_of(response)
+
+
+def test_the_run_page_waits_for_the_operation_still_issuing_its_statements(app, shop, monkeypatch):
+    limit(app, monkeypatch, 3)
+    monkeypatch.setattr(operations, "STEP", 4)
+    _issue(app, shop)
+    run, operation = db.session.scalar(select(StatementRun)), only_operation()
+    status, html = _run_fragment(app, shop, run.id)
+    assert status == 200 and "Working" in html and "No statements issued yet." in html
+    assert "0 of 6 agents checked" in html and f'href="/operations/{operation.id}"' in html
+
+    step(operation.id, 0)  # four agents' statements issued, all of them settled
+    _settle_statements()
+    status, html = _run_fragment(app, shop, run.id)
+    # Every statement issued so far is settled, but two agents are still to come: keep polling.
+    assert status == 200 and 'hx-trigger="every 2s"' in html and "Finished" not in html
+    assert "4 of 6 agents checked" in html
+    assert not queries.run_progress(shop["maria"], run).finished  # the API's `finished` too
+
+    drain()
+    _settle_statements()
+    status, html = _run_fragment(app, shop, run.id)
+    # Maria sees her five agents' statements (Carl's is Sam's to see).
+    assert status == 286 and "Finished with 5 problems" in html and 'data-testid="run-issuing"' not in html
+    assert queries.run_progress(shop["maria"], run).finished
+
+
+def test_the_run_page_says_when_issuing_stopped_and_where_to_retry(app, shop, monkeypatch):
+    from webapp.statements import services as statement_services
+
+    limit(app, monkeypatch, 3)
+    monkeypatch.setattr(operations, "STEP", 4)
+    _issue(app, shop)
+    run, operation = db.session.scalar(select(StatementRun)), only_operation()
+    step(operation.id, 0)
+    original = statement_services._issue
+    monkeypatch.setattr(statement_services, "_issue", lambda *args: (_ for _ in ()).throw(RuntimeError("disk full")))
+    step(operation.id, 4)
+    assert only_operation().status == "failed"
+    status, html = _run_fragment(app, shop, run.id)
+    # Nothing changes until someone retries: stop polling, say why and where.
+    assert status == 286 and "Issuing stopped" in html and "after 4 of 6 agents" in html
+    assert "RuntimeError: disk full" in html and f'href="/operations/{operation.id}"' in html
+    assert not queries.run_progress(shop["maria"], run).finished
+    # Another manager may see the run but not follow Maria's operation: no dead link.
+    sam_page = html_of(browser_as(app, shop["sam"]).get(f"/statements/runs/{run.id}", headers=RUN_PROGRESS))
+    assert "Issuing stopped" in sam_page and f'href="/operations/{operation.id}"' not in sam_page
+
+    monkeypatch.setattr(statement_services, "_issue", original)
+    operations.retry(only_operation())
+    db.session.commit()
+    drain()
+    assert len(_statements()) == 6
 
 
 # --- bulk decisions over every matching sale ------------------------------------------------------

@@ -179,5 +179,6 @@ class RunOut(BaseModel):
     rendered: int
     sent: int
     failed: int = Field(description="Statements whose PDF or email failed")
-    finished: bool = Field(description="Every statement reached a final state")
+    finished: bool = Field(description="Every statement is issued (a large period run issues them in the "
+                                       "background) and reached a final state")
     statements: list[RunStatement]

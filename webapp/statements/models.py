@@ -19,6 +19,11 @@ class StatementKind(StrEnum):
     ADHOC = "adhoc"    # any dates, on request (the hourly limit counts these runs)
 
 
+# The background operation that issues a large period run's statements (webapp.operations; its
+# params name the run): the run's pages wait for it before calling the run finished.
+PERIOD_ISSUE_KIND = "period_issue"
+
+
 class StatementStatus(StrEnum):
     """Where a statement's PDF stands."""
 

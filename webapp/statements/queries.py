@@ -16,8 +16,9 @@ from webapp.auth.models import User
 from webapp.commissions.models import Period
 from webapp.extensions import db
 from webapp.mail.models import EmailStatus, OutgoingEmail
+from webapp.operations.models import BackgroundOperation, OperationStatus
 from webapp.paging import Paged, Window, paginate
-from webapp.statements.models import Statement, StatementKind, StatementRun, StatementStatus
+from webapp.statements.models import PERIOD_ISSUE_KIND, Statement, StatementKind, StatementRun, StatementStatus
 
 PAGE_SIZE = 25
 KINDS = tuple(StatementKind)
@@ -176,10 +177,24 @@ class RunProgress:
         """Statements in the run (that the user may see)."""
         return len(self.rows)
 
+    # The operation still issuing the run's statements (a large period run), else None: until it
+    # is done, more statements will come, however many of those issued so far are settled.
+    issuing: BackgroundOperation | None = None
+
     @property
     def finished(self) -> bool:
-        """Every statement has reached a final state, so polling can stop."""
-        return self.done == self.total
+        """Every statement is issued and has reached a final state."""
+        return self.issuing is None and self.done == self.total
+
+    @property
+    def stalled(self) -> bool:
+        """Issuing stopped on an error: nothing changes until someone retries the operation."""
+        return self.issuing is not None and self.issuing.status == OperationStatus.FAILED
+
+    @property
+    def polling(self) -> bool:
+        """True while the page should keep asking for news."""
+        return not (self.finished or self.stalled)
 
     @property
     def percent(self) -> int:
@@ -212,10 +227,21 @@ def run_progress(user: User, run: StatementRun) -> RunProgress:
             error = row.email.last_error or row.email.status
             failures.append(Failure(row.statement, "Email", error, row.email))
     return RunProgress(
-        run=run, rows=rows, failures=failures,
+        run=run, rows=rows, failures=failures, issuing=_issuing(run),
         rendered=sum(1 for r in rows if r.statement.status == StatementStatus.RENDERED),
         sent=sum(1 for r in rows if r.email is not None and r.email.status == EmailStatus.SENT),
         done=sum(1 for r in rows if _row_done(r)))
+
+
+def _issuing(run: StatementRun) -> BackgroundOperation | None:
+    """The background operation issuing the run's statements while it is not done, else None."""
+    if run.kind != StatementKind.PERIOD:
+        return None
+    return db.session.scalar(
+        select(BackgroundOperation).where(BackgroundOperation.kind == PERIOD_ISSUE_KIND,
+                                          BackgroundOperation.status != OperationStatus.DONE,
+                                          BackgroundOperation.params["run_id"].as_integer() == run.id)
+        .order_by(BackgroundOperation.id.desc()).limit(1))
 
 
 def statement_final(statement: Statement, email: OutgoingEmail | None) -> bool:

@@ -28,7 +28,7 @@ from webapp.mail.models import OutgoingEmail
 from webapp.mail.services import queue_email
 from webapp.operations import services as operations
 from webapp.statements import limits
-from webapp.statements.models import Statement, StatementKind, StatementRun, StatementStatus
+from webapp.statements.models import PERIOD_ISSUE_KIND, Statement, StatementKind, StatementRun, StatementStatus
 from webapp.statements.ordering import in_statement_order
 from webapp.statements.snapshots import adhoc_snapshot, period_snapshot
 from webapp.tasks import enqueue_after_commit
@@ -179,7 +179,7 @@ def _issue_finish(operation) -> dict:
 
 
 PERIOD_ISSUE = operations.register(operations.Kind(
-    name="period_issue", label="Issuing a period's statements", step=_issue_step, finish=_issue_finish,
+    name=PERIOD_ISSUE_KIND, label="Issuing a period's statements", step=_issue_step, finish=_issue_finish,
     link=lambda operation: ("statements.run", {"run_id": operation.params["run_id"]},
                             "Follow the PDFs and emails"))).name
 

@@ -20,8 +20,9 @@ from webapp.statements import services as statements
 from webapp.statements.forms import (IssuePeriodForm, RequestStatementForm, ResendForm, SendStatementsForm,
                                      StatementFilterForm)
 from webapp.tasks import UNAVAILABLE, background_service_available
+from webapp.operations import services as operations
 from webapp.operations.routes import follow
-from webapp.web import FLASH, check, finish, is_htmx, requested_page, run_service
+from webapp.web import FLASH, check, finish, is_htmx, progress_page, requested_page, run_service
 
 POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
 
@@ -295,10 +296,17 @@ def run(run_id: int):
     user = _user()
     progress = queries.run_progress(user, access.visible_run(user, run_id))
     period = db.session.get(Period, progress.run.period_id) if progress.run.period_id else None
-    context = {"progress": progress, "run": progress.run, "period": period}
-    if is_htmx("run-progress"):
-        response = make_response(render_template("statements/partials/_run_progress.html", **context))
-        if progress.finished:
-            response.status_code = POLL_STOP
-        return response
-    return render_template("statements/run.html", **context)
+    context = {"progress": progress, "run": progress.run, "period": period, "operation_url": _operation_url(progress)}
+    return progress_page("run-progress", "statements/partials/_run_progress.html", "statements/run.html",
+                         not progress.polling, **context)
+
+
+def _operation_url(progress: queries.RunProgress) -> str | None:
+    """The page of the operation issuing the run, when the signed-in user may follow it."""
+    if progress.issuing is None:
+        return None
+    try:
+        operations.visible_operation(current_user, progress.issuing.id)
+    except NotFound:
+        return None
+    return url_for("operations.operation", operation_id=progress.issuing.id)
