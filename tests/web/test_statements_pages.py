@@ -408,6 +408,70 @@ def test_progress_lists_failures_with_their_error_and_finishes(app, team):
     assert f"/statements/{statement.id}/resend" in fragment
 
 
+def test_the_runs_sql_counts_agree_with_the_statement_pages_rule_for_every_state(app, team):
+    # The run's counts are SQL (_DONE, _FAILED); a statement's own page uses _row_done. Every
+    # combination of PDF state and email state (or none) must count the same way in both.
+    from webapp.mail.models import EmailStatus
+    from webapp.statements import queries
+    from webapp.statements.models import StatementStatus
+
+    statements = issue_period()
+    statement, other = statements[team["alice"].id], statements[team["bob"].id]
+    other.status, other.render_error = StatementStatus.FAILED, "settled"
+    email = email_of(statement)
+    for pdf in StatementStatus:
+        for mail in [*EmailStatus, None]:
+            statement.status = pdf
+            if mail is None:
+                db.session.delete(email)
+            else:
+                email = email_of(statement) or email
+                if email not in db.session:
+                    db.session.add(email := OutgoingEmail(**{c.key: getattr(email, c.key) for c in
+                                                             OutgoingEmail.__table__.columns if c.key != "id"}))
+                email.status = mail
+            db.session.flush()
+            progress = queries.run_progress(team["maria"], statement.run)
+            row = queries.StatementRow(statement, email_of(statement))
+            expected_done = queries.statement_final(statement, row.email) + 1  # Bob's failed PDF
+            expected_failed = (pdf == StatementStatus.FAILED or mail in queries.RESENDABLE_EMAIL) + 1
+            assert (progress.done, progress.failed, len(progress.failures)) == (
+                expected_done, expected_failed, expected_failed), (pdf, mail)
+            assert progress.rendered == (pdf == StatementStatus.RENDERED) and progress.sent == (mail == EmailStatus.SENT)
+
+
+def test_a_long_run_is_listed_a_page_at_a_time_with_its_counts_over_every_statement(app, team, monkeypatch):
+    from webapp.statements import queries
+
+    monkeypatch.setattr(queries, "RUN_PAGE_SIZE", 1)
+    monkeypatch.setattr(queries, "FAILURES_SHOWN", 1)
+    statements = issue_period()
+    for statement in statements.values():
+        statement.status, statement.render_error = "failed", f"OSError: {statement.agent.name}"
+    db.session.commit()
+    # Maria sees Alice's and Bob's (Carol's is another team's).
+    first, second = sorted((statements[team[name].id] for name in ("alice", "bob")), key=lambda s: s.number)
+    maria = browser_as(app, team["maria"])
+    page = html_of(_progress(maria, first.run_id))
+    table = page.split('<table class="table run-table')[1]
+    assert f"No. {first.number}</a>" in table and f"No. {second.number}</a>" not in table
+    assert "Page 1 of 2" in page and f'href="/statements/runs/{first.run_id}?page=2"' in page
+    assert _stat(page, "Statements") == "2" and _stat(page, "Failures") == "2" and "Finished with 2 problems" in page
+    assert "The first 1 of 2 are listed" in page and page.count('class="delivery-error"') == 1
+    second_page = html_of(maria.get(f"/statements/runs/{first.run_id}?page=2",
+                                    headers={**HTMX, "HX-Target": "run-progress"}))
+    table = second_page.split('<table class="table run-table')[1]
+    assert f"No. {second.number}</a>" in table and f"No. {first.number}</a>" not in table
+    # The counts and the first failure are the run's, whatever page.
+    assert "Page 2 of 2" in second_page and _stat(second_page, "Failures") == "2"
+    assert "hx-trigger" not in second_page  # finished: no polling
+    second.status = "pending"  # "Render again": unfinished, so page 2 polls itself, not page 1
+    db.session.commit()
+    second_page = html_of(maria.get(f"/statements/runs/{first.run_id}?page=2",
+                                    headers={**HTMX, "HX-Target": "run-progress"}))
+    assert by_id(second_page, "run-progress").attrs["hx-get"] == f"/statements/runs/{first.run_id}?page=2"
+
+
 def test_a_failed_pdf_is_listed_and_counts_as_done(app, team):
     alice = browser_as(app, team["alice"])
     alice.post("/statements/request", NOV, token_from="/statements")

@@ -85,7 +85,7 @@ def _run_out(user, run) -> RunOut:
     progress = queries.run_progress(user, run)
     return RunOut(id=run.id, kind=run.kind, start=run.start_date, end=run.end_date, message=run.message,
                   total=progress.total, rendered=progress.rendered, sent=progress.sent,
-                  failed=len(progress.failures), finished=progress.finished,
+                  failed=progress.failed, finished=progress.finished,
                   statements=[RunStatement(id=row.statement.id, number=row.statement.number,
                                            agent_id=row.statement.agent_id, status=row.statement.status,
                                            email_status=row.email.status if row.email is not None else None)

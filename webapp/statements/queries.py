@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from webapp.auth import access
@@ -17,7 +17,7 @@ from webapp.commissions.models import Period
 from webapp.extensions import db
 from webapp.mail.models import EmailStatus, OutgoingEmail
 from webapp.operations.models import BackgroundOperation, OperationStatus
-from webapp.paging import Paged, Window, paginate
+from webapp.paging import Paged, Window, page_window, paginate
 from webapp.statements.models import PERIOD_ISSUE_KIND, Statement, StatementKind, StatementRun, StatementStatus
 
 PAGE_SIZE = 25
@@ -161,22 +161,24 @@ class Failure:
         return self.email is not None and self.email.status in RESENDABLE_EMAIL
 
 
+# Failures listed on a run's page (the count covers them all); statements per page of its table.
+FAILURES_SHOWN = 50
+RUN_PAGE_SIZE = 50
+
+
 @dataclass(frozen=True)
-class RunProgress:
-    """Where a run stands, over the statements the user may see."""
+class RunProgress(Paged):
+    """Where a run stands, over the statements the user may see (.total of them): counts over all,
+    the first FAILURES_SHOWN failures and one page of statements by number (every one for the API)."""
 
     run: StatementRun
+    rendered: int
+    sent: int
+    done: int
+    failed: int
+    failures: list[Failure]
     rows: list[StatementRow]
-    rendered: int = 0
-    sent: int = 0
-    done: int = 0
-    failures: list[Failure] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        """Statements in the run (that the user may see)."""
-        return len(self.rows)
-
+    window: Window
     # The operation still issuing the run's statements (a large period run), else None: until it
     # is done, more statements will come, however many of those issued so far are settled.
     issuing: BackgroundOperation | None = None
@@ -199,12 +201,12 @@ class RunProgress:
     @property
     def percent(self) -> int:
         """Share of statements done, for the progress bar."""
-        return 100 if not self.rows else round(100 * self.done / self.total)
+        return 100 if not self.total else round(100 * self.done / self.total)
 
 
 def _row_done(row: StatementRow) -> bool:
     """A statement is done when its PDF failed (its email then never goes), or when it is
-    rendered and its email was sent, rejected or failed."""
+    rendered and its email was sent, rejected or failed (_DONE says the same in SQL)."""
     if row.statement.status == StatementStatus.FAILED:
         return True
     if row.statement.status != StatementStatus.RENDERED:
@@ -212,25 +214,47 @@ def _row_done(row: StatementRow) -> bool:
     return row.email is None or row.email.status in FINAL_EMAIL
 
 
-def run_progress(user: User, run: StatementRun) -> RunProgress:
-    """Counts and failures of a run's statements (those the user may see), read fresh."""
-    rows = [StatementRow(s, e) for s, e in db.session.execute(
-        _scope(user, select(Statement, OutgoingEmail).where(Statement.run_id == run.id))
-        .outerjoin(OutgoingEmail, OutgoingEmail.statement_id == Statement.id)
-        .options(joinedload(Statement.agent)).order_by(Statement.number)).all()]
+# _row_done and the failures' rule as SQL conditions over Statement outer-joined to its email.
+_DONE = or_(Statement.status == StatementStatus.FAILED,
+            and_(Statement.status == StatementStatus.RENDERED,
+                 or_(OutgoingEmail.id.is_(None), OutgoingEmail.status.in_(FINAL_EMAIL))))
+_FAILED = or_(Statement.status == StatementStatus.FAILED, OutgoingEmail.status.in_(RESENDABLE_EMAIL))
+
+
+def _run_statements(user: User, run: StatementRun, *columns):
+    """`columns` over the run's statements the user may see, each outer-joined to its email."""
+    return (_scope(user, select(*columns).select_from(Statement).where(Statement.run_id == run.id))
+            .outerjoin(OutgoingEmail, OutgoingEmail.statement_id == Statement.id))
+
+
+def _rows(query) -> list[StatementRow]:
+    """The (statement, email) rows of a query over Statement and OutgoingEmail, agents loaded."""
+    return [StatementRow(s, e) for s, e in db.session.execute(
+        query.options(joinedload(Statement.agent)).order_by(Statement.number)).all()]
+
+
+def run_progress(user: User, run: StatementRun, page: int | None = None) -> RunProgress:
+    """Counts, failures and statements of a run (those the user may see), read fresh: page `page`
+    of its statements, or every one when `page` is None. The counts are one aggregate, so a poll
+    costs the same for a run of ten thousand statements as for one of ten."""
+    total, rendered, sent, done, failed = db.session.execute(_run_statements(
+        user, run, func.count(), func.count().filter(Statement.status == StatementStatus.RENDERED),
+        func.count().filter(OutgoingEmail.status == EmailStatus.SENT), func.count().filter(_DONE),
+        func.count().filter(_FAILED))).one()
     failures = []
-    for row in rows:
+    for row in _rows(_run_statements(user, run, Statement, OutgoingEmail).where(_FAILED).limit(FAILURES_SHOWN)):
         if row.statement.status == StatementStatus.FAILED:
-            error = row.statement.render_error or "Unknown error"
-            failures.append(Failure(row.statement, "PDF", error, row.email))
-        elif row.email is not None and row.email.status in RESENDABLE_EMAIL:
-            error = row.email.last_error or row.email.status
-            failures.append(Failure(row.statement, "Email", error, row.email))
-    return RunProgress(
-        run=run, rows=rows, failures=failures, issuing=_issuing(run),
-        rendered=sum(1 for r in rows if r.statement.status == StatementStatus.RENDERED),
-        sent=sum(1 for r in rows if r.email is not None and r.email.status == EmailStatus.SENT),
-        done=sum(1 for r in rows if _row_done(r)))
+            failures.append(Failure(row.statement, "PDF", row.statement.render_error or "Unknown error", row.email))
+        else:
+            failures.append(Failure(row.statement, "Email", row.email.last_error or row.email.status, row.email))
+    listed = _run_statements(user, run, Statement, OutgoingEmail)
+    if page is None:
+        window = page_window(total, 1, max(total, 1))
+    else:
+        window = page_window(total, page, RUN_PAGE_SIZE)
+        listed = listed.offset(window.offset).limit(window.size)
+    return RunProgress(run=run, rendered=rendered, sent=sent, done=done, failed=failed,
+                       failures=failures, rows=_rows(listed), window=window, issuing=_issuing(run))
 
 
 def _issuing(run: StatementRun) -> BackgroundOperation | None:

@@ -294,7 +294,7 @@ def _statement_action(statement, action, back: str, message):
 def run(run_id: int):
     """A run's progress (rendered, sent, failures); htmx polls the fragment until it finishes."""
     user = _user()
-    progress = queries.run_progress(user, access.visible_run(user, run_id))
+    progress = queries.run_progress(user, access.visible_run(user, run_id), page=requested_page())
     period = db.session.get(Period, progress.run.period_id) if progress.run.period_id else None
     context = {"progress": progress, "run": progress.run, "period": period, "operation_url": _operation_url(progress)}
     return progress_page("run-progress", "statements/partials/_run_progress.html", "statements/run.html",
