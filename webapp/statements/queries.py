@@ -6,7 +6,7 @@ an admin everyone's; anything else is "not found" (404), never "forbidden".
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import joinedload
