@@ -189,7 +189,7 @@ def month_spiffs(first: date, last: date):
 
 
 # The stated balance of an agent with no closed period, and the one every lookup gets without Redis
-# (the panel's statement then sums every period itself).
+# (the panel then finds a later closed period and sums the whole balance itself).
 NOTHING_STATED = (date.min, 0)
 
 
@@ -198,9 +198,9 @@ def stated_balance(agent_id: int) -> tuple[date, int]:
     `through`, which are all closed.
 
     Closed periods form a prefix of the calendar (periods.close_period) and their entries never
-    change, so the sum stays true for this `through` whatever happens later; a later close only
-    means the caller sums the periods after `through` itself. So, unlike the other values here, a
-    copy from before a close is stale but never wrong."""
+    change, so the sum stays true for this `through` whatever happens later. The caller compares
+    `through` with the latest closed period's end it reads itself and, on a later close, sums the
+    balance afresh: unlike the other values here, a copy from before a close is never used."""
     if _request_version() is None:
         return NOTHING_STATED
     return _cache().get(("stated", agent_id), lambda: _load_stated_balance(agent_id))

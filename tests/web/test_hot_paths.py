@@ -158,7 +158,7 @@ def test_the_stated_balance_is_cached_up_to_the_last_closed_period(app, world, b
 
 def test_a_stated_balance_cached_before_a_close_still_gives_the_right_figures(app, world, build, monkeypatch):
     # The close commits after this process read the counter (or its bump is lost): the copy covers
-    # the periods up to Oct 15 only, and the panel's statement must sum Oct 16-31 itself.
+    # the periods up to Oct 15 only, and the panel must see the later close and sum afresh.
     from tests.conftest import browser_as
     from webapp import hot_cache
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import CompoundSelect, select, union_all
+from sqlalchemy import CompoundSelect, literal_column, select, union_all
 
 from webapp.sales.models import Sale, SaleCredit
 
@@ -38,5 +38,7 @@ def _held(holders, first, last) -> CompoundSelect:
     return union_all(
         select(sale_c.id.label("sale_id"), sale_c.agent_id.label("agent_id")).where(holders(sale_c.agent_id), in_span),
         select(credit_c.sale_id, credit_c.agent_id).join(Sale.__table__, credit_c.sale_id == sale_c.id)
-        .where(holders(credit_c.agent_id), credit_c.position > 0, in_span),
+        # A literal 0, not a bound parameter: a prepared statement's generic plan can then match the
+        # partial index's own `position > 0` (with a parameter it read every credit of the agent).
+        .where(holders(credit_c.agent_id), credit_c.position > literal_column("0"), in_span),
     )
