@@ -548,6 +548,53 @@ def timed_ms(func, *args) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def run_page_poll(app, run_id: int, database_url: str, repeats: int) -> dict:
+    """What each 2-second poll of the run's page costs once every statement is settled, as an admin
+    sees it (every statement): queries.run_progress for the first page plus its fragment, against
+    the bare counts the benchmark's own poller reads, interleaved on the same database."""
+    from flask import render_template
+    from sqlalchemy import create_engine, text
+
+    from webapp.auth.models import User
+    from webapp.extensions import db
+    from webapp.statements import queries
+    from webapp.statements.models import StatementRun
+
+    bare_sql = text("SELECT count(*) FILTER (WHERE s.status = 'rendered'), count(*) FILTER (WHERE s.status = "
+                    "'failed'), count(e.id) FILTER (WHERE e.status = 'sent') FROM statements s "
+                    "LEFT JOIN outgoing_emails e ON e.statement_id = s.id WHERE s.run_id = :run")
+    bare = create_engine(database_url)
+    admin = User(name="Bench admin", email="bench-admin@generated.example", role="admin")  # never saved
+    app_ms, bare_ms, size = [], [], 0
+    with app.test_request_context(f"/statements/runs/{run_id}",
+                                  headers={"HX-Request": "true", "HX-Target": "run-progress"}):
+        sql = count_sql(db.engine)
+        for attempt in range(repeats + 2):  # two warm-ups
+            started = time.perf_counter()
+            run = db.session.get(StatementRun, run_id)
+            progress = queries.run_progress(admin, run, page=1)
+            html = render_template("statements/partials/_run_progress.html", progress=progress, run=run,
+                                   period=None, operation_url=None)
+            db.session.rollback()
+            took = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            with bare.connect() as connection:
+                connection.execute(bare_sql, {"run": run_id}).one()
+            bare_took = (time.perf_counter() - started) * 1000
+            if attempt >= 2:
+                app_ms.append(took)
+                bare_ms.append(bare_took)
+            size = len(html)
+        statements_per_poll = sql["n"] // (repeats + 2)
+        sql["remove"]()
+        assert progress.finished and progress.total > 0, "the run is not settled"
+    bare.dispose()
+    app_median, bare_median = statistics.median(app_ms), statistics.median(bare_ms)
+    return {"statements": progress.total, "rows_shown": len(progress.rows), "fragment_bytes": size,
+            "sql_statements_per_poll": statements_per_poll, "app_median_ms": round(app_median, 2),
+            "bare_median_ms": round(bare_median, 2), "ratio_app_to_bare": round(app_median / bare_median, 2)}
+
+
 def per_statement(run_id: int, html_by_id: dict[int, str], database_url: str, repeats: int) -> dict:
     """The render job (and the email job after it) on the run's median-sized statement vs bare WeasyPrint."""
     import weasyprint
@@ -689,6 +736,7 @@ def main() -> int:
         load["after_baseline"] = round(os.getloadavg()[0], 2)
         print(f"baseline: {len(htmls)} bare renders in Pool({args.workers}): {baseline_s:.1f} s")
         single = per_statement(run["run_id"], htmls, database_url, args.repeats)
+        poll = run_page_poll(app, run["run_id"], database_url, max(args.repeats, 10))
     finally:
         if redis_process is not None:
             stop(redis_process)
@@ -710,6 +758,7 @@ def main() -> int:
                                                      if args.max_rss_mb is not None else ""),
         "per_statement": single,
         "run": run,
+        "run_page_poll": poll,
         "weasyprint": weasyprint.__version__,
         "load_average_1m_before": load_before,
         # Part B's run and its baseline are sequential, not interleaved: other work on the machine
@@ -746,6 +795,10 @@ def main() -> int:
           + "; ".join(f"ready {w['ready_mb']} peak {w['peak_mb']} end {w['end_mb']} MB, quarter peaks "
                       f"{w['quarter_peaks_mb']}" for w in memory["workers"]))
     print(f"  verified: {run['verified']}")
+    print(f"  run page poll (admin, {poll['statements']} statements, {poll['rows_shown']} rows shown): "
+          f"{poll['app_median_ms']:.1f} ms ({poll['sql_statements_per_poll']} SQL statements, "
+          f"{poll['fragment_bytes']:,} bytes) vs bare counts {poll['bare_median_ms']:.2f} ms: "
+          f"{poll['ratio_app_to_bare']:.2f}x")
     print(f"load average {load_before} -> {report['load_average_1m_after']} on {os.cpu_count()} CPUs")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
