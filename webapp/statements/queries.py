@@ -236,7 +236,7 @@ def _rows(query) -> list[StatementRow]:
 def run_progress(user: User, run: StatementRun, page: int | None = None) -> RunProgress:
     """Counts, failures and statements of a run (those the user may see), read fresh: page `page`
     of its statements, or every one when `page` is None. The counts are one aggregate, so a poll
-    costs the same for a run of ten thousand statements as for one of ten."""
+    loads and renders one page of rows however long the run (only the count grows with it)."""
     total, rendered, sent, done, failed = db.session.execute(_run_statements(
         user, run, func.count(), func.count().filter(Statement.status == StatementStatus.RENDERED),
         func.count().filter(OutgoingEmail.status == EmailStatus.SENT), func.count().filter(_DONE),
