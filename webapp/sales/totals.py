@@ -15,6 +15,7 @@ from webapp import clock, hot_cache
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
 from webapp.commissions.held import held_sale_ids
+from webapp.commissions.ledger import agent_balance
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PeriodStatus
 from webapp.commissions.periods import month_bounds
 from webapp.extensions import db
@@ -136,7 +137,8 @@ def _load_month(agent_id: int, month_start: date, month_end: date, period) -> tu
     else:
         # A period closed after the cached figure was read (or nothing is cached): both halves
         # again, from one snapshot, so no entry is counted twice or not at all.
-        sums["stated"], sums["running"] = _balance(agent_id)
+        balance = agent_balance(agent_id)
+        sums["stated"], sums["running"] = balance.stated, balance.open_running
     plans = hot_cache.agent_plans(agent_id)
     shares: dict[int, list[Decimal]] = {}
     firsts = []
@@ -158,17 +160,6 @@ def _load_month(agent_id: int, month_start: date, month_end: date, period) -> tu
     return sums, _MonthLines(approved=approved, pending=pending,
                              target=hot_cache.target_decimal(agent_id, month_start),
                              spiffs=hot_cache.month_spiffs(month_start, month_end).spiffs)
-
-
-def _balance(agent_id: int) -> tuple[int, int]:
-    """(stated, running): the agent's entries of closed and of open periods (cents), in one statement."""
-    def total(status):
-        return func.coalesce(func.sum(CommissionEntry.amount_cents).filter(Period.status == status), 0)
-
-    stated, running = db.session.execute(
-        select(total(PeriodStatus.CLOSED), total(PeriodStatus.OPEN)).select_from(CommissionEntry)
-        .join(Period, CommissionEntry.period_id == Period.id).where(CommissionEntry.agent_id == agent_id)).one()
-    return int(stated), int(running)
 
 
 def _pending(month: _MonthLines, start: date, end: date) -> tuple[int, int]:
