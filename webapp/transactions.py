@@ -33,7 +33,8 @@ def end_read_only_transaction(exc: BaseException | None = None) -> bool:
     if session.new or session.dirty or session.deleted or not session.in_transaction():
         return False
     # A session bound to a connection (the test suite's outer transaction) does not own it.
-    if not isinstance(session.get_bind(), Engine) or session.get_bind().dialect.name != "postgresql":
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
         return False
     driver = session.connection().connection.driver_connection
     try:

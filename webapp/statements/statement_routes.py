@@ -22,9 +22,7 @@ from webapp.statements.forms import (IssuePeriodForm, RequestStatementForm, Rese
 from webapp.tasks import UNAVAILABLE, background_service_available
 from webapp.operations import services as operations
 from webapp.operations.routes import follow
-from webapp.web import FLASH, check, finish, is_htmx, progress_page, requested_page, run_service
-
-POLL_STOP = 286  # htmx stops polling an element whose request answers 286 (and still swaps it)
+from webapp.web import FLASH, POLL_STOP, check, finish, is_htmx, progress_page, requested_page, run_service
 
 
 def _user():
