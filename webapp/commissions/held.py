@@ -19,26 +19,37 @@ from webapp.sales.models import Sale, SaleCredit
 def held_sale_ids(agent_id, first, last) -> CompoundSelect:
     """The sales (column `sale_id`) the agent holds a credit of, sold in [first, last]; each argument
     is a value or a bound parameter (the totals panel builds its statement once)."""
-    return _held(lambda agent: agent == agent_id, first, last)
-
-
-def held_credits(agent_ids: list[int], first: date, last: date) -> CompoundSelect:
-    """Every (sale_id, agent_id) credit these agents hold of the sales sold in [first, last].
-
-    Each pair is one credit (a sale has one credit per holder), so two holders of one split sale in
-    the list give two rows and joining credits on both columns repeats none."""
-    return _held(lambda agent: agent.in_(agent_ids), first, last)
-
-
-def _held(holders, first, last) -> CompoundSelect:
-    """The (sale_id, agent_id) credits whose holder meets `holders` (a function of the agent column
-    giving the condition), of the sales sold in [first, last]."""
     sale_c, credit_c = Sale.__table__.c, SaleCredit.__table__.c
     in_span = sale_c.sold_on.between(first, last)
     return union_all(
-        select(sale_c.id.label("sale_id"), sale_c.agent_id.label("agent_id")).where(holders(sale_c.agent_id), in_span),
+        select(sale_c.id.label("sale_id"), sale_c.agent_id.label("agent_id")).where(sale_c.agent_id == agent_id, in_span),
         select(credit_c.sale_id, credit_c.agent_id).join(Sale.__table__, credit_c.sale_id == sale_c.id)
         # A literal 0, not a bound parameter: a prepared statement's generic plan can then match the
         # partial index's own `position > 0` (with a parameter it read every credit of the agent).
-        .where(holders(credit_c.agent_id), credit_c.position > literal_column("0"), in_span),
+        .where(credit_c.agent_id == agent_id, credit_c.position > literal_column("0"), in_span),
+    )
+
+
+def held_credit_rows(agent_ids: list[int], first: date, last: date) -> CompoundSelect:
+    """Every credit these agents hold of the sales sold in [first, last], one row per credit with its
+    sale's columns: sale_id, agent_id (the holder), sold_on, status, amount_cents, quantity,
+    product_id, position, share_units, team_id and credit_cents.
+
+    Each branch joins a sale to the very credit it stands for (the primary credit by its position,
+    a co-agent's from the partial index), so nothing joins the credits a second time: joining held
+    (sale, agent) pairs back to every credit made PostgreSQL hash the whole credits table for a
+    month of 500 agents (bench/recompute_month.py). A condition on these columns put on the union
+    (the sale's status) reaches both branches."""
+    sale_c, credit_c = Sale.__table__.c, SaleCredit.__table__.c
+    in_span = sale_c.sold_on.between(first, last)
+    columns = (sale_c.id.label("sale_id"), credit_c.agent_id, sale_c.sold_on, sale_c.status, sale_c.amount_cents,
+               sale_c.quantity, sale_c.product_id, credit_c.position, credit_c.share_units, credit_c.team_id,
+               credit_c.credit_cents)
+    primary = Sale.__table__.join(SaleCredit.__table__,
+                                  (credit_c.sale_id == sale_c.id) & (credit_c.position == literal_column("0")))
+    co_held = SaleCredit.__table__.join(Sale.__table__, credit_c.sale_id == sale_c.id)
+    return union_all(
+        select(*columns).select_from(primary).where(sale_c.agent_id.in_(agent_ids), in_span),
+        select(*columns).select_from(co_held).where(credit_c.agent_id.in_(agent_ids),
+                                                   credit_c.position > literal_column("0"), in_span),
     )

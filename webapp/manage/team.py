@@ -21,14 +21,14 @@ from webapp import clock
 from webapp.auth.access import team_agents
 from webapp.auth.models import User
 from webapp.catalog.models import Product
-from webapp.commissions.held import held_credits
+from webapp.commissions.held import held_credit_rows
 from webapp.commissions.balances import grouped_by_agent, period_sums, unpaid_balances
 from webapp.commissions.models import CommissionEntry, Payout, Period, Target
 from webapp.commissions.periods import current_period, month_bounds, period_for
 from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
-from webapp.sales.models import Sale, SaleCredit, SaleStatus
+from webapp.sales.models import Sale, SaleStatus
 from webapp.sales.portal import ChartBar, commission_chart
 
 CHART_PERIODS = 12
@@ -120,18 +120,15 @@ def _team_figures(agents: list[User], period: Period) -> list[AgentFigures]:
     sums = period_sums(ids, period)
     # Pending sales each agent holds a credit of (a co-agent's split sales count for them too),
     # found from the held credits (webapp/commissions/held.py), not every credit the agents ever held.
-    held = held_credits(ids, period.start_date, period.end_date).subquery()
+    held = held_credit_rows(ids, period.start_date, period.end_date).subquery()
     pending = grouped_by_agent(
-        select(held.c.agent_id, func.count()).join(Sale, Sale.id == held.c.sale_id)
-        .where(Sale.status == SaleStatus.PENDING).group_by(held.c.agent_id))
+        select(held.c.agent_id, func.count()).where(held.c.status == SaleStatus.PENDING).group_by(held.c.agent_id))
     month_first, month_last = month_bounds(period.start_date)
     # Each holder's credits of the month's approved sales (a co-agent's share counts for them).
-    held = held_credits(ids, month_first, month_last).subquery()
+    held = held_credit_rows(ids, month_first, month_last).subquery()
     month_volume = grouped_by_agent(
-        select(held.c.agent_id, func.sum(SaleCredit.credit_cents))
-        .join(SaleCredit, (SaleCredit.sale_id == held.c.sale_id) & (SaleCredit.agent_id == held.c.agent_id))
-        .join(Sale, Sale.id == held.c.sale_id)
-        .where(Sale.status == SaleStatus.APPROVED).group_by(held.c.agent_id))
+        select(held.c.agent_id, func.sum(held.c.credit_cents))
+        .where(held.c.status == SaleStatus.APPROVED).group_by(held.c.agent_id))
     targets = grouped_by_agent(select(Target.agent_id, Target.amount_cents)
                        .where(Target.agent_id.in_(ids), Target.month == month_first))
     unpaid = unpaid_balances(ids)
