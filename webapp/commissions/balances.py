@@ -1,14 +1,17 @@
-"""Balances and period figures of many agents at once (team pages, paying a period).
+"""Balances and period figures: of one agent (agent_balance, period_summary; the ledger re-exports
+them) and of many agents at once (team pages, paying a period).
 
-Each figure is one grouped query over the whole team, never a query per agent; they agree with
-ledger.period_summary and ledger.agent_balance, which answer for one agent (tests compare them).
+Each figure of many agents is one grouped query over the whole team, never a query per agent; they
+agree with period_summary and agent_balance, which answer for one agent (tests compare them).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 
-from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
+from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PeriodStatus
 from webapp.extensions import db
 from webapp.sales.models import SaleCredit
 
@@ -67,5 +70,75 @@ def period_sums(agent_ids: list[int], period: Period) -> dict[int, tuple[int, in
         .where(CommissionEntry.agent_id.in_(agent_ids), CommissionEntry.period_id == period.id)
         .group_by(CommissionEntry.agent_id))
     return {a: tuple(int(v) for v in values) for a, values in rows.items()}
+
+
+
+@dataclass(frozen=True)
+class Balance:
+    """An agent's running figures, all in cents."""
+
+    earned: int          # every entry: closed periods plus the open periods' running amount
+    stated: int          # entries of closed periods only
+    open_running: int    # entries of open periods
+    paid: int            # payouts net of reversals
+    unpaid: int          # earned - paid
+    stated_unpaid: int   # stated - paid
+
+
+def agent_balance(agent_id: int) -> Balance:
+    """Earned to date, paid to date and unpaid balance of an agent."""
+    rows = db.session.execute(
+        select(Period.status, func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
+        .join(Period, CommissionEntry.period_id == Period.id)
+        .where(CommissionEntry.agent_id == agent_id).group_by(Period.status)
+    ).all()
+    by_status = {status: int(total) for status, total in rows}
+    paid = int(db.session.scalar(
+        select(func.coalesce(func.sum(Payout.amount_cents), 0)).where(Payout.agent_id == agent_id)))
+    stated, running = by_status.get(PeriodStatus.CLOSED, 0), by_status.get(PeriodStatus.OPEN, 0)
+    return Balance(earned=stated + running, stated=stated, open_running=running, paid=paid,
+                   unpaid=stated + running - paid, stated_unpaid=stated - paid)
+
+
+@dataclass(frozen=True)
+class PeriodSummary:
+    """An agent's figures for one period, in cents; closing = opening + total - payouts."""
+
+    volume: int          # credited amounts of the period's sale lines (a co-agent's credit, not the sale)
+    earned: int
+    adjustments: int
+    total: int
+    opening: int
+    payouts: int
+    closing: int
+
+
+def period_summary(agent_id: int, period: Period) -> PeriodSummary:
+    """Volume, earned, adjustments, total, opening and closing unpaid balance, payouts."""
+    sums = db.session.execute(
+        select(
+            func.coalesce(func.sum(SaleCredit.credit_cents).filter(CommissionEntry.kind == EntryKind.SALE), 0),
+            func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.kind == EntryKind.SALE), 0),
+            func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.kind != EntryKind.SALE), 0),
+        ).select_from(CommissionEntry).outerjoin(SaleCredit, (SaleCredit.sale_id == CommissionEntry.sale_id)
+                                                  & (SaleCredit.agent_id == CommissionEntry.agent_id))
+        .where(CommissionEntry.agent_id == agent_id, CommissionEntry.period_id == period.id)
+    ).one()
+    volume, earned, adjustments = (int(v) for v in sums)
+    earlier_entries = int(db.session.scalar(
+        select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
+        .join(Period, CommissionEntry.period_id == Period.id)
+        .where(CommissionEntry.agent_id == agent_id, Period.end_date < period.start_date)))
+    earlier_payouts = int(db.session.scalar(
+        select(func.coalesce(func.sum(Payout.amount_cents), 0))
+        .where(Payout.agent_id == agent_id, Payout.paid_on < period.start_date)))
+    payouts = int(db.session.scalar(
+        select(func.coalesce(func.sum(Payout.amount_cents), 0))
+        .where(Payout.agent_id == agent_id, Payout.paid_on >= period.start_date,
+               Payout.paid_on <= period.end_date)))
+    opening = earlier_entries - earlier_payouts
+    total = earned + adjustments
+    return PeriodSummary(volume=volume, earned=earned, adjustments=adjustments, total=total,
+                         opening=opening, payouts=payouts, closing=opening + total - payouts)
 
 

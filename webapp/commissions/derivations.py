@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
+from functools import lru_cache
 from typing import Callable
 
 from webapp.commissions import engine
@@ -42,14 +41,66 @@ def commission_derivation(result: engine.LineResult, plan: dict | None = None) -
     }
 
 
+def canonical_json(value) -> str:
+    """The one JSON text of a value that digests are taken of: keys sorted, no spaces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _fingerprint(text: str) -> str:
+    """The digest of a canonical JSON text."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def derivation_digest(derivation: dict) -> str:
     """A fingerprint of a derivation's numbers, its words left out (they follow from the numbers).
 
     Stored beside the derivation, so that a recompute tells an unchanged figure from a changed one
     by comparing fingerprints instead of decoding every stored derivation."""
-    numbers = {name: value for name, value in derivation.items() if name != "words"}
-    text = json.dumps(numbers, sort_keys=True, separators=(",", ":"))
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return _fingerprint(canonical_json({name: value for name, value in derivation.items() if name != "words"}))
+
+
+def _quoted(value: Decimal | None) -> str:
+    """An exact decimal as canonical JSON: its _text in quotes (digits, sign and point need no escaping)."""
+    return "null" if value is None else f'"{value:f}"'
+
+
+@lru_cache(maxsize=64)
+def _name_json(name: str) -> str:
+    """A rate source's or tier basis's name as canonical JSON (a handful of names, encoded once)."""
+    return canonical_json(name)
+
+
+@lru_cache(maxsize=1024)
+def _table_json(table: engine.TierTable | None) -> tuple[str, str]:
+    """The canonical JSON members a line's tier table gives its derivation (basis, target, thresholds)."""
+    if table is None:
+        return '"target":null,"thresholds":[]', "null"
+    thresholds = ",".join(_quoted(t) for t in table.thresholds)
+    return f'"target":{_quoted(table.target)},"thresholds":[{thresholds}]', _name_json(str(table.basis))
+
+
+def commission_digest(result: engine.LineResult, plan_json: str) -> str:
+    """derivation_digest(commission_derivation(result, plan)) without building the derivation, where
+    `plan_json` is canonical_json(plan): the same canonical text, written member by member in key order.
+
+    A recompute fingerprints every line of the month to find the few that changed; building each
+    derivation and encoding it took most of an unchanged month's time (bench/recompute_month.py).
+    tests/unit/test_commission_digest.py holds it to derivation_digest on random and golden months."""
+    line, table = result.line, result.table
+    table_members, basis = _table_json(table)
+    portions = ",".join(f'["{p.amount:f}","{p.rate:f}"]' for p in result.portions)
+    volume_before = result.volume_before
+    credited = line.credited if line is not None else None
+    volume_after = None if volume_before is None or credited is None else volume_before + credited
+    text = (f'{{"amount":{_quoted(line.amount if line is not None else None)},"basis":{basis},'
+            f'"commission":{_quoted(result.commission)},"credited":{_quoted(credited)},'
+            f'"exact":{_quoted(result.exact)},"no_target":{"true" if result.no_target else "false"},'
+            f'"plan":{plan_json},"portions":[{portions}],'
+            f'"primary":{"true" if line is None or line.primary else "false"},"rate":{_quoted(result.rate)},'
+            f'"share":{_quoted(line.share if line is not None else None)},'
+            f'"source":{_name_json(str(result.source))},{table_members},'
+            f'"volume_after":{_quoted(volume_after)},"volume_before":{_quoted(volume_before)}}}')
+    return _fingerprint(text)
 
 
 def commission_words(result: engine.LineResult) -> list[str]:
@@ -94,24 +145,36 @@ def adjustment_derivation(figure: dict | None, *, stated: int, now: int, reason:
     return derivation
 
 
-@dataclass(frozen=True)
 class Figure:
-    """What one key (sale, SPIFF or None) of a holder must add up to now, and how it was reached:
-    the derivation's numbers (`core`) and, formatted only when needed, its words."""
+    """What one key (sale, SPIFF or None) of a holder must add up to now, and how it was reached.
 
-    cents: int
-    rate_units: int | None
-    version_id: int | None
-    spiff_version_id: int | None
-    core: dict
-    words: Callable[[], list[str]]
+    The derivation is built only when it is needed: its fingerprint (`digest`) when the key's
+    stored line is compared, its numbers and words when an entry is written. A recompute compares
+    tens of thousands of lines and writes few, and a line whose own period closed is compared by
+    amount alone."""
 
-    @cached_property
-    def derivation(self) -> dict:
-        """The whole derivation: the numbers and the engine's sentences."""
-        return {**self.core, "words": self.words()}
+    __slots__ = ("cents", "rate_units", "version_id", "spiff_version_id", "_fingerprint", "_numbers", "_words",
+                 "_digest", "_derivation")
 
-    @cached_property
+    def __init__(self, cents: int, rate_units: int | None, version_id: int | None, spiff_version_id: int | None,
+                 fingerprint: Callable[[], str], numbers: Callable[[], dict], words: Callable[[], list[str]]):
+        """The figure and three functions giving its derivation's fingerprint, numbers and words."""
+        self.cents, self.rate_units, self.version_id, self.spiff_version_id = (cents, rate_units, version_id,
+                                                                               spiff_version_id)
+        self._fingerprint, self._numbers, self._words = fingerprint, numbers, words
+        self._digest: str | None = None
+        self._derivation: dict | None = None
+
+    @property
     def digest(self) -> str:
-        """derivation_digest of the derivation, from its numbers alone (no words formatted)."""
-        return derivation_digest(self.core)
+        """derivation_digest of the derivation (computed once)."""
+        if self._digest is None:
+            self._digest = self._fingerprint()
+        return self._digest
+
+    @property
+    def derivation(self) -> dict:
+        """The whole derivation: the numbers and the engine's sentences (built once)."""
+        if self._derivation is None:
+            self._derivation = {**self._numbers(), "words": self._words()}
+        return self._derivation

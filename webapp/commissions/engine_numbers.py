@@ -98,6 +98,10 @@ def _non_negative(value: Any, what: str, error: type[EngineError], places: int) 
 
 def to_money(value: Any, what: str, error: type[EngineError]) -> Decimal:
     """A non-negative amount with at most two decimals, as exactly two places."""
+    # The ledger builds every line from cents (exactly two places, never -0.00): that value is
+    # already what the checks below return, and a month recompute builds tens of thousands.
+    if type(value) is Decimal and value.as_tuple().exponent == -2 and not value.is_signed():
+        return value
     return _non_negative(value, what, error, 2)
 
 

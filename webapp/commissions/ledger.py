@@ -16,22 +16,26 @@ the ledger's one entry point for the rest of the app.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
 from webapp.auth.models import User
 from webapp.commissions import engine
-from webapp.commissions.derivations import (Figure, adjustment_derivation, commission_derivation, commission_words,
-                                           derivation_digest, spiff_derivation, spiff_words)
+from webapp.commissions.derivations import (Figure, adjustment_derivation, canonical_json, commission_derivation,
+                                           commission_digest, commission_words, derivation_digest, spiff_derivation,
+                                           spiff_words)
+from webapp.commissions.balances import Balance, PeriodSummary, agent_balance, period_summary
 from webapp.commissions.entry_writes import EntryWrites, MonthPeriods
 from webapp.commissions.estimates import (estimate_new_sale, estimate_new_sale_result, pending_estimates,
                                           pending_total, sale_estimate)
-from webapp.commissions.models import (CommissionEntry, CommissionPlan, EntryKind, Payout, Period, PeriodStatus,
-                                       PlanVersion)
+from webapp.commissions.models import CommissionEntry, CommissionPlan, EntryKind, Period, PlanVersion
 from webapp.commissions.month_lines import (HolderMonth, PlanResolver, chunks, holder_month, holder_months, month_sales,
                                            sale_line)
 from webapp.commissions.periods import month_bounds
@@ -91,29 +95,60 @@ def _plan_labels(version_ids) -> dict[int, dict]:
             for row in rows}
 
 
-def _figures(month: HolderMonth, results: dict[int, engine.LineResult],
-             plans: dict[int, dict] | None = None) -> dict[tuple, Figure]:
+def _plan_texts(plans: dict[int, dict]) -> dict[int | None, str]:
+    """Each plan label's canonical JSON, as a derivation's digest takes it (None: no plan)."""
+    return {None: "null", **{version_id: canonical_json(label) for version_id, label in plans.items()}}
+
+
+def _figures(month: HolderMonth, results: dict[int, engine.LineResult], plans: dict[int, dict] | None = None,
+             plan_texts: dict[int | None, str] | None = None) -> dict[tuple, Figure]:
     """The engine's figures by (sale id, spiff id): a commission per line, a reward per SPIFF
-    (`plans`: _plan_labels of the month's versions, when already loaded for many holders)."""
+    (`plans`: _plan_labels of the month's versions and `plan_texts` _plan_texts of them, when
+    already loaded for many holders)."""
     figures = {}
     if plans is None:
         plans = _plan_labels(month.version_ids.values())
+    if plan_texts is None:
+        plan_texts = _plan_texts(plans)
     for sale_id, result in results.items():
         version_id = month.version_ids.get(sale_id)
         figures[(sale_id, None)] = Figure(to_cents(result.commission), rate_to_units(result.rate), version_id,
-                                          None, commission_derivation(result, plans.get(version_id)),
+                                          None, partial(commission_digest, result, plan_texts.get(version_id, "null")),
+                                          partial(commission_derivation, result, plans.get(version_id)),
                                           partial(commission_words, result))
         for reward in result.spiffs:
             spiff_id, spiff_version_id = month.spiffs.ids_of(reward)
+            numbers = partial(spiff_derivation, reward, result)
             figures[(sale_id, spiff_id)] = Figure(to_cents(reward.reward), None, None, spiff_version_id,
-                                                  spiff_derivation(reward, result), partial(spiff_words, reward, result))
+                                                  lambda numbers=numbers: derivation_digest(numbers()), numbers,
+                                                  partial(spiff_words, reward, result))
     return figures
 
 
-@dataclass(frozen=True)
-class SaleRow:
+class SaleRow(NamedTuple):
     """What settling a key reads of its sale."""
 
+    sold_on: date
+    status: str
+
+
+class StoredEntry(NamedTuple):
+    """A system entry as a recompute reads it (its derivation stands as its digest), with its sale's
+    date and status; a tuple, because a batch reads tens of thousands and a row's named columns are slow."""
+
+    id: int
+    agent_id: int
+    sale_id: int
+    spiff_id: int | None
+    period_id: int
+    kind: str
+    amount_cents: int
+    rate_units: int | None
+    plan_version_id: int | None
+    spiff_version_id: int | None
+    reason: str | None
+    late_approval: bool
+    derivation_digest: str | None
     sold_on: date
     status: str
 
@@ -124,20 +159,22 @@ def _month_entries(agent_ids: list[int], first: date, last: date) -> tuple[dict[
     sale_c, entry_c = Sale.__table__.c, CommissionEntry.__table__.c
     by_agent: dict[int, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
     sales = {}
+    # Exact, and lets the (agent, period) index skip the holders' older history: a sale's entries
+    # are in its own period or, once that closed, in a later one (periods close in order), and only
+    # pending sales change their date. The ids as values: PostgreSQL then plans with the index.
+    periods = list(db.session.scalars(select(Period.id).where(Period.end_date >= first)))
     for ids in chunks(agent_ids):
-        for entry in db.session.execute(
+        for row in db.session.execute(
                 select(entry_c.id, entry_c.agent_id, entry_c.sale_id, entry_c.spiff_id, entry_c.period_id,
                        entry_c.kind, entry_c.amount_cents, entry_c.rate_units, entry_c.plan_version_id,
                        entry_c.spiff_version_id, entry_c.reason, entry_c.late_approval, entry_c.derivation_digest,
                        sale_c.sold_on, sale_c.status)
                 .join(Sale.__table__, entry_c.sale_id == sale_c.id)
                 .where(sale_c.sold_on >= first, sale_c.sold_on <= last, entry_c.agent_id.in_(ids),
-                       # Exact, and lets the (agent, period) index skip the holders' older history:
-                       # a sale's entries are in its own period or, once that closed, in a later
-                       # one (periods close in order), and only pending sales change their date.
-                       entry_c.period_id.in_(select(Period.id).where(Period.end_date >= first)),
+                       entry_c.period_id.in_(periods),
                        entry_c.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT, EntryKind.SPIFF)))
                 .order_by(entry_c.id)):
+            entry = StoredEntry(*row)
             by_agent[entry.agent_id][(entry.sale_id, entry.spiff_id)].append(entry)
             sales[entry.sale_id] = SaleRow(entry.sold_on, entry.status)
     return by_agent, sales
@@ -161,27 +198,63 @@ def recompute_agents_month(agent_ids, month_start: date) -> dict[int, dict[int, 
     agents = sorted(set(agent_ids))
     if not agents:
         return {}
-    first, last = month_bounds(month_start)
-    months = holder_months(agents, first)
-    entries, sales = _month_entries(agents, first, last)
-    for month in months.values():
-        for line in month.lines:
-            sales.setdefault(line.id, SaleRow(line.date, SaleStatus.APPROVED))
-    results = {agent_id: month.compute() for agent_id, month in months.items()}
-    plans = _plan_labels(version_id for month in months.values() for version_id in month.version_ids.values())
-    figures = {agent_id: _figures(months[agent_id], results[agent_id], plans) for agent_id in agents}
-    keys = {agent_id: set(figures[agent_id]) | set(entries.get(agent_id, {})) for agent_id in agents}
-    # Every holder's month shares the one load of the month's SPIFFs.
-    names = _spiff_names(months[agents[0]].spiffs, {spiff_id for mine in keys.values() for _, spiff_id in mine if spiff_id is not None})
-    periods, writes = MonthPeriods(first, last), EntryWrites()
-    for agent_id in agents:
-        by_key = entries.get(agent_id, {})
-        for sale_id, spiff_id in sorted(keys[agent_id], key=lambda k: (k[0], k[1] or 0)):
-            key = Key(sale_id, spiff_id, names.get(spiff_id))
-            _settle(agent_id, key, sales[sale_id], by_key.get((sale_id, spiff_id), []),
-                    figures[agent_id].get((sale_id, spiff_id)), periods, writes)
-    writes.execute()
+    with _without_cycle_collection():
+        first, last = month_bounds(month_start)
+        months = holder_months(agents, first)
+        entries, sales = _month_entries(agents, first, last)
+        for month in months.values():
+            for line in month.lines:
+                sales.setdefault(line.id, SaleRow(line.date, SaleStatus.APPROVED))
+        results = {agent_id: month.compute() for agent_id, month in months.items()}
+        plans = _plan_labels(version_id for month in months.values() for version_id in month.version_ids.values())
+        plan_texts = _plan_texts(plans)
+        figures = {agent_id: _figures(months[agent_id], results[agent_id], plans, plan_texts) for agent_id in agents}
+        periods, writes = MonthPeriods(first, last), EntryWrites()
+        unsettled = []
+        for agent_id in agents:
+            by_key, mine = entries.get(agent_id, {}), figures[agent_id]
+            for sale_id, spiff_id in mine.keys() | by_key.keys():
+                stored, figure = by_key.get((sale_id, spiff_id), []), mine.get((sale_id, spiff_id))
+                if not _settled(spiff_id, sales[sale_id], stored, figure, periods):
+                    unsettled.append((agent_id, sale_id, spiff_id or 0, spiff_id, stored, figure))
+        # Every holder's month shares the one load of the month's SPIFFs.
+        names = _spiff_names(months[agents[0]].spiffs, {spiff_id for *_, spiff_id, _, _ in unsettled if spiff_id})
+        # In holder then (sale, SPIFF) order, so new entries get their ids in a stable order.
+        for agent_id, sale_id, _, spiff_id, stored, figure in sorted(unsettled, key=lambda item: item[:3]):
+            _settle(agent_id, Key(sale_id, spiff_id, names.get(spiff_id)), sales[sale_id], stored, figure, periods,
+                    writes)
+        writes.execute()
     return results
+
+
+@contextmanager
+def _without_cycle_collection():
+    """Pause the cyclic garbage collector while a recompute builds and compares its objects.
+
+    A batch of 500 agent-months allocates a few hundred thousand objects and makes no cycles, yet
+    the collections its allocations set off walked every live object each time: about a quarter of
+    the batch's time (bench/recompute_month.py). Reference counting still frees everything; the
+    collector resumes afterwards, unless it was off already."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _settled(spiff_id: int | None, sale: SaleRow, entries: list, figure: Figure | None, periods: MonthPeriods) -> bool:
+    """True when _settle would write nothing, because the key's one entry is its line in an open
+    period already holding the figure: what most keys of a recompute find, checked without
+    building anything a write needs."""
+    if figure is None or len(entries) != 1:
+        return False
+    entry = entries[0]
+    line_kind = EntryKind.SPIFF if spiff_id is not None else EntryKind.SALE
+    return (entry.kind == line_kind and entry.amount_cents == figure.cents and entry.rate_units == figure.rate_units
+            and entry.plan_version_id == figure.version_id and entry.spiff_version_id == figure.spiff_version_id
+            and periods.home(sale.sold_on).id in periods.open_ids and entry.derivation_digest == figure.digest)
 
 
 def _spiff_names(spiffs: MonthSpiffs, spiff_ids: set[int]) -> dict[int, str]:
@@ -303,77 +376,3 @@ def recompute_agents_ranges(ranges, lock: bool = True) -> None:
                     agents_by_month[month].add(agent_id)
     for month in sorted(agents_by_month):
         recompute_agents_month(agents_by_month[month], month)
-
-
-# ---- Figures --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Balance:
-    """An agent's running figures, all in cents."""
-
-    earned: int          # every entry: closed periods plus the open periods' running amount
-    stated: int          # entries of closed periods only
-    open_running: int    # entries of open periods
-    paid: int            # payouts net of reversals
-    unpaid: int          # earned - paid
-    stated_unpaid: int   # stated - paid
-
-
-def agent_balance(agent_id: int) -> Balance:
-    """Earned to date, paid to date and unpaid balance of an agent."""
-    rows = db.session.execute(
-        select(Period.status, func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
-        .join(Period, CommissionEntry.period_id == Period.id)
-        .where(CommissionEntry.agent_id == agent_id).group_by(Period.status)
-    ).all()
-    by_status = {status: int(total) for status, total in rows}
-    paid = int(db.session.scalar(
-        select(func.coalesce(func.sum(Payout.amount_cents), 0)).where(Payout.agent_id == agent_id)))
-    stated, running = by_status.get(PeriodStatus.CLOSED, 0), by_status.get(PeriodStatus.OPEN, 0)
-    return Balance(earned=stated + running, stated=stated, open_running=running, paid=paid,
-                   unpaid=stated + running - paid, stated_unpaid=stated - paid)
-
-
-@dataclass(frozen=True)
-class PeriodSummary:
-    """An agent's figures for one period, in cents; closing = opening + total - payouts."""
-
-    volume: int          # credited amounts of the period's sale lines (a co-agent's credit, not the sale)
-    earned: int
-    adjustments: int
-    total: int
-    opening: int
-    payouts: int
-    closing: int
-
-
-def period_summary(agent_id: int, period: Period) -> PeriodSummary:
-    """Volume, earned, adjustments, total, opening and closing unpaid balance, payouts."""
-    sums = db.session.execute(
-        select(
-            func.coalesce(func.sum(SaleCredit.credit_cents).filter(CommissionEntry.kind == EntryKind.SALE), 0),
-            func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.kind == EntryKind.SALE), 0),
-            func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.kind != EntryKind.SALE), 0),
-        ).select_from(CommissionEntry).outerjoin(SaleCredit, (SaleCredit.sale_id == CommissionEntry.sale_id)
-                                                  & (SaleCredit.agent_id == CommissionEntry.agent_id))
-        .where(CommissionEntry.agent_id == agent_id, CommissionEntry.period_id == period.id)
-    ).one()
-    volume, earned, adjustments = (int(v) for v in sums)
-    earlier_entries = int(db.session.scalar(
-        select(func.coalesce(func.sum(CommissionEntry.amount_cents), 0))
-        .join(Period, CommissionEntry.period_id == Period.id)
-        .where(CommissionEntry.agent_id == agent_id, Period.end_date < period.start_date)))
-    earlier_payouts = int(db.session.scalar(
-        select(func.coalesce(func.sum(Payout.amount_cents), 0))
-        .where(Payout.agent_id == agent_id, Payout.paid_on < period.start_date)))
-    payouts = int(db.session.scalar(
-        select(func.coalesce(func.sum(Payout.amount_cents), 0))
-        .where(Payout.agent_id == agent_id, Payout.paid_on >= period.start_date,
-               Payout.paid_on <= period.end_date)))
-    opening = earlier_entries - earlier_payouts
-    total = earned + adjustments
-    return PeriodSummary(volume=volume, earned=earned, adjustments=adjustments, total=total,
-                         opening=opening, payouts=payouts, closing=opening + total - payouts)
-
-
