@@ -50,7 +50,7 @@ __all__ = [
     "Bracket", "EngineError", "LineResult", "MonthError", "PercentBracket", "Plan", "PlanError", "Portion",
     "RateSource", "SaleLine", "SaleLineError", "Spiff", "SpiffError", "SpiffResult", "SplitError", "TierBasis",
     "TierMode", "TierTable", "as_decimal", "normalise_shares", "round_money", "split_credit",
-    "check_target", "compute_month", "estimate_line", "month_total", "pending_total", "spiff_total",
+    "check_target", "compute_month", "estimate_line", "month_total", "pending_total", "pending_totals", "spiff_total",
     "pending_spiff_total", "Attainment", "NextBracket", "attainment_percent", "month_attainment", "next_bracket",
 ]
 
@@ -246,6 +246,33 @@ def pending_total(approved_lines: Iterable[SaleLine], pending_lines: Iterable[Sa
     approved = list(approved_lines)
     with_pending = compute_month(approved + list(pending_lines), target=target)
     return month_total(with_pending) - month_total(compute_month(approved, target=target))
+
+
+def pending_totals(approved_lines: Iterable[SaleLine], pending_sets: Iterable[Iterable[SaleLine]], *,
+                   target: Any = None, spiffs: Iterable[Spiff] = ()) -> list[tuple[Decimal, Decimal]]:
+    """(pending_total, pending_spiff_total) of each set of pending lines against the same approved
+    lines: one pass per set, and the approved month computed once for all of them.
+
+    A month's commissions do not depend on its SPIFFs nor its rewards on the target, so one pass
+    gives both figures; a set equal to an earlier one reuses its figures (a panel's month and
+    period often hold the same pending sales)."""
+    approved, spiffs = list(approved_lines), tuple(spiffs)
+    base: tuple[Decimal, Decimal] | None = None
+    done: dict[tuple, tuple[Decimal, Decimal]] = {}
+    figures = []
+    for pending in pending_sets:
+        pending = list(pending)
+        key = tuple(id(line) for line in pending)
+        if not pending:
+            done[key] = (ZERO_MONEY, ZERO_MONEY)
+        elif key not in done:
+            if base is None:
+                results = compute_month(approved, target=target, spiffs=spiffs)
+                base = (month_total(results), spiff_total(results))
+            results = compute_month(approved + pending, target=target, spiffs=spiffs)
+            done[key] = (month_total(results) - base[0], spiff_total(results) - base[1])
+        figures.append(done[key])
+    return figures
 
 
 def pending_spiff_total(approved_lines: Iterable[SaleLine], pending_lines: Iterable[SaleLine], *,
