@@ -11,7 +11,7 @@ import json
 from datetime import date
 
 import psycopg
-from sqlalchemy import JSON, bindparam, select, text
+from sqlalchemy import JSON, bindparam, or_, select, text
 from sqlalchemy.exc import DBAPIError
 
 from webapp.commissions.models import CommissionEntry, Period, PeriodStatus
@@ -23,11 +23,14 @@ class MonthPeriods:
     """The periods of one month, which periods are open, and the earliest open one, looked up once."""
 
     def __init__(self, first: date, last: date):
-        """Load the month's periods and the ids of every open period."""
-        self.periods = list(db.session.scalars(
-            select(Period).where(Period.end_date >= first, Period.start_date <= last)))
+        """Load, in one query, the month's periods, the ids of every open period and of every
+        period ending on or after the month's first day (where the month's entries can be)."""
         # Entries of the month's sales can sit in later periods (adjustments); all open ones are few.
-        self.open_ids = set(db.session.scalars(select(Period.id).where(Period.status == PeriodStatus.OPEN)))
+        rows = list(db.session.scalars(select(Period).where(or_(Period.end_date >= first,
+                                                                Period.status == PeriodStatus.OPEN))))
+        self.periods = [period for period in rows if period.end_date >= first and period.start_date <= last]
+        self.open_ids = {period.id for period in rows if period.status == PeriodStatus.OPEN}
+        self.since_first = sorted(period.id for period in rows if period.end_date >= first)
         self._earliest_open: Period | None = None
         self._by_day: dict[date, Period] = {}
 

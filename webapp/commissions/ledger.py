@@ -35,7 +35,7 @@ from webapp.commissions.balances import Balance, PeriodSummary, agent_balance, p
 from webapp.commissions.entry_writes import EntryWrites, MonthPeriods
 from webapp.commissions.estimates import (estimate_new_sale, estimate_new_sale_result, pending_estimates,
                                           pending_total, sale_estimate)
-from webapp.commissions.models import CommissionEntry, CommissionPlan, EntryKind, Period, PlanVersion
+from webapp.commissions.models import CommissionEntry, CommissionPlan, EntryKind, PlanVersion
 from webapp.commissions.month_lines import (HolderMonth, PlanResolver, chunks, holder_month, holder_months, month_sales,
                                            sale_line)
 from webapp.commissions.periods import month_bounds
@@ -153,16 +153,13 @@ class StoredEntry(NamedTuple):
     status: str
 
 
-def _month_entries(agent_ids: list[int], first: date, last: date) -> tuple[dict[int, dict[tuple, list]], dict]:
+def _month_entries(agent_ids: list[int], first: date, last: date,
+                   periods: MonthPeriods) -> tuple[dict[int, dict[tuple, list]], dict]:
     """The holders' system entries for the month's sales, by holder then (sale id, spiff id), oldest
     first, and the sold_on and status of each of their sales (one query per CHUNK of holders)."""
     sale_c, entry_c = Sale.__table__.c, CommissionEntry.__table__.c
     by_agent: dict[int, dict[tuple, list]] = defaultdict(lambda: defaultdict(list))
     sales = {}
-    # Exact, and lets the (agent, period) index skip the holders' older history: a sale's entries
-    # are in its own period or, once that closed, in a later one (periods close in order), and only
-    # pending sales change their date. The ids as values: PostgreSQL then plans with the index.
-    periods = list(db.session.scalars(select(Period.id).where(Period.end_date >= first)))
     for ids in chunks(agent_ids):
         for row in db.session.execute(
                 select(entry_c.id, entry_c.agent_id, entry_c.sale_id, entry_c.spiff_id, entry_c.period_id,
@@ -171,7 +168,11 @@ def _month_entries(agent_ids: list[int], first: date, last: date) -> tuple[dict[
                        sale_c.sold_on, sale_c.status)
                 .join(Sale.__table__, entry_c.sale_id == sale_c.id)
                 .where(sale_c.sold_on >= first, sale_c.sold_on <= last, entry_c.agent_id.in_(ids),
-                       entry_c.period_id.in_(periods),
+                       # Exact, and lets the (agent, period) index skip the holders' older history:
+                       # a sale's entries are in its own period or, once that closed, in a later one
+                       # (periods close in order), and only pending sales change their date. The ids
+                       # as values: PostgreSQL then plans with the index.
+                       entry_c.period_id.in_(periods.since_first),
                        entry_c.kind.in_((EntryKind.SALE, EntryKind.ADJUSTMENT, EntryKind.SPIFF)))
                 .order_by(entry_c.id)):
             entry = StoredEntry(*row)
@@ -201,7 +202,8 @@ def recompute_agents_month(agent_ids, month_start: date) -> dict[int, dict[int, 
     with _without_cycle_collection():
         first, last = month_bounds(month_start)
         months = holder_months(agents, first)
-        entries, sales = _month_entries(agents, first, last)
+        periods, writes = MonthPeriods(first, last), EntryWrites()
+        entries, sales = _month_entries(agents, first, last, periods)
         for month in months.values():
             for line in month.lines:
                 sales.setdefault(line.id, SaleRow(line.date, SaleStatus.APPROVED))
@@ -209,7 +211,6 @@ def recompute_agents_month(agent_ids, month_start: date) -> dict[int, dict[int, 
         plans = _plan_labels(version_id for month in months.values() for version_id in month.version_ids.values())
         plan_texts = _plan_texts(plans)
         figures = {agent_id: _figures(months[agent_id], results[agent_id], plans, plan_texts) for agent_id in agents}
-        periods, writes = MonthPeriods(first, last), EntryWrites()
         unsettled = []
         for agent_id in agents:
             by_key, mine = entries.get(agent_id, {}), figures[agent_id]
