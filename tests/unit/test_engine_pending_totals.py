@@ -51,3 +51,20 @@ def test_no_pending_lines_add_nothing_and_compute_nothing():
     """Empty sets add 0.00 each (as pending_total says), even against an approved month the engine
     would refuse: nothing is computed for them."""
     assert pending_totals(["not a line"], [[], []]) == [(Decimal("0.00"), Decimal("0.00"))] * 2
+
+
+def test_sets_made_on_the_fly_are_never_mistaken_for_one_another():
+    """Sets a generator makes and drops one after another (their lines' memory reused) each get
+    their own figures: the reuse of an equal set's figures is by the very same lines only."""
+    import datetime
+
+    from webapp.commissions.engine import Plan, SaleLine
+
+    plan = Plan(base_rate=Decimal("10"))
+
+    def sets():
+        for sale_id, amount in ((1, "100.00"), (2, "500.00"), (3, "900.00")):
+            yield [SaleLine(sale_id, datetime.date(2026, 11, 2), Decimal(amount), plan=plan)]
+
+    assert [commission for commission, _ in pending_totals([], sets())] == [
+        Decimal("10.00"), Decimal("50.00"), Decimal("90.00")]

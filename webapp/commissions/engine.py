@@ -258,20 +258,21 @@ def pending_totals(approved_lines: Iterable[SaleLine], pending_sets: Iterable[It
     period often hold the same pending sales)."""
     approved, spiffs = list(approved_lines), tuple(spiffs)
     base: tuple[Decimal, Decimal] | None = None
-    done: dict[tuple, tuple[Decimal, Decimal]] = {}
+    # By the lines' identities; each set is kept with its figures, so no id is reused meanwhile.
+    done: dict[tuple, tuple[list[SaleLine], tuple[Decimal, Decimal]]] = {}
     figures = []
     for pending in pending_sets:
         pending = list(pending)
         key = tuple(id(line) for line in pending)
         if not pending:
-            done[key] = (ZERO_MONEY, ZERO_MONEY)
+            done[key] = (pending, (ZERO_MONEY, ZERO_MONEY))
         elif key not in done:
             if base is None:
                 results = compute_month(approved, target=target, spiffs=spiffs)
                 base = (month_total(results), spiff_total(results))
             results = compute_month(approved + pending, target=target, spiffs=spiffs)
-            done[key] = (month_total(results) - base[0], spiff_total(results) - base[1])
-        figures.append(done[key])
+            done[key] = (pending, (month_total(results) - base[0], spiff_total(results) - base[1]))
+        figures.append(done[key][1])
     return figures
 
 
