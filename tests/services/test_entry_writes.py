@@ -82,3 +82,39 @@ def test_an_update_that_changes_nothing_writes_nothing(factory, today):
     writes.update(entry, 5, rate_units=None, plan_version_id=None, spiff_id=None, spiff_version_id=None, reason="r",
                   late_approval=False, derivation_digest="a" * 32)
     assert writes.updates == []
+
+
+def test_a_bulk_update_stamps_updated_at_and_stores_none_as_the_orm_does(factory, today):
+    """Updated entries get a new updated_at (the column's onupdate), and a None derivation is stored
+    as the ORM's own insert stores it (JSON null, not SQL NULL), whichever path wrote it."""
+    from sqlalchemy import text
+
+    agent = factory.user("agent")
+    today(date(2026, 11, 20))
+    sales = [factory.sale(agent, "100.00", date(2026, 11, 2 + n), approve=False) for n in range(2)]
+    period = period_for(date(2026, 11, 2))
+    orm_entry = CommissionEntry(agent_id=agent.id, period_id=period.id, kind=EntryKind.ADJUSTMENT,
+                                sale_id=sales[0].id, amount_cents=1, derivation=None)
+    db.session.add(orm_entry)
+    writes = EntryWrites()
+    writes.insert(agent_id=agent.id, period_id=period.id, kind=EntryKind.ADJUSTMENT, sale_id=sales[1].id,
+                  amount_cents=2, rate_units=None, plan_version_id=None, spiff_id=None, spiff_version_id=None,
+                  reason=None, late_approval=False, derivation=None, derivation_digest=None)
+    writes.execute()
+    db.session.flush()
+    stored_null = text("SELECT id, derivation IS NULL FROM commission_entries WHERE agent_id = :agent ORDER BY id")
+    nulls = db.session.execute(stored_null, {"agent": agent.id}).all()
+    assert [is_null for _, is_null in nulls] == [nulls[0][1]] * 2  # both as the ORM stored its own
+
+    db.session.execute(text("UPDATE commission_entries SET updated_at = :old WHERE agent_id = :agent"),
+                       {"old": "2000-01-01 00:00:00", "agent": agent.id})
+    entry = db.session.scalar(select(CommissionEntry).where(CommissionEntry.sale_id == sales[1].id))
+    writes = EntryWrites()
+    writes.update(entry, 3, rate_units=None, plan_version_id=None, spiff_id=None, spiff_version_id=None,
+                  reason=None, late_approval=False, derivation_digest=None)
+    writes.execute()
+    db.session.flush()
+    db.session.expire_all()
+    stamps = {e.sale_id: e.updated_at.year for e in db.session.scalars(
+        select(CommissionEntry).where(CommissionEntry.agent_id == agent.id))}
+    assert stamps == {sales[0].id: 2000, sales[1].id: stamps[sales[1].id]} and stamps[sales[1].id] > 2000

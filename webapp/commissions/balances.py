@@ -72,7 +72,6 @@ def period_sums(agent_ids: list[int], period: Period) -> dict[int, tuple[int, in
     return {a: tuple(int(v) for v in values) for a, values in rows.items()}
 
 
-
 @dataclass(frozen=True)
 class Balance:
     """An agent's running figures, all in cents."""
@@ -140,5 +139,3 @@ def period_summary(agent_id: int, period: Period) -> PeriodSummary:
     total = earned + adjustments
     return PeriodSummary(volume=volume, earned=earned, adjustments=adjustments, total=total,
                          opening=opening, payouts=payouts, closing=opening + total - payouts)
-
-

@@ -72,7 +72,8 @@ def _name_json(name: str) -> str:
 
 @lru_cache(maxsize=1024)
 def _table_json(table: engine.TierTable | None) -> tuple[str, str]:
-    """The canonical JSON members a line's tier table gives its derivation (basis, target, thresholds)."""
+    """What a line's tier table gives its derivation's canonical JSON: the target and thresholds
+    members, and the basis value."""
     if table is None:
         return '"target":null,"thresholds":[]', "null"
     thresholds = ",".join(_quoted(t) for t in table.thresholds)

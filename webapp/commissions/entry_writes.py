@@ -111,8 +111,9 @@ class EntryWrites:
 
 
 def _json_text(table, name: str, value):
-    """A value as PostgreSQL takes it outside the ORM: a JSON column's as the text the ORM sends."""
-    return json.dumps(value) if value is not None and isinstance(table.c[name].type, JSON) else value
+    """A value as PostgreSQL takes it outside the ORM: a JSON column's as the text the ORM sends
+    (None too: SQLAlchemy's JSON stores it as JSON null, not SQL NULL)."""
+    return json.dumps(value) if isinstance(table.c[name].type, JSON) else value
 
 
 def _update_rows(table, names: tuple[str, ...], updates: list[dict]) -> None:
@@ -128,8 +129,10 @@ def _update_rows(table, names: tuple[str, ...], updates: list[dict]) -> None:
     arrays = ", ".join(["CAST(:entry_id AS integer[])"] + [
         f"CAST(:{name} AS {'text' if json_column else table.c[column].type.compile(dialect)}[])"
         for name, column, json_column in zip(names, columns, is_json)])
-    assignments = ", ".join(f"{column} = CAST(u.{column} AS json)" if json_column else f"{column} = u.{column}"
-                            for column, json_column in zip(columns, is_json))
+    assignments = ", ".join([f"{column} = CAST(u.{column} AS json)" if json_column else f"{column} = u.{column}"
+                             for column, json_column in zip(columns, is_json)]
+                            # What the ORM's update sets by itself (the column's onupdate).
+                            + ["updated_at = CURRENT_TIMESTAMP"])
     values = {"entry_id": [update["entry_id"] for update in updates]}
     values.update((name, [_json_text(table, column, update[name]) for update in updates])
                   for name, column in zip(names, columns))

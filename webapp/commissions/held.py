@@ -35,8 +35,8 @@ def held_credit_rows(agent_ids: list[int], first: date, last: date) -> CompoundS
     sale's columns: sale_id, agent_id (the holder), sold_on, status, amount_cents, quantity,
     product_id, position, share_units, team_id and credit_cents.
 
-    Each branch joins a sale to the very credit it stands for (the primary credit by its position,
-    a co-agent's from the partial index), so nothing joins the credits a second time: joining held
+    Each branch joins a sale to the very credit it stands for (its agent's, or a co-agent's from the
+    partial index), so nothing joins the credits a second time: joining held
     (sale, agent) pairs back to every credit made PostgreSQL hash the whole credits table for a
     month of 500 agents (bench/recompute_month.py). A condition on these columns put on the union
     (the sale's status) reaches both branches."""
@@ -45,8 +45,9 @@ def held_credit_rows(agent_ids: list[int], first: date, last: date) -> CompoundS
     columns = (sale_c.id.label("sale_id"), credit_c.agent_id, sale_c.sold_on, sale_c.status, sale_c.amount_cents,
                sale_c.quantity, sale_c.product_id, credit_c.position, credit_c.share_units, credit_c.team_id,
                credit_c.credit_cents)
+    # The sale's agent's own credit (its primary one, position 0).
     primary = Sale.__table__.join(SaleCredit.__table__,
-                                  (credit_c.sale_id == sale_c.id) & (credit_c.position == literal_column("0")))
+                                  (credit_c.sale_id == sale_c.id) & (credit_c.agent_id == sale_c.agent_id))
     co_held = SaleCredit.__table__.join(Sale.__table__, credit_c.sale_id == sale_c.id)
     return union_all(
         select(*columns).select_from(primary).where(sale_c.agent_id.in_(agent_ids), in_span),

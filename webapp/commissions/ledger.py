@@ -1,4 +1,4 @@
-"""The ledger: loads a holder's month, runs the engine, keeps the month invariant; balances.
+"""The ledger: loads a holder's month, runs the engine, keeps the month invariant.
 
 MONTH INVARIANT (COMMISSION_RULES.md sections 5, 8 and 10): after any change, for every sale of a
 holder's month, the holder's system entries for it add up to the engine's figure for the holder's
@@ -10,8 +10,9 @@ adjustments store the engine's derivation of the figure (`derivation`), from its
 
 Recomputes are set-based: recompute_agents_month settles a month for many holders in a fixed number
 of statements (the single-holder recompute is its batch of one), recompute_agents_ranges a range of
-months for each of many agents. The month's lines come from month_lines, estimates from estimates; this module re-exports them as
-the ledger's one entry point for the rest of the app.
+months for each of many agents. The month's lines come from month_lines, estimates from estimates and
+balances from balances; this module re-exports them as the ledger's one entry point for the rest of
+the app.
 """
 
 from __future__ import annotations
