@@ -193,9 +193,9 @@ def recompute_agents_month(agent_ids, month_start: date) -> dict[int, dict[int, 
     locks: lock_agents), returning each holder's engine results.
 
     Set-based: a fixed number of statements for any number of holders (holder_months loads every
-    line, plan, target and SPIFF at once; one query for their entries, one for the plan labels),
-    then the engine per holder and each key settled by _settle, and one bulk write of the inserts,
-    updates and deletes: ids stay stable."""
+    line, plan, target and SPIFF at once; one query for their periods, one for their entries, one
+    for the plan labels), then the engine per holder; each key that _settled does not find settled
+    already goes to _settle, and one bulk write does the inserts, updates and deletes: ids stay stable."""
     db.session.flush()
     agents = sorted(set(agent_ids))
     if not agents:
@@ -233,9 +233,9 @@ def recompute_agents_month(agent_ids, month_start: date) -> dict[int, dict[int, 
 def _without_cycle_collection():
     """Pause the cyclic garbage collector while a recompute builds and compares its objects.
 
-    A batch of 500 agent-months allocates a few hundred thousand objects and makes no cycles, yet
-    the collections its allocations set off walked every live object each time: about a quarter of
-    the batch's time (bench/recompute_month.py). Reference counting still frees everything; the
+    A batch of 500 agent-months allocates a few hundred thousand objects and hardly any reference
+    cycles, yet the collections its allocations set off walked every live object each time: about a
+    quarter of the batch's time (bench/recompute_month.py). Reference counting still frees everything; the
     collector resumes afterwards, unless it was off already."""
     enabled = gc.isenabled()
     gc.disable()
