@@ -110,10 +110,15 @@ class EntryWrites:
                 db.session.expire(obj)
 
 
-def _json_text(table, name: str, value):
+def _as_sent(is_json: bool, value):
     """A value as PostgreSQL takes it outside the ORM: a JSON column's as the text the ORM sends
     (None too: SQLAlchemy's JSON stores it as JSON null, not SQL NULL)."""
-    return json.dumps(value) if isinstance(table.c[name].type, JSON) else value
+    return json.dumps(value) if is_json else value
+
+
+def _json_columns(table, columns) -> list[bool]:
+    """Which of these columns are JSON, looked up once for all the rows of a write."""
+    return [isinstance(table.c[column].type, JSON) for column in columns]
 
 
 def _update_rows(table, names: tuple[str, ...], updates: list[dict]) -> None:
@@ -124,7 +129,7 @@ def _update_rows(table, names: tuple[str, ...], updates: list[dict]) -> None:
     spent most of its time on the round of statements (bench/recompute_month.py)."""
     columns = [name[len("new_"):] for name in names]
     dialect = db.session.get_bind().dialect
-    is_json = [isinstance(table.c[column].type, JSON) for column in columns]
+    is_json = _json_columns(table, columns)
     # Each array typed as its column (JSON travels as text and is cast once in place).
     arrays = ", ".join(["CAST(:entry_id AS integer[])"] + [
         f"CAST(:{name} AS {'text' if json_column else table.c[column].type.compile(dialect)}[])"
@@ -134,8 +139,8 @@ def _update_rows(table, names: tuple[str, ...], updates: list[dict]) -> None:
                             # What the ORM's update sets by itself (the column's onupdate).
                             + ["updated_at = CURRENT_TIMESTAMP"])
     values = {"entry_id": [update["entry_id"] for update in updates]}
-    values.update((name, [_json_text(table, column, update[name]) for update in updates])
-                  for name, column in zip(names, columns))
+    values.update((name, [_as_sent(json_column, update[name]) for update in updates])
+                  for name, json_column in zip(names, is_json))
     db.session.execute(text(f"UPDATE {table.name} AS e SET {assignments} FROM unnest({arrays}) "
                             f"AS u(entry_id, {', '.join(columns)}) WHERE e.id = u.entry_id"), values)
 
@@ -147,11 +152,12 @@ def _copy_rows(table, rows: list[dict]) -> None:
     took about a third of the rebuild (bench/recompute_month.py). JSON columns go as the text the
     ORM would have sent (json.dumps)."""
     names = list(rows[0])
+    is_json = _json_columns(table, names)
     statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
     try:
         with db.session.connection().connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
-                copy.write_row([_json_text(table, name, row[name]) for name in names])
+                copy.write_row([_as_sent(json_column, row[name]) for name, json_column in zip(names, is_json)])
     except psycopg.Error as error:
         # As SQLAlchemy raises it for its own statements (a lost database is a 503, not a 500).
         raise DBAPIError.instance(statement, None, error, psycopg.Error) from error
