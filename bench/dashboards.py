@@ -10,7 +10,9 @@ aggregate that yields the same numbers, run on the same database in the same loo
 
 - agent totals: GET /dashboard/totals (the panel htmx refreshes after each sale and every 30 s) for
   a rotating set of agents, against one SQL statement summing the same period and month volumes,
-  commission, unpaid, paid and target (the pending estimate needs the engine and is not in SQL);
+  commission, unpaid, paid and target (the pending estimate needs the engine and is not in SQL).
+  Twice: as polled, with nothing changed since the last refresh (the process's copy,
+  webapp/panel_cache.py), and right after a change (the agent's stamp bumped: computed afresh);
 - team dashboard: GET /manage/team as a manager of 25 agents, and as the admin, who sees all 500,
   against one GROUP BY over the same agents' entries, sales, targets and payouts.
 
@@ -25,6 +27,7 @@ import argparse
 import os
 import re
 import sys
+import uuid
 from datetime import date
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,6 +121,14 @@ def get_ok(client, path: str) -> int:
     response = client.get(path)
     assert response.status_code == 200, f"{path}: {response.status_code}"
     return len(response.data)
+
+
+def changed_then_get(app, agent_id: int, client) -> int:
+    """What a write to the agent's figures does to their panel's copies (a fresh stamp), then GET it."""
+    from webapp import panel_writes
+
+    app.extensions["redis"].set(f"{panel_writes.AGENT_KEY}{agent_id}", uuid.uuid4().hex)
+    return get_ok(client, "/dashboard/totals")
 
 
 def raw(url_engine, sql, params: dict) -> list:
@@ -244,9 +255,13 @@ def _run(args, app, bare, closed: int) -> int:
     manager, admin = sign_in(app, ctx["manager"]), sign_in(app, ctx["admin"])
     params = {k: ctx[k] for k in ("period_start", "period_end", "month_start", "month_end")}
     team_params = {**params, "period": ctx["period_id"]}
+    agent_sql = (lambda n: raw(bare, AGENT_SQL, {**params, "agent": ctx["agents"][n % len(agents)][0]}))
     cases = {
-        "agent totals fragment": (lambda n: get_ok(agents[n % len(agents)], "/dashboard/totals"),
-                                  lambda n: raw(bare, AGENT_SQL, {**params, "agent": ctx["agents"][n % len(agents)][0]})),
+        # The panel as it is polled: nothing changed since the last refresh (webapp/panel_cache.py).
+        "agent totals fragment": (lambda n: get_ok(agents[n % len(agents)], "/dashboard/totals"), agent_sql),
+        # Right after a write to the agent's figures: computed afresh (the agent's stamp bumped first).
+        "agent totals fragment, after a change": (lambda n: changed_then_get(app, ctx["agents"][n % len(agents)][0],
+                                                                             agents[n % len(agents)]), agent_sql),
         "team dashboard, manager (25)": (lambda n: get_ok(manager, "/manage/team"),
                                          lambda n: raw(bare, team_sql(ctx["manager_id"]), team_params)),
         "team dashboard, admin (all)": (lambda n: get_ok(admin, "/manage/team"),

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import models as _models  # noqa: F401  (registers every table on the metadata)
-from webapp import hot_cache, money, tasks, transactions
+from webapp import hot_cache, money, panel_cache, tasks, transactions
 from webapp.api.framework import error_response
 from webapp.auth import access
 from webapp.blueprints import BLUEPRINTS
@@ -102,6 +102,7 @@ def register_extensions(app: Flask, redis_override=None) -> None:
         app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
     )
     hot_cache.init_app(app)
+    panel_cache.init_app(app)
     transactions.init_app(app)  # after db.init_app: see webapp/transactions.py
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -14,6 +14,7 @@ import psycopg
 from sqlalchemy import JSON, bindparam, or_, select, text
 from sqlalchemy.exc import DBAPIError
 
+from webapp import panel_writes
 from webapp.commissions.models import CommissionEntry, Period, PeriodStatus
 from webapp.commissions.periods import earliest_open_period, period_for
 from webapp.extensions import db
@@ -154,6 +155,7 @@ def _copy_rows(table, rows: list[dict]) -> None:
     names = list(rows[0])
     is_json = _json_columns(table, names)
     statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    panel_writes.note_write()  # COPY goes to the driver, past the statement event that sees writes
     try:
         with db.session.connection().connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
+from webapp import panel_writes
 from webapp.auth.models import User
 from webapp.commissions import engine
 from webapp.commissions.derivations import (Figure, adjustment_derivation, canonical_json, commission_derivation,
@@ -225,7 +226,8 @@ def recompute_agents_month(agent_ids, month_start: date) -> dict[int, dict[int, 
         for agent_id, sale_id, _, spiff_id, stored, figure in sorted(unsettled, key=lambda item: item[:3]):
             _settle(agent_id, Key(sale_id, spiff_id, names.get(spiff_id)), sales[sale_id], stored, figure, periods,
                     writes)
-        writes.execute()
+        with panel_writes.writes_for(agents):  # every entry written is one of these holders'
+            writes.execute()
     return results
 
 

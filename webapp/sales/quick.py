@@ -15,7 +15,7 @@ from datetime import date
 
 from sqlalchemy import text
 
-from webapp import clock
+from webapp import clock, panel_writes
 from webapp.auth.access import is_agent
 from webapp.auth.models import User
 from webapp.errors import ServiceError
@@ -122,12 +122,14 @@ def record_sale(actor: User, data: SaleInput, *, idempotency_key: str) -> QuickS
     if note is not None and len(note) > 2000:
         return None
     share = f"{units_to_rate(FULL_SHARE):f}"  # as checks.snapshot writes a share
-    row = db.session.execute(_RECORD, {
+    values = {
         "unit_price_cents": unit_price_cents, "customer_id": data.customer_id, "product_id": data.product_id,
         "agent_id": actor.id, "sold_on": data.sold_on, "quantity": data.quantity,
         "status": SaleStatus.PENDING.value, "key": key, "note": note, "max_cents": MAX_CENTS,
         "full_share": FULL_SHARE, "sold_on_text": data.sold_on.isoformat(), "share": share,
-    }).first()
+    }
+    with panel_writes.writes_for([actor.id]):  # the agent's own sale, with no co-agent
+        row = db.session.execute(_RECORD, values).first()
     if row is None:
         return None
     return QuickSale(id=row.id, agent_id=actor.id, sold_on=data.sold_on, quantity=data.quantity,

@@ -11,7 +11,7 @@ from functools import cache
 
 from sqlalchemy import Date, Integer, bindparam, func, literal_column, select, true
 
-from webapp import clock, hot_cache
+from webapp import clock, hot_cache, panel_cache
 from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
 from webapp.commissions.held import held_sale_ids
@@ -175,8 +175,9 @@ def _pending(month: _MonthLines, spans: list[tuple[date, date]]) -> list[tuple[i
 
 
 def agent_totals(agent_id: int) -> Totals:
-    """The totals panel: this period, this month, unpaid balance, paid to date, target progress."""
-    return totals_and_month(agent_id)[0]
+    """The totals panel: this period, this month, unpaid balance, paid to date, target progress
+    (kept between the writes that change it: webapp/panel_cache.py)."""
+    return panel_cache.totals(agent_id, lambda: totals_and_month(agent_id)[0])
 
 
 def pending_estimate(month: _MonthLines, sale_id: int) -> int | None:
