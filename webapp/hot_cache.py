@@ -39,6 +39,10 @@ WATCHED_TABLES = frozenset({
     "periods", "settings", "products", "categories", "product_assignments",
 })
 _MISSING = object()
+# An execution option for a write to a watched table that changes no cached value (a counter).
+# Each statement issued takes a number from `settings`; bumping for it would empty every process's
+# copies (and every totals panel's, webapp/panel_cache.py) once per statement of a run.
+UNAFFECTED = "hot_cache_unaffected"
 
 
 @dataclass(frozen=True)
@@ -254,8 +258,9 @@ def _after_flush(session, _context):
 
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state):
-    """Bulk INSERT/UPDATE/DELETE statements bypass the flush: watch them too."""
-    if state.is_insert or state.is_update or state.is_delete:
+    """Bulk INSERT/UPDATE/DELETE statements bypass the flush: watch them too (unless the statement
+    says it changes nothing cached: the statement and document counters kept in `settings`)."""
+    if (state.is_insert or state.is_update or state.is_delete) and not state.execution_options.get(UNAFFECTED):
         table = getattr(state.statement, "table", None)
         if getattr(table, "name", None) in WATCHED_TABLES:
             state.session.info["hot_cache_dirty"] = True
@@ -276,7 +281,9 @@ def _after_commit(session):
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session, previous):
     """Rolled-back writes were announced at flush time; bump again so no copy keeps them."""
-    if previous.nested:  # a SAVEPOINT: the outer transaction's end bumps (and may still write)
+    # Only the outermost transaction's end: a SAVEPOINT's, or the inner transaction of a flush that
+    # failed inside one (reported with nested False), leave the flag to the outer COMMIT.
+    if previous.parent is not None:
         return
     if session.info.pop("hot_cache_dirty", False):
         bump()

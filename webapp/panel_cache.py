@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 from flask import current_app, g
 
@@ -97,10 +98,21 @@ def _may_use_copies() -> bool:
 def _stamps(agent_id: int) -> tuple | None:
     """(hot cache version, global stamp, agent stamp, today), read in one round trip; None when
     Redis cannot be reached. Seeds the hot cache's per-request version so it is not read twice."""
+    keys = [hot_cache.VERSION_KEY, GLOBAL_KEY, f"{AGENT_KEY}{agent_id}"]
     try:
-        hot, every, mine = redis_client().mget([hot_cache.VERSION_KEY, GLOBAL_KEY, f"{AGENT_KEY}{agent_id}"])
+        client = redis_client()
+        values = client.mget(keys)
+        if None in values:
+            # A stamp never set, or lost with Redis's data: give it a random value and keep nothing
+            # this time. Taken as a fixed "none", it would match copies made before Redis lost it.
+            for key, value in zip(keys, values):
+                if value is None:
+                    client.set(key, uuid.uuid4().hex, nx=True)
+            return None
     except Exception:  # noqa: BLE001 - any Redis failure only turns the copies off
         return None
     if "hot_cache_version" not in g:
-        g.hot_cache_version = b"0" if hot is None else hot
-    return g.hot_cache_version, every, mine, clock.today()
+        g.hot_cache_version = values[0]
+    if g.hot_cache_version is None:  # the hot cache could not read its version in this request
+        return None
+    return g.hot_cache_version, values[1], values[2], clock.today()

@@ -35,40 +35,48 @@ NAMED_TABLES = frozenset({"sales", "sale_credits", "commission_entries", "payout
 _PANEL_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|TRUNCATE(?:\s+TABLE)?|COPY)"
                           r"\s+(?:\"?\w+\"?\.)?\"?(sales|sale_credits|commission_entries|payouts|periods)\b",
                           re.IGNORECASE)
+_SEEN: dict[str, frozenset] = {}
 
 
 @contextmanager
 def writes_for(agent_ids):
-    """Writes to the panel's tables inside this block touch these agents' panels only."""
-    named = db.session().info.setdefault(NAMED, [])
-    named.append(frozenset(agent_ids))
+    """Writes to the panel's tables inside this block touch these agents' panels only (bumped once,
+    when the block ends, if it wrote)."""
+    session = db.session()
+    frame = {"agents": frozenset(agent_ids), "wrote": False}
+    session.info.setdefault(NAMED, []).append(frame)
     try:
         yield
     finally:
-        named.pop()
+        session.info[NAMED].pop()
+        if frame["wrote"]:
+            _bump_now(frame["agents"])
 
 
 def note_write(session: Session | None = None) -> None:
-    """Record a write to the panel's tables by a statement: the agents named by `writes_for`, else
-    every agent."""
+    """Record a write to the panel's tables by a statement: the agents named by `writes_for` (bumped
+    at the block's end), else every agent (bumped now)."""
     session = session if session is not None else db.session()
     named = session.info.get(NAMED)
-    _record(session, named[-1] if named else {ALL})
-
-
-def _record(session: Session, touched, *, now: bool = True) -> None:
-    """Add agents (or ALL) to the transaction's writes, and bump their stamps now too (`now`;
-    else after the flush, for all the flush's rows at once).
-
-    The bump after the commit is the one that counts. The one now is for readers that see this
-    transaction's rows before it commits: the test suite's requests share its connection, as the
-    hot cache's flush-time bump allows for."""
-    session.info.setdefault(WRITES, set()).update(touched)
-    if now:
-        if has_app_context():
-            bump(touched)
+    if named:
+        named[-1]["wrote"] = True
+        _record(session, named[-1]["agents"])
     else:
-        session.info.setdefault(FLUSHED, set()).update(touched)
+        _record(session, {ALL})
+        _bump_now({ALL})
+
+
+def _record(session: Session, touched) -> None:
+    """Add agents (or ALL) to the transaction's writes, bumped after its commit."""
+    session.info.setdefault(WRITES, set()).update(touched)
+
+
+def _bump_now(touched) -> None:
+    """Bump before the commit as well: for readers that see the transaction's rows before it commits
+    (the test suite's requests share its connection), as the hot cache's flush-time bump allows for.
+    The bump after the commit is the one that counts."""
+    if touched and has_app_context():
+        bump(touched)
 
 
 def bump(writes) -> None:
@@ -85,17 +93,30 @@ def bump(writes) -> None:
                                    "copies expire (webapp/panel_cache.py: MAX_AGE_SECONDS)")
 
 
+def _tables_written(statement: str) -> frozenset:
+    """The panel's tables a statement writes (remembered: the same texts come back from
+    SQLAlchemy's compiled cache, and scanning a 3 KB statement costs about 140 us)."""
+    found = _SEEN.get(statement)
+    if found is None:
+        found = frozenset(name.lower() for name in _PANEL_WRITE.findall(statement))
+        if len(_SEEN) >= 4096:
+            _SEEN.clear()
+        _SEEN[statement] = found
+    return found
+
+
 @event.listens_for(Engine, "before_cursor_execute")
 def _statement(conn, _cursor, statement, _parameters, _context, _executemany):
     """Record a statement that writes the panel's tables (an ORM flush's rows name their agents)."""
-    tables = {name.lower() for name in _PANEL_WRITE.findall(statement)}
+    tables = _tables_written(statement)
     if not tables or not has_app_context():
-        return
+        return  # outside the app (no Redis to bump): the bench's and migrations' own statements
     if db.session.registry.has():
         session = db.session.registry()
         if session.in_transaction():
             if not tables <= NAMED_TABLES:
                 _record(session, {ALL})
+                _bump_now({ALL})
             elif not getattr(session, "_flushing", False):  # SQLAlchemy's flag for the whole flush
                 note_write(session)
             return
@@ -117,8 +138,9 @@ def _row_written(_mapper, _connection, target) -> None:
     if session is None:
         return
     history = sa_inspect(target).attrs.agent_id.history
-    _record(session, {agent_id for agent_id in (target.agent_id, *history.deleted) if agent_id is not None},
-            now=False)
+    touched = {agent_id for agent_id in (target.agent_id, *history.deleted) if agent_id is not None}
+    _record(session, touched)
+    session.info.setdefault(FLUSHED, set()).update(touched)  # bumped once, after the flush
 
 
 def _sale_changed(mapper, connection, target) -> None:
@@ -138,13 +160,13 @@ for _model in (Sale, SaleCredit, CommissionEntry, Payout):
 @event.listens_for(Session, "after_flush_postexec")
 def _after_flush(session, _context):
     """Name the holders of the sales just changed (a sale shows on every holder's panel); bump."""
-    sale_ids = session.info.pop(SALES, None)
-    if sale_ids:
-        holders = session.execute(select(SaleCredit.agent_id).where(SaleCredit.sale_id.in_(sorted(sale_ids))))
-        _record(session, set(holders.scalars()), now=False)
-    flushed = session.info.pop(FLUSHED, None)
-    if flushed and has_app_context():
-        bump(flushed)
+    sale_ids = sorted(session.info.pop(SALES, ()))
+    flushed = session.info.pop(FLUSHED, set())
+    for start in range(0, len(sale_ids), 10_000):  # bounded IN lists
+        flushed.update(session.scalars(select(SaleCredit.agent_id).distinct()
+                                       .where(SaleCredit.sale_id.in_(sale_ids[start:start + 10_000]))))
+    _record(session, flushed)
+    _bump_now(flushed)
 
 
 @event.listens_for(Session, "after_commit")
@@ -160,7 +182,10 @@ def _after_commit(session):
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session, previous):
     """Bump again: a reader that shared the transaction's connection may have kept its rows."""
-    if previous.nested:  # a SAVEPOINT: the outer transaction's end bumps
+    # Only the outermost transaction's end: a SAVEPOINT's, or the inner transaction of a flush that
+    # failed inside one (SQLAlchemy reports that one with nested False), leave the writes made
+    # before it to the outer COMMIT.
+    if previous.parent is not None:
         return
     writes = _forget(session)
     if writes and has_app_context():

@@ -502,3 +502,45 @@ def test_a_released_savepoint_leaves_the_bump_to_the_outer_commit(app, shop, mon
     seen = len(bumps)
     db.session.commit()
     assert len(bumps) == seen + 1 and "hot_cache_dirty" not in db.session.info
+
+
+def test_a_flush_failing_inside_a_savepoint_leaves_the_bump_to_the_outer_commit(app, shop, monkeypatch):
+    # As periods.period_for does when two requests make the same period: the failed insert is
+    # caught inside its SAVEPOINT and the transaction goes on. SQLAlchemy reports the failed flush's
+    # own inner transaction as rolled back (not nested); the plan version before it must still be
+    # announced by the COMMIT.
+    from sqlalchemy.exc import IntegrityError
+
+    from webapp import hot_cache
+    from webapp.commissions.models import Period
+    from webapp.commissions.periods import period_for
+
+    existing = period_for(TODAY)
+    bumps = []
+    monkeypatch.setattr(hot_cache, "bump", lambda: bumps.append(True))
+    add_version(shop["admin"], shop["plan"], PlanRules(base_rate=Decimal("5")), d(11, 1))
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        db.session.add(Period(start_date=existing.start_date, end_date=existing.end_date, status="open"))
+        db.session.flush()
+    assert db.session.info.get("hot_cache_dirty") is True
+    seen = len(bumps)
+    db.session.commit()
+    assert len(bumps) == seen + 1
+
+
+def test_taking_a_statement_number_changes_no_cached_value(app, shop, monkeypatch):
+    # The counters live in `settings`, a watched table, but nothing cached reads them: a statement
+    # run must not empty every process's copies once per statement.
+    from webapp import hot_cache
+    from webapp.plandocs.services import _take_numbers
+    from webapp.statements.services import next_statement_number
+
+    db.session.commit()
+    bumps = []
+    monkeypatch.setattr(hot_cache, "bump", lambda: bumps.append(True))
+    first = next_statement_number()
+    assert next_statement_number() == first + 1
+    numbers = _take_numbers(2)
+    assert len(numbers) == 2 and _take_numbers(1)[0] == numbers[-1] + 1
+    db.session.commit()
+    assert bumps == [] and "hot_cache_dirty" not in db.session.info

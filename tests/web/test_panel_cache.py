@@ -216,3 +216,39 @@ def test_sqlite_keeps_no_copy(app, factory, today, build):
     with sql_statements(transaction_control=False) as statements:
         assert browser.get("/dashboard/totals").get_data(as_text=True) == first
     assert [s for s in statements if LEDGER_TABLES.search(s)]  # the figures were read again
+
+
+def test_a_flush_failing_inside_a_savepoint_keeps_the_writes_for_the_commits_bump(app, shop, monkeypatch, postgres):  # noqa: F811
+    # periods.period_for catches a duplicate period inside a SAVEPOINT and goes on; the adjustment
+    # written before it must still be bumped after the COMMIT, and the writing request must still
+    # not use a copy meanwhile.
+    from sqlalchemy.exc import IntegrityError
+
+    from webapp.commissions.models import Period
+
+    ana, existing = shop["ana"], period_for(TODAY)
+    bumps = []
+    monkeypatch.setattr(panel_writes, "bump", lambda writes: bumps.append(set(writes)))
+    add_manual_adjustment(shop["maria"], ana.id, 1_500, "Bonus")
+    db.session.flush()
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        db.session.add(Period(start_date=existing.start_date, end_date=existing.end_date, status="open"))
+        db.session.flush()
+    assert ana.id in db.session.info[panel_writes.WRITES]
+    bumps.clear()
+    db.session.commit()
+    assert bumps and ana.id in set().union(*bumps)
+
+
+def test_a_stamp_missing_from_redis_is_set_and_no_copy_is_used(app, shop, postgres):  # noqa: F811
+    # As after Redis lost its data: a copy kept under "no stamp" must not match again.
+    ana = shop["ana"]
+    _periods_made()
+    browser = browser_as(app, ana)
+    first = browser.get("/dashboard/totals").get_data(as_text=True)
+    key = f"{panel_writes.AGENT_KEY}{ana.id}"
+    app.extensions["redis"].delete(key)
+    with sql_statements(transaction_control=False) as statements:
+        assert browser.get("/dashboard/totals").get_data(as_text=True) == first
+    assert [s for s in statements if LEDGER_TABLES.search(s)]  # computed, not the copy
+    assert app.extensions["redis"].get(key) is not None

@@ -19,7 +19,7 @@ from flask import current_app, render_template
 from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.orm import aliased, selectinload
 
-from webapp import clock
+from webapp import clock, hot_cache
 from webapp.audit.services import record
 from webapp.auth.models import User
 from webapp.commissions.models import PlanAssignment, PlanOverride, PlanVersion, Settings
@@ -103,7 +103,8 @@ def _take_numbers(count: int) -> range:
     last = db.session.execute(
         update(Settings).where(Settings.id == 1)
         .values(last_plan_document_number=Settings.last_plan_document_number + count)
-        .returning(Settings.last_plan_document_number)).scalar_one()
+        .returning(Settings.last_plan_document_number)
+        .execution_options(**{hot_cache.UNAFFECTED: True})).scalar_one()  # no cached value reads the counter
     return range(last - count + 1, last + 1)
 
 

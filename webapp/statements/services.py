@@ -14,7 +14,7 @@ from flask import current_app, render_template
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp import clock
+from webapp import clock, hot_cache
 from webapp.audit.services import record
 from webapp.auth import access
 from webapp.auth.models import Role, User
@@ -42,6 +42,7 @@ def next_statement_number() -> int:
         update(Settings).where(Settings.id == 1)
         .values(last_statement_number=Settings.last_statement_number + 1)
         .returning(Settings.last_statement_number)
+        .execution_options(**{hot_cache.UNAFFECTED: True})  # no cached value reads the counter
     ).scalar_one()
 
 
