@@ -21,7 +21,9 @@ the stamps of the agents it touched get fresh values:
 
 The request that writes reads its own uncommitted rows, so it never uses or stores a copy. On
 SQLite nothing is kept: a SQLite read transaction sees the database as of its first read, which may
-come before the stamps are read.
+come before the stamps are read; nor on a PostgreSQL whose default isolation is not READ COMMITTED,
+for the same reason. Writes made outside the app (psql, scripts without an app context) are not
+seen: copies may show the figures from before them for MAX_AGE_SECONDS.
 """
 
 from __future__ import annotations
@@ -87,9 +89,13 @@ def totals(agent_id: int, compute):
 
 
 def _may_use_copies() -> bool:
-    """False on SQLite, and while this session has uncommitted writes a copy would not show."""
+    """False on SQLite, on a PostgreSQL whose transactions are not READ COMMITTED, and while this
+    session has uncommitted writes a copy would not show."""
     session = db.session()
-    if session.get_bind().dialect.name != "postgresql":
+    dialect = session.get_bind().dialect
+    # A copy is sound because each statement reads what was committed before it began, after the
+    # stamps were read; a REPEATABLE READ snapshot may predate them, as SQLite's does.
+    if dialect.name != "postgresql" or getattr(dialect, "default_isolation_level", None) != "READ COMMITTED":
         return False
     return not (session.info.get(WRITES) or session.info.get("hot_cache_dirty") or session.new
                 or session.dirty or session.deleted)
