@@ -44,4 +44,5 @@ EXPOSE 8000
 # No HEALTHCHECK here: the same image runs the worker and the scheduler, which serve no HTTP.
 # docker-compose.yml gives the web service its /healthz check.
 # `exec` makes gunicorn the shell's replacement, so it receives SIGTERM and shuts down gracefully.
-CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-3} --access-logfile - wsgi:app"]
+# The access log line ends with the X-Request-Id the app answered with (webapp/request_ids.py).
+CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-3} --access-logfile - --access-logformat '%(h)s %(t)s \"%(r)s\" %(s)s %(b)s %(M)sms id=%({x-request-id}o)s' wsgi:app"]

@@ -95,6 +95,8 @@ DECLARED: tuple[ScheduledJob, ...] = (
     # Import uploads wait in the database for a day at most; confirmation refuses older ones
     # anyway, so an hour's lag only keeps them a little longer.
     ScheduledJob("import-upload-sweep", "jobs.imports.sweep_uploads", interval=HOUR),
+    # API answers kept for Idempotency-Key retries: a day is promised, so an hour's lag only keeps them longer.
+    ScheduledJob("idempotency-sweep", "jobs.api.sweep_idempotency", interval=HOUR),
 )
 
 

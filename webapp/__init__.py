@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import models as _models  # noqa: F401  (registers every table on the metadata)
-from webapp import hot_cache, money, panel_cache, tasks, transactions
+from webapp import hot_cache, money, panel_cache, request_ids, tasks, transactions
 from webapp.api.framework import error_response
 from webapp.auth import access
 from webapp.blueprints import BLUEPRINTS
@@ -61,6 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_security_headers(app)
+    request_ids.init_app(app)
     register_input_guards(app)
     register_template_helpers(app)
     register_mail_attachments(app)

@@ -9,15 +9,24 @@ from webapp.extensions import db
 
 Row = TypeVar("Row")
 
+# Codes of the rules most worth telling apart in a program (the API documents each).
+CLOSED_PERIOD = "closed_period"
+FOUR_EYES = "four_eyes"
+NOT_SELLABLE = "not_sellable"
+
 
 class ServiceError(Exception):
-    """A request the service refuses, with a message for the user and the field it concerns."""
+    """A request the service refuses, with a message for the user and the field it concerns.
 
-    def __init__(self, message: str, field: str | None = None, status: int = 422):
+    `code` names the rule for programs (the API's error code, e.g. CLOSED_PERIOD); None: the
+    status's generic code."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
         self.status = status
+        self.code = code
 
 
 class FieldErrors(ServiceError):
@@ -26,7 +35,7 @@ class FieldErrors(ServiceError):
 
     def __init__(self, errors: list[ServiceError]):
         first = errors[0]
-        super().__init__(first.message, first.field, first.status)
+        super().__init__(first.message, first.field, first.status, first.code)
         self.errors = list(errors)
 
 

@@ -156,3 +156,31 @@ def test_api_makes_one_sale(app, committed, ids):
     assert len(sales) == 1
     assert {sale_id for _, sale_id in outcomes} == set(sales)
     assert customers == 1, "a duplicate submission left a second customer record"
+
+
+def test_api_key_on_another_post_makes_one_product(app, committed, ids, factory):
+    """POST /api/v1/products 100 times at once with one Idempotency-Key (the generic store, not a
+    sale's own key): one product, and every answer is the first one (99 of them replayed)."""
+    from webapp.catalog.models import Product
+
+    _, token = create_token(factory.user("admin"), name="duplicates", scope="write")
+    category = db.session.get(Product, ids["product"]).category.code
+    db.session.commit()
+    sku = f"DUP-{uuid.uuid4().hex[:8]}"
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+    body = {"sku": sku, "name": "Duplicate desk", "category": category, "list_price": "12.50"}
+    clients = [app.test_client() for _ in range(N)]
+
+    def submit(index, start):
+        start.wait(WAIT)
+        response = clients[index].post("/api/v1/products", json=body, headers=headers)
+        return response.status_code, response.get_json(), response.headers.get("Idempotent-Replayed")
+
+    outcomes = _in_threads(submit)
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    assert not errors, errors[:3]
+    assert [status for status, _, _ in outcomes] == [201] * N, outcomes[:3]
+    assert sorted(str(replayed) for _, _, replayed in outcomes) == ["None"] + ["true"] * (N - 1)
+    with committed.connect() as connection:
+        made = list(connection.scalars(select(Product.id).where(Product.sku == sku)))
+    assert len(made) == 1 and {answer["id"] for _, answer, _ in outcomes} == set(made)

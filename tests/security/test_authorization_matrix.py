@@ -78,7 +78,7 @@ ACCESS = {
     "plandocs.my_documents": AGENT, "plandocs.acknowledge": AGENT, "plandocs.document": SIGNED_IN,
     "plandocs.document_pdf": SIGNED_IN, "plandocs.acknowledged_pdf": SIGNED_IN,
     # JSON API (bearer token)
-    "api.me": SIGNED_IN, "api.list_products": SIGNED_IN, "api.create_product": ADMIN,
+    "api.me": SIGNED_IN, "api.list_products": SIGNED_IN, "api.get_product": SIGNED_IN, "api.create_product": ADMIN,
     "api.update_product": ADMIN, "api.create_sale": SIGNED_IN, "api.list_sales": SIGNED_IN,
     "api.get_sale": SIGNED_IN, "api.sale_entries": SIGNED_IN, "api.approve_sale": STAFF, "api.reject_sale": STAFF, "api.void_sale": STAFF,
     "api.agent_commissions": SIGNED_IN, "api.estimate": SIGNED_IN, "api.list_statements": SIGNED_IN,

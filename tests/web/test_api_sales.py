@@ -134,7 +134,7 @@ def test_the_same_key_with_a_different_body_is_409_and_writes_nothing(api, team)
                     body(team, customer_id=None, customer_name="X"),
                     body(team, product_id=team["product"].id + 1000)):
         error = error_of(api.post(f"{API}/sales", headers=headers, json=changed), 409)
-        assert error["code"] == "conflict" and "Idempotency-Key" in error["fields"]
+        assert error["code"] == "idempotency_key_reused" and "Idempotency-Key" in error["fields"]
     assert written() == before
     assert db.session.get(Sale, original["id"]).quantity == 2
 

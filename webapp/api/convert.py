@@ -1,11 +1,9 @@
 """Between JSON and the services: money and time as the API writes them, request values as the
-services take them, statement snapshots as API models, and the Idempotency-Key header."""
+services take them, and statement snapshots as API models."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-
-from flask import request
 
 from webapp.api.framework import ApiError
 from webapp.api.schemas import Derivation
@@ -13,10 +11,6 @@ from webapp.api.statement_schemas import StatementAdjustment, StatementLine, Sta
 from webapp.catalog.models import Product
 from webapp.extensions import db
 from webapp.money import MoneyError, from_cents, parse_money, units_to_rate
-from webapp.sales import services as sales
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
 
 
 def money(cents: int | None) -> str | None:
@@ -35,18 +29,6 @@ def unit_price(text: str | None, product_id: int) -> Decimal | None:
             raise ApiError(422, str(exc), {"unit_price": str(exc)}) from exc
     product = db.session.get(Product, product_id)
     return Decimal(product.list_price_cents) / 100 if product is not None else None
-
-
-def idempotency_key_header() -> str | None:
-    """The client's Idempotency-Key header (None without one); 400 for a malformed key."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        return None
-    if not sales.KEY_PATTERN.match(key):  # the service's own rule for keys
-        message = "Use 8 to 64 letters, digits, dashes or underscores."
-        raise ApiError(400, f"The {IDEMPOTENCY_HEADER} header is not valid. {message}",
-                       {IDEMPOTENCY_HEADER: message})
-    return key
 
 
 def derivation_of(stored: dict | None) -> Derivation | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import jsonify, render_template
 
 from webapp.api import bp
+from webapp.api.errors import CODE_MEANINGS
 from webapp.api.openapi import build_spec
 
 
@@ -17,4 +18,4 @@ def openapi_document():
 @bp.route("/docs")
 def docs():
     """A readable page of the API, rendered on the server from the same document."""
-    return render_template("api/docs.html", spec=build_spec())
+    return render_template("api/docs.html", spec=build_spec(), error_codes=CODE_MEANINGS)

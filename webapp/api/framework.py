@@ -11,20 +11,24 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable, Generic, TypeVar
 
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from webapp import clock
-from webapp.api import bp
+from webapp.api import bp, conditional, idempotency
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.auth.tokens import authenticate
+from webapp.api.models import IdempotentAnswer
+from webapp.api.errors import BEARER_CHALLENGE, ERROR_CODES, ApiError, error_response  # noqa: F401  (re-exported)
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import csrf, db, limiter
 from webapp.formtools import MAX_DB_ID
@@ -33,40 +37,11 @@ from webapp.formtools import MAX_DB_ID
 csrf.exempt(bp)
 
 ALL_ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
-ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-               415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
-               500: "server_error", 503: "unavailable"}
 MAX_BODY_BYTES = 64 * 1024
 NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
-# RFC 6750: every 401 names the scheme the API wants; error= says what was wrong with a token sent.
-BEARER_CHALLENGE = 'Bearer realm="api"'
 INVALID_TOKEN = BEARER_CHALLENGE + ', error="invalid_token"'
 WRITE_SCOPE_NEEDED = BEARER_CHALLENGE + ', error="insufficient_scope", scope="write"'
 Item = TypeVar("Item", bound=BaseModel)
-
-
-class ApiError(Exception):
-    """An error answered as {"error": {"code", "message", "fields"}} with its HTTP status (and headers)."""
-
-    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None,
-                 code: str | None = None, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.message, self.fields = status, message, fields or {}
-        self.code = code or ERROR_CODES.get(status, "error")
-        self.headers = dict(headers or {})
-
-
-def error_response(status: int, message: str, fields: dict[str, str] | None = None, code: str | None = None,
-                   headers=None):
-    """The one JSON error shape of the API; a 401 always carries its Bearer challenge."""
-    body = {"error": {"code": code or ERROR_CODES.get(status, "error"), "message": message, "fields": fields or {}}}
-    response = jsonify(body)
-    response.status_code = status
-    response.headers.extend(headers or ())
-    if status == 401:
-        response.headers.setdefault("WWW-Authenticate", BEARER_CHALLENGE)
-    return response
 
 
 class Strict(BaseModel):
@@ -142,6 +117,9 @@ class Operation:
     errors: tuple[int, ...] = field(default_factory=tuple)
     binary: str | None = None
     headers: dict[str, dict] = field(default_factory=dict)
+    etag: bool = False  # its 200 answer carries an ETag (and a GET honours If-None-Match)
+    if_match: bool = False  # honours If-Match (412 when stale)
+    idempotent: bool = False  # takes an Idempotency-Key through webapp/api/idempotency.py
 
 
 REGISTRY: list[Operation] = []
@@ -243,10 +221,11 @@ def _authorised_user(roles: tuple[str, ...], write: bool):
     return user
 
 
-def _run_view(view: Callable, user, kwargs: dict[str, Any]) -> tuple[Any, int]:
-    """Call the view; a service's refusal rolls back and becomes the API's error, success commits."""
+def _run_view(call: Callable[[], Any], claimed: IdempotentAnswer | None, etag: bool) -> Response:
+    """Call the view; a service's refusal rolls back and becomes the API's error, success commits
+    (with its answer stored in the request's claimed Idempotency-Key, when it has one)."""
     try:
-        result = view(user, **kwargs)
+        result = call()
     except NotFound as exc:
         db.session.rollback()
         raise ApiError(404, "Not found.") from exc
@@ -254,10 +233,15 @@ def _run_view(view: Callable, user, kwargs: dict[str, Any]) -> tuple[Any, int]:
         db.session.rollback()
         status = exc.status if 400 <= exc.status < 500 else 422
         fields = {error.field: error.message for error in getattr(exc, "errors", [exc]) if error.field}
-        raise ApiError(status, exc.message, fields) from exc
+        raise ApiError(status, exc.message, fields, code=exc.code) from exc
     result, status = result if isinstance(result, tuple) else (result, 200)
+    response = _respond(result, status)
+    if claimed is not None and 200 <= status < 300:
+        idempotency.complete(claimed, response)
     db.session.commit()
-    return result, status
+    if etag and status == 200 and isinstance(result, BaseModel):
+        return conditional.tag(response, honour_if_none_match=request.method == "GET")
+    return response
 
 
 def _respond(result: Any, status: int):
@@ -272,12 +256,21 @@ def _respond(result: Any, status: int):
 def operation(method: str, path: str, *, summary: str, tag: str, responses: dict[int, type[BaseModel] | None],
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
               roles: tuple[str, ...] = ALL_ROLES, write: bool = False, errors: tuple[int, ...] = (),
-              binary: str | None = None, headers: dict[str, dict] | None = None) -> Callable:
+              binary: str | None = None, headers: dict[str, dict] | None = None,
+              current: Callable[..., BaseModel] | None = None, own_key: bool = False) -> Callable:
     """Register an API operation: auth, role and scope checks, body/query validation, JSON out.
 
     `headers` documents optional request headers: {name: {"description": ..., "schema": {...}}}.
+    `current(user, **path_args)`: the object a change acts on as its GET answers it, read under the
+    lock the change takes; the operation then honours If-Match. A POST that writes takes an
+    Idempotency-Key, unless `own_key`: the view keeps the key with what it makes and answers retries.
+    A GET of one object (not a page, not a file), and a change with `current`, answer with an ETag.
     """
     rule = re.sub(r"\{(\w+)\}", r"<int:\1>", path)
+    ok_model = responses.get(200)
+    etag = current is not None or (method == "GET" and binary is None and ok_model is not None
+                                   and not issubclass(ok_model, Page))
+    takes_key = method == "POST" and write and not own_key
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -291,7 +284,19 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
                 kwargs["body"] = _json_body(body)
             if query is not None:
                 kwargs["query"] = _query(query)
-            return _respond(*_run_view(view, user, kwargs))
+            key = idempotency.attempt(user) if takes_key else None
+            claimed = idempotency.claim(key) if key is not None else None
+            if isinstance(claimed, Response):  # the answer stored under this key
+                db.session.commit()
+                return claimed
+
+            def call():
+                """The view, after If-Match is checked against the object as it is now."""
+                if current is not None and conditional.IF_MATCH in request.headers:
+                    conditional.check_if_match(_respond(current(user, **path_args), 200).get_data())
+                return view(user, **kwargs)
+
+            return _run_view(call, claimed, etag)
 
         limited = limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "600 per minute"),
                                 key_func=_token_key, scope="api")(handler)
@@ -299,10 +304,28 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
         REGISTRY.append(Operation(method=method.lower(), path=path, endpoint=f"api.{view.__name__}",
                                   summary=summary, tag=tag, body=body, query=query, responses=responses,
                                   roles=roles, write=write, errors=errors, binary=binary,
-                                  headers=dict(headers or {})))
+                                  headers=dict(headers or {}), etag=etag, if_match=current is not None,
+                                  idempotent=takes_key))
         return handler
 
     return decorator
+
+
+@bp.after_request
+def _rate_limit_headers(response):
+    """RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (seconds until the window starts
+    over) on every answer of a rate-limited operation, refusals included."""
+    limit = limiter.current_limit
+    if limit is None:
+        return response
+    try:
+        reset_at, remaining = limit.window
+    except Exception:  # noqa: BLE001  (the limit store went away: the answer goes without them)
+        return response
+    response.headers["RateLimit-Limit"] = str(limit.limit.amount)
+    response.headers["RateLimit-Remaining"] = str(max(0, remaining))
+    response.headers["RateLimit-Reset"] = str(max(0, math.ceil(reset_at - time.time())))
+    return response
 
 
 @bp.errorhandler(ApiError)

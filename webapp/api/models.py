@@ -1,10 +1,10 @@
-"""Personal API tokens."""
+"""Personal API tokens, and the answers kept for Idempotency-Key retries."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, func
+from sqlalchemy import CheckConstraint, ForeignKey, SmallInteger, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import UTCDateTime, db
@@ -29,3 +29,20 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user = relationship("User")
+
+
+class IdempotentAnswer(db.Model):
+    """The first successful answer to an API POST sent with an Idempotency-Key, replayed to retries
+    of the same request for a day (webapp/api/idempotency.py)."""
+
+    __tablename__ = "api_idempotent_answers"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_api_idempotent_answers_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    # sha256 of the method, path and body: a retry must be the same request.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

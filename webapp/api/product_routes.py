@@ -1,4 +1,4 @@
-"""API v1 products: list (agents: what they may sell), create and change (admins)."""
+"""API v1 products: list and read (agents: what they may sell), create and change (admins)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Product
-from webapp.errors import ServiceError
+from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
 from webapp.money import MoneyError, from_cents, parse_money, to_cents
 
@@ -84,8 +84,25 @@ def create_product(user, body: ProductIn):
     return _product_out(product), 201
 
 
+@operation("GET", "/products/{product_id}", summary="One product (agents: one they may sell)", tag="Products",
+           responses={200: ProductOut})
+def get_product(user, product_id: int):
+    """A product; for an agent only one they may sell now (others: 404, as the list leaves them out)."""
+    if access.is_agent(user):
+        try:
+            return _product_out(catalog.sellable_product(user.id, product_id))
+        except ServiceError as exc:
+            raise NotFound() from exc
+    return _product_out(catalog.get_product(product_id))
+
+
+def _locked_product(user, product_id: int) -> ProductOut:
+    """The product as GET answers it, locked for the change (for If-Match)."""
+    return _product_out(catalog.get_product(product_id, lock=True))
+
+
 @operation("PATCH", "/products/{product_id}", summary="Change a product", tag="Products", body=ProductPatch,
-           responses={200: ProductOut}, roles=(Role.ADMIN,), write=True)
+           responses={200: ProductOut}, roles=(Role.ADMIN,), write=True, current=_locked_product)
 def update_product(user, product_id: int, body: ProductPatch):
     """Change a product's name, category, price, active or restricted flag (admins)."""
     product = catalog.get_product(product_id)

@@ -9,15 +9,15 @@ from __future__ import annotations
 import re
 import uuid
 
-from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, derivation_of, idempotency_key_header,
-                                money, unit_price)
+from webapp.api import idempotency
+from webapp.api.convert import derivation_of, money, unit_price
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import CreditOut, EntryOut, ReasonIn, SaleEntries, SaleIn, SaleOut, SalePage, SaleQuery
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.errors import FieldErrors, NotFound, ServiceError
 from webapp.extensions import db
-from webapp.sales import portal
+from webapp.sales import decisions, portal
 from webapp.sales import services as sales
 from webapp.money import units_to_rate
 from webapp.sales.models import Sale
@@ -70,15 +70,15 @@ def _body_field(field: str | None) -> str | None:
 
 def _idempotency_key() -> str:
     """The client's Idempotency-Key header, or a fresh key (a request without one is never replayed)."""
-    return idempotency_key_header() or uuid.uuid4().hex
+    return idempotency.key_header() or uuid.uuid4().hex
 
 
 @operation("POST", "/sales", summary="Record a sale (send an Idempotency-Key header to retry safely)",
-           tag="Sales", body=SaleIn, responses={201: SaleOut, 200: SaleOut}, write=True, errors=(409,),
-           headers={IDEMPOTENCY_HEADER: {
+           tag="Sales", body=SaleIn, responses={201: SaleOut, 200: SaleOut}, write=True, errors=(409,), own_key=True,
+           headers={idempotency.HEADER: {
                "description": "Your key for this sale: the same key and body again returns the sale already "
                               "made (200); the same key with a different body is refused (409).",
-               "schema": IDEMPOTENCY_SCHEMA}})
+               "schema": idempotency.SCHEMA}})
 def create_sale(user, body: SaleIn):
     """Record a sale: agents their own, managers and admins for an agent of their team (agent_id).
 
@@ -100,14 +100,12 @@ def create_sale(user, body: SaleIn):
         if isinstance(exc, NotFound):
             raise
         # Named as the body names them, every one of them (FieldErrors: several fields at once).
-        raise FieldErrors([ServiceError(error.message, _body_field(error.field), error.status)
+        raise FieldErrors([ServiceError(error.message, _body_field(error.field), error.status, error.code)
                            for error in getattr(exc, "errors", [exc])]) from exc
     if not created:
         agent_id = user.id if access.is_agent(user) and body.agent_id is None else body.agent_id
         if not sales.same_request(sale, agent_id, data):
-            message = "This key was used for a different sale; use a new key for a new sale."
-            raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}",
-                           {IDEMPOTENCY_HEADER: message})
+            raise idempotency.reused_error("sale")
         return _one(user, sale), 200
     return _one(user, sale), 201
 
@@ -157,22 +155,27 @@ def _entry_out(entry) -> EntryOut:
                     derivation=derivation_of(entry.derivation))
 
 
+def _decidable(user, sale_id: int) -> SaleOut:
+    """The sale as GET answers it, read under the locks a decision takes (for If-Match)."""
+    return _one(user, decisions.lock_for_decision(user, access.visible_sale(user, sale_id)))
+
+
 @operation("POST", "/sales/{sale_id}/approve", summary="Approve a pending sale", tag="Sales",
-           responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
+           responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,), current=_decidable)
 def approve_sale(user, sale_id: int):
     """Approve a pending sale of the team (never one you entered yourself: 403; decided: 409)."""
     return _one(user, sales.approve_sale(user, access.visible_sale(user, sale_id)))
 
 
 @operation("POST", "/sales/{sale_id}/reject", summary="Reject a pending sale, with a reason", tag="Sales",
-           body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
+           body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,), current=_decidable)
 def reject_sale(user, sale_id: int, body: ReasonIn):
     """Reject a pending sale of the team (decided already: 409)."""
     return _one(user, sales.reject_sale(user, access.visible_sale(user, sale_id), body.reason))
 
 
 @operation("POST", "/sales/{sale_id}/void", summary="Void an approved sale, with a reason", tag="Sales",
-           body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,))
+           body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,), current=_decidable)
 def void_sale(user, sale_id: int, body: ReasonIn):
     """Void an approved sale of the team (a stated one gets a clawback; not approved: 409)."""
     return _one(user, sales.void_sale(user, access.visible_sale(user, sale_id), body.reason))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from webapp.api.convert import (IDEMPOTENCY_HEADER, IDEMPOTENCY_SCHEMA, idempotency_key_header, money,
-                                snapshot_adjustments, snapshot_lines, snapshot_payouts, snapshot_spiffs)
+from webapp.api import idempotency
+from webapp.api.convert import money, snapshot_adjustments, snapshot_lines, snapshot_payouts, snapshot_spiffs
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, error_response, operation
 from webapp.api.statement_schemas import (RunIn, RunOut, RunStatement, StatementDetail, StatementOut,
                                           StatementPage, StatementQuery, StatementTotals)
@@ -96,8 +96,7 @@ def _replayed(user, run, body: RunIn):
     """The run a retried request (same Idempotency-Key) made before: 200 for the same body, else 409."""
     if not statements.same_run_request(run, user, agent_ids=body.agent_ids, start=body.start, end=body.end,
                                        message=body.message):
-        message = "This key was used for a different statement run; use a new key for a new request."
-        raise ApiError(409, f"{IDEMPOTENCY_HEADER} already used. {message}", {IDEMPOTENCY_HEADER: message})
+        raise idempotency.reused_error("statement run")
     return _run_out(user, run), 200
 
 
@@ -113,12 +112,12 @@ def _too_many(exc: limits.TooManyRequests):
            "managers: agents of their team, with a message). Each user may start a limited number of runs "
            "an hour (admin setting, default 5): beyond it 429 with Retry-After (seconds). Send an "
            "Idempotency-Key header to retry safely", tag="Statements", body=RunIn,
-           responses={201: RunOut, 200: RunOut}, write=True, errors=(409, 503),
-           headers={IDEMPOTENCY_HEADER: {
+           responses={201: RunOut, 200: RunOut}, write=True, errors=(409, 503), own_key=True,
+           headers={idempotency.HEADER: {
                "description": "Your key for this request: the same key and body again returns the run "
                               "already started (200) and issues nothing; the same key with a different body "
                               "is refused (409). Keys are per user.",
-               "schema": IDEMPOTENCY_SCHEMA}})
+               "schema": idempotency.SCHEMA}})
 def start_run(user, body: RunIn):
     """Issue ad-hoc statements now; jobs render and email them.
 
@@ -127,7 +126,7 @@ def start_run(user, body: RunIn):
     if access.is_agent(user) and body.agent_ids not in (None, [user.id]):
         message = "Agents request their own statement; leave agent_ids out."
         raise ApiError(422, message, {"agent_ids": message})
-    key = idempotency_key_header()
+    key = idempotency.key_header()
     existing = statements.run_by_key(user, key) if key is not None else None
     if existing is not None:
         return _replayed(user, existing, body)

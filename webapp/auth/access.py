@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from webapp.auth.models import Role, User
 from webapp.commissions.models import CommissionEntry, Payout
 from webapp.disputes.models import Dispute
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import FOUR_EYES, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.sales.models import Sale, SaleCredit
 from webapp.statements.models import Statement, StatementRun
@@ -232,7 +232,7 @@ def check_may_decide_sale(actor: User, sale: Sale) -> None:
     if not can_manage_agent(actor, sale.agent):
         raise NotFound()
     if sale.entered_by_id == actor.id:
-        raise ServiceError(OWN_SALE_REFUSED, status=403)
+        raise ServiceError(OWN_SALE_REFUSED, status=403, code=FOUR_EYES)
 
 
 # ---- Money, statements and disputes -----------------------------------------------------------

@@ -11,7 +11,7 @@ from webapp.audit.services import record
 from webapp.auth.models import Role, User
 from webapp.auth.services import normalise_email
 from webapp.catalog.models import Category, Customer, Product, ProductAssignment
-from webapp.errors import ServiceError, get_or_404
+from webapp.errors import NOT_SELLABLE, ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS
@@ -58,9 +58,9 @@ def list_products(include_archived: bool = True) -> list[Product]:
     return list(db.session.scalars(query))
 
 
-def get_product(product_id: int) -> Product:
-    """A product by id, or NotFound."""
-    return get_or_404(Product, product_id)
+def get_product(product_id: int, lock: bool = False) -> Product:
+    """A product by id (`lock`: its row locked until the transaction ends), or NotFound."""
+    return get_or_404(Product, product_id, with_for_update=lock)
 
 
 def save_product(actor, product: Product | None, *, sku: str, name: str, category_id: int,
@@ -146,7 +146,7 @@ def sellable_product(agent_id: int, product_id) -> Product:
     if isinstance(product_id, int) and not isinstance(product_id, bool):
         product = db.session.scalar(select(Product).where(Product.id == product_id, _sellable_clause(agent_id)))
     if product is None:
-        raise ServiceError("Choose a product you can sell.", "product_id")
+        raise ServiceError("Choose a product you can sell.", "product_id", code=NOT_SELLABLE)
     return product
 
 

@@ -13,7 +13,7 @@ from webapp.auth.models import User
 from webapp.commissions.ledger import lock_agent
 from webapp.commissions.models import CommissionEntry, EntryKind
 from webapp.commissions.periods import period_for
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import CLOSED_PERIOD, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS
@@ -54,7 +54,8 @@ def add_manual_adjustment(actor, agent_id: int, amount_cents: int, reason: str, 
     period = period_for(clock.today())
     if not period.is_open:
         # Only possible if today's period was closed early; a frozen period never changes.
-        raise ServiceError(f"{period.label} is closed; adjustments go in an open period.", status=409)
+        raise ServiceError(f"{period.label} is closed; adjustments go in an open period.", status=409,
+                           code=CLOSED_PERIOD)
     entry = CommissionEntry(agent_id=agent.id, period_id=period.id, kind=EntryKind.MANUAL, sale_id=sale_id,
                             amount_cents=amount_cents, reason=reason, created_by_id=getattr(actor, "id", None))
     db.session.add(entry)

@@ -12,7 +12,7 @@ from webapp.commissions.ledger import lock_agent, recompute_agent_range, recompu
 from webapp.commissions.models import CommissionPlan, PlanAssignment
 from webapp.commissions.periods import is_date_closed
 from webapp.commissions.plans import agent_for_plan, check_effective_date, is_day
-from webapp.errors import ServiceError
+from webapp.errors import CLOSED_PERIOD, ServiceError
 from webapp.extensions import db
 from webapp.operations import services as operations
 from webapp.tasks import enqueue_after_commit
@@ -79,7 +79,7 @@ def end_assignment(actor, assignment: PlanAssignment, effective_to: date) -> Pla
     first_changed = min(effective_to, old_end) + _ONE_DAY if old_end is not None else effective_to + _ONE_DAY
     last_changed = None if old_end is None else max(effective_to, old_end)
     if is_date_closed(first_changed):
-        raise ServiceError("Ending it there would change a closed period.", "effective_to")
+        raise ServiceError("Ending it there would change a closed period.", "effective_to", code=CLOSED_PERIOD)
     clash = _overlaps(assignment.agent_id, assignment.effective_from, effective_to, ignore_id=assignment.id)
     if clash is not None:
         raise ServiceError(

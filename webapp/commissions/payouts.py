@@ -14,7 +14,7 @@ from webapp.auth.models import User
 from webapp.commissions.ledger import agent_balance, lock_agent
 from webapp.commissions.models import Payout
 from webapp.commissions.periods import is_date_closed, period_for
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import CLOSED_PERIOD, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS, format_money
@@ -49,7 +49,8 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
     # is_date_closed, not period_for(...).is_open: a check must not create a period row (closed
     # periods form a prefix, so the two agree), or a refused payout would leave a write behind.
     if is_date_closed(paid_on):
-        raise ServiceError("That date is in a closed period; date the payout in an open period.", "paid_on")
+        raise ServiceError("That date is in a closed period; date the payout in an open period.", "paid_on",
+                           code=CLOSED_PERIOD)
     unpaid = agent_balance(agent.id).unpaid
     if amount_cents > unpaid and not advance:
         raise ServiceError(

@@ -23,7 +23,7 @@ from webapp.commissions import engine
 from webapp.commissions.models import (CommissionEntry, CommissionPlan, PlanAssignment, PlanOverride,
                                        PlanTier, PlanVersion, Target)
 from webapp.commissions.periods import is_date_closed, month_bounds
-from webapp.errors import NotFound, ServiceError, get_or_404
+from webapp.errors import CLOSED_PERIOD, NotFound, ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import from_cents, rate_to_units, to_cents, units_to_rate
@@ -187,7 +187,7 @@ def check_effective_date(effective_from: date | None) -> date:
         raise ServiceError("Enter the date the plan takes effect.", "effective_from")
     if is_date_closed(effective_from):
         raise ServiceError("That date is in a closed period; choose a date in an open period.",
-                           "effective_from")
+                           "effective_from", code=CLOSED_PERIOD)
     return effective_from
 
 

@@ -15,7 +15,7 @@ from webapp.auth import access
 from webapp.auth.models import User
 from webapp.catalog import services as catalog
 from webapp.commissions.periods import is_date_closed, last_closed_end
-from webapp.errors import FieldErrors, ServiceError
+from webapp.errors import CLOSED_PERIOD, NOT_SELLABLE, FieldErrors, ServiceError
 from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS, to_cents, units_to_rate
 from webapp.sales.models import MAX_CO_AGENTS, Sale
@@ -84,7 +84,7 @@ class SaleBatch:
         if isinstance(product_id, int) and not isinstance(product_id, bool):
             product = self._sellable[agent_id].get(product_id)
         if product is None:
-            raise ServiceError("Choose a product you can sell.", "product_id")
+            raise ServiceError("Choose a product you can sell.", "product_id", code=NOT_SELLABLE)
         return product
 
 
@@ -95,7 +95,8 @@ def check_sold_on(sold_on, batch: SaleBatch | None = None) -> date:
     if sold_on > (batch.today if batch else clock.today()):
         raise ServiceError("The sale date cannot be in the future.", "sold_on")
     if batch.is_date_closed(sold_on) if batch else is_date_closed(sold_on):
-        raise ServiceError("That date is in a closed period; record the sale in an open period.", "sold_on")
+        raise ServiceError("That date is in a closed period; record the sale in an open period.", "sold_on",
+                           code=CLOSED_PERIOD)
     return sold_on
 
 

@@ -55,6 +55,18 @@ def _decide(actor: User, sale: Sale, *, expect: str, to: str, action: str, reaso
     return sale
 
 
+def lock_for_decision(actor: User, sale: Sale) -> Sale:
+    """Take the locks a decision takes (every holder, in id order) and re-read the sale: as it is now,
+    and stays until the transaction ends (an API If-Match compares it). Another team's sale:
+    NotFound, before anything is locked."""
+    if not access.can_manage_agent(actor, sale.agent):
+        raise NotFound()
+    lock_agents(holder_ids(sale))
+    db.session.refresh(sale)
+    db.session.refresh(sale, ["credits"])
+    return sale
+
+
 def check_reason(reason: str | None) -> str:
     """A reason is required for rejections and voids."""
     reason = check_plain_text((reason or "").strip(), "reason", multiline=True)

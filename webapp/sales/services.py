@@ -28,7 +28,7 @@ from webapp.catalog.models import Customer
 from webapp.commissions.ledger import (estimate_new_sale, estimate_new_sale_result, lock_agents,
                                        recompute_agent_month)
 from webapp.commissions.periods import get_settings, is_date_closed
-from webapp.errors import ServiceError
+from webapp.errors import CLOSED_PERIOD, ServiceError
 from webapp.extensions import db
 from webapp.money import rate_to_units, to_cents
 from webapp.sales.batch import BatchItem, BatchResult, create_sales
@@ -198,7 +198,7 @@ def check_editable(actor: User, sale: Sale) -> None:
     if sale.status != SaleStatus.PENDING:
         raise ServiceError(f"This sale is {sale.status}; only pending sales can be changed.", status=409)
     if is_date_closed(sale.sold_on):
-        raise ServiceError("This sale's period is closed; ask a manager to decide it.", status=409)
+        raise ServiceError("This sale's period is closed; ask a manager to decide it.", status=409, code=CLOSED_PERIOD)
 
 
 def update_sale(actor: User, sale: Sale, data: SaleInput) -> Sale:

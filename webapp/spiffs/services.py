@@ -26,7 +26,7 @@ from webapp.catalog.models import Category, Product
 from webapp.commissions import engine
 from webapp.commissions.periods import is_date_closed
 from webapp.commissions.plans import is_day
-from webapp.errors import ServiceError, get_or_404
+from webapp.errors import CLOSED_PERIOD, ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import from_cents, rate_to_units, to_cents, units_to_rate
@@ -151,7 +151,8 @@ def validate_rules(rules: SpiffRules) -> SpiffRules:
 def _check_open(day: date, field_name: str, what: str) -> None:
     """A change may not reach into a closed period (issued statements would change)."""
     if is_date_closed(day):
-        raise ServiceError(f"{what} is in a closed period; choose a date in an open period.", field_name)
+        raise ServiceError(f"{what} is in a closed period; choose a date in an open period.", field_name,
+                           code=CLOSED_PERIOD)
 
 
 def _check_name(name: str | None, ignore_id: int | None = None) -> str:
