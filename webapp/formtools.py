@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from wtforms import StringField
+from wtforms.widgets import DateInput
 from wtforms.validators import ValidationError
 
 from webapp.errors import ServiceError
@@ -227,3 +228,28 @@ class OptionalDateRange:
         start = parse_iso_date(self.start.data)
         if start is not None and end < start:
             raise ValidationError(self.END_BEFORE_START)
+
+
+class IsoDateField(StringField):
+    """A date typed as YYYY-MM-DD (what <input type=date> sends); `.date` holds the parsed value."""
+
+    widget = DateInput()
+
+    def __init__(self, label=None, validators=None, required: bool = False, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.required = required
+        self.date = None
+        if required:
+            self.flags.required = True
+
+    def pre_validate(self, form):
+        """Parse the text; an empty optional field stays None."""
+        self.date = None
+        text = (self.data or "").strip()
+        if not text:
+            if self.required:
+                raise ValidationError("Enter a date.")
+            return
+        self.date = parse_iso_date(text)
+        if self.date is None:
+            raise ValidationError("Enter a date like 2026-11-01.")

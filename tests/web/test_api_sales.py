@@ -293,7 +293,7 @@ def test_a_read_only_token_reads_but_cannot_record_or_decide(api, team, factory)
     before = written()
     alice_read, maria_read = headers_for(team["alice"], "read"), headers_for(team["maria"], "read")
     assert error_of(api.post(f"{API}/sales", headers=alice_read, json=body(team)), 403)["message"] == (
-        "This token is read-only.")
+        "This token cannot change sales: it needs sales:write.")
     assert error_of(api.post(f"{API}/sales/{sale.id}/approve", headers=maria_read), 403)
     assert error_of(api.post(f"{API}/sales/{sale.id}/reject", headers=maria_read, json={"reason": "x"}), 403)
     assert written() == before

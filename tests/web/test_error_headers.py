@@ -79,7 +79,7 @@ def test_a_read_only_token_on_a_write_says_the_scope_it_needs(app, factory):
     response = app.test_client().post(f"{API}/sales", json={},
                                       headers=headers_for(factory.user(Role.AGENT), scope="read"))
     error_of(response, 403)
-    challenge = 'Bearer realm="api", error="insufficient_scope", scope="write"'
+    challenge = 'Bearer realm="api", error="insufficient_scope", scope="sales:write"'
     assert response.headers["WWW-Authenticate"] == challenge
 
 

@@ -131,3 +131,38 @@ def test_0012_gives_existing_sales_their_primary_credit_and_tier_tables_the_amou
             assert connection.execute(text("SELECT basis FROM plan_versions")).scalar_one() == "amount"
     finally:
         engine.dispose()
+
+
+def test_0023_keeps_what_each_existing_token_could_do_and_back(tmp_path, project_root):
+    """A write token becomes write in every area, a read token read in every area; downgrading
+    gives each its one scope back."""
+    database = tmp_path / "tokens.db"
+    assert _flask(project_root, database, "db", "upgrade", "0022").returncode == 0
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO users (id, email, name, role, password_hash, active, session_token) VALUES"
+                " (1, 'a@example.com', 'A', 'agent', 'x', 1, 't1')"))
+            connection.execute(text(
+                "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, scope) VALUES"
+                " (1, 1, 'shop', 'h1', 'st_1', 'write'), (2, 1, 'report', 'h2', 'st_2', 'read')"))
+    finally:
+        engine.dispose()
+
+    def tokens(columns: str) -> list[tuple]:
+        engine = create_engine(f"sqlite:///{database}")
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(text(f"SELECT id, {columns} FROM api_tokens ORDER BY id"))]
+        finally:
+            engine.dispose()
+
+    result = _flask(project_root, database, "db", "upgrade", "0023")
+    assert result.returncode == 0, result.stderr
+    assert tokens("scopes, expires_on") == [
+        (1, "sales:write ledger:write payouts:write admin:write", None),
+        (2, "sales:read ledger:read payouts:read admin:read", None)]
+    result = _flask(project_root, database, "db", "downgrade", "0022")
+    assert result.returncode == 0, result.stderr
+    assert tokens("scope") == [(1, "write"), (2, "read")]

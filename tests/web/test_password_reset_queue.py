@@ -66,9 +66,11 @@ def _session(app, response) -> dict:
 
 
 def _shape(app, client, response) -> tuple:
-    """Everything an asker can compare: status, headers, the cookie's attributes and session, the
-    body, and the page the redirect leads to (its per-browser CSRF token blanked)."""
-    headers = sorted((k, v) for k, v in response.headers.items() if k != "Set-Cookie")
+    """Everything an asker can compare: status, headers (a random request id blanked), the cookie's
+    attributes and session, the body, and the page the redirect leads to (its CSRF token blanked)."""
+    # A request id is random per answer, so only its presence is compared.
+    headers = sorted((k, "…" if k == "X-Request-Id" else v)
+                     for k, v in response.headers.items() if k != "Set-Cookie")
     cookie = [re.sub(r"^([^=]+)=[^;]*", r"\1=…", c) for c in response.headers.getlist("Set-Cookie")]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     page = re.sub(r'(name="csrf_token" type="hidden" value="|"X-CSRFToken": ")[^"]+', r"\1…", page)

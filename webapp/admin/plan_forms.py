@@ -6,10 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import (BooleanField, FieldList, Form, FormField, SelectChoice, SelectField, StringField, SubmitField,
                      TextAreaField)
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
-from wtforms.widgets import DateInput
 
 from webapp.commissions.plans import MAX_FROM_PERCENT, MAX_TERMS, PlanRules
-from webapp.formtools import DecimalTextField, MoneyField, PlainText, RateField, optional_db_id, parse_iso_date
+from webapp.formtools import DecimalTextField, IsoDateField, MoneyField, PlainText, RateField, optional_db_id
 from webapp.money import parse_money, parse_percent
 
 # SelectChoice, not tuples: WTForms 3.3 deprecates tuple choices (and tests turn warnings into errors).
@@ -26,31 +25,6 @@ TIER_BASIS_CHOICES = [
 # Blank rows shown without JavaScript; "More rows" adds MORE_ROWS at a time up to the limits.
 TIER_ROWS, OVERRIDE_ROWS, MORE_ROWS = 6, 3, 3
 MAX_TIER_ROWS, MAX_OVERRIDE_ROWS = 30, 100
-
-
-class IsoDateField(StringField):
-    """A date typed as YYYY-MM-DD (what <input type=date> sends); `.date` holds the parsed value."""
-
-    widget = DateInput()
-
-    def __init__(self, label=None, validators=None, required: bool = False, **kwargs):
-        super().__init__(label, validators, **kwargs)
-        self.required = required
-        self.date = None
-        if required:
-            self.flags.required = True
-
-    def pre_validate(self, form):
-        """Parse the text; an empty optional field stays None."""
-        self.date = None
-        text = (self.data or "").strip()
-        if not text:
-            if self.required:
-                raise ValidationError("Enter a date.")
-            return
-        self.date = parse_iso_date(text)
-        if self.date is None:
-            raise ValidationError("Enter a date like 2026-11-01.")
 
 
 class BracketStartField(DecimalTextField):

@@ -12,7 +12,7 @@ from decimal import Decimal
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectMultipleField, StringField
 
-from webapp.admin.plan_forms import IsoDateField
+from webapp.formtools import IsoDateField
 from webapp.formtools import MoneyField, PlainText, RateField, parse_db_id
 from webapp.spiffs.services import (CAP_TOO_SMALL, DAYS_OUT_OF_ORDER, EFFECTIVE_FROM_MISSING, ELIGIBILITY_MISSING,
                                     FIRST_DAY_MISSING, LAST_DAY_MISSING, NAME_LENGTH, NAME_MISSING,

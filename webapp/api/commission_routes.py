@@ -14,7 +14,8 @@ from webapp.statements import services as statements
 
 
 @operation("GET", "/agents/{agent_id}/commissions", summary="An agent's commission over a date range "
-           "(at most 366 days)", tag="Commissions", query=RangeQuery, responses={200: CommissionsOut})
+           "(at most 366 days)", tag="Commissions", area="ledger", query=RangeQuery,
+           responses={200: CommissionsOut})
 def agent_commissions(user, agent_id: int, query: RangeQuery):
     """An agent's volume, earned, SPIFF rewards, adjustments, payouts, unpaid balance and lines for a range.
 
@@ -33,7 +34,7 @@ def agent_commissions(user, agent_id: int, query: RangeQuery):
 
 
 @operation("POST", "/commissions/estimate", summary="What a sale would earn if recorded and approved now",
-           tag="Commissions", body=EstimateIn, responses={200: EstimateOut})
+           tag="Commissions", area="ledger", body=EstimateIn, responses={200: EstimateOut})
 def estimate(user, body: EstimateIn):
     """The commission a sale would earn, with the checks of recording one.
 

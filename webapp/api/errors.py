@@ -19,7 +19,7 @@ IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 # Every code, with what it means: the docs page and the OpenAPI document list them from here.
 CODE_MEANINGS = {
     "bad_request": "The request is malformed: not JSON, a malformed header, a NUL character.",
-    "unauthorized": "No valid token: missing, unknown or revoked, or its user is inactive.",
+    "unauthorized": "No valid token: missing, unknown, revoked or past its last day, or its user is inactive.",
     "forbidden": "The token's role or scope does not allow this operation.",
     FOUR_EYES: "You entered this sale: another manager or an admin must decide it.",
     "not_found": "Nothing with this id exists that you may see (another team's object answers the same).",

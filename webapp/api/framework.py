@@ -40,7 +40,6 @@ ALL_ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
 MAX_BODY_BYTES = 64 * 1024
 NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
 INVALID_TOKEN = BEARER_CHALLENGE + ', error="invalid_token"'
-WRITE_SCOPE_NEEDED = BEARER_CHALLENGE + ', error="insufficient_scope", scope="write"'
 Item = TypeVar("Item", bound=BaseModel)
 
 
@@ -96,7 +95,8 @@ def decode_cursor(cursor: str | None) -> int | None:
         text = ""
     match = re.fullmatch(r"id:(\d{1,18})", text)
     if match is None or int(match.group(1)) > MAX_DB_ID:
-        raise ApiError(422, "The cursor is not valid; use next_cursor from the previous page.", {"cursor": "Not valid."})
+        raise ApiError(422, "The cursor is not valid; use next_cursor from the previous page.",
+                       {"cursor": "Not valid."})
     return int(match.group(1))
 
 
@@ -114,6 +114,7 @@ class Operation:
     responses: dict[int, type[BaseModel] | None]
     roles: tuple[str, ...]
     write: bool
+    area: str | None
     errors: tuple[int, ...] = field(default_factory=tuple)
     binary: str | None = None
     headers: dict[str, dict] = field(default_factory=dict)
@@ -202,9 +203,9 @@ def _touch(token) -> None:
         token.last_used_at = now
 
 
-def _authorised_user(roles: tuple[str, ...], write: bool):
+def _authorised_user(roles: tuple[str, ...], write: bool, area: str | None):
     """The user behind the request's bearer token: 401 without a valid token, 403 for the wrong
-    role or a read-only token on a write."""
+    role, or a token without read (or, for a change, write) access to the operation's area."""
     credentials = request.headers.get("Authorization")
     token = authenticate(credentials)
     if token is None:
@@ -214,9 +215,11 @@ def _authorised_user(roles: tuple[str, ...], write: bool):
     user = token.user
     if not access.has_role(user, *roles):
         raise ApiError(403, "Your role cannot use this operation.")
-    if write and token.scope != "write":
-        raise ApiError(403, "This token is read-only.",
-                       headers={"WWW-Authenticate": WRITE_SCOPE_NEEDED})
+    if area is not None and not token.allows(area, write):
+        needed = f"{area}:{'write' if write else 'read'}"
+        raise ApiError(403, f"This token cannot {'change' if write else 'read'} {area}: it needs {needed}.",
+                       headers={"WWW-Authenticate":
+                                f'{BEARER_CHALLENGE}, error="insufficient_scope", scope="{needed}"'})
     _touch(token)
     return user
 
@@ -253,13 +256,16 @@ def _respond(result: Any, status: int):
     return result
 
 
-def operation(method: str, path: str, *, summary: str, tag: str, responses: dict[int, type[BaseModel] | None],
+def operation(method: str, path: str, *, summary: str, tag: str, area: str | None,
+              responses: dict[int, type[BaseModel] | None],
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
               roles: tuple[str, ...] = ALL_ROLES, write: bool = False, errors: tuple[int, ...] = (),
               binary: str | None = None, headers: dict[str, dict] | None = None,
               current: Callable[..., BaseModel] | None = None, own_key: bool = False) -> Callable:
     """Register an API operation: auth, role and scope checks, body/query validation, JSON out.
 
+    `area`: the token scope area it reads (or, with `write`, changes): webapp.auth.tokens.AREAS;
+    None for what any token may call (its own user).
     `headers` documents optional request headers: {name: {"description": ..., "schema": {...}}}.
     `current(user, **path_args)`: the object a change acts on as its GET answers it, read under the
     lock the change takes; the operation then honours If-Match. A POST that writes takes an
@@ -275,7 +281,7 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def handler(**path_args):
-            user = _authorised_user(roles, write)
+            user = _authorised_user(roles, write, area)
             # Ids are PostgreSQL INTEGERs: a larger one names nothing and would fail the query.
             if any(value > MAX_DB_ID for value in path_args.values()):
                 raise ApiError(404, "Not found.")
@@ -303,7 +309,7 @@ def operation(method: str, path: str, *, summary: str, tag: str, responses: dict
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=limited, methods=[method])
         REGISTRY.append(Operation(method=method.lower(), path=path, endpoint=f"api.{view.__name__}",
                                   summary=summary, tag=tag, body=body, query=query, responses=responses,
-                                  roles=roles, write=write, errors=errors, binary=binary,
+                                  roles=roles, write=write, area=area, errors=errors, binary=binary,
                                   headers=dict(headers or {}), etag=etag, if_match=current is not None,
                                   idempotent=takes_key))
         return handler

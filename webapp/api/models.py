@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, SmallInteger, String, Text, UniqueConstraint, func
+from sqlalchemy import Date, ForeignKey, SmallInteger, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import UTCDateTime, db
 
 
 class ApiToken(db.Model):
-    """A token a user made for a script or a shop; shown once, stored only as its sha256."""
+    """A token a user made for a script or a shop; shown once, stored only as its sha256.
+
+    It acts with its user's role, narrowed to the areas its `scopes` grant ("sales:write
+    ledger:read": read or write per area, an area left out has none), until `expires_on` (its
+    last day, installation time; None: until revoked)."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = (CheckConstraint("scope IN ('read', 'write')", name="scope_known"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -23,12 +26,26 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters, so people can tell their tokens apart in the list.
     prefix: Mapped[str] = mapped_column(String(16))
-    scope: Mapped[str] = mapped_column(String(8), default="write")
+    scopes: Mapped[str] = mapped_column(String(120))
+    expires_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user = relationship("User")
+
+    def level(self, area: str) -> str:
+        """What the token may do in `area`: "write", "read" or "none"."""
+        return next((grant.partition(":")[2] for grant in self.scopes.split() if grant.partition(":")[0] == area),
+                    "none")
+
+    def allows(self, area: str, write: bool) -> bool:
+        """True when the token may read (or, with `write`, change) things of `area`."""
+        return self.level(area) in (("write",) if write else ("read", "write"))
+
+    def expired(self, today: date) -> bool:
+        """True once its last day has passed."""
+        return self.expires_on is not None and today > self.expires_on
 
 
 class IdempotentAnswer(db.Model):

@@ -130,7 +130,8 @@ def _item(op: Operation, refs: dict) -> dict:
         "operationId": op.endpoint.split(".", 1)[1],
         "summary": op.summary,
         "tags": [op.tag],
-        "description": f"Roles: {', '.join(op.roles)}." + (" Needs a write token." if op.write else ""),
+        "description": f"Roles: {', '.join(op.roles)}. " + (
+            f"Token scope: {op.area}:{'write' if op.write else 'read'}." if op.area else "Any token."),
         "parameters": _parameters(op),
         "responses": _responses(op, refs),
     }

@@ -65,7 +65,8 @@ def _acknowledgement(acknowledgement: PlanAcknowledgement | None) -> Acknowledge
 
 @operation("GET", "/plan-documents",
            summary="Plan documents (agents: their own; managers: their team's; admins: all), newest first",
-           tag="Plan documents", query=PlanDocumentQuery, responses={200: PlanDocumentPage}, errors=(404,))
+           tag="Plan documents", area="ledger", query=PlanDocumentQuery,
+           responses={200: PlanDocumentPage}, errors=(404,))
 def list_plan_documents(user, query: PlanDocumentQuery):
     """Documents the user may see, filtered by agent and state, paginated by number."""
     if query.agent_id is not None:
@@ -81,7 +82,7 @@ def list_plan_documents(user, query: PlanDocumentQuery):
 
 @operation("GET", "/plan-documents/{document_id}",
            summary="One plan document: its content, the exact HTML issued (sha256 is its hash) and its "
-                   "acknowledgement", tag="Plan documents", responses={200: PlanDocumentDetail})
+                   "acknowledgement", tag="Plan documents", area="ledger", responses={200: PlanDocumentDetail})
 def get_plan_document(user, document_id: int):
     """A document the user may see (others': 404); the read is audited."""
     document = reading.visible_document(user, document_id)
@@ -96,7 +97,8 @@ def get_plan_document(user, document_id: int):
 
 @operation("GET", "/plan-documents/{document_id}/pdf",
            summary="The issued document's PDF, exactly as stored (404 until it is rendered)",
-           tag="Plan documents", responses={200: None}, binary="application/pdf")
+           tag="Plan documents", area="ledger",
+           responses={200: None}, binary="application/pdf")
 def plan_document_pdf(user, document_id: int):
     """The issued PDF with its sha256; the download is audited."""
     document = reading.visible_document(user, document_id)
@@ -111,7 +113,8 @@ def plan_document_pdf(user, document_id: int):
 
 @operation("GET", "/plan-documents/{document_id}/acknowledgement.pdf",
            summary="The acknowledged PDF: the document with the acknowledgement block (404 when not "
-                   "acknowledged, or until it is rendered)", tag="Plan documents", responses={200: None},
+                   "acknowledged, or until it is rendered)", tag="Plan documents", area="ledger",
+           responses={200: None},
            binary="application/pdf")
 def plan_acknowledgement_pdf(user, document_id: int):
     """The acknowledged PDF with its sha256; the download is audited."""

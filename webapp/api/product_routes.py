@@ -22,7 +22,7 @@ def _product_out(product: Product) -> ProductOut:
                       restricted=product.restricted)
 
 
-@operation("GET", "/products", summary="Products (agents: those they may sell)", tag="Products",
+@operation("GET", "/products", summary="Products (agents: those they may sell)", tag="Products", area="sales",
            query=ProductQuery, responses={200: ProductPage})
 def list_products(user, query: ProductQuery):
     """Products, by id, paginated; agents see only what they may sell."""
@@ -74,7 +74,7 @@ def _cents(text: str, field: str) -> int:
         raise ApiError(422, str(exc), {field: str(exc)}) from exc
 
 
-@operation("POST", "/products", summary="Create a product", tag="Products", body=ProductIn,
+@operation("POST", "/products", summary="Create a product", tag="Products", area="admin", body=ProductIn,
            responses={201: ProductOut}, roles=(Role.ADMIN,), write=True, errors=(409,))
 def create_product(user, body: ProductIn):
     """Create a product (admins)."""
@@ -84,7 +84,8 @@ def create_product(user, body: ProductIn):
     return _product_out(product), 201
 
 
-@operation("GET", "/products/{product_id}", summary="One product (agents: one they may sell)", tag="Products",
+@operation("GET", "/products/{product_id}", summary="One product (agents: one they may sell)",
+           tag="Products", area="sales",
            responses={200: ProductOut})
 def get_product(user, product_id: int):
     """A product; for an agent only one they may sell now (others: 404, as the list leaves them out)."""
@@ -101,7 +102,8 @@ def _locked_product(user, product_id: int) -> ProductOut:
     return _product_out(catalog.get_product(product_id, lock=True))
 
 
-@operation("PATCH", "/products/{product_id}", summary="Change a product", tag="Products", body=ProductPatch,
+@operation("PATCH", "/products/{product_id}", summary="Change a product", tag="Products", area="admin",
+           body=ProductPatch,
            responses={200: ProductOut}, roles=(Role.ADMIN,), write=True, current=_locked_product)
 def update_product(user, product_id: int, body: ProductPatch):
     """Change a product's name, category, price, active or restricted flag (admins)."""

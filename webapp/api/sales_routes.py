@@ -74,7 +74,8 @@ def _idempotency_key() -> str:
 
 
 @operation("POST", "/sales", summary="Record a sale (send an Idempotency-Key header to retry safely)",
-           tag="Sales", body=SaleIn, responses={201: SaleOut, 200: SaleOut}, write=True, errors=(409,), own_key=True,
+           tag="Sales", area="sales", body=SaleIn, responses={201: SaleOut, 200: SaleOut}, write=True, errors=(409,),
+           own_key=True,
            headers={idempotency.HEADER: {
                "description": "Your key for this sale: the same key and body again returns the sale already "
                               "made (200); the same key with a different body is refused (409).",
@@ -111,7 +112,7 @@ def create_sale(user, body: SaleIn):
 
 
 @operation("GET", "/sales", summary="Sales (agents: their own; managers: their team's; admins: all)",
-           tag="Sales", query=SaleQuery, responses={200: SalePage}, errors=(404,))
+           tag="Sales", area="sales", query=SaleQuery, responses={200: SalePage}, errors=(404,))
 def list_sales(user, query: SaleQuery):
     """Sales the token's user may see, newest first, filtered and paginated."""
     if query.agent_id is not None:
@@ -130,14 +131,14 @@ def list_sales(user, query: SaleQuery):
                     next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None)
 
 
-@operation("GET", "/sales/{sale_id}", summary="One sale", tag="Sales", responses={200: SaleOut})
+@operation("GET", "/sales/{sale_id}", summary="One sale", tag="Sales", area="sales", responses={200: SaleOut})
 def get_sale(user, sale_id: int):
     """A sale the user may see (another agent's or another team's sale: 404)."""
     return _one(user, access.visible_sale(user, sale_id))
 
 
 @operation("GET", "/sales/{sale_id}/entries", summary="A sale's ledger lines, each with how it was worked out",
-           tag="Sales", responses={200: SaleEntries})
+           tag="Sales", area="sales", responses={200: SaleEntries})
 def sale_entries(user, sale_id: int):
     """The sale's ledger lines the user may see (an agent their own credit's, a manager their team's
     holders'), each with the derivation stored from the engine's own result."""
@@ -160,7 +161,7 @@ def _decidable(user, sale_id: int) -> SaleOut:
     return _one(user, decisions.lock_for_decision(user, access.visible_sale(user, sale_id)))
 
 
-@operation("POST", "/sales/{sale_id}/approve", summary="Approve a pending sale", tag="Sales",
+@operation("POST", "/sales/{sale_id}/approve", summary="Approve a pending sale", tag="Sales", area="sales",
            responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,), current=_decidable)
 def approve_sale(user, sale_id: int):
     """Approve a pending sale of the team (never one you entered yourself: 403; decided: 409)."""
@@ -168,6 +169,7 @@ def approve_sale(user, sale_id: int):
 
 
 @operation("POST", "/sales/{sale_id}/reject", summary="Reject a pending sale, with a reason", tag="Sales",
+           area="sales",
            body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,), current=_decidable)
 def reject_sale(user, sale_id: int, body: ReasonIn):
     """Reject a pending sale of the team (decided already: 409)."""
@@ -175,6 +177,7 @@ def reject_sale(user, sale_id: int, body: ReasonIn):
 
 
 @operation("POST", "/sales/{sale_id}/void", summary="Void an approved sale, with a reason", tag="Sales",
+           area="sales",
            body=ReasonIn, responses={200: SaleOut}, roles=MANAGERS, write=True, errors=(409,), current=_decidable)
 def void_sale(user, sale_id: int, body: ReasonIn):
     """Void an approved sale of the team (a stated one gets a clawback; not approved: 409)."""

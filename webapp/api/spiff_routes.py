@@ -61,7 +61,7 @@ def _out(spiff_id: int, name: str, version: SpiffVersion, status: str, first: da
         earned_this_month=str(from_cents(earned)) if earned is not None else None)
 
 
-@operation("GET", "/spiffs", summary="SPIFFs (agents: those they can earn today)", tag="SPIFFs",
+@operation("GET", "/spiffs", summary="SPIFFs (agents: those they can earn today)", tag="SPIFFs", area="sales",
            query=SpiffQuery, responses={200: SpiffPage})
 def list_spiffs(user, query: SpiffQuery):
     """SPIFFs by id, paginated: an agent's running ones with this month's earnings; all for staff."""

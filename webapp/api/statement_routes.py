@@ -37,6 +37,7 @@ def _fields(statement: Statement, email) -> dict:
 
 @operation("GET", "/statements",
            summary="Statements (agents: their own; managers: their team's; admins: all)", tag="Statements",
+           area="ledger",
            query=StatementQuery, responses={200: StatementPage}, errors=(404,))
 def list_statements(user, query: StatementQuery):
     """Statements the user may see, newest first, paginated."""
@@ -51,7 +52,7 @@ def list_statements(user, query: StatementQuery):
 
 
 @operation("GET", "/statements/{statement_id}", summary="One statement, with its lines as issued",
-           tag="Statements", responses={200: StatementDetail})
+           tag="Statements", area="ledger", responses={200: StatementDetail})
 def get_statement(user, statement_id: int):
     """A statement the user may see (another agent's: 404)."""
     statement = access.visible_statement(user, statement_id)
@@ -64,6 +65,7 @@ def get_statement(user, statement_id: int):
 
 @operation("GET", "/statements/{statement_id}/pdf",
            summary="The statement's PDF, exactly as stored (404 until it is rendered)", tag="Statements",
+           area="ledger",
            responses={200: None}, binary="application/pdf")
 def statement_pdf(user, statement_id: int):
     """The stored PDF bytes with their sha256 (404 while the PDF is being prepared)."""
@@ -111,7 +113,7 @@ def _too_many(exc: limits.TooManyRequests):
 @operation("POST", "/statements/runs", summary="Issue statements for a date range (agents: their own; "
            "managers: agents of their team, with a message). Each user may start a limited number of runs "
            "an hour (admin setting, default 5): beyond it 429 with Retry-After (seconds). Send an "
-           "Idempotency-Key header to retry safely", tag="Statements", body=RunIn,
+           "Idempotency-Key header to retry safely", tag="Statements", area="ledger", body=RunIn,
            responses={201: RunOut, 200: RunOut}, write=True, errors=(409, 503), own_key=True,
            headers={idempotency.HEADER: {
                "description": "Your key for this request: the same key and body again returns the run "
@@ -144,6 +146,7 @@ def start_run(user, body: RunIn):
 
 
 @operation("GET", "/statements/runs/{run_id}", summary="A statement run's progress", tag="Statements",
+           area="ledger",
            responses={200: RunOut})
 def get_run(user, run_id: int):
     """Where a run stands: statements rendered, sent, failed (others' runs: 404)."""

@@ -6,13 +6,27 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from webapp.formtools import PlainText
+from webapp.auth.tokens import AREAS
+from webapp.formtools import IsoDateField, PlainText
+
+LEVEL_CHOICES = [SelectChoice("none", "No access"), SelectChoice("read", "Read"),
+                 SelectChoice("write", "Read and write")]
+# What most integrations need: record sales, read what they earn; nothing of payouts or administration.
+DEFAULT_ACCESS = {"sales": "write", "ledger": "read", "payouts": "none", "admin": "none"}
 
 
 class TokenForm(FlaskForm):
-    """Name and scope of a new token."""
+    """Name, access per area and last day of a new token."""
 
     name = StringField("Token name", validators=[DataRequired(), Length(max=80), PlainText()],
                        render_kw={"placeholder": "e.g. Web shop"})
-    scope = SelectField("Access", choices=[SelectChoice("write", "Read and write"),
-                                           SelectChoice("read", "Read only")])
+    sales = SelectField(AREAS["sales"], choices=LEVEL_CHOICES, default=DEFAULT_ACCESS["sales"])
+    ledger = SelectField(AREAS["ledger"], choices=LEVEL_CHOICES, default=DEFAULT_ACCESS["ledger"])
+    payouts = SelectField(AREAS["payouts"], choices=LEVEL_CHOICES, default=DEFAULT_ACCESS["payouts"])
+    admin = SelectField(AREAS["admin"], choices=LEVEL_CHOICES, default=DEFAULT_ACCESS["admin"])
+    expires_on = IsoDateField("Last day (optional)")
+
+    @property
+    def access(self) -> dict[str, str]:
+        """Each area's chosen level."""
+        return {area: self[area].data for area in AREAS}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import render_template, request, url_for
 from flask_login import current_user, login_required
 
+from webapp import clock
 from webapp.api import tokens_bp
 from webapp.api.token_forms import TokenForm
 from webapp.auth import tokens
@@ -18,12 +19,13 @@ def tokens_page():
     form = TokenForm()
     created, status = None, 200
     if request.method == "POST":
-        outcome = submit(form, lambda: tokens.create_token(current_user, name=form.name.data, scope=form.scope.data))
+        outcome = submit(form, lambda: tokens.create_token(current_user, name=form.name.data, access=form.access,
+                                                           expires_on=form.expires_on.date))
         status = outcome.status
         if outcome.ok:
             created, form = outcome.value[1], TokenForm(formdata=None)
-    return render_template("api/tokens.html", form=form, created=created,
-                           items=tokens.tokens_of(current_user)), status
+    return render_template("api/tokens.html", form=form, created=created, items=tokens.tokens_of(current_user),
+                           access_of=tokens.access_of, areas=tokens.AREAS, today=clock.today()), status
 
 
 @tokens_bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import date
 
 from sqlalchemy import select
 
@@ -15,7 +16,11 @@ from webapp.extensions import db
 from webapp.formtools import check_plain_text
 
 TOKEN_PREFIX = "st_"
-SCOPES = ("read", "write")
+# What a token can be given, area by area (never more than its user's role allows).
+AREAS = {"sales": "Sales, customers, products and SPIFFs", "ledger": "Commissions, statements and plan documents",
+         "payouts": "Payouts", "admin": "Administration (the catalogue, plans, users)"}
+LEVELS = ("none", "read", "write")
+SCOPES = ("read", "write")  # the shorthands: every area read, or every area write
 
 
 def _hash(token: str) -> str:
@@ -23,19 +28,46 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(user, *, name: str, scope: str = "write") -> tuple[ApiToken, str]:
-    """Make a token for `user`; returns the record and the plaintext (shown once, never stored)."""
+def create_token(user, *, name: str, scope: str | None = "write", access: dict[str, str] | None = None,
+                 expires_on: date | None = None) -> tuple[ApiToken, str]:
+    """Make a token for `user`; returns the record and the plaintext (shown once, never stored).
+
+    `access` gives each area "none", "read" or "write" (an area left out: none); without it,
+    `scope` gives every area the same. `expires_on` is its last day (None: until revoked)."""
     name = check_plain_text((name or "").strip(), "name")
     if not name or len(name) > 80:
         raise ServiceError("Name the token (at most 80 characters), e.g. the shop it is for.", "name")
-    if scope not in SCOPES:
-        raise ServiceError("Choose read or write.", "scope")
+    if access is None:
+        if scope not in SCOPES:
+            raise ServiceError("Choose read or write.", "scope")
+        access = dict.fromkeys(AREAS, scope)
+    scopes = _scopes(access)
+    if expires_on is not None and expires_on < clock.today():
+        raise ServiceError("That day has passed: choose today or a later day, or leave it empty.", "expires_on")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name, token_hash=_hash(plaintext), prefix=plaintext[:10], scope=scope)
+    token = ApiToken(user_id=user.id, name=name, token_hash=_hash(plaintext), prefix=plaintext[:10], scopes=scopes,
+                     expires_on=expires_on)
     db.session.add(token)
     db.session.flush()
-    record(user, "api_token.create", token, None, {"name": name, "scope": scope, "prefix": token.prefix})
+    record(user, "api_token.create", token, None, {"name": name, "scopes": scopes, "prefix": token.prefix,
+                                                   "expires_on": expires_on.isoformat() if expires_on else None})
     return token, plaintext
+
+
+def _scopes(access: dict[str, str]) -> str:
+    """The stored scopes ("sales:write ledger:read") of an area -> level choice, checked."""
+    unknown = set(access) - set(AREAS)
+    if unknown or any(level not in LEVELS for level in access.values()):
+        raise ServiceError("Choose none, read or write for each area.", "access")
+    granted = [f"{area}:{access[area]}" for area in AREAS if access.get(area, "none") != "none"]
+    if not granted:
+        raise ServiceError("Give the token read or write access to at least one area.", "access")
+    return " ".join(granted)
+
+
+def access_of(token: ApiToken) -> list[tuple[str, str]]:
+    """(area, level) of each area the token reaches, in the areas' order, for the tokens list."""
+    return [(area, token.level(area)) for area in AREAS if token.level(area) != "none"]
 
 
 def tokens_of(user) -> list[ApiToken]:
@@ -69,11 +101,12 @@ def revoke_all_tokens(actor, user) -> int:
 
 
 def authenticate(header: str | None) -> ApiToken | None:
-    """The live token named by an `Authorization: Bearer ...` header, with an active user; else None."""
+    """The live token named by an `Authorization: Bearer ...` header (not revoked, not past its last
+    day), with an active user; else None."""
     scheme, _, value = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip().startswith(TOKEN_PREFIX):
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(value.strip())))
-    if token is None or token.revoked_at is not None or not token.user.active:
+    if token is None or token.revoked_at is not None or not token.user.active or token.expired(clock.today()):
         return None
     return token
