@@ -70,7 +70,7 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=64)
+    cursor: str | None = Field(None, max_length=120)
 
 
 class Page(BaseModel, Generic[Item]):
@@ -98,6 +98,31 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise ApiError(422, "The cursor is not valid; use next_cursor from the previous page.",
                        {"cursor": "Not valid."})
     return int(match.group(1))
+
+
+def encode_keyset(sort: str, value: object, last_id: int) -> str:
+    """An opaque cursor for the item after (value, last_id) in `sort` order; the default order
+    ("-id") keeps the id-only form, so cursors made before sorting existed still work."""
+    text = f"id:{last_id}" if sort == "-id" else f"{sort}|{value}|{last_id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_keyset(cursor: str | None, sort: str, parse) -> tuple | None:
+    """The (value, id) a cursor made by encode_keyset for `sort` stands for, its value read by
+    `parse`; 422 for a cursor we did not make or one of another order."""
+    if cursor is None or sort == "-id":
+        last_id = decode_cursor(cursor)
+        return None if last_id is None else (last_id, last_id)
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        match = re.fullmatch(r"([a-z_-]{1,20})\|([0-9-]{1,20})\|(\d{1,18})", text)
+        value = parse(match.group(2)) if match and match.group(1) == sort else None
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        value = None
+    if value is None or int(match.group(3)) > MAX_DB_ID:
+        raise ApiError(422, "The cursor is not valid for this sort; use next_cursor from the previous page "
+                            "with the same sort.", {"cursor": "Not valid."})
+    return value, int(match.group(3))
 
 
 @dataclass

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date
 
 from webapp.api import idempotency
 from webapp.api.convert import derivation_of, money, unit_price
-from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
+from webapp.api.framework import ApiError, decode_keyset, encode_keyset, operation
 from webapp.api.schemas import CreditOut, EntryOut, ReasonIn, SaleEntries, SaleIn, SaleOut, SalePage, SaleQuery
 from webapp.auth import access
 from webapp.auth.models import Role
@@ -43,7 +44,8 @@ def _sale_out(sale: Sale, commission: dict[int, int], estimates: dict[int, int])
         product_name=sale.product.name, customer_id=sale.customer_id, customer_name=sale.customer.name,
         quantity=sale.quantity, unit_price=money(sale.unit_price_cents), amount=money(sale.amount_cents),
         sold_on=sale.sold_on, status=sale.status, reason=sale.reason, note=sale.note,
-        decided_by_id=sale.decided_by_id, decided_at=sale.decided_at,
+        decided_by_id=sale.decided_by_id, decided_at=sale.decided_at, created_at=sale.created_at,
+        updated_at=sale.updated_at,
         commission=money(commission.get(sale.id)), estimate=money(estimates.get(sale.id)),
         credits=_credits(sale))
 
@@ -114,21 +116,32 @@ def create_sale(user, body: SaleIn):
 @operation("GET", "/sales", summary="Sales (agents: their own; managers: their team's; admins: all)",
            tag="Sales", area="sales", query=SaleQuery, responses={200: SalePage}, errors=(404,))
 def list_sales(user, query: SaleQuery):
-    """Sales the token's user may see, newest first, filtered and paginated."""
+    """Sales the token's user may see, filtered, in the order asked for, paginated by keyset."""
     if query.agent_id is not None:
         access.own_or_managed_agent(user, query.agent_id)
     if query.start and query.end and query.end < query.start:
         raise ApiError(422, "The last day is before the first day.", {"end": "Before start."})
     filters = portal.SaleFilters(start=query.start, end=query.end, status=query.status,
-                                 product_id=query.product_id)
-    found = portal.visible_sales(user, filters, agent_id=query.agent_id,
-                                 before_id=decode_cursor(query.cursor), limit=query.limit + 1)
+                                 product_id=query.product_id, customer=query.customer,
+                                 customer_id=query.customer_id, updated_since=query.updated_since)
+    key = query.sort.lstrip("-")
+    found = portal.visible_sales(user, filters, agent_id=query.agent_id, sort=query.sort,
+                                 after=decode_keyset(query.cursor, query.sort, _CURSOR_VALUES[key]),
+                                 limit=query.limit + 1)
     page = found[: query.limit]
     holder = _holder(user)
     commission = portal.sale_commissions([s.id for s in page], holder)
     estimates = portal.sale_estimates(page, holder)
-    return SalePage(items=[_sale_out(s, commission, estimates) for s in page],
-                    next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None)
+    last = page[-1] if page else None  # sorted by this sale's value of the sort column, then its id
+    return SalePage(
+        items=[_sale_out(s, commission, estimates) for s in page],
+        next_cursor=(encode_keyset(query.sort, getattr(last, portal.SALE_SORTS[key].key), last.id)
+                     if len(found) > query.limit else None),
+        total=portal.count_visible_sales(user, filters, agent_id=query.agent_id) if query.include_total else None)
+
+
+# How a cursor's value is read back for each sort key.
+_CURSOR_VALUES = {"id": int, "sold_on": date.fromisoformat, "amount": int}
 
 
 @operation("GET", "/sales/{sale_id}", summary="One sale", tag="Sales", area="sales", responses={200: SaleOut})

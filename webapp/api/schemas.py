@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.formtools import MAX_DB_ID
@@ -156,6 +156,9 @@ class SaleOut(BaseModel):
     note: str | None
     decided_by_id: int | None
     decided_at: datetime | None
+    created_at: datetime
+    updated_at: datetime = Field(description="When the sale itself last changed (recorded, edited, decided); "
+                                             "what `updated_since` filters on")
     commission: MoneyOut | None = Field(description="Commission now standing for the sale (its lines and "
                                                     "system adjustments): an agent's own part; for managers "
                                                     "and admins every holder's together. Null when it has none")
@@ -207,17 +210,36 @@ class SaleEntries(BaseModel):
 
 
 class SalePage(Page[SaleOut]):
-    """A page of sales, newest first."""
+    """A page of sales, in the order asked for (newest first by default)."""
+
+    total: int | None = Field(None, description="How many sales match the filters over every page, when asked "
+                                                "for with include_total=true; else null")
+
+
+SaleSort = Literal["-id", "id", "-sold_on", "sold_on", "-amount", "amount"]
 
 
 class SaleQuery(PageQuery):
     """Filters of the sale list (agents see their own sales, managers their team's, admins all)."""
 
+    cursor: str | None = Field(None, max_length=120, description="next_cursor of the previous page, asked for "
+                                                                 "with the same sort and filters")
     status: SaleStatusName | None = None
-    start: QueryDate | None = None
-    end: QueryDate | None = None
+    start: QueryDate | None = Field(None, description="Sold on or after this day (YYYY-MM-DD)")
+    end: QueryDate | None = Field(None, description="Sold on or before this day (YYYY-MM-DD)")
     agent_id: Id | None = None
     product_id: Id | None = None
+    customer_id: Id | None = None
+    customer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = Field(
+        None, description="Part of the customer's name or email, any case (as the sales page searches)")
+    updated_since: AwareDatetime | None = Field(
+        None, description="Only sales that changed at or after this instant, with its zone, e.g. "
+                          "2026-12-07T09:00:00Z: for an incremental sync, pass the time your previous sync "
+                          "started, less a minute (a change is stamped when its transaction starts)")
+    sort: SaleSort = Field("-id", description="id (the order sales were recorded in), sold_on or amount; a "
+                                              "leading - for descending. Ties are broken by id, the same way")
+    include_total: bool = Field(False, description="Count every sale matching the filters into `total` "
+                                                   "(costs a count; leave it off when paging)")
 
 
 class ReasonIn(Strict):

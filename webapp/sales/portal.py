@@ -4,9 +4,9 @@ totals are in webapp/sales/totals.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import clock
@@ -81,6 +81,9 @@ class SaleFilters:
     customer: str | None = None
     sort: str = "date"
     direction: str = "desc"
+    # The API's too: one customer, and changed at or after an instant (incremental sync).
+    customer_id: int | None = None
+    updated_since: datetime | None = None
 
 
 def _filtered(query, filters: SaleFilters):
@@ -97,7 +100,20 @@ def _filtered(query, filters: SaleFilters):
         pattern = f"%{filters.customer.lower()}%"
         query = query.join(Customer, Sale.customer_id == Customer.id).where(
             or_(func.lower(Customer.name).like(pattern), func.lower(Customer.email).like(pattern)))
+    if filters.customer_id:
+        query = query.where(Sale.customer_id == filters.customer_id)
+    if filters.updated_since:
+        query = query.where(Sale.updated_at >= _instant(filters.updated_since))
     return query
+
+
+def _instant(moment: datetime):
+    """`moment` to compare with a stored timestamp. SQLite keeps CURRENT_TIMESTAMP as text to the
+    second ("2026-12-07 12:00:00"), which sorts before the same second bound with microseconds, so
+    there the bound is that text, floored to the second (at worst a few rows of that second more)."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        return moment
+    return literal(moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"))
 
 
 @dataclass(frozen=True)
@@ -208,21 +224,42 @@ def sale_history(sale_id: int) -> list[AuditEvent]:
         .order_by(AuditEvent.at, AuditEvent.id)))
 
 
-def visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None, before_id: int | None = None,
-                  limit: int = 50) -> list[Sale]:
-    """Sales the user may see (agents those they hold, managers their team's and those their team
-    holds a credit of, admins all), newest first.
+# The orders the API lists sales in: a column, then the id, both one way (a keyset: stable pages).
+SALE_SORTS = {"id": Sale.id, "sold_on": Sale.sold_on, "amount": Sale.amount_cents}
 
-    Only ids below `before_id`: a keyset page, stable while sales are added."""
+
+def _visible(user, filters: SaleFilters, agent_id: int | None):
+    """The query of the sales the user may see, narrowed by the filters (and to one agent)."""
     query = select(Sale).where(access.sale_scope(user))
     if agent_id is not None:
         query = query.where(Sale.agent_id == agent_id)
-    query = _filtered(query, filters)
-    if before_id is not None:
-        query = query.where(Sale.id < before_id)
+    return _filtered(query, filters)
+
+
+def visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None, sort: str = "-id",
+                  after: tuple | None = None, limit: int = 50) -> list[Sale]:
+    """Sales the user may see (agents those they hold, managers their team's and those their team
+    holds a credit of, admins all) in `sort` order ("-id", newest first, or a SALE_SORTS key, "-"
+    for descending), ties broken by id the same way.
+
+    Only sales past `after`, the (value, id) of the previous page's last sale: a keyset page,
+    stable while sales are added."""
+    column, descending = SALE_SORTS[sort.lstrip("-")], sort.startswith("-")
+    query = _visible(user, filters, agent_id)
+    if after is not None:
+        value, last_id = after
+        past_id = Sale.id < last_id if descending else Sale.id > last_id
+        past_value = column < value if descending else column > value
+        query = query.where(past_id if column is Sale.id else or_(past_value, and_(column == value, past_id)))
+    order = (column.desc(), Sale.id.desc()) if descending else (column.asc(), Sale.id.asc())
     return list(db.session.scalars(
         query.options(joinedload(Sale.product), joinedload(Sale.customer), selectinload(Sale.credits))
-        .order_by(Sale.id.desc()).limit(limit)))
+        .order_by(*order).limit(limit)))
+
+
+def count_visible_sales(user, filters: SaleFilters, *, agent_id: int | None = None) -> int:
+    """How many sales visible_sales would list over every page."""
+    return db.session.scalar(select(func.count()).select_from(_visible(user, filters, agent_id).subquery()))
 
 
 def sale_estimates(sales: list[Sale], holder_id: int | None = None) -> dict[int, int]:
