@@ -85,6 +85,7 @@ ACCESS = {
     "api.get_statement": SIGNED_IN, "api.statement_pdf": SIGNED_IN, "api.start_run": SIGNED_IN,
     "api.get_run": SIGNED_IN, "api.list_spiffs": SIGNED_IN,
     # Plan documents through the API (issue 15, API and audit): agents their own, managers their team's
+    "api.list_payouts": STAFF, "api.get_payout": STAFF, "api.record_payout": STAFF, "api.reverse_payout": STAFF,
     "api.list_plan_documents": SIGNED_IN, "api.get_plan_document": SIGNED_IN,
     "api.plan_document_pdf": SIGNED_IN, "api.plan_acknowledgement_pdf": SIGNED_IN,
     # Plan questions (issue 15): the agent asks about their own document; the team's manager answers
@@ -114,6 +115,8 @@ OWNED = {
     "plandocs.document", "plandocs.acknowledge", "plandocs.document_pdf", "plandocs.acknowledged_pdf",
     # Plan documents through the API (issue 15, API and audit): team B's document
     "api.get_plan_document", "api.plan_document_pdf", "api.plan_acknowledgement_pdf",
+    # Payouts through the API (issue 17): team B's payout
+    "api.get_payout", "api.reverse_payout",
     # Plan questions (issue 15): team B's document, team B's dispute.
     "plandocs.ask_question", "review.dispute_answer",
     # Background operations (issue 16): team B's manager's operation.
@@ -145,6 +148,8 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.estimate": {"product_id": world.product.id, "quantity": 1, "sold_on": "2026-11-20",
                          "agent_id": b},
         "api.start_run": {"start": "2026-11-01", "end": "2026-11-20", "agent_ids": [b]},
+        "api.record_payout": {"agent_id": b, "amount": "1.00", "paid_on": "2026-11-20"},
+        "api.reverse_payout": {"reason": "matrix"},
     }.get(endpoint)
 
 
@@ -152,7 +157,7 @@ QUERY = {"api.agent_commissions": "?start=2026-11-01&end=2026-11-20"}
 
 # Operations whose BODY names team B's agent: refused (403/404/422, nothing written) for the agent
 # and the manager of team A; admins may.
-BODY_OWNED = {"api.create_sale", "api.estimate", "api.start_run"}
+BODY_OWNED = {"api.create_sale", "api.estimate", "api.start_run", "api.record_payout"}
 
 
 # They end the session the other requests need, so they come last; each redirects to /login.

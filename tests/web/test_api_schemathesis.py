@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 from webapp import blueprints as _blueprints  # noqa: F401  (registers every operation)
 from webapp.api.framework import REGISTRY
 from webapp.auth.tokens import create_token
+from webapp.commissions.payouts import record_payout
 from webapp.extensions import db
 from webapp.plandocs.services import issue_missing
 from webapp.statements.services import start_adhoc_run
@@ -55,7 +56,7 @@ def world(build, factory):
     that exist.
 
     An admin, a manager with an agent on a plan, an approved and a pending sale, a statement with
-    its PDF, a write token each for the admin and the agent; the "existing" runs put the ids in
+    its PDF, a payout, a write token each for the admin and the agent; the "existing" runs put the ids in
     the generated requests to get past the 404s."""
     build.on(date(2026, 11, 20))
     admin = factory.user("admin")
@@ -72,13 +73,15 @@ def world(build, factory):
     document = next(d for d in issue_missing() if d.agent_id == agent.id)
     document.pdf = b"%PDF-1.4 test plan document"
     document.pdf_sha256, document.status = hashlib.sha256(document.pdf).hexdigest(), "rendered"
+    payout = record_payout(admin, agent_id=agent.id, amount_cents=500, paid_on=date(2026, 11, 20), advance=True)
     db.session.flush()
     return {
         "headers": {role: {"Authorization": f"Bearer {create_token(user, name='fuzz')[1]}"}
                     for role, user in (("admin", admin), ("agent", agent))},
         "ids": {"agent_id": agent.id, "product_id": product.id, "statement_id": statement.id,
                 "run_id": run.id, "sale_ids": (approved.id, pending.id), "customer_id": pending.customer_id,
-                "category": product.category.code, "document_id": document.id},
+                "category": product.category.code, "document_id": document.id,
+                "payout_id": payout.id},
     }
 
 

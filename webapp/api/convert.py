@@ -10,12 +10,20 @@ from webapp.api.schemas import Derivation
 from webapp.api.statement_schemas import StatementAdjustment, StatementLine, StatementPayout, StatementSpiff
 from webapp.catalog.models import Product
 from webapp.extensions import db
-from webapp.money import MoneyError, from_cents, parse_money, units_to_rate
+from webapp.money import MoneyError, from_cents, parse_money, to_cents, units_to_rate
 
 
 def money(cents: int | None) -> str | None:
     """Integer cents as the API's decimal string ("1250.00"); None stays None."""
     return None if cents is None else str(from_cents(cents))
+
+
+def cents_of(text: str, field: str) -> int:
+    """A money string of the body to cents, or a 422 naming `field`."""
+    try:
+        return to_cents(parse_money(text))
+    except MoneyError as exc:
+        raise ApiError(422, str(exc), {field: str(exc)}) from exc
 
 
 def unit_price(text: str | None, product_id: int) -> Decimal | None:

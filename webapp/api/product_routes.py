@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from webapp.api.convert import cents_of
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import ProductIn, ProductOut, ProductPage, ProductPatch, ProductQuery
 from webapp.auth import access
@@ -12,7 +13,7 @@ from webapp.catalog import services as catalog
 from webapp.catalog.models import Category, Product
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import db
-from webapp.money import MoneyError, from_cents, parse_money, to_cents
+from webapp.money import from_cents
 
 
 def _product_out(product: Product) -> ProductOut:
@@ -66,20 +67,12 @@ def _save_product(user, product, **values):
         raise
 
 
-def _cents(text: str, field: str) -> int:
-    """A money string to cents, or a field error."""
-    try:
-        return to_cents(parse_money(text))
-    except MoneyError as exc:
-        raise ApiError(422, str(exc), {field: str(exc)}) from exc
-
-
 @operation("POST", "/products", summary="Create a product", tag="Products", area="admin", body=ProductIn,
            responses={201: ProductOut}, roles=(Role.ADMIN,), write=True, errors=(409,))
 def create_product(user, body: ProductIn):
     """Create a product (admins)."""
     product = _save_product(user, None, sku=body.sku, name=body.name, category_id=_category_id(body.category),
-                                   list_price_cents=_cents(body.list_price, "list_price"),
+                                   list_price_cents=cents_of(body.list_price, "list_price"),
                                    restricted=body.restricted)
     return _product_out(product), 201
 
@@ -111,7 +104,7 @@ def update_product(user, product_id: int, body: ProductPatch):
     product = _save_product(
         user, product, sku=product.sku, name=body.name if body.name is not None else product.name,
         category_id=_category_id(body.category) if body.category is not None else product.category_id,
-        list_price_cents=_cents(body.list_price, "list_price") if body.list_price is not None else product.list_price_cents,
+        list_price_cents=cents_of(body.list_price, "list_price") if body.list_price is not None else product.list_price_cents,
         active=body.active if body.active is not None else product.active,
         restricted=body.restricted if body.restricted is not None else product.restricted)
     return _product_out(product)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webapp import clock
 from webapp.audit.services import record
@@ -96,9 +97,7 @@ def payouts_of(agent_id: int) -> list[Payout]:
 
 def reversed_ids(payout_ids: list[int]) -> set[int]:
     """Which of these payouts have been reversed."""
-    if not payout_ids:
-        return set()
-    return set(db.session.scalars(select(Payout.reverses_id).where(Payout.reverses_id.in_(payout_ids))))
+    return set(reversals_of(payout_ids))
 
 
 def team_payouts(user: User, limit: int = RECENT_PAYOUTS) -> list[tuple[Payout, User]]:
@@ -107,3 +106,47 @@ def team_payouts(user: User, limit: int = RECENT_PAYOUTS) -> list[tuple[Payout, 
         access.agent_scope(user, Payout.agent_id))
     return [(payout, agent) for payout, agent in
             db.session.execute(query.order_by(Payout.paid_on.desc(), Payout.id.desc()).limit(limit)).all()]
+
+
+@dataclass(frozen=True)
+class PayoutFilters:
+    """Filters of the API's payout list: one agent, paid on or after `start`, on or before `end`."""
+
+    agent_id: int | None = None
+    start: date | None = None
+    end: date | None = None
+
+
+def _visible_payouts(user: User, filters: PayoutFilters):
+    """The query of the payouts (and reversals) of the agents the user manages, filtered."""
+    query = select(Payout).where(access.agent_scope(user, Payout.agent_id))
+    if filters.agent_id is not None:
+        query = query.where(Payout.agent_id == filters.agent_id)
+    if filters.start is not None:
+        query = query.where(Payout.paid_on >= filters.start)
+    if filters.end is not None:
+        query = query.where(Payout.paid_on <= filters.end)
+    return query
+
+
+def visible_payouts(user: User, filters: PayoutFilters, *, before_id: int | None = None,
+                    limit: int = RECENT_PAYOUTS) -> list[Payout]:
+    """Payouts and reversals the user may see, newest recorded first; only ids below `before_id`
+    (a keyset page, stable while payouts are recorded)."""
+    query = _visible_payouts(user, filters)
+    if before_id is not None:
+        query = query.where(Payout.id < before_id)
+    return list(db.session.scalars(query.order_by(Payout.id.desc()).limit(limit)))
+
+
+def count_visible_payouts(user: User, filters: PayoutFilters) -> int:
+    """How many payouts visible_payouts would list over every page."""
+    return db.session.scalar(select(func.count()).select_from(_visible_payouts(user, filters).subquery()))
+
+
+def reversals_of(payout_ids: list[int]) -> dict[int, int]:
+    """The reversal's id of each of these payouts that has been reversed."""
+    if not payout_ids:
+        return {}
+    return dict(db.session.execute(select(Payout.reverses_id, Payout.id).where(
+        Payout.reverses_id.in_(payout_ids))).all())

@@ -1,0 +1,75 @@
+"""API v1 payouts (managers and admins, as on the pages): list, read, record, reverse.
+
+Every rule (the unpaid-balance cap, advances, open periods, one reversal per payout) is the payout
+service's; this module translates JSON to its inputs and its results to JSON."""
+
+from __future__ import annotations
+
+from webapp.api.convert import cents_of, money
+from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
+from webapp.api.payout_schemas import PayoutIn, PayoutOut, PayoutPage, PayoutQuery
+from webapp.api.schemas import ReasonIn
+from webapp.auth import access
+from webapp.auth.models import Role
+from webapp.commissions import payouts
+from webapp.commissions.models import Payout
+from webapp.extensions import db
+
+MANAGERS = (Role.MANAGER, Role.ADMIN)
+
+
+def _payout_out(payout: Payout, reversals: dict[int, int]) -> PayoutOut:
+    """A payout for the API, its reversal (if any) looked up in bulk by the caller."""
+    return PayoutOut(id=payout.id, agent_id=payout.agent_id, amount=money(payout.amount_cents),
+                     paid_on=payout.paid_on, reference=payout.reference, advance=payout.advance,
+                     reverses_id=payout.reverses_id, reversed_by_id=reversals.get(payout.id),
+                     created_by_id=payout.created_by_id, created_at=payout.created_at)
+
+
+def _one(payout: Payout) -> PayoutOut:
+    """One payout for the API, read after its writes."""
+    db.session.flush()
+    return _payout_out(payout, payouts.reversals_of([payout.id]))
+
+
+@operation("GET", "/payouts", summary="Payouts and reversals (managers: their team's; admins: all)",
+           tag="Payouts", area="payouts", query=PayoutQuery, responses={200: PayoutPage}, roles=MANAGERS,
+           errors=(404,))
+def list_payouts(user, query: PayoutQuery):
+    """Payouts the user may see, newest recorded first, filtered and paginated."""
+    if query.agent_id is not None:
+        access.visible_agent(user, query.agent_id)
+    if query.start and query.end and query.end < query.start:
+        raise ApiError(422, "The last day is before the first day.", {"end": "Before start."})
+    filters = payouts.PayoutFilters(agent_id=query.agent_id, start=query.start, end=query.end)
+    found = payouts.visible_payouts(user, filters, before_id=decode_cursor(query.cursor), limit=query.limit + 1)
+    page = found[: query.limit]
+    reversals = payouts.reversals_of([p.id for p in page])
+    return PayoutPage(items=[_payout_out(p, reversals) for p in page],
+                      next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None,
+                      total=payouts.count_visible_payouts(user, filters) if query.include_total else None)
+
+
+@operation("GET", "/payouts/{payout_id}", summary="One payout", tag="Payouts", area="payouts",
+           responses={200: PayoutOut}, roles=MANAGERS)
+def get_payout(user, payout_id: int):
+    """A payout of the user's team (another team's: 404)."""
+    return _one(access.visible_payout(user, payout_id))
+
+
+@operation("POST", "/payouts", summary="Record a payout for an agent", tag="Payouts", area="payouts",
+           body=PayoutIn, responses={201: PayoutOut}, roles=MANAGERS, write=True)
+def record_payout(user, body: PayoutIn):
+    """Record a payout for an agent of the team, dated in an open period, capped at the unpaid
+    balance unless it is an advance (another team's agent: 404)."""
+    payout = payouts.record_payout(user, agent_id=body.agent_id, amount_cents=cents_of(body.amount, "amount"),
+                                   paid_on=body.paid_on, reference=body.reference, advance=body.advance)
+    return _one(payout), 201
+
+
+@operation("POST", "/payouts/{payout_id}/reverse", summary="Reverse a payout, with a reason", tag="Payouts",
+           area="payouts", body=ReasonIn, responses={201: PayoutOut}, roles=MANAGERS, write=True, errors=(409,))
+def reverse_payout(user, payout_id: int, body: ReasonIn):
+    """Reverse a payout with a counter-entry dated today; answers the reversal (a reversal, or a
+    payout reversed already: 409)."""
+    return _one(payouts.reverse_payout(user, access.visible_payout(user, payout_id), reason=body.reason)), 201

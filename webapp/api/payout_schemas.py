@@ -1,0 +1,52 @@
+"""Payout bodies of the API (money as decimal strings, dates as ISO dates)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from webapp.api.framework import Page, PageQuery, Strict
+from webapp.api.schemas import DateIn, Id, Money, MoneyOut, QueryDate
+
+
+class PayoutOut(BaseModel):
+    """Money paid to an agent, or the reversal of such a payment (a negative amount)."""
+
+    id: int
+    agent_id: int
+    amount: MoneyOut = Field(description="Paid (positive), or taken back by a reversal (negative)")
+    paid_on: date
+    reference: str | None
+    advance: bool = Field(description="Paid beyond the unpaid balance, to be repaid by later commission")
+    reverses_id: int | None = Field(description="On a reversal: the payout it reverses")
+    reversed_by_id: int | None = Field(description="On a reversed payout: its reversal")
+    created_by_id: int | None
+    created_at: datetime
+
+
+class PayoutIn(Strict):
+    """A payout to record for an agent of the caller's team."""
+
+    agent_id: Id
+    amount: Money = Field(description="Above zero; at most the agent's unpaid balance unless `advance`")
+    paid_on: DateIn = Field(description="In an open period, and not in the future")
+    reference: Annotated[str, StringConstraints(max_length=120)] | None = None
+    advance: bool = False
+
+
+class PayoutQuery(PageQuery):
+    """Filters of the payout list (managers: their team's; admins: all)."""
+
+    agent_id: Id | None = None
+    start: QueryDate | None = Field(None, description="Paid on or after this day (YYYY-MM-DD)")
+    end: QueryDate | None = Field(None, description="Paid on or before this day (YYYY-MM-DD)")
+    include_total: bool = Field(False, description="Count every payout matching the filters into `total`")
+
+
+class PayoutPage(Page[PayoutOut]):
+    """A page of payouts and reversals, newest recorded first."""
+
+    total: int | None = Field(None, description="How many payouts match the filters over every page, when "
+                                                "asked for with include_total=true; else null")
