@@ -104,7 +104,8 @@ def test_log_lines_outside_a_request_say_so(monkeypatch):
 def test_rate_limit_headers_count_down_and_the_429_says_when_to_retry(app, api, team, monkeypatch):
     monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
     headers = headers_for(team["alice"])
-    answers = [api.get(f"{API}/me", headers=headers) for _ in range(4)]
+    # One budget per token, whatever the operation.
+    answers = [api.get(f"{API}/{path}", headers=headers) for path in ("me", "sales", "products", "me")]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers["RateLimit-Limit"] for a in answers] == ["3"] * 4
     assert [a.headers["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
@@ -325,6 +326,10 @@ def test_every_code_is_documented(api):
     assert code["enum"] == sorted(CODE_MEANINGS)
     page = api.get(f"{API}/docs").get_data(as_text=True)
     assert all(f"<code>{name}</code>" in page for name in CODE_MEANINGS)
+    # The document's Markdown `code` spans are code on the page, never stray backticks.
+    assert "`" not in page and "<code>fields</code>" in page
+    assert "Each token may make requests up to 600 per minute, counted across every operation" in page
+    assert "<li><code>201</code> Created" in page
 
 
 def test_the_document_states_the_headers_of_each_operation(api):

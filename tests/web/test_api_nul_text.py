@@ -14,6 +14,7 @@ import webapp.blueprints  # noqa: F401  (registers every operation in REGISTRY)
 from tests.security._world import row_counts
 from tests.web._api import error_of, headers_for
 from webapp.api.framework import NUL_MESSAGE, REGISTRY, Operation, _nul_fields
+from webapp.commissions.payouts import record_payout
 from webapp.extensions import db
 
 TODAY = date(2026, 11, 20)
@@ -34,14 +35,15 @@ BODY_OPERATIONS = [op for op in REGISTRY if op.body is not None and _text_fields
 
 @pytest.fixture
 def world(build, factory):
-    """Maria manages Alice (3%); a product; one pending and one approved sale of Alice's."""
+    """Maria manages Alice (3%); a product; one pending and one approved sale of Alice's; a payout."""
     build.on(TODAY)
     maria, (alice,) = build.team("Maria", "Alice")
     product = factory.product(name="Monitor")
     return {"maria": maria, "alice": alice, "admin": factory.user("admin"), "product": product,
             "category": product.category.code,
             "pending": factory.sale(alice, "200.00", date(2026, 11, 19), product=product, approve=False),
-            "approved": factory.sale(alice, "300.00", date(2026, 11, 18), product=product)}
+            "approved": factory.sale(alice, "300.00", date(2026, 11, 18), product=product),
+            "payout": record_payout(maria, agent_id=alice.id, amount_cents=100, paid_on=TODAY)}
 
 
 # endpoint -> (who calls it, its URL arguments, a body it accepts); every string field gets a NUL in turn.
@@ -61,6 +63,9 @@ VALID = {
     "api.estimate": ("maria", lambda w: {}, lambda w: {
         "product_id": w["product"].id, "quantity": 1, "unit_price": "10.00", "sold_on": "2026-11-20",
         "agent_id": w["alice"].id}),
+    "api.record_payout": ("maria", lambda w: {}, lambda w: {
+        "agent_id": w["alice"].id, "amount": "1.00", "paid_on": "2026-11-20", "reference": "Run 47"}),
+    "api.reverse_payout": ("maria", lambda w: {"payout_id": w["payout"].id}, lambda w: {"reason": "Wrong account"}),
 }
 
 

@@ -122,6 +122,7 @@ def test_the_same_key_and_body_returns_the_original_sale(api, team):
     again = api.post(f"{API}/sales", headers=headers, json=body(team))
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json["id"] == first.json["id"] and again.json == first.json
+    assert "Idempotent-Replayed" not in first.headers and again.headers["Idempotent-Replayed"] == "true"
     assert written() == before, "a replay writes nothing"
 
 

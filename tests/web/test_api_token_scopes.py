@@ -3,6 +3,8 @@ profile page, enforced on every operation, shown in the tokens list."""
 
 from __future__ import annotations
 
+import re
+
 from datetime import date, timedelta
 
 import pytest
@@ -115,6 +117,7 @@ def test_the_profile_page_makes_a_scoped_token_with_a_last_day_and_lists_it(app,
     ({"sales": "none", "ledger": "none", "payouts": "none", "admin": "none"}, "at least one area"),
     ({"expires_on": "2026-11-19"}, "That day has passed"),
     ({"expires_on": "19/11/2026"}, "Enter a date like"),
+    ({"expires_on": "12-14"}, "Enter a date like"),  # half typed: said, never a token without a last day
     ({"sales": "everything"}, "Not a valid choice"),
 ])
 def test_a_token_the_page_cannot_make_is_refused_beside_its_field(app, world, fields, message):
@@ -123,5 +126,12 @@ def test_a_token_the_page_cannot_make_is_refused_beside_its_field(app, world, fi
     page = browser_as(app, world["alice"])
     data = {"name": "Web shop", "sales": "write", "ledger": "read", "payouts": "none", "admin": "none", **fields}
     response = page.post("/profile/tokens", data, token_from="/profile/tokens")
-    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    # Beside the field (or the areas' fieldset), never only above the form.
+    assert re.search(r'<p class="field-error" id="[a-z_]+-error">[^<]*' + re.escape(message), html), html
+    assert 'class="form-error"' not in html
+    if "expires_on" in fields:  # what was typed is kept, in a text box that can show it
+        assert re.search(r'<input[^>]*id="expires_on"[^>]*type="text"[^>]*value="' + re.escape(fields["expires_on"]),
+                         html)
     assert count(ApiToken) == 0

@@ -231,6 +231,7 @@ def test_a_retried_request_gets_the_first_run_and_issues_nothing(api, team):
     again = post_run(api, headers, "retry-key-0001", RANGE)
     assert again.status_code == 200
     assert again.json == first.json
+    assert "Idempotent-Replayed" not in first.headers and again.headers["Idempotent-Replayed"] == "true"
     assert issued() == before
     assert limits.allowance(team["alice"]).used == 1, "a replay is not a new request"
 

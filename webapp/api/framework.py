@@ -262,8 +262,10 @@ def _run_view(call: Callable[[], Any], claimed: IdempotentAnswer | None, etag: b
         status = exc.status if 400 <= exc.status < 500 else 422
         fields = {error.field: error.message for error in getattr(exc, "errors", [exc]) if error.field}
         raise ApiError(status, exc.message, fields, code=exc.code) from exc
-    result, status = result if isinstance(result, tuple) else (result, 200)
+    # A view answers a model, (model, status) or (model, status, headers).
+    result, status, *extra = result if isinstance(result, tuple) else (result, 200)
     response = _respond(result, status)
+    response.headers.update(extra[0] if extra else {})
     if claimed is not None and 200 <= status < 300:
         idempotency.complete(claimed, response)
     db.session.commit()
@@ -279,6 +281,11 @@ def _respond(result: Any, status: int):
         response.status_code = status
         return response
     return result
+
+
+def rate_limit() -> str:
+    """Requests each token may make (API_RATE_LIMIT, e.g. "600 per minute")."""
+    return current_app.config.get("API_RATE_LIMIT", "600 per minute")
 
 
 def operation(method: str, path: str, *, summary: str, tag: str, area: str | None,
@@ -329,8 +336,8 @@ def operation(method: str, path: str, *, summary: str, tag: str, area: str | Non
 
             return _run_view(call, claimed, etag)
 
-        limited = limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", "600 per minute"),
-                                key_func=_token_key, scope="api")(handler)
+        # One budget per token across every operation (limit() would count each operation apart).
+        limited = limiter.shared_limit(rate_limit, scope="api", key_func=_token_key)(handler)
         bp.add_url_rule(rule, endpoint=view.__name__, view_func=limited, methods=[method])
         REGISTRY.append(Operation(method=method.lower(), path=path, endpoint=f"api.{view.__name__}",
                                   summary=summary, tag=tag, body=body, query=query, responses=responses,

@@ -32,6 +32,8 @@ HEADER = "Idempotency-Key"
 SCHEMA = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEEP = timedelta(hours=24)
+# What a view adds to an answer it gives again for a retry under its own key (a sale, a run).
+REPLAYED = {REPLAYED_HEADER: "true"}
 KEY_RULE = "Use 8 to 64 letters, digits, dashes or underscores."
 
 

@@ -90,6 +90,9 @@ def _error(status: int) -> dict:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
 
 
+SUCCESS = {200: "OK", 201: "Created"}
+
+
 def _responses(op: Operation, refs: dict) -> dict[str, dict]:
     """An operation's documented answers: its own, 304 for a conditional read, and its errors."""
     responses: dict[str, dict] = {}
@@ -101,7 +104,7 @@ def _responses(op: Operation, refs: dict) -> dict[str, dict]:
             responses[str(status)] = {"description": "No content", "headers": EVERY_ANSWER}
         else:
             headers = {**EVERY_ANSWER, **(ETAG if op.etag and status == 200 else {})}
-            responses[str(status)] = {"description": "OK", "headers": headers, "content": {
+            responses[str(status)] = {"description": SUCCESS.get(status, "OK"), "headers": headers, "content": {
                 "application/json": {"schema": refs[(model, "serialization")]}}}
     if op.etag and op.method == "get":
         responses["304"] = {"description": "Not modified: the ETag sent in If-None-Match is still current",

@@ -109,7 +109,7 @@ def create_sale(user, body: SaleIn):
         agent_id = user.id if access.is_agent(user) and body.agent_id is None else body.agent_id
         if not sales.same_request(sale, agent_id, data):
             raise idempotency.reused_error("sale")
-        return _one(user, sale), 200
+        return _one(user, sale), 200, idempotency.REPLAYED
     return _one(user, sale), 201
 
 

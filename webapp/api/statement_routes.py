@@ -99,7 +99,7 @@ def _replayed(user, run, body: RunIn):
     if not statements.same_run_request(run, user, agent_ids=body.agent_ids, start=body.start, end=body.end,
                                        message=body.message):
         raise idempotency.reused_error("statement run")
-    return _run_out(user, run), 200
+    return _run_out(user, run), 200, idempotency.REPLAYED
 
 
 def _too_many(exc: limits.TooManyRequests):

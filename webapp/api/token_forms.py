@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, StringField
+from wtforms import HiddenField, SelectChoice, SelectField, StringField
+from wtforms.widgets import TextInput
 from wtforms.validators import DataRequired, Length
 
 from webapp.auth.tokens import AREAS
@@ -24,9 +25,14 @@ class TokenForm(FlaskForm):
     ledger = SelectField(AREAS["ledger"], choices=LEVEL_CHOICES, default=DEFAULT_ACCESS["ledger"])
     payouts = SelectField(AREAS["payouts"], choices=LEVEL_CHOICES, default=DEFAULT_ACCESS["payouts"])
     admin = SelectField(AREAS["admin"], choices=LEVEL_CHOICES, default=DEFAULT_ACCESS["admin"])
-    expires_on = IsoDateField("Last day (optional)")
+    # Typed text, not <input type=date>: a half-typed date there is sent empty, which would
+    # silently make a token that never expires; as text the server sees it and says so.
+    expires_on = IsoDateField("Last day (optional)", widget=TextInput(),
+                              render_kw={"placeholder": "YYYY-MM-DD", "inputmode": "numeric", "autocomplete": "off"})
+    # Where an error about the areas as a whole is shown (beside the fieldset); it carries nothing.
+    access = HiddenField()
 
     @property
-    def access(self) -> dict[str, str]:
+    def levels(self) -> dict[str, str]:
         """Each area's chosen level."""
         return {area: self[area].data for area in AREAS}

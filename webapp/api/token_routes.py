@@ -19,7 +19,7 @@ def tokens_page():
     form = TokenForm()
     created, status = None, 200
     if request.method == "POST":
-        outcome = submit(form, lambda: tokens.create_token(current_user, name=form.name.data, access=form.access,
+        outcome = submit(form, lambda: tokens.create_token(current_user, name=form.name.data, access=form.levels,
                                                            expires_on=form.expires_on.date))
         status = outcome.status
         if outcome.ok:
