@@ -36,6 +36,10 @@ class Sale(db.Model):
         UniqueConstraint("entered_by_id", "idempotency_key", name="uq_sales_entered_by_key"),
         Index("ix_sales_agent_sold_on", "agent_id", "sold_on"),
         Index("ix_sales_status_sold_on", "status", "sold_on"),
+        # The API's sale list: each sort it offers, and updated_since, walk an index by keyset.
+        Index("ix_sales_sold_on_id", "sold_on", "id"),
+        Index("ix_sales_amount_id", "amount_cents", "id"),
+        Index("ix_sales_updated_at_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
