@@ -85,6 +85,8 @@ ACCESS = {
     "api.get_statement": SIGNED_IN, "api.statement_pdf": SIGNED_IN, "api.start_run": SIGNED_IN,
     "api.get_run": SIGNED_IN, "api.list_spiffs": SIGNED_IN,
     # Plan documents through the API (issue 15, API and audit): agents their own, managers their team's
+    "api.list_customers": SIGNED_IN, "api.get_customer": SIGNED_IN, "api.create_customer": SIGNED_IN,
+    "api.list_agents": STAFF, "api.get_agent": STAFF,
     "api.list_payouts": STAFF, "api.get_payout": STAFF, "api.record_payout": STAFF, "api.reverse_payout": STAFF,
     "api.list_plan_documents": SIGNED_IN, "api.get_plan_document": SIGNED_IN,
     "api.plan_document_pdf": SIGNED_IN, "api.plan_acknowledgement_pdf": SIGNED_IN,
@@ -116,7 +118,7 @@ OWNED = {
     # Plan documents through the API (issue 15, API and audit): team B's document
     "api.get_plan_document", "api.plan_document_pdf", "api.plan_acknowledgement_pdf",
     # Payouts through the API (issue 17): team B's payout
-    "api.get_payout", "api.reverse_payout",
+    "api.get_payout", "api.reverse_payout", "api.get_agent",
     # Plan questions (issue 15): team B's document, team B's dispute.
     "plandocs.ask_question", "review.dispute_answer",
     # Background operations (issue 16): team B's manager's operation.
@@ -150,6 +152,7 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.start_run": {"start": "2026-11-01", "end": "2026-11-20", "agent_ids": [b]},
         "api.record_payout": {"agent_id": b, "amount": "1.00", "paid_on": "2026-11-20"},
         "api.reverse_payout": {"reason": "matrix"},
+        "api.create_customer": {"name": "Matrix customer"},
     }.get(endpoint)
 
 

@@ -63,6 +63,8 @@ VALID = {
     "api.estimate": ("maria", lambda w: {}, lambda w: {
         "product_id": w["product"].id, "quantity": 1, "unit_price": "10.00", "sold_on": "2026-11-20",
         "agent_id": w["alice"].id}),
+    "api.create_customer": ("alice", lambda w: {}, lambda w: {
+        "name": "Harbour Vets", "email": "front@harbour.example", "phone": "0123", "region": "Coast"}),
     "api.record_payout": ("maria", lambda w: {}, lambda w: {
         "agent_id": w["alice"].id, "amount": "1.00", "paid_on": "2026-11-20", "reference": "Run 47"}),
     "api.reverse_payout": ("maria", lambda w: {"payout_id": w["payout"].id}, lambda w: {"reason": "Wrong account"}),

@@ -89,6 +89,17 @@ def team_agents(user: User, include_inactive: bool = False) -> list[User]:
     return list(db.session.scalars(query))
 
 
+def agents_page(user: User, *, active: bool | None = None, after_id: int | None = None,
+                limit: int = 50) -> list[User]:
+    """The agents the user manages (admins: all agents) by id, after `after_id`: a keyset page."""
+    query = select(User).where(User.role == Role.AGENT, agent_scope(user, User.id))
+    if active is not None:
+        query = query.where(User.active.is_(active))
+    if after_id is not None:
+        query = query.where(User.id > after_id)
+    return list(db.session.scalars(query.order_by(User.id).limit(limit)))
+
+
 def can_manage_agent(actor: User, agent: User) -> bool:
     """Admins manage every agent; managers their own team; agents nobody."""
     if actor.role == Role.ADMIN:

@@ -155,10 +155,34 @@ def search_customers(text: str, limit: int = 10) -> list[Customer]:
     text = (text or "").strip()
     if not text:
         return []
+    return list(db.session.scalars(select(Customer).where(_contains(text)).order_by(Customer.name).limit(limit)))
+
+
+def _contains(text: str):
+    """SQL condition: the customer's name or email contains `text`, any case (LIKE's wildcards
+    taken literally: dropped, as the search box does)."""
     pattern = f"%{text.lower().replace('%', '').replace('_', '')}%"
-    return list(db.session.scalars(
-        select(Customer).where(or_(func.lower(Customer.name).like(pattern), func.lower(Customer.email).like(pattern)))
-        .order_by(Customer.name).limit(limit)))
+    return or_(func.lower(Customer.name).like(pattern), func.lower(Customer.email).like(pattern))
+
+
+def customers_page(text: str | None, *, after_id: int | None = None, limit: int = 50) -> list[Customer]:
+    """Customers (whose name or email contains `text`, when given) by id, after `after_id`: a
+    keyset page of the directory the sale form searches."""
+    query = select(Customer)
+    if (text or "").strip():
+        query = query.where(_contains(text.strip()))
+    if after_id is not None:
+        query = query.where(Customer.id > after_id)
+    return list(db.session.scalars(query.order_by(Customer.id).limit(limit)))
+
+
+def add_customer(actor, *, name: str, email: str | None = None, phone: str | None = None,
+                 region: str | None = None) -> Customer:
+    """Add a customer on its own (not with a sale), audited."""
+    customer = create_customer(actor, name=name, email=email, phone=phone, region=region)
+    record(actor, "customer.create", customer, None, {"name": customer.name, "email": customer.email,
+                                                       "phone": customer.phone, "region": customer.region})
+    return customer
 
 
 def get_customer(customer_id) -> Customer:

@@ -1,0 +1,63 @@
+"""Customer and agent bodies of the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from webapp.api.framework import Page, PageQuery, Strict
+
+NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class CustomerOut(BaseModel):
+    """A customer: someone sales are made to (a record, not a login)."""
+
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    region: str | None
+    created_at: datetime
+
+
+class CustomerIn(Strict):
+    """A customer to add to the directory."""
+
+    name: Annotated[NonBlank, StringConstraints(max_length=120)]
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    region: Annotated[str, StringConstraints(max_length=80)] | None = None
+
+
+class CustomerQuery(PageQuery):
+    """Search the customer directory (everyone who records sales searches the same one)."""
+
+    q: Annotated[NonBlank, StringConstraints(max_length=100)] | None = Field(
+        None, description="Part of the name or email, any case (as the sale form's search)")
+
+
+class CustomerPage(Page[CustomerOut]):
+    """A page of customers, by id."""
+
+
+class AgentOut(BaseModel):
+    """An agent of the caller's team (admins: any agent)."""
+
+    id: int
+    name: str
+    email: str
+    manager_id: int | None
+    active: bool
+
+
+class AgentQuery(PageQuery):
+    """Filters of the agent list."""
+
+    active: bool | None = Field(None, description="true: only active agents; false: only deactivated ones")
+
+
+class AgentPage(Page[AgentOut]):
+    """A page of agents, by id."""
