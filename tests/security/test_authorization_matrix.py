@@ -85,6 +85,7 @@ ACCESS = {
     "api.get_statement": SIGNED_IN, "api.statement_pdf": SIGNED_IN, "api.start_run": SIGNED_IN,
     "api.get_run": SIGNED_IN, "api.list_spiffs": SIGNED_IN,
     # Plan documents through the API (issue 15, API and audit): agents their own, managers their team's
+    "api.update_sale": SIGNED_IN, "api.cancel_sale": SIGNED_IN,
     "api.list_customers": SIGNED_IN, "api.get_customer": SIGNED_IN, "api.create_customer": SIGNED_IN,
     "api.list_agents": STAFF, "api.get_agent": STAFF,
     "api.list_payouts": STAFF, "api.get_payout": STAFF, "api.record_payout": STAFF, "api.reverse_payout": STAFF,
@@ -118,7 +119,7 @@ OWNED = {
     # Plan documents through the API (issue 15, API and audit): team B's document
     "api.get_plan_document", "api.plan_document_pdf", "api.plan_acknowledgement_pdf",
     # Payouts through the API (issue 17): team B's payout
-    "api.get_payout", "api.reverse_payout", "api.get_agent",
+    "api.get_payout", "api.reverse_payout", "api.get_agent", "api.update_sale", "api.cancel_sale",
     # Plan questions (issue 15): team B's document, team B's dispute.
     "plandocs.ask_question", "review.dispute_answer",
     # Background operations (issue 16): team B's manager's operation.
@@ -153,6 +154,8 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.record_payout": {"agent_id": b, "amount": "1.00", "paid_on": "2026-11-20"},
         "api.reverse_payout": {"reason": "matrix"},
         "api.create_customer": {"name": "Matrix customer"},
+        "api.update_sale": {"product_id": world.product.id, "customer_name": "Matrix", "quantity": 1,
+                            "sold_on": "2026-11-20"},
     }.get(endpoint)
 
 

@@ -63,6 +63,9 @@ VALID = {
     "api.estimate": ("maria", lambda w: {}, lambda w: {
         "product_id": w["product"].id, "quantity": 1, "unit_price": "10.00", "sold_on": "2026-11-20",
         "agent_id": w["alice"].id}),
+    "api.update_sale": ("alice", lambda w: {"sale_id": w["pending"].id}, lambda w: {
+        "product_id": w["product"].id, "customer_name": "Clinic South", "customer_email": "b@clinic.example",
+        "quantity": 2, "unit_price": "10.00", "sold_on": "2026-11-19", "note": "Three monitors"}),
     "api.create_customer": ("alice", lambda w: {}, lambda w: {
         "name": "Harbour Vets", "email": "front@harbour.example", "phone": "0123", "region": "Coast"}),
     "api.record_payout": ("maria", lambda w: {}, lambda w: {

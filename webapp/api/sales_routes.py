@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import contextmanager
 from datetime import date
 
 from webapp.api import idempotency
 from webapp.api.convert import derivation_of, money, unit_price
 from webapp.api.framework import ApiError, decode_keyset, encode_keyset, operation
-from webapp.api.schemas import CreditOut, EntryOut, ReasonIn, SaleEntries, SaleIn, SaleOut, SalePage, SaleQuery
+from webapp.api.schemas import (CreditOut, EntryOut, ReasonIn, SaleEdit, SaleEntries, SaleIn, SaleOut, SalePage,
+                                SaleQuery)
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.errors import FieldErrors, NotFound, ServiceError
@@ -88,29 +90,41 @@ def create_sale(user, body: SaleIn):
     The same Idempotency-Key with the same body answers the sale already made (200); with a
     different body, 409."""
     key = _idempotency_key()
-    if body.customer_id is not None and body.customer_name is not None:
-        message = "Give customer_id or customer_name, not both."
-        raise ApiError(422, message, {"customer_name": message})
-    data = sales.SaleInput(
-        product_id=body.product_id, quantity=body.quantity,
-        unit_price=unit_price(body.unit_price, body.product_id), sold_on=body.sold_on,
-        customer_id=body.customer_id, new_customer_name=body.customer_name,
-        new_customer_email=body.customer_email, note=body.note, share=body.share,
-        co_agents=tuple(sales.CoAgentInput(co.agent_id, co.share) for co in body.co_agents))
-    try:
+    data = _sale_input(body)
+    with _named_as_the_body():
         sale, created = sales.create_sale(user, data, idempotency_key=key, agent_id=body.agent_id)
-    except ServiceError as exc:
-        if isinstance(exc, NotFound):
-            raise
-        # Named as the body names them, every one of them (FieldErrors: several fields at once).
-        raise FieldErrors([ServiceError(error.message, _body_field(error.field), error.status, error.code)
-                           for error in getattr(exc, "errors", [exc])]) from exc
     if not created:
         agent_id = user.id if access.is_agent(user) and body.agent_id is None else body.agent_id
         if not sales.same_request(sale, agent_id, data):
             raise idempotency.reused_error("sale")
         return _one(user, sale), 200, idempotency.REPLAYED
     return _one(user, sale), 201
+
+
+def _sale_input(body: SaleEdit) -> sales.SaleInput:
+    """The sales services' input from a sale body (one customer: by id or a new one by name)."""
+    if body.customer_id is not None and body.customer_name is not None:
+        message = "Give customer_id or customer_name, not both."
+        raise ApiError(422, message, {"customer_name": message})
+    return sales.SaleInput(
+        product_id=body.product_id, quantity=body.quantity,
+        unit_price=unit_price(body.unit_price, body.product_id), sold_on=body.sold_on,
+        customer_id=body.customer_id, new_customer_name=body.customer_name,
+        new_customer_email=body.customer_email, note=body.note, share=body.share,
+        co_agents=tuple(sales.CoAgentInput(co.agent_id, co.share) for co in body.co_agents))
+
+
+@contextmanager
+def _named_as_the_body():
+    """The services' field errors, every one of them, named as the body names them (FieldErrors:
+    several fields at once)."""
+    try:
+        yield
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        raise FieldErrors([ServiceError(error.message, _body_field(error.field), error.status, error.code)
+                           for error in getattr(exc, "errors", [exc])]) from exc
 
 
 @operation("GET", "/sales", summary="Sales (agents: their own; managers: their team's; admins: all)",
@@ -172,6 +186,31 @@ def _entry_out(entry) -> EntryOut:
 def _decidable(user, sale_id: int) -> SaleOut:
     """The sale as GET answers it, read under the locks a decision takes (for If-Match)."""
     return _one(user, decisions.lock_for_decision(user, access.visible_sale(user, sale_id)))
+
+
+def _changeable(user, sale_id: int) -> SaleOut:
+    """The sale as GET answers it, read under the locks an edit takes (for If-Match)."""
+    return _one(user, sales.lock_for_change(user, access.visible_sale(user, sale_id)))
+
+
+@operation("PUT", "/sales/{sale_id}", summary="Change a pending sale: every field, as the edit page",
+           tag="Sales", area="sales", body=SaleEdit, responses={200: SaleOut}, write=True, errors=(409,),
+           current=_changeable)
+def update_sale(user, sale_id: int, body: SaleEdit):
+    """Change a pending sale of one's own (its agent, or whoever entered it): a decided sale or one in
+    a closed period is 409; a co-agent's, 403; anyone else's, 404."""
+    sale = access.visible_sale(user, sale_id)
+    data = _sale_input(body)
+    with _named_as_the_body():
+        sales.update_sale(user, sale, data)
+    return _one(user, sale)
+
+
+@operation("POST", "/sales/{sale_id}/cancel", summary="Withdraw a pending sale of one's own", tag="Sales",
+           area="sales", responses={200: SaleOut}, write=True, errors=(409,), current=_changeable)
+def cancel_sale(user, sale_id: int):
+    """Cancel a pending sale of one's own (decided already: 409)."""
+    return _one(user, sales.cancel_sale(user, access.visible_sale(user, sale_id)))
 
 
 @operation("POST", "/sales/{sale_id}/approve", summary="Approve a pending sale", tag="Sales", area="sales",

@@ -116,9 +116,10 @@ class CreditOut(BaseModel):
                                          "cent, the primary the rest")
 
 
-class SaleIn(Strict):
-    """A sale to record: a product, a customer (an existing one by id, or a new one by name),
-    quantity, unit price (the list price if omitted) and the date it was sold."""
+class SaleEdit(Strict):
+    """A pending sale's new fields, all of them (as the edit page sends them): a product, a customer
+    (an existing one by id, or a new one by name), quantity, unit price (the list price if omitted),
+    the date it was sold, the note and the split."""
 
     product_id: Id
     customer_id: Id | None = Field(None, description="An existing customer (or give customer_name)")
@@ -130,11 +131,17 @@ class SaleIn(Strict):
     unit_price: Money | None = Field(None, description="Defaults to the product's list price")
     sold_on: DateIn
     note: Note | None = None
-    agent_id: Id | None = Field(None, description="Managers and admins: the team agent the sale is for")
     co_agents: list[CoAgentIn] = Field(default_factory=list, max_length=4,
                                        description="Split the sale with up to four co-agents")
     share: Share | None = Field(None, description="The sale's agent's own share; omitted: 100 minus the "
                                                   "co-agents' shares. All shares sum to exactly 100.")
+
+
+class SaleIn(SaleEdit):
+    """A sale to record: a product, a customer (an existing one by id, or a new one by name),
+    quantity, unit price (the list price if omitted) and the date it was sold."""
+
+    agent_id: Id | None = Field(None, description="Managers and admins: the team agent the sale is for")
 
 
 class SaleOut(BaseModel):

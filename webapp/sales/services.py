@@ -201,6 +201,17 @@ def check_editable(actor: User, sale: Sale) -> None:
         raise ServiceError("This sale's period is closed; ask a manager to decide it.", status=409, code=CLOSED_PERIOD)
 
 
+def lock_for_change(actor: User, sale: Sale) -> Sale:
+    """Take the locks an edit or a cancellation takes first (every holder, in id order) and re-read
+    the sale, as it stays until the transaction ends (an API If-Match compares it). Whoever may not
+    change it is refused before anything is locked."""
+    access.check_may_edit_sale(actor, sale)
+    lock_agents(holder_ids(sale))
+    db.session.refresh(sale)
+    db.session.refresh(sale, ["credits"])
+    return sale
+
+
 def update_sale(actor: User, sale: Sale, data: SaleInput) -> Sale:
     """Edit a pending sale (product, customer, quantity, price, date, note, co-agents and shares)."""
     access.check_may_edit_sale(actor, sale)  # before reading the co-agents: a co-agent is told why
