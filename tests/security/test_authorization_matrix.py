@@ -86,6 +86,7 @@ ACCESS = {
     "api.get_run": SIGNED_IN, "api.list_spiffs": SIGNED_IN,
     # Plan documents through the API (issue 15, API and audit): agents their own, managers their team's
     "api.update_sale": SIGNED_IN, "api.cancel_sale": SIGNED_IN,
+    "api.list_entries": SIGNED_IN, "api.create_adjustment": STAFF,
     "api.list_customers": SIGNED_IN, "api.get_customer": SIGNED_IN, "api.create_customer": SIGNED_IN,
     "api.list_agents": STAFF, "api.get_agent": STAFF,
     "api.list_payouts": STAFF, "api.get_payout": STAFF, "api.record_payout": STAFF, "api.reverse_payout": STAFF,
@@ -154,6 +155,7 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.record_payout": {"agent_id": b, "amount": "1.00", "paid_on": "2026-11-20"},
         "api.reverse_payout": {"reason": "matrix"},
         "api.create_customer": {"name": "Matrix customer"},
+        "api.create_adjustment": {"agent_id": b, "amount": "-1.00", "reason": "matrix"},
         "api.update_sale": {"product_id": world.product.id, "customer_name": "Matrix", "quantity": 1,
                             "sold_on": "2026-11-20"},
     }.get(endpoint)
@@ -163,7 +165,7 @@ QUERY = {"api.agent_commissions": "?start=2026-11-01&end=2026-11-20"}
 
 # Operations whose BODY names team B's agent: refused (403/404/422, nothing written) for the agent
 # and the manager of team A; admins may.
-BODY_OWNED = {"api.create_sale", "api.estimate", "api.start_run", "api.record_payout"}
+BODY_OWNED = {"api.create_sale", "api.estimate", "api.start_run", "api.record_payout", "api.create_adjustment"}
 
 
 # They end the session the other requests need, so they come last; each redirects to /login.

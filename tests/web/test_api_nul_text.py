@@ -66,6 +66,8 @@ VALID = {
     "api.update_sale": ("alice", lambda w: {"sale_id": w["pending"].id}, lambda w: {
         "product_id": w["product"].id, "customer_name": "Clinic South", "customer_email": "b@clinic.example",
         "quantity": 2, "unit_price": "10.00", "sold_on": "2026-11-19", "note": "Three monitors"}),
+    "api.create_adjustment": ("maria", lambda w: {}, lambda w: {
+        "agent_id": w["alice"].id, "amount": "-2.50", "reason": "Returned cable"}),
     "api.create_customer": ("alice", lambda w: {}, lambda w: {
         "name": "Harbour Vets", "email": "front@harbour.example", "phone": "0123", "region": "Coast"}),
     "api.record_payout": ("maria", lambda w: {}, lambda w: {

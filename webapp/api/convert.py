@@ -39,6 +39,16 @@ def unit_price(text: str | None, product_id: int) -> Decimal | None:
     return Decimal(product.list_price_cents) / 100 if product is not None else None
 
 
+def entry_fields(entry) -> dict:
+    """A ledger entry's fields as the API shows them (EntryOut's), money and rate as exact strings."""
+    return {"id": entry.id, "agent_id": entry.agent_id, "kind": entry.kind, "period_start": entry.period.start_date,
+            "period_end": entry.period.end_date, "period_closed": not entry.period.is_open,
+            "spiff": entry.spiff.name if entry.spiff else None,
+            "rate": None if entry.rate_units is None else str(units_to_rate(entry.rate_units)),
+            "amount": money(entry.amount_cents), "reason": entry.reason, "late_approval": entry.late_approval,
+            "derivation": derivation_of(entry.derivation)}
+
+
 def derivation_of(stored: dict | None) -> Derivation | None:
     """A stored derivation (None on entries and statements from before derivations were kept)."""
     return Derivation(**stored) if stored else None

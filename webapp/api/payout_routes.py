@@ -58,7 +58,7 @@ def get_payout(user, payout_id: int):
 
 
 @operation("POST", "/payouts", summary="Record a payout for an agent", tag="Payouts", area="payouts",
-           body=PayoutIn, responses={201: PayoutOut}, roles=MANAGERS, write=True)
+           body=PayoutIn, responses={201: PayoutOut}, roles=MANAGERS, write=True, errors=(404,))
 def record_payout(user, body: PayoutIn):
     """Record a payout for an agent of the team, dated in an open period, capped at the unpaid
     balance unless it is an advance (another team's agent: 404)."""

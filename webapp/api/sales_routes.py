@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import date
 
 from webapp.api import idempotency
-from webapp.api.convert import derivation_of, money, unit_price
+from webapp.api.convert import entry_fields, money, unit_price
 from webapp.api.framework import ApiError, decode_keyset, encode_keyset, operation
 from webapp.api.schemas import (CreditOut, EntryOut, ReasonIn, SaleEdit, SaleEntries, SaleIn, SaleOut, SalePage,
                                 SaleQuery)
@@ -170,17 +170,7 @@ def sale_entries(user, sale_id: int):
     """The sale's ledger lines the user may see (an agent their own credit's, a manager their team's
     holders'), each with the derivation stored from the engine's own result."""
     sale = access.visible_sale(user, sale_id)
-    return SaleEntries(sale_id=sale.id, entries=[_entry_out(e) for e in portal.sale_entries(user, sale.id)])
-
-
-def _entry_out(entry) -> EntryOut:
-    """A ledger line for the API, money and rate as exact decimal strings."""
-    return EntryOut(id=entry.id, agent_id=entry.agent_id, kind=entry.kind, period_start=entry.period.start_date,
-                    period_end=entry.period.end_date, period_closed=not entry.period.is_open,
-                    spiff=entry.spiff.name if entry.spiff else None,
-                    rate=None if entry.rate_units is None else str(units_to_rate(entry.rate_units)),
-                    amount=money(entry.amount_cents), reason=entry.reason, late_approval=entry.late_approval,
-                    derivation=derivation_of(entry.derivation))
+    return SaleEntries(sale_id=sale.id, entries=[EntryOut(**entry_fields(e)) for e in portal.sale_entries(user, sale.id)])
 
 
 def _decidable(user, sale_id: int) -> SaleOut:

@@ -209,6 +209,47 @@ class EntryOut(BaseModel):
     derivation: Derivation | None = Field(None, description=DERIVATION_HELP)
 
 
+class LedgerEntryOut(EntryOut):
+    """A ledger entry: a commission line, SPIFF reward, system adjustment or manual correction."""
+
+    sale_id: int | None
+    created_by_id: int | None = Field(description="Who posted a manual correction (null: the system)")
+    created_at: datetime
+
+
+class LedgerPage(Page[LedgerEntryOut]):
+    """A page of ledger entries, newest first."""
+
+    total: int | None = Field(None, description="How many entries match the filters over every page, when "
+                                                "asked for with include_total=true; else null")
+
+
+class LedgerQuery(PageQuery):
+    """Filters of the ledger (agents: their own entries; managers: their team's; admins: all)."""
+
+    agent_id: Id | None = None
+    period_of: QueryDate | None = Field(None, description="Entries of the pay period holding this day "
+                                                          "(YYYY-MM-DD)")
+    kind: Literal["sale", "spiff", "adjustment", "manual"] | None = None
+    sale_id: Id | None = None
+    include_total: bool = Field(False, description="Count every entry matching the filters into `total`")
+
+
+SignedMoney = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,11}(\.[0-9]{1,2})?$"),
+                        Field(description="A non-zero decimal string with at most two decimals, negative "
+                                          "for a deduction, e.g. \"-25.00\"", examples=["-25.00"])]
+
+
+class AdjustmentIn(Strict):
+    """A manual correction to an agent's ledger, posted in today's period."""
+
+    agent_id: Id
+    amount: SignedMoney
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="Shown on the agent's statement")
+    sale_id: Id | None = Field(None, description="The agent's sale it corrects, if any")
+
+
 class SaleEntries(BaseModel):
     """A sale's ledger lines the caller may see, oldest first per holder."""
 
