@@ -87,6 +87,7 @@ ACCESS = {
     # Plan documents through the API (issue 15, API and audit): agents their own, managers their team's
     "api.update_sale": SIGNED_IN, "api.cancel_sale": SIGNED_IN,
     "api.list_entries": SIGNED_IN, "api.create_adjustment": STAFF,
+    "api.list_periods": STAFF, "api.close_preview": STAFF, "api.close_period": STAFF,
     "api.list_customers": SIGNED_IN, "api.get_customer": SIGNED_IN, "api.create_customer": SIGNED_IN,
     "api.list_agents": STAFF, "api.get_agent": STAFF,
     "api.list_payouts": STAFF, "api.get_payout": STAFF, "api.record_payout": STAFF, "api.reverse_payout": STAFF,

@@ -24,6 +24,7 @@ from webapp import blueprints as _blueprints  # noqa: F401  (registers every ope
 from webapp.api.framework import REGISTRY
 from webapp.auth.tokens import create_token
 from webapp.commissions.payouts import record_payout
+from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.plandocs.services import issue_missing
 from webapp.statements.services import start_adhoc_run
@@ -81,7 +82,7 @@ def world(build, factory):
         "ids": {"agent_id": agent.id, "product_id": product.id, "statement_id": statement.id,
                 "run_id": run.id, "sale_ids": (approved.id, pending.id), "customer_id": pending.customer_id,
                 "category": product.category.code, "document_id": document.id,
-                "payout_id": payout.id},
+                "payout_id": payout.id, "period_id": period_for(date(2026, 11, 3)).id},
     }
 
 
