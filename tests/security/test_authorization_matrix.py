@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import inspect
 
 from tests.security._world import ROLES, World, row_counts
 
@@ -88,6 +89,8 @@ ACCESS = {
     "api.update_sale": SIGNED_IN, "api.cancel_sale": SIGNED_IN,
     "api.list_entries": SIGNED_IN, "api.create_adjustment": STAFF,
     "api.list_periods": STAFF, "api.close_preview": STAFF, "api.close_period": STAFF,
+    "api.list_disputes": SIGNED_IN, "api.get_dispute": SIGNED_IN, "api.open_dispute": AGENT,
+    "api.add_message": SIGNED_IN, "api.accept_dispute": STAFF, "api.reject_dispute": STAFF,
     "api.list_customers": SIGNED_IN, "api.get_customer": SIGNED_IN, "api.create_customer": SIGNED_IN,
     "api.list_agents": STAFF, "api.get_agent": STAFF,
     "api.list_payouts": STAFF, "api.get_payout": STAFF, "api.record_payout": STAFF, "api.reverse_payout": STAFF,
@@ -122,6 +125,7 @@ OWNED = {
     "api.get_plan_document", "api.plan_document_pdf", "api.plan_acknowledgement_pdf",
     # Payouts through the API (issue 17): team B's payout
     "api.get_payout", "api.reverse_payout", "api.get_agent", "api.update_sale", "api.cancel_sale",
+    "api.get_dispute", "api.add_message", "api.accept_dispute", "api.reject_dispute",
     # Plan questions (issue 15): team B's document, team B's dispute.
     "plandocs.ask_question", "review.dispute_answer",
     # Background operations (issue 16): team B's manager's operation.
@@ -157,6 +161,10 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.reverse_payout": {"reason": "matrix"},
         "api.create_customer": {"name": "Matrix customer"},
         "api.create_adjustment": {"agent_id": b, "amount": "-1.00", "reason": "matrix"},
+        # The id as it was (an admin's earlier request may have deleted the line by now).
+        "api.open_dispute": {"entry_id": inspect(world.entry_b).identity[0], "comment": "matrix"},
+        "api.add_message": {"body": "matrix"}, "api.accept_dispute": {"amount": "1.00", "note": "matrix"},
+        "api.reject_dispute": {"reason": "matrix"},
         "api.update_sale": {"product_id": world.product.id, "customer_name": "Matrix", "quantity": 1,
                             "sold_on": "2026-11-20"},
     }.get(endpoint)
@@ -166,7 +174,8 @@ QUERY = {"api.agent_commissions": "?start=2026-11-01&end=2026-11-20"}
 
 # Operations whose BODY names team B's agent: refused (403/404/422, nothing written) for the agent
 # and the manager of team A; admins may.
-BODY_OWNED = {"api.create_sale", "api.estimate", "api.start_run", "api.record_payout", "api.create_adjustment"}
+BODY_OWNED = {"api.create_sale", "api.estimate", "api.start_run", "api.record_payout", "api.create_adjustment",
+              "api.open_dispute"}
 
 
 # They end the session the other requests need, so they come last; each redirects to /login.

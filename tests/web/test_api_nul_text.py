@@ -9,12 +9,15 @@ from datetime import date
 from typing import get_args
 
 import pytest
+from sqlalchemy import select
 
 import webapp.blueprints  # noqa: F401  (registers every operation in REGISTRY)
 from tests.security._world import row_counts
 from tests.web._api import error_of, headers_for
 from webapp.api.framework import NUL_MESSAGE, REGISTRY, Operation, _nul_fields
+from webapp.commissions.models import CommissionEntry
 from webapp.commissions.payouts import record_payout
+from webapp.disputes.services import open_dispute
 from webapp.extensions import db
 
 TODAY = date(2026, 11, 20)
@@ -35,7 +38,8 @@ BODY_OPERATIONS = [op for op in REGISTRY if op.body is not None and _text_fields
 
 @pytest.fixture
 def world(build, factory):
-    """Maria manages Alice (3%); a product; one pending and one approved sale of Alice's; a payout."""
+    """Maria manages Alice (3%); a product; one pending and one approved sale of Alice's; a payout; a
+    dispute of another approved sale's line."""
     build.on(TODAY)
     maria, (alice,) = build.team("Maria", "Alice")
     product = factory.product(name="Monitor")
@@ -43,7 +47,14 @@ def world(build, factory):
             "category": product.category.code,
             "pending": factory.sale(alice, "200.00", date(2026, 11, 19), product=product, approve=False),
             "approved": factory.sale(alice, "300.00", date(2026, 11, 18), product=product),
-            "payout": record_payout(maria, agent_id=alice.id, amount_cents=100, paid_on=TODAY)}
+            "payout": record_payout(maria, agent_id=alice.id, amount_cents=100, paid_on=TODAY),
+            "dispute": open_dispute(alice, _line(factory.sale(alice, "50.00", date(2026, 11, 17))), "Rate?")}
+
+
+def _line(sale) -> int:
+    """The id of the sale's commission line."""
+    return db.session.scalar(select(CommissionEntry.id).where(CommissionEntry.sale_id == sale.id,
+                                                              CommissionEntry.kind == "sale"))
 
 
 # endpoint -> (who calls it, its URL arguments, a body it accepts); every string field gets a NUL in turn.
@@ -66,6 +77,11 @@ VALID = {
     "api.update_sale": ("alice", lambda w: {"sale_id": w["pending"].id}, lambda w: {
         "product_id": w["product"].id, "customer_name": "Clinic South", "customer_email": "b@clinic.example",
         "quantity": 2, "unit_price": "10.00", "sold_on": "2026-11-19", "note": "Three monitors"}),
+    "api.open_dispute": ("alice", lambda w: {}, lambda w: {"entry_id": _line(w["approved"]), "comment": "Rate?"}),
+    "api.add_message": ("alice", lambda w: {"dispute_id": w["dispute"].id}, lambda w: {"body": "Any news?"}),
+    "api.accept_dispute": ("maria", lambda w: {"dispute_id": w["dispute"].id}, lambda w: {
+        "amount": "1.00", "note": "Fixed"}),
+    "api.reject_dispute": ("maria", lambda w: {"dispute_id": w["dispute"].id}, lambda w: {"reason": "No"}),
     "api.create_adjustment": ("maria", lambda w: {}, lambda w: {
         "agent_id": w["alice"].id, "amount": "-2.50", "reason": "Returned cable"}),
     "api.create_customer": ("alice", lambda w: {}, lambda w: {

@@ -13,6 +13,7 @@ from datetime import date
 
 import pytest
 import schemathesis
+from sqlalchemy import select
 from flask.globals import _cv_app
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -23,8 +24,10 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 from webapp import blueprints as _blueprints  # noqa: F401  (registers every operation)
 from webapp.api.framework import REGISTRY
 from webapp.auth.tokens import create_token
+from webapp.commissions.models import CommissionEntry
 from webapp.commissions.payouts import record_payout
 from webapp.commissions.periods import period_for
+from webapp.disputes.services import open_dispute
 from webapp.extensions import db
 from webapp.plandocs.services import issue_missing
 from webapp.statements.services import start_adhoc_run
@@ -57,7 +60,7 @@ def world(build, factory):
     that exist.
 
     An admin, a manager with an agent on a plan, an approved and a pending sale, a statement with
-    its PDF, a payout, a write token each for the admin and the agent; the "existing" runs put the ids in
+    its PDF, a payout, a dispute of the approved sale's line, a write token each for the admin and the agent; the "existing" runs put the ids in
     the generated requests to get past the 404s."""
     build.on(date(2026, 11, 20))
     admin = factory.user("admin")
@@ -75,6 +78,8 @@ def world(build, factory):
     document.pdf = b"%PDF-1.4 test plan document"
     document.pdf_sha256, document.status = hashlib.sha256(document.pdf).hexdigest(), "rendered"
     payout = record_payout(admin, agent_id=agent.id, amount_cents=500, paid_on=date(2026, 11, 20), advance=True)
+    line = db.session.scalar(select(CommissionEntry.id).where(CommissionEntry.sale_id == approved.id))
+    dispute = open_dispute(agent, line, "Rate?")
     db.session.flush()
     return {
         "headers": {role: {"Authorization": f"Bearer {create_token(user, name='fuzz')[1]}"}
@@ -82,7 +87,8 @@ def world(build, factory):
         "ids": {"agent_id": agent.id, "product_id": product.id, "statement_id": statement.id,
                 "run_id": run.id, "sale_ids": (approved.id, pending.id), "customer_id": pending.customer_id,
                 "category": product.category.code, "document_id": document.id,
-                "payout_id": payout.id, "period_id": period_for(date(2026, 11, 3)).id},
+                "payout_id": payout.id, "period_id": period_for(date(2026, 11, 3)).id,
+                "dispute_id": dispute.id},
     }
 
 

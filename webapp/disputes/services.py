@@ -145,6 +145,27 @@ def agent_disputes(agent: User) -> list[DisputeRow]:
     return _rows(select(Dispute).where(Dispute.agent_id == agent.id))
 
 
+def visible_disputes(user: User, status: str | None = None, *, before_id: int | None = None,
+                     limit: int = 50) -> list[Dispute]:
+    """Disputes and plan questions the user may see (agents their own, managers their team's,
+    admins all), with this status if given, newest first; only ids below `before_id` (a keyset page)."""
+    query = select(Dispute).where(access.agent_scope(user, Dispute.agent_id))
+    if status is not None:
+        query = query.where(Dispute.status == status)
+    if before_id is not None:
+        query = query.where(Dispute.id < before_id)
+    return list(db.session.scalars(query.order_by(Dispute.id.desc()).limit(limit)))
+
+
+def message_counts(dispute_ids: list[int]) -> dict[int, int]:
+    """How many messages each of these disputes' threads holds."""
+    if not dispute_ids:
+        return {}
+    return {dispute_id: int(n) for dispute_id, n in db.session.execute(
+        select(DisputeMessage.dispute_id, func.count()).where(DisputeMessage.dispute_id.in_(dispute_ids))
+        .group_by(DisputeMessage.dispute_id))}
+
+
 # ---- Actions ----------------------------------------------------------------------------------
 
 
