@@ -89,6 +89,7 @@ ACCESS = {
     "api.update_sale": SIGNED_IN, "api.cancel_sale": SIGNED_IN,
     "api.list_entries": SIGNED_IN, "api.create_adjustment": STAFF,
     "api.list_periods": STAFF, "api.close_preview": STAFF, "api.close_period": STAFF,
+    "api.export_sales": STAFF, "api.export_ledger": STAFF,
     "api.list_disputes": SIGNED_IN, "api.get_dispute": SIGNED_IN, "api.open_dispute": AGENT,
     "api.add_message": SIGNED_IN, "api.accept_dispute": STAFF, "api.reject_dispute": STAFF,
     "api.list_customers": SIGNED_IN, "api.get_customer": SIGNED_IN, "api.create_customer": SIGNED_IN,
@@ -170,7 +171,8 @@ def _json_body(world: World, endpoint: str) -> dict | None:
     }.get(endpoint)
 
 
-QUERY = {"api.agent_commissions": "?start=2026-11-01&end=2026-11-20"}
+QUERY = {"api.agent_commissions": "?start=2026-11-01&end=2026-11-20",
+         "api.export_sales": "?start=2026-11-01&end=2026-11-20", "api.export_ledger": "?start=2026-11-01&end=2026-11-20"}
 
 # Operations whose BODY names team B's agent: refused (403/404/422, nothing written) for the agent
 # and the manager of team A; admins may.
