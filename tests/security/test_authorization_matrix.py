@@ -89,6 +89,7 @@ ACCESS = {
     "api.update_sale": SIGNED_IN, "api.cancel_sale": SIGNED_IN,
     "api.list_entries": SIGNED_IN, "api.create_adjustment": STAFF,
     "api.list_periods": STAFF, "api.close_preview": STAFF, "api.close_period": STAFF,
+    "api.payment_plan": STAFF, "api.pay_closed_period": STAFF,
     "api.export_sales": STAFF, "api.export_ledger": STAFF,
     "api.list_disputes": SIGNED_IN, "api.get_dispute": SIGNED_IN, "api.open_dispute": AGENT,
     "api.add_message": SIGNED_IN, "api.accept_dispute": STAFF, "api.reject_dispute": STAFF,
@@ -165,7 +166,7 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         # The id as it was (an admin's earlier request may have deleted the line by now).
         "api.open_dispute": {"entry_id": inspect(world.entry_b).identity[0], "comment": "matrix"},
         "api.add_message": {"body": "matrix"}, "api.accept_dispute": {"amount": "1.00", "note": "matrix"},
-        "api.reject_dispute": {"reason": "matrix"},
+        "api.reject_dispute": {"reason": "matrix"}, "api.pay_closed_period": {"digest": "matrix"},
         "api.update_sale": {"product_id": world.product.id, "customer_name": "Matrix", "quantity": 1,
                             "sold_on": "2026-11-20"},
     }.get(endpoint)

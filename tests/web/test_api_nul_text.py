@@ -17,6 +17,7 @@ from tests.web._api import error_of, headers_for
 from webapp.api.framework import NUL_MESSAGE, REGISTRY, Operation, _nul_fields
 from webapp.commissions.models import CommissionEntry
 from webapp.commissions.payouts import record_payout
+from webapp.commissions.periods import close_period, period_for
 from webapp.disputes.services import open_dispute
 from webapp.extensions import db
 
@@ -51,6 +52,14 @@ def world(build, factory):
             "dispute": open_dispute(alice, _line(factory.sale(alice, "50.00", date(2026, 11, 17))), "Rate?")}
 
 
+def _closed_october() -> int:
+    """The id of the first half of October, closed (nothing in it is owed: paying it pays nothing)."""
+    period = period_for(date(2026, 10, 5))
+    if period.is_open:
+        close_period(None, period)
+    return period.id
+
+
 def _line(sale) -> int:
     """The id of the sale's commission line."""
     return db.session.scalar(select(CommissionEntry.id).where(CommissionEntry.sale_id == sale.id,
@@ -82,6 +91,7 @@ VALID = {
     "api.accept_dispute": ("maria", lambda w: {"dispute_id": w["dispute"].id}, lambda w: {
         "amount": "1.00", "note": "Fixed"}),
     "api.reject_dispute": ("maria", lambda w: {"dispute_id": w["dispute"].id}, lambda w: {"reason": "No"}),
+    "api.pay_closed_period": ("maria", lambda w: {"period_id": _closed_october()}, lambda w: {"digest": "any"}),
     "api.create_adjustment": ("maria", lambda w: {}, lambda w: {
         "agent_id": w["alice"].id, "amount": "-2.50", "reason": "Returned cable"}),
     "api.create_customer": ("alice", lambda w: {}, lambda w: {

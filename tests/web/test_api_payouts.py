@@ -190,3 +190,44 @@ def test_a_retried_payout_with_its_key_is_recorded_once(api, team):
     assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
     assert error_of(_pay(api, headers, team["alice"], "6.00"), 409)["code"] == "idempotency_key_reused"
     assert count(Payout) == 1
+
+
+# --- paying a closed period's statements ------------------------------------------------------------
+
+
+def test_paying_a_closed_period_pays_what_the_plan_showed_once(api, team, build):
+    maria = headers_for(team["maria"])
+    november = build.close(date(2026, 11, 15))  # the team's sales of the 3rd are in it (30.00 each)
+    _pay(api, maria, team["bob"], "10.00")  # paid by hand since: the run pays the rest
+    plan = api.get(f"{API}/periods/{november.id}/payment-plan", headers=maria).json
+    assert {(i["agent_id"], i["closing"], i["paid_since"], i["amount"]) for i in plan["items"]} == {
+        (team["alice"].id, "30.00", "0.00", "30.00"), (team["bob"].id, "30.00", "10.00", "20.00")}
+    assert plan["total"] == "50.00"
+    before = count(Payout)
+    assert error_of(api.post(f"{API}/periods/{november.id}/pay", headers=maria, json={"digest": "stale"}), 409)
+    assert count(Payout) == before
+    paid = api.post(f"{API}/periods/{november.id}/pay", headers=maria, json={"digest": plan["digest"]})
+    assert paid.status_code == 200, paid.json
+    assert {(p["agent_id"], p["amount"], p["reference"]) for p in paid.json["items"]} == {
+        (team["alice"].id, "30.00", f"Period {november.label}"), (team["bob"].id, "20.00", f"Period {november.label}")}
+    assert agent_balance(team["alice"].id).unpaid == 0 and agent_balance(team["bob"].id).unpaid == 0
+    again = api.get(f"{API}/periods/{november.id}/payment-plan", headers=maria).json
+    assert again["total"] == "0.00"
+    assert api.post(f"{API}/periods/{november.id}/pay", headers=maria,
+                    json={"digest": again["digest"]}).json["items"] == []
+
+
+def test_an_open_period_cannot_be_paid_and_others_see_only_their_team(api, team, build):
+    from webapp.commissions.periods import period_for
+
+    maria, olga = headers_for(team["maria"]), headers_for(team["olga"])
+    open_period = period_for(date(2026, 11, 20))
+    assert "still open" in error_of(api.get(f"{API}/periods/{open_period.id}/payment-plan", headers=maria),
+                                    409)["message"]
+    assert error_of(api.post(f"{API}/periods/{open_period.id}/pay", headers=maria, json={"digest": "x"}), 409)
+    november = build.close(date(2026, 11, 15))
+    assert [i["agent_id"] for i in api.get(f"{API}/periods/{november.id}/payment-plan",
+                                           headers=olga).json["items"]] == [team["carol"].id]
+    assert error_of(api.get(f"{API}/periods/{november.id}/payment-plan", headers=headers_for(team["alice"])), 403)
+    assert error_of(api.get(f"{API}/periods/999999/payment-plan", headers=maria), 404)
+    assert error_of(api.post(f"{API}/periods/{november.id}/pay", headers=maria, json={}), 422)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from webapp.api.convert import cents_of, money
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
-from webapp.api.payout_schemas import PayoutIn, PayoutOut, PayoutPage, PayoutQuery
+from webapp.api.payout_schemas import (PaidOut, PaymentPlanOut, PayoutIn, PayoutOut, PayoutPage, PayoutQuery,
+                                       PayPeriodIn, PlannedPayoutOut)
 from webapp.api.schemas import ReasonIn
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.commissions import payouts
+from webapp.commissions.period_payments import pay_period, period_payment_plan, plan_digest
 from webapp.commissions.models import Payout
 from webapp.extensions import db
+from webapp.manage.periods import get_period
 
 MANAGERS = (Role.MANAGER, Role.ADMIN)
 
@@ -73,3 +76,28 @@ def reverse_payout(user, payout_id: int, body: ReasonIn):
     """Reverse a payout with a counter-entry dated today; answers the reversal (a reversal, or a
     payout reversed already: 409)."""
     return _one(payouts.reverse_payout(user, access.visible_payout(user, payout_id), reason=body.reason)), 201
+
+
+@operation("GET", "/periods/{period_id}/payment-plan", summary="What paying a closed period's statements would pay",
+           tag="Payouts", area="payouts", responses={200: PaymentPlanOut}, roles=MANAGERS, errors=(409,))
+def payment_plan(user, period_id: int):
+    """Per agent of the team: the period's closing balance, what was paid since, the unpaid balance
+    and what the run pays (an open period: 409)."""
+    period = get_period(period_id)
+    plan = period_payment_plan(user, period)
+    return PaymentPlanOut(
+        period_id=period.id, digest=plan_digest(period, plan), total=money(sum(p.amount for p in plan)),
+        items=[PlannedPayoutOut(agent_id=p.agent.id, name=p.agent.name, closing=money(p.closing),
+                                paid_since=money(p.paid_since), unpaid=money(p.unpaid), amount=money(p.amount))
+               for p in plan])
+
+
+@operation("POST", "/periods/{period_id}/pay", summary="Pay a closed period's statements, as planned",
+           tag="Payouts", area="payouts", body=PayPeriodIn, responses={200: PaidOut}, roles=MANAGERS, write=True,
+           errors=(409,))
+def pay_closed_period(user, period_id: int, body: PayPeriodIn):
+    """Record every planned payout, dated today with the period as reference; paying again pays
+    nothing more (an open period, or amounts changed since the plan: 409)."""
+    made = pay_period(user, get_period(period_id), body.digest)
+    reversals = payouts.reversals_of([p.id for p in made])
+    return PaidOut(items=[_payout_out(p, reversals) for p in made])

@@ -50,3 +50,37 @@ class PayoutPage(Page[PayoutOut]):
 
     total: int | None = Field(None, description="How many payouts match the filters over every page, when "
                                                 "asked for with include_total=true; else null")
+
+
+class PlannedPayoutOut(BaseModel):
+    """What paying a closed period's statements would pay one agent, and why."""
+
+    agent_id: int
+    name: str
+    closing: MoneyOut = Field(description="The closing unpaid balance of the period's statement")
+    paid_since: MoneyOut = Field(description="Payouts dated after the period's end, net of reversals")
+    unpaid: MoneyOut = Field(description="The unpaid balance now")
+    amount: MoneyOut = Field(description="What paying the period pays (0.00: nothing)")
+
+
+class PaymentPlanOut(BaseModel):
+    """Every agent of the team with a positive closing balance for the period, and what they would
+    be paid; send `digest` back to pay exactly this."""
+
+    period_id: int
+    digest: str
+    total: MoneyOut
+    items: list[PlannedPayoutOut]
+
+
+class PayPeriodIn(Strict):
+    """Pay the period's statements as the payment plan showed them."""
+
+    digest: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The payment plan's digest: if the amounts changed since, nothing is paid (409)")
+
+
+class PaidOut(BaseModel):
+    """The payouts paying the period made (empty: nothing was due)."""
+
+    items: list[PayoutOut]
