@@ -91,6 +91,8 @@ ACCESS = {
     "api.list_periods": STAFF, "api.close_preview": STAFF, "api.close_period": STAFF,
     "api.payment_plan": STAFF, "api.pay_closed_period": STAFF,
     "api.export_sales": STAFF, "api.export_ledger": STAFF,
+    "api.list_categories": SIGNED_IN, "api.create_category": ADMIN, "api.update_category": ADMIN,
+    "api.product_agents": ADMIN, "api.set_product_agents": ADMIN,
     "api.list_disputes": SIGNED_IN, "api.get_dispute": SIGNED_IN, "api.open_dispute": AGENT,
     "api.add_message": SIGNED_IN, "api.accept_dispute": STAFF, "api.reject_dispute": STAFF,
     "api.list_customers": SIGNED_IN, "api.get_customer": SIGNED_IN, "api.create_customer": SIGNED_IN,
@@ -167,6 +169,8 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.open_dispute": {"entry_id": inspect(world.entry_b).identity[0], "comment": "matrix"},
         "api.add_message": {"body": "matrix"}, "api.accept_dispute": {"amount": "1.00", "note": "matrix"},
         "api.reject_dispute": {"reason": "matrix"}, "api.pay_closed_period": {"digest": "matrix"},
+        "api.create_category": {"code": "matrix", "name": "Matrix"}, "api.update_category": {"name": "Matrix"},
+        "api.set_product_agents": {"agent_ids": [b]},
         "api.update_sale": {"product_id": world.product.id, "customer_name": "Matrix", "quantity": 1,
                             "sold_on": "2026-11-20"},
     }.get(endpoint)

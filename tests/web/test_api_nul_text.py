@@ -92,6 +92,9 @@ VALID = {
         "amount": "1.00", "note": "Fixed"}),
     "api.reject_dispute": ("maria", lambda w: {"dispute_id": w["dispute"].id}, lambda w: {"reason": "No"}),
     "api.pay_closed_period": ("maria", lambda w: {"period_id": _closed_october()}, lambda w: {"digest": "any"}),
+    "api.create_category": ("admin", lambda w: {}, lambda w: {"code": "kits", "name": "Kits"}),
+    "api.update_category": ("admin", lambda w: {"category_id": w["product"].category_id}, lambda w: {
+        "name": "Screens"}),
     "api.create_adjustment": ("maria", lambda w: {}, lambda w: {
         "agent_id": w["alice"].id, "amount": "-2.50", "reason": "Returned cable"}),
     "api.create_customer": ("alice", lambda w: {}, lambda w: {

@@ -88,7 +88,7 @@ def world(build, factory):
                 "run_id": run.id, "sale_ids": (approved.id, pending.id), "customer_id": pending.customer_id,
                 "category": product.category.code, "document_id": document.id,
                 "payout_id": payout.id, "period_id": period_for(date(2026, 11, 3)).id,
-                "dispute_id": dispute.id},
+                "dispute_id": dispute.id, "category_id": product.category_id},
     }
 
 

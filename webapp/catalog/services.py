@@ -122,6 +122,17 @@ def set_product_agents(actor, product: Product, agent_ids: set[int]) -> None:
     record(actor, "product.agents", product, {"agent_ids": sorted(current)}, {"agent_ids": sorted(agents)})
 
 
+def product_agent_ids(product: Product) -> list[int]:
+    """The agents assigned a product (those who may sell it when it is restricted), by id."""
+    return list(db.session.scalars(select(ProductAssignment.agent_id).where(
+        ProductAssignment.product_id == product.id).order_by(ProductAssignment.agent_id)))
+
+
+def get_category(category_id: int) -> Category:
+    """A category by id, else NotFound."""
+    return get_or_404(Category, category_id)
+
+
 def _sellable_clause(agent_id: int):
     """SQL condition: the product is active and either open to all or assigned to the agent."""
     assigned = exists().where(ProductAssignment.product_id == Product.id, ProductAssignment.agent_id == agent_id)
