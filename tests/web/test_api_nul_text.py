@@ -49,7 +49,7 @@ def world(build, factory):
             "pending": factory.sale(alice, "200.00", date(2026, 11, 19), product=product, approve=False),
             "approved": factory.sale(alice, "300.00", date(2026, 11, 18), product=product),
             "payout": record_payout(maria, agent_id=alice.id, amount_cents=100, paid_on=TODAY),
-            "dispute": open_dispute(alice, _line(factory.sale(alice, "50.00", date(2026, 11, 17))), "Rate?")}
+            "plan": build.plan, "dispute": open_dispute(alice, _line(factory.sale(alice, "50.00", date(2026, 11, 17))), "Rate?")}
 
 
 def _closed_october() -> int:
@@ -95,6 +95,8 @@ VALID = {
     "api.create_category": ("admin", lambda w: {}, lambda w: {"code": "kits", "name": "Kits"}),
     "api.update_category": ("admin", lambda w: {"category_id": w["product"].category_id}, lambda w: {
         "name": "Screens"}),
+    "api.create_version": ("admin", lambda w: {"plan_id": w["plan"].id}, lambda w: {
+        "effective_from": "2026-11-20", "base_rate": "4", "terms": "Four percent"}),
     "api.create_adjustment": ("maria", lambda w: {}, lambda w: {
         "agent_id": w["alice"].id, "amount": "-2.50", "reason": "Returned cable"}),
     "api.create_customer": ("alice", lambda w: {}, lambda w: {

@@ -27,6 +27,7 @@ from webapp.auth.tokens import create_token
 from webapp.commissions.models import CommissionEntry
 from webapp.commissions.payouts import record_payout
 from webapp.commissions.periods import period_for
+from webapp.commissions.plans import assignments_of
 from webapp.disputes.services import open_dispute
 from webapp.extensions import db
 from webapp.plandocs.services import issue_missing
@@ -88,8 +89,14 @@ def world(build, factory):
                 "run_id": run.id, "sale_ids": (approved.id, pending.id), "customer_id": pending.customer_id,
                 "category": product.category.code, "document_id": document.id,
                 "payout_id": payout.id, "period_id": period_for(date(2026, 11, 3)).id,
-                "dispute_id": dispute.id, "category_id": product.category_id},
+                "dispute_id": dispute.id, "category_id": product.category_id, "plan_id": build.plan.id,
+                "assignment_id": agent_assignment(agent.id)},
     }
+
+
+def agent_assignment(agent_id: int) -> int:
+    """The id of the agent's (first) plan assignment."""
+    return assignments_of(agent_id)[0].id
 
 
 def _with_existing_ids(case, ids: dict, pick: int) -> None:

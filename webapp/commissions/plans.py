@@ -328,6 +328,23 @@ def list_assignments() -> list[PlanAssignment]:
     ))
 
 
+def assignments_page(*, agent_id: int | None = None, plan_id: int | None = None, on: date | None = None,
+                     after_id: int | None = None, limit: int = 50) -> list[PlanAssignment]:
+    """Plan assignments by id after `after_id` (a keyset page): one agent's, one plan's, those
+    covering a day."""
+    query = select(PlanAssignment)
+    if agent_id is not None:
+        query = query.where(PlanAssignment.agent_id == agent_id)
+    if plan_id is not None:
+        query = query.where(PlanAssignment.plan_id == plan_id)
+    if on is not None:
+        query = query.where(PlanAssignment.effective_from <= on,
+                            or_(PlanAssignment.effective_to.is_(None), PlanAssignment.effective_to >= on))
+    if after_id is not None:
+        query = query.where(PlanAssignment.id > after_id)
+    return list(db.session.scalars(query.order_by(PlanAssignment.id).limit(limit)))
+
+
 def get_assignment(assignment_id: int) -> PlanAssignment:
     """An assignment by id, or NotFound."""
     return get_or_404(PlanAssignment, assignment_id)

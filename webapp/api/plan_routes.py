@@ -1,0 +1,101 @@
+"""API v1 commission plans (admins, as the plan pages): plans and their versions' rules, a new
+version, and who is on which plan when. Every rule (the engine's contract, open periods, one plan
+at a time) is the plan services'; a change recomputes the agents it touches, as the pages do
+(in a background operation for many agents)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from webapp.api.framework import decode_cursor, encode_cursor, operation
+from webapp.api.plan_schemas import (AssignmentEnd, AssignmentIn, AssignmentOut, AssignmentPage, AssignmentQuery,
+                                     CategoryRate, PlanList, PlanOut, ProductRate, TierRule, VersionIn, VersionOut)
+from webapp.auth.models import Role
+from webapp.commissions import plans
+from webapp.commissions.assignments import assign_plan, end_assignment
+from webapp.commissions.plan_versions import add_version
+
+ADMINS = (Role.ADMIN,)
+
+
+def _version_out(version) -> VersionOut:
+    """A stored version with its rules as exact decimal strings."""
+    rules = plans.rules_of(version)
+    return VersionOut(
+        id=version.id, version=version.version, effective_from=version.effective_from, terms=version.terms,
+        created_at=version.created_at, base_rate=None if rules.base_rate is None else str(rules.base_rate),
+        tiers=[TierRule(start=str(start), rate=str(rate)) for start, rate in rules.tiers],
+        tier_mode=rules.tier_mode, basis=str(rules.basis),
+        category_rates=[CategoryRate(category_id=cid, rate=str(rate)) for cid, rate in rules.category_rates.items()],
+        product_rates=[ProductRate(product_id=pid, rate=str(rate)) for pid, rate in rules.product_rates.items()])
+
+
+def _plan_out(plan) -> PlanOut:
+    """A plan with its versions."""
+    return PlanOut(id=plan.id, name=plan.name, description=plan.description, active=plan.active,
+                   versions=[_version_out(v) for v in sorted(plan.versions, key=lambda v: v.effective_from)])
+
+
+def _assignment_out(assignment) -> AssignmentOut:
+    """A plan assignment for the API."""
+    return AssignmentOut(id=assignment.id, agent_id=assignment.agent_id, plan_id=assignment.plan_id,
+                         effective_from=assignment.effective_from, effective_to=assignment.effective_to)
+
+
+def _rules(body: VersionIn) -> plans.PlanRules:
+    """The plan services' rules from a version body (decimal strings, checked by the body's pattern)."""
+    return plans.PlanRules(
+        base_rate=None if body.base_rate is None else Decimal(body.base_rate),
+        tiers=[(Decimal(t.start), Decimal(t.rate)) for t in body.tiers], tier_mode=body.tier_mode,
+        basis=body.basis, category_rates={c.category_id: Decimal(c.rate) for c in body.category_rates},
+        product_rates={p.product_id: Decimal(p.rate) for p in body.product_rates})
+
+
+@operation("GET", "/plans", summary="Commission plans with their versions", tag="Plans", area="admin",
+           responses={200: PlanList}, roles=ADMINS)
+def list_plans(user):
+    """Every plan by name, each version's rules included."""
+    return PlanList(items=[_plan_out(p) for p in plans.list_plans()])
+
+
+@operation("GET", "/plans/{plan_id}", summary="One commission plan with its versions", tag="Plans",
+           area="admin", responses={200: PlanOut}, roles=ADMINS)
+def get_plan(user, plan_id: int):
+    """A plan and every version of it, oldest first."""
+    return _plan_out(plans.get_plan(plan_id))
+
+
+@operation("POST", "/plans/{plan_id}/versions", summary="Add a version of a plan from a day", tag="Plans",
+           area="admin", body=VersionIn, responses={201: VersionOut}, roles=ADMINS, write=True)
+def create_version(user, plan_id: int, body: VersionIn):
+    """A new version from a day in an open period; the agents on the plan from then on are
+    recomputed (many agents: in a background operation)."""
+    return _version_out(add_version(user, plans.get_plan(plan_id), _rules(body), body.effective_from,
+                                    terms=body.terms)), 201
+
+
+@operation("GET", "/plan-assignments", summary="Who is on which plan when", tag="Plans", area="admin",
+           query=AssignmentQuery, responses={200: AssignmentPage}, roles=ADMINS)
+def list_assignments(user, query: AssignmentQuery):
+    """Plan assignments by id, filtered, paginated."""
+    found = plans.assignments_page(agent_id=query.agent_id, plan_id=query.plan_id, on=query.on,
+                                   after_id=decode_cursor(query.cursor), limit=query.limit + 1)
+    page = found[: query.limit]
+    return AssignmentPage(items=[_assignment_out(a) for a in page],
+                          next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None)
+
+
+@operation("POST", "/plan-assignments", summary="Put an agent on a plan", tag="Plans", area="admin",
+           body=AssignmentIn, responses={201: AssignmentOut}, roles=ADMINS, write=True)
+def create_assignment(user, body: AssignmentIn):
+    """An agent on a plan from a day in an open period (overlapping another assignment: 422); their
+    commission from then on is recomputed."""
+    return _assignment_out(assign_plan(user, agent_id=body.agent_id, plan_id=body.plan_id,
+                                       effective_from=body.effective_from, effective_to=body.effective_to)), 201
+
+
+@operation("POST", "/plan-assignments/{assignment_id}/end", summary="End a plan assignment on a day",
+           tag="Plans", area="admin", body=AssignmentEnd, responses={200: AssignmentOut}, roles=ADMINS, write=True)
+def end_plan_assignment(user, assignment_id: int, body: AssignmentEnd):
+    """The last day the agent is on the plan (a change to a closed period: 422 closed_period)."""
+    return _assignment_out(end_assignment(user, plans.get_assignment(assignment_id), body.effective_to))

@@ -1,0 +1,120 @@
+"""Commission plan bodies of the API: plans, their versions' rules (rates in percent, exact decimal
+strings), and who is on which plan when."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from webapp.api.framework import Page, PageQuery, Strict
+from webapp.api.schemas import DateIn, Id, QueryDate
+
+Decimal4 = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,4})?$"),
+                     Field(description="A non-negative decimal string, at most four decimals", examples=["3.5"])]
+
+
+class TierRule(Strict):
+    """A bracket: from where it starts (an amount of monthly volume, or a percent of the month's
+    target with basis target_percent), the rate it pays."""
+
+    start: Decimal4
+    rate: Decimal4
+
+
+class CategoryRate(Strict):
+    """A rate for one category's sales, instead of the plan's."""
+
+    category_id: Id
+    rate: Decimal4
+
+
+class ProductRate(Strict):
+    """A rate for one product's sales, instead of the plan's (and its category's)."""
+
+    product_id: Id
+    rate: Decimal4
+
+
+class Rules(BaseModel):
+    """What a version pays: a base rate, or a tier table (marginal or retroactive); overrides."""
+
+    base_rate: Decimal4 | None = None
+    tiers: list[TierRule] = Field(default_factory=list, max_length=50)
+    tier_mode: Literal["marginal", "retroactive"] | None = None
+    basis: Literal["amount", "target_percent"] = Field(
+        "amount", description="What the brackets start at: amounts of monthly volume, or percents of the target")
+    category_rates: list[CategoryRate] = Field(default_factory=list, max_length=100)
+    product_rates: list[ProductRate] = Field(default_factory=list, max_length=100)
+
+
+class VersionOut(Rules):
+    """A version of a plan: in force from `effective_from` until the next version."""
+
+    id: int
+    version: int
+    effective_from: date
+    terms: str | None
+    created_at: datetime
+
+
+class PlanOut(BaseModel):
+    """A commission plan with its versions, oldest first."""
+
+    id: int
+    name: str
+    description: str | None
+    active: bool
+    versions: list[VersionOut]
+
+
+class PlanList(BaseModel):
+    """Every plan, by name."""
+
+    items: list[PlanOut]
+
+
+class VersionIn(Rules, Strict):
+    """A new version of a plan, from a day in an open period."""
+
+    effective_from: DateIn
+    terms: Annotated[str, StringConstraints(max_length=20_000)] | None = Field(
+        None, description="The plan's terms in words, shown on the agents' plan documents")
+
+
+class AssignmentOut(BaseModel):
+    """An agent on a plan for a range of days (effective_to null: open-ended)."""
+
+    id: int
+    agent_id: int
+    plan_id: int
+    effective_from: date
+    effective_to: date | None
+
+
+class AssignmentPage(Page[AssignmentOut]):
+    """A page of plan assignments, by id."""
+
+
+class AssignmentQuery(PageQuery):
+    """Filters of the plan assignments."""
+
+    agent_id: Id | None = None
+    plan_id: Id | None = None
+    on: QueryDate | None = Field(None, description="Only those covering this day")
+
+
+class AssignmentIn(Strict):
+    """Put an agent on a plan from a day (in an open period), optionally until a day."""
+
+    agent_id: Id
+    plan_id: Id
+    effective_from: DateIn
+    effective_to: DateIn | None = None
+
+
+class AssignmentEnd(Strict):
+    """The last day the agent is on the plan."""
+
+    effective_to: DateIn
