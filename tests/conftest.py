@@ -221,7 +221,8 @@ class Factory:
         return customer
 
     def plan(self, base_rate=None, tiers=(), tier_mode=None, effective_from=None, name=None, **overrides):
-        """A plan through the plan service (rates and amounts as strings or Decimals)."""
+        """A plan through the plan service (rates and amounts as strings or Decimals; `basis`
+        "target_percent" for an attainment plan)."""
         from datetime import date
         from decimal import Decimal
 
@@ -233,6 +234,7 @@ class Factory:
             tiers=[(Decimal(str(f)), Decimal(str(r))) for f, r in tiers], tier_mode=tier_mode,
             category_rates={k: Decimal(str(v)) for k, v in overrides.get("category_rates", {}).items()},
             product_rates={k: Decimal(str(v)) for k, v in overrides.get("product_rates", {}).items()},
+            basis=overrides.get("basis"),
         )
         return create_plan(None, name=name or f"Plan {self.counter}", description=None, rules=rules,
                            effective_from=effective_from or date(2000, 1, 1))

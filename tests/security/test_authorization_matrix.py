@@ -94,7 +94,8 @@ ACCESS = {
     "api.list_categories": SIGNED_IN, "api.create_category": ADMIN, "api.update_category": ADMIN,
     "api.product_agents": ADMIN, "api.set_product_agents": ADMIN,
     "api.list_plans": ADMIN, "api.get_plan": ADMIN, "api.create_version": ADMIN, "api.list_assignments": ADMIN,
-    "api.create_assignment": ADMIN, "api.end_plan_assignment": ADMIN,
+    "api.create_assignment": ADMIN, "api.end_plan_assignment": ADMIN, "api.list_targets": ADMIN,
+    "api.set_target": ADMIN,
     "api.list_disputes": SIGNED_IN, "api.get_dispute": SIGNED_IN, "api.open_dispute": AGENT,
     "api.add_message": SIGNED_IN, "api.accept_dispute": STAFF, "api.reject_dispute": STAFF,
     "api.list_customers": SIGNED_IN, "api.get_customer": SIGNED_IN, "api.create_customer": SIGNED_IN,
@@ -176,13 +177,15 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.create_version": {"effective_from": "2026-11-20", "base_rate": "4"},
         "api.create_assignment": {"agent_id": b, "plan_id": world.plan.id, "effective_from": "2026-11-20"},
         "api.end_plan_assignment": {"effective_to": "2026-11-30"},
+        "api.set_target": {"agent_id": b, "month": "2026-11", "amount": "1000.00"},
         "api.update_sale": {"product_id": world.product.id, "customer_name": "Matrix", "quantity": 1,
                             "sold_on": "2026-11-20"},
     }.get(endpoint)
 
 
 QUERY = {"api.agent_commissions": "?start=2026-11-01&end=2026-11-20",
-         "api.export_sales": "?start=2026-11-01&end=2026-11-20", "api.export_ledger": "?start=2026-11-01&end=2026-11-20"}
+         "api.export_sales": "?start=2026-11-01&end=2026-11-20", "api.export_ledger": "?start=2026-11-01&end=2026-11-20",
+         "api.list_targets": "?month=2026-11"}
 
 # Operations whose BODY names team B's agent: refused (403/404/422, nothing written) for the agent
 # and the manager of team A; admins may.

@@ -97,6 +97,8 @@ VALID = {
         "name": "Screens"}),
     "api.create_version": ("admin", lambda w: {"plan_id": w["plan"].id}, lambda w: {
         "effective_from": "2026-11-20", "base_rate": "4", "terms": "Four percent"}),
+    "api.set_target": ("admin", lambda w: {}, lambda w: {"agent_id": w["alice"].id, "month": "2026-11",
+                                                        "amount": "500.00"}),
     "api.create_adjustment": ("maria", lambda w: {}, lambda w: {
         "agent_id": w["alice"].id, "amount": "-2.50", "reason": "Returned cable"}),
     "api.create_customer": ("alice", lambda w: {}, lambda w: {

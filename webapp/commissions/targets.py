@@ -45,6 +45,17 @@ def targets_of_month(agent_ids: list[int], month: date) -> dict[int, Target]:
         select(Target).where(Target.agent_id.in_(agent_ids), Target.month == first))}
 
 
+def targets_page(month: date, *, agent_id: int | None = None, after_agent_id: int | None = None,
+                 limit: int = 50) -> list[Target]:
+    """The month's targets by agent id, after `after_agent_id` (a keyset page); one agent's if given."""
+    query = select(Target).where(Target.month == _month_first(month))
+    if agent_id is not None:
+        query = query.where(Target.agent_id == agent_id)
+    if after_agent_id is not None:
+        query = query.where(Target.agent_id > after_agent_id)
+    return list(db.session.scalars(query.order_by(Target.agent_id).limit(limit)))
+
+
 def set_target(actor, *, agent_id: int, month: date, amount_cents: int) -> Target:
     """Set (or replace) an agent's sales target for a month, and recompute that agent-month."""
     agent = agent_for_plan(agent_id)
