@@ -6,6 +6,7 @@ until it is given a valid body below."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import get_args
 
 import pytest
@@ -20,6 +21,8 @@ from webapp.commissions.payouts import record_payout
 from webapp.commissions.periods import close_period, period_for
 from webapp.disputes.services import open_dispute
 from webapp.extensions import db
+from webapp.spiffs.models import Spiff
+from webapp.spiffs.services import SpiffRules, create_spiff
 
 TODAY = date(2026, 11, 20)
 
@@ -50,6 +53,16 @@ def world(build, factory):
             "approved": factory.sale(alice, "300.00", date(2026, 11, 18), product=product),
             "payout": record_payout(maria, agent_id=alice.id, amount_cents=100, paid_on=TODAY),
             "plan": build.plan, "dispute": open_dispute(alice, _line(factory.sale(alice, "50.00", date(2026, 11, 17))), "Rate?")}
+
+
+def _spiff(world) -> int:
+    """The id of a SPIFF on the world's product (made the first time it is asked for)."""
+    spiff = db.session.scalar(select(Spiff).where(Spiff.name == "NUL push"))
+    if spiff is None:
+        spiff = create_spiff(world["admin"], "NUL push", SpiffRules(
+            first_day=date(2026, 11, 20), last_day=date(2026, 11, 30), per_unit=Decimal("5.00"),
+            product_ids=[world["product"].id])).spiff
+    return spiff.id
 
 
 def _closed_october() -> int:
@@ -97,6 +110,12 @@ VALID = {
         "name": "Screens"}),
     "api.create_version": ("admin", lambda w: {"plan_id": w["plan"].id}, lambda w: {
         "effective_from": "2026-11-20", "base_rate": "4", "terms": "Four percent"}),
+    "api.create_spiff": ("admin", lambda w: {}, lambda w: {
+        "name": "Monitor push", "first_day": "2026-11-20", "last_day": "2026-11-30", "per_unit": "5.00",
+        "product_ids": [w["product"].id]}),
+    "api.create_spiff_version": ("admin", lambda w: {"spiff_id": _spiff(w)}, lambda w: {
+        "effective_from": "2026-11-25", "first_day": "2026-11-20", "last_day": "2026-11-30", "per_unit": "6.00",
+        "product_ids": [w["product"].id]}),
     "api.set_target": ("admin", lambda w: {}, lambda w: {"agent_id": w["alice"].id, "month": "2026-11",
                                                         "amount": "500.00"}),
     "api.create_adjustment": ("maria", lambda w: {}, lambda w: {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 from datetime import date
+from decimal import Decimal
 
 import pytest
 import schemathesis
@@ -30,6 +31,7 @@ from webapp.commissions.periods import period_for
 from webapp.commissions.plans import assignments_of
 from webapp.disputes.services import open_dispute
 from webapp.extensions import db
+from webapp.spiffs.services import SpiffRules, create_spiff
 from webapp.plandocs.services import issue_missing
 from webapp.statements.services import start_adhoc_run
 
@@ -81,6 +83,8 @@ def world(build, factory):
     payout = record_payout(admin, agent_id=agent.id, amount_cents=500, paid_on=date(2026, 11, 20), advance=True)
     line = db.session.scalar(select(CommissionEntry.id).where(CommissionEntry.sale_id == approved.id))
     dispute = open_dispute(agent, line, "Rate?")
+    spiff = create_spiff(admin, "Fuzz push", SpiffRules(first_day=date(2026, 11, 1), last_day=date(2026, 11, 30),
+                                                        per_unit=Decimal("1.00"), product_ids=[product.id])).spiff
     db.session.flush()
     return {
         "headers": {role: {"Authorization": f"Bearer {create_token(user, name='fuzz')[1]}"}
@@ -90,7 +94,7 @@ def world(build, factory):
                 "category": product.category.code, "document_id": document.id,
                 "payout_id": payout.id, "period_id": period_for(date(2026, 11, 3)).id,
                 "dispute_id": dispute.id, "category_id": product.category_id, "plan_id": build.plan.id,
-                "assignment_id": agent_assignment(agent.id)},
+                "assignment_id": agent_assignment(agent.id), "spiff_id": spiff.id},
     }
 
 

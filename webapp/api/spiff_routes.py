@@ -1,22 +1,29 @@
-"""API v1 SPIFFs: the ones the token's agent can earn today, or every SPIFF for managers and admins.
+"""API v1 SPIFFs: the ones the token's agent can earn today, or every SPIFF for managers and admins;
+admins create, change and end them (as the SPIFF pages).
 
 Money and percents are exact decimal strings ("12.25", "2.5"); dates ISO dates."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from webapp import clock
-from webapp.api.framework import Page, PageQuery, decode_cursor, encode_cursor, operation
-from webapp.api.schemas import MoneyOut
+from webapp.api.framework import Page, PageQuery, Strict, decode_cursor, encode_cursor, operation
+from webapp.api.schemas import DateIn, Id, MoneyOut
 from webapp.auth import access
+from webapp.auth.models import Role
+from webapp.extensions import db
 from webapp.money import from_cents, units_to_rate
 from webapp.spiffs import queries
 from webapp.spiffs.models import SpiffVersion
+from webapp.spiffs import services as spiff_services
 from webapp.spiffs.services import dashboard_spiffs
+
+ADMINS = (Role.ADMIN,)
 
 
 class SpiffOut(BaseModel):
@@ -79,3 +86,90 @@ def list_spiffs(user, query: SpiffQuery):
     items = sorted((i for i in items if after is None or i.id > after), key=lambda i: i.id)
     page = items[: query.limit]
     return SpiffPage(items=page, next_cursor=encode_cursor(page[-1].id) if len(items) > query.limit else None)
+
+
+# ---- Administration (admins, as the SPIFF pages) ------------------------------------------------
+
+Amount = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,2})?$")]
+Percent = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}(\.[0-9]{1,4})?$")]
+
+
+class SpiffRulesIn(Strict):
+    """What a version of a SPIFF pays: per unit or a percent of the credited amount, an optional
+    monthly cap per agent, on sales of these products or categories, for these teams, in these days."""
+
+    first_day: DateIn
+    last_day: DateIn
+    per_unit: Amount | None = Field(None, description="Reward per unit sold (or give percent)")
+    percent: Percent | None = Field(None, description="Reward as a percent of the credited amount (or per_unit)")
+    cap: Amount | None = Field(None, description="Cap per agent and calendar month (null: none)")
+    product_ids: list[Id] = Field(default_factory=list, max_length=500)
+    category_ids: list[Id] = Field(default_factory=list, max_length=500)
+    team_ids: list[Id] = Field(default_factory=list, max_length=500,
+                               description="Managers whose teams earn it (empty: every agent)")
+
+
+class SpiffIn(SpiffRulesIn):
+    """A new SPIFF and its first version (in force from its first day)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+
+
+class SpiffVersionIn(SpiffRulesIn):
+    """A new version of a SPIFF for sales dated from `effective_from`."""
+
+    effective_from: DateIn
+
+
+class SpiffEndIn(Strict):
+    """End a SPIFF early: the last day a sale earns it."""
+
+    last_day: DateIn
+
+
+class SpiffChangeOut(BaseModel):
+    """The SPIFF after a change, and how the ledger caught up."""
+
+    spiff: SpiffOut
+    recomputed: int = Field(description="Agent-months recomputed with the change")
+    recompute_pending: bool = Field(description="Too many to do at once: the rest is recomputed in the background")
+
+
+def _spiff_rules(body: SpiffRulesIn) -> spiff_services.SpiffRules:
+    """The SPIFF services' rules from a body (decimal strings checked by the body's patterns)."""
+    return spiff_services.SpiffRules(
+        first_day=body.first_day, last_day=body.last_day,
+        per_unit=None if body.per_unit is None else Decimal(body.per_unit),
+        percent=None if body.percent is None else Decimal(body.percent),
+        cap=None if body.cap is None else Decimal(body.cap), product_ids=list(body.product_ids),
+        category_ids=list(body.category_ids), team_ids=list(body.team_ids))
+
+
+def _changed(change: spiff_services.SpiffChange) -> SpiffChangeOut:
+    """A SPIFF change for the API."""
+    db.session.refresh(change.spiff, ["versions"])
+    s = queries.summarise(change.spiff, clock.today())
+    return SpiffChangeOut(spiff=_out(s.spiff.id, s.spiff.name, s.current, s.status, s.first_day, s.last_day, None),
+                          recomputed=change.recomputed, recompute_pending=change.run is not None)
+
+
+@operation("POST", "/spiffs", summary="Create a SPIFF", tag="SPIFFs", area="admin", body=SpiffIn,
+           responses={201: SpiffChangeOut}, roles=ADMINS, write=True)
+def create_spiff(user, body: SpiffIn):
+    """A SPIFF with its first version; it pays the approved sales already in its days."""
+    return _changed(spiff_services.create_spiff(user, body.name, _spiff_rules(body))), 201
+
+
+@operation("POST", "/spiffs/{spiff_id}/versions", summary="Change a SPIFF from a day", tag="SPIFFs", area="admin",
+           body=SpiffVersionIn, responses={201: SpiffChangeOut}, roles=ADMINS, write=True)
+def create_spiff_version(user, spiff_id: int, body: SpiffVersionIn):
+    """A new version for sales dated from a day in an open period; the days it changes are recomputed."""
+    return _changed(spiff_services.add_version(user, spiff_services.get_spiff(spiff_id), _spiff_rules(body),
+                                               body.effective_from)), 201
+
+
+@operation("POST", "/spiffs/{spiff_id}/end", summary="End a SPIFF early", tag="SPIFFs", area="admin",
+           body=SpiffEndIn, responses={200: SpiffChangeOut}, roles=ADMINS, write=True)
+def end_spiff(user, spiff_id: int, body: SpiffEndIn):
+    """Sales after the last day earn nothing; what they earned already is clawed back."""
+    return _changed(spiff_services.end_early(user, spiff_services.get_spiff(spiff_id), body.last_day))
