@@ -17,12 +17,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def world(build, factory):
     """Maria manages Alice and Bob; an admin; a restricted product nobody is assigned yet."""
     build.on(TODAY)

@@ -20,12 +20,6 @@ NOVEMBER = "start=2026-11-01&end=2026-11-20"
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria manages Alice and Bob; Carol is on another team; 3% for all.
 

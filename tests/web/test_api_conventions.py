@@ -27,12 +27,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria manages Alice; an admin; a product; Alice's pending sale entered by herself."""
     build.on(TODAY)

@@ -18,12 +18,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria manages Alice and Bob (Bob deactivated); Olga manages Carol; three customers."""
     build.on(TODAY)

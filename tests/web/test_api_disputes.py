@@ -21,12 +21,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria manages Alice and Bob, Olga manages Carol (3%); an approved sale each in November."""
     build.on(TODAY)

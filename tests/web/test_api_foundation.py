@@ -17,12 +17,6 @@ def bearer(plaintext: str) -> dict:
     return {"Authorization": f"Bearer {plaintext}"}
 
 
-@pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
 def token_for(user, scope="write") -> str:
     """A fresh token's plaintext for `user`."""
     return create_token(user, name=f"test {scope}", scope=scope)[1]

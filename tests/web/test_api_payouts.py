@@ -20,12 +20,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria manages Alice and Bob, Olga manages Carol; each agent has 30.00 approved commission
     (a 1000.00 sale at 3%)."""

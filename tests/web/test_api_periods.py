@@ -18,12 +18,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria manages Alice (3%), Olga manages Carol; approved sales in the first half of October and
     of November, a pending one of Alice's in early November; every period since October open."""

@@ -24,12 +24,6 @@ pytestmark = pytest.mark.usefixtures("empty_queues")
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria's team (Alice, Bob) and another team's Carol, each on a tiered or flat plan since
     December 1st, with one issued document each (Alice's, Bob's, Carol's in that order)."""

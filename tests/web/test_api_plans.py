@@ -17,12 +17,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def world(build, factory):
     """Alice on the team's 3% plan with a 1000.00 Monitor sale on the 3rd; a tiered plan nobody is on; Bob
     on no plan; an admin and a manager."""

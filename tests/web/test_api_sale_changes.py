@@ -18,12 +18,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria manages Alice and Bob (3%); Carol is on another team; a product at 100.00; Alice's
     pending sale of one unit."""

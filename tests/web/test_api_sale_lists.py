@@ -18,12 +18,6 @@ SORTS = ("-id", "id", "-sold_on", "sold_on", "-amount", "amount")
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria manages Alice and Bob; Carol is on another team."""
     build.on(TODAY)

@@ -23,12 +23,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def team(build, factory):
     """Maria manages Alice and Bob; Carol is on another team; everyone earns 3%; a product at 1000.00."""
     build.on(TODAY)

@@ -18,12 +18,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def world(build, factory):
     """Alice (3%) sold two Monitors on the 10th and one on the 18th (approved); an admin; a manager."""
     build.on(TODAY)

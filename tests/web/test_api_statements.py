@@ -22,12 +22,6 @@ TODAY = date(2026, 11, 20)
 NOVEMBER = {"start": "2026-11-01", "end": "2026-11-20"}
 
 
-@pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
 pytestmark = pytest.mark.usefixtures("empty_queues")  # jobs of earlier tests do not count
 
 

@@ -17,12 +17,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def world(build, factory):
     """Alice on an attainment plan (2% up to 100% of the target, 5% beyond) with a 1000.00 sale on
     the 3rd; Bob on the flat plan; a manager and an admin."""

@@ -22,12 +22,6 @@ TODAY = date(2026, 11, 20)
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def world(build, factory):
     """Alice, an agent on a plan, and a product she may sell."""
     build.on(TODAY)

@@ -230,12 +230,6 @@ def test_the_send_statements_message_refuses_an_override(app, factory, today):
 # --- the API: 422 naming the field -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
 @pytest.mark.parametrize("char", ["\r\n", "\x00", RLO, "\x85"], ids=["CRLF", "NUL", "RLO", "NEL"])
 def test_api_product_names_are_refused_naming_the_field(api, factory, char):
     admin = headers_for(factory.user(Role.ADMIN))

@@ -57,12 +57,6 @@ def rate_cells(page: str) -> list[str]:
 
 
 @pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
-@pytest.fixture
 def agent_on_plan(factory, today):
     """An agent on a flat 3% plan since January, with a sale on October 3."""
     today(d(5, 10))

@@ -192,12 +192,6 @@ def test_a_bad_limit_is_refused_beside_the_field(app, factory, value, message):
 # --- the API: 429 with Retry-After ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def api(app):
-    """A plain client: the API never uses cookies."""
-    return app.test_client()
-
-
 def test_the_api_answers_429_with_retry_after_in_its_error_shape(api, team, at):
     headers = headers_for(team["alice"])
     for minute in range(5):
