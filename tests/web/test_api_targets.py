@@ -77,3 +77,15 @@ def test_only_admins_see_or_set_targets(api, world):
     assert count(Target) == 0
     for query in ("", "month=11-2026", "month=2026-11&agent_id=0"):
         assert error_of(api.get(f"{API}/targets?{query}", headers=headers_for(world["admin"])), 422)
+
+
+def test_a_months_targets_page_by_agent(api, world):
+    admin = headers_for(world["admin"])
+    for agent, amount in ((world["bob"], "300.00"), (world["alice"], "800.00")):
+        assert api.put(f"{API}/targets", headers=admin, json={"agent_id": agent.id, "month": "2026-11",
+                                                              "amount": amount}).status_code == 200
+    first = api.get(f"{API}/targets?month=2026-11&limit=1", headers=admin).json
+    second = api.get(f"{API}/targets?month=2026-11&limit=1&cursor={first['next_cursor']}", headers=admin).json
+    assert [i["agent_id"] for i in first["items"] + second["items"]] == sorted([world["bob"].id, world["alice"].id])
+    assert second["next_cursor"] is None
+    assert api.get(f"{API}/targets?month=2026-12", headers=admin).json["items"] == []

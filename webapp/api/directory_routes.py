@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from webapp.api.directory_schemas import (AgentOut, AgentPage, AgentQuery, CustomerIn, CustomerOut, CustomerPage,
                                           CustomerQuery)
-from webapp.api.framework import decode_cursor, encode_cursor, operation
+from webapp.api.framework import decode_cursor, keyset_page, operation
 from webapp.auth import access
 from webapp.auth.models import Role, User
 from webapp.catalog import services as catalog
@@ -30,18 +30,13 @@ def _agent_out(agent: User) -> AgentOut:
                     active=agent.active)
 
 
-def _next(page: list, found: list, limit: int) -> str | None:
-    """The cursor after the page's last item, when there is more."""
-    return encode_cursor(page[-1].id) if len(found) > limit else None
-
-
 @operation("GET", "/customers", summary="Customers, searched by part of the name or email", tag="Customers",
            area="sales", query=CustomerQuery, responses={200: CustomerPage})
 def list_customers(user, query: CustomerQuery):
     """The customer directory by id, narrowed by `q`, paginated."""
-    found = catalog.customers_page(query.q, after_id=decode_cursor(query.cursor), limit=query.limit + 1)
-    page = found[: query.limit]
-    return CustomerPage(items=[_customer_out(c) for c in page], next_cursor=_next(page, found, query.limit))
+    page, after = keyset_page(catalog.customers_page(query.q, after_id=decode_cursor(query.cursor),
+                                                     limit=query.limit + 1), query.limit)
+    return CustomerPage(items=[_customer_out(c) for c in page], next_cursor=after)
 
 
 @operation("GET", "/customers/{customer_id}", summary="One customer", tag="Customers", area="sales",
@@ -70,10 +65,9 @@ def create_customer(user, body: CustomerIn):
            query=AgentQuery, responses={200: AgentPage}, roles=MANAGERS)
 def list_agents(user, query: AgentQuery):
     """The agents the user manages by id, paginated."""
-    found = access.agents_page(user, active=query.active, after_id=decode_cursor(query.cursor),
-                               limit=query.limit + 1)
-    page = found[: query.limit]
-    return AgentPage(items=[_agent_out(a) for a in page], next_cursor=_next(page, found, query.limit))
+    page, after = keyset_page(access.agents_page(user, active=query.active, after_id=decode_cursor(query.cursor),
+                                                 limit=query.limit + 1), query.limit)
+    return AgentPage(items=[_agent_out(a) for a in page], next_cursor=after)
 
 
 @operation("GET", "/agents/{agent_id}", summary="One agent of the team", tag="Agents", area="sales",

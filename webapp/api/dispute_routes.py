@@ -7,7 +7,7 @@ from __future__ import annotations
 from webapp.api.convert import money
 from webapp.api.dispute_schemas import (AcceptIn, DisputeDetail, DisputeIn, DisputeOut, DisputePage, DisputeQuery,
                                         MessageIn, MessageOut, RejectIn)
-from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
+from webapp.api.framework import ApiError, decode_cursor, keyset_page, operation
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.disputes import services as disputes
@@ -44,10 +44,9 @@ def list_disputes(user, query: DisputeQuery):
     """Disputes and plan questions the user may see, newest first, paginated."""
     found = disputes.visible_disputes(user, query.status, before_id=decode_cursor(query.cursor),
                                       limit=query.limit + 1)
-    page = found[: query.limit]
+    page, after = keyset_page(found, query.limit)
     counts = disputes.message_counts([d.id for d in page])
-    return DisputePage(items=[DisputeOut(**_fields(d, counts.get(d.id, 0))) for d in page],
-                       next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None)
+    return DisputePage(items=[DisputeOut(**_fields(d, counts.get(d.id, 0))) for d in page], next_cursor=after)
 
 
 @operation("GET", "/disputes/{dispute_id}", summary="One dispute, with its thread", tag="Disputes",

@@ -100,6 +100,13 @@ def decode_cursor(cursor: str | None) -> int | None:
     return int(match.group(1))
 
 
+def keyset_page(found: list, limit: int, key=lambda item: item.id) -> tuple[list, str | None]:
+    """The first `limit` of `found` (asked for with limit + 1) and the cursor after the last of
+    them, or None when nothing is left."""
+    page = found[:limit]
+    return page, encode_cursor(key(page[-1])) if len(found) > limit else None
+
+
 def encode_keyset(sort: str, value: object, last_id: int) -> str:
     """An opaque cursor for the item after (value, last_id) in `sort` order; the default order
     ("-id") keeps the id-only form, so cursors made before sorting existed still work."""

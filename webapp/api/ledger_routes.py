@@ -4,7 +4,7 @@ kind and sale) and manual adjustments (managers and admins), with the adjustment
 from __future__ import annotations
 
 from webapp.api.convert import entry_fields
-from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
+from webapp.api.framework import ApiError, decode_cursor, keyset_page, operation
 from webapp.api.schemas import AdjustmentIn, LedgerEntryOut, LedgerPage, LedgerQuery
 from webapp.auth import access
 from webapp.auth.models import Role
@@ -31,9 +31,8 @@ def list_entries(user, query: LedgerQuery):
     filters = entries.EntryFilters(agent_id=query.agent_id, period_of=query.period_of, kind=query.kind,
                                    sale_id=query.sale_id)
     found = entries.visible_entries(user, filters, before_id=decode_cursor(query.cursor), limit=query.limit + 1)
-    page = found[: query.limit]
-    return LedgerPage(items=[_ledger_out(e) for e in page],
-                      next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None,
+    page, after = keyset_page(found, query.limit)
+    return LedgerPage(items=[_ledger_out(e) for e in page], next_cursor=after,
                       total=entries.count_visible_entries(user, filters) if query.include_total else None)
 
 

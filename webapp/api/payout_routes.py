@@ -6,7 +6,7 @@ service's; this module translates JSON to its inputs and its results to JSON."""
 from __future__ import annotations
 
 from webapp.api.convert import cents_of, money
-from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
+from webapp.api.framework import ApiError, decode_cursor, keyset_page, operation
 from webapp.api.payout_schemas import (PaidOut, PaymentPlanOut, PayoutIn, PayoutOut, PayoutPage, PayoutQuery,
                                        PayPeriodIn, PlannedPayoutOut)
 from webapp.api.schemas import ReasonIn
@@ -46,10 +46,9 @@ def list_payouts(user, query: PayoutQuery):
         raise ApiError(422, "The last day is before the first day.", {"end": "Before start."})
     filters = payouts.PayoutFilters(agent_id=query.agent_id, start=query.start, end=query.end)
     found = payouts.visible_payouts(user, filters, before_id=decode_cursor(query.cursor), limit=query.limit + 1)
-    page = found[: query.limit]
+    page, after = keyset_page(found, query.limit)
     reversals = payouts.reversals_of([p.id for p in page])
-    return PayoutPage(items=[_payout_out(p, reversals) for p in page],
-                      next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None,
+    return PayoutPage(items=[_payout_out(p, reversals) for p in page], next_cursor=after,
                       total=payouts.count_visible_payouts(user, filters) if query.include_total else None)
 
 

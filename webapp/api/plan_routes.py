@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from webapp.api.framework import decode_cursor, encode_cursor, operation
+from webapp.api.framework import decode_cursor, keyset_page, operation
 from webapp.api.plan_schemas import (AssignmentEnd, AssignmentIn, AssignmentOut, AssignmentPage, AssignmentQuery,
                                      CategoryRate, PlanList, PlanOut, ProductRate, TierRule, VersionIn, VersionOut)
 from webapp.auth.models import Role
@@ -78,11 +78,10 @@ def create_version(user, plan_id: int, body: VersionIn):
            query=AssignmentQuery, responses={200: AssignmentPage}, roles=ADMINS)
 def list_assignments(user, query: AssignmentQuery):
     """Plan assignments by id, filtered, paginated."""
-    found = plans.assignments_page(agent_id=query.agent_id, plan_id=query.plan_id, on=query.on,
-                                   after_id=decode_cursor(query.cursor), limit=query.limit + 1)
-    page = found[: query.limit]
-    return AssignmentPage(items=[_assignment_out(a) for a in page],
-                          next_cursor=encode_cursor(page[-1].id) if len(found) > query.limit else None)
+    page, after = keyset_page(plans.assignments_page(
+        agent_id=query.agent_id, plan_id=query.plan_id, on=query.on, after_id=decode_cursor(query.cursor),
+        limit=query.limit + 1), query.limit)
+    return AssignmentPage(items=[_assignment_out(a) for a in page], next_cursor=after)
 
 
 @operation("POST", "/plan-assignments", summary="Put an agent on a plan", tag="Plans", area="admin",

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from webapp.api.convert import cents_of, money
-from webapp.api.framework import Page, PageQuery, Strict, decode_cursor, encode_cursor, operation
+from webapp.api.framework import Page, PageQuery, Strict, decode_cursor, keyset_page, operation
 from webapp.api.schemas import Id, Money, MoneyOut
 from webapp.auth.models import Role
 from webapp.commissions import targets
@@ -71,11 +71,10 @@ def _out(target) -> TargetOut:
            responses={200: TargetPage}, roles=ADMINS)
 def list_targets(user, query: TargetQuery):
     """The month's targets by agent id, paginated."""
-    found = targets.targets_page(_month(query.month), agent_id=query.agent_id,
-                                 after_agent_id=decode_cursor(query.cursor), limit=query.limit + 1)
-    page = found[: query.limit]
-    return TargetPage(items=[_out(t) for t in page],
-                      next_cursor=encode_cursor(page[-1].agent_id) if len(found) > query.limit else None)
+    page, after = keyset_page(targets.targets_page(_month(query.month), agent_id=query.agent_id,
+                                                   after_agent_id=decode_cursor(query.cursor), limit=query.limit + 1),
+                              query.limit, key=lambda target: target.agent_id)
+    return TargetPage(items=[_out(t) for t in page], next_cursor=after)
 
 
 @operation("PUT", "/targets", summary="Set or remove an agent's target for a month", tag="Plans", area="admin",
