@@ -5,20 +5,25 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from webapp.api.directory_schemas import AgentQuery, CustomerQuery
+from webapp.api.dispute_schemas import DisputeQuery
 from webapp.api.framework import Page, PageQuery
+from webapp.api.payout_schemas import PayoutQuery
+from webapp.api.plan_schemas import AssignmentQuery
 from webapp.api.plandoc_schemas import PlanDocumentPage, PlanDocumentQuery
-from webapp.api.schemas import ProductQuery, SalePage, SaleQuery
+from webapp.api.schemas import LedgerQuery, ProductQuery, SalePage, SaleQuery
 from webapp.api.statement_schemas import StatementPage, StatementQuery
 
 
 def test_every_list_query_has_the_same_limit_and_cursor():
-    for query in (SaleQuery, StatementQuery, ProductQuery, PlanDocumentQuery):
+    for query in (SaleQuery, StatementQuery, ProductQuery, PlanDocumentQuery, PayoutQuery, LedgerQuery,
+                  DisputeQuery, CustomerQuery, AgentQuery, AssignmentQuery):
         assert issubclass(query, PageQuery)
         assert query().limit == 50 and query().cursor is None
         with pytest.raises(ValidationError):
             query(limit=101)
         with pytest.raises(ValidationError):
-            query(cursor="x" * 65)
+            query(cursor="x" * 121)  # room for a sorted list's cursor (value and id), no more
 
 
 def test_list_queries_refuse_unknown_parameters_except_products():
@@ -36,5 +41,5 @@ def test_pages_keep_their_own_names_and_answer_items_then_the_cursor():
                        (PlanDocumentPage, "PlanDocumentPage")):
         assert issubclass(page, Page)
         assert page.model_json_schema()["title"] == name
-        assert list(page.model_fields) == ["items", "next_cursor"]
+        assert list(page.model_fields)[:2] == ["items", "next_cursor"]  # then a list's own (a total)
     assert list(StatementPage(items=[], next_cursor="abc").model_dump()) == ["items", "next_cursor"]

@@ -16,8 +16,7 @@ HTMX_HEADER = re.compile(r"[\"']HX-(Request|Target|Trigger)[\"']")
 
 def _page_modules() -> list[Path]:
     """Every module of views that answer HTML (API operations excepted)."""
-    found = [path for path in WEBAPP.rglob("*_routes.py")
-             if "from webapp.api.framework import" not in path.read_text(encoding="utf-8")]
+    found = [path for path in WEBAPP.rglob("*_routes.py") if "@operation(" not in path.read_text(encoding="utf-8")]
     return sorted(found + [ROOT / name for name in VIEW_HELPERS])
 
 

@@ -324,6 +324,9 @@ def test_every_code_is_documented(api):
     assert "`" not in page and "<code>fields</code>" in page
     assert "Each token may make requests up to 600 per minute, counted across every operation" in page
     assert "<li><code>201</code> Created" in page
+    # Allowed values show even where a field may be null; arrays say what they hold; paths wrap at slashes.
+    assert "string (pending, approved, rejected, cancelled, voided) or null" in page
+    assert "array of TierRule" in page and "<code>/<wbr>api/<wbr>v1/<wbr>sales</code>" in page
 
 
 def test_the_document_states_the_headers_of_each_operation(api):

@@ -91,9 +91,11 @@ def test_the_profile_page_makes_a_scoped_token_with_a_last_day_and_lists_it(app,
 
     page = browser_as(app, world["alice"])
     form = page.get("/profile/tokens").get_data(as_text=True)
-    assert all(label in form for label in AREAS.values()) and 'name="expires_on"' in form
+    # An agent is offered the areas an agent has operations in: not payouts, not administration.
+    assert 'name="sales"' in form and 'name="ledger"' in form and 'name="expires_on"' in form
+    assert 'name="payouts"' not in form and 'name="admin"' not in form
     response = page.post("/profile/tokens", {"name": "Web shop", "sales": "write", "ledger": "read",
-                                             "payouts": "none", "admin": "none", "expires_on": "2026-12-31"},
+                                             "payouts": "write", "admin": "write", "expires_on": "2026-12-31"},
                          token_from="/profile/tokens")
     assert response.status_code == 200
     token = db.session.scalars(select(ApiToken).where(ApiToken.user_id == world["alice"].id)).one()
@@ -129,3 +131,13 @@ def test_a_token_the_page_cannot_make_is_refused_beside_its_field(app, world, fi
         assert re.search(r'<input[^>]*id="expires_on"[^>]*type="text"[^>]*value="' + re.escape(fields["expires_on"]),
                          html)
     assert count(ApiToken) == 0
+
+
+@pytest.mark.parametrize("role, offered", [
+    ("manager", {"sales", "ledger", "payouts"}), ("admin", {"sales", "ledger", "payouts", "admin"}),
+])
+def test_each_role_is_offered_the_areas_it_has_operations_in(app, factory, role, offered):
+    from tests.conftest import browser_as
+
+    form = browser_as(app, factory.user(role)).get("/profile/tokens").get_data(as_text=True)
+    assert {area for area in AREAS if f'name="{area}"' in form} == offered

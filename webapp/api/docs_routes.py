@@ -30,3 +30,37 @@ def docs():
 def code_ticks(text: str | None) -> Markup:
     """The document's `code` spans (Markdown, for OpenAPI tools) as <code> on the page, escaped."""
     return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text or ""))))
+
+
+@bp.app_template_filter("path_breaks")
+def path_breaks(path: str) -> Markup:
+    """An operation's path, escaped, allowed to wrap after each slash (never inside a name)."""
+    return escape(path).replace("/", Markup("/<wbr>"))
+
+
+@bp.app_template_filter("type_of")
+def type_of(schema: dict) -> str:
+    """A field's type in words: its type or the schema it names, what an array holds, the values an
+    enum allows, "or null" when it may be null."""
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " or ".join(type_of(branch) for branch in schema["anyOf"])
+    if schema.get("type") == "array":
+        return f"array of {type_of(schema.get('items', {}))}"
+    words = str(schema.get("type", "any"))
+    if "enum" in schema:
+        words += f" ({', '.join(str(value) for value in schema['enum'])})"
+    if "format" in schema:
+        words += f" ({schema['format']})"
+    return words
+
+
+@bp.app_template_filter("notes_of")
+def notes_of(schema: dict, description: str | None = None) -> Markup:
+    """A field's description (its own, or a branch's when it may be null) and the pattern it must
+    match, for the Notes column."""
+    branches = [schema, *schema.get("anyOf", [])]
+    text = description or next((b["description"] for b in branches if b.get("description")), "")
+    pattern = next((b["pattern"] for b in branches if b.get("pattern")), None)
+    return code_ticks(text) + (Markup(" <code>{}</code>").format(pattern) if pattern else "")

@@ -32,7 +32,10 @@ class TokenForm(FlaskForm):
     # Where an error about the areas as a whole is shown (beside the fieldset); it carries nothing.
     access = HiddenField()
 
+    # The areas the user's role has operations in (set by the view); the others are not offered.
+    usable: tuple[str, ...] = tuple(AREAS)
+
     @property
     def levels(self) -> dict[str, str]:
-        """Each area's chosen level."""
-        return {area: self[area].data for area in AREAS}
+        """Each area's chosen level (none for an area the role has nothing in)."""
+        return {area: self[area].data if area in self.usable else "none" for area in AREAS}
