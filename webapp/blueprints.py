@@ -29,6 +29,7 @@ from webapp.api import export_routes as api_export_routes
 from webapp.api import catalog_routes as api_catalog_routes
 from webapp.api import plan_routes as api_plan_routes
 from webapp.api import target_routes as api_target_routes
+from webapp.api import operation_routes as api_operation_routes
 from webapp.api import plandoc_routes as api_plandoc_routes
 from webapp.auth import login_routes
 from webapp.disputes import agent_routes, manage_routes
@@ -67,7 +68,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     sale_routes, agent_routes, panel_routes,
     account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, api_spiff_routes,
     api_plandoc_routes, payout_routes, directory_routes, ledger_routes, period_routes, dispute_routes,
-    api_export_routes, api_catalog_routes, api_plan_routes, api_target_routes,
+    api_export_routes, api_catalog_routes, api_plan_routes, api_target_routes, api_operation_routes,
     docs_routes,
     token_routes,
     queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,

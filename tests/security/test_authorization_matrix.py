@@ -95,6 +95,7 @@ ACCESS = {
     "api.product_agents": ADMIN, "api.set_product_agents": ADMIN,
     "api.list_plans": ADMIN, "api.get_plan": ADMIN, "api.create_version": ADMIN, "api.list_assignments": ADMIN,
     "api.create_assignment": ADMIN, "api.end_plan_assignment": ADMIN, "api.list_targets": ADMIN,
+    "api.get_operation": STAFF,
     "api.set_target": ADMIN, "api.create_spiff": ADMIN, "api.create_spiff_version": ADMIN, "api.end_spiff": ADMIN,
     "api.list_disputes": SIGNED_IN, "api.get_dispute": SIGNED_IN, "api.open_dispute": AGENT,
     "api.add_message": SIGNED_IN, "api.accept_dispute": STAFF, "api.reject_dispute": STAFF,
@@ -132,7 +133,7 @@ OWNED = {
     "api.get_plan_document", "api.plan_document_pdf", "api.plan_acknowledgement_pdf",
     # Payouts through the API (issue 17): team B's payout
     "api.get_payout", "api.reverse_payout", "api.get_agent", "api.update_sale", "api.cancel_sale",
-    "api.get_dispute", "api.add_message", "api.accept_dispute", "api.reject_dispute",
+    "api.get_dispute", "api.add_message", "api.accept_dispute", "api.reject_dispute", "api.get_operation",
     # Plan questions (issue 15): team B's document, team B's dispute.
     "plandocs.ask_question", "review.dispute_answer",
     # Background operations (issue 16): team B's manager's operation.

@@ -31,6 +31,7 @@ from webapp.commissions.periods import period_for
 from webapp.commissions.plans import assignments_of
 from webapp.disputes.services import open_dispute
 from webapp.extensions import db
+from webapp.operations import services as operations
 from webapp.spiffs.services import SpiffRules, create_spiff
 from webapp.plandocs.services import issue_missing
 from webapp.statements.services import start_adhoc_run
@@ -83,6 +84,8 @@ def world(build, factory):
     payout = record_payout(admin, agent_id=agent.id, amount_cents=500, paid_on=date(2026, 11, 20), advance=True)
     line = db.session.scalar(select(CommissionEntry.id).where(CommissionEntry.sale_id == approved.id))
     dispute = open_dispute(agent, line, "Rate?")
+    background = operations.start(admin, "plan_recompute", [[agent.id, "2026-11-01", None]], plan_id=build.plan.id,
+                                  since="2026-11-01")
     spiff = create_spiff(admin, "Fuzz push", SpiffRules(first_day=date(2026, 11, 1), last_day=date(2026, 11, 30),
                                                         per_unit=Decimal("1.00"), product_ids=[product.id])).spiff
     db.session.flush()
@@ -94,7 +97,8 @@ def world(build, factory):
                 "category": product.category.code, "document_id": document.id,
                 "payout_id": payout.id, "period_id": period_for(date(2026, 11, 3)).id,
                 "dispute_id": dispute.id, "category_id": product.category_id, "plan_id": build.plan.id,
-                "assignment_id": agent_assignment(agent.id), "spiff_id": spiff.id},
+                "assignment_id": agent_assignment(agent.id), "spiff_id": spiff.id,
+                "operation_id": background.id},
     }
 
 

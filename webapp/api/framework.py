@@ -19,7 +19,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable, Generic, TypeVar
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from webapp import clock
@@ -32,6 +32,7 @@ from webapp.api.errors import BEARER_CHALLENGE, ERROR_CODES, ApiError, error_res
 from webapp.errors import NotFound, ServiceError
 from webapp.extensions import csrf, db, limiter
 from webapp.formtools import MAX_DB_ID
+from webapp.operations import services as operations
 
 # No cookies, no CSRF: API clients authenticate every request with a bearer token.
 csrf.exempt(bp)
@@ -98,6 +99,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         raise ApiError(422, "The cursor is not valid; use next_cursor from the previous page.",
                        {"cursor": "Not valid."})
     return int(match.group(1))
+
+
+# The header naming the background operation an answer started (GET it for the progress).
+OPERATION_LOCATION = "Operation-Location"
 
 
 def keyset_page(found: list, limit: int, key=lambda item: item.id) -> tuple[list, str | None]:
@@ -273,6 +278,9 @@ def _run_view(call: Callable[[], Any], claimed: IdempotentAnswer | None, etag: b
     result, status, *extra = result if isinstance(result, tuple) else (result, 200)
     response = _respond(result, status)
     response.headers.update(extra[0] if extra else {})
+    started = operations.started()
+    if started is not None:  # the rest of the work goes on in the background: say where to follow it
+        response.headers[OPERATION_LOCATION] = url_for("api.get_operation", operation_id=started.id)
     if claimed is not None and 200 <= status < 300:
         idempotency.complete(claimed, response)
     db.session.commit()
