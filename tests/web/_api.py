@@ -19,3 +19,14 @@ def error_of(response, status: int) -> dict:
     assert set(response.json) == {"error"}
     assert set(response.json["error"]) == {"code", "message", "fields"}
     return response.json["error"]
+
+
+def every_item(api, path: str, headers, query: str = "", limit: int = 2) -> list[dict]:
+    """Every item a list operation gives for `query`, following next_cursor page by page."""
+    items, cursor = [], None
+    while True:
+        page = api.get(f"{API}{path}?limit={limit}&{query}" + (f"&cursor={cursor}" if cursor else ""), headers=headers)
+        assert page.status_code == 200, page.json
+        items += page.json["items"]
+        if (cursor := page.json["next_cursor"]) is None:
+            return items

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.web._api import API, count, error_of, headers_for
+from tests.web._api import API, count, error_of, every_item, headers_for
 from webapp.audit.models import AuditEvent
 from webapp.auth.tokens import create_token
 from webapp.catalog.models import Customer
@@ -31,26 +31,19 @@ def team(build, factory):
             "admin": factory.user("admin"), "customers": customers}
 
 
-def _ids(api, url: str, headers, limit: int = 2) -> list[int]:
+def _ids(api, path: str, headers, query: str = "", limit: int = 2) -> list[int]:
     """Every id the list gives, page by page."""
-    found, cursor = [], None
-    while True:
-        page = api.get(f"{url}{'&' if '?' in url else '?'}limit={limit}" + (f"&cursor={cursor}" if cursor else ""),
-                       headers=headers)
-        assert page.status_code == 200, page.json
-        found += [item["id"] for item in page.json["items"]]
-        if (cursor := page.json["next_cursor"]) is None:
-            return found
+    return [item["id"] for item in every_item(api, path, headers, query, limit)]
 
 
 def test_everyone_who_records_sales_searches_the_one_directory(api, team):
     north, south, northgate = (c.id for c in team["customers"])
     for user in ("alice", "maria", "admin"):
         headers = headers_for(team[user])
-        assert _ids(api, f"{API}/customers?q=NORTH", headers) == [north, northgate]
-        assert _ids(api, f"{API}/customers?q=south.example", headers) == [south]
-        assert _ids(api, f"{API}/customers?q=100%25", headers) == []  # a % is a letter, not a wildcard
-        assert set(_ids(api, f"{API}/customers", headers)) >= {north, south, northgate}
+        assert _ids(api, "/customers", query="q=NORTH", headers=headers) == [north, northgate]
+        assert _ids(api, "/customers", query="q=south.example", headers=headers) == [south]
+        assert _ids(api, "/customers", query="q=100%25", headers=headers) == []  # a % is a letter, not a wildcard
+        assert set(_ids(api, "/customers", headers=headers)) >= {north, south, northgate}
     shown = api.get(f"{API}/customers/{south}", headers=headers_for(team["alice"]))
     assert {k: shown.json[k] for k in ("id", "name", "email")} == {"id": south, "name": "South Dental",
                                                                      "email": "desk@south.example"}
@@ -100,11 +93,11 @@ def test_a_read_token_or_one_without_sales_cannot_add_a_customer(api, team):
 def test_managers_list_their_team_and_admins_every_agent(api, team):
     alice, bob, carol = team["alice"].id, team["bob"].id, team["carol"].id
     maria = headers_for(team["maria"])
-    assert _ids(api, f"{API}/agents", maria, limit=1) == [alice, bob]
-    assert _ids(api, f"{API}/agents?active=true", maria) == [alice]
-    assert _ids(api, f"{API}/agents?active=false", maria) == [bob]
-    assert _ids(api, f"{API}/agents", headers_for(team["olga"])) == [carol]
-    assert _ids(api, f"{API}/agents", headers_for(team["admin"])) == [alice, bob, carol]
+    assert _ids(api, "/agents", headers=maria, limit=1) == [alice, bob]
+    assert _ids(api, "/agents", query="active=true", headers=maria) == [alice]
+    assert _ids(api, "/agents", query="active=false", headers=maria) == [bob]
+    assert _ids(api, "/agents", headers=headers_for(team["olga"])) == [carol]
+    assert _ids(api, "/agents", headers=headers_for(team["admin"])) == [alice, bob, carol]
     shown = api.get(f"{API}/agents/{bob}", headers=maria).json
     assert shown == {"id": bob, "name": "Bob", "email": team["bob"].email, "manager_id": team["maria"].id,
                      "active": False}

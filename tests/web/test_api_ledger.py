@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.web._api import API, count, error_of, headers_for
+from tests.web._api import API, count, error_of, every_item, headers_for
 from webapp.audit.models import AuditEvent
 from webapp.commissions.ledger import agent_balance
 from webapp.commissions.models import CommissionEntry, EntryKind
@@ -35,14 +35,7 @@ def team(build, factory):
 
 def _items(api, query: str, headers, limit: int = 2) -> list[dict]:
     """Every entry the ledger lists for `query`, page by page."""
-    found, cursor = [], None
-    while True:
-        page = api.get(f"{API}/ledger?limit={limit}&{query}" + (f"&cursor={cursor}" if cursor else ""),
-                       headers=headers)
-        assert page.status_code == 200, page.json
-        found += page.json["items"]
-        if (cursor := page.json["next_cursor"]) is None:
-            return found
+    return every_item(api, "/ledger", headers, query, limit)
 
 
 def _stored(**where) -> list[int]:

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.web._api import API, count, error_of, headers_for
+from tests.web._api import API, count, error_of, every_item, headers_for
 from webapp.audit.models import AuditEvent
 from webapp.auth.tokens import create_token
 from webapp.commissions.ledger import agent_balance
@@ -123,13 +123,7 @@ def test_the_list_is_the_teams_newest_first_filtered_paged_and_counted(api, team
     carols = _pay(api, olga, team["carol"]).json["id"]
 
     def ids(query, headers=maria, limit=2):
-        found, cursor = [], None
-        while True:
-            page = api.get(f"{API}/payouts?limit={limit}&{query}" + (f"&cursor={cursor}" if cursor else ""),
-                           headers=headers).json
-            found += [item["id"] for item in page["items"]]
-            if (cursor := page["next_cursor"]) is None:
-                return found
+        return [item["id"] for item in every_item(api, "/payouts", headers, query, limit)]
 
     assert ids("") == made[::-1]
     assert ids(f"agent_id={team['alice'].id}") == [made[3], made[2], made[0]]

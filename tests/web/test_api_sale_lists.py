@@ -9,7 +9,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import update
 
-from tests.web._api import API, error_of, headers_for
+from tests.web._api import API, error_of, every_item, headers_for
 from webapp.extensions import db
 from webapp.sales.models import Sale
 
@@ -48,16 +48,8 @@ def _expected(sales: list[Sale], sort: str) -> list[int]:
 
 
 def _all_pages(api, query: str, headers, limit: int = 2) -> list[int]:
-    """Every id the list gives, following next_cursor page by page."""
-    ids, cursor = [], None
-    while True:
-        page = api.get(f"{API}/sales?{query}&limit={limit}" + (f"&cursor={cursor}" if cursor else ""),
-                       headers=headers)
-        assert page.status_code == 200, page.json
-        ids += [item["id"] for item in page.json["items"]]
-        cursor = page.json["next_cursor"]
-        if cursor is None:
-            return ids
+    """Every id the sale list gives, following next_cursor page by page."""
+    return [item["id"] for item in every_item(api, "/sales", headers, query, limit)]
 
 
 @pytest.mark.parametrize("sort", SORTS)
