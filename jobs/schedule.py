@@ -84,6 +84,10 @@ DECLARED: tuple[ScheduledJob, ...] = (
     ScheduledJob("unpaid-reminders", "jobs.reminders.send_reminders", interval=DAY),
     # SPIFF recomputes are enqueued after each commit; this sweep re-enqueues any whose job Redis lost.
     ScheduledJob("spiff-recompute-sweep", "jobs.spiffs.sweep", interval=300),
+    # Webhook events come from the audit log: this copies the new ones, queues their deliveries
+    # and the retries now due. Two indexed queries when nothing happened, so cheap every 10 s,
+    # and an integration hears of a change within about 10 s of its commit.
+    ScheduledJob("webhook-collect", "jobs.webhooks.collect", interval=10),
     # Background operations enqueue their next step after each commit; this sweep re-enqueues
     # the step of any operation whose job Redis or a killed worker lost.
     ScheduledJob("operations-sweep", "jobs.operations.sweep", interval=300),

@@ -29,6 +29,7 @@ from webapp.formtools import MAX_DB_ID
 from webapp.main.navigation import navigation_for
 from webapp.private_files import create_private_file, private_dir
 from webapp.statements import mail_hooks as statement_mail_hooks
+from webapp.webhooks import sources as webhook_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -231,3 +232,4 @@ def register_template_helpers(app: Flask) -> None:
 def register_mail_attachments(app: Flask) -> None:
     """Attach each statement email's PDF (here, so the web app and the worker both do)."""
     statement_mail_hooks.init_app(app)
+    webhook_sources.init_app(app)  # statement deliveries become audit (and so webhook) events

@@ -18,7 +18,7 @@ from flask import Blueprint
 from webapp import admin, api, auth, mail, main, manage, operations, plandocs, sales, statements
 from webapp.admin import (audit_routes, catalog_routes, outbox_routes, plan_routes, settings_routes,
                           target_routes, user_routes)
-from webapp.admin import spiff_routes
+from webapp.admin import spiff_routes, webhook_routes as admin_webhook_routes
 # The API's operations are listed in the OpenAPI document in the order these imports register them.
 from webapp.api import account_routes, product_routes, sales_routes
 from webapp.api import statement_routes as api_statement_routes
@@ -31,6 +31,7 @@ from webapp.api import plan_routes as api_plan_routes
 from webapp.api import target_routes as api_target_routes
 from webapp.api import operation_routes as api_operation_routes
 from webapp.api import plandoc_routes as api_plandoc_routes
+from webapp.api import webhook_routes as api_webhook_routes
 from webapp.auth import login_routes
 from webapp.disputes import agent_routes, manage_routes
 from webapp.mail import webhook_routes
@@ -64,11 +65,12 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     home_routes,
     login_routes,
     user_routes, outbox_routes, catalog_routes, target_routes, settings_routes, plan_routes, audit_routes,
-    spiff_routes,
+    spiff_routes, admin_webhook_routes,
     sale_routes, agent_routes, panel_routes,
     account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, api_spiff_routes,
     api_plandoc_routes, payout_routes, directory_routes, ledger_routes, period_routes, dispute_routes,
     api_export_routes, api_catalog_routes, api_plan_routes, api_target_routes, api_operation_routes,
+    api_webhook_routes,
     docs_routes,
     token_routes,
     queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,

@@ -15,3 +15,4 @@ from webapp.disputes.models import Dispute, DisputeMessage  # noqa: F401
 from webapp.api.models import ApiToken  # noqa: F401
 from webapp.plandocs.models import PlanAcknowledgement, PlanDocument  # noqa: F401
 from webapp.operations.models import BackgroundOperation  # noqa: F401
+from webapp.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent  # noqa: F401

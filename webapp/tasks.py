@@ -50,6 +50,10 @@ QUEUES: dict[str, QueueSpec] = {
         # below webapp.mail.services.SENDING_ABANDONED_AFTER (45 s): a send still allowed to run
         # is never taken for an abandoned one. A failed email is kept a month for a resend.
         QueueSpec("emails", job_timeout=40, failure_ttl=30 * DAY, result_ttl=HOUR),
+        # Outgoing webhooks: one endpoint's due deliveries per job, for at most
+        # webapp.webhooks.services.SEND_BUDGET (30 s) plus one POST's timeout; a retry waits in
+        # the database (next_attempt_at), never in RQ, so a failed job is only a bug to look at.
+        QueueSpec("webhooks", job_timeout=2 * 60, failure_ttl=7 * DAY, result_ttl=10 * 60),
         # Background operations' steps (webapp/operations): a plan change or a period issue
         # recomputing thousands of agents in committed batches, each step enqueuing the next.
         QueueSpec("operations", job_timeout=10 * 60, failure_ttl=14 * DAY, result_ttl=HOUR),
@@ -59,10 +63,11 @@ QUEUES: dict[str, QueueSpec] = {
 }
 
 # A worker takes from the first non-empty queue in this order: periodic jobs are quick and
-# time-sensitive (the heartbeat must not wait behind a batch of PDFs), emails are next, then the
+# time-sensitive (the heartbeat must not wait behind a batch of PDFs), emails are next, then
+# webhooks (an integration waits on them; each job is bounded), then the
 # operations' steps: on "default" each step went to the back, behind the thousands of plan
 # documents the same plan change queues, and the recompute finished only after every PDF.
-WORKER_QUEUES: tuple[str, ...] = ("periodic", "emails", "operations", "default")
+WORKER_QUEUES: tuple[str, ...] = ("periodic", "emails", "webhooks", "operations", "default")
 
 
 
@@ -102,6 +107,10 @@ JOB_POLICIES: dict[str, JobPolicy] = {
     "jobs.plandocs.issue_missing": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
     "jobs.plandocs.render_document": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
     "jobs.plandocs.render_acknowledgement": JobPolicy(backoff=TRANSIENT_BACKOFF, unique=True),
+    # One endpoint's due deliveries: each is claimed in the database first, so a duplicate job
+    # finds nothing to send; the schedule of retries is the deliveries' own (next_attempt_at).
+    "jobs.webhooks.deliver_endpoint": JobPolicy(unique=True),
+    "jobs.webhooks.collect": JobPolicy(unique=True),
 }
 
 

@@ -9,7 +9,7 @@ from jobs.queues import QUEUES, WORKER_QUEUES, Queue, enqueue
 
 
 def test_every_declared_queue_is_worked():
-    assert set(WORKER_QUEUES) == set(QUEUES) == {"default", "emails", "operations", "periodic"}
+    assert set(WORKER_QUEUES) == set(QUEUES) == {"default", "emails", "operations", "periodic", "webhooks"}
 
 
 def test_an_operation_step_is_taken_before_the_pdfs_queued_ahead_of_it(redis_conn):

@@ -30,13 +30,16 @@ from webapp.statements.models import Statement, StatementRun
 from webapp.spiffs.services import SpiffRules, create_spiff
 from webapp.statements.services import start_adhoc_run
 from webapp.plandocs.services import issue_missing
+from webapp.webhooks import services as webhooks
+from webapp.webhooks.models import WebhookDelivery, WebhookEndpoint
+from webapp.webhooks.services import create_endpoint
 
 ROLES = ("anonymous", "agent", "manager", "admin")
 
 # What a refused request must not change.
 WATCHED = (User, Sale, CommissionEntry, Payout, Dispute, DisputeMessage, Statement, StatementRun, Product,
            Category, Customer, ProductAssignment, CommissionPlan, PlanVersion, PlanAssignment, Target,
-           Settings, Period, ApiToken, AuditEvent, OutgoingEmail, BackgroundOperation)
+           Settings, Period, ApiToken, AuditEvent, OutgoingEmail, BackgroundOperation, WebhookEndpoint)
 
 
 def row_counts() -> dict[str, int]:
@@ -78,6 +81,10 @@ class World:
         self.document_b = next(d for d in issue_missing() if d.agent_id == self.agent_b.id)
         # Team B's manager's background operation (URLs naming <operation_id>).
         self.operation_b = operations.start(self.manager_b, "bulk_decision", [self.pending_b.id], action="approve")
+        # A webhook endpoint with a delivery (URLs naming <endpoint_id>, <webhook_id>, <delivery_id>).
+        self.webhook = create_endpoint(self.admin, url="https://matrix.example.com/hooks", event_types=["sale.created"])
+        webhooks.collect()
+        self.delivery = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == self.webhook.id))
         self.users = {"agent": self.agent_a, "manager": self.manager_a, "admin": self.admin}
         # Clients that also read streamed downloads (a CSV export) in their request's own context.
         self.browsers = {role: streaming_browser(app, user) for role, user in self.users.items()}
@@ -101,6 +108,7 @@ class World:
             "message_id": "no-such-message", "filename": "no-such-file.pdf", "upload_id": "no-such-upload",
             "token": "not-a-reset-token", "document_id": self.document_b.id,
             "operation_id": self.operation_b.id,
+            "endpoint_id": self.webhook.id, "webhook_id": self.webhook.id, "delivery_id": self.delivery.id,
         }
 
     def csrf(self, role: str) -> str:

@@ -111,6 +111,11 @@ ACCESS = {
     "plandocs.team_documents": STAFF, "plandocs.company_documents": ADMIN, "plandocs.export_csv": ADMIN,
     # Background operations (issue 16): admins any, a manager those they started, agents none (404)
     "operations.operation": SIGNED_IN, "operations.retry": SIGNED_IN,
+    # Webhooks (issue 17 item 2): company-wide, so admins only, on the page and in the API
+    "admin.webhooks_page": ADMIN, "admin.webhook_detail": ADMIN, "admin.webhook_active": ADMIN,
+    "admin.webhook_send_again": ADMIN,
+    "api.list_webhooks": ADMIN, "api.create_webhook": ADMIN, "api.get_webhook": ADMIN, "api.update_webhook": ADMIN,
+    "api.list_deliveries": ADMIN, "api.send_delivery_again": ADMIN, "api.list_events": ADMIN,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
@@ -186,6 +191,8 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.end_spiff": {"last_day": "2026-11-21"},
         "api.update_sale": {"product_id": world.product.id, "customer_name": "Matrix", "quantity": 1,
                             "sold_on": "2026-11-20"},
+        "api.create_webhook": {"url": "https://matrix.example.com/new", "event_types": ["sale.created"]},
+        "api.update_webhook": {"description": "Matrix"},
     }.get(endpoint)
 
 

@@ -216,4 +216,13 @@ def test_docs_page_lists_the_operations(api):
         assert text in html
     missing = [f"{op.method.upper()} {op.path}" for op in REGISTRY
                if f'id="{op.endpoint.removeprefix("api.")}"' not in html or f"<code>/api/v1{op.path}</code>" not in html]
-    assert len(REGISTRY) >= 67 and missing == []
+    assert len(REGISTRY) >= 74 and missing == []
+
+
+def test_docs_page_lists_every_webhook_event_and_how_to_check_a_signature(api):
+    from webapp.webhooks.catalog import EVENT_TYPES
+
+    html = api.get("/api/v1/docs").get_data(as_text=True)
+    assert 'id="webhooks"' in html and "Sales-Tracking-Signature" in html and "deduplicate on the event" in html
+    assert [event.name for event in EVENT_TYPES if f"<code>{event.name}</code>" not in html] == []
+    assert len(EVENT_TYPES) == 12

@@ -15,6 +15,8 @@ from sqlalchemy import select
 import webapp.blueprints  # noqa: F401  (registers every operation in REGISTRY)
 from tests.security._world import row_counts
 from tests.web._api import error_of, headers_for
+from webapp.webhooks.models import WebhookEndpoint
+from webapp.webhooks.services import create_endpoint
 from webapp.api.framework import NUL_MESSAGE, REGISTRY, Operation, _nul_fields
 from webapp.commissions.models import CommissionEntry
 from webapp.commissions.payouts import record_payout
@@ -63,6 +65,14 @@ def _spiff(world) -> int:
             first_day=date(2026, 11, 20), last_day=date(2026, 11, 30), per_unit=Decimal("5.00"),
             product_ids=[world["product"].id])).spiff
     return spiff.id
+
+
+def _webhook(world) -> int:
+    """The id of a webhook endpoint (made the first time it is asked for)."""
+    endpoint = db.session.scalar(select(WebhookEndpoint))
+    if endpoint is None:
+        endpoint = create_endpoint(world["admin"], url="https://crm.example.com/hooks", event_types=["sale.created"])
+    return endpoint.id
 
 
 def _closed_october() -> int:
@@ -125,6 +135,10 @@ VALID = {
     "api.record_payout": ("maria", lambda w: {}, lambda w: {
         "agent_id": w["alice"].id, "amount": "1.00", "paid_on": "2026-11-20", "reference": "Run 47"}),
     "api.reverse_payout": ("maria", lambda w: {"payout_id": w["payout"].id}, lambda w: {"reason": "Wrong account"}),
+    "api.create_webhook": ("admin", lambda w: {}, lambda w: {
+        "url": "https://crm.example.com/hooks", "event_types": ["sale.created"], "description": "CRM"}),
+    "api.update_webhook": ("admin", lambda w: {"webhook_id": _webhook(w)}, lambda w: {
+        "event_types": ["sale.approved"], "description": "CRM sync"}),
 }
 
 

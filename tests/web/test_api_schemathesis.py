@@ -22,6 +22,9 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
+from webapp.webhooks import services as webhooks
+from webapp.webhooks.models import WebhookDelivery
+from webapp.webhooks.services import create_endpoint
 from webapp import blueprints as _blueprints  # noqa: F401  (registers every operation)
 from webapp.api.framework import REGISTRY
 from webapp.auth.tokens import create_token
@@ -88,6 +91,9 @@ def world(build, factory):
                                   since="2026-11-01")
     spiff = create_spiff(admin, "Fuzz push", SpiffRules(first_day=date(2026, 11, 1), last_day=date(2026, 11, 30),
                                                         per_unit=Decimal("1.00"), product_ids=[product.id])).spiff
+    webhook = create_endpoint(admin, url="https://fuzz.example.com/hooks", event_types=["sale.created"])
+    webhooks.collect()  # the sales above: events and a delivery to the endpoint
+    delivery = db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == webhook.id))
     db.session.flush()
     return {
         "headers": {role: {"Authorization": f"Bearer {create_token(user, name='fuzz')[1]}"}
@@ -98,7 +104,7 @@ def world(build, factory):
                 "payout_id": payout.id, "period_id": period_for(date(2026, 11, 3)).id,
                 "dispute_id": dispute.id, "category_id": product.category_id, "plan_id": build.plan.id,
                 "assignment_id": agent_assignment(agent.id), "spiff_id": spiff.id,
-                "operation_id": background.id},
+                "operation_id": background.id, "webhook_id": webhook.id, "delivery_id": delivery},
     }
 
 

@@ -11,6 +11,7 @@ from webapp.api import bp
 from webapp.api.errors import CODE_MEANINGS
 from webapp.api.framework import rate_limit
 from webapp.api.openapi import build_spec
+from webapp.webhooks.catalog import EVENT_TYPES
 
 
 @bp.route("/openapi.json")
@@ -23,7 +24,7 @@ def openapi_document():
 def docs():
     """A readable page of the API, rendered on the server from the same document."""
     return render_template("api/docs.html", spec=build_spec(), error_codes=CODE_MEANINGS,
-                           rate_limit=rate_limit())
+                           rate_limit=rate_limit(), event_types=EVENT_TYPES)
 
 
 @bp.app_template_filter("code_ticks")

@@ -38,6 +38,7 @@ NAVIGATION: list[tuple[str, str, Callable[[object], bool], str | None]] = [
     ("plandocs.company_documents", "Plan documents", ADMIN, "Admin"),
     ("admin.settings", "Settings", ADMIN, "Admin"),
     ("admin.audit", "Audit log", ADMIN, "Admin"),
+    ("admin.webhooks_page", "Webhooks", ADMIN, "Admin"),
     ("admin.outbox", "Outbox", ADMIN, "Admin"),
 ]
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from webapp import clock
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
+from webapp.audit.services import record
 from webapp.statements import pdf
 from webapp.statements.models import Statement, StatementStatus
 from webapp.statements.services import statement_html
@@ -38,6 +39,9 @@ def render_statement(statement_id: int) -> str:
     statement.pdf, statement.pdf_sha256 = data, hashlib.sha256(data).hexdigest()
     statement.status, statement.render_error, statement.rendered_at = (
         StatementStatus.RENDERED, None, clock.now_utc())
+    # By the system: issued means its PDF exists (the event integrations are sent).
+    record(None, "statement.issue", statement, None, {"agent_id": statement.agent_id, "number": statement.number,
+                                                      "period_id": statement.period_id})
     email_id = db.session.scalar(select(OutgoingEmail.id).where(OutgoingEmail.statement_id == statement.id))
     if email_id is not None:
         enqueue_after_commit("emails", "jobs.mail.deliver_email", email_id)
