@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.web._api import API, count, error_of, headers_for
-from tests.web._html import field_error, flash_messages, html_of, main_text, redirect_path
+from tests.web._html import field_error, flash_messages, html_of, main_text, redirect_path, tags
 from jobs.webhooks import collect
+from webapp.audit.models import AuditEvent
 from webapp.audit.services import record
 from webapp.extensions import db
 from webapp.mail.models import EmailStatus, OutgoingEmail
@@ -182,6 +183,28 @@ def test_only_active_subscribed_endpoints_get_an_event_and_collecting_twice_make
     assert set(db.session.scalars(select(WebhookEvent.type))) == {"sale.created"}
 
 
+def test_events_are_collected_after_a_stopped_clock_and_from_a_transaction_that_committed_late(world):
+    def audit(action: str, **fields) -> AuditEvent:
+        event = AuditEvent(actor_id=world["maria"].id, action=action, object_type="Sale", object_id=7,
+                           after={"agent_id": world["alice"].id}, **fields)
+        db.session.add(event)
+        db.session.flush()
+        return event
+
+    first = audit("sale.approve")
+    collect()
+    # The scheduler was stopped for hours: what was audited meanwhile is still collected.
+    gap = audit("sale.reject", at=datetime.now(UTC) - timedelta(hours=3))
+    # A long transaction that got a high id early committed first; then this lower id appears.
+    high = audit("sale.void", id=first.id + 1000)
+    collect()
+    late = audit("sale.approve")
+    collect()
+    collected = {e.source_id: e.type for e in db.session.scalars(select(WebhookEvent))}
+    assert collected == {first.id: "sale.approved", gap.id: "sale.rejected", high.id: "sale.voided",
+                         late.id: "sale.approved"}
+
+
 def test_statement_issue_delivery_and_dispute_outcomes_become_events(world, monkeypatch):
     from webapp.statements import pdf
     from webapp.statements.rendering import render_statement
@@ -230,6 +253,23 @@ def test_a_delivery_a_dead_worker_left_sending_is_sent_again_after_a_minute(api,
     assert webhooks.deliver_endpoint(endpoint["id"]) == 1
     db.session.refresh(delivery)
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 2)
+
+
+def test_a_failing_receiver_gets_one_attempt_per_run_and_old_events_are_deleted(api, world, receiver):
+    endpoint = register(api, world, receiver.url, ["sale.created"])
+    for _ in range(3):
+        api.post(f"{API}/sales", headers=headers_for(world["alice"]), json=sale_body(world))
+    collect()
+    receiver.answers = [500]
+    assert webhooks.deliver_endpoint(endpoint["id"]) == 1, "the others wait rather than fail at once"
+    assert webhooks.deliver_endpoint(endpoint["id"]) == 2, "the receiver is back: the rest go"
+    assert len(receiver.received) == 3
+
+    old = db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id)).first()
+    old.created_at = datetime.now(UTC) - webhooks.RETENTION - timedelta(minutes=1)
+    db.session.flush()
+    assert webhooks.prune() == 1
+    assert count(WebhookEvent) == 2 and count(WebhookDelivery) == 2
 
 
 def test_an_unreachable_endpoint_is_logged_and_retried(api, world, receiver):
@@ -329,6 +369,8 @@ def test_an_admin_adds_an_endpoint_on_the_page_with_errors_beside_the_fields(app
     assert redirect_path(added) == f"/admin/webhooks/{endpoint.id}"
     assert (endpoint.types, endpoint.active) == (["sale.created", "period.closed"], True)
     page = admin.get(f"/admin/webhooks/{endpoint.id}")
+    assert [t.attrs["value"] for t in tags(html_of(page), "input")
+            if t.attrs.get("name") == "event_types" and "checked" in t.attrs] == ["sale.created", "period.closed"]
     assert endpoint.secret in html_of(page) and "No deliveries yet" in main_text(html_of(page))
     assert "https://crm.example.com/hooks" in main_text(html_of(admin.get("/admin/webhooks")))
 

@@ -40,8 +40,8 @@ def webhooks_page():
 def webhook_detail(endpoint_id: int):
     """One endpoint: its secret, events (editable) and delivery log, newest first, by status."""
     endpoint = webhooks.get_endpoint(endpoint_id)
-    form = WebhookEditForm(obj=None if request.method == "POST" else endpoint,
-                           data=None if request.method == "POST" else {"event_types": endpoint.types})
+    # The stored types are one string: the form is filled from data, never from the object.
+    form = WebhookEditForm(data={"event_types": endpoint.types, "description": endpoint.description})
     status = 200
     if request.method == "POST":
         outcome = submit(form, lambda: webhooks.update_endpoint(

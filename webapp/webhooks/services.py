@@ -24,9 +24,10 @@ from webapp.webhooks.catalog import BY_ACTION, BY_NAME, EventType
 from webapp.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 QUEUE = "webhooks"
-# Audit events this recent are looked at by each collection. Events are copied once each (unique
-# source_id); the window only has to outlast the longest transaction (a job step: 10 minutes),
-# since a transaction's audit rows are written at its start but seen only once it commits.
+# Audit events this recent are looked at again by each collection, besides every one after the
+# last collected. Events are copied once each (unique source_id); the window only has to outlast
+# the longest transaction (a job step: 10 minutes): its audit rows get their ids (and times) as
+# it runs, but are seen only once it commits, maybe after rows with higher ids were collected.
 COLLECT_WINDOW = timedelta(minutes=15)
 COLLECT_BATCH = 2000
 RETENTION = timedelta(days=30)  # events (and their deliveries) older than this are deleted
@@ -243,9 +244,13 @@ def collect() -> int:
         # One collection at a time, until its commit: later ids then commit later, so a client
         # reading "after id N" can never miss an event that appears below N afterwards.
         db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _COLLECT_LOCK})
+    # Everything after the last audit event collected (however long the clock was stopped), and
+    # the recent window again for a transaction that committed after later ones.
     since = datetime.now(UTC) - COLLECT_WINDOW  # audit times are the database's, not the app clock's
+    last = db.session.scalar(select(func.max(WebhookEvent.source_id)))
+    fresh = AuditEvent.at >= since if last is None else or_(AuditEvent.id > last, AuditEvent.at >= since)
     rows = list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.at >= since, AuditEvent.action.in_(list(BY_ACTION)),
+        select(AuditEvent).where(fresh, AuditEvent.action.in_(list(BY_ACTION)),
                                  ~exists().where(WebhookEvent.source_id == AuditEvent.id))
         .order_by(AuditEvent.id).limit(COLLECT_BATCH)))
     if not rows:
@@ -291,7 +296,7 @@ def queue_due() -> int:
 
 def prune() -> int:
     """Delete events (with their deliveries) past RETENTION; returns how many. The caller commits."""
-    cutoff = clock.now_utc() - RETENTION
+    cutoff = datetime.now(UTC) - RETENTION  # event times are the audit log's: the database's clock
     old = select(WebhookEvent.id).where(WebhookEvent.created_at < cutoff)
     db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(old)))
     return db.session.execute(delete(WebhookEvent).where(WebhookEvent.created_at < cutoff)).rowcount
@@ -301,9 +306,9 @@ def prune() -> int:
 
 
 def deliver_endpoint(endpoint_id: int, *, budget: float = SEND_BUDGET) -> int:
-    """Send an endpoint's due deliveries, oldest event first, for about `budget` seconds; returns
-    how many were attempted. Each is claimed (`sending`, committed) before its POST, so a
-    duplicate job skips it; what is still due afterwards is queued again by the next tick."""
+    """Send an endpoint's due deliveries, oldest event first, for about `budget` seconds and until
+    one fails; returns how many were attempted. Each is claimed (`sending`, committed) before its
+    POST, so a duplicate job skips it; what is still due afterwards is queued by the next tick."""
     started, attempted = time.monotonic(), 0
     while time.monotonic() - started < budget:
         claimed = _claim(endpoint_id)
@@ -311,8 +316,11 @@ def deliver_endpoint(endpoint_id: int, *, budget: float = SEND_BUDGET) -> int:
             break
         delivery_id, url, secret, event_id, body = claimed
         status, answer = _post(url, secret, event_id, body)
-        _record(delivery_id, status, answer)
         attempted += 1
+        if not _record(delivery_id, status, answer):
+            # The receiver is down or refusing: the rest wait for the next tick (10 s) rather
+            # than all failing at once, each into its own backoff.
+            break
     return attempted
 
 
@@ -349,9 +357,9 @@ def _post(url: str, secret: str, event_id: int, body: bytes) -> tuple[int | None
         return None, f"{type(exc).__name__}: {exc}"[:RESPONSE_KEPT]
 
 
-def _record(delivery_id: int, status: int | None, answer: str) -> None:
+def _record(delivery_id: int, status: int | None, answer: str) -> bool:
     """Store an attempt's answer: delivered on a 2xx, else a retry after the backoff, or failed
-    after the last one; commits."""
+    after the last one; commits, and returns True when it was delivered."""
     delivery = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update())
     delivery.last_status, delivery.last_response = status, answer
     if status is not None and 200 <= status < 300:
@@ -364,3 +372,4 @@ def _record(delivery_id: int, status: int | None, answer: str) -> None:
             delivery.status = DeliveryStatus.PENDING
             delivery.next_attempt_at = clock.now_utc() + timedelta(seconds=BACKOFF[delivery.failures - 1])
     db.session.commit()
+    return delivery.status == DeliveryStatus.SUCCEEDED
