@@ -10,11 +10,11 @@ def collect() -> int:
     """Copy new events from the audit log, queue their deliveries and every other due one, and
     delete events past their 30 days; returns how many events were new (idempotent)."""
     from webapp.extensions import db
-    from webapp.webhooks import services
+    from webapp.webhooks import sending, services
 
     with app_context():
         new = services.collect()
-        services.queue_due()
+        sending.queue_due()
         services.prune()
         db.session.commit()  # the enqueues follow the commit (webapp.tasks.enqueue_after_commit)
         return new
@@ -23,7 +23,7 @@ def collect() -> int:
 def deliver_endpoint(endpoint_id: int) -> int:
     """POST an endpoint's due deliveries for up to 30 s; returns how many were attempted (each is
     claimed in the database first, so a duplicate job sends nothing twice)."""
-    from webapp.webhooks.services import deliver_endpoint as deliver
+    from webapp.webhooks.sending import deliver_endpoint as deliver
 
     with app_context():
         return deliver(endpoint_id)

@@ -137,6 +137,14 @@ def _limit_settings(environ: dict[str, str]) -> dict:
     }
 
 
+def _webhook_settings(environ: dict[str, str], production: bool) -> dict:
+    """Whether webhooks may be sent to private, loopback and link-local addresses: not in production
+    unless allowed (an admin could otherwise make the workers call, and read, services inside the
+    network), yes elsewhere (a receiver on the same machine while developing)."""
+    value = environ.get("WEBHOOK_PRIVATE_TARGETS", "").strip().lower()
+    return {"WEBHOOK_PRIVATE_TARGETS": value in ("1", "true", "yes") if value else not production}
+
+
 def load_config(environ: dict[str, str], instance_path: Path) -> dict:
     """Build the Flask config dict from environment variables, validating them."""
     env_name = (environ.get("APP_ENV") or environ.get("FLASK_ENV") or "development").lower()
@@ -161,4 +169,5 @@ def load_config(environ: dict[str, str], instance_path: Path) -> dict:
         "BASE_URL": base_url,
         **_cookie_settings(production),
         **_limit_settings(environ),
+        **_webhook_settings(environ, production),
     }

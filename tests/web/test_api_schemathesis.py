@@ -1,5 +1,7 @@
 """schemathesis against the live OpenAPI document: generated requests to every operation, as an
-admin and as an agent, never answer 5xx and never answer outside the documented schema.
+admin, a manager and their agent, never answer 5xx and never answer outside the documented schema;
+data the document forbids is refused, and an operation that answers 2xx with the token refuses
+the same request without it.
 
 A bounded number of examples per operation keeps the file well inside a minute; the
 per-test rollback of tests/conftest.py undoes everything the generated requests write.
@@ -19,12 +21,10 @@ from flask.globals import _cv_app
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+from schemathesis.specs.openapi.checks import (content_type_conformance, ignored_auth, negative_data_rejection,
+                                               response_headers_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from webapp.webhooks import services as webhooks
-from webapp.webhooks.models import WebhookDelivery
-from webapp.webhooks.services import create_endpoint
 from webapp import blueprints as _blueprints  # noqa: F401  (registers every operation)
 from webapp.api.framework import REGISTRY
 from webapp.auth.tokens import create_token
@@ -38,8 +38,14 @@ from webapp.operations import services as operations
 from webapp.spiffs.services import SpiffRules, create_spiff
 from webapp.plandocs.services import issue_missing
 from webapp.statements.services import start_adhoc_run
-
-CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
+from webapp.webhooks import services as webhooks
+from webapp.webhooks.models import WebhookDelivery
+from webapp.webhooks.services import create_endpoint
+# Every check of a single request, but positive_data_acceptance: it expects any schema-valid
+# request to succeed, and the services refuse many for rules the document cannot state (a closed
+# period, the four-eyes rule, an unpaid-balance cap), answered 409 or 422 as documented.
+CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance,
+          response_headers_conformance, negative_data_rejection, ignored_auth]
 EXAMPLES = 15
 
 
@@ -71,7 +77,7 @@ def world(build, factory):
     the generated requests to get past the 404s."""
     build.on(date(2026, 11, 20))
     admin = factory.user("admin")
-    _, (agent,) = build.team(None, None)
+    manager, (agent,) = build.team(None, None)
     product = factory.product(name="Monitor")
     approved = factory.sale(agent, "1000.00", date(2026, 11, 3), product=product)
     pending = factory.sale(agent, "250.00", date(2026, 11, 4), product=product, approve=False)
@@ -97,7 +103,7 @@ def world(build, factory):
     db.session.flush()
     return {
         "headers": {role: {"Authorization": f"Bearer {create_token(user, name='fuzz')[1]}"}
-                    for role, user in (("admin", admin), ("agent", agent))},
+                    for role, user in (("admin", admin), ("manager", manager), ("agent", agent))},
         "ids": {"agent_id": agent.id, "product_id": product.id, "statement_id": statement.id,
                 "run_id": run.id, "sale_ids": (approved.id, pending.id), "customer_id": pending.customer_id,
                 "category": product.category.code, "document_id": document.id,
@@ -155,7 +161,7 @@ OPERATIONS = sorted((op.method.upper(), op.path) for op in REGISTRY)
 
 
 @pytest.mark.parametrize("mode", ["valid", "existing", "invalid"])
-@pytest.mark.parametrize("role", ["admin", "agent"])
+@pytest.mark.parametrize("role", ["admin", "manager", "agent"])
 @pytest.mark.parametrize("method, path", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_generated_requests_get_no_5xx_and_documented_responses(live_document, world, method, path, role,
                                                                 mode):

@@ -5,13 +5,16 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 
+from webapp import clock
 from webapp.admin import bp
 from webapp.admin.webhook_forms import WebhookEditForm, WebhookForm
 from webapp.auth.decorators import admin_required
+from webapp.formtools import MAX_DB_ID
 from webapp.web import finish, run_service, submit
 from webapp.webhooks import services as webhooks
 from webapp.webhooks.catalog import EVENT_TYPES
 from webapp.webhooks.models import DeliveryStatus
+from webapp.webhooks.sending import abandoned
 
 LOG_PAGE = 50
 STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED)
@@ -52,9 +55,14 @@ def webhook_detail(endpoint_id: int):
         status = outcome.status
     shown = request.args.get("status") if request.args.get("status") in STATUSES else None
     before = request.args.get("before", type=int)
+    if before is not None and not 0 < before <= MAX_DB_ID:
+        before = None  # no such event: the first page
     found = webhooks.deliveries_page(endpoint, status=shown, before_event_id=before, limit=LOG_PAGE + 1)
     older = found[LOG_PAGE - 1].event_id if len(found) > LOG_PAGE else None
+    now = clock.now_utc()
     return render_template("admin/webhook.html", endpoint=endpoint, form=form, deliveries=found[:LOG_PAGE],
+                           resendable={d.id for d in found if d.status != DeliveryStatus.SENDING
+                                       or abandoned(d, now)},
                            shown=shown, statuses=STATUSES, older=older, event_types=EVENT_TYPES,
                            counts=webhooks.delivery_counts([endpoint.id])[endpoint.id]), status
 
@@ -62,9 +70,10 @@ def webhook_detail(endpoint_id: int):
 @bp.route("/webhooks/<int:endpoint_id>/active", methods=["POST"])
 @admin_required
 def webhook_active(endpoint_id: int):
-    """Turn an endpoint off (it receives nothing, its log stays) or on again."""
+    """Turn an endpoint off (it receives nothing, its log stays) or on again, as the button said
+    (a second click or an old tab then changes nothing)."""
     endpoint = webhooks.get_endpoint(endpoint_id)
-    turn_on = not endpoint.active
+    turn_on = request.form.get("active") == "1"
     run_service(lambda: webhooks.update_endpoint(current_user, endpoint, active=turn_on))
     return finish(url_for("admin.webhook_detail", endpoint_id=endpoint.id),
                   "Endpoint turned on: it receives events again." if turn_on else

@@ -9,6 +9,7 @@ from webapp.api.webhook_schemas import (DeliveryOut, DeliveryPage, DeliveryQuery
 from webapp.auth.models import Role
 from webapp.extensions import db
 from webapp.webhooks import services as webhooks
+from webapp.webhooks.sending import payload
 from webapp.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 ADMINS = (Role.ADMIN,)
@@ -97,5 +98,5 @@ def list_events(user, query: EventQuery):
     """The events after `after` (kept 30 days): what a receiver that was down catches up with."""
     found = webhooks.events_after(query.after, [query.type] if query.type else None, limit=query.limit + 1)
     page = found[:query.limit]
-    return EventList(items=[EventOut(**webhooks.payload(event)) for event in page],
+    return EventList(items=[EventOut(**payload(event)) for event in page],
                      next_cursor=str(page[-1].id) if len(found) > query.limit else None)

@@ -1,15 +1,14 @@
 """Webhook endpoints, events and deliveries: registering endpoints, collecting events from the
-audit log, sending them signed with retries, the delivery log and "send again"."""
+audit log, the delivery log and "send again" (sending itself: webapp/webhooks/sending.py)."""
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-import requests
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, text
+from flask import current_app
+from sqlalchemy import delete, exists, func, insert, or_, select, text
+from urllib3.util import parse_url
 
 from webapp import clock
 from webapp.audit.models import AuditEvent
@@ -22,8 +21,8 @@ from webapp.tasks import enqueue_after_commit
 from webapp.webhooks import signing
 from webapp.webhooks.catalog import BY_ACTION, BY_NAME, EventType
 from webapp.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webapp.webhooks.sending import QUEUE, abandoned, private_address
 
-QUEUE = "webhooks"
 # Audit events this recent are looked at again by each collection, besides every one after the
 # last collected. Events are copied once each (unique source_id); the window only has to outlast
 # the longest transaction (a job step: 10 minutes): its audit rows get their ids (and times) as
@@ -31,16 +30,6 @@ QUEUE = "webhooks"
 COLLECT_WINDOW = timedelta(minutes=15)
 COLLECT_BATCH = 2000
 RETENTION = timedelta(days=30)  # events (and their deliveries) older than this are deleted
-# Seconds to wait after the 1st, 2nd, ... failure; the failure after the last gives up: about 23
-# hours after the first attempt, so a receiver down for most of a day still gets everything.
-BACKOFF = (60, 5 * 60, 30 * 60, 2 * 3600, 6 * 3600, 14 * 3600)
-SEND_BUDGET = 30  # seconds one job sends for; what is still due then waits for the next tick
-# POST timeouts (connect, read). A delivery left `sending` longer than SENDING_ABANDONED_AFTER
-# (its worker died) is sent again: well above the timeouts, so a slow POST is never sent twice.
-TIMEOUT = (3.05, 10)
-SENDING_ABANDONED_AFTER = timedelta(seconds=60)
-RESPONSE_KEPT = 500  # characters of an answer (or error) kept in the log
-USER_AGENT = "SalesTracking-Webhooks/1"
 _COLLECT_LOCK = 0x5EB400C  # pg_advisory_xact_lock key: one collection at a time
 
 
@@ -48,15 +37,25 @@ _COLLECT_LOCK = 0x5EB400C  # pg_advisory_xact_lock key: one collection at a time
 
 
 def _checked_url(url: str | None) -> str:
-    """The endpoint URL, refused unless it is an absolute http(s) URL without spaces."""
+    """The endpoint URL, refused unless it is an absolute http(s) URL (without spaces) that the
+    HTTP client can send to, and (where private targets are not allowed) not inside the network."""
     url = (url or "").strip()
-    parts = urlsplit(url)
     if not url:
         raise ServiceError("Enter the URL that receives the events.", "url")
     if len(url) > 2000:
         raise ServiceError("Use a URL of at most 2,000 characters.", "url")
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+    try:
+        parts = urlsplit(url)
+        # What requests will parse when sending (it refuses hosts urlsplit lets through, e.g. "a..b").
+        host = parse_url(url).host
+    except ValueError:
+        parts = host = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not host
+            or ".." in host or any(c.isspace() for c in url)):
         raise ServiceError("Enter a full http:// or https:// URL, such as https://crm.example.com/hooks.", "url")
+    if not current_app.config.get("WEBHOOK_PRIVATE_TARGETS") and (found := private_address(parts.hostname)):
+        raise ServiceError(f"This URL leads inside your network ({found}); use the receiver's public address.",
+                           "url")
     return url
 
 
@@ -185,9 +184,10 @@ def get_delivery(endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery
 
 def send_again(actor, delivery: WebhookDelivery) -> WebhookDelivery:
     """Queue a delivery to be sent now with a fresh round of retries (one being sent now: 409)."""
+    # populate_existing: the row as it is now, not as the caller loaded it (a worker may have claimed it since).
     delivery = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery.id)
-                                 .with_for_update())
-    if delivery.status == DeliveryStatus.SENDING and not _abandoned(delivery, clock.now_utc()):
+                                 .with_for_update().execution_options(populate_existing=True))
+    if delivery.status == DeliveryStatus.SENDING and not abandoned(delivery, clock.now_utc()):
         raise ServiceError("This delivery is being sent right now; look again in a minute.", status=409)
     before = {"status": delivery.status}
     delivery.status, delivery.failures, delivery.next_attempt_at = DeliveryStatus.PENDING, 0, clock.now_utc()
@@ -205,16 +205,6 @@ def events_after(after_id: int | None, types: list[str] | None = None, limit: in
     if types:
         query = query.where(WebhookEvent.type.in_(types))
     return list(db.session.scalars(query))
-
-
-def payload(event: WebhookEvent) -> dict:
-    """An event as it is delivered and listed."""
-    return {"id": event.id, "type": event.type, "created_at": _iso(event.created_at), "data": event.data}
-
-
-def _iso(moment: datetime) -> str:
-    """An aware UTC time as ISO 8601 with a Z."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # ---- Collecting events ------------------------------------------------------------------------
@@ -271,105 +261,12 @@ def collect() -> int:
     return len(events)
 
 
-def _due(now: datetime):
-    """The condition of a delivery to send now: pending and due, or `sending` and abandoned."""
-    return or_(and_(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now),
-               and_(WebhookDelivery.status == DeliveryStatus.SENDING,
-                    WebhookDelivery.last_attempt_at <= now - SENDING_ABANDONED_AFTER))
-
-
-def _abandoned(delivery: WebhookDelivery, now: datetime) -> bool:
-    """True for a `sending` delivery whose worker must have died."""
-    return delivery.last_attempt_at is None or delivery.last_attempt_at <= now - SENDING_ABANDONED_AFTER
-
-
-def queue_due() -> int:
-    """Queue a send job for every active endpoint with deliveries due (retries whose time came,
-    sends a dead worker left, jobs Redis lost); returns how many endpoints. The caller commits."""
-    endpoint_ids = list(db.session.scalars(
-        select(WebhookEndpoint.id).where(WebhookEndpoint.active, exists().where(
-            WebhookDelivery.endpoint_id == WebhookEndpoint.id, _due(clock.now_utc())))))
-    for endpoint_id in endpoint_ids:
-        enqueue_after_commit(QUEUE, "jobs.webhooks.deliver_endpoint", endpoint_id)
-    return len(endpoint_ids)
-
-
 def prune() -> int:
     """Delete events (with their deliveries) past RETENTION; returns how many. The caller commits."""
     cutoff = datetime.now(UTC) - RETENTION  # event times are the audit log's: the database's clock
-    old = select(WebhookEvent.id).where(WebhookEvent.created_at < cutoff)
+    # The newest event stays, however old: collect() goes on after its source_id.
+    newest = db.session.scalar(select(func.max(WebhookEvent.id)))
+    old = select(WebhookEvent.id).where(WebhookEvent.created_at < cutoff, WebhookEvent.id != newest)
     db.session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(old)))
-    return db.session.execute(delete(WebhookEvent).where(WebhookEvent.created_at < cutoff)).rowcount
-
-
-# ---- Sending ----------------------------------------------------------------------------------
-
-
-def deliver_endpoint(endpoint_id: int, *, budget: float = SEND_BUDGET) -> int:
-    """Send an endpoint's due deliveries, oldest event first, for about `budget` seconds and until
-    one fails; returns how many were attempted. Each is claimed (`sending`, committed) before its
-    POST, so a duplicate job skips it; what is still due afterwards is queued by the next tick."""
-    started, attempted = time.monotonic(), 0
-    while time.monotonic() - started < budget:
-        claimed = _claim(endpoint_id)
-        if claimed is None:
-            break
-        delivery_id, url, secret, event_id, body = claimed
-        status, answer = _post(url, secret, event_id, body)
-        attempted += 1
-        if not _record(delivery_id, status, answer):
-            # The receiver is down or refusing: the rest wait for the next tick (10 s) rather
-            # than all failing at once, each into its own backoff.
-            break
-    return attempted
-
-
-def _claim(endpoint_id: int) -> tuple[int, str, str, int, bytes] | None:
-    """Mark the endpoint's next due delivery `sending` and commit; its id, the URL, secret, event
-    id and body to POST (None: nothing is due, or the endpoint was disabled)."""
-    now = clock.now_utc()
-    delivery = db.session.scalar(
-        select(WebhookDelivery).join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookEndpoint.active, _due(now))
-        .order_by(WebhookDelivery.event_id).limit(1).with_for_update(skip_locked=True, of=WebhookDelivery))
-    if delivery is None:
-        db.session.commit()  # ends the (read-only) transaction, as each claim does
-        return None
-    delivery.status, delivery.attempts, delivery.last_attempt_at = (
-        DeliveryStatus.SENDING, delivery.attempts + 1, now)
-    claimed = (delivery.id, delivery.endpoint.url, delivery.endpoint.secret, delivery.event_id,
-               json.dumps(payload(delivery.event), separators=(",", ":")).encode())
-    db.session.commit()
-    return claimed
-
-
-def _post(url: str, secret: str, event_id: int, body: bytes) -> tuple[int | None, str]:
-    """POST one signed event; the answer's status (None: no answer) and the start of its body or the error."""
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-               "Sales-Tracking-Event-Id": str(event_id), signing.SIGNATURE_HEADER: signing.header(secret, body)}
-    try:
-        # A redirect is not followed: the body would be re-sent somewhere nobody registered.
-        with requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False,
-                           stream=True) as response:
-            start = response.raw.read(RESPONSE_KEPT, decode_content=True) or b""
-            return response.status_code, start.decode("utf-8", "replace")[:RESPONSE_KEPT]
-    except (requests.RequestException, OSError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:RESPONSE_KEPT]
-
-
-def _record(delivery_id: int, status: int | None, answer: str) -> bool:
-    """Store an attempt's answer: delivered on a 2xx, else a retry after the backoff, or failed
-    after the last one; commits, and returns True when it was delivered."""
-    delivery = db.session.scalar(select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update())
-    delivery.last_status, delivery.last_response = status, answer
-    if status is not None and 200 <= status < 300:
-        delivery.status, delivery.failures, delivery.next_attempt_at = DeliveryStatus.SUCCEEDED, 0, None
-    else:
-        delivery.failures += 1
-        if delivery.failures > len(BACKOFF):
-            delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
-        else:
-            delivery.status = DeliveryStatus.PENDING
-            delivery.next_attempt_at = clock.now_utc() + timedelta(seconds=BACKOFF[delivery.failures - 1])
-    db.session.commit()
-    return delivery.status == DeliveryStatus.SUCCEEDED
+    return db.session.execute(delete(WebhookEvent).where(WebhookEvent.created_at < cutoff,
+                                                         WebhookEvent.id != newest)).rowcount
