@@ -226,3 +226,11 @@ def test_docs_page_lists_every_webhook_event_and_how_to_check_a_signature(api):
     assert 'id="webhooks"' in html and "Sales-Tracking-Signature" in html and "deduplicate on the event" in html
     assert [event.name for event in EVENT_TYPES if f"<code>{event.name}</code>" not in html] == []
     assert len(EVENT_TYPES) == 12
+    # The OpenAPI document describes each as the POST a receiver gets (OpenAPI 3.1 `webhooks`).
+    spec = api.get("/api/v1/openapi.json").json
+    assert sorted(spec["webhooks"]) == sorted(event.name for event in EVENT_TYPES)
+    received = spec["webhooks"]["payout.recorded"]["post"]
+    assert [h["name"] for h in received["parameters"]] == ["Sales-Tracking-Signature", "Sales-Tracking-Event-Id"]
+    body = received["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"] in ("#/components/schemas/" + name for name in spec["components"]["schemas"])
+    assert body["properties"]["type"] == {"const": "payout.recorded"}

@@ -10,6 +10,9 @@ from webapp.api.errors import CODE_MEANINGS
 from webapp.api.framework import ERROR_CODES, REGISTRY, ErrorBody, Operation
 from webapp.formtools import MAX_DB_ID
 from webapp.request_ids import HEADER as REQUEST_ID
+from webapp.webhooks.catalog import EVENT_TYPES
+from webapp.webhooks.sending import EVENT_ID_HEADER, TIMEOUT
+from webapp.webhooks.signing import SIGNATURE_HEADER, TOLERANCE
 
 STANDARD_ERRORS = (401, 403, 429)
 _TEXT, _SECONDS = {"type": "string"}, {"type": "integer", "minimum": 0}
@@ -144,6 +147,24 @@ def _item(op: Operation, refs: dict) -> dict:
     return item
 
 
+def _webhooks() -> dict:
+    """OpenAPI 3.1's `webhooks`: each event type as the signed POST a registered endpoint receives."""
+    headers = [
+        {"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": _TEXT,
+         "description": f"t=<unix seconds>,v1=<hex HMAC-SHA256, keyed with the endpoint's secret, of "
+                        f"\"<t>.<raw body>\">; refuse a t more than {TOLERANCE} seconds from your clock"},
+        {"name": EVENT_ID_HEADER, "in": "header", "required": True, "schema": _TEXT,
+         "description": "The event's id (as in the body): a delivery may come twice, deduplicate on it"},
+    ]
+    return {event.name: {"post": {
+        "summary": event.name, "description": event.description, "security": [], "parameters": headers,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/EventOut", "properties": {"type": {"const": event.name}}}}}},
+        "responses": {"2XX": {"description": f"Received. Anything else, or no answer within {TIMEOUT[1]} "
+                                             "seconds, is retried for about a day"}},
+    }} for event in EVENT_TYPES}
+
+
 def build_spec(server_url: str = "/api/v1") -> dict:
     """The whole OpenAPI 3.1 document."""
     refs, schemas = _component_schemas()
@@ -165,6 +186,7 @@ def build_spec(server_url: str = "/api/v1") -> dict:
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
         "paths": dict(sorted(paths.items())),
+        "webhooks": _webhooks(),
         "components": {"schemas": schemas, "securitySchemes": {"bearerAuth": {
             "type": "http", "scheme": "bearer", "description": "A personal API token from your profile page."}}},
     }

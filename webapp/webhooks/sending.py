@@ -33,6 +33,7 @@ TIMEOUT = (3.05, 10)
 SENDING_ABANDONED_AFTER = timedelta(minutes=3)
 RESPONSE_KEPT = 500  # characters of an answer (or error) kept in the log
 USER_AGENT = "SalesTracking-Webhooks/1"
+EVENT_ID_HEADER = "Sales-Tracking-Event-Id"
 
 
 def private_address(host: str) -> str | None:
@@ -123,7 +124,7 @@ def _claim(endpoint_id: int) -> tuple[int, str, str, int, bytes] | None:
 def _post(url: str, secret: str, event_id: int, body: bytes) -> tuple[int | None, str]:
     """POST one signed event; the answer's status (None: no answer) and the start of its body or the error."""
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-               "Sales-Tracking-Event-Id": str(event_id), signing.SIGNATURE_HEADER: signing.header(secret, body)}
+               EVENT_ID_HEADER: str(event_id), signing.SIGNATURE_HEADER: signing.header(secret, body)}
     host = urlsplit(url).hostname or ""
     if not current_app.config.get("WEBHOOK_PRIVATE_TARGETS") and (found := private_address(host)):
         # Checked again at each send: the name may resolve elsewhere than when it was registered.
