@@ -206,6 +206,14 @@ def test_events_are_collected_after_a_stopped_clock_and_from_a_transaction_that_
                          late.id: "sale.approved"}
 
 
+def test_a_backlog_is_collected_in_batches_by_one_tick(world, monkeypatch):
+    monkeypatch.setattr(webhooks, "COLLECT_BATCH", 2)
+    db.session.add_all(AuditEvent(actor_id=world["maria"].id, action="sale.approve", object_type="Sale",
+                                  object_id=n, after={"agent_id": world["alice"].id}) for n in range(5))
+    db.session.flush()
+    assert collect() == 5 and count(WebhookEvent) == 5
+
+
 def test_statement_issue_delivery_and_dispute_outcomes_become_events(world, monkeypatch):
     from webapp.statements import pdf
     from webapp.statements.rendering import render_statement
