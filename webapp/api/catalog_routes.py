@@ -9,13 +9,13 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from webapp.api.framework import Strict, operation
-from webapp.api.schemas import Id
+from webapp.api.schemas import Id, Trimmed
 from webapp.auth.models import Role
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category
 
 ADMINS = (Role.ADMIN,)
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Name = Trimmed(80)
 
 
 class CategoryOut(BaseModel):

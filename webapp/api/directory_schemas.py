@@ -8,8 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
+from webapp.api.schemas import Trimmed
 
-NonBlank = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class CustomerOut(BaseModel):
@@ -26,7 +26,7 @@ class CustomerOut(BaseModel):
 class CustomerIn(Strict):
     """A customer to add to the directory."""
 
-    name: Annotated[NonBlank, StringConstraints(max_length=120)]
+    name: Trimmed(120)
     email: Annotated[str, StringConstraints(max_length=254)] | None = None
     phone: Annotated[str, StringConstraints(max_length=40)] | None = None
     region: Annotated[str, StringConstraints(max_length=80)] | None = None
@@ -35,7 +35,7 @@ class CustomerIn(Strict):
 class CustomerQuery(PageQuery):
     """Search the customer directory (everyone who records sales searches the same one)."""
 
-    q: Annotated[NonBlank, StringConstraints(max_length=100)] | None = Field(
+    q: Trimmed(100) | None = Field(
         None, description="Part of the name or email, any case (as the sale form's search)")
 
 

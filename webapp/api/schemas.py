@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.formtools import MAX_DB_ID
@@ -80,6 +80,20 @@ DateIn = Annotated[date, Field(description="YYYY-MM-DD (a date, not a date-time)
 
 # Ids are bounded so a huge number is a 422, never a database error (ids are PostgreSQL INTEGERs).
 Id = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
+
+
+def _stripped_non_blank(text: str) -> str:
+    """The text without surrounding whitespace; refused when nothing else is left."""
+    if not text.strip():
+        raise ValueError("Enter some text, not only spaces.")
+    return text.strip()
+
+
+def Trimmed(max_length: int):  # noqa: N802  (a type, used like one)
+    """Text of 1 to `max_length` characters as sent (what the document states), kept without its
+    surrounding whitespace and refused when that is all it has. The length is checked before the
+    trim, so the document's limits are exactly what is enforced."""
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(_stripped_non_blank)]
 SaleStatusName = Literal["pending", "approved", "rejected", "cancelled", "voided"]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -278,7 +292,7 @@ class SaleQuery(PageQuery):
     agent_id: Id | None = None
     product_id: Id | None = None
     customer_id: Id | None = None
-    customer: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = Field(
+    customer: Trimmed(100) | None = Field(
         None, description="Part of the customer's name or email, any case (as the sales page searches)")
     updated_since: AwareDatetime | None = Field(
         None, description="Only sales that changed at or after this instant, with its zone, e.g. "
