@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import delete, exists, func, insert, or_, select, text
+from sqlalchemy.orm import selectinload
 from urllib3.util import parse_url
 
 from webapp import clock
@@ -157,21 +158,13 @@ def deliveries_page(endpoint: WebhookEndpoint, *, status: str | None = None, bef
                     limit: int = 50) -> list[WebhookDelivery]:
     """An endpoint's deliveries, newest event first, with their events."""
     query = (select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+             .options(selectinload(WebhookDelivery.event))  # the log shows each one's type: one query
              .order_by(WebhookDelivery.event_id.desc()).limit(limit))
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
     if before_event_id is not None:
         query = query.where(WebhookDelivery.event_id < before_event_id)
-    found = list(db.session.scalars(query))
-    _load_events(found)
-    return found
-
-
-def _load_events(deliveries: list[WebhookDelivery]) -> None:
-    """Load the deliveries' events in one query (the log shows each one's type)."""
-    ids = {delivery.event_id for delivery in deliveries}
-    if ids:
-        list(db.session.scalars(select(WebhookEvent).where(WebhookEvent.id.in_(ids))))
+    return list(db.session.scalars(query))
 
 
 def get_delivery(endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery:
