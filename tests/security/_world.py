@@ -29,6 +29,7 @@ from webapp.sales.models import Sale
 from webapp.statements.models import Statement, StatementRun
 from webapp.spiffs.services import SpiffRules, create_spiff
 from webapp.statements.services import start_adhoc_run
+from webapp.plandocs.models import PlanAcknowledgement
 from webapp.plandocs.services import issue_missing
 from webapp.webhooks import services as webhooks
 from webapp.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -39,7 +40,8 @@ ROLES = ("anonymous", "agent", "manager", "admin")
 # What a refused request must not change.
 WATCHED = (User, Sale, CommissionEntry, Payout, Dispute, DisputeMessage, Statement, StatementRun, Product,
            Category, Customer, ProductAssignment, CommissionPlan, PlanVersion, PlanAssignment, Target,
-           Settings, Period, ApiToken, AuditEvent, OutgoingEmail, BackgroundOperation, WebhookEndpoint)
+           Settings, Period, ApiToken, AuditEvent, OutgoingEmail, BackgroundOperation, WebhookEndpoint,
+           PlanAcknowledgement)
 
 
 def row_counts() -> dict[str, int]:

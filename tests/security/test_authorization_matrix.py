@@ -116,6 +116,10 @@ ACCESS = {
     "admin.webhook_send_again": ADMIN,
     "api.list_webhooks": ADMIN, "api.create_webhook": ADMIN, "api.get_webhook": ADMIN, "api.update_webhook": ADMIN,
     "api.list_deliveries": ADMIN, "api.send_delivery_again": ADMIN, "api.list_events": ADMIN,
+    # The page actions that had no operation (issue 17 item 1): as their pages allow
+    "api.create_plan": ADMIN, "api.get_version": ADMIN, "api.update_version": ADMIN,
+    "api.acknowledge_document": AGENT, "api.ask_question": AGENT, "api.answer_question": STAFF,
+    "api.retry_operation": STAFF, "api.resend_statement": SIGNED_IN, "api.render_statement_again": STAFF,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
@@ -143,6 +147,9 @@ OWNED = {
     "plandocs.ask_question", "review.dispute_answer",
     # Background operations (issue 16): team B's manager's operation.
     "operations.operation", "operations.retry",
+    # The page actions through the API (issue 17): team B's document, dispute, operation, statement.
+    "api.acknowledge_document", "api.ask_question", "api.answer_question", "api.retry_operation",
+    "api.resend_statement", "api.render_statement_again",
 }
 # Owned objects that do not exist at all (string ids): 404 for admins too.
 MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",
@@ -193,6 +200,10 @@ def _json_body(world: World, endpoint: str) -> dict | None:
                             "sold_on": "2026-11-20"},
         "api.create_webhook": {"url": "https://matrix.example.com/new", "event_types": ["sale.created"]},
         "api.update_webhook": {"description": "Matrix"},
+        "api.create_plan": {"name": "Matrix plan", "effective_from": "2026-11-20", "base_rate": "3"},
+        "api.update_version": {"base_rate": "4"},
+        "api.acknowledge_document": {"typed_name": world.agent_b.name, "confirm": True},
+        "api.ask_question": {"comment": "matrix"}, "api.answer_question": {"answer": "matrix"},
     }.get(endpoint)
 
 

@@ -18,11 +18,15 @@ from tests.web._api import error_of, headers_for
 from webapp.webhooks.models import WebhookEndpoint
 from webapp.webhooks.services import create_endpoint
 from webapp.api.framework import NUL_MESSAGE, REGISTRY, Operation, _nul_fields
-from webapp.commissions.models import CommissionEntry
+from webapp.commissions.models import CommissionEntry, CommissionPlan
 from webapp.commissions.payouts import record_payout
 from webapp.commissions.periods import close_period, period_for
-from webapp.disputes.services import open_dispute
+from webapp.commissions.plans import PlanRules, create_plan
+from webapp.disputes.models import Dispute
+from webapp.disputes.services import open_dispute, open_plan_question
 from webapp.extensions import db
+from webapp.plandocs.models import PlanDocument
+from webapp.plandocs.services import issue_missing
 from webapp.spiffs.models import Spiff
 from webapp.spiffs.services import SpiffRules, create_spiff
 
@@ -73,6 +77,26 @@ def _webhook(world) -> int:
     if endpoint is None:
         endpoint = create_endpoint(world["admin"], url="https://crm.example.com/hooks", event_types=["sale.created"])
     return endpoint.id
+
+
+def _document(world) -> int:
+    """The id of Alice's plan document (issued the first time it is asked for)."""
+    document = db.session.scalar(select(PlanDocument.id).where(PlanDocument.agent_id == world["alice"].id))
+    return document if document is not None else next(d.id for d in issue_missing() if d.agent_id == world["alice"].id)
+
+
+def _question(world) -> int:
+    """The id of Alice's open question about her plan document (asked the first time)."""
+    question = db.session.scalar(select(Dispute.id).where(Dispute.plan_document_id.is_not(None)))
+    return question if question is not None else open_plan_question(world["alice"], _document(world), "Per month?").id
+
+
+def _unused_version(world) -> tuple[int, int]:
+    """The plan and version ids of a plan nobody is on (made the first time it is asked for)."""
+    plan = db.session.scalar(select(CommissionPlan).where(CommissionPlan.name == "NUL plan")) or create_plan(
+        world["admin"], name="NUL plan", description=None, rules=PlanRules(base_rate=Decimal("2")),
+        effective_from=date(2026, 11, 1))
+    return plan.id, plan.versions[0].id
 
 
 def _closed_october() -> int:
@@ -139,6 +163,15 @@ VALID = {
         "url": "https://crm.example.com/hooks", "event_types": ["sale.created"], "description": "CRM"}),
     "api.update_webhook": ("admin", lambda w: {"webhook_id": _webhook(w)}, lambda w: {
         "event_types": ["sale.approved"], "description": "CRM sync"}),
+    "api.create_plan": ("admin", lambda w: {}, lambda w: {
+        "name": "Enterprise", "description": "Large accounts", "effective_from": "2026-11-20", "base_rate": "3",
+        "terms": "Paid monthly"}),
+    "api.update_version": ("admin", lambda w: dict(zip(("plan_id", "version_id"), _unused_version(w))), lambda w: {
+        "base_rate": "2.5", "terms": "Corrected"}),
+    "api.acknowledge_document": ("alice", lambda w: {"document_id": _document(w)}, lambda w: {
+        "typed_name": "Alice", "confirm": True}),
+    "api.ask_question": ("alice", lambda w: {"document_id": _document(w)}, lambda w: {"comment": "Per month?"}),
+    "api.answer_question": ("maria", lambda w: {"dispute_id": _question(w)}, lambda w: {"answer": "Yes"}),
 }
 
 

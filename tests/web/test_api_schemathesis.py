@@ -110,7 +110,8 @@ def world(build, factory):
                 "payout_id": payout.id, "period_id": period_for(date(2026, 11, 3)).id,
                 "dispute_id": dispute.id, "category_id": product.category_id, "plan_id": build.plan.id,
                 "assignment_id": agent_assignment(agent.id), "spiff_id": spiff.id,
-                "operation_id": background.id, "webhook_id": webhook.id, "delivery_id": delivery},
+                "operation_id": background.id, "webhook_id": webhook.id, "delivery_id": delivery,
+                "version_id": build.plan.versions[0].id},
     }
 
 

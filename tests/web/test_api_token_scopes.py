@@ -68,13 +68,16 @@ def test_a_token_never_gives_more_than_its_users_role(api, world):
 
 
 def test_every_operation_names_its_area(api):
-    # Only the caller's own account and the progress of their own background work take any token.
-    assert {op.path for op in REGISTRY if op.area is None} == {"/me", "/operations/{operation_id}"}
+    # Only the caller's own account and the progress of their own background work take any token;
+    # retrying an operation takes write access to the area of its change (checked once it is read).
+    assert {op.path for op in REGISTRY if op.area is None} == {"/me", "/operations/{operation_id}",
+                                                               "/operations/{operation_id}/retry"}
     assert all(op.area in AREAS for op in REGISTRY if op.area is not None)
     spec = api.get(f"{API}/openapi.json").json
     assert "Token scope: sales:write." in spec["paths"]["/sales"]["post"]["description"]
     assert "Token scope: admin:write." in spec["paths"]["/products"]["post"]["description"]
     assert "Token scope: ledger:read." in spec["paths"]["/statements"]["get"]["description"]
+    assert "Token scope: write on the area" in spec["paths"]["/operations/{operation_id}/retry"]["post"]["description"]
 
 
 def test_a_token_works_through_its_last_day_and_not_after(api, world, today):

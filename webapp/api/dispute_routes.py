@@ -1,12 +1,13 @@
-"""API v1 disputes (as the pages have them): agents dispute their own ledger lines; both sides add
-to the thread; a manager of the agent accepts (posting a correction) or rejects. Every rule and
-email is the disputes service's."""
+"""API v1 disputes (as the pages have them): agents dispute their own ledger lines, or ask about
+their own plan documents; both sides add to the thread; a manager of the agent accepts (posting a
+correction) or rejects a line's dispute, and answers a plan question. Every rule and email is the
+disputes service's."""
 
 from __future__ import annotations
 
 from webapp.api.convert import money
-from webapp.api.dispute_schemas import (AcceptIn, DisputeDetail, DisputeIn, DisputeOut, DisputePage, DisputeQuery,
-                                        MessageIn, MessageOut, RejectIn)
+from webapp.api.dispute_schemas import (AcceptIn, AnswerIn, DisputeDetail, DisputeIn, DisputeOut, DisputePage,
+                                        DisputeQuery, MessageIn, MessageOut, QuestionIn, RejectIn)
 from webapp.api.framework import ApiError, decode_cursor, keyset_page, operation
 from webapp.auth import access
 from webapp.auth.models import Role
@@ -91,3 +92,21 @@ def accept_dispute(user, dispute_id: int, body: AcceptIn):
 def reject_dispute(user, dispute_id: int, body: RejectIn):
     """Close the dispute with a reason; the ledger is unchanged (resolved already: 409)."""
     return _detail(disputes.reject(user, access.visible_dispute(user, dispute_id), body.reason))
+
+
+@operation("POST", "/plan-documents/{document_id}/questions", summary="Ask your manager about one of your plan "
+           "documents", tag="Disputes", area="ledger", body=QuestionIn, responses={201: DisputeDetail},
+           roles=(Role.AGENT,), write=True, errors=(409,))
+def ask_question(user, document_id: int, body: QuestionIn):
+    """A question about the agent's own document still waiting for them (another's: 404; one open
+    question per document, not about an acknowledged or replaced one: 409); the manager is emailed."""
+    return _detail(disputes.open_plan_question(user, document_id, body.comment)), 201
+
+
+@operation("POST", "/disputes/{dispute_id}/answer", summary="Answer a plan question", tag="Disputes",
+           area="ledger", body=AnswerIn, responses={200: DisputeDetail}, roles=MANAGERS, write=True,
+           errors=(409,))
+def answer_question(user, dispute_id: int, body: AnswerIn):
+    """The answer closes the question and the agent is emailed (a line's dispute, or one already
+    closed: 409)."""
+    return _detail(disputes.answer(user, access.visible_dispute(user, dispute_id), body.answer))

@@ -84,3 +84,15 @@ class RejectIn(Strict):
     """Reject a dispute, with the reason the agent reads."""
 
     reason: Text
+
+
+class QuestionIn(Strict):
+    """A question to the agent's manager about one of the agent's own plan documents."""
+
+    comment: Text = Field(description="The question")
+
+
+class AnswerIn(Strict):
+    """The answer to a plan question; it joins the thread and closes the question (status answered)."""
+
+    answer: Text

@@ -19,7 +19,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable, Generic, TypeVar
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Response, current_app, g, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from webapp import clock
@@ -252,13 +252,21 @@ def _authorised_user(roles: tuple[str, ...], write: bool, area: str | None):
     user = token.user
     if not access.has_role(user, *roles):
         raise ApiError(403, "Your role cannot use this operation.")
-    if area is not None and not token.allows(area, write):
+    g.api_token = token
+    if area is not None:
+        require_scope(area, write)
+    _touch(token)
+    return user
+
+
+def require_scope(area: str, write: bool) -> None:
+    """403 unless the request's token may read (or, with `write`, change) `area`; for operations
+    whose area depends on the object they act on."""
+    if not g.api_token.allows(area, write):
         needed = f"{area}:{'write' if write else 'read'}"
         raise ApiError(403, f"This token cannot {'change' if write else 'read'} {area}: it needs {needed}.",
                        headers={"WWW-Authenticate":
                                 f'{BEARER_CHALLENGE}, error="insufficient_scope", scope="{needed}"'})
-    _touch(token)
-    return user
 
 
 def _run_view(call: Callable[[], Any], claimed: IdempotentAnswer | None, etag: bool) -> Response:

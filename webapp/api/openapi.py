@@ -137,7 +137,8 @@ def _item(op: Operation, refs: dict) -> dict:
         "summary": op.summary,
         "tags": [op.tag],
         "description": f"Roles: {', '.join(op.roles)}. " + (
-            f"Token scope: {op.area}:{'write' if op.write else 'read'}." if op.area else "Any token."),
+            f"Token scope: {op.area}:{'write' if op.write else 'read'}." if op.area else
+            "Token scope: write on the area of the change it carries on." if op.write else "Any token."),
         "parameters": _parameters(op),
         "responses": _responses(op, refs),
     }

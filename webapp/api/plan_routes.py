@@ -9,11 +9,12 @@ from decimal import Decimal
 
 from webapp.api.framework import decode_cursor, keyset_page, operation
 from webapp.api.plan_schemas import (AssignmentEnd, AssignmentIn, AssignmentOut, AssignmentPage, AssignmentQuery,
-                                     CategoryRate, PlanList, PlanOut, ProductRate, TierRule, VersionIn, VersionOut)
+                                     CategoryRate, PlanIn, PlanList, PlanOut, ProductRate, Rules, TierRule,
+                                     VersionEdit, VersionIn, VersionOut)
 from webapp.auth.models import Role
 from webapp.commissions import plans
 from webapp.commissions.assignments import assign_plan, end_assignment
-from webapp.commissions.plan_versions import add_version
+from webapp.commissions.plan_versions import add_version, edit_version
 
 ADMINS = (Role.ADMIN,)
 
@@ -42,7 +43,7 @@ def _assignment_out(assignment) -> AssignmentOut:
                          effective_from=assignment.effective_from, effective_to=assignment.effective_to)
 
 
-def _rules(body: VersionIn) -> plans.PlanRules:
+def _rules(body: Rules) -> plans.PlanRules:
     """The plan services' rules from a version body (decimal strings, checked by the body's pattern)."""
     return plans.PlanRules(
         base_rate=None if body.base_rate is None else Decimal(body.base_rate),
@@ -63,6 +64,38 @@ def list_plans(user):
 def get_plan(user, plan_id: int):
     """A plan and every version of it, oldest first."""
     return _plan_out(plans.get_plan(plan_id))
+
+
+@operation("POST", "/plans", summary="Create a plan with its first version", tag="Plans", area="admin",
+           body=PlanIn, responses={201: PlanOut}, roles=ADMINS, write=True)
+def create_plan(user, body: PlanIn):
+    """A new plan (a name no other plan has) whose first version pays `body`'s rules from its day;
+    no agent is on it until assigned."""
+    return _plan_out(plans.create_plan(user, name=body.name, description=body.description, rules=_rules(body),
+                                       effective_from=body.effective_from, terms=body.terms)), 201
+
+
+@operation("GET", "/plans/{plan_id}/versions/{version_id}", summary="One version of a plan", tag="Plans",
+           area="admin", responses={200: VersionOut}, roles=ADMINS)
+def get_version(user, plan_id: int, version_id: int):
+    """A version with its rules; its ETag is what If-Match names to correct it."""
+    return _version_out(plans.get_version(plans.get_plan(plan_id), version_id))
+
+
+def _locked_version(user, plan_id: int, version_id: int) -> VersionOut:
+    """The version as GET answers it, locked for the change (for If-Match)."""
+    return _version_out(plans.get_version(plans.get_plan(plan_id), version_id, lock=True))
+
+
+@operation("PUT", "/plans/{plan_id}/versions/{version_id}",
+           summary="Correct a version that has earned nothing yet (its rules and terms; its day stays)",
+           tag="Plans", area="admin", body=VersionEdit, responses={200: VersionOut}, roles=ADMINS, write=True,
+           errors=(409,), current=_locked_version)
+def update_version(user, plan_id: int, version_id: int, body: VersionEdit):
+    """Replace a version's rules and terms in place while no ledger line was computed with it (once
+    one was: 409, add a version instead); its agents are recomputed and get a new document revision."""
+    version = plans.get_version(plans.get_plan(plan_id), version_id)
+    return _version_out(edit_version(user, version, _rules(body), terms=body.terms))
 
 
 @operation("POST", "/plans/{plan_id}/versions", summary="Add a version of a plan from a day", tag="Plans",

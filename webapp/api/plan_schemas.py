@@ -9,10 +9,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
-from webapp.api.schemas import DateIn, Id, QueryDate
+from webapp.api.schemas import DateIn, Id, QueryDate, Trimmed
 
 Decimal4 = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,4})?$"),
                      Field(description="A non-negative decimal string, at most four decimals", examples=["3.5"])]
+
+
+Terms = Annotated[Annotated[str, StringConstraints(max_length=20_000)] | None, Field(
+    description="The plan's terms in words, shown on the agents' plan documents")]
 
 
 class TierRule(Strict):
@@ -79,8 +83,22 @@ class VersionIn(Rules, Strict):
     """A new version of a plan, from a day in an open period."""
 
     effective_from: DateIn
-    terms: Annotated[str, StringConstraints(max_length=20_000)] | None = Field(
-        None, description="The plan's terms in words, shown on the agents' plan documents")
+    terms: Terms = None
+
+
+class VersionEdit(Rules, Strict):
+    """New rules and terms for a version that has earned nothing yet (its date stays)."""
+
+    terms: Terms = None
+
+
+class PlanIn(Rules, Strict):
+    """A new plan with its first version: its rules, and the day they apply from."""
+
+    name: Trimmed(80) = Field(description="Unique among plans")
+    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    effective_from: DateIn = Field(description="The first version's first day")
+    terms: Terms = None
 
 
 class AssignmentOut(BaseModel):

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
+
 from webapp.api.convert import money
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, operation
-from webapp.api.plandoc_schemas import (AcknowledgementOut, NamedRef, PlanDocumentDetail, PlanDocumentOut,
-                                        PlanDocumentPage, PlanDocumentQuery)
+from webapp.api.plandoc_schemas import (AcknowledgementIn, AcknowledgementOut, NamedRef, PlanDocumentDetail,
+                                        PlanDocumentOut, PlanDocumentPage, PlanDocumentQuery)
 from webapp.audit.services import record
 from webapp.auth import access
 from webapp.errors import NotFound
-from webapp.plandocs import reading
+from webapp.auth.models import Role
+from webapp.plandocs import acknowledgements, queries, reading
 from webapp.plandocs.models import PlanAcknowledgement, PlanDocument, RenderStatus
 from webapp.plandocs.services import state_of
 from webapp.web import stored_pdf
@@ -86,12 +89,29 @@ def list_plan_documents(user, query: PlanDocumentQuery):
 def get_plan_document(user, document_id: int):
     """A document the user may see (others': 404); the read is audited."""
     document = reading.visible_document(user, document_id)
-    acknowledgement = document.acknowledgement
     record(user, "plan_document.view", document, None, {"via": "api"})
+    return _detail(document, document.acknowledgement)
+
+
+def _detail(document: PlanDocument, acknowledgement: PlanAcknowledgement | None) -> PlanDocumentDetail:
+    """A document with its content, exact HTML and acknowledgement."""
     return PlanDocumentDetail(
         **_fields(document, state_of(document), acknowledgement.acknowledged_at if acknowledgement else None),
         content=api_content(document.content), html=document.body_html,
         acknowledgement=_acknowledgement(acknowledgement))
+
+
+@operation("POST", "/plan-documents/{document_id}/acknowledgement",
+           summary="Acknowledge one of your plan documents (your name as on your account)",
+           tag="Plan documents", area="ledger", body=AcknowledgementIn, responses={201: PlanDocumentDetail},
+           roles=(Role.AGENT,), write=True, errors=(409,))
+def acknowledge_document(user, document_id: int, body: AcknowledgementIn):
+    """The agent's own pending or questioned document (another's: 404; acknowledged or replaced
+    already: 409); the acknowledged PDF is rendered after the commit."""
+    document = queries.own_document(user, document_id)
+    acknowledgement = acknowledgements.acknowledge(user, document, body.typed_name, request.remote_addr,
+                                                   request.headers.get("User-Agent"))
+    return _detail(document, acknowledgement), 201
 
 
 

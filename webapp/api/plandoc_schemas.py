@@ -4,11 +4,11 @@ acknowledgements (money as decimal strings, dates as ISO dates)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from webapp.api.framework import Page, PageQuery
+from webapp.api.framework import Page, PageQuery, Strict
 from webapp.api.schemas import Id
 
 DocumentStateName = Literal["pending", "questioned", "acknowledged", "superseded"]
@@ -74,3 +74,12 @@ class PlanDocumentQuery(PageQuery):
 
     agent_id: Id | None = Field(None, description="Managers and admins: one agent's documents")
     state: DocumentStateName | None = None
+
+
+class AcknowledgementIn(Strict):
+    """The agent acknowledges their document, as on its page: their full name as on their account,
+    and that they read it."""
+
+    typed_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The agent's full name as on their account (case and repeated spaces ignored)")
+    confirm: Literal[True] = Field(description="true: the agent has read this document")

@@ -14,8 +14,10 @@ from webapp.api.framework import ApiError, decode_cursor, encode_cursor, error_r
 from webapp.api.statement_schemas import (RunIn, RunOut, RunStatement, StatementDetail, StatementOut,
                                           StatementPage, StatementQuery, StatementTotals)
 from webapp.auth import access
+from webapp.auth.models import Role
 from webapp.errors import NotFound
 from webapp.extensions import db
+from webapp.mail import services as mail
 from webapp.statements import limits, queries
 from webapp.statements import services as statements
 from webapp.statements.models import Statement
@@ -80,6 +82,37 @@ def statement_pdf(user, statement_id: int):
     response.headers["X-Content-SHA256"] = statement.pdf_sha256
     response.set_etag(statement.pdf_sha256)
     return response.make_conditional(request)
+
+
+def _queued(statement: Statement, action) -> StatementOut:
+    """Run a statement action that queues a job after the commit (the job queue down: 503, nothing
+    changed); the statement as it now stands."""
+    if not background_service_available():
+        raise ApiError(503, UNAVAILABLE)
+    action()
+    return StatementOut(**_fields(statement, queries.email_for(statement)))
+
+
+@operation("POST", "/statements/{statement_id}/resend",
+           summary="Email a statement again, once its last email is known not to have gone (failed or "
+                   "rejected)", tag="Statements", area="ledger", responses={200: StatementOut}, write=True,
+           errors=(409, 503))
+def resend_statement(user, statement_id: int):
+    """Queue the statement's email again (never emailed, or sent, queued or being sent: 409)."""
+    statement = access.visible_statement(user, statement_id)
+    email = queries.email_for(statement)
+    if email is None:
+        raise ApiError(409, "This statement has no email to send again.")
+    return _queued(statement, lambda: mail.resend(email))
+
+
+@operation("POST", "/statements/{statement_id}/render", summary="Render a statement's failed PDF again",
+           tag="Statements", area="ledger", responses={200: StatementOut}, roles=(Role.MANAGER, Role.ADMIN),
+           write=True, errors=(409, 503))
+def render_statement_again(user, statement_id: int):
+    """Queue the PDF of a statement whose render failed (after the cause is fixed; otherwise 409)."""
+    statement = access.visible_statement(user, statement_id)
+    return _queued(statement, lambda: statements.render_again(statement))
 
 
 def _run_out(user, run) -> RunOut:

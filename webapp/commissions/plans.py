@@ -297,11 +297,14 @@ def used_version_ids(versions: list[PlanVersion]) -> set[int]:
     ))
 
 
-def get_version(plan: CommissionPlan, version_id: int) -> PlanVersion:
-    """A version of this plan by id, or NotFound (a version of another plan is not found either)."""
+def get_version(plan: CommissionPlan, version_id: int, *, lock: bool = False) -> PlanVersion:
+    """A version of this plan by id, or NotFound (a version of another plan is not found either);
+    `lock`: row-locked, so a change checked against it (If-Match) is not overtaken by another."""
     version = get_or_404(PlanVersion, version_id)
     if version.plan_id != plan.id:
         raise NotFound()
+    if lock:
+        db.session.execute(select(PlanVersion.id).where(PlanVersion.id == version.id).with_for_update())
     return version
 
 

@@ -290,4 +290,4 @@ def _bulk_finish(operation) -> dict:
 
 BULK_DECISION = operations.register(operations.Kind(
     name="bulk_decision", label="Deciding the matching sales", step=_bulk_step, finish=_bulk_finish,
-    link=lambda operation: ("review.queue", {}, "Back to the review queue"))).name
+    link=lambda operation: ("review.queue", {}, "Back to the review queue"), area="sales")).name

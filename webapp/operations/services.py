@@ -49,6 +49,8 @@ class Kind:
     finish: Callable[[BackgroundOperation], dict] | None = None
     # Where the result is seen once done: (endpoint, its values, link text).
     link: Callable[[BackgroundOperation], tuple[str, dict, str]] | None = None
+    # The API token area of the change it makes (webapp.auth.tokens.AREAS): a retry needs write access.
+    area: str = "admin"
 
 
 KINDS: dict[str, Kind] = {}
@@ -167,6 +169,12 @@ def requeue_stalled() -> list[int]:
     for operation_id, done in stalled:
         enqueue(QUEUE, JOB, operation_id, done, connection=redis_client())
     return [operation_id for operation_id, _ in stalled]
+
+
+def area_of(operation: BackgroundOperation) -> str:
+    """The token area of the change the operation makes."""
+    kind = KINDS.get(operation.kind)
+    return kind.area if kind is not None else "admin"
 
 
 def visible_operation(user, operation_id: int) -> BackgroundOperation:

@@ -182,7 +182,7 @@ def _issue_finish(operation) -> dict:
 PERIOD_ISSUE = operations.register(operations.Kind(
     name=PERIOD_ISSUE_KIND, label="Issuing a period's statements", step=_issue_step, finish=_issue_finish,
     link=lambda operation: ("statements.run", {"run_id": operation.params["run_id"]},
-                            "Follow the PDFs and emails"))).name
+                            "Follow the PDFs and emails"), area="ledger")).name
 
 
 def check_range(start, end) -> tuple[date, date]:
