@@ -120,6 +120,7 @@ ACCESS = {
     "api.create_plan": ADMIN, "api.get_version": ADMIN, "api.update_version": ADMIN,
     "api.acknowledge_document": AGENT, "api.ask_question": AGENT, "api.answer_question": STAFF,
     "api.retry_operation": STAFF, "api.resend_statement": SIGNED_IN, "api.render_statement_again": STAFF,
+    "api.get_spiff_recompute": ADMIN, "api.retry_spiff_recompute": ADMIN,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
@@ -154,7 +155,7 @@ OWNED = {
 # Owned objects that do not exist at all (string ids): 404 for admins too.
 MISSING_FOR_ALL = {"review.import_preview", "review.import_confirm", "admin.outbox_message",
                    "admin.outbox_html", "admin.outbox_attachment", "admin.spiff_recompute",
-                   "admin.spiff_recompute_retry"}
+                   "admin.spiff_recompute_retry", "api.get_spiff_recompute", "api.retry_spiff_recompute"}
 
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
 # A form/body that would do something on most routes if a guard let it through.

@@ -1,7 +1,8 @@
 """API v1 operations for the page actions that had none (issue 17, parity with the pages): creating
 a plan and correcting a version that has earned nothing; acknowledging a plan document, asking
-about it and answering the question; retrying a failed background operation; emailing a statement
-again and rendering its failed PDF again.
+about it and answering the question; retrying a failed background operation; following and retrying
+a SPIFF change's background recompute; emailing a statement again and rendering its failed PDF
+again.
 
 Each goes through the same service as its page: the happy path, 404 across teams, 422 naming the
 field, and nothing written when refused."""
@@ -31,6 +32,8 @@ from webapp.operations.models import BackgroundOperation, OperationStatus
 from webapp.operations.services import started
 from webapp.plandocs.models import PlanAcknowledgement
 from webapp.plandocs.services import issue_missing
+from webapp.spiffs import recompute
+from webapp.spiffs.models import SpiffRecompute
 from webapp.statements.models import StatementStatus
 from webapp.statements.rendering import render_statement
 from webapp.statements.services import start_period_run
@@ -349,3 +352,41 @@ def test_a_failed_pdf_is_rendered_again_by_a_manager(api, world, statement):
     assert response.status_code == 200, response.json
     assert response.json["status"] == "pending"
     assert jobs("default") == [("jobs.statements.render_statement", (statement.id,))]
+
+
+# --- SPIFF recomputes: follow and retry ----------------------------------------------------------
+
+
+def test_a_spiff_change_in_the_background_is_followed_and_retried(api, world, factory, monkeypatch):
+    monkeypatch.setattr(recompute, "SYNC_LIMIT", 0)  # every agent-month goes to the background job
+    product = factory.product(name="Printer")
+    factory.sale(world["alice"], "100.00", date(2026, 11, 5), product=product)
+    admin = _as(world, "admin")
+    Queue("default", connection=redis_client()).empty()  # the world's plan documents' renders
+    made = api.post(f"{API}/spiffs", headers=admin, json={
+        "name": "Printer push", "first_day": "2026-11-01", "last_day": "2026-11-30", "per_unit": "5.00",
+        "product_ids": [product.id]})
+    assert made.status_code == 201, made.json
+    assert (made.json["recompute_pending"], made.json["recomputed"]) == (True, 0)
+    url = f"{API}/spiffs/{made.json['spiff']['id']}/recomputes/{made.json['recompute_id']}"
+    assert jobs("default") == [("jobs.spiffs.recompute_spiff_change", (made.json["recompute_id"],))]
+    queued = api.get(url, headers=admin)
+    assert (queued.json["status"], queued.json["total"], queued.json["done"]) == ("queued", 1, 0)
+    recompute.run_recompute(made.json["recompute_id"])
+    assert api.get(url, headers=admin).json["status"] == "done"
+    # Done: a retry leaves it as it is and queues nothing.
+    Queue("default", connection=redis_client()).empty()
+    assert api.post(f"{url}/retry", headers=admin).json["status"] == "done" and jobs("default") == []
+    run = db.session.get(SpiffRecompute, made.json["recompute_id"])
+    run.status, run.error = "failed", "OperationalError: the database went away"
+    db.session.commit()
+    failed = api.get(url, headers=admin).json
+    assert (failed["status"], failed["error"]) == ("failed", "OperationalError: the database went away")
+    retried = api.post(f"{url}/retry", headers=admin)
+    assert retried.status_code == 200 and retried.json["status"] == "queued"
+    assert jobs("default") == [("jobs.spiffs.recompute_spiff_change", (run.id,))]
+    assert error_of(api.post(f"{url}/retry", headers=_as(world, "maria")), 403)
+    other = api.post(f"{API}/spiffs", headers=admin, json={
+        "name": "Other push", "first_day": "2026-11-01", "last_day": "2026-11-30", "per_unit": "1.00",
+        "product_ids": [product.id]}).json["spiff"]["id"]
+    assert error_of(api.get(f"{API}/spiffs/{other}/recomputes/{run.id}", headers=admin), 404)

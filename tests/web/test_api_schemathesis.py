@@ -35,6 +35,7 @@ from webapp.commissions.plans import assignments_of
 from webapp.disputes.services import open_dispute
 from webapp.extensions import db
 from webapp.operations import services as operations
+from webapp.spiffs.models import SpiffRecompute
 from webapp.spiffs.services import SpiffRules, create_spiff
 from webapp.plandocs.services import issue_missing
 from webapp.statements.services import start_adhoc_run
@@ -97,6 +98,9 @@ def world(build, factory):
                                   since="2026-11-01")
     spiff = create_spiff(admin, "Fuzz push", SpiffRules(first_day=date(2026, 11, 1), last_day=date(2026, 11, 30),
                                                         per_unit=Decimal("1.00"), product_ids=[product.id])).spiff
+    # A SPIFF change's background recompute (a stopped one, so retrying it does something).
+    rerun = SpiffRecompute(spiff_id=spiff.id, pairs=[], total=0, status="failed", error="stopped")
+    db.session.add(rerun)
     webhook = create_endpoint(admin, url="https://fuzz.example.com/hooks", event_types=["sale.created"])
     webhooks.collect()  # the sales above: events and a delivery to the endpoint
     delivery = db.session.scalar(select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == webhook.id))
@@ -111,7 +115,7 @@ def world(build, factory):
                 "dispute_id": dispute.id, "category_id": product.category_id, "plan_id": build.plan.id,
                 "assignment_id": agent_assignment(agent.id), "spiff_id": spiff.id,
                 "operation_id": background.id, "webhook_id": webhook.id, "delivery_id": delivery,
-                "version_id": build.plan.versions[0].id},
+                "version_id": build.plan.versions[0].id, "recompute_id": rerun.id},
     }
 
 

@@ -5,7 +5,7 @@ Money and percents are exact decimal strings ("12.25", "2.5"); dates ISO dates."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -18,7 +18,7 @@ from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.extensions import db
 from webapp.money import from_cents, units_to_rate
-from webapp.spiffs import queries
+from webapp.spiffs import queries, recompute
 from webapp.spiffs.models import SpiffVersion
 from webapp.spiffs import services as spiff_services
 from webapp.spiffs.services import dashboard_spiffs
@@ -133,6 +133,21 @@ class SpiffChangeOut(BaseModel):
     spiff: SpiffOut
     recomputed: int = Field(description="Agent-months recomputed with the change")
     recompute_pending: bool = Field(description="Too many to do at once: the rest is recomputed in the background")
+    recompute_id: int | None = Field(None, description="That background recompute: GET "
+                                                       "/spiffs/{spiff_id}/recomputes/{recompute_id} follows it")
+
+
+class SpiffRecomputeOut(BaseModel):
+    """A SPIFF change's background recompute of the agent-months it touches."""
+
+    id: int
+    spiff_id: int
+    status: Literal["queued", "running", "done", "failed"]
+    total: int = Field(description="Agent-months to recompute")
+    done: int = Field(description="Agent-months whose batch is committed")
+    error: str | None = Field(description="Why a failed recompute stopped (retry it to resume)")
+    created_at: datetime
+    finished_at: datetime | None
 
 
 def _spiff_rules(body: SpiffRulesIn) -> spiff_services.SpiffRules:
@@ -150,7 +165,8 @@ def _changed(change: spiff_services.SpiffChange) -> SpiffChangeOut:
     db.session.refresh(change.spiff, ["versions"])
     s = queries.summarise(change.spiff, clock.today())
     return SpiffChangeOut(spiff=_out(s.spiff.id, s.spiff.name, s.current, s.status, s.first_day, s.last_day, None),
-                          recomputed=change.recomputed, recompute_pending=change.run is not None)
+                          recomputed=change.recomputed, recompute_pending=change.run is not None,
+                          recompute_id=change.run.id if change.run is not None else None)
 
 
 @operation("POST", "/spiffs", summary="Create a SPIFF", tag="SPIFFs", area="admin", body=SpiffIn,
@@ -173,3 +189,25 @@ def create_spiff_version(user, spiff_id: int, body: SpiffVersionIn):
 def end_spiff(user, spiff_id: int, body: SpiffEndIn):
     """Sales after the last day earn nothing; what they earned already is clawed back."""
     return _changed(spiff_services.end_early(user, spiff_services.get_spiff(spiff_id), body.last_day))
+
+
+def _recompute_out(run) -> SpiffRecomputeOut:
+    """A background recompute for the API."""
+    return SpiffRecomputeOut(id=run.id, spiff_id=run.spiff_id, status=run.status, total=run.total, done=run.done,
+                             error=run.error, created_at=run.created_at, finished_at=run.finished_at)
+
+
+@operation("GET", "/spiffs/{spiff_id}/recomputes/{recompute_id}", summary="A SPIFF change's background recompute",
+           tag="SPIFFs", area="admin", responses={200: SpiffRecomputeOut}, roles=ADMINS)
+def get_spiff_recompute(user, spiff_id: int, recompute_id: int):
+    """How far the recompute got (another SPIFF's: 404)."""
+    return _recompute_out(recompute.get_run(spiff_services.get_spiff(spiff_id).id, recompute_id))
+
+
+@operation("POST", "/spiffs/{spiff_id}/recomputes/{recompute_id}/retry",
+           summary="Queue a failed SPIFF recompute again (one not failed is left as it is)", tag="SPIFFs",
+           area="admin", responses={200: SpiffRecomputeOut}, roles=ADMINS, write=True)
+def retry_spiff_recompute(user, spiff_id: int, recompute_id: int):
+    """It resumes at the agent-months already done; the answer's status says where it stands."""
+    return _recompute_out(recompute.retry_run(recompute.get_run(spiff_services.get_spiff(spiff_id).id,
+                                                                recompute_id)))
