@@ -12,11 +12,12 @@ from sqlalchemy import select
 from tests.support.queues import jobs
 from tests.web._api import API, count, error_of, headers_for
 from webapp.commissions.models import Settings
+from webapp.commissions.periods import period_for
 from webapp.extensions import db
 from webapp.mail.models import OutgoingEmail
 from webapp.statements.models import Statement, StatementRun
 from webapp.tasks import UNAVAILABLE
-from webapp.statements.services import start_adhoc_run
+from webapp.statements.services import start_adhoc_run, start_period_run
 
 TODAY = date(2026, 11, 20)
 NOVEMBER = {"start": "2026-11-01", "end": "2026-11-20"}
@@ -282,3 +283,21 @@ def test_runs_are_visible_to_their_requester_the_team_manager_and_admins(api, te
                       (team["maria"], carol_run), (team["other_manager"], alice_run)):
         assert error_of(api.get(f"{API}/statements/runs/{run.id}", headers=headers_for(user)), 404)
     assert error_of(api.get(f"{API}/statements/runs/999999", headers=headers_for(team["admin"])), 404)
+
+
+def test_a_runs_statements_come_a_page_at_a_time_by_number(api, team):
+    # A period run holds every agent's statement: ten thousand in one answer would be megabytes.
+    run = start_period_run(None, period_for(date(2026, 11, 1)))
+    db.session.commit()
+    admin = headers_for(team["admin"])
+    numbers = sorted(s.number for s in run.statements)
+    assert len(numbers) == 3
+    first = api.get(f"{API}/statements/runs/{run.id}?limit=2", headers=admin).json
+    assert [s["number"] for s in first["statements"]] == numbers[:2] and first["total"] == 3
+    rest = api.get(f"{API}/statements/runs/{run.id}?limit=2&cursor={first['next_cursor']}", headers=admin).json
+    assert [s["number"] for s in rest["statements"]] == numbers[2:] and rest["next_cursor"] is None
+    # A manager pages over their own team's statements only (Carol's is another team's).
+    maria = api.get(f"{API}/statements/runs/{run.id}?limit=1", headers=headers_for(team["maria"])).json
+    assert maria["total"] == 2 and len(maria["statements"]) == 1 and maria["next_cursor"] is not None
+    assert error_of(api.get(f"{API}/statements/runs/{run.id}?limit=0", headers=admin), 422)
+    assert error_of(api.get(f"{API}/statements/runs/{run.id}?cursor=nonsense", headers=admin), 422)

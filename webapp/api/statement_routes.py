@@ -11,7 +11,7 @@ from flask import Response, request
 from webapp.api import idempotency
 from webapp.api.convert import money, snapshot_adjustments, snapshot_lines, snapshot_payouts, snapshot_spiffs
 from webapp.api.framework import ApiError, decode_cursor, encode_cursor, error_response, operation
-from webapp.api.statement_schemas import (RunIn, RunOut, RunStatement, StatementDetail, StatementOut,
+from webapp.api.statement_schemas import (RunIn, RunOut, RunQuery, RunStatement, StatementDetail, StatementOut,
                                           StatementPage, StatementQuery, StatementTotals)
 from webapp.auth import access
 from webapp.auth.models import Role
@@ -115,16 +115,19 @@ def render_statement_again(user, statement_id: int):
     return _queued(statement, lambda: statements.render_again(statement))
 
 
-def _run_out(user, run) -> RunOut:
-    """A run and its progress over the statements the user may see."""
-    progress = queries.run_progress(user, run)
+def _run_out(user, run, query: RunQuery | None = None) -> RunOut:
+    """A run and its progress over the statements the user may see, with a page of them."""
+    query = query or RunQuery()
+    progress = queries.run_progress(user, run, after_number=decode_cursor(query.cursor), limit=query.limit + 1)
+    page, more = progress.rows[: query.limit], len(progress.rows) > query.limit
     return RunOut(id=run.id, kind=run.kind, start=run.start_date, end=run.end_date, message=run.message,
                   total=progress.total, rendered=progress.rendered, sent=progress.sent,
                   failed=progress.failed, finished=progress.finished,
                   statements=[RunStatement(id=row.statement.id, number=row.statement.number,
                                            agent_id=row.statement.agent_id, status=row.statement.status,
                                            email_status=row.email.status if row.email is not None else None)
-                              for row in progress.rows])
+                              for row in page],
+                  next_cursor=encode_cursor(page[-1].statement.number) if more else None)
 
 
 def _replayed(user, run, body: RunIn):
@@ -178,9 +181,8 @@ def start_run(user, body: RunIn):
     return _run_out(user, run), 201
 
 
-@operation("GET", "/statements/runs/{run_id}", summary="A statement run's progress", tag="Statements",
-           area="ledger",
-           responses={200: RunOut})
-def get_run(user, run_id: int):
+@operation("GET", "/statements/runs/{run_id}", summary="A statement run's progress, with a page of its statements",
+           tag="Statements", area="ledger", query=RunQuery, responses={200: RunOut})
+def get_run(user, run_id: int, query: RunQuery):
     """Where a run stands: statements rendered, sent, failed (others' runs: 404)."""
-    return _run_out(user, access.visible_run(user, run_id))
+    return _run_out(user, access.visible_run(user, run_id), query)

@@ -181,4 +181,10 @@ class RunOut(BaseModel):
     failed: int = Field(description="Statements whose PDF or email failed")
     finished: bool = Field(description="Every statement is issued (a large period run issues them in the "
                                        "background) and reached a final state")
-    statements: list[RunStatement]
+    statements: list[RunStatement] = Field(description="A page of its statements, by number (`limit` and "
+                                                       "`cursor` as in the lists)")
+    next_cursor: str | None = Field(description="The `cursor` of the next page of statements (null: none left)")
+
+
+class RunQuery(PageQuery):
+    """Which page of the run's statements to include."""

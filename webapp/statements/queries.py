@@ -233,10 +233,12 @@ def _rows(query) -> list[StatementRow]:
         query.options(joinedload(Statement.agent)).order_by(Statement.number)).all()]
 
 
-def run_progress(user: User, run: StatementRun, page: int | None = None) -> RunProgress:
+def run_progress(user: User, run: StatementRun, page: int | None = None, *, after_number: int | None = None,
+                 limit: int | None = None) -> RunProgress:
     """Counts, failures and statements of a run (those the user may see), read fresh: page `page`
-    of its statements, or every one when `page` is None. The counts are one aggregate, so a poll
-    loads and renders one page of rows however long the run (only the count grows with it)."""
+    of its statements, or with `limit` the `limit` numbered after `after_number` (a keyset page,
+    stable while a period run is still issuing), or every one when neither is given. The counts
+    are one aggregate, so a poll loads and renders one page of rows however long the run."""
     total, rendered, sent, done, failed = db.session.execute(_run_statements(
         user, run, func.count(), func.count().filter(Statement.status == StatementStatus.RENDERED),
         func.count().filter(OutgoingEmail.status == EmailStatus.SENT), func.count().filter(_DONE),
@@ -248,7 +250,12 @@ def run_progress(user: User, run: StatementRun, page: int | None = None) -> RunP
         else:
             failures.append(Failure(row.statement, "Email", row.email.last_error or row.email.status, row.email))
     listed = _run_statements(user, run, Statement, OutgoingEmail)
-    if page is None:
+    if limit is not None:
+        window = page_window(total, 1, limit)
+        if after_number is not None:
+            listed = listed.where(Statement.number > after_number)
+        listed = listed.limit(limit)
+    elif page is None:
         window = page_window(total, 1, max(total, 1))
     else:
         window = page_window(total, page, RUN_PAGE_SIZE)
