@@ -58,8 +58,11 @@ def optional_db_id(value) -> int | None:
 # refuse the rest.
 _DIRECTION_CONTROLS = r"\u202a-\u202e\u2066-\u2069"
 _DIRECTION_MARKS = r"\u200e\u200f\u061c"
-_ONE_LINE_REFUSED = re.compile(rf"[\x00-\x1f\x7f-\x9f\u2028\u2029{_DIRECTION_MARKS}{_DIRECTION_CONTROLS}]")
-_MULTI_LINE_REFUSED = re.compile(rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_DIRECTION_CONTROLS}]")
+# The refused characters as the inside of a character class (the API's document states them too).
+ONE_LINE_REFUSED = rf"\x00-\x1f\x7f-\x9f\u2028\u2029{_DIRECTION_MARKS}{_DIRECTION_CONTROLS}"
+MULTI_LINE_REFUSED = rf"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_DIRECTION_CONTROLS}"
+_ONE_LINE_REFUSED = re.compile(f"[{ONE_LINE_REFUSED}]")
+_MULTI_LINE_REFUSED = re.compile(f"[{MULTI_LINE_REFUSED}]")
 _DIRECTION = re.compile(rf"[{_DIRECTION_CONTROLS}{_DIRECTION_MARKS}]")
 _CHARACTER_NAMES = {"\n": "line break", "\r": "carriage return", "\t": "tab", "\x00": "NUL character",
                     "\u2028": "line separator", "\u2029": "paragraph separator"}

@@ -5,6 +5,7 @@ Idempotency-Key on every POST that writes, and rule-specific error codes."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 from datetime import date, timedelta
 from decimal import Decimal
@@ -346,3 +347,21 @@ def test_the_document_states_the_headers_of_each_operation(api):
             for response in op["responses"].values():
                 assert {"X-Request-Id", "RateLimit-Limit", "RateLimit-Remaining",
                         "RateLimit-Reset"} <= set(response["headers"])
+
+
+def test_a_whole_number_written_with_a_fraction_is_an_integer(api, build, factory):
+    # JSON Schema counts 2.0 and 1e0 as integers: a client's JSON library may write an id or a
+    # quantity so, and the document promises they are taken; 2.5 is still refused.
+    build.on(date(2026, 11, 20))
+    _, (alice,) = build.team("Maria", "Alice")
+    product = factory.product(name="Monitor")
+    body = {"product_id": float(product.id), "quantity": 2.0, "sold_on": "2026-11-20", "customer_name": "Acme"}
+    made = api.post("/api/v1/sales", headers=headers_for(alice), data=json.dumps({**body, "quantity": 2.0}),
+                    content_type="application/json")
+    assert made.status_code == 201, made.json
+    assert made.json["quantity"] == 2 and made.json["product_id"] == product.id
+    exponent = api.post("/api/v1/sales", headers=headers_for(alice), content_type="application/json",
+                        data=json.dumps(body).replace('"quantity": 2.0', '"quantity": 1e0'))
+    assert exponent.status_code == 201 and exponent.json["quantity"] == 1
+    error = error_of(api.post("/api/v1/sales", headers=headers_for(alice), json={**body, "quantity": 2.5}), 422)
+    assert list(error["fields"]) == ["quantity"]

@@ -5,6 +5,7 @@ until it is given a valid body below."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import get_args
@@ -212,6 +213,52 @@ def test_a_nul_in_any_string_field_is_422_naming_it_and_writes_nothing(app, worl
             assert row_counts() == before
 
         _in_savepoint(refuses_the_nul)
+
+
+def _documented_patterns(operation: Operation) -> dict[str, str]:
+    """The body's top-level text fields whose schema states a pattern, with it."""
+    properties = operation.body.model_json_schema()["properties"]
+    patterns = {}
+    for name, schema in properties.items():
+        for branch in schema.get("anyOf", [schema]):
+            if branch.get("type") == "string" and "pattern" in branch:
+                patterns[name] = branch["pattern"]
+    return patterns
+
+
+def _samples(base: str) -> list[str]:
+    """Variants of a valid value: a control character, a line break, a direction override or mark
+    inside it; wrapped in whitespace the service trims; only such whitespace."""
+    inside = [base[:1] + character + base[1:] for character in ("\u0001", "\n", "\u202e", "\u200f", "\u0085")]
+    return [*inside, f"  {base}\t\n", "\u0085 \u3000"]
+
+
+@pytest.mark.parametrize("operation", BODY_OPERATIONS, ids=[op.endpoint for op in BODY_OPERATIONS])
+def test_each_text_field_refuses_exactly_what_its_documented_pattern_forbids(app, world, operation):
+    # The document's pattern of a text field (webapp/api/text.py) and the service's plain-text check
+    # must agree: text the pattern forbids is a 422 naming the field, text it allows is taken.
+    who, path_args, valid = VALID[operation.endpoint]
+    client, headers = app.test_client(), headers_for(world[who])
+    with app.test_request_context():
+        url = app.url_for(operation.endpoint, **path_args(world))
+    body = valid(world)
+    for field, pattern in _documented_patterns(operation).items():
+        base = body.get(field) or ("ann@example.com" if "email" in field else "Acme")
+        for sample in _samples(base):
+            # As JSON Schema reads it: "$" is the very end (Python's would also match before a final "\n").
+            forbidden = re.search(re.sub(r"\$$", r"\\Z", pattern), sample) is None
+
+            def answers_as_documented():
+                before = row_counts()
+                response = client.open(url, method=operation.method.upper(), json={**body, field: sample},
+                                       headers=headers)
+                if forbidden:  # refused (beside this field, or its pair: a blank customer_name asks for an id)
+                    assert error_of(response, 422)["fields"].keys() & {field, "customer_id"}, (field, sample)
+                    assert row_counts() == before
+                else:
+                    assert response.status_code < 400, (field, sample, response.get_data(as_text=True))
+
+            _in_savepoint(answers_as_documented)
 
 
 def test_a_nul_in_a_list_item_is_named_by_its_position(app, world):

@@ -9,13 +9,14 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from webapp.api.framework import Strict, operation
-from webapp.api.schemas import Id, Trimmed
+from webapp.api.schemas import Id
+from webapp.api.text import text
 from webapp.auth.models import Role
 from webapp.catalog import services as catalog
 from webapp.catalog.models import Category
 
 ADMINS = (Role.ADMIN,)
-Name = Trimmed(80)
+Name = text(80, trim=True)
 
 
 class CategoryOut(BaseModel):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.api.schemas import Trimmed
-
+from webapp.api.text import text
 
 
 class CustomerOut(BaseModel):
@@ -26,10 +25,10 @@ class CustomerOut(BaseModel):
 class CustomerIn(Strict):
     """A customer to add to the directory."""
 
-    name: Trimmed(120)
-    email: Annotated[str, StringConstraints(max_length=254)] | None = None
-    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
-    region: Annotated[str, StringConstraints(max_length=80)] | None = None
+    name: text(120, trim=True)
+    email: text(254, required=False) | None = None
+    phone: text(40, required=False) | None = None
+    region: text(80, required=False) | None = None
 
 
 class CustomerQuery(PageQuery):

@@ -4,14 +4,15 @@ document), its thread, and how a manager resolved it."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.api.schemas import Id, MoneyOut, SignedMoney
+from webapp.api.text import text
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Text = text(2000, multiline=True)
 DisputeStatusName = Literal["open", "accepted", "rejected", "answered"]
 
 
@@ -77,7 +78,7 @@ class AcceptIn(Strict):
     """Accept a dispute: the correction to post (signed), and a note for the agent."""
 
     amount: SignedMoney
-    note: Annotated[str, StringConstraints(max_length=1900)] | None = None
+    note: text(1900, multiline=True, required=False) | None = None
 
 
 class RejectIn(Strict):

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.api.schemas import DateIn, Id, Money, MoneyOut, QueryDate
+from webapp.api.text import text
 
 
 class PayoutOut(BaseModel):
@@ -32,7 +33,7 @@ class PayoutIn(Strict):
     agent_id: Id
     amount: Money = Field(description="Above zero; at most the agent's unpaid balance unless `advance`")
     paid_on: DateIn = Field(description="In an open period, and not in the future")
-    reference: Annotated[str, StringConstraints(max_length=120)] | None = None
+    reference: text(120, required=False) | None = None
     advance: bool = False
 
 

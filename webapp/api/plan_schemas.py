@@ -9,13 +9,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
-from webapp.api.schemas import DateIn, Id, QueryDate, Trimmed
+from webapp.api.schemas import DateIn, Id, QueryDate
+from webapp.api.text import text
 
 Decimal4 = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,4})?$"),
                      Field(description="A non-negative decimal string, at most four decimals", examples=["3.5"])]
 
 
-Terms = Annotated[Annotated[str, StringConstraints(max_length=20_000)] | None, Field(
+Terms = Annotated[text(20_000, multiline=True, required=False) | None, Field(
     description="The plan's terms in words, shown on the agents' plan documents")]
 
 
@@ -95,8 +96,8 @@ class VersionEdit(Rules, Strict):
 class PlanIn(Rules, Strict):
     """A new plan with its first version: its rules, and the day they apply from."""
 
-    name: Trimmed(80) = Field(description="Unique among plans")
-    description: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    name: text(80, trim=True) = Field(description="Unique among plans")
+    description: text(2000, multiline=True, required=False) | None = None
     effective_from: DateIn = Field(description="The first version's first day")
     terms: Terms = None
 

@@ -4,12 +4,13 @@ acknowledgements (money as decimal strings, dates as ISO dates)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.api.schemas import Id
+from webapp.api.text import text
 
 DocumentStateName = Literal["pending", "questioned", "acknowledged", "superseded"]
 SHA256_HELP = "SHA-256 (hex) of the document's HTML as UTF-8 bytes: recompute it from `html`"
@@ -80,6 +81,6 @@ class AcknowledgementIn(Strict):
     """The agent acknowledges their document, as on its page: their full name as on their account,
     and that they read it."""
 
-    typed_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+    typed_name: text(200) = Field(
         description="The agent's full name as on their account (case and repeated spaces ignored)")
     confirm: Literal[True] = Field(description="true: the agent has read this document")

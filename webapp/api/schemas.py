@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
+from webapp.api.text import stripped_non_blank, text
 from webapp.formtools import MAX_DB_ID
 from webapp.sales.services import MAX_QUANTITY
 
@@ -47,8 +48,8 @@ class ProductPage(Page[ProductOut]):
 class ProductIn(Strict):
     """A new product."""
 
-    sku: Annotated[str, StringConstraints(min_length=1, max_length=40)]
-    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    sku: text(40)
+    name: text(120)
     category: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(description="Category code")
     list_price: Money
     restricted: bool = False
@@ -57,7 +58,7 @@ class ProductIn(Strict):
 class ProductPatch(Strict):
     """Changes to a product (only the fields given change)."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = None
+    name: text(120) | None = None
     category: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     list_price: Money | None = None
     active: bool | None = None
@@ -82,21 +83,14 @@ DateIn = Annotated[date, Field(description="YYYY-MM-DD (a date, not a date-time)
 Id = Annotated[int, Field(ge=1, le=MAX_DB_ID)]
 
 
-def _stripped_non_blank(text: str) -> str:
-    """The text without surrounding whitespace; refused when nothing else is left."""
-    if not text.strip():
-        raise ValueError("Enter some text, not only spaces.")
-    return text.strip()
-
-
 def Trimmed(max_length: int):  # noqa: N802  (a type, used like one)
     """Text of 1 to `max_length` characters as sent (what the document states), kept without its
     surrounding whitespace and refused when that is all it has. The length is checked before the
     trim, so the document's limits are exactly what is enforced."""
-    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(_stripped_non_blank)]
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(stripped_non_blank)]
 SaleStatusName = Literal["pending", "approved", "rejected", "cancelled", "voided"]
-Note = Annotated[str, StringConstraints(max_length=2000)]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Note = text(2000, multiline=True, required=False)
+Reason = text(2000, multiline=True)
 
 
 def _plain_iso_date(value: object) -> object:
@@ -137,9 +131,9 @@ class SaleEdit(Strict):
 
     product_id: Id
     customer_id: Id | None = Field(None, description="An existing customer (or give customer_name)")
-    customer_name: Annotated[str, StringConstraints(min_length=1, max_length=120)] | None = Field(
+    customer_name: text(120) | None = Field(
         None, description="A new customer's name (or give customer_id)")
-    customer_email: Annotated[str, StringConstraints(max_length=254)] | None = Field(
+    customer_email: text(254, required=False) | None = Field(
         None, description="The new customer's email, optional")
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
     unit_price: Money | None = Field(None, description="Defaults to the product's list price")
@@ -259,8 +253,7 @@ class AdjustmentIn(Strict):
 
     agent_id: Id
     amount: SignedMoney
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
-        description="Shown on the agent's statement")
+    reason: Reason = Field(description="Shown on the agent's statement")
     sale_id: Id | None = Field(None, description="The agent's sale it corrects, if any")
 
 

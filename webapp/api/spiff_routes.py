@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from webapp import clock
 from webapp.api.framework import Page, PageQuery, Strict, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import DateIn, Id, MoneyOut
+from webapp.api.text import text
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.extensions import db
@@ -112,7 +113,7 @@ class SpiffRulesIn(Strict):
 class SpiffIn(SpiffRulesIn):
     """A new SPIFF and its first version (in force from its first day)."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    name: text(80)
 
 
 class SpiffVersionIn(SpiffRulesIn):

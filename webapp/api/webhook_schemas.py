@@ -9,12 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.api.schemas import Id
+from webapp.api.text import text
 from webapp.webhooks.catalog import NAMES
 
 EventName = Literal[NAMES]  # type: ignore[valid-type]  (the catalogue's names, as an enum)
 EventTypes = Annotated[list[EventName], Field(min_length=1, max_length=len(NAMES),
                                               description="The event types it receives (at least one)")]
-Description = Annotated[str, StringConstraints(max_length=200)]
+Description = text(200, required=False)
 DeliveryState = Literal["pending", "sending", "succeeded", "failed"]
 
 
