@@ -261,6 +261,35 @@ def test_each_text_field_refuses_exactly_what_its_documented_pattern_forbids(app
             _in_savepoint(answers_as_documented)
 
 
+def _refused_zero(operation: Operation) -> list[str]:
+    """The body's top-level fields whose schema states that zero is refused (`not` its pattern)."""
+    return [name for name, schema in operation.body.model_json_schema()["properties"].items()
+            if any("not" in branch for branch in schema.get("anyOf", [schema]))]
+
+
+ZERO_OPERATIONS = [op for op in REGISTRY if op.body is not None and _refused_zero(op)]
+
+
+@pytest.mark.parametrize("operation", ZERO_OPERATIONS, ids=[op.endpoint for op in ZERO_OPERATIONS])
+def test_an_amount_documented_as_not_zero_is_refused_when_zero(app, world, operation):
+    who, path_args, valid = VALID[operation.endpoint]
+    client, headers = app.test_client(), headers_for(world[who])
+    with app.test_request_context():
+        url = app.url_for(operation.endpoint, **path_args(world))
+    for field in _refused_zero(operation):
+        for zero in ("0", "0.00", "00.0"):
+            def refuses_zero():
+                before = row_counts()
+                body = {**valid(world), field: zero}
+                if field == "percent":  # a SPIFF's reward is per unit or a percent, never both
+                    body.pop("per_unit")
+                response = client.open(url, method=operation.method.upper(), json=body, headers=headers)
+                assert field in error_of(response, 422)["fields"], (field, zero)
+                assert row_counts() == before
+
+            _in_savepoint(refuses_zero)
+
+
 def test_a_nul_in_a_list_item_is_named_by_its_position(app, world):
     # No body has a list of strings yet; the check walks nested values all the same.
     assert _nul_fields({"tags": ["ok", "a\x00b"], "inner": {"x": "\x00"}, "n": 3, "s": "fine"}) == {

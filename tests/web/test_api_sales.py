@@ -535,3 +535,15 @@ def test_the_same_key_with_other_co_agents_is_a_409(api, team):
     error_of(api.post(f"{API}/sales", headers=headers, json=changed), 409)
     error_of(api.post(f"{API}/sales", headers=headers, json=body(team)), 409)
     assert written() == before
+
+
+def test_an_unknown_product_without_a_price_is_refused_beside_the_product_alone(api, team):
+    # No unit_price stands for the product's list price: with the product unknown, "enter a price"
+    # beside a field the client left out would send them after the wrong field.
+    before = written()
+    error = error_of(api.post(f"{API}/sales", headers=headers_for(team["alice"]),
+                              json=body(team, product_id=999999, unit_price=None)), 422)
+    assert list(error["fields"]) == ["product_id"], error
+    assert "unit_price" in error_of(api.post(f"{API}/sales", headers=headers_for(team["alice"]), json=body(
+        team, product_id=999999, unit_price="12.345")), 422)["fields"], "a price given is still checked"
+    assert written() == before

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.api.schemas import DateIn, Id, QueryDate
-from webapp.api.text import text
+from webapp.api.text import PERCENT_0_TO_100, text
 
 Decimal4 = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,4})?$"),
                      Field(description="A non-negative decimal string, at most four decimals", examples=["3.5"])]
@@ -20,32 +20,36 @@ Terms = Annotated[text(20_000, multiline=True, required=False) | None, Field(
     description="The plan's terms in words, shown on the agents' plan documents")]
 
 
+# A rate: a percent of 0 to 100 (above 100 the plan services say why).
+Rate = Annotated[Decimal4, PERCENT_0_TO_100]
+
+
 class TierRule(Strict):
     """A bracket: from where it starts (an amount of monthly volume, or a percent of the month's
     target with basis target_percent), the rate it pays."""
 
     start: Decimal4
-    rate: Decimal4
+    rate: Rate
 
 
 class CategoryRate(Strict):
     """A rate for one category's sales, instead of the plan's."""
 
     category_id: Id
-    rate: Decimal4
+    rate: Rate
 
 
 class ProductRate(Strict):
     """A rate for one product's sales, instead of the plan's (and its category's)."""
 
     product_id: Id
-    rate: Decimal4
+    rate: Rate
 
 
 class Rules(BaseModel):
     """What a version pays: a base rate, or a tier table (marginal or retroactive); overrides."""
 
-    base_rate: Decimal4 | None = None
+    base_rate: Rate | None = None
     tiers: list[TierRule] = Field(default_factory=list, max_length=50)
     tier_mode: Literal["marginal", "retroactive"] | None = None
     basis: Literal["amount", "target_percent"] = Field(
@@ -80,20 +84,30 @@ class PlanList(BaseModel):
     items: list[PlanOut]
 
 
-class VersionIn(Rules, Strict):
+class RulesIn(Rules, Strict):
+    """Rules as sent: a base rate (amount basis), or a tier table with its mode; never both."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["base_rate"], "properties": {"base_rate": {"type": "string"}, "tiers": {"maxItems": 0},
+                                                   "basis": {"const": "amount"}}},
+        {"required": ["tiers", "tier_mode"], "properties": {"tiers": {"minItems": 1}, "tier_mode": {"type": "string"},
+                                                            "base_rate": {"type": "null"}}}]})
+
+
+class VersionIn(RulesIn):
     """A new version of a plan, from a day in an open period."""
 
     effective_from: DateIn
     terms: Terms = None
 
 
-class VersionEdit(Rules, Strict):
+class VersionEdit(RulesIn):
     """New rules and terms for a version that has earned nothing yet (its date stays)."""
 
     terms: Terms = None
 
 
-class PlanIn(Rules, Strict):
+class PlanIn(RulesIn):
     """A new plan with its first version: its rules, and the day they apply from."""
 
     name: text(80, trim=True) = Field(description="Unique among plans")

@@ -9,12 +9,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
-from webapp.api.text import stripped_non_blank, text
+from webapp.api.text import CATEGORY_CODE, CO_SHARE, NOT_ZERO, SHARE, SKU, exactly_one, stripped_non_blank, text
 from webapp.formtools import MAX_DB_ID
 from webapp.sales.services import MAX_QUANTITY
 
-Money = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,2})?$"),
-                  Field(description="A non-negative decimal string with at most two decimals, e.g. \"1250.00\"",
+Money = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,2})?$"), NOT_ZERO,
+                  Field(description="A decimal string above zero with at most two decimals, e.g. \"1250.00\"",
                         examples=["1250.00"])]
 MoneyOut = Annotated[str, Field(description="Decimal string with two places", examples=["1250.00"])]
 
@@ -48,9 +48,10 @@ class ProductPage(Page[ProductOut]):
 class ProductIn(Strict):
     """A new product."""
 
-    sku: text(40)
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=40), SKU]
     name: text(120)
-    category: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(description="Category code")
+    category: Annotated[str, StringConstraints(min_length=1, max_length=40), CATEGORY_CODE] = Field(
+        description="Category code")
     list_price: Money
     restricted: bool = False
 
@@ -59,7 +60,7 @@ class ProductPatch(Strict):
     """Changes to a product (only the fields given change)."""
 
     name: text(120) | None = None
-    category: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    category: Annotated[str, StringConstraints(min_length=1, max_length=40), CATEGORY_CODE] | None = None
     list_price: Money | None = None
     active: bool | None = None
     restricted: bool | None = None
@@ -103,7 +104,7 @@ def _plain_iso_date(value: object) -> object:
 QueryDate = Annotated[date, BeforeValidator(_plain_iso_date), Field(description="YYYY-MM-DD")]
 
 
-Share = Annotated[str, StringConstraints(max_length=16),
+Share = Annotated[str, StringConstraints(max_length=16), SHARE,
                   Field(description="A percent as an exact decimal string: above 0, at most four decimals, "
                                     "e.g. \"40\" or \"33.3333\"", examples=["40"])]
 
@@ -112,7 +113,7 @@ class CoAgentIn(Strict):
     """A co-agent of a split sale and their share (COMMISSION_RULES.md section 8)."""
 
     agent_id: Id = Field(description="An active agent, not the sale's own agent")
-    share: Share
+    share: Annotated[Share, CO_SHARE]
 
 
 class CreditOut(BaseModel):
@@ -128,6 +129,9 @@ class SaleEdit(Strict):
     """A pending sale's new fields, all of them (as the edit page sends them): a product, a customer
     (an existing one by id, or a new one by name), quantity, unit price (the list price if omitted),
     the date it was sold, the note and the split."""
+
+    model_config = ConfigDict(json_schema_extra=exactly_one(customer_id={"type": "integer"},
+                                                            customer_name={"type": "string"}))
 
     product_id: Id
     customer_id: Id | None = Field(None, description="An existing customer (or give customer_name)")
@@ -243,7 +247,7 @@ class LedgerQuery(PageQuery):
     include_total: bool = Field(False, description="Count every entry matching the filters into `total`")
 
 
-SignedMoney = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,11}(\.[0-9]{1,2})?$"),
+SignedMoney = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,11}(\.[0-9]{1,2})?$"), NOT_ZERO,
                         Field(description="A non-zero decimal string with at most two decimals, negative "
                                           "for a deduction, e.g. \"-25.00\"", examples=["-25.00"])]
 

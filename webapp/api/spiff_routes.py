@@ -9,12 +9,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from webapp import clock
 from webapp.api.framework import Page, PageQuery, Strict, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import DateIn, Id, MoneyOut
-from webapp.api.text import text
+from webapp.api.text import NOT_ZERO, PERCENT_0_TO_100, exactly_one, text
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.extensions import db
@@ -91,13 +91,19 @@ def list_spiffs(user, query: SpiffQuery):
 
 # ---- Administration (admins, as the SPIFF pages) ------------------------------------------------
 
-Amount = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,2})?$")]
-Percent = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}(\.[0-9]{1,4})?$")]
+Amount = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,2})?$"), NOT_ZERO]
+# 0 to 100 (zero: a SPIFF paying nothing, as the engine allows); above 100 the service says why.
+Percent = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}(\.[0-9]{1,4})?$"), PERCENT_0_TO_100]
 
 
 class SpiffRulesIn(Strict):
     """What a version of a SPIFF pays: per unit or a percent of the credited amount, an optional
     monthly cap per agent, on sales of these products or categories, for these teams, in these days."""
+
+    # A reward per unit or a percent; eligible products, categories or both.
+    model_config = ConfigDict(json_schema_extra={
+        **exactly_one(per_unit={"type": "string"}, percent={"type": "string"}),
+        "anyOf": [{"required": [name], "properties": {name: {"minItems": 1}}} for name in ("product_ids", "category_ids")]})
 
     first_day: DateIn
     last_day: DateIn

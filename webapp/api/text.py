@@ -1,4 +1,5 @@
-"""Free-text fields of request bodies, with the plain-text rule stated in the OpenAPI document.
+"""Free-text fields of request bodies, with the plain-text rule stated in the OpenAPI document
+(and other rules a service enforces that a schema keyword can state, such as a non-zero amount).
 
 The services refuse control characters (and in one-line values line breaks and direction marks)
 with a message naming the character (webapp.formtools.plain_text_problem), after trimming the
@@ -11,7 +12,6 @@ what enforces it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, GetJsonSchemaHandler, StringConstraints
@@ -31,17 +31,42 @@ def plain_text_pattern(*, multiline: bool, required: bool) -> str:
     return f"^[{TRIMMED}]*{first}[^{refused}]*[{TRIMMED}]*$"
 
 
-@dataclass(frozen=True)
-class _Documented:
-    """Adds a pattern to a string's JSON schema, leaving validation to the service."""
+class Documented:
+    """Adds keywords to a value's JSON schema, leaving validation to the service (which says what
+    is wrong more clearly than a pattern could)."""
 
-    pattern: str
+    def __init__(self, **keywords):
+        self.keywords = keywords
 
     def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict:
-        """The string's schema with the pattern."""
-        schema = handler(core_schema)
-        schema["pattern"] = self.pattern
-        return schema
+        """The value's schema with the keywords."""
+        return {**handler(core_schema), **self.keywords}
+
+
+def exactly_one(**alternatives: dict) -> dict:
+    """A body's JSON schema keywords: exactly one of the named fields holds a value meeting its
+    schema, the others being left out or null (the service refuses neither, and both)."""
+    return {"oneOf": [{"required": [name], "properties": {name: schema, **{
+        other: {"type": "null"} for other in alternatives if other != name}}} for name, schema in alternatives.items()]}
+
+
+# What a trimmed value looks like around its text (the services strip it).
+AROUND = f"[{TRIMMED}]*"
+# A category code (as the categories have them; an unknown one is refused beside the field).
+CATEGORY_CODE = Documented(pattern=r"^[a-z0-9_]{2,40}$")
+# A SKU as the catalogue takes it, between whitespace it trims.
+SKU = Documented(pattern=f"^{AROUND}[A-Za-z0-9][A-Za-z0-9._-]{{0,39}}{AROUND}$")
+# A share: a percent above 0 and at most 100, at most four decimals, optionally followed by "%";
+# only whitespace is the same as leaving it out.
+_PERCENT_TEXT = f"(([0-9]{{1,2}}|0[0-9]{{2}})(\\.[0-9]{{1,4}})?|100(\\.0{{1,4}})?){AROUND}(%{AROUND})?"
+_ZERO_SHARE = {"not": {"pattern": f"^{AROUND}0+(\\.0+)?{AROUND}(%{AROUND})?$"}}
+SHARE = Documented(pattern=f"^{AROUND}({_PERCENT_TEXT})?$", **_ZERO_SHARE)
+# A co-agent's share: the same, but required.
+CO_SHARE = Documented(pattern=f"^{AROUND}{_PERCENT_TEXT}$", **_ZERO_SHARE)
+# A percent of 0 to 100 with at most four decimals (what the engine takes as a rate), exactly.
+PERCENT_0_TO_100 = Documented(pattern=r"^(([0-9]{1,2}|0[0-9]{2})(\.[0-9]{1,4})?|100(\.0{1,4})?)$")
+# An amount the services refuse when it is zero ("0", "0.00", "-0"): stated as `not` that.
+NOT_ZERO = Documented(**{"not": {"pattern": r"^-?0*(\.0*)?$"}})
 
 
 def stripped_non_blank(value: str) -> str:
@@ -55,7 +80,7 @@ def text(max_length: int, *, multiline: bool = False, required: bool = True, tri
     """A free-text field of at most `max_length` characters as sent, one line unless `multiline`;
     `required`: it must hold something other than whitespace; `trim`: the view gets it without
     its surrounding whitespace (the length is checked before, so the document's limit is exact)."""
-    documented = _Documented(plain_text_pattern(multiline=multiline, required=required))
+    documented = Documented(pattern=plain_text_pattern(multiline=multiline, required=required))
     constraints = StringConstraints(min_length=1 if required else 0, max_length=max_length)
     if trim:
         return Annotated[str, constraints, AfterValidator(stripped_non_blank), documented]

@@ -159,7 +159,11 @@ def checked_figures(agent: User, data: SaleInput, batch: SaleBatch | None = None
     refusals = _Refusals() if own else refusals
     product = refusals.attempt(batch.sellable_product if batch else catalog.sellable_product, agent.id, data.product_id)
     quantity = refusals.attempt(_quantity, data.quantity)
-    unit_price_cents = refusals.attempt(_unit_price_cents, data.unit_price)
+    unit_price_cents = None
+    # No price given stands for the product's list price (the API): with the product refused there
+    # is no price to check, and "enter a price" beside a field the client left out would mislead.
+    if data.unit_price is not None or product is not None:
+        unit_price_cents = refusals.attempt(_unit_price_cents, data.unit_price)
     amount_cents = None
     if quantity is not None and unit_price_cents is not None:
         amount_cents = refusals.attempt(_amount_cents, quantity, unit_price_cents)
