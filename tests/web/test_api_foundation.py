@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import browser_as
+from tests.web._api import error_of
 from webapp.api.models import ApiToken
 from webapp.auth.tokens import create_token
 from webapp.catalog.models import Product
@@ -103,6 +104,7 @@ def test_product_list_pages_with_an_opaque_cursor(api, factory):
     assert bad.status_code == 422 and "cursor" in bad.json["error"]["fields"]
     assert api.get("/api/v1/products?limit=0", headers=headers).status_code == 422
     assert api.get("/api/v1/products?limit=1&limit=2", headers=headers).status_code == 422
+    assert "activ" in error_of(api.get("/api/v1/products?activ=true", headers=headers), 422)["fields"]
 
 
 def test_admin_creates_and_changes_a_product(api, factory):

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from flask.globals import _cv_app
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.generation.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import (content_type_conformance, ignored_auth, negative_data_rejection,
@@ -56,8 +57,8 @@ STATED_IN_WORDS = [
     # after its versions' starts and before its current end.
     (r"end|last_day|effective_to", r"before the first day|Before start|on or after the start|at most 366 days|"
                                    r"starts on .* after that day|already ends on"),
-    # Against today: a sale or a payment is not dated in the future.
-    (r"sold_on|paid_on", r"cannot be in the future"),
+    # Against today: a sale or a payment is not dated in the future, nor a range started there.
+    (r"sold_on|paid_on", r"cannot be in the future"), (r"start", r"starts in the future"),
     # Against what exists and what the caller may see or sell.
     (r"agent_id|agent_ids|co_agents\.\d+\.agent_id",
      r"Choose an (active )?agent|Choose at least one agent|choose an active agent"),
@@ -248,3 +249,30 @@ def test_generated_requests_get_no_5xx_and_documented_responses(live_document, w
         case.call_and_validate(headers=world["headers"][role], checks=CHECKS)
 
     generated()
+
+
+STATEFUL_SCENARIOS = 30
+
+
+@pytest.mark.parametrize("role", ["admin", "manager", "agent"])
+def test_linked_operations_chain_within_the_document(live_document, world, role):
+    """Stateful: the document's links lead from what a POST made (a sale, a payout, a dispute, a
+    plan...) to the operations on it, with its id; chains of them pass every check above."""
+    headers = world["headers"][role]
+    links = live_document.raw_schema["paths"]["/sales"]["post"]["responses"]["201"]["links"]
+    assert links["approve_sale"]["parameters"] == {"sale_id": "$response.body#/id"}
+
+    class Machine(live_document.as_state_machine()):
+        """Each step as the role, checked as the single requests are."""
+
+        def get_call_kwargs(self, case):
+            """The role's token on every call."""
+            return {"headers": headers}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            """Every check of the single requests."""
+            case.validate_response(response, checks=CHECKS, headers=headers, transport_kwargs=kwargs)
+
+    run_state_machine_as_test(Machine, settings=settings(
+        max_examples=STATEFUL_SCENARIOS, stateful_step_count=6, deadline=None, database=None, derandomize=True,
+        suppress_health_check=list(HealthCheck)))

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import decimal
 import hashlib
-import json
 import math
 import re
 import time
@@ -29,6 +27,7 @@ from webapp.api import bp, conditional, idempotency
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.auth.tokens import authenticate
+from webapp.api.json_numbers import whole_numbers_as_integers
 from webapp.api.models import IdempotentAnswer
 from webapp.api.errors import BEARER_CHALLENGE, ERROR_CODES, ApiError, error_response  # noqa: F401  (re-exported)
 from webapp.errors import NotFound, ServiceError
@@ -192,7 +191,7 @@ def _json_body(model: type[BaseModel]) -> BaseModel:
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB.")
     try:
-        parsed = model.model_validate_json(_whole_numbers_as_integers(raw))
+        parsed = model.model_validate_json(whole_numbers_as_integers(raw))
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise ApiError(400, "The body is not valid JSON.") from exc
@@ -201,33 +200,6 @@ def _json_body(model: type[BaseModel]) -> BaseModel:
     if holding_nul:
         raise ApiError(422, "Some fields are not valid.", holding_nul)
     return parsed
-
-
-def _whole_numbers_as_integers(raw: bytes) -> bytes:
-    """The body with each whole number written with a fraction or exponent (3.0, 1e2) written as an
-    integer: JSON Schema counts 3.0 as an integer, so an id or a quantity sent so must be taken, and
-    the strict models would refuse it. Bodies hold no other numbers (money and rates are strings)."""
-    if not re.search(rb"[0-9][.eE]", raw):
-        return raw  # no number with a fraction or exponent: parsed once, as before
-    converted = False
-
-    def number(text: str) -> int | float:
-        """An integer for a whole number, else the float as written."""
-        nonlocal converted
-        try:
-            value = decimal.Decimal(text)
-        except decimal.InvalidOperation:
-            return float(text)
-        if value.is_finite() and value == value.to_integral_value() and abs(value.adjusted()) < 40:
-            converted = True
-            return int(value)
-        return float(text)
-
-    try:
-        data = json.loads(raw, parse_float=number)
-    except ValueError:
-        return raw  # not JSON: pydantic says so (400)
-    return json.dumps(data).encode() if converted else raw
 
 
 def _nul_fields(value: Any, path: str = "") -> dict[str, str]:

@@ -64,7 +64,7 @@ def _component_schemas() -> tuple[dict, dict]:
 def _parameters(op: Operation) -> list[dict]:
     """Path parameters (integers) and the query model's fields."""
     params = []
-    for name in [part[1:-1] for part in op.path.split("/") if part.startswith("{")]:
+    for name in _path_names(op.path):
         params.append({"name": name, "in": "path", "required": True,
                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DB_ID}})
     headers = dict(op.headers)
@@ -84,6 +84,34 @@ def _parameters(op: Operation) -> list[dict]:
             params.append({"name": name, "in": "query", "required": name in required, "schema": prop,
                            **({"description": prop["description"]} if "description" in prop else {})})
     return params
+
+
+def _path_names(path: str) -> list[str]:
+    """The parameter names of a path, in order."""
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def _links(op: Operation) -> dict:
+    """OpenAPI links from what a POST creates to the operations on it: each operation under
+    `<this path>/{<name>}` takes the new object's `id` as that parameter, and this path's own
+    parameters as they were sent (POST /sales -> GET /sales/{sale_id}, approve, reject...)."""
+    created = op.responses.get(201)
+    if op.method != "post" or created is None or "id" not in created.model_fields:
+        return {}
+    links = {}
+    for target in REGISTRY:
+        rest = target.path.removeprefix(op.path + "/")
+        if rest == target.path or not rest.startswith("{"):
+            continue
+        new_name = rest.split("}", 1)[0][1:]
+        parameters = {name: f"$request.path.{name}" for name in _path_names(op.path)}
+        parameters[new_name] = "$response.body#/id"
+        if set(_path_names(target.path)) != set(parameters):
+            continue  # it needs another object's id too (a delivery of the new endpoint)
+        links[target.endpoint.removeprefix("api.")] = {
+            "operationId": target.endpoint.removeprefix("api."), "parameters": parameters,
+            "description": f"{target.method.upper()} {target.path} on what this made"}
+    return links
 
 
 def _error(status: int) -> dict:
@@ -109,6 +137,8 @@ def _responses(op: Operation, refs: dict) -> dict[str, dict]:
             headers = {**EVERY_ANSWER, **(ETAG if op.etag and status == 200 else {})}
             responses[str(status)] = {"description": SUCCESS.get(status, "OK"), "headers": headers, "content": {
                 "application/json": {"schema": refs[(model, "serialization")]}}}
+            if status == 201 and (links := _links(op)):
+                responses[str(status)]["links"] = links
     if op.etag and op.method == "get":
         responses["304"] = {"description": "Not modified: the ETag sent in If-None-Match is still current",
                             "headers": {**EVERY_ANSWER, **ETAG}}

@@ -67,11 +67,9 @@ class ProductPatch(Strict):
 
 
 class ProductQuery(PageQuery):
-    """Filters of the product list."""
+    """Filters of the product list (unknown parameters are refused, as on every list: the document
+    lists each one, and a misspelt filter must not list everything)."""
 
-    # Unlike the other lists, unknown parameters are ignored here, as they always have been: clients'
-    # existing product URLs keep working.
-    model_config = ConfigDict(extra="ignore")
     active: Literal["true", "false"] | None = None
 
 

@@ -1,0 +1,35 @@
+"""Whole numbers in request bodies: JSON Schema counts 3.0 and 1e0 as integers, so the API takes
+them as integers too (its strict models would refuse a float)."""
+
+from __future__ import annotations
+
+import decimal
+import json
+import re
+
+
+def whole_numbers_as_integers(raw: bytes) -> bytes:
+    """The body with each whole number written with a fraction or exponent (3.0, 1e2) written as an
+    integer: JSON Schema counts 3.0 as an integer, so an id or a quantity sent so must be taken, and
+    the strict models would refuse it. Bodies hold no other numbers (money and rates are strings)."""
+    if not re.search(rb"[0-9][.eE]", raw):
+        return raw  # no number with a fraction or exponent: parsed once, as before
+    converted = False
+
+    def number(text: str) -> int | float:
+        """An integer for a whole number, else the float as written."""
+        nonlocal converted
+        try:
+            value = decimal.Decimal(text)
+        except decimal.InvalidOperation:
+            return float(text)
+        if value.is_finite() and value == value.to_integral_value() and abs(value.adjusted()) < 40:
+            converted = True
+            return int(value)
+        return float(text)
+
+    try:
+        data = json.loads(raw, parse_float=number)
+    except ValueError:
+        return raw  # not JSON: pydantic says so (400)
+    return json.dumps(data).encode() if converted else raw
