@@ -11,6 +11,7 @@ from webapp.api import bp
 from webapp.api.errors import CODE_MEANINGS
 from webapp.api.framework import rate_limit
 from webapp.api.openapi import build_spec
+from webapp.api.text import AROUND, plain_text_pattern
 from webapp.webhooks.catalog import EVENT_TYPES
 
 
@@ -57,6 +58,14 @@ def type_of(schema: dict) -> str:
     return words
 
 
+# The plain-text patterns (webapp/api/text.py) as the docs page says them (see "Rules beyond the schemas").
+PLAIN_TEXT_WORDS = {
+    plain_text_pattern(multiline=multiline, required=required):
+        ("Plain text" + ("; line breaks and tabs allowed" if multiline else ", one line") +
+         ("; not only spaces." if required else "."))
+    for multiline in (False, True) for required in (False, True)}
+
+
 @bp.app_template_filter("notes_of")
 def notes_of(schema: dict, description: str | None = None) -> Markup:
     """A field's description (its own, or a branch's when it may be null) and the pattern it must
@@ -64,4 +73,11 @@ def notes_of(schema: dict, description: str | None = None) -> Markup:
     branches = [schema, *schema.get("anyOf", [])]
     text = description or next((b["description"] for b in branches if b.get("description")), "")
     pattern = next((b["pattern"] for b in branches if b.get("pattern")), None)
+    if text and pattern and not text.rstrip().endswith((".", ")", ":")):
+        text = text.rstrip() + "."  # the pattern's words start a sentence of their own
+    if pattern in PLAIN_TEXT_WORDS:  # the regex of the plain-text rule is long; its words say it
+        return code_ticks(text) + Markup(" {}").format(PLAIN_TEXT_WORDS[pattern])
+    if pattern and AROUND in pattern:  # trimmed: the pattern without the whitespace classes around it
+        return code_ticks(text) + Markup(" Spaces around it are trimmed: <code>{}</code>").format(
+            pattern.replace(AROUND, ""))
     return code_ticks(text) + (Markup(" <code>{}</code>").format(pattern) if pattern else "")

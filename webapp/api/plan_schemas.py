@@ -21,7 +21,7 @@ Terms = Annotated[text(20_000, multiline=True, required=False) | None, Field(
 
 
 # A rate: a percent of 0 to 100 (above 100 the plan services say why).
-Rate = Annotated[Decimal4, PERCENT_0_TO_100]
+Rate = Annotated[Decimal4, PERCENT_0_TO_100, Field(description="A percent from 0 to 100, at most four decimals")]
 
 
 class TierRule(Strict):
