@@ -365,3 +365,14 @@ def test_a_whole_number_written_with_a_fraction_is_an_integer(api, build, factor
     assert exponent.status_code == 201 and exponent.json["quantity"] == 1
     error = error_of(api.post("/api/v1/sales", headers=headers_for(alice), json={**body, "quantity": 2.5}), 422)
     assert list(error["fields"]) == ["quantity"]
+
+
+def test_a_body_nested_too_deep_is_a_400_with_or_without_a_whole_number(api, build, factory):
+    # Parsing 3.0 as an integer reads the body with Python's json, whose recursion limit a 60 KB
+    # body of brackets passes: it must still be the 400 pydantic answers, never a 500.
+    build.on(date(2026, 11, 20))
+    _, (alice,) = build.team("Maria", "Alice")
+    for tail in ("", ', "quantity": 1.0'):
+        body = '{"x": ' + "[" * 20_000 + "]" * 20_000 + tail + "}"
+        response = api.post("/api/v1/sales", headers=headers_for(alice), data=body, content_type="application/json")
+        assert response.status_code in (400, 422), (tail, response.status_code)

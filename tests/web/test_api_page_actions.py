@@ -390,3 +390,13 @@ def test_a_spiff_change_in_the_background_is_followed_and_retried(api, world, fa
         "name": "Other push", "first_day": "2026-11-01", "last_day": "2026-11-30", "per_unit": "1.00",
         "product_ids": [product.id]}).json["spiff"]["id"]
     assert error_of(api.get(f"{API}/spiffs/{other}/recomputes/{run.id}", headers=admin), 404)
+
+
+def test_a_rate_written_with_leading_zeros_is_taken_as_the_document_says(api, world):
+    # The document's rate pattern is the exact set taken: up to eleven digits before the point,
+    # 0 to 100; "0050" is 50, "100.0001" is refused beside the field.
+    url = _version_url(world["unused"])
+    taken = api.put(url, headers=_as(world, "admin"), json={"base_rate": "0050"})
+    assert taken.status_code == 200 and taken.json["base_rate"] == "50", taken.json
+    assert "base_rate" in error_of(api.put(url, headers=_as(world, "admin"), json={"base_rate": "100.0001"}),
+                                   422)["fields"]

@@ -11,7 +11,7 @@ from webapp.api import bp
 from webapp.api.errors import CODE_MEANINGS
 from webapp.api.framework import rate_limit
 from webapp.api.openapi import build_spec
-from webapp.api.text import AROUND, plain_text_pattern
+from webapp.api.text import AROUND, SEARCH_PATTERN, plain_text_pattern
 from webapp.webhooks.catalog import EVENT_TYPES
 
 
@@ -63,7 +63,7 @@ PLAIN_TEXT_WORDS = {
     plain_text_pattern(multiline=multiline, required=required):
         ("Plain text" + ("; line breaks and tabs allowed" if multiline else ", one line") +
          ("; not only spaces." if required else "."))
-    for multiline in (False, True) for required in (False, True)}
+    for multiline in (False, True) for required in (False, True)} | {SEARCH_PATTERN: "Any text but NUL; not only spaces."}
 
 
 @bp.app_template_filter("notes_of")

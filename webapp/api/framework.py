@@ -28,6 +28,7 @@ from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.auth.tokens import authenticate
 from webapp.api.json_numbers import whole_numbers_as_integers
+from webapp.api.text import CURSOR_PATTERN
 from webapp.api.models import IdempotentAnswer
 from webapp.api.errors import BEARER_CHALLENGE, ERROR_CODES, ApiError, error_response  # noqa: F401  (re-exported)
 from webapp.errors import NotFound, ServiceError
@@ -72,7 +73,7 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     limit: int = Field(50, ge=1, le=100)
-    cursor: str | None = Field(None, max_length=120)
+    cursor: str | None = Field(None, max_length=120, json_schema_extra={"pattern": CURSOR_PATTERN})
 
 
 class Page(BaseModel, Generic[Item]):

@@ -30,6 +30,6 @@ def whole_numbers_as_integers(raw: bytes) -> bytes:
 
     try:
         data = json.loads(raw, parse_float=number)
-    except ValueError:
-        return raw  # not JSON: pydantic says so (400)
+    except (ValueError, RecursionError):
+        return raw  # not JSON, or nested too deep for Python's parser: pydantic says so (400)
     return json.dumps(data).encode() if converted else raw

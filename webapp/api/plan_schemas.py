@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.api.schemas import DateIn, Id, QueryDate
-from webapp.api.text import PERCENT_0_TO_100, text
+from webapp.api.text import RATE_0_TO_100, text
 
 Decimal4 = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,4})?$"),
                      Field(description="A non-negative decimal string, at most four decimals", examples=["3.5"])]
@@ -21,7 +21,7 @@ Terms = Annotated[text(20_000, multiline=True, required=False) | None, Field(
 
 
 # A rate: a percent of 0 to 100 (above 100 the plan services say why).
-Rate = Annotated[Decimal4, PERCENT_0_TO_100, Field(description="A percent from 0 to 100, at most four decimals")]
+Rate = Annotated[Decimal4, RATE_0_TO_100, Field(description="A percent from 0 to 100, at most four decimals")]
 
 
 class TierRule(Strict):

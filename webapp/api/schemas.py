@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
-from webapp.api.text import CATEGORY_CODE, CO_SHARE, NOT_ZERO, SHARE, SKU, exactly_one, stripped_non_blank, text
+from webapp.api.text import (CATEGORY_CODE, CO_SHARE, CURSOR_PATTERN, NOT_ZERO, SEARCH_PATTERN, SHARE, SKU, Documented,
+                             exactly_one, stripped_non_blank, text)
 from webapp.formtools import MAX_DB_ID
 from webapp.sales.services import MAX_QUANTITY
 
@@ -86,7 +87,8 @@ def Trimmed(max_length: int):  # noqa: N802  (a type, used like one)
     """Text of 1 to `max_length` characters as sent (what the document states), kept without its
     surrounding whitespace and refused when that is all it has. The length is checked before the
     trim, so the document's limits are exactly what is enforced."""
-    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(stripped_non_blank)]
+    return Annotated[str, StringConstraints(min_length=1, max_length=max_length), AfterValidator(stripped_non_blank),
+                     Documented(pattern=SEARCH_PATTERN)]
 SaleStatusName = Literal["pending", "approved", "rejected", "cancelled", "voided"]
 Note = text(2000, multiline=True, required=False)
 Reason = text(2000, multiline=True)
@@ -279,8 +281,9 @@ SaleSort = Literal["-id", "id", "-sold_on", "sold_on", "-amount", "amount"]
 class SaleQuery(PageQuery):
     """Filters of the sale list (agents see their own sales, managers their team's, admins all)."""
 
-    cursor: str | None = Field(None, max_length=120, description="next_cursor of the previous page, asked for "
-                                                                 "with the same sort and filters")
+    cursor: str | None = Field(None, max_length=120, json_schema_extra={"pattern": CURSOR_PATTERN},
+                               description="next_cursor of the previous page, asked for with the same sort and "
+                                           "filters")
     status: SaleStatusName | None = None
     start: QueryDate | None = Field(None, description="Sold on or after this day (YYYY-MM-DD)")
     end: QueryDate | None = Field(None, description="Sold on or before this day (YYYY-MM-DD)")

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from webapp import clock
-from webapp.api.framework import Page, PageQuery, Strict, decode_cursor, encode_cursor, operation
+from webapp.api.framework import ApiError, Page, PageQuery, Strict, decode_cursor, encode_cursor, operation
 from webapp.api.schemas import DateIn, Id, MoneyOut
 from webapp.api.text import NOT_ZERO, PERCENT_0_TO_100, exactly_one, text
 from webapp.auth import access
@@ -23,6 +23,7 @@ from webapp.spiffs import queries, recompute
 from webapp.spiffs.models import SpiffVersion
 from webapp.spiffs import services as spiff_services
 from webapp.spiffs.services import dashboard_spiffs
+from webapp.tasks import UNAVAILABLE, background_service_available
 
 ADMINS = (Role.ADMIN,)
 
@@ -213,8 +214,11 @@ def get_spiff_recompute(user, spiff_id: int, recompute_id: int):
 
 @operation("POST", "/spiffs/{spiff_id}/recomputes/{recompute_id}/retry",
            summary="Queue a failed SPIFF recompute again (one not failed is left as it is)", tag="SPIFFs",
-           area="admin", responses={200: SpiffRecomputeOut}, roles=ADMINS, write=True)
+           area="admin", responses={200: SpiffRecomputeOut}, roles=ADMINS, write=True, errors=(503,))
 def retry_spiff_recompute(user, spiff_id: int, recompute_id: int):
-    """It resumes at the agent-months already done; the answer's status says where it stands."""
+    """It resumes at the agent-months already done; the answer's status says where it stands (the
+    job queue down: 503, nothing changed)."""
+    if not background_service_available():
+        raise ApiError(503, UNAVAILABLE)
     return _recompute_out(recompute.retry_run(recompute.get_run(spiff_services.get_spiff(spiff_id).id,
                                                                 recompute_id)))

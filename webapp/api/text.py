@@ -36,6 +36,7 @@ class Documented:
     is wrong more clearly than a pattern could)."""
 
     def __init__(self, **keywords):
+        """The keywords to add."""
         self.keywords = keywords
 
     def __get_pydantic_json_schema__(self, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict:
@@ -52,6 +53,10 @@ def exactly_one(**alternatives: dict) -> dict:
 
 # What a trimmed value looks like around its text (the services strip it).
 AROUND = f"[{TRIMMED}]*"
+# A cursor as the API makes them (base64url); anything else is refused beside `cursor`.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
+# A search in a query string: any text but NUL (refused app-wide, 400), not only whitespace.
+SEARCH_PATTERN = f"^{AROUND}[^\\x00{TRIMMED}][^\\x00]*$"
 # A category code (as the categories have them; an unknown one is refused beside the field).
 CATEGORY_CODE = Documented(pattern=r"^[a-z0-9_]{2,40}$")
 # A SKU as the catalogue takes it, between whitespace it trims.
@@ -63,8 +68,10 @@ _ZERO_SHARE = {"not": {"pattern": f"^{AROUND}0+(\\.0+)?{AROUND}(%{AROUND})?$"}}
 SHARE = Documented(pattern=f"^{AROUND}({_PERCENT_TEXT})?$", **_ZERO_SHARE)
 # A co-agent's share: the same, but required.
 CO_SHARE = Documented(pattern=f"^{AROUND}{_PERCENT_TEXT}$", **_ZERO_SHARE)
-# A percent of 0 to 100 with at most four decimals (what the engine takes as a rate), exactly.
+# A percent of 0 to 100 with at most four decimals (what the engine takes as a rate), exactly: with
+# up to three digits before the point (a SPIFF's percent), or eleven (a plan's rate, as its amounts).
 PERCENT_0_TO_100 = Documented(pattern=r"^(([0-9]{1,2}|0[0-9]{2})(\.[0-9]{1,4})?|100(\.0{1,4})?)$")
+RATE_0_TO_100 = Documented(pattern=r"^(0{0,9}[0-9]{1,2}(\.[0-9]{1,4})?|0{0,8}100(\.0{1,4})?)$")
 # An amount the services refuse when it is zero ("0", "0.00", "-0"): stated as `not` that.
 NOT_ZERO = Documented(**{"not": {"pattern": r"^-?0*(\.0*)?$"}})
 
