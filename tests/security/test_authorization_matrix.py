@@ -121,6 +121,8 @@ ACCESS = {
     "api.acknowledge_document": AGENT, "api.ask_question": AGENT, "api.answer_question": STAFF,
     "api.retry_operation": STAFF, "api.resend_statement": SIGNED_IN, "api.render_statement_again": STAFF,
     "api.get_spiff_recompute": ADMIN, "api.retry_spiff_recompute": ADMIN,
+    "api.list_users": ADMIN, "api.get_user": ADMIN, "api.create_user": ADMIN, "api.update_user": ADMIN,
+    "api.get_settings": ADMIN, "api.update_settings": ADMIN, "api.decide_sales": STAFF,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
@@ -205,6 +207,11 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.update_version": {"base_rate": "4"},
         "api.acknowledge_document": {"typed_name": world.agent_b.name, "confirm": True},
         "api.ask_question": {"comment": "matrix"}, "api.answer_question": {"answer": "matrix"},
+        "api.create_user": {"email": "matrix-new@example.com", "name": "Matrix", "role": "agent",
+                            "password": "matrix password 7 long", "manager_id": world.manager_b.id},
+        "api.update_user": {"name": "Renamed by matrix"}, "api.update_settings": {"company_name": "Matrix Inc"},
+        # Team B's pending sale: manager A's request is answered with it refused (404), nothing decided.
+        "api.decide_sales": {"action": "approve", "sale_ids": [world.pending_b.id]},
     }.get(endpoint)
 
 

@@ -172,6 +172,13 @@ VALID = {
     "api.acknowledge_document": ("alice", lambda w: {"document_id": _document(w)}, lambda w: {
         "typed_name": "Alice", "confirm": True}),
     "api.ask_question": ("alice", lambda w: {"document_id": _document(w)}, lambda w: {"comment": "Per month?"}),
+    "api.create_user": ("admin", lambda w: {}, lambda w: {
+        "email": "bea@example.com", "name": "Bea", "role": "agent", "password": "correct horse battery 7",
+        "manager_id": w["maria"].id}),
+    "api.update_user": ("admin", lambda w: {"user_id": w["alice"].id}, lambda w: {"name": "Alice Able"}),
+    "api.update_settings": ("admin", lambda w: {}, lambda w: {"company_name": "Acme Sales"}),
+    "api.decide_sales": ("maria", lambda w: {}, lambda w: {"action": "reject", "reason": "Duplicate",
+                                                          "sale_ids": [w["pending"].id]}),
     "api.answer_question": ("maria", lambda w: {"dispute_id": _question(w)}, lambda w: {"answer": "Yes"}),
 }
 

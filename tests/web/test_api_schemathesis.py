@@ -66,9 +66,17 @@ STATED_IN_WORDS = [
     (r"product_rates|category_rates", r"names an unknown (product|category)"),
     (r"customer_id", r"Choose an existing customer", "customer_id"),  # an unknown id (none given: the oneOf)
     (r"plan_id", r"^Choose a plan\.$"),
-    (r"category", r"^No category has this code\.$|archived; choose an active one"), (r"sale_id", r"not one of this agent's"),
-    # Unique among the company's: a code, a SKU, a plan's name, a version's first day.
+    (r"category", r"^No category has this code\.$|archived; choose an active one"),
+    (r"sale_ids", r"^No sale matches the filters\.$"), (r"sale_id", r"not one of this agent's"),
+    # Unique among the company's: a code, a SKU, a plan's name, an email, a version's first day.
     (r"code|name|sku", r"exists already"), (r"effective_from", r"already starts on that date"),
+    (r"email", r"^A user with this email already exists\.$"),
+    # A password hard to guess (zxcvbn's estimate, and not built from the account's own details).
+    (r"password", r"^Too easy to guess|^Do not put your email address"),
+    # A team's shape: an agent's manager is an active manager, not themselves; a manager with
+    # active agents keeps the role; nobody changes their own role or deactivates themselves.
+    (r"manager_id", r"^Choose an active manager\.$|cannot manage themselves"),
+    (r"role", r"Move this manager's agents|cannot change your own role"),
     # Against the figures: an amount past the largest a sale may have, a payout past the unpaid
     # balance (unless an advance).
     (r"quantity", r"^This sale is too large\.$"), (r"amount", r"more than the unpaid balance"),
@@ -183,7 +191,7 @@ def world(build, factory):
                 "dispute_id": dispute.id, "category_id": product.category_id, "plan_id": build.plan.id,
                 "assignment_id": agent_assignment(agent.id), "spiff_id": spiff.id,
                 "operation_id": background.id, "webhook_id": webhook.id, "delivery_id": delivery,
-                "version_id": build.plan.versions[0].id, "recompute_id": rerun.id},
+                "version_id": build.plan.versions[0].id, "recompute_id": rerun.id, "user_id": agent.id},
     }
 
 

@@ -182,14 +182,28 @@ def update_user(actor, user: User, *, name: str, role: str, manager_id: int | No
     return user
 
 
-def get_user(user_id: int) -> User:
-    """The user with this id, or NotFound."""
-    return get_or_404(User, user_id)
+def get_user(user_id: int, *, lock: bool = False) -> User:
+    """The user with this id, or NotFound (`lock`: read afresh under a row lock, for a change
+    checked against what was read)."""
+    return get_or_404(User, user_id, **({"with_for_update": True, "populate_existing": True} if lock else {}))
 
 
 def list_users() -> list[User]:
     """Every user, by role then name."""
     return list(db.session.scalars(select(User).order_by(User.role, User.name)))
+
+
+def users_page(*, after_id: int | None, limit: int, role: str | None = None,
+               active: bool | None = None) -> list[User]:
+    """Users by id after `after_id`, of a role and active or not when given; at most `limit`."""
+    query = select(User).order_by(User.id).limit(limit)
+    if after_id is not None:
+        query = query.where(User.id > after_id)
+    if role is not None:
+        query = query.where(User.role == role)
+    if active is not None:
+        query = query.where(User.active.is_(active))
+    return list(db.session.scalars(query))
 
 
 def list_managers() -> list[User]:
