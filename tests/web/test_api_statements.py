@@ -301,3 +301,36 @@ def test_a_runs_statements_come_a_page_at_a_time_by_number(api, team):
     assert maria["total"] == 2 and len(maria["statements"]) == 1 and maria["next_cursor"] is not None
     assert error_of(api.get(f"{API}/statements/runs/{run.id}?limit=0", headers=admin), 422)
     assert error_of(api.get(f"{API}/statements/runs/{run.id}?cursor=nonsense", headers=admin), 422)
+
+
+# --- POST /periods/{id}/statements ------------------------------------------------------------------
+
+
+def test_a_manager_issues_the_next_ended_period_once(api, team, outbox):
+    maria = headers_for(team["maria"])
+    first, second = period_for(date(2026, 11, 1)), period_for(date(2026, 11, 16))
+    assert "Nov 1" in error_of(api.post(f"{API}/periods/{second.id}/statements", headers=maria), 409)["message"], \
+        "periods go in order (and the second has not ended)"
+    before = count(StatementRun)
+    response = api.post(f"{API}/periods/{first.id}/statements", headers=maria)
+    assert response.status_code == 201, response.json
+    assert (response.json["kind"], response.json["start"], response.json["end"]) == ("period", "2026-11-01",
+                                                                                      "2026-11-15")
+    assert response.json["total"] == 2, "Maria sees her team's two statements"
+    assert count(StatementRun) == before + 1
+    db.session.expire_all()
+    assert period_for(date(2026, 11, 1)).status == "closed"
+    again = api.post(f"{API}/periods/{first.id}/statements", headers=maria)
+    assert again.status_code == 200 and again.json["id"] == response.json["id"] and count(StatementRun) == before + 1
+    assert "has not ended" in error_of(api.post(f"{API}/periods/{second.id}/statements", headers=maria),
+                                       409)["message"]
+    assert error_of(api.post(f"{API}/periods/999999/statements", headers=maria), 404)
+
+
+def test_issuing_a_period_is_refused_to_agents_unknown_ids_and_without_the_job_queue(api, team, redis_down):
+    first = period_for(date(2026, 11, 1))
+    before = count(StatementRun)
+    assert error_of(api.post(f"{API}/periods/{first.id}/statements", headers=headers_for(team["alice"])), 403)
+    assert error_of(api.post(f"{API}/periods/999999/statements", headers=headers_for(team["admin"])), 503)
+    assert error_of(api.post(f"{API}/periods/{first.id}/statements", headers=headers_for(team["maria"])), 503)
+    assert count(StatementRun) == before and period_for(date(2026, 11, 1)).status == "open"

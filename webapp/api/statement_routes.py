@@ -181,6 +181,20 @@ def start_run(user, body: RunIn):
     return _run_out(user, run), 201
 
 
+@operation("POST", "/periods/{period_id}/statements",
+           summary="Issue an ended period's statements (closing it), emailed to every agent: the next period "
+                   "without statements, as periods go in order", tag="Statements", area="ledger",
+           responses={201: RunOut, 200: RunOut}, roles=(Role.MANAGER, Role.ADMIN), write=True, errors=(409, 503))
+def issue_period_statements(user, period_id: int):
+    """201 with the run just started (many agents: a background operation issues them, see
+    Operation-Location); a period already issued answers its run (200); a period not ended, or
+    not the next to issue, is a 409 naming the one to issue; the job queue down: 503, nothing written."""
+    if not background_service_available():
+        raise ApiError(503, UNAVAILABLE)
+    run, started = statements.issue_period(user, period_id)
+    return _run_out(user, run), 201 if started else 200
+
+
 @operation("GET", "/statements/runs/{run_id}", summary="A statement run's progress, with a page of its statements",
            tag="Statements", area="ledger", query=RunQuery, responses={200: RunOut})
 def get_run(user, run_id: int, query: RunQuery):

@@ -21,7 +21,7 @@ from webapp.auth.models import Role, User
 from webapp.commissions.ledger import period_summary
 from webapp.commissions.models import CommissionEntry, Payout, Period, Settings
 from webapp.commissions.periods import close_period
-from webapp.errors import NotFound, ServiceError
+from webapp.errors import NotFound, ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.mail.models import OutgoingEmail
@@ -30,6 +30,7 @@ from webapp.operations import services as operations
 from webapp.statements import limits
 from webapp.statements.models import PERIOD_ISSUE_KIND, Statement, StatementKind, StatementRun, StatementStatus
 from webapp.statements.ordering import in_statement_order
+from webapp.statements.queries import next_period_to_issue
 from webapp.statements.snapshots import adhoc_snapshot, period_snapshot
 from webapp.tasks import enqueue_after_commit
 
@@ -148,6 +149,25 @@ def start_period_run(actor, period: Period, *, inline: bool | None = None) -> St
         _issue(run, agent, period_snapshot(agent, period))
     _record_period_run(actor, run)
     return run
+
+
+def issue_period(actor, period_id: int) -> tuple[StatementRun, bool]:
+    """Issue a period's statements as the issue page does, returning (run, started now): only the
+    next ended period without a run (periods go in order: each statement opens at the last one's
+    close); a period already issued gives its run."""
+    period = get_or_404(Period, period_id)
+    existing = run_for_period(period)
+    if existing is not None:
+        return existing, False
+    if period.end_date >= clock.today():
+        raise ServiceError(f"{period.label} has not ended; its statements are issued after its last day.", status=409)
+    next_period = next_period_to_issue(clock.today())
+    if next_period is None:  # a later period was issued already: this one is skipped for good
+        raise ServiceError(f"A later period was issued already; {period.label} has no statements to issue.",
+                           status=409)
+    if next_period.id != period.id:
+        raise ServiceError(f"Periods are issued in order: issue {next_period.label} first.", status=409)
+    return start_period_run(actor, period), True
 
 
 def _record_period_run(actor, run: StatementRun) -> None:
