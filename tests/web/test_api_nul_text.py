@@ -177,6 +177,8 @@ VALID = {
         "manager_id": w["maria"].id}),
     "api.update_user": ("admin", lambda w: {"user_id": w["alice"].id}, lambda w: {"name": "Alice Able"}),
     "api.update_settings": ("admin", lambda w: {}, lambda w: {"company_name": "Acme Sales"}),
+    "api.simulate_plan": ("admin", lambda w: {}, lambda w: {
+        "base_rate": "3", "sales_csv": "date,amount,sku,category\n2026-11-03,10.00,,\n"}),
     "api.decide_sales": ("maria", lambda w: {}, lambda w: {"action": "reject", "reason": "Duplicate",
                                                           "sale_ids": [w["pending"].id]}),
     "api.answer_question": ("maria", lambda w: {"dispute_id": _question(w)}, lambda w: {"answer": "Yes"}),

@@ -400,3 +400,43 @@ def test_a_rate_written_with_leading_zeros_is_taken_as_the_document_says(api, wo
     assert taken.status_code == 200 and taken.json["base_rate"] == "50", taken.json
     assert "base_rate" in error_of(api.put(url, headers=_as(world, "admin"), json={"base_rate": "100.0001"}),
                                    422)["fields"]
+
+
+# --- POST /plans/simulate -----------------------------------------------------------------------
+
+
+SIMULATED = "date,amount,sku,category\n2026-11-03,1000.00,,\n2026-11-04,4000.00,,\n2026-12-01,500.00,,\n"
+
+
+def test_a_plan_is_simulated_on_sales_and_nothing_is_written(api, world):
+    admin = _as(world, "admin")
+    before = counts(CommissionEntry, PlanVersion, AuditEvent)
+    typed = api.post(f"{API}/plans/simulate", headers=admin, json={
+        "tiers": [{"start": "0", "rate": "2"}, {"start": "3000", "rate": "4"}], "tier_mode": "marginal",
+        "sales_csv": SIMULATED})
+    assert typed.status_code == 200, typed.json
+    november, december = typed.json["months"]
+    # Marginal: 1000 at 2% = 20.00; then 2000 at 2% + 2000 at 4% = 120.00.
+    assert [line["commission"] for line in november["lines"]] == ["20.00", "120.00"]
+    assert (november["commission"], december["commission"], typed.json["commission"]) == ("140.00", "10.00",
+                                                                                           "150.00")
+    assert november["lines"][0]["words"] and november["lines"][1]["sold_on"] == "2026-11-04"
+    stored = api.post(f"{API}/plans/simulate", headers=admin, json={
+        "version_id": world["flat"].versions[0].id, "sales_csv": SIMULATED})
+    assert stored.json["commission"] == "165.00"  # 3% of 5,500.00
+    assert counts(CommissionEntry, PlanVersion, AuditEvent) == before
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"sales_csv": SIMULATED}, "version_id"),                                        # neither rules nor a version
+    ({"base_rate": "3", "sales_csv": "date,amount\n2026-11-03,1\n"}, "sales_csv"),             # no sku, category
+    ({"base_rate": "3", "sales_csv": "date,amount,sku,category\n2026-13-03,10,,\n"}, "sales_csv"),  # no 13th month
+    ({"base_rate": "120", "sales_csv": SIMULATED}, "base_rate"),
+    ({"version_id": 999999, "sales_csv": SIMULATED}, "version_id"),
+    ({"base_rate": "3", "sales_csv": SIMULATED, "target": "0.00"}, "target"),
+    ({"base_rate": "3", "version_id": 1, "sales_csv": SIMULATED}, "version_id"),     # both: which one?
+])
+def test_a_refused_simulation_names_the_field(api, world, body, field):
+    response = api.post(f"{API}/plans/simulate", headers=_as(world, "admin"), json=body)
+    assert field in error_of(response, 422)["fields"]
+    assert error_of(api.post(f"{API}/plans/simulate", headers=_as(world, "maria"), json=body), 403)

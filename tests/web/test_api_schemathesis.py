@@ -65,7 +65,7 @@ STATED_IN_WORDS = [
     (r"product_id|product_ids|category_ids|team_ids", r"Choose a product you can sell|one of them does not exist"),
     (r"product_rates|category_rates", r"names an unknown (product|category)"),
     (r"customer_id", r"Choose an existing customer", "customer_id"),  # an unknown id (none given: the oneOf)
-    (r"plan_id", r"^Choose a plan\.$"),
+    (r"plan_id", r"^Choose a plan\.$"), (r"version_id", r"^No plan version has this id\.$"),
     (r"category", r"^No category has this code\.$|archived; choose an active one"),
     (r"sale_ids", r"^No sale matches the filters\.$"), (r"sale_id", r"not one of this agent's"),
     # Unique among the company's: a code, a SKU, a plan's name, an email, a version's first day.
@@ -88,6 +88,8 @@ STATED_IN_WORDS = [
     (r"share", r"add up to"),
     # The caller's role: agents act for themselves (their own sales, estimates and statements).
     (r"agent_ids", r"Agents request their own statement"), (r"agent_id", r"Agents record their own sales"),
+    # The simulator's CSV: its header and each line's values (the page's own grammar).
+    (r"sales_csv", r"^Line \d+|^Paste the sales|header but no sales|simulate at most"),
     # What only the account knows: the agent's own name, typed to acknowledge.
     (r"typed_name", r"as on your account"),
     # An address a mail or HTTP client can use (email-validator's and urllib3's reading).

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from webapp.api.framework import decode_cursor, keyset_page, operation
+from webapp.api.convert import cents_of, money
+from webapp.api.framework import ApiError, decode_cursor, keyset_page, operation
 from webapp.api.plan_schemas import (AssignmentEnd, AssignmentIn, AssignmentOut, AssignmentPage, AssignmentQuery,
-                                     CategoryRate, PlanIn, PlanList, PlanOut, ProductRate, Rules, TierRule,
-                                     VersionEdit, VersionIn, VersionOut)
+                                     CategoryRate, PlanIn, PlanList, PlanOut, ProductRate, Rules, SimulatedLineOut,
+                                     SimulatedMonthOut, SimulationIn, SimulationOut, TierRule, VersionEdit,
+                                     VersionIn, VersionOut)
 from webapp.auth.models import Role
-from webapp.commissions import plans
+from webapp.commissions import plans, simulator
 from webapp.commissions.assignments import assign_plan, end_assignment
 from webapp.commissions.plan_versions import add_version, edit_version
+from webapp.errors import NotFound
+from webapp.money import from_cents, to_cents
 
 ADMINS = (Role.ADMIN,)
 
@@ -131,3 +135,36 @@ def create_assignment(user, body: AssignmentIn):
 def end_plan_assignment(user, assignment_id: int, body: AssignmentEnd):
     """The last day the agent is on the plan (a change to a closed period: 422 closed_period)."""
     return _assignment_out(end_assignment(user, plans.get_assignment(assignment_id), body.effective_to))
+
+
+def _amount(value: Decimal) -> str:
+    """A simulated amount (two places, as the engine gives them) as the API's decimal string."""
+    return money(to_cents(value))
+
+
+@operation("POST", "/plans/simulate", summary="What a plan would pay on sales (nothing is written)", tag="Plans",
+           area="admin", body=SimulationIn, responses={200: SimulationOut}, roles=ADMINS)
+def simulate_plan(user, body: SimulationIn):
+    """The simulator page's preview: a stored version or typed rules, on one agent's sales in CSV,
+    month by month, with the words of each line; refused lines are named in `sales_csv`."""
+    rules = _rules(body) if body.base_rate is not None or body.tiers else None
+    if rules is not None and body.version_id is not None:  # which one would be simulated? (as the page)
+        message = "Give a plan version or rules, not both."
+        raise ApiError(422, message, {"version_id": message})
+    try:
+        plan = simulator.plan_for_simulation(body.version_id, rules)
+    except NotFound as exc:  # a body names what it uses: an unknown one is refused beside it
+        raise ApiError(422, "No plan version has this id.", {"version_id": "No plan version has this id."}) from exc
+    target = None if body.target is None else from_cents(cents_of(body.target, "target"))
+    result = simulator.simulate_sales(plan, simulator.parse_sales_csv(body.sales_csv), target=target,
+                                      include_spiffs=body.include_spiffs)
+    return SimulationOut(
+        volume=_amount(result.volume), commission=_amount(result.commission), spiffs=_amount(result.spiffs),
+        months=[SimulatedMonthOut(
+            month=month.month, volume=_amount(month.volume), commission=_amount(month.commission),
+            spiffs=_amount(month.spiffs), attainment=None if month.attainment is None else f"{month.attainment:f}",
+            lines=[SimulatedLineOut(line=line.sale.line, sold_on=line.sale.date, amount=_amount(line.sale.amount),
+                                    credited=_amount(line.credited), commission=_amount(line.commission),
+                                    rate=f"{line.rate:f}", source=line.source, spiffs=_amount(line.spiffs),
+                                    words=list(line.words)) for line in month.lines])
+            for month in result.months])

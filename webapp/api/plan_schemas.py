@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
-from webapp.api.schemas import DateIn, Id, QueryDate
+from webapp.api.schemas import DateIn, Id, Money, MoneyOut, QueryDate
 from webapp.api.text import RATE_0_TO_100, text
 
 Decimal4 = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,11}(\.[0-9]{1,4})?$"),
@@ -151,3 +151,54 @@ class AssignmentEnd(Strict):
     """The last day the agent is on the plan."""
 
     effective_to: DateIn
+
+
+class SimulationIn(Rules, Strict):
+    """What a plan would pay on sales, written nowhere: a stored version, or rules as typed (a base
+    rate or a tier table), on sales in CSV as the simulator page takes them."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["version_id"], "properties": {"version_id": {"type": "integer"}, "base_rate": {"type": "null"},
+                                                    "tiers": {"maxItems": 0}}},
+        {"properties": {"version_id": {"type": "null"}}, "oneOf": RulesIn.model_config["json_schema_extra"]["oneOf"]}]})
+    version_id: Id | None = Field(None, description="A stored plan version (or give the rules)")
+    sales_csv: Annotated[str, StringConstraints(min_length=1, max_length=60_000)] = Field(
+        description="One agent's sales, a header then a line each: date,amount,sku,category, optionally "
+                    "followed by quantity and/or share (the agent's percent of a split sale)")
+    target: Money | None = Field(None, description="The agent's target in every month (for percent brackets "
+                                                   "and attainment)")
+    include_spiffs: bool = Field(False, description="Add the rewards of the SPIFFs in force on each day")
+
+
+class SimulatedLineOut(BaseModel):
+    """A sale and what it would earn."""
+
+    line: int = Field(description="Its line number in sales_csv")
+    sold_on: date
+    amount: MoneyOut
+    credited: MoneyOut = Field(description="The agent's share of the amount")
+    commission: MoneyOut
+    rate: str = Field(description="Percent applied, exact")
+    source: str = Field(description="Where the rate came from (base, tier, category, product)")
+    spiffs: MoneyOut
+    words: list[str] = Field(description="How it was worked out, in words")
+
+
+class SimulatedMonthOut(BaseModel):
+    """A calendar month of the simulation."""
+
+    month: date = Field(description="Its first day")
+    volume: MoneyOut
+    commission: MoneyOut
+    spiffs: MoneyOut
+    attainment: str | None = Field(description="Percent of the target reached, rounded down (null: no target)")
+    lines: list[SimulatedLineOut]
+
+
+class SimulationOut(BaseModel):
+    """Every month and the totals."""
+
+    volume: MoneyOut
+    commission: MoneyOut
+    spiffs: MoneyOut
+    months: list[SimulatedMonthOut]
