@@ -40,6 +40,12 @@ def path_breaks(path: str) -> Markup:
     return escape(path).replace("/", Markup("/<wbr>"))
 
 
+@bp.app_template_filter("name_breaks")
+def name_breaks(name: str) -> Markup:
+    """A field's name, escaped, allowed to wrap after each underscore (a long one fits a phone)."""
+    return escape(name).replace("_", Markup("_<wbr>"))
+
+
 @bp.app_template_filter("type_of")
 def type_of(schema: dict) -> str:
     """A field's type in words: its type or the schema it names, what an array holds, the values an
