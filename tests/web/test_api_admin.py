@@ -14,6 +14,7 @@ from tests.web._api import API, error_of, headers_for
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
 from webapp.auth.services import authenticate
+from webapp.auth.tokens import create_token
 from webapp.commissions.models import Settings
 from webapp.extensions import db
 
@@ -41,6 +42,17 @@ def test_admins_list_and_read_accounts_by_id_with_filters(api, world):
     assert error_of(api.get(f"{API}/users/999999", headers=admin), 404)
     for who in ("maria", "alice"):
         assert error_of(api.get(f"{API}/users", headers=headers_for(world[who])), 403)
+
+
+def test_making_or_changing_accounts_takes_a_token_that_writes_every_area(api, world):
+    # An account can do everything its role allows: a token for the catalogue (admin:write alone)
+    # must not make an admin with a password it knows.
+    admin_only = {"Authorization": f"Bearer {create_token(world['admin'], name='catalogue', access={'admin': 'write'})[1]}"}
+    before = counts(User)
+    body = {"email": "eve@example.com", "name": "Eve", "role": "admin", "password": PASSWORD}
+    assert "sales:write" in error_of(api.post(f"{API}/users", headers=admin_only, json=body), 403)["message"]
+    assert error_of(api.patch(f"{API}/users/{world['alice'].id}", headers=admin_only, json={"role": "admin"}), 403)
+    assert counts(User) == before and api.get(f"{API}/users", headers=admin_only).status_code == 200
 
 
 def test_an_admin_creates_an_agent_who_can_sign_in(api, world):

@@ -96,6 +96,7 @@ def test_agents_and_read_tokens_cannot_decide(api, world):
     body = {"action": "approve", "sale_ids": [world["pending"][0].id]}
     assert error_of(api.post(f"{API}/sales/decisions", headers=headers_for(world["alice"]), json=body), 403)
     assert error_of(api.post(f"{API}/sales/decisions", headers=headers_for(world["maria"], "read"), json=body), 403)
-    assert error_of(api.post(f"{API}/sales/decisions", headers=headers_for(world["olga"]),
-                             json={"action": "approve", "matching": {"agent_id": world["alice"].id}}), 422)
+    error = error_of(api.post(f"{API}/sales/decisions", headers=headers_for(world["olga"]),
+                              json={"action": "approve", "matching": {"agent_id": world["alice"].id}}), 422)
+    assert list(error["fields"]) == ["matching"], "another team's agent matches nothing of Olga's"
     assert _statuses(*world["pending"]) == ["pending"] * 3

@@ -435,6 +435,7 @@ def test_a_plan_is_simulated_on_sales_and_nothing_is_written(api, world):
     ({"version_id": 999999, "sales_csv": SIMULATED}, "version_id"),
     ({"base_rate": "3", "sales_csv": SIMULATED, "target": "0.00"}, "target"),
     ({"base_rate": "3", "version_id": 1, "sales_csv": SIMULATED}, "version_id"),     # both: which one?
+    ({"category_rates": [{"category_id": 1, "rate": "5"}], "version_id": 1, "sales_csv": SIMULATED}, "version_id"),
 ])
 def test_a_refused_simulation_names_the_field(api, world, body, field):
     response = api.post(f"{API}/plans/simulate", headers=_as(world, "admin"), json=body)

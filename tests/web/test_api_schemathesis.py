@@ -67,7 +67,7 @@ STATED_IN_WORDS = [
     (r"customer_id", r"Choose an existing customer", "customer_id"),  # an unknown id (none given: the oneOf)
     (r"plan_id", r"^Choose a plan\.$"), (r"version_id", r"^No plan version has this id\.$"),
     (r"category", r"^No category has this code\.$|archived; choose an active one"),
-    (r"sale_ids", r"^No sale matches the filters\.$"), (r"sale_id", r"not one of this agent's"),
+    (r"matching", r"^No sale matches the filters\.$", "matching"), (r"sale_id", r"not one of this agent's"),
     # Unique among the company's: a code, a SKU, a plan's name, an email, a version's first day.
     (r"code|name|sku", r"exists already"), (r"effective_from", r"already starts on that date"),
     (r"email", r"^A user with this email already exists\.$"),
@@ -75,7 +75,7 @@ STATED_IN_WORDS = [
     (r"password", r"^Too easy to guess|^Do not put your email address"),
     # A team's shape: an agent's manager is an active manager, not themselves; a manager with
     # active agents keeps the role; nobody changes their own role or deactivates themselves.
-    (r"manager_id", r"^Choose an active manager\.$|cannot manage themselves"),
+    (r"manager_id", r"^Choose an active manager\.$|cannot manage themselves|^Choose the agent's manager\.$"),
     (r"role", r"Move this manager's agents|cannot change your own role"),
     # Against the figures: an amount past the largest a sale may have, a payout past the unpaid
     # balance (unless an advance).

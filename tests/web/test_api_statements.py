@@ -334,3 +334,16 @@ def test_issuing_a_period_is_refused_to_agents_unknown_ids_and_without_the_job_q
     assert error_of(api.post(f"{API}/periods/999999/statements", headers=headers_for(team["admin"])), 503)
     assert error_of(api.post(f"{API}/periods/{first.id}/statements", headers=headers_for(team["maria"])), 503)
     assert count(StatementRun) == before and period_for(date(2026, 11, 1)).status == "open"
+
+
+def test_periods_are_issued_in_order_and_a_skipped_one_is_refused(api, team, build):
+    build.on(date(2026, 12, 5))  # both halves of November have ended
+    maria = headers_for(team["maria"])
+    first, second = period_for(date(2026, 11, 1)), period_for(date(2026, 11, 16))
+    error = error_of(api.post(f"{API}/periods/{second.id}/statements", headers=maria), 409)
+    assert error["message"] == f"Periods are issued in order: issue {first.label} first."
+    assert api.post(f"{API}/periods/{first.id}/statements", headers=maria).status_code == 201
+    assert api.post(f"{API}/periods/{second.id}/statements", headers=maria).status_code == 201
+    october = period_for(date(2026, 10, 20))  # never issued, and now behind issued ones
+    assert "A later period was issued already" in error_of(
+        api.post(f"{API}/periods/{october.id}/statements", headers=maria), 409)["message"]

@@ -5,7 +5,8 @@ effect (a deactivation ends sessions and revokes tokens) is the services'."""
 from __future__ import annotations
 
 from webapp.api.admin_schemas import SettingsOut, SettingsPatch, UserIn, UserOut, UserPage, UserPatch, UserQuery
-from webapp.api.framework import decode_cursor, keyset_page, operation
+from webapp.api.framework import decode_cursor, keyset_page, operation, require_scope
+from webapp.auth.tokens import AREAS
 from webapp.auth import services as accounts
 from webapp.auth.models import Role
 from webapp.commissions import periods
@@ -36,12 +37,21 @@ def get_user(user, user_id: int):
     return _user_out(accounts.get_user(user_id))
 
 
-@operation("POST", "/users", summary="Create an account (it can sign in at once)", tag="Administration",
+@operation("POST", "/users", summary="Create an account (it can sign in at once; the token needs write access "
+                                    "to every area)", tag="Administration",
            area="admin", body=UserIn, responses={201: UserOut}, roles=ADMINS, write=True)
 def create_user(user, body: UserIn):
     """A new admin, manager or agent (an agent on an active manager's team); the email is unique."""
+    _every_area()
     return _user_out(accounts.create_user(user, email=body.email, name=body.name, role=body.role,
                                           password=body.password, manager_id=body.manager_id)), 201
+
+
+def _every_area() -> None:
+    """An account can do all its role allows, so making or changing one takes a token that may
+    write every area (an admin:write token for a catalogue script must not make itself an admin)."""
+    for area in AREAS:
+        require_scope(area, write=True)
 
 
 def _locked_user(user, user_id: int) -> UserOut:
@@ -49,12 +59,14 @@ def _locked_user(user, user_id: int) -> UserOut:
     return _user_out(accounts.get_user(user_id, lock=True))
 
 
-@operation("PATCH", "/users/{user_id}", summary="Change an account's name, role, manager or active flag",
+@operation("PATCH", "/users/{user_id}", summary="Change an account's name, role, manager or active flag (the "
+                                              "token needs write access to every area)",
            tag="Administration", area="admin", body=UserPatch, responses={200: UserOut}, roles=ADMINS, write=True,
            current=_locked_user)
 def update_user(user, user_id: int, body: UserPatch):
     """Only the fields given change. Nobody changes their own role or deactivates themselves, and a
     manager with active agents keeps the role until they move (422 naming the field)."""
+    _every_area()
     account = accounts.get_user(user_id)
     given = body.model_fields_set
     return _user_out(accounts.update_user(

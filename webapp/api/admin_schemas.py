@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from webapp.api.framework import Page, PageQuery, Strict
 from webapp.api.schemas import Id
@@ -41,6 +41,10 @@ class UserQuery(PageQuery):
 class UserIn(Strict):
     """A new account, as the new-user page makes one."""
 
+    # An agent is on a manager's team.
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"properties": {"role": {"const": "agent"}}},
+        "then": {"required": ["manager_id"], "properties": {"manager_id": {"type": "integer"}}}})
     email: Annotated[str, StringConstraints(min_length=1, max_length=254)] = Field(
         description="Unique; the sign-in name (lower-cased)")
     name: text(120)

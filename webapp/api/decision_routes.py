@@ -14,6 +14,7 @@ from webapp.api.framework import ApiError, Strict, operation
 from webapp.api.schemas import DateIn, Id, Money, Reason
 from webapp.api.text import exactly_one
 from webapp.auth.models import Role
+from webapp.errors import ServiceError
 from webapp.manage import queue
 
 
@@ -78,7 +79,12 @@ def decide_sales(user, body: DecisionsIn):
         agent_id=found.agent_id, product_id=found.product_id, start=found.start, end=found.end,
         min_cents=None if found.min_amount is None else cents_of(found.min_amount, "matching.min_amount"),
         max_cents=None if found.max_amount is None else cents_of(found.max_amount, "matching.max_amount"))
-    result = queue.decide_all_matching(user, filters, body.action, body.reason)
+    try:
+        result = queue.decide_all_matching(user, filters, body.action, body.reason)
+    except ServiceError as exc:
+        if exc.field != "sale_ids":
+            raise
+        raise ApiError(422, exc.message, {"matching": exc.message}) from exc  # the body's name for the filter
     if isinstance(result, queue.BulkResult):
         return _out(result)
     return DecisionsOut(action=body.action, decided=[], refused=[], operation_id=result.id)

@@ -14,11 +14,12 @@ waits on the unique constraint for the first's transaction, then answers what th
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import Response, request
+from flask import Response, current_app, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -71,15 +72,17 @@ def attempt(user) -> Attempt | None:
 
 
 def _fingerprint() -> str:
-    """sha256 of the method, the path with its query and the body; a JSON body in canonical form,
-    so spacing and key order do not make a retry a different request."""
+    """HMAC-SHA256 (keyed with the app's secret) of the method, the path with its query and the
+    body; a JSON body in canonical form, so spacing and key order do not make a retry a different
+    request. Keyed, because a body may hold a secret (a new account's password) that a plain hash
+    kept for a day would let anyone reading the table guess offline."""
     raw = request.get_data(cache=True)
     try:
         body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode() if raw else b""
     except ValueError:
         body = raw
     head = f"{request.method} {request.full_path.rstrip('?')}\n".encode()
-    return hashlib.sha256(head + body).hexdigest()
+    return hmac.new(current_app.secret_key.encode(), head + body, hashlib.sha256).hexdigest()
 
 
 def replay(attempt: Attempt) -> Response | None:

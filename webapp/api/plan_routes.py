@@ -147,8 +147,11 @@ def _amount(value: Decimal) -> str:
 def simulate_plan(user, body: SimulationIn):
     """The simulator page's preview: a stored version or typed rules, on one agent's sales in CSV,
     month by month, with the words of each line; refused lines are named in `sales_csv`."""
-    rules = _rules(body) if body.base_rate is not None or body.tiers else None
-    if rules is not None and body.version_id is not None:  # which one would be simulated? (as the page)
+    # Any rule typed counts (an override alone too), as on the page: with a version, which one?
+    typed = any(getattr(body, name) not in (None, [], Rules.model_fields[name].default)
+                for name in Rules.model_fields)
+    rules = _rules(body) if typed else None
+    if rules is not None and body.version_id is not None:
         message = "Give a plan version or rules, not both."
         raise ApiError(422, message, {"version_id": message})
     try:

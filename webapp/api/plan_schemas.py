@@ -158,8 +158,10 @@ class SimulationIn(Rules, Strict):
     rate or a tier table), on sales in CSV as the simulator page takes them."""
 
     model_config = ConfigDict(json_schema_extra={"oneOf": [
-        {"required": ["version_id"], "properties": {"version_id": {"type": "integer"}, "base_rate": {"type": "null"},
-                                                    "tiers": {"maxItems": 0}}},
+        {"required": ["version_id"], "properties": {
+            "version_id": {"type": "integer"}, "base_rate": {"type": "null"}, "tiers": {"maxItems": 0},
+            "tier_mode": {"type": "null"}, "basis": {"const": "amount"}, "category_rates": {"maxItems": 0},
+            "product_rates": {"maxItems": 0}}},
         {"properties": {"version_id": {"type": "null"}}, "oneOf": RulesIn.model_config["json_schema_extra"]["oneOf"]}]})
     version_id: Id | None = Field(None, description="A stored plan version (or give the rules)")
     sales_csv: Annotated[str, StringConstraints(min_length=1, max_length=60_000)] = Field(
