@@ -123,7 +123,7 @@ ACCESS = {
     "api.get_spiff_recompute": ADMIN, "api.retry_spiff_recompute": ADMIN,
     "api.list_users": ADMIN, "api.get_user": ADMIN, "api.create_user": ADMIN, "api.update_user": ADMIN,
     "api.get_settings": ADMIN, "api.update_settings": ADMIN, "api.decide_sales": STAFF,
-    "api.issue_period_statements": STAFF, "api.simulate_plan": ADMIN,
+    "api.issue_period_statements": STAFF, "api.simulate_plan": ADMIN, "api.list_audit_events": ADMIN,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,

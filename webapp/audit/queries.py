@@ -164,6 +164,14 @@ def _object_url(event: AuditEvent) -> str | None:
     return url_for(page[0], **{page[1]: event.object_id})
 
 
+def events_before(filters: AuditFilters, *, before_id: int | None, limit: int) -> list[AuditEvent]:
+    """Up to `limit` events matching the filters, newest first (by id), older than `before_id`."""
+    query = _filtered(filters)
+    if before_id is not None:
+        query = query.where(AuditEvent.id < before_id)
+    return list(db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
+
+
 def search(filters: AuditFilters, page: int = 1) -> AuditPage:
     """Page `page` of the events matching the filters, newest first, with their changes."""
     window, query = paginate(_filtered(filters), page, PAGE_SIZE)
