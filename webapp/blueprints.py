@@ -35,6 +35,7 @@ from webapp.api import webhook_routes as api_webhook_routes
 from webapp.api import admin_routes as api_admin_routes
 from webapp.api import decision_routes as api_decision_routes
 from webapp.api import audit_routes as api_audit_routes
+from webapp.api import import_routes as api_import_routes
 from webapp.auth import login_routes
 from webapp.disputes import agent_routes, manage_routes
 from webapp.mail import webhook_routes
@@ -73,7 +74,7 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     account_routes, product_routes, sales_routes, api_statement_routes, commission_routes, api_spiff_routes,
     api_plandoc_routes, payout_routes, directory_routes, ledger_routes, period_routes, dispute_routes,
     api_export_routes, api_catalog_routes, api_plan_routes, api_target_routes, api_operation_routes,
-    api_webhook_routes, api_admin_routes, api_decision_routes, api_audit_routes,
+    api_webhook_routes, api_admin_routes, api_decision_routes, api_audit_routes, api_import_routes,
     docs_routes,
     token_routes,
     queue_routes, team_routes, money_routes, periods_routes, export_routes, import_routes, manage_routes,

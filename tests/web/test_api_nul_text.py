@@ -177,6 +177,9 @@ VALID = {
         "manager_id": w["maria"].id}),
     "api.update_user": ("admin", lambda w: {"user_id": w["alice"].id}, lambda w: {"name": "Alice Able"}),
     "api.update_settings": ("admin", lambda w: {}, lambda w: {"company_name": "Acme Sales"}),
+    "api.import_sales": ("maria", lambda w: {}, lambda w: {
+        "csv": f"key,agent_email,sku,customer,quantity,unit_price,date,note\nrow-0001,{w['alice'].email},"
+               f"{w['product'].sku},Acme,1,10.00,2026-11-18,\n"}),
     "api.simulate_plan": ("admin", lambda w: {}, lambda w: {
         "base_rate": "3", "sales_csv": "date,amount,sku,category\n2026-11-03,10.00,,\n"}),
     "api.decide_sales": ("maria", lambda w: {}, lambda w: {"action": "reject", "reason": "Duplicate",

@@ -27,7 +27,7 @@ from webapp.api import bp, conditional, idempotency
 from webapp.auth import access
 from webapp.auth.models import Role
 from webapp.auth.tokens import authenticate
-from webapp.api.json_numbers import whole_numbers_as_integers
+from webapp.api.json_numbers import NUL_MESSAGE, _nul_fields, whole_numbers_as_integers  # noqa: F401  (re-exported)
 from webapp.api.text import CURSOR_PATTERN
 from webapp.api.models import IdempotentAnswer
 from webapp.api.errors import BEARER_CHALLENGE, ERROR_CODES, ApiError, error_response  # noqa: F401  (re-exported)
@@ -41,7 +41,6 @@ csrf.exempt(bp)
 
 ALL_ROLES = (Role.AGENT, Role.MANAGER, Role.ADMIN)
 MAX_BODY_BYTES = 64 * 1024
-NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
 INVALID_TOKEN = BEARER_CHALLENGE + ', error="invalid_token"'
 Item = TypeVar("Item", bound=BaseModel)
 
@@ -203,25 +202,6 @@ def _json_body(model: type[BaseModel]) -> BaseModel:
     return parsed
 
 
-def _nul_fields(value: Any, path: str = "") -> dict[str, str]:
-    """The paths ("note", "agent_ids.0") of the strings in a parsed body that hold a NUL character.
-
-    JSON allows "\\u0000" in a string but PostgreSQL text cannot store it: the insert failed
-    after validation, a 500 for every operation that stores text. No one means to send one."""
-    if isinstance(value, str):
-        return {path or "body": NUL_MESSAGE} if "\x00" in value else {}
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, (list, tuple)):
-        items = enumerate(value)
-    else:
-        return {}
-    found: dict[str, str] = {}
-    for key, item in items:
-        found.update(_nul_fields(item, f"{path}.{key}" if path else str(key)))
-    return found
-
-
 def _query(model: type[BaseModel]) -> BaseModel:
     """Validate the query string (repeated keys are refused rather than silently dropped)."""
     args = request.args
@@ -271,11 +251,24 @@ def require_scope(area: str, write: bool) -> None:
                                 f'{BEARER_CHALLENGE}, error="insufficient_scope", scope="{needed}"'})
 
 
+class DryRun(Exception):  # noqa: N818  (an answer, not an error)
+    """Raised by a view to answer `result` after rolling back everything it wrote (a dry run):
+    nothing is committed, no job is queued, and no Idempotency-Key keeps the answer."""
+
+    def __init__(self, result: BaseModel):
+        """The answer, built before the rollback expires what it read."""
+        super().__init__()
+        self.result = result
+
+
 def _run_view(call: Callable[[], Any], claimed: IdempotentAnswer | None, etag: bool) -> Response:
     """Call the view; a service's refusal rolls back and becomes the API's error, success commits
     (with its answer stored in the request's claimed Idempotency-Key, when it has one)."""
     try:
         result = call()
+    except DryRun as dry:
+        db.session.rollback()
+        return _respond(dry.result, 200)
     except NotFound as exc:
         db.session.rollback()
         raise ApiError(404, "Not found.") from exc

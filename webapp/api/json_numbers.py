@@ -1,11 +1,15 @@
-"""Whole numbers in request bodies: JSON Schema counts 3.0 and 1e0 as integers, so the API takes
-them as integers too (its strict models would refuse a float)."""
+"""What the API reads in a request body before and after its models: whole numbers (JSON Schema
+counts 3.0 and 1e0 as integers, so the API takes them as integers too; its strict models would
+refuse a float), and NUL characters (refused in any string)."""
 
 from __future__ import annotations
 
 import decimal
 import json
 import re
+from typing import Any
+
+NUL_MESSAGE = "Remove the NUL character (\\u0000): text cannot hold one."
 
 
 def whole_numbers_as_integers(raw: bytes) -> bytes:
@@ -33,3 +37,22 @@ def whole_numbers_as_integers(raw: bytes) -> bytes:
     except (ValueError, RecursionError):
         return raw  # not JSON, or nested too deep for Python's parser: pydantic says so (400)
     return json.dumps(data).encode() if converted else raw
+
+
+def _nul_fields(value: Any, path: str = "") -> dict[str, str]:
+    """The paths ("note", "agent_ids.0") of the strings in a parsed body that hold a NUL character.
+
+    JSON allows "\\u0000" in a string but PostgreSQL text cannot store it: the insert failed
+    after validation, a 500 for every operation that stores text. No one means to send one."""
+    if isinstance(value, str):
+        return {path or "body": NUL_MESSAGE} if "\x00" in value else {}
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return {}
+    found: dict[str, str] = {}
+    for key, item in items:
+        found.update(_nul_fields(item, f"{path}.{key}" if path else str(key)))
+    return found
