@@ -42,8 +42,15 @@ def path_breaks(path: str) -> Markup:
 
 @bp.app_template_filter("name_breaks")
 def name_breaks(name: str) -> Markup:
-    """A field's name, escaped, allowed to wrap after each underscore (a long one fits a phone)."""
+    """A field's name, escaped; a long one may wrap after an underscore, so it fits a phone (a short
+    one stays whole, as the page's text mentions it)."""
+    if len(name) <= LONG_NAME:
+        return escape(name)
     return escape(name).replace("_", Markup("_<wbr>"))
+
+
+# Longer names than this would stick out of a 390 px screen's field column.
+LONG_NAME = 20
 
 
 @bp.app_template_filter("type_of")
