@@ -124,7 +124,7 @@ ACCESS = {
     "api.list_users": ADMIN, "api.get_user": ADMIN, "api.create_user": ADMIN, "api.update_user": ADMIN,
     "api.get_settings": ADMIN, "api.update_settings": ADMIN, "api.decide_sales": STAFF,
     "api.issue_period_statements": STAFF, "api.simulate_plan": ADMIN, "api.list_audit_events": ADMIN,
-    "api.import_sales": STAFF,
+    "api.import_sales": STAFF, "api.import_targets": ADMIN,
 }
 
 # Endpoints whose URL names an object of team B (an agent, their sale, ledger line, dispute, payout,
@@ -216,6 +216,7 @@ def _json_body(world: World, endpoint: str) -> dict | None:
         "api.decide_sales": {"action": "approve", "sale_ids": [world.pending_b.id]},
         "api.simulate_plan": {"base_rate": "3", "sales_csv": "date,amount,sku,category\n2026-11-03,10.00,,\n"},
         "api.import_sales": {"csv": "key,agent_email,sku,customer,quantity,unit_price,date,note\n", "dry_run": True},
+        "api.import_targets": {"csv": f"email,month,amount\n{world.agent_b.email},2026-11,100.00\n"},
     }.get(endpoint)
 
 

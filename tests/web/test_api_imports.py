@@ -84,3 +84,36 @@ def test_agents_and_read_tokens_cannot_import(api, world):
     assert error_of(api.post(f"{API}/imports/sales", headers=headers_for(world["ann"]), json=body), 403)
     assert error_of(api.post(f"{API}/imports/sales", headers=headers_for(world["maria"], "read"), json=body), 403)
     assert counts(Sale)["Sale"] == 0
+
+
+# --- POST /imports/targets ----------------------------------------------------------------------
+
+
+def test_an_admin_imports_targets_all_or_none(api, world, factory):
+    from webapp.commissions.models import Target
+
+    admin = headers_for(factory.user("admin"))
+    good = "email,month,amount\nann@example.com,2026-11,5000.00\nbob@example.com,2026-12,7000.00\n"
+    made = api.post(f"{API}/imports/targets", headers=admin, json={"csv": good})
+    assert made.status_code == 200, made.json
+    assert (made.json["set"], made.json["operation_id"]) == (2, None)
+    assert counts(Target)["Target"] == 2
+    bad = "email,month,amount\nann@example.com,2026-11,6000.00\nnobody@example.com,2026-13,0\n"
+    error = error_of(api.post(f"{API}/imports/targets", headers=admin, json={"csv": bad}), 422)
+    assert list(error["fields"]) == ["lines.3"] and "no agent has the email" in error["fields"]["lines.3"]
+    assert "csv" in error_of(api.post(f"{API}/imports/targets", headers=admin, json={"csv": "who,when\n"}),
+                             422)["fields"]
+    assert api.get(f"{API}/targets?month=2026-11", headers=admin).json["items"][0]["amount"] == "5000.00"
+    assert error_of(api.post(f"{API}/imports/targets", headers=headers_for(world["maria"]), json={"csv": good}), 403)
+
+
+def test_many_targets_are_set_by_a_background_operation(app, api, world, factory, monkeypatch):
+    from webapp.operations.services import run_to_end
+
+    monkeypatch.setitem(app.config, "OPERATION_INLINE_LIMIT", 1)
+    admin = headers_for(factory.user("admin"))
+    many = "email,month,amount\nann@example.com,2026-11,5000.00\nbob@example.com,2026-11,7000.00\n"
+    started = api.post(f"{API}/imports/targets", headers=admin, json={"csv": many})
+    assert started.status_code == 200 and started.json["set"] == 0 and started.headers["Operation-Location"]
+    run_to_end(started.json["operation_id"])
+    assert len(api.get(f"{API}/targets?month=2026-11", headers=admin).json["items"]) >= 2

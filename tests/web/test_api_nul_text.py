@@ -180,6 +180,8 @@ VALID = {
     "api.import_sales": ("maria", lambda w: {}, lambda w: {
         "csv": f"key,agent_email,sku,customer,quantity,unit_price,date,note\nrow-0001,{w['alice'].email},"
                f"{w['product'].sku},Acme,1,10.00,2026-11-18,\n"}),
+    "api.import_targets": ("admin", lambda w: {}, lambda w: {
+        "csv": f"email,month,amount\n{w['alice'].email},2026-11,5000.00\n"}),
     "api.simulate_plan": ("admin", lambda w: {}, lambda w: {
         "base_rate": "3", "sales_csv": "date,amount,sku,category\n2026-11-03,10.00,,\n"}),
     "api.decide_sales": ("maria", lambda w: {}, lambda w: {"action": "reject", "reason": "Duplicate",

@@ -89,7 +89,7 @@ STATED_IN_WORDS = [
     # The caller's role: agents act for themselves (their own sales, estimates and statements).
     (r"agent_ids", r"Agents request their own statement"), (r"agent_id", r"Agents record their own sales"),
     # An import's CSV: its header and size (the file), and each row's cells against what exists.
-    (r"csv", r"."), (r"lines\.\d+\.\w+", r"."),
+    (r"csv", r"."), (r"lines\.\d+(\.\w+)?", r"."),
     # The simulator's CSV: its header and each line's values (the page's own grammar).
     (r"sales_csv", r"^Line \d+|^Paste the sales|header but no sales|simulate at most"),
     # What only the account knows: the agent's own name, typed to acknowledge.

@@ -1,6 +1,7 @@
-"""API v1 sales import (managers and admins, as the import page): a CSV of sales for the caller's
+"""API v1 imports. Sales (managers and admins, as the import page): a CSV of sales for the caller's
 team, tried first (a dry run answers what would be created, skipped or refused, writing nothing),
-then imported whole or not at all. Rows are keyed, so importing the same file again skips them."""
+then imported whole or not at all; rows are keyed, so importing the same file again skips them.
+Targets (admins, as the targets page's import): every row checked, then all set or none."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from webapp.api.convert import money
 from webapp.api.framework import ApiError, DryRun, Strict, operation
 from webapp.api.schemas import MoneyOut
 from webapp.auth.models import Role
+from webapp.commissions import target_import
 from webapp.sales import imports
 from webapp.sales.csv_format import IMPORT_COLUMNS
 from webapp.sales.import_file import MAX_ROWS, ImportFileError
@@ -72,3 +74,35 @@ def import_sales(user, body: SalesImportIn):
     if body.dry_run:
         raise DryRun(answer)
     return answer, 201
+
+
+class TargetsImportIn(Strict):
+    """The targets file's text."""
+
+    csv: Annotated[str, StringConstraints(min_length=1, max_length=60_000)] = Field(
+        description=f"The header {','.join(target_import.COLUMNS)}, then a line per agent and month "
+                    "(YYYY-MM, an amount above zero)")
+
+
+class TargetsImportOut(BaseModel):
+    """How many targets were set, or the background operation setting many."""
+
+    set: int = Field(description="Targets set (all of them, or 0 while an operation sets them)")
+    operation_id: int | None = Field(description="Set when a background operation sets them: follow it at "
+                                                 "GET /operations/{operation_id}")
+
+
+@operation("POST", "/imports/targets", summary="Import monthly targets from CSV, all or none", tag="Plans",
+           area="admin", body=TargetsImportIn, responses={200: TargetsImportOut}, roles=(Role.ADMIN,), write=True)
+def import_targets(user, body: TargetsImportIn):
+    """Every row is checked first (each refused row beside `lines.<line>`, nothing set); many rows
+    are set by a background operation (Operation-Location)."""
+    try:
+        done = target_import.import_targets(user, body.csv.encode("utf-8"))
+    except target_import.TargetImportError as exc:
+        fields = {f"lines.{line}": problem for problem in exc.rows
+                  if (line := problem.removeprefix("Line ").split(":", 1)[0]).isdigit()}
+        raise ApiError(422, exc.message, fields or {"csv": exc.message}) from exc
+    if isinstance(done, int):
+        return TargetsImportOut(set=done, operation_id=None)
+    return TargetsImportOut(set=0, operation_id=done.id)
