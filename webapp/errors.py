@@ -46,14 +46,18 @@ class NotFound(ServiceError):
         super().__init__(message, status=404)
 
 
-def get_or_404(model: type[Row], ident: Any, **options: Any) -> Row:
+def get_or_404(model: type[Row], ident: Any, *, fresh_lock: bool = False, **options: Any) -> Row:
     """The `model` row whose primary key is `ident`, else NotFound (a 404 page, or the API's 404).
 
     An id that is not an int (None, a bool, text from a form or a JSON body) names no row: it is
-    not found without a query. `options` go to Session.get (e.g. with_for_update=True).
+    not found without a query. `options` go to Session.get (e.g. with_for_update=True);
+    `fresh_lock`: row-locked and read afresh under the lock, so a change checked against what was
+    read (If-Match) is not overtaken by another.
     """
     if not isinstance(ident, int) or isinstance(ident, bool):
         raise NotFound()
+    if fresh_lock:
+        options.update(with_for_update=True, populate_existing=True)
     row = db.session.get(model, ident, **options)
     if row is None:
         raise NotFound()

@@ -185,7 +185,7 @@ def update_user(actor, user: User, *, name: str, role: str, manager_id: int | No
 def get_user(user_id: int, *, lock: bool = False) -> User:
     """The user with this id, or NotFound (`lock`: read afresh under a row lock, for a change
     checked against what was read)."""
-    return get_or_404(User, user_id, **({"with_for_update": True, "populate_existing": True} if lock else {}))
+    return get_or_404(User, user_id, fresh_lock=lock)
 
 
 def list_users() -> list[User]:

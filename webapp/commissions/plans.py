@@ -300,9 +300,7 @@ def used_version_ids(versions: list[PlanVersion]) -> set[int]:
 def get_version(plan: CommissionPlan, version_id: int, *, lock: bool = False) -> PlanVersion:
     """A version of this plan by id, or NotFound (a version of another plan is not found either);
     `lock`: row-locked, so a change checked against it (If-Match) is not overtaken by another."""
-    # Locked, it is read afresh under the lock: what If-Match is checked against is what is changed.
-    version = get_or_404(PlanVersion, version_id, **({"with_for_update": True, "populate_existing": True}
-                                                     if lock else {}))
+    version = get_or_404(PlanVersion, version_id, fresh_lock=lock)
     if version.plan_id != plan.id:
         raise NotFound()
     return version
