@@ -15,6 +15,7 @@ from webapp.auth.tokens import create_token
 from webapp.commissions.ledger import agent_balance
 from webapp.commissions.models import Payout
 from webapp.extensions import db
+from webapp.operations import services as operations
 
 TODAY = date(2026, 11, 20)
 
@@ -203,6 +204,24 @@ def test_paying_a_closed_period_pays_what_the_plan_showed_once(api, team, build)
     assert again["total"] == "0.00"
     assert api.post(f"{API}/periods/{november.id}/pay", headers=maria,
                     json={"digest": again["digest"]}).json["items"] == []
+
+
+def test_a_team_larger_than_a_request_pays_is_paid_by_a_background_operation(api, app, team, build, monkeypatch):
+    monkeypatch.setitem(app.config, "OPERATION_INLINE_LIMIT", 1)
+    maria = headers_for(team["maria"])
+    november = build.close(date(2026, 11, 15))
+    plan = api.get(f"{API}/periods/{november.id}/payment-plan", headers=maria).json
+    paid = api.post(f"{API}/periods/{november.id}/pay", headers=maria, json={"digest": plan["digest"]})
+    assert paid.status_code == 200, paid.json
+    assert paid.json["items"] == [] and count(Payout) == 0, "nothing is paid inside the request"
+    operation_id = paid.json["operation_id"]
+    assert paid.headers["Operation-Location"] == f"{API}/operations/{operation_id}"
+    operations.run_to_end(operation_id)
+    followed = api.get(f"{API}/operations/{operation_id}", headers=maria).json
+    assert followed["status"] == "done" and followed["done"] == followed["total"] == 2
+    assert {(p.agent_id, p.amount_cents) for p in db.session.scalars(select(Payout))} == {
+        (team["alice"].id, 3000), (team["bob"].id, 3000)}
+    assert api.get(f"{API}/periods/{november.id}/payment-plan", headers=maria).json["total"] == "0.00"
 
 
 def test_an_open_period_cannot_be_paid_and_others_see_only_their_team(api, team, build):

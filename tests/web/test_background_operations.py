@@ -15,11 +15,14 @@ from sqlalchemy import func, select
 
 from tests.conftest import browser_as
 from tests.support.queues import jobs
-from tests.web._html import flash_messages, html_of, redirect_path
+from tests.support.rows import sql_statements
+from tests.web._html import flash_messages, html_of, redirect_path, tags
 from tests.web.test_admin_plans import _plan_form
+from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
-from webapp.commissions.models import CommissionEntry, Target
-from webapp.commissions.periods import period_for
+from webapp.commissions import period_payments
+from webapp.commissions.models import CommissionEntry, Payout, Target
+from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db, redis_client
 from webapp.operations import services as operations
 from webapp.operations.models import BackgroundOperation
@@ -318,6 +321,123 @@ def test_the_run_page_says_when_issuing_stopped_and_where_to_retry(app, shop, mo
     db.session.commit()
     drain()
     assert len(_statements()) == 6
+
+
+# --- paying a closed period's statements ------------------------------------------------------------
+
+
+def _close_first_half() -> None:
+    """Nov 1-15 is closed, as its statement run leaves it."""
+    close_period(None, period_for(d(3)))
+    db.session.commit()
+
+
+def _pay_all(app, manager) -> object:
+    """The manager confirms "pay all statements" of Nov 1-15 as the page showed it."""
+    browser = browser_as(app, manager)
+    page = html_of(browser.get("/manage/payouts/pay-period"))
+    fields = {tag.attrs["name"]: tag.attrs["value"] for tag in tags(page, "input")
+              if tag.attrs.get("name") in ("period", "digest")}
+    assert set(fields) == {"period", "digest"}, page[:300]
+    return browser.post("/manage/payouts/pay-period", fields, token_from="/manage/payouts/pay-period")
+
+
+def _payouts() -> list[tuple[int, int, date, str]]:
+    """(agent, cents, paid on, reference) of every payout, and how many payout.create audit rows exist."""
+    db.session.expire_all()
+    return sorted(db.session.execute(select(Payout.agent_id, Payout.amount_cents, Payout.paid_on,
+                                            Payout.reference)).tuples())
+
+
+def _closing_of_first_half(agent_ids) -> dict[int, int]:
+    """3% of each agent's approved Nov 1-15 sales, rounded per line: what paying the period pays."""
+    db.session.expire_all()
+    found: dict[int, int] = {}
+    for agent_id, cents in db.session.execute(select(Sale.agent_id, Sale.amount_cents).where(
+            Sale.agent_id.in_(agent_ids), Sale.status == "approved", Sale.sold_on <= d(15))):
+        found[agent_id] = found.get(agent_id, 0) + int((Decimal(cents) * 3 / 100).quantize(Decimal("1"), ROUND_HALF_UP))
+    return found
+
+
+@pytest.mark.parametrize("inline_limit", [25, 2])
+def test_paying_a_period_pays_the_same_inline_or_as_an_operation(app, shop, monkeypatch, inline_limit):
+    _close_first_half()
+    limit(app, monkeypatch, inline_limit)
+    team = [agent.id for agent in shop["agents"]]
+    response = _pay_all(app, shop["maria"])
+    if inline_limit == 2:
+        operation = only_operation()
+        assert response.status_code == 303 and redirect_path(response) == f"/operations/{operation.id}"
+        assert (operation.kind, operation.total) == ("period_payment", 5)
+        assert _payouts() == [], "nothing is paid inside the request"
+        assert drain() == 1
+        assert only_operation().status == "done"
+        assert only_operation().result["figures"] == {
+            "Statements paid": 5, "Total paid": f"${Decimal(sum(_closing_of_first_half(team).values())) / 100:,.2f}"}
+        page = html_of(browser_as(app, shop["maria"]).get(f"/operations/{operation.id}"))
+        assert "Statements paid" in page and 'href="/manage/payouts"' in page
+    else:
+        assert redirect_path(response) == "/manage/payouts"
+        assert db.session.scalar(select(func.count()).select_from(BackgroundOperation)) == 0
+    # Each of Maria's agents (not Sam's Carl) is paid their closing balance once, dated today.
+    assert _payouts() == sorted((agent, cents, d(17), "Period Nov 1–15, 2026")
+                                for agent, cents in _closing_of_first_half(team).items())
+    # Each with its audit event, as one recorded by hand has it (no "before"; the figures after).
+    audited = db.session.execute(select(AuditEvent.object_id, AuditEvent.before.is_(None), AuditEvent.after)
+                                 .where(AuditEvent.action == "payout.create")).all()
+    payouts = {p.id: p for p in db.session.scalars(select(Payout))}
+    assert sorted(object_id for object_id, *_ in audited) == sorted(payouts)
+    for object_id, no_before, after in audited:
+        payout = payouts[object_id]
+        assert no_before and after == {"agent_id": payout.agent_id, "amount_cents": payout.amount_cents,
+                                       "paid_on": "2026-11-17", "reference": "Period Nov 1–15, 2026",
+                                       "advance": False, "reverses_id": None}
+    # Paying again pays nothing more: the payouts dated after the period count toward it.
+    period = period_for(d(3))
+    assert all(p.amount == 0 for p in period_payments.period_payment_plan(shop["maria"], period))
+    assert period_payments.pay_period(shop["maria"], period, None) == [] and len(_payouts()) == 5
+
+
+def test_a_payment_step_run_again_pays_no_one_twice(app, shop, monkeypatch):
+    _close_first_half()
+    limit(app, monkeypatch, 2)
+    _pay_all(app, shop["maria"])
+    operation = only_operation()
+    batch = list(operation.items)
+    kind = operations.KINDS["period_payment"]
+    kind.step(operation, batch[:3])
+    db.session.commit()
+    # A retry after a crash that had committed, or a hand payment meanwhile: what is due is worked out
+    # again under the locks, so nobody is paid twice and the rest are paid.
+    kind.step(operation, batch)
+    db.session.commit()
+    assert sorted(agent for agent, *_ in _payouts()) == sorted(batch)
+    assert operation.params["paid"] == 5
+
+
+def test_paying_a_large_team_inline_takes_the_same_statements_as_a_small_one(app, shop, factory, build):
+    """Set-based: no statement per agent (the team's locks, the plan, the payouts and the audit rows in bulk)."""
+    build.on(d(10))
+    maria = shop["maria"]
+    for _ in range(12):
+        agent = factory.user(Role.AGENT, manager=maria)
+        factory.assign(agent, shop["plan"])
+        factory.sale(agent, "500.00", d(4))
+    build.on(d(17))
+    _close_first_half()
+    period = period_for(d(3))
+
+    def paying(manager) -> tuple[int, int]:
+        """(payouts made, SQL statements sent) when the manager pays the period."""
+        digest = period_payments.plan_digest(period, period_payments.period_payment_plan(manager, period))
+        with sql_statements(transaction_control=False) as seen:
+            made = period_payments.pay_period(manager, period, digest)
+        db.session.rollback()
+        return len(made), len(seen)
+
+    sams, marias = paying(shop["sam"]), paying(maria)
+    assert (sams[0], marias[0]) == (1, 17)
+    assert marias[1] == sams[1], "as many statements for 17 agents as for one"
 
 
 # --- bulk decisions over every matching sale ------------------------------------------------------

@@ -17,6 +17,7 @@ from webapp.commissions.period_payments import pay_period, period_payment_plan, 
 from webapp.commissions.models import Payout
 from webapp.extensions import db
 from webapp.manage.periods import get_period
+from webapp.operations import services as operations
 
 MANAGERS = (Role.MANAGER, Role.ADMIN)
 
@@ -96,7 +97,9 @@ def payment_plan(user, period_id: int):
            errors=(409,))
 def pay_closed_period(user, period_id: int, body: PayPeriodIn):
     """Record every planned payout, dated today with the period as reference; paying again pays
-    nothing more (an open period, or amounts changed since the plan: 409)."""
+    nothing more (an open period, or amounts changed since the plan: 409). A large team is paid by
+    a background operation."""
     made = pay_period(user, get_period(period_id), body.digest)
+    started = operations.started()
     reversals = payouts.reversals_of([p.id for p in made])
-    return PaidOut(items=[_payout_out(p, reversals) for p in made])
+    return PaidOut(items=[_payout_out(p, reversals) for p in made], operation_id=started.id if started else None)

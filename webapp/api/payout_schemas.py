@@ -82,6 +82,10 @@ class PayPeriodIn(Strict):
 
 
 class PaidOut(BaseModel):
-    """The payouts paying the period made (empty: nothing was due)."""
+    """The payouts paying the period made (empty: nothing was due); or, for a team larger than a
+    request pays, the background operation paying them."""
 
     items: list[PayoutOut]
+    operation_id: int | None = Field(description="Set when a background operation pays the statements "
+                                                       "(items is then empty): follow it at "
+                                                       "GET /operations/{operation_id} (also in Operation-Location)")

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
-from webapp import clock
+from webapp import clock, panel_writes
+from webapp.audit.models import AuditEvent
 from webapp.audit.services import record
 from webapp.auth import access
 from webapp.auth.models import User
@@ -66,6 +67,30 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
     db.session.flush()
     record(actor, "payout.create", payout, None, _snapshot(payout))
     return payout
+
+
+def record_payouts(actor, amounts: dict[int, int], *, paid_on: date, reference: str) -> list[Payout]:
+    """Record many payouts at once, each with its audit event (set-based: a few statements for any
+    number). The caller holds the agents' locks and has capped each amount at what is owed."""
+    if is_date_closed(paid_on):
+        raise ServiceError("That date is in a closed period; date the payout in an open period.", "paid_on",
+                           code=CLOSED_PERIOD)
+    period_for(paid_on)
+    reference = check_plain_text(reference.strip()[:120], "reference") or None
+    actor_id = getattr(actor, "id", None)
+    # Bulk INSERT ... RETURNING: one statement per thousand rows on every database (a flush of new
+    # objects is batched like this on PostgreSQL only). Rows come back in no promised order; each
+    # names its agent.
+    with panel_writes.writes_for(amounts):  # only these agents' totals panels change
+        made = sorted(db.session.scalars(insert(Payout).returning(Payout), [
+            {"agent_id": agent_id, "amount_cents": cents, "paid_on": paid_on, "reference": reference,
+             "advance": False, "created_by_id": actor_id} for agent_id, cents in amounts.items()]),
+            key=lambda payout: payout.id)
+    db.session.execute(insert(AuditEvent), [
+        # No "before" key: an explicit None would be stored as JSON null, not as SQL NULL like record()'s.
+        {"actor_id": actor_id, "action": "payout.create", "object_type": "Payout", "object_id": payout.id,
+         "after": _snapshot(payout)} for payout in made])
+    return made
 
 
 def reverse_payout(actor, payout: Payout, *, reason: str) -> Payout:

@@ -16,6 +16,11 @@ run's payouts are dated after P's end), paying an agent by hand first reduces wh
 paying P after a later period's run pays nothing, and reversing such a payout makes its amount
 due again. The cap at the current unpaid balance keeps the run from ever creating an advance
 (a clawback since P can have lowered what A is owed).
+
+Paying is set-based: the team's locks in one statement (per chunk of ids), the plan from two
+aggregates, the payouts and their audit events in bulk. A team larger than an operation's inline
+limit is paid by a background operation, a batch of agents a step; each step locks its agents and
+works out what is due again, so a retried step, or a payout made by hand meanwhile, never pays twice.
 """
 
 from __future__ import annotations
@@ -23,14 +28,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from flask import current_app
+from sqlalchemy import select
+
 from webapp import clock
-from webapp.auth.access import team_agents
-from webapp.auth.models import User
+from webapp.auth.access import agent_scope, team_agents
+from webapp.auth.models import Role, User
 from webapp.commissions import payouts as payout_service
 from webapp.commissions.balances import closing_balances, unpaid_balances
-from webapp.commissions.ledger import lock_agent
+from webapp.commissions.ledger import lock_agents
 from webapp.commissions.models import Payout, Period
 from webapp.errors import ServiceError
+from webapp.extensions import db
+from webapp.money import format_money
+from webapp.operations import services as operations
 
 
 @dataclass(frozen=True)
@@ -44,12 +55,15 @@ class PlannedPayout:
     amount: int       # what the run pays (0: nothing)
 
 
-def period_payment_plan(user: User, period: Period) -> list[PlannedPayout]:
-    """Every team agent with a positive closing balance for P, and what the run would pay them."""
+def _must_be_closed(period: Period) -> None:
+    """Refuse an open period: its statements are paid once it is closed."""
     if period.is_open:
         raise ServiceError(f"{period.label} is still open; its statements are paid once it is closed.",
                            "period", status=409)
-    agents = team_agents(user, include_inactive=True)
+
+
+def _plan(agents: list[User], period: Period) -> list[PlannedPayout]:
+    """What the run would pay each of these agents with a positive closing balance for P."""
     ids = [a.id for a in agents]
     if not ids:
         return []
@@ -65,27 +79,71 @@ def period_payment_plan(user: User, period: Period) -> list[PlannedPayout]:
     return plan
 
 
+def period_payment_plan(user: User, period: Period) -> list[PlannedPayout]:
+    """Every team agent with a positive closing balance for P, and what the run would pay them."""
+    _must_be_closed(period)
+    return _plan(team_agents(user, include_inactive=True), period)
+
+
 def plan_digest(period: Period, plan: list[PlannedPayout]) -> str:
     """A fingerprint of who gets what, so a confirmed page pays exactly what it showed."""
     text = f"{period.id}:" + ";".join(f"{p.agent.id}={p.amount}" for p in plan if p.amount > 0)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _pay(actor: User | None, period: Period, plan: list[PlannedPayout]) -> list[Payout]:
+    """Record the plan's payouts, dated today, with the period as reference."""
+    due = {p.agent.id: p.amount for p in plan if p.amount > 0}
+    if not due:
+        return []
+    return payout_service.record_payouts(actor, due, paid_on=clock.today(), reference=f"Period {period.label}")
+
+
 def pay_period(actor: User, period: Period, digest: str | None) -> list[Payout]:
-    """Pay every amount of P's plan (as confirmed), dated today; an empty list if nothing is due."""
-    if period.is_open:
-        raise ServiceError(f"{period.label} is still open; its statements are paid once it is closed.",
-                           "period", status=409)
-    # Lock every team agent, in id order (two runs at once then queue rather than deadlock), and
-    # only then work out what is due: another run or payout cannot slip in between.
-    for agent_id in sorted(a.id for a in team_agents(actor, include_inactive=True)):
-        lock_agent(agent_id)
-    plan = [p for p in period_payment_plan(actor, period) if p.amount > 0]
+    """Pay every amount of P's plan (as confirmed), dated today: the payouts made (empty if nothing
+    is due), or, for more agents than a request pays, none yet and a background operation paying
+    them (operations.started() names it)."""
+    _must_be_closed(period)
+    agents = team_agents(actor, include_inactive=True)
+    # Lock every team agent (id order: two runs at once then queue rather than deadlock), and only
+    # then work out what is due: another run or payout cannot slip in between.
+    lock_agents(a.id for a in agents)
+    plan = [p for p in _plan(agents, period) if p.amount > 0]
     if not plan:
         return []
     if digest != plan_digest(period, plan):
         raise ServiceError("The amounts changed since this page was shown; check them and confirm again.",
                            status=409)
-    today = clock.today()
-    return [payout_service.record_payout(actor, agent_id=p.agent.id, amount_cents=p.amount, paid_on=today,
-                                         reference=f"Period {period.label}", advance=False) for p in plan]
+    if operations.is_large(len(plan)):
+        operations.start(actor, PERIOD_PAYMENT, [p.agent.id for p in plan], period_id=period.id,
+                         paid=0, paid_cents=0)
+        return []
+    return _pay(actor, period, plan)
+
+
+def _pay_step(operation, batch: list) -> list[str]:
+    """Pay a batch of the operation's agents what is due now (nothing to one paid meanwhile)."""
+    period = db.session.get(Period, operation.params["period_id"])
+    actor = db.session.get(User, operation.created_by_id) if operation.created_by_id else None
+    query = select(User).where(User.id.in_(batch), User.role == Role.AGENT).order_by(User.id)
+    if actor is not None:  # still the actor's agents: one moved to another team is theirs to pay
+        query = query.where(agent_scope(actor, User.id))
+    lock_agents(batch)
+    made = _pay(actor, period, _plan(list(db.session.scalars(query)), period))
+    params = operation.params
+    # A new dict, so the JSON column sees the change; committed with the step's progress.
+    operation.params = {**params, "paid": params.get("paid", 0) + len(made),
+                        "paid_cents": params.get("paid_cents", 0) + sum(p.amount_cents for p in made)}
+    return []
+
+
+def _paid(operation) -> dict:
+    """The operation's result: how many statements it paid, and how much."""
+    params = operation.params
+    return {"figures": {"Statements paid": params.get("paid", 0),
+                        "Total paid": format_money(params.get("paid_cents", 0), current_app.config["CURRENCY"])}}
+
+
+PERIOD_PAYMENT = operations.register(operations.Kind(
+    name="period_payment", label="Paying a period's statements", step=_pay_step, finish=_paid,
+    link=lambda operation: ("review.payouts", {}, "Back to payouts"), area="payouts")).name

@@ -24,6 +24,8 @@ from webapp.manage import team as team_service
 from webapp.manage.agent_page import render_agent_page
 from webapp.manage.money_forms import AdjustmentForm, PayoutForm
 from webapp.money import format_money
+from webapp.operations import services as operations
+from webapp.operations.routes import follow
 from webapp.sales import services as sales
 from webapp.sales.sale_page import render_sale_page
 from webapp.web import FLASH, REVIEW_CHANGED, check, finish, run_service, submit
@@ -188,11 +190,15 @@ def pay_period():
     period, error = _closed_period(request.form.get("period"))
     if period is None:
         return _pay_period_page(None, error or "Choose a closed period.", 422)
-    # Nothing to pay is no change: rolled back, and said plainly.
+    # Nothing to pay is no change: rolled back, and said plainly. A large team's payouts are made
+    # by the operation this request started.
     outcome = run_service(lambda: period_payments.pay_period(current_user, period, request.form.get("digest")),
-                          unplaced=FLASH, commit=bool)
+                          unplaced=FLASH, commit=lambda made: bool(made) or operations.started() is not None)
     if not outcome.ok:
         return _pay_period_page(period, status=outcome.status)
+    paying = follow(f"Paying the statements of {period.label}:")
+    if paying is not None:
+        return paying
     made = outcome.value
     if not made:
         return finish(url_for("review.payouts"),
