@@ -13,7 +13,7 @@ from tests.conftest import browser_as
 from tests.support.rows import counts, reload
 from tests.web._html import by_id, field_error, flash_messages, html_of, redirect_path, tags, text_of, within
 from webapp.audit.models import AuditEvent
-from webapp.commissions import ledger
+from webapp.commissions import balances, ledger
 from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period
 from webapp.commissions.payouts import record_payout, reverse_payout
 from webapp.commissions.periods import close_period, period_for
@@ -503,6 +503,35 @@ def test_paying_an_older_period_after_a_later_one_pays_nothing(as_manager, world
     html, fields = _confirm(as_manager, "2026-11-01")
     assert set(_plan_rows(html).values()) == {"Nothing: already paid"}
     assert _counts() == before
+
+
+def test_the_teams_payment_balances_agree_with_each_agents_statement_and_balance(world, today):
+    """payment_balances (one grouped pass over the team's entries, one over its payouts) gives what
+    period_summary and agent_balance give agent by agent, through payouts before and after a
+    period's end (Nov 16-30 closes after the payouts of the 20th), a reversal, a clawback and a later
+    closed period."""
+    ann, ben, zed = world["ann"], world["ben"], world["zed"]
+    reversed_one = record_payout(None, agent_id=ben.id, amount_cents=2500, paid_on=TODAY)
+    reverse_payout(None, reversed_one, reason="Bounced")
+    record_payout(None, agent_id=ann.id, amount_cents=1234, paid_on=TODAY)
+    void_sale(world["manager"], world["stated"], "Refunded")
+    today(date(2026, 11, 30))
+    record_payout(None, agent_id=ben.id, amount_cents=4321, paid_on=date(2026, 11, 30))  # on the period's last day
+    today(date(2026, 12, 2))
+    close_period(None, period_for(date(2026, 11, 16)))
+    record_payout(None, agent_id=ben.id, amount_cents=999, paid_on=date(2026, 12, 2))
+    db.session.commit()
+    agents = [ann, ben, zed]
+    for period in db.session.scalars(select(Period).where(Period.status == "closed")):
+        found = balances.payment_balances([a.id for a in agents], period)
+        for agent in agents:
+            paid_since = sum(p.amount_cents for p in db.session.scalars(
+                select(Payout).where(Payout.agent_id == agent.id, Payout.paid_on > period.end_date)))
+            assert found[agent.id] == (ledger.period_summary(agent.id, period).closing, paid_since,
+                                       ledger.agent_balance(agent.id).unpaid), (agent.name, period.label)
+    # Not figures that happen to agree at zero: Ann's statement of Nov 1-15 closed at 300.00, 12.34
+    # was paid since, and she is owed 300.00 + 60.00 - 300.00 (the clawback) - 12.34 now.
+    assert balances.payment_balances([ann.id], period_for(date(2026, 11, 1)))[ann.id] == (30000, 1234, 4766)
 
 
 def test_changed_amounts_since_confirmation_are_a_conflict(as_manager, world):

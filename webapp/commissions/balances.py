@@ -16,21 +16,27 @@ from webapp.extensions import db
 from webapp.sales.models import SaleCredit
 
 
-def closing_balances(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int]]:
-    """(closing balance of P, paid since P's end) for each agent, in three grouped queries."""
-    entries = dict(db.session.execute(
-        select(CommissionEntry.agent_id, func.sum(CommissionEntry.amount_cents))
-        .join(Period, CommissionEntry.period_id == Period.id)
-        .where(CommissionEntry.agent_id.in_(agent_ids), Period.end_date <= period.end_date)
-        .group_by(CommissionEntry.agent_id)).all())
-    paid_by_end = dict(db.session.execute(
-        select(Payout.agent_id, func.sum(Payout.amount_cents))
-        .where(Payout.agent_id.in_(agent_ids), Payout.paid_on <= period.end_date).group_by(Payout.agent_id)).all())
-    paid_after = dict(db.session.execute(
-        select(Payout.agent_id, func.sum(Payout.amount_cents))
-        .where(Payout.agent_id.in_(agent_ids), Payout.paid_on > period.end_date).group_by(Payout.agent_id)).all())
-    return {a: (int(entries.get(a) or 0) - int(paid_by_end.get(a) or 0), int(paid_after.get(a) or 0))
-            for a in agent_ids}
+def payment_balances(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int, int]]:
+    """(closing balance of P, paid since P's end, unpaid balance now) for each agent: one pass over
+    their entries and one over their payouts (what paying P needs; see period_payments)."""
+    # The ids of the periods up to P's end as values, not a join: each agent's entries are then
+    # summed from the (agent, period, amount) index alone.
+    through = list(db.session.scalars(select(Period.id).where(Period.end_date <= period.end_date)))
+    entries = {row[0]: (int(row[1]), int(row[2])) for row in db.session.execute(
+        select(CommissionEntry.agent_id,
+               func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.period_id.in_(through)), 0),
+               func.sum(CommissionEntry.amount_cents))
+        .where(CommissionEntry.agent_id.in_(agent_ids)).group_by(CommissionEntry.agent_id))}
+    payouts = {row[0]: (int(row[1]), int(row[2])) for row in db.session.execute(
+        select(Payout.agent_id,
+               func.coalesce(func.sum(Payout.amount_cents).filter(Payout.paid_on <= period.end_date), 0),
+               func.coalesce(func.sum(Payout.amount_cents).filter(Payout.paid_on > period.end_date), 0))
+        .where(Payout.agent_id.in_(agent_ids)).group_by(Payout.agent_id))}
+    found = {}
+    for agent_id in agent_ids:
+        (by_end, earned), (paid_by_end, paid_after) = entries.get(agent_id, (0, 0)), payouts.get(agent_id, (0, 0))
+        found[agent_id] = (by_end - paid_by_end, paid_after, earned - paid_by_end - paid_after)
+    return found
 
 
 def grouped_by_agent(query) -> dict[int, tuple]:

@@ -35,7 +35,7 @@ from webapp import clock
 from webapp.auth.access import agent_scope, team_agents
 from webapp.auth.models import Role, User
 from webapp.commissions import payouts as payout_service
-from webapp.commissions.balances import closing_balances, unpaid_balances
+from webapp.commissions.balances import payment_balances
 from webapp.commissions.ledger import lock_agents
 from webapp.commissions.models import Payout, Period
 from webapp.errors import ServiceError
@@ -67,15 +67,14 @@ def _plan(agents: list[User], period: Period) -> list[PlannedPayout]:
     ids = [a.id for a in agents]
     if not ids:
         return []
-    balances, unpaid = closing_balances(ids, period), unpaid_balances(ids)
+    balances = payment_balances(ids, period)
     plan = []
     for agent in agents:
-        closing, paid_since = balances[agent.id]
+        closing, paid_since, unpaid = balances[agent.id]
         if closing <= 0:
             continue
-        amount = max(0, min(closing - paid_since, unpaid[agent.id]))
-        plan.append(PlannedPayout(agent=agent, closing=closing, paid_since=paid_since, unpaid=unpaid[agent.id],
-                                  amount=amount))
+        amount = max(0, min(closing - paid_since, unpaid))
+        plan.append(PlannedPayout(agent=agent, closing=closing, paid_since=paid_since, unpaid=unpaid, amount=amount))
     return plan
 
 
