@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from tests.support.rows import counts
-from tests.web._api import API, error_of, headers_for
+from tests.web._api import API, count, error_of, headers_for
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
 from webapp.auth.services import authenticate
@@ -135,6 +135,22 @@ def test_an_admin_reads_and_changes_the_settings(api, world):
         False, "Acme Sales", settings["grace_hours"])
     db.session.expire_all()
     assert db.session.get(Settings, 1).approval_required is False
+
+
+def test_settings_changed_since_they_were_read_are_a_412_and_an_unchanged_patch_audits_nothing(api, world):
+    admin, url = headers_for(world["admin"]), f"{API}/settings"
+    read = api.get(url, headers=admin)
+    etag = read.headers["ETag"]
+    audited = count(AuditEvent)
+    same = api.patch(url, headers={**admin, "If-Match": etag}, json={"grace_hours": read.json["grace_hours"]})
+    assert same.status_code == 200 and same.json == read.json and same.headers["ETag"] == etag
+    assert count(AuditEvent) == audited, "nothing changed, nothing to audit"
+    changed = api.patch(url, headers={**admin, "If-Match": etag}, json={"grace_hours": 24})
+    assert changed.status_code == 200 and changed.json["grace_hours"] == 24 and changed.headers["ETag"] != etag
+    assert count(AuditEvent) == audited + 1
+    # Another admin's PATCH with the ETag read before that change changes nothing.
+    assert error_of(api.patch(url, headers={**admin, "If-Match": etag}, json={"grace_hours": 72}), 412)
+    assert api.get(url, headers=admin).json["grace_hours"] == 24 and count(AuditEvent) == audited + 1
 
 
 @pytest.mark.parametrize("body, field", [

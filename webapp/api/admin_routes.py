@@ -88,10 +88,17 @@ def get_settings(user):
     return _settings_out(periods.get_settings())
 
 
+def _locked_settings(user) -> SettingsOut:
+    """The settings as GET answers them, locked for the change (for If-Match)."""
+    return _settings_out(periods.get_settings(lock=True))
+
+
 @operation("PATCH", "/settings", summary="Change the installation's settings", tag="Administration",
-           area="admin", body=SettingsPatch, responses={200: SettingsOut}, roles=ADMINS, write=True)
+           area="admin", body=SettingsPatch, responses={200: SettingsOut}, roles=ADMINS, write=True,
+           current=_locked_settings)
 def update_settings(user, body: SettingsPatch):
-    """Only the fields given change; a new cadence applies from the next month not yet begun."""
+    """Only the fields given change; a new cadence applies from the next month not yet begun. Two
+    admins changing them at once: send If-Match with the ETag read (412 when they changed since)."""
     current = _settings_out(periods.get_settings()).model_dump()
     changed = {name: value for name, value in body.model_dump().items()
                if name in body.model_fields_set and value is not None}

@@ -23,9 +23,11 @@ from webapp.formtools import check_plain_text
 CADENCES = ("semi_monthly", "monthly")
 
 
-def get_settings() -> Settings:
-    """The installation's settings row (created by the migrations)."""
-    settings = db.session.get(Settings, 1)
+def get_settings(*, lock: bool = False) -> Settings:
+    """The installation's settings row (created by the migrations); `lock`: row-locked and read
+    afresh, for a change checked against what was read (the API's If-Match)."""
+    options = {"with_for_update": True, "populate_existing": True} if lock else {}
+    settings = db.session.get(Settings, 1, **options)
     if settings is None:  # a database created without the migrations (never in production)
         settings = Settings(id=1)
         db.session.add(settings)
@@ -177,10 +179,11 @@ def update_settings(actor, *, company_name: str, approval_required: bool, period
     settings.statement_requests_per_hour = requests_per_hour
     settings.plan_reminder_days = plan_reminder_days
     db.session.flush()
-    record(actor, "settings.update", settings, before, {
-        "company_name": company_name, "approval_required": bool(approval_required),
-        "period_cadence": period_cadence, "grace_hours": grace_hours, "reminder_days": reminder_days,
-        "statement_requests_per_hour": requests_per_hour, "plan_reminder_days": plan_reminder_days})
+    after = {"company_name": company_name, "approval_required": bool(approval_required),
+             "period_cadence": period_cadence, "grace_hours": grace_hours, "reminder_days": reminder_days,
+             "statement_requests_per_hour": requests_per_hour, "plan_reminder_days": plan_reminder_days}
+    if after != before:  # saving the page unchanged is no change for the audit log
+        record(actor, "settings.update", settings, before, after)
     return settings
 
 
