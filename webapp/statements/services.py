@@ -123,9 +123,21 @@ def start_period_run(actor, period: Period, *, inline: bool | None = None) -> St
     Idempotent: a period has at most one run (database-unique), so a second dispatcher or a
     double click gets the existing run.
     """
+    return _start_period_run(actor, period, inline=inline)[0]
+
+
+def _start_period_run(actor, period: Period, *, inline: bool | None = None) -> tuple[StatementRun, bool]:
+    """start_period_run, saying whether this call started the run (False: another had)."""
     existing = run_for_period(period)
     if existing is not None:
-        return existing
+        return existing, False
+    # Lock the period's row and look again: a second issue of the period at the same moment waits
+    # here until the first commits, then finds its run, instead of closing the period a second time
+    # (a second period.close audit row and webhook event) and losing on the unique run.
+    period = get_or_404(Period, period.id, fresh_lock=True)
+    existing = run_for_period(period)
+    if existing is not None:
+        return existing, False
     if period.is_open:
         close_period(actor, period)
     run = StatementRun(kind=StatementKind.PERIOD, period_id=period.id, start_date=period.start_date,
@@ -138,17 +150,17 @@ def start_period_run(actor, period: Period, *, inline: bool | None = None) -> St
         existing = run_for_period(period)
         if existing is None:
             raise
-        return existing
+        return existing, False
     agent_ids = list(db.session.scalars(select(User.id).where(User.role == Role.AGENT).order_by(User.name, User.id)))
     if not inline and (inline is False or operations.is_large(len(agent_ids))):
         # The run (and the closed period) commit with the request; the statements follow in the
         # same agent order, so their numbers are the ones the request would have given them.
         operations.start(actor, PERIOD_ISSUE, agent_ids, run_id=run.id, period_id=period.id)
-        return run
+        return run, True
     for agent in agents_for_period(period):
         _issue(run, agent, period_snapshot(agent, period))
     _record_period_run(actor, run)
-    return run
+    return run, True
 
 
 def issue_period(actor, period_id: int) -> tuple[StatementRun, bool]:
@@ -167,7 +179,7 @@ def issue_period(actor, period_id: int) -> tuple[StatementRun, bool]:
                            status=409)
     if next_period.id != period.id:
         raise ServiceError(f"Periods are issued in order: issue {next_period.label} first.", status=409)
-    return start_period_run(actor, period), True
+    return _start_period_run(actor, period)
 
 
 def _record_period_run(actor, run: StatementRun) -> None:

@@ -1,0 +1,77 @@
+"""Issuing a period twice at the same moment (PostgreSQL): two POST /periods/{id}/statements, from a
+double click or two managers, race. One starts the run (201), the other answers that run (200), and
+the period is closed once: one period.close audit row, so one period.closed webhook event.
+
+Before the period's row was locked, the second waited on the first's UPDATE of the period, closed it
+again, lost on the unique run and still answered 201.
+
+Real commits on a private engine (every row added is deleted afterwards); each request has its own
+client, session and connection.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+
+from sqlalchemy import func, select
+
+from tests.support.committed import in_threads
+from webapp.audit.models import AuditEvent
+from webapp.auth.tokens import create_token
+from webapp.commissions.periods import period_for
+from webapp.extensions import db
+from webapp.statements import services as statement_services
+from webapp.statements.models import StatementRun
+
+HOLD = 0.3  # seconds the first issue keeps the period closed, uncommitted
+WAIT = 10  # seconds: a barrier or a join taking longer means the test is stuck
+
+
+def test_two_issues_of_a_period_at_once_start_one_run_and_close_it_once(app, factory, committed, today,
+                                                                         monkeypatch):
+    today(date(2033, 7, 10))
+    manager = factory.user("manager")
+    plan = factory.plan(base_rate="3", name=f"Issue race {manager.id}")
+    agent = factory.user("agent", manager=manager)
+    factory.assign(agent, plan)
+    factory.sale(agent, "1000.00", date(2033, 7, 5))
+    today(date(2033, 7, 20))
+    period = period_for(date(2033, 7, 5))
+    tokens = [create_token(manager, name=f"race {n}", scope="write")[1] for n in range(2)]
+    db.session.commit()
+    url = f"/api/v1/periods/{period.id}/statements"
+
+    real, lock, closed = statement_services.close_period, threading.Lock(), []
+
+    def close_period(actor, found):
+        """Close, then linger (the period's row locked, nothing committed) if this was the first close."""
+        done = real(actor, found)
+        with lock:
+            first = not closed
+            closed.append(found.id)
+        if first:
+            time.sleep(HOLD)
+        return done
+
+    monkeypatch.setattr(statement_services, "close_period", close_period)
+    start, responses = threading.Barrier(2), [None, None]
+
+    def send(index, token):
+        """One POST, from its own client."""
+        client = app.test_client()
+        start.wait(WAIT)
+        responses[index] = client.post(url, headers={"Authorization": f"Bearer {token}"})
+
+    in_threads(send, [(token,) for token in tokens], WAIT)
+
+    assert sorted(r.status_code for r in responses) == [200, 201], [r.get_json() for r in responses]
+    assert len({r.get_json()["id"] for r in responses}) == 1, "both answer the one run"
+    assert closed == [period.id], "the period is closed once"
+    with committed.connect() as connection:
+        runs = connection.execute(select(func.count()).select_from(StatementRun)
+                                  .where(StatementRun.period_id == period.id)).scalar_one()
+        closes = connection.execute(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "period.close", AuditEvent.object_id == period.id)).scalar_one()
+    assert (runs, closes) == (1, 1)
