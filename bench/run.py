@@ -23,7 +23,7 @@ from bench.dataset import DEFAULT_SERVER  # noqa: E402
 
 # Cheapest first, so a broken setup shows early; the data-set benchmarks share one build.
 BENCHMARKS = ["engine_month", "ledger_month", "statement_pdf", "log_sale_http", "dashboards", "recompute_month",
-              "sale_list", "statement_run", "webhooks"]
+              "sale_list", "pay_period", "statement_run", "webhooks"]
 
 
 def ratios(node, path: str = "", inside: bool = False) -> list[tuple[str, float]]:
