@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from webapp import panel_writes
 from webapp.commissions.models import CommissionEntry, Period, PeriodStatus
-from webapp.commissions.periods import earliest_open_period, period_for
+from webapp.commissions.periods import earliest_open_period, hold_open, period_for
 from webapp.extensions import db
 
 
@@ -27,8 +27,11 @@ class MonthPeriods:
         """Load, in one query, the month's periods, the ids of every open period and of every
         period ending on or after the month's first day (where the month's entries can be)."""
         # Entries of the month's sales can sit in later periods (adjustments); all open ones are few.
-        rows = list(db.session.scalars(select(Period).where(or_(Period.end_date >= first,
-                                                                Period.status == PeriodStatus.OPEN))))
+        # Held FOR SHARE until the commit (periods.hold_open says why): a close of one of them waits
+        # for these writes, and one that committed first is seen closed (rows read afresh).
+        rows = list(db.session.scalars(
+            select(Period).where(or_(Period.end_date >= first, Period.status == PeriodStatus.OPEN))
+            .with_for_update(read=True).execution_options(populate_existing=True)))
         self.periods = [period for period in rows if period.end_date >= first and period.start_date <= last]
         self.open_ids = {period.id for period in rows if period.status == PeriodStatus.OPEN}
         self.since_first = sorted(period.id for period in rows if period.end_date >= first)
@@ -44,7 +47,7 @@ class MonthPeriods:
         if period is None:
             period = period_for(day)
             self.periods.append(period)
-            if period.is_open:
+            if hold_open(period):
                 self.open_ids.add(period.id)
         self._by_day[day] = period
         return period
@@ -52,8 +55,11 @@ class MonthPeriods:
     def earliest_open(self) -> Period:
         """The first open period after the closed prefix."""
         if self._earliest_open is None:
-            self._earliest_open = earliest_open_period()
-            self.open_ids.add(self._earliest_open.id)
+            period = earliest_open_period()
+            while not hold_open(period):  # closed meanwhile: the next one is the earliest open now
+                period = earliest_open_period()
+            self._earliest_open = period
+            self.open_ids.add(period.id)
         return self._earliest_open
 
 

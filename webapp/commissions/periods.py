@@ -102,6 +102,17 @@ def earliest_open_period() -> Period:
     return period_for(end + timedelta(days=1) if end is not None else clock.today())
 
 
+def hold_open(period: Period) -> bool:
+    """Hold the period as it is for the rest of this transaction (FOR SHARE: a close of it waits for
+    this transaction to end) and say whether it is open, as committed now.
+
+    Whatever writes into a period (ledger entries, a payout dated in it) holds it first: otherwise
+    a close committing in between would freeze the period without the write, which then lands in a
+    closed period that no statement shows."""
+    db.session.refresh(period, with_for_update={"read": True})
+    return period.is_open
+
+
 def open_periods() -> list[Period]:
     """Every open period, oldest first."""
     return list(db.session.scalars(
