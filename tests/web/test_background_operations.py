@@ -20,8 +20,10 @@ from tests.web._html import flash_messages, html_of, redirect_path, tags
 from tests.web.test_admin_plans import _plan_form
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import Role
+from webapp.auth.services import update_user
 from webapp.commissions import period_payments
 from webapp.commissions.models import CommissionEntry, Payout, Target
+from webapp.commissions.payouts import record_payout, reverse_payout
 from webapp.commissions.periods import close_period, period_for
 from webapp.extensions import db, redis_client
 from webapp.operations import services as operations
@@ -343,7 +345,7 @@ def _pay_all(app, manager) -> object:
 
 
 def _payouts() -> list[tuple[int, int, date, str]]:
-    """(agent, cents, paid on, reference) of every payout, and how many payout.create audit rows exist."""
+    """(agent, cents, paid on, reference) of every payout."""
     db.session.expire_all()
     return sorted(db.session.execute(select(Payout.agent_id, Payout.amount_cents, Payout.paid_on,
                                             Payout.reference)).tuples())
@@ -382,20 +384,25 @@ def test_paying_a_period_pays_the_same_inline_or_as_an_operation(app, shop, monk
     # Each of Maria's agents (not Sam's Carl) is paid their closing balance once, dated today.
     assert _payouts() == sorted((agent, cents, d(17), "Period Nov 1–15, 2026")
                                 for agent, cents in _closing_of_first_half(team).items())
-    # Each with its audit event, as one recorded by hand has it (no "before"; the figures after).
-    audited = db.session.execute(select(AuditEvent.object_id, AuditEvent.before.is_(None), AuditEvent.after)
-                                 .where(AuditEvent.action == "payout.create")).all()
-    payouts = {p.id: p for p in db.session.scalars(select(Payout))}
-    assert sorted(object_id for object_id, *_ in audited) == sorted(payouts)
-    for object_id, no_before, after in audited:
-        payout = payouts[object_id]
-        assert no_before and after == {"agent_id": payout.agent_id, "amount_cents": payout.amount_cents,
-                                       "paid_on": "2026-11-17", "reference": "Period Nov 1–15, 2026",
-                                       "advance": False, "reverses_id": None}
     # Paying again pays nothing more: the payouts dated after the period count toward it.
     period = period_for(d(3))
     assert all(p.amount == 0 for p in period_payments.period_payment_plan(shop["maria"], period))
     assert period_payments.pay_period(shop["maria"], period, None) == [] and len(_payouts()) == 5
+    # Each with its audit event, stored as one recorded by hand (Sam pays Carl) is: the same SQL for
+    # "before", the figures after.
+    by_hand = record_payout(shop["sam"], agent_id=shop["carl"].id, amount_cents=100, paid_on=d(17))
+    db.session.flush()
+    audited = {row.object_id: row for row in db.session.execute(
+        select(AuditEvent.object_id, AuditEvent.before.is_(None).label("sql_null"), AuditEvent.after)
+        .where(AuditEvent.action == "payout.create"))}
+    payouts = {p.id: p for p in db.session.scalars(select(Payout))}
+    assert sorted(audited) == sorted(payouts)
+    for object_id, payout in payouts.items():
+        assert audited[object_id].sql_null == audited[by_hand.id].sql_null
+        if object_id != by_hand.id:
+            assert audited[object_id].after == {
+                "agent_id": payout.agent_id, "amount_cents": payout.amount_cents, "paid_on": "2026-11-17",
+                "reference": "Period Nov 1–15, 2026", "advance": False, "reverses_id": None}
 
 
 def test_a_payment_step_run_again_pays_no_one_twice(app, shop, monkeypatch):
@@ -407,12 +414,42 @@ def test_a_payment_step_run_again_pays_no_one_twice(app, shop, monkeypatch):
     kind = operations.KINDS["period_payment"]
     kind.step(operation, batch[:3])
     db.session.commit()
-    # A retry after a crash that had committed, or a hand payment meanwhile: what is due is worked out
-    # again under the locks, so nobody is paid twice and the rest are paid.
+    # The last agent of the batch, not paid yet, is paid 5.00 by hand meanwhile.
+    last = batch[-1]
+    record_payout(shop["maria"], agent_id=last, amount_cents=500, paid_on=d(17))
+    db.session.commit()
+    # The same batch again (a retry of a step that had committed) and the rest: what is due is
+    # worked out again under the locks, so nobody is paid twice and the rest are paid.
     kind.step(operation, batch)
     db.session.commit()
-    assert sorted(agent for agent, *_ in _payouts()) == sorted(batch)
-    assert operation.params["paid"] == 5
+    paid = _payouts()
+    assert sorted({agent for agent, *_ in paid}) == sorted(batch) and len(paid) == 6
+    owed = _closing_of_first_half([last])[last]
+    assert sorted(cents for agent, cents, *_ in paid if agent == last) == sorted([500, owed - 500])
+    assert operation.result == {"paid": 5, "paid_cents": sum(_closing_of_first_half(batch).values()) - 500}
+
+
+def test_a_payment_step_pays_no_more_than_the_page_showed_and_names_who_left_the_team(app, shop, monkeypatch):
+    """Between the confirmation and the step, Ana's money owed goes up (a reversed payout makes the
+    period's balance due again) and Ben moves to Sam's team."""
+    _close_first_half()
+    ana, ben = shop["agents"][0], shop["agents"][1]
+    owed = _closing_of_first_half([ana.id])[ana.id]
+    early = record_payout(shop["maria"], agent_id=ana.id, amount_cents=1000, paid_on=d(17))
+    db.session.commit()
+    limit(app, monkeypatch, 2)
+    _pay_all(app, shop["maria"])  # shows Ana owed - 10.00
+    operation = only_operation()
+    reverse_payout(shop["maria"], early, reason="Bounced")
+    update_user(None, ben, name=ben.name, role=ben.role, manager_id=shop["sam"].id, active=True)
+    db.session.commit()
+    drain()
+    done = only_operation()
+    assert done.status == "done"
+    paid = {agent: cents for agent, cents, _, reference in _payouts() if (reference or "").startswith("Period")}
+    assert paid[ana.id] == owed - 1000, "what the page showed, not the 10.00 due again since"
+    assert ben.id not in paid
+    assert done.errors == [f"Agent #{ben.id} is no longer on your team; not paid."]
 
 
 def test_paying_a_large_team_inline_takes_the_same_statements_as_a_small_one(app, shop, factory, build):

@@ -15,19 +15,29 @@ from webapp.auth import access
 from webapp.auth.models import User
 from webapp.commissions.ledger import agent_balance, lock_agent
 from webapp.commissions.models import Payout
-from webapp.commissions.periods import is_date_closed, period_for
+from webapp.commissions.periods import hold_open, is_date_closed, period_for
 from webapp.errors import CLOSED_PERIOD, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
 from webapp.money import MAX_CENTS, format_money
 
 RECENT_PAYOUTS = 50
+CLOSED_DATE = "That date is in a closed period; date the payout in an open period."
 
 
 def _snapshot(payout: Payout) -> dict:
     """The audited fields of a payout."""
     return {"agent_id": payout.agent_id, "amount_cents": payout.amount_cents, "paid_on": payout.paid_on.isoformat(),
             "reference": payout.reference, "advance": payout.advance, "reverses_id": payout.reverses_id}
+
+
+def _hold_open_date(paid_on: date) -> None:
+    """Refuse a date in a closed period, else hold its period open until the commit, so a close
+    cannot freeze the period without this payout (periods.hold_open). Every payout lies in a period
+    row, so period summaries chain without holes."""
+    # is_date_closed first: a refused date must not create a period row.
+    if is_date_closed(paid_on) or not hold_open(period_for(paid_on)):
+        raise ServiceError(CLOSED_DATE, "paid_on", code=CLOSED_PERIOD)
 
 
 def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, reference: str | None = None,
@@ -51,15 +61,14 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
     # is_date_closed, not period_for(...).is_open: a check must not create a period row (closed
     # periods form a prefix, so the two agree), or a refused payout would leave a write behind.
     if is_date_closed(paid_on):
-        raise ServiceError("That date is in a closed period; date the payout in an open period.", "paid_on",
-                           code=CLOSED_PERIOD)
+        raise ServiceError(CLOSED_DATE, "paid_on", code=CLOSED_PERIOD)
     unpaid = agent_balance(agent.id).unpaid
     if amount_cents > unpaid and not advance:
         raise ServiceError(
             f"This is more than the unpaid balance "
             f"({format_money(max(unpaid, 0), current_app.config['CURRENCY'])}). "
             "Mark it as an advance to pay more.", "amount")
-    period_for(paid_on)  # every payout lies in a period row, so period summaries chain without holes
+    _hold_open_date(paid_on)
     reference = check_plain_text((reference or "").strip()[:120], "reference") or None
     payout = Payout(agent_id=agent.id, amount_cents=amount_cents, paid_on=paid_on, reference=reference,
                     advance=bool(advance), created_by_id=getattr(actor, "id", None))
@@ -72,10 +81,10 @@ def record_payout(actor, *, agent_id: int, amount_cents: int, paid_on: date, ref
 def record_payouts(actor, amounts: dict[int, int], *, paid_on: date, reference: str) -> list[Payout]:
     """Record many payouts at once, each with its audit event (set-based: a few statements for any
     number). The caller holds the agents' locks and has capped each amount at what is owed."""
-    if is_date_closed(paid_on):
-        raise ServiceError("That date is in a closed period; date the payout in an open period.", "paid_on",
-                           code=CLOSED_PERIOD)
-    period_for(paid_on)
+    if any(isinstance(cents, bool) or not isinstance(cents, int) or not 1 <= cents < MAX_CENTS
+           for cents in amounts.values()):
+        raise ServiceError("Each amount must be above zero and below the largest amount allowed.", "amount")
+    _hold_open_date(paid_on)
     reference = check_plain_text(reference.strip()[:120], "reference") or None
     actor_id = getattr(actor, "id", None)
     # Bulk INSERT ... RETURNING: one statement per thousand rows on every database (a flush of new
@@ -87,9 +96,10 @@ def record_payouts(actor, amounts: dict[int, int], *, paid_on: date, reference: 
              "advance": False, "created_by_id": actor_id} for agent_id, cents in amounts.items()]),
             key=lambda payout: payout.id)
     db.session.execute(insert(AuditEvent), [
-        # No "before" key: an explicit None would be stored as JSON null, not as SQL NULL like record()'s.
+        # "before" given as None, as record() gives it (the JSON column then stores a JSON null), so
+        # every payout.create row reads alike whichever path wrote it.
         {"actor_id": actor_id, "action": "payout.create", "object_type": "Payout", "object_id": payout.id,
-         "after": _snapshot(payout)} for payout in made])
+         "before": None, "after": _snapshot(payout)} for payout in made])
     return made
 
 

@@ -17,10 +17,11 @@ paying P after a later period's run pays nothing, and reversing such a payout ma
 due again. The cap at the current unpaid balance keeps the run from ever creating an advance
 (a clawback since P can have lowered what A is owed).
 
-Paying is set-based: the team's locks in one statement (per chunk of ids), the plan from two
-aggregates, the payouts and their audit events in bulk. A team larger than an operation's inline
+Paying is set-based: the team's locks in one statement (per chunk of ids), the plan from one grouped
+query over the team's entries and one over its payouts, the payouts and their audit events in bulk. A team larger than an operation's inline
 limit is paid by a background operation, a batch of agents a step; each step locks its agents and
-works out what is due again, so a retried step, or a payout made by hand meanwhile, never pays twice.
+works out what is due again, so a retried step, or a payout made by hand meanwhile, never pays twice,
+and pays no agent more than the confirmed page showed.
 """
 
 from __future__ import annotations
@@ -86,13 +87,14 @@ def period_payment_plan(user: User, period: Period) -> list[PlannedPayout]:
 
 def plan_digest(period: Period, plan: list[PlannedPayout]) -> str:
     """A fingerprint of who gets what, so a confirmed page pays exactly what it showed."""
-    text = f"{period.id}:" + ";".join(f"{p.agent.id}={p.amount}" for p in plan if p.amount > 0)
+    # By agent id: two agents of one name may list in either order.
+    paid = sorted((p.agent.id, p.amount) for p in plan if p.amount > 0)
+    text = f"{period.id}:" + ";".join(f"{agent_id}={amount}" for agent_id, amount in paid)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _pay(actor: User | None, period: Period, plan: list[PlannedPayout]) -> list[Payout]:
-    """Record the plan's payouts, dated today, with the period as reference."""
-    due = {p.agent.id: p.amount for p in plan if p.amount > 0}
+def _pay(actor: User | None, period: Period, due: dict[int, int]) -> list[Payout]:
+    """Record these payouts (agent id -> cents above zero), dated today, with the period as reference."""
     if not due:
         return []
     return payout_service.record_payouts(actor, due, paid_on=clock.today(), reference=f"Period {period.label}")
@@ -103,44 +105,52 @@ def pay_period(actor: User, period: Period, digest: str | None) -> list[Payout]:
     is due), or, for more agents than a request pays, none yet and a background operation paying
     them (operations.started() names it)."""
     _must_be_closed(period)
-    agents = team_agents(actor, include_inactive=True)
     # Lock every team agent (id order: two runs at once then queue rather than deadlock), and only
-    # then work out what is due: another run or payout cannot slip in between.
-    lock_agents(a.id for a in agents)
-    plan = [p for p in _plan(agents, period) if p.amount > 0]
+    # then read the team and work out what is due: another run, payout or move to another team
+    # cannot slip in between. One who joined meanwhile was not on the page: the digest differs.
+    lock_agents(a.id for a in team_agents(actor, include_inactive=True))
+    plan = [p for p in _plan(team_agents(actor, include_inactive=True), period) if p.amount > 0]
     if not plan:
         return []
     if digest != plan_digest(period, plan):
         raise ServiceError("The amounts changed since this page was shown; check them and confirm again.",
                            status=409)
+    confirmed = {p.agent.id: p.amount for p in plan}
     if operations.is_large(len(plan)):
-        operations.start(actor, PERIOD_PAYMENT, [p.agent.id for p in plan], period_id=period.id,
-                         paid=0, paid_cents=0)
+        # What the page showed travels with the operation: a step never pays an agent more.
+        operations.start(actor, PERIOD_PAYMENT, sorted(confirmed), period_id=period.id,
+                         confirmed={str(agent_id): cents for agent_id, cents in confirmed.items()})
         return []
-    return _pay(actor, period, plan)
+    return _pay(actor, period, confirmed)
 
 
 def _pay_step(operation, batch: list) -> list[str]:
-    """Pay a batch of the operation's agents what is due now (nothing to one paid meanwhile)."""
+    """Pay a batch of the operation's agents what is due now, never more than the page showed
+    (nothing to one paid meanwhile); an agent no longer on the team is left, and said so."""
     period = db.session.get(Period, operation.params["period_id"])
     actor = db.session.get(User, operation.created_by_id) if operation.created_by_id else None
+    lock_agents(batch)  # first: the team and what is due are read under the locks
     query = select(User).where(User.id.in_(batch), User.role == Role.AGENT).order_by(User.id)
     if actor is not None:  # still the actor's agents: one moved to another team is theirs to pay
         query = query.where(agent_scope(actor, User.id))
-    lock_agents(batch)
-    made = _pay(actor, period, _plan(list(db.session.scalars(query)), period))
-    params = operation.params
-    # A new dict, so the JSON column sees the change; committed with the step's progress.
-    operation.params = {**params, "paid": params.get("paid", 0) + len(made),
-                        "paid_cents": params.get("paid_cents", 0) + sum(p.amount_cents for p in made)}
-    return []
+    agents = list(db.session.scalars(query))
+    confirmed = operation.params["confirmed"]
+    made = _pay(actor, period, {p.agent.id: min(p.amount, confirmed[str(p.agent.id)])
+                                for p in _plan(agents, period) if p.amount > 0})
+    # Running totals for the result (a new dict, so the JSON column sees the change), committed
+    # with the step's progress.
+    totals = operation.result or {}
+    operation.result = {"paid": totals.get("paid", 0) + len(made),
+                        "paid_cents": totals.get("paid_cents", 0) + sum(p.amount_cents for p in made)}
+    kept = {agent.id for agent in agents}
+    return [f"Agent #{agent_id} is no longer on your team; not paid." for agent_id in batch if agent_id not in kept]
 
 
 def _paid(operation) -> dict:
     """The operation's result: how many statements it paid, and how much."""
-    params = operation.params
-    return {"figures": {"Statements paid": params.get("paid", 0),
-                        "Total paid": format_money(params.get("paid_cents", 0), current_app.config["CURRENCY"])}}
+    totals = operation.result or {}
+    return {"figures": {"Statements paid": totals.get("paid", 0),
+                        "Total paid": format_money(totals.get("paid_cents", 0), current_app.config["CURRENCY"])}}
 
 
 PERIOD_PAYMENT = operations.register(operations.Kind(
