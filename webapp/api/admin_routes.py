@@ -99,7 +99,8 @@ def _locked_settings(user) -> SettingsOut:
 def update_settings(user, body: SettingsPatch):
     """Only the fields given change; a new cadence applies from the next month not yet begun. Two
     admins changing them at once: send If-Match with the ETag read (412 when they changed since)."""
-    current = _settings_out(periods.get_settings()).model_dump()
+    # Read under the row lock even without If-Match: two partial changes at once both apply.
+    current = _settings_out(periods.get_settings(lock=True)).model_dump()
     changed = {name: value for name, value in body.model_dump().items()
                if name in body.model_fields_set and value is not None}
     return _settings_out(periods.update_settings(user, **{**current, **changed}))
