@@ -228,12 +228,13 @@ def past_periods_closed(url_engine, today: date):
             connection.execute(text("UPDATE periods SET status = 'open' WHERE id = ANY(:ids)"), {"ids": closed})
 
 
-def main() -> int:
-    """Build or reuse the data set, check the numbers agree, time each view against its SQL, report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def with_past_periods_closed(description: str, repeats: int, run) -> int:
+    """A benchmark's command line (--agents, --sales, --repeats), then `run(args, app, bare engine,
+    periods closed)` on the data set with the past periods closed for the run (as here)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--agents", type=int, default=500)
     parser.add_argument("--sales", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=repeats)
     args = parser.parse_args()
 
     url = ensure_dataset(server_url(), args.agents, args.sales)
@@ -242,7 +243,12 @@ def main() -> int:
 
     bare = create_engine(url)
     with past_periods_closed(bare, date.today()) as closed:
-        return _run(args, app, bare, closed)
+        return run(args, app, bare, closed)
+
+
+def main() -> int:
+    """Build or reuse the data set, check the numbers agree, time each view against its SQL, report."""
+    return with_past_periods_closed(__doc__.splitlines()[0], 30, _run)
 
 
 def _run(args, app, bare, closed: int) -> int:

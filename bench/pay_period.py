@@ -23,21 +23,18 @@ the app pays are first checked equal, agent by agent, to the baseline's.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "pay-period-bench")
 
-from sqlalchemy import create_engine, event, select, text  # noqa: E402
+from sqlalchemy import event, select, text  # noqa: E402
 
 from bench.common import machine, print_rows, sized, summarise, timed_ms, write_results  # noqa: E402
-from bench.dashboards import build_app, past_periods_closed  # noqa: E402
-from bench.dataset import ensure_dataset, server_url  # noqa: E402
+from bench.dashboards import with_past_periods_closed  # noqa: E402
 
 # Every agent's amount for the period ending :end (:through, the ids of the periods up to it), as
 # period_payments defines it, inserted as payouts; returns (agent, cents) of each.
@@ -68,17 +65,7 @@ RETURNING agent_id, amount_cents
 
 def main() -> int:
     """Time each case against the raw SQL, interleaved, each rolled back; check the amounts; report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agents", type=int, default=500)
-    parser.add_argument("--sales", type=int, default=1_000_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-
-    url = ensure_dataset(server_url(), args.agents, args.sales)
-    app = build_app(url)
-    bare = create_engine(url)
-    with past_periods_closed(bare, date.today()) as closed:
-        return _run(args, app, bare, closed)
+    return with_past_periods_closed(__doc__.splitlines()[0], 5, _run)
 
 
 def _run(args, app, bare, closed: int) -> int:
