@@ -17,11 +17,12 @@ paying P after a later period's run pays nothing, and reversing such a payout ma
 due again. The cap at the current unpaid balance keeps the run from ever creating an advance
 (a clawback since P can have lowered what A is owed).
 
-Paying is set-based: the team's locks in one statement (per chunk of ids), the plan from one grouped
-query over the team's entries and one over its payouts, the payouts and their audit events in bulk. A team larger than an operation's inline
-limit is paid by a background operation, a batch of agents a step; each step locks its agents and
-works out what is due again, so a retried step, or a payout made by hand meanwhile, never pays twice,
-and pays no agent more than the confirmed page showed.
+Paying is set-based: the team's locks in one statement (per chunk of ids), the plan from one
+grouped query over the team's entries and one over its payouts, the payouts and their audit events
+in bulk. A team larger than an operation's inline limit is paid by a background operation, a batch
+of agents a step; each step locks its agents and works out what is due again, so a retried step,
+or a payout made by hand meanwhile, never pays twice, and pays no agent more than the confirmed
+page showed.
 """
 
 from __future__ import annotations
