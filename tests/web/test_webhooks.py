@@ -320,6 +320,35 @@ def test_in_production_no_webhook_goes_inside_the_network(api, app, world, recei
     assert delivery.last_response.startswith("Not sent: 127.0.0.1 resolves to 127.0.0.1")
 
 
+def test_a_resolver_that_does_not_answer_holds_neither_the_request_nor_a_send(api, app, world, receiver,
+                                                                             monkeypatch):
+    """Adding an endpoint does not wait on it (the check before each send is the one that counts),
+    and a send whose address cannot be checked is not made: retried after the backoff."""
+    endpoint = register(api, world, receiver.url, ["sale.created"])
+    api.post(f"{API}/sales", headers=headers_for(world["alice"]), json=sale_body(world))
+    collect()
+    monkeypatch.setitem(app.config, "WEBHOOK_PRIVATE_TARGETS", False)
+    monkeypatch.setattr(sending, "RESOLVE_TIMEOUT", 0.05)
+    released = threading.Event()
+
+    def unanswered(*_args, **_kwargs):
+        """A resolver that answers only once the test is over."""
+        released.wait(30)
+        raise OSError("the resolver gave up")
+
+    monkeypatch.setattr(sending, "resolve", unanswered)
+    try:
+        added = api.post(f"{API}/webhooks", headers=headers_for(world["admin"]),
+                         json={"url": "https://crm.example.com/hooks", "event_types": ["sale.created"]})
+        assert added.status_code == 201, added.json
+        assert sending.deliver_endpoint(endpoint["id"]) == 1
+        delivery = delivery_of(endpoint["id"], "sale.created")
+        assert (delivery.status, delivery.last_status, receiver.received) == (DeliveryStatus.PENDING, None, [])
+        assert delivery.last_response == "Not sent: 127.0.0.1 did not resolve within 0.05 s."
+    finally:
+        released.set()
+
+
 def test_any_failure_to_send_is_recorded_and_retried_never_left_sending(api, world, receiver, monkeypatch):
     endpoint = register(api, world, receiver.url, ["sale.created"])
     api.post(f"{API}/sales", headers=headers_for(world["alice"]), json=sale_body(world))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -34,16 +35,38 @@ SENDING_ABANDONED_AFTER = timedelta(minutes=3)
 RESPONSE_KEPT = 500  # characters of an answer (or error) kept in the log
 USER_AGENT = "SalesTracking-Webhooks/1"
 EVENT_ID_HEADER = "Sales-Tracking-Event-Id"
+RESOLVE_TIMEOUT = 2.0  # seconds the private-address check waits for DNS
+resolve = socket.getaddrinfo  # the resolver the check asks (a test gives it a slow one)
+
+
+class ResolveTimeout(Exception):
+    """The host name did not resolve within RESOLVE_TIMEOUT."""
 
 
 def private_address(host: str) -> str | None:
     """The first private, loopback, link-local or reserved address `host` resolves to (None: none,
-    or it does not resolve: the POST then says so)."""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
+    or it does not resolve: the POST then says so); ResolveTimeout when the resolver takes longer
+    than RESOLVE_TIMEOUT."""
+    # In a thread of its own, waited for a bounded time: getaddrinfo cannot be interrupted, and a
+    # slow resolver (seconds per attempt, several attempts) would hold a request or a send job that
+    # long. A daemon thread, not a pool: a pool's threads do not survive a worker's fork.
+    answer: list = []
+
+    def lookup() -> None:
+        """Resolve the host; the addresses, or the error, go to `answer`."""
+        try:
+            answer.append(resolve(host, None, proto=socket.IPPROTO_TCP))
+        except (OSError, UnicodeError) as exc:
+            answer.append(exc)
+
+    thread = threading.Thread(target=lookup, name="webhook-dns", daemon=True)
+    thread.start()
+    thread.join(RESOLVE_TIMEOUT)
+    if not answer:
+        raise ResolveTimeout(host)
+    if isinstance(answer[0], Exception):
         return None
-    for info in infos:
+    for info in answer[0]:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not address.is_global:
             return str(address)
@@ -126,9 +149,15 @@ def _post(url: str, secret: str, event_id: int, body: bytes) -> tuple[int | None
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                EVENT_ID_HEADER: str(event_id), signing.SIGNATURE_HEADER: signing.header(secret, body)}
     host = urlsplit(url).hostname or ""
-    if not current_app.config.get("WEBHOOK_PRIVATE_TARGETS") and (found := private_address(host)):
+    if not current_app.config.get("WEBHOOK_PRIVATE_TARGETS"):
         # Checked again at each send: the name may resolve elsewhere than when it was registered.
-        return None, f"Not sent: {host} resolves to {found}, inside the network (WEBHOOK_PRIVATE_TARGETS)."
+        try:
+            found = private_address(host)
+        except ResolveTimeout:
+            # Unchecked is not sent: retried after the backoff, as any attempt without an answer.
+            return None, f"Not sent: {host} did not resolve within {RESOLVE_TIMEOUT:g} s."
+        if found:
+            return None, f"Not sent: {host} resolves to {found}, inside the network (WEBHOOK_PRIVATE_TARGETS)."
     try:
         # A redirect is not followed: the body would be re-sent somewhere nobody registered.
         with requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False,

@@ -22,7 +22,7 @@ from webapp.tasks import enqueue_after_commit
 from webapp.webhooks import signing
 from webapp.webhooks.catalog import BY_ACTION, BY_NAME, EventType
 from webapp.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from webapp.webhooks.sending import QUEUE, abandoned, private_address
+from webapp.webhooks.sending import QUEUE, ResolveTimeout, abandoned, private_address
 
 # Audit events this recent are looked at again by each collection, besides every one after the
 # last collected. Events are copied once each (unique source_id); the window only has to outlast
@@ -54,9 +54,16 @@ def _checked_url(url: str | None) -> str:
     if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not host
             or ".." in host or any(c.isspace() for c in url)):
         raise ServiceError("Enter a full http:// or https:// URL, such as https://crm.example.com/hooks.", "url")
-    if not current_app.config.get("WEBHOOK_PRIVATE_TARGETS") and (found := private_address(parts.hostname)):
-        raise ServiceError(f"This URL leads inside your network ({found}); use the receiver's public address.",
-                           "url")
+    if not current_app.config.get("WEBHOOK_PRIVATE_TARGETS"):
+        try:
+            found = private_address(parts.hostname)
+        except ResolveTimeout:
+            # The request does not wait on a slow resolver: the check before each send is the one
+            # that counts (an address inside the network is never posted to).
+            found = None
+        if found:
+            raise ServiceError(f"This URL leads inside your network ({found}); use the receiver's public address.",
+                               "url")
     return url
 
 
