@@ -12,12 +12,11 @@ client, session and connection.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import date
 
 from sqlalchemy import func, select
 
-from tests.support.committed import in_threads
+from tests.support.committed import first_to_return_lingers, in_threads
 from webapp.audit.models import AuditEvent
 from webapp.auth.tokens import create_token
 from webapp.commissions.periods import period_for
@@ -43,18 +42,9 @@ def test_two_issues_of_a_period_at_once_start_one_run_and_close_it_once(app, fac
     db.session.commit()
     url = f"/api/v1/periods/{period.id}/statements"
 
-    real, lock, closed = statement_services.close_period, threading.Lock(), []
-
-    def close_period(actor, found):
-        """Close, then linger (the period's row locked, nothing committed) if this was the first close."""
-        done = real(actor, found)
-        with lock:
-            first = not closed
-            closed.append(found.id)
-        if first:
-            time.sleep(HOLD)
-        return done
-
+    # The first close lingers (the period's row locked, nothing committed); each close notes its period.
+    close_period, closed = first_to_return_lingers(statement_services.close_period, HOLD,
+                                                   lambda _done, _actor, found: found.id)
     monkeypatch.setattr(statement_services, "close_period", close_period)
     start, responses = threading.Barrier(2), [None, None]
 

@@ -8,13 +8,12 @@ client, session and connection.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import date
 
 from sqlalchemy import select
 
 from tests.conftest import csrf_token_from, sign_in
-from tests.support.committed import in_threads
+from tests.support.committed import first_to_return_lingers, in_threads
 from tests.web._html import tags
 from webapp.commissions.models import Payout
 from webapp.commissions.periods import close_period, period_for
@@ -54,18 +53,8 @@ def test_two_pay_all_runs_at_once_pay_each_agent_once(app, factory, committed, t
     db.session.commit()
     ids = {a.id: a for a in agents}
 
-    real, lock, done = money_service.pay_period, threading.Lock(), []
-
-    def pay_period(actor, period, digest):
-        """Pay, then linger (locks held, not committed) if this was the first run to get through."""
-        made = real(actor, period, digest)
-        with lock:
-            first = not done
-            done.append(len(made))
-        if first:
-            time.sleep(HOLD)
-        return made
-
+    # The first run to get through lingers (locks held, not committed); each run notes how many it paid.
+    pay_period, done = first_to_return_lingers(money_service.pay_period, HOLD, lambda made, *_: len(made))
     monkeypatch.setattr(money_service, "pay_period", pay_period)
     requests = [_confirmation(app, manager.id) for _ in range(2)]
     start, responses = threading.Barrier(2), [None, None]

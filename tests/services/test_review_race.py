@@ -10,14 +10,13 @@ module (real commits on a private engine, every added row deleted afterwards).
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_token_from, sign_in
 from tests.services.test_concurrency import WAIT, _expected, _setup, committed  # noqa: F401  (fixture)
-from tests.support.committed import in_threads
+from tests.support.committed import first_to_return_lingers, in_threads
 from webapp.audit.models import AuditEvent
 from webapp.auth.models import User
 from webapp.commissions.models import CommissionEntry
@@ -42,20 +41,7 @@ def _client(app, user_id: int):
 
 def _hold_the_first_decision(monkeypatch) -> None:
     """Make the first request to finish deciding sleep (lock held, not committed) before returning."""
-    real = queue.decide
-    lock = threading.Lock()
-    done = []
-
-    def decide(user, sale, action, reason=None):
-        """Decide, then linger if this was the first decision of the race."""
-        result = real(user, sale, action, reason)
-        with lock:
-            first = not done
-            done.append(sale.id)
-        if first:
-            time.sleep(HOLD)
-        return result
-
+    decide, _ = first_to_return_lingers(queue.decide, HOLD, lambda _result, _user, sale, *_: sale.id)
     monkeypatch.setattr(queue, "decide", decide)
 
 

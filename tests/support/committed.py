@@ -4,6 +4,7 @@ run the racing requests in threads."""
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -93,3 +94,22 @@ def own_session(app):
             raise
         finally:
             db.session.remove()
+
+
+def first_to_return_lingers(func, hold: float, note):
+    """`func` wrapped for a race: the first call to return sleeps `hold` seconds before returning
+    (its locks held, nothing committed), so the other call meets them. Returns (the wrapper, the
+    list of `note(result, *args)` of each call, in the order they returned)."""
+    lock, notes = threading.Lock(), []
+
+    def lingering(*args, **kwargs):
+        """Call, then linger if this was the first call of the race to return."""
+        result = func(*args, **kwargs)
+        with lock:
+            first = not notes
+            notes.append(note(result, *args))
+        if first:
+            time.sleep(hold)
+        return result
+
+    return lingering, notes
