@@ -110,7 +110,8 @@ def test_admin_publishes_agent_acknowledges_manager_sees_it(live_server, live_wo
         manager = sign_in(manager_context, live_server, MANAGER_EMAIL)
         manager.goto(f"{live_server}/manage/plan-documents?state=acknowledged")
         manager.wait_for_load_state("networkidle")
-        row = manager.locator("tbody tr", has_text=AGENT).filter(has_text=number)
+        # The number as its own "No. N": a bare digit also matches dates in other rows (the 8th).
+        row = manager.locator("tbody tr", has_text=AGENT).filter(has_text=re.compile(rf"No\. {number}\b"))
         expect(row).to_contain_text(re.compile("acknowledged", re.I))
         shoot(manager, artifacts, "plan-documents-manager-follow-up")
         agent_watch.assert_clean()
