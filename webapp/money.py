@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 CENT = Decimal("0.01")
 RATE_UNITS_PER_PERCENT = 10_000
@@ -119,8 +120,29 @@ def format_money(value: int | Decimal | None, currency: str, *, cents: bool = Tr
     """Display an amount in the installation's currency (ints are cents unless cents=False)."""
     if value is None:
         return "—"
+    if cents and type(value) is int and (layout := _cents_layout(currency, locale)) is not None:
+        whole, part = divmod(abs(value), 100)
+        return f"{layout[value < 0]}{whole:,}.{part:02d}"
     amount = from_cents(value) if (cents and isinstance(value, int)) else Decimal(value)
     return format_currency(amount, currency, locale=locale)
+
+
+@cache
+def _cents_layout(currency: str, locale: str) -> tuple[str, str] | None:
+    """(prefix, negative prefix) when babel writes whole cents of `currency` in `locale` as a prefix
+    and the digits grouped by threes with "," then "." and two decimals, as for USD in en_US; None
+    otherwise (babel formats every amount). Read from babel's own output, so both always agree:
+    babel's pattern machinery took about 60 us a call, and a team dashboard shows thousands."""
+    if get_currency_precision(currency) != 2:
+        return None
+    digits = "1,234,567.89"
+    shown = [format_currency(Decimal(text), currency, locale=locale) for text in ("1234567.89", "-1234567.89")]
+    if not all(text.endswith(digits) for text in shown):
+        return None
+    prefix, negative = (text[:-len(digits)] for text in shown)
+    if any(char.isdigit() for char in prefix + negative):
+        return None
+    return prefix, negative
 
 
 def format_rate(value: int | Decimal | None, *, units: bool = True, locale: str = "en_US") -> str:
