@@ -408,3 +408,37 @@ def test_team_pages_have_labels_and_no_inline_script_or_style(as_manager, team):
         ids = [t.attrs["id"] for t in tags(html) if t.attrs.get("id")]
         assert len(ids) == len(set(ids)), path
         assert not re.search(r"\bon[a-z]+=", html.replace("hx-on", ""))
+
+
+def _rows(html: str) -> list[int]:
+    """Agent ids of the table's rows, in order."""
+    return [int(t.attrs["id"].removeprefix("agent-row-")) for t in tags(html) if t.attrs.get("id", "").startswith("agent-row-")]
+
+
+def test_a_large_team_is_paged_and_the_totals_and_leaderboard_count_everyone(as_manager, team, monkeypatch):
+    monkeypatch.setattr(team_service, "TEAM_PAGE_SIZE", 2)
+    monkeypatch.setattr(team_service, "LEADERBOARD_SIZE", 2)
+    ann, ben, cy = team["ann"], team["ben"], team["cy"]
+    first = html_of(as_manager.get("/manage/team"))
+    second = html_of(as_manager.get("/manage/team?page=2"))
+    assert _rows(first) == [ann.id, ben.id] and _rows(second) == [cy.id]  # by name, two a page
+    for html in (first, second):
+        # The totals and the leaderboard are the whole team's on every page: Ben 120, Ann 60.
+        assert by_testid(html, "team-volume") == "$6,000.00" and by_testid(html, "team-unpaid") == "$480.00"
+        assert "3 agents" in html and "(all 3)" in html
+        assert _leaderboard(html) == [ben.id, ann.id]
+        assert "The top 2 of the whole team" in html
+    assert "Page 1 of 2" in first and 'href="/manage/team?period=2026-11-16&amp;page=2"' in first
+    assert "Page 2 of 2" in second and 'href="/manage/team?period=2026-11-16&amp;page=1"' in second
+    # The fragment polls the page it shows; a page past the end shows the last.
+    assert 'hx-get="/manage/team?period=2026-11-16&amp;page=2"' in second
+    assert _rows(html_of(as_manager.get("/manage/team?page=9"))) == [cy.id]
+    fragment = html_of(as_manager.get("/manage/team?period=2026-11-16&page=2", headers=FIGURES))
+    assert fragment.lstrip().startswith('<div id="team-figures"') and _rows(fragment) == [cy.id]
+
+
+def test_one_page_has_no_pager_and_ranks_everyone(as_manager, team):
+    html = html_of(as_manager.get("/manage/team"))
+    assert "Pages of agents" not in html and "(all " not in html and "The top" not in html
+    assert 'hx-get="/manage/team?period=2026-11-16"' in html
+    assert len(_leaderboard(html)) == 3

@@ -9,6 +9,7 @@ ledger.agent_balance, which answer for one agent.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,11 +29,16 @@ from webapp.commissions.periods import current_period, month_bounds, period_for
 from webapp.errors import ServiceError, get_or_404
 from webapp.extensions import db
 from webapp.formtools import db_id_or_none, parse_iso_date
+from webapp.paging import Paged, Window, page_window
 from webapp.sales.models import Sale, SaleStatus
 from webapp.sales.portal import ChartBar, commission_chart
 
 CHART_PERIODS = 12
 PICKER_PERIODS = 24
+# A page of the agents' table and the leaderboard's length: an admin over ten thousand agents gets
+# a page the size of a manager's, and the team's totals still count every agent.
+TEAM_PAGE_SIZE = 50
+LEADERBOARD_SIZE = 10
 
 
 def resolve_period(value: str | None) -> Period:
@@ -102,13 +108,14 @@ class TeamTotals:
 
 
 @dataclass(frozen=True)
-class TeamDashboard:
+class TeamDashboard(Paged):
     """Everything the team dashboard shows for one period."""
 
     period: Period
-    rows: list[AgentFigures]
-    leaderboard: list[AgentFigures]
-    totals: TeamTotals
+    rows: list[AgentFigures]  # this page of the agents, by name
+    window: Window  # which page of all the agents shown
+    leaderboard: list[AgentFigures]  # the top LEADERBOARD_SIZE of the whole team
+    totals: TeamTotals  # every agent shown, on every page
     chart: list[ChartBar]
 
 
@@ -157,9 +164,9 @@ def _shown(figures: AgentFigures) -> bool:
     return figures.agent.active or any((figures.volume, figures.commission, figures.pending_count, figures.unpaid))
 
 
-def leaderboard(rows: list[AgentFigures]) -> list[AgentFigures]:
-    """Ranked by commission, ties by volume, then by name."""
-    return sorted(rows, key=lambda r: (-r.commission, -r.volume, r.agent.name.lower(), r.agent.id))
+def leaderboard(rows: list[AgentFigures], size: int) -> list[AgentFigures]:
+    """The first `size` ranked by commission, ties by volume, then by name."""
+    return heapq.nsmallest(size, rows, key=lambda r: (-r.commission, -r.volume, r.agent.name.lower(), r.agent.id))
 
 
 def _totals(rows: list[AgentFigures]) -> TeamTotals:
@@ -179,11 +186,14 @@ def team_chart(agent_ids: list[int], last: Period, count: int = CHART_PERIODS) -
     return commission_chart(agent_ids, last.end_date, count)
 
 
-def team_dashboard(user: User, period: Period) -> TeamDashboard:
-    """Per-agent figures, leaderboard, totals and chart of the user's team for a period."""
+def team_dashboard(user: User, period: Period, page: int = 1) -> TeamDashboard:
+    """Page `page` of the per-agent figures, with the leaderboard, totals and chart of the user's
+    whole team for a period."""
     agents = team_agents(user, include_inactive=True)
     rows = [r for r in _team_figures(agents, period) if _shown(r)]
-    return TeamDashboard(period=period, rows=rows, leaderboard=leaderboard(rows), totals=_totals(rows),
+    window = page_window(len(rows), page, TEAM_PAGE_SIZE)
+    return TeamDashboard(period=period, rows=rows[window.offset:window.offset + window.size], window=window,
+                         leaderboard=leaderboard(rows, LEADERBOARD_SIZE), totals=_totals(rows),
                          chart=team_chart([a.id for a in agents], period))
 
 
