@@ -9,24 +9,64 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, insert, select, true, union_all
 
-from webapp.commissions.models import CommissionEntry, EntryKind, Payout, Period, PeriodStatus
+from webapp.commissions.models import AgentPeriodTotal, CommissionEntry, EntryKind, Payout, Period, PeriodStatus
 from webapp.extensions import db
 from webapp.sales.models import SaleCredit
 
 
+def keep_period_totals(periods: list[Period]) -> None:
+    """Sum each agent's entries of periods being closed into agent_period_totals and mark them
+    kept, in the closing transaction (after the close took its row locks: periods.hold_open)."""
+    ids = [period.id for period in periods if not period.totals_kept]
+    if not ids:
+        return
+    db.session.execute(insert(AgentPeriodTotal).from_select(
+        ["agent_id", "period_id", "amount_cents"],
+        select(CommissionEntry.agent_id, CommissionEntry.period_id, func.sum(CommissionEntry.amount_cents))
+        .where(CommissionEntry.period_id.in_(ids)).group_by(CommissionEntry.agent_id, CommissionEntry.period_id)))
+    for period in periods:
+        period.totals_kept = True
+    db.session.flush()
+
+
+def entry_totals(agent_ids: list[int]) -> Subquery:
+    """The agents' entries summed per period (agent_id, period_id, amount_cents): the kept total of
+    each closed period, and the entries of every period whose total is not kept (the open ones).
+
+    One statement, so one snapshot: a period that closes meanwhile is counted either by its
+    entries or by its kept totals, never both (they commit together)."""
+    kept = (select(AgentPeriodTotal.agent_id, AgentPeriodTotal.period_id, AgentPeriodTotal.amount_cents)
+            .where(AgentPeriodTotal.agent_id.in_(agent_ids)))
+    # Period by unkept period, each summed from the (agent, period, amount) index. A plain join
+    # let PostgreSQL guess from a tiny table's stale statistics that half the periods were unkept
+    # and scan every entry (200 ms at a million); the aggregate inside LATERAL keeps the loop.
+    # (SQLite has no LATERAL, and plans the join well.)
+    if db.session.get_bind().dialect.name != "postgresql":
+        live = (select(CommissionEntry.agent_id, CommissionEntry.period_id, CommissionEntry.amount_cents)
+                .join(Period, (Period.id == CommissionEntry.period_id) & Period.totals_kept.is_(False))
+                .where(CommissionEntry.agent_id.in_(agent_ids)))
+        return union_all(kept, live).subquery("entry_totals")
+    unkept = select(Period.id).where(Period.totals_kept.is_(False)).subquery("unkept")
+    sums = (select(CommissionEntry.agent_id, CommissionEntry.period_id,
+                   func.sum(CommissionEntry.amount_cents).label("amount_cents"))
+            .where(CommissionEntry.period_id == unkept.c.id, CommissionEntry.agent_id.in_(agent_ids))
+            .group_by(CommissionEntry.agent_id, CommissionEntry.period_id).lateral("live"))
+    live = select(sums.c.agent_id, sums.c.period_id, sums.c.amount_cents).select_from(unkept).join(sums, true())
+    return union_all(kept, live).subquery("entry_totals")
+
+
 def payment_balances(agent_ids: list[int], period: Period) -> dict[int, tuple[int, int, int]]:
     """(closing balance of P, paid since P's end, unpaid balance now) for each agent: one pass over
-    their entries and one over their payouts (what paying P needs; see period_payments)."""
-    # The ids of the periods up to P's end as values, not a join: each agent's entries are then
-    # summed from the (agent, period, amount) index alone.
-    through = list(db.session.scalars(select(Period.id).where(Period.end_date <= period.end_date)))
+    their period totals (entry_totals) and one over their payouts (what paying P needs; see
+    period_payments)."""
+    totals = entry_totals(agent_ids)
+    through = Period.end_date <= period.end_date
     entries = {row[0]: (int(row[1]), int(row[2])) for row in db.session.execute(
-        select(CommissionEntry.agent_id,
-               func.coalesce(func.sum(CommissionEntry.amount_cents).filter(CommissionEntry.period_id.in_(through)), 0),
-               func.sum(CommissionEntry.amount_cents))
-        .where(CommissionEntry.agent_id.in_(agent_ids)).group_by(CommissionEntry.agent_id))}
+        select(totals.c.agent_id, func.coalesce(func.sum(totals.c.amount_cents).filter(through), 0),
+               func.sum(totals.c.amount_cents))
+        .join(Period, Period.id == totals.c.period_id).group_by(totals.c.agent_id))}
     payouts = {row[0]: (int(row[1]), int(row[2])) for row in db.session.execute(
         select(Payout.agent_id,
                func.coalesce(func.sum(Payout.amount_cents).filter(Payout.paid_on <= period.end_date), 0),
@@ -48,8 +88,8 @@ def unpaid_balances(agent_ids: list[int]) -> dict[int, int]:
     """Each agent's unpaid balance now (as ledger.agent_balance(agent).unpaid), in two queries."""
     if not agent_ids:
         return {}
-    earned = grouped_by_agent(select(CommissionEntry.agent_id, func.sum(CommissionEntry.amount_cents))
-                      .where(CommissionEntry.agent_id.in_(agent_ids)).group_by(CommissionEntry.agent_id))
+    totals = entry_totals(agent_ids)
+    earned = grouped_by_agent(select(totals.c.agent_id, func.sum(totals.c.amount_cents)).group_by(totals.c.agent_id))
     paid = grouped_by_agent(select(Payout.agent_id, func.sum(Payout.amount_cents))
                     .where(Payout.agent_id.in_(agent_ids)).group_by(Payout.agent_id))
     return {a: int(earned.get(a, (0,))[0] or 0) - int(paid.get(a, (0,))[0] or 0) for a in agent_ids}

@@ -218,6 +218,9 @@ class Period(db.Model):
     status: Mapped[str] = mapped_column(String(8), default=PeriodStatus.OPEN)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # True once each agent's total of this closed period is kept in agent_period_totals (written
+    # by close_period); the balances then read those totals instead of the period's entries.
+    totals_kept: Mapped[bool] = mapped_column(default=False, server_default="0")
 
     @property
     def is_open(self) -> bool:
@@ -293,6 +296,18 @@ class CommissionEntry(db.Model):
     sale = relationship("Sale")
     agent = relationship("User", foreign_keys=[agent_id])
     spiff = relationship("Spiff")
+
+
+class AgentPeriodTotal(db.Model):
+    """An agent's entries of one closed period, summed once when it closed (a closed period's
+    entries never change: periods.hold_open makes a close wait for writes into it). Balances over
+    many agents and periods read these instead of every entry; see commissions/balances.py."""
+
+    __tablename__ = "agent_period_totals"
+
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), primary_key=True, index=True)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
 
 
 class Payout(db.Model):

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp import clock
 from webapp.audit.services import record
+from webapp.commissions.balances import keep_period_totals
 from webapp.commissions.models import Period, PeriodStatus, Settings
 from webapp.errors import ServiceError
 from webapp.extensions import db
@@ -138,14 +139,17 @@ def close_period(actor, period: Period) -> Period:
         raise ServiceError(f"Close {earlier_open.label} first: periods close in order.", status=409)
     # Empty stretches before this period get their (empty) rows, closed, so the prefix has no gaps.
     cursor = (last_closed_end() or period.start_date) + timedelta(days=1)
+    closing = []
     while cursor < period.start_date:
         gap = period_for(cursor)
         gap.status = PeriodStatus.CLOSED
+        closing.append(gap)
         cursor = gap.end_date + timedelta(days=1)
     period.status = PeriodStatus.CLOSED
     period.closed_at = clock.now_utc()
     period.closed_by_id = getattr(actor, "id", None)
     db.session.flush()
+    keep_period_totals([*closing, period])
     record(actor, "period.close", period, {"status": PeriodStatus.OPEN}, {"status": PeriodStatus.CLOSED})
     return period
 

@@ -14,6 +14,7 @@ from webapp.audit.models import AuditEvent
 from webapp.auth import access
 from webapp.catalog.models import Customer, Product
 from webapp.commissions import ledger
+from webapp.commissions.balances import entry_totals
 from webapp.commissions.models import CommissionEntry, EntryKind, Period
 from webapp.commissions.periods import month_cadence, period_bounds
 from webapp.extensions import db
@@ -60,11 +61,11 @@ def commission_chart(agent_ids: int | list[int], last_day: date | None = None, c
     spans.reverse()
     sums: dict[date, int] = {}
     if ids:
+        totals = entry_totals(ids)  # closed periods' kept totals, open periods' entries
         sums = dict(db.session.execute(
-            select(Period.start_date, func.sum(CommissionEntry.amount_cents))
-            .join(Period, CommissionEntry.period_id == Period.id)
-            .where(CommissionEntry.agent_id.in_(ids), Period.start_date >= spans[0][0],
-                   Period.start_date <= spans[-1][0])
+            select(Period.start_date, func.sum(totals.c.amount_cents))
+            .join(Period, totals.c.period_id == Period.id)
+            .where(Period.start_date >= spans[0][0], Period.start_date <= spans[-1][0])
             .group_by(Period.start_date)).all())
     return [ChartBar(start, end, f"{start:%b} {start.day}–{end.day}", int(sums.get(start, 0) or 0))
             for start, end in spans]
