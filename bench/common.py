@@ -92,3 +92,11 @@ def scratch_database(server_url: str, name: str):
         admin.dispose()
 
     return base.set(database=name).render_as_string(hide_password=False), drop
+
+
+def bare_engine(url: str):
+    """An engine for a baseline's raw SQL, with the app's own session settings (no JIT: see
+    webapp/__init__._configure_postgresql), so both sides run under the same planner."""
+    from sqlalchemy import create_engine
+
+    return create_engine(url, connect_args={"options": "-c jit=off"})

@@ -38,7 +38,7 @@ os.environ.setdefault("SECRET_KEY", "dashboards-bench")
 
 from sqlalchemy import event, text  # noqa: E402
 
-from bench.common import machine, print_rows, sized, summarise, timed_ms, write_results  # noqa: E402
+from bench.common import bare_engine, machine, print_rows, sized, summarise, timed_ms, write_results  # noqa: E402
 from bench.dataset import ensure_dataset, server_url  # noqa: E402
 
 AGENT_SQL = text("""
@@ -216,16 +216,26 @@ def team_sql(manager_id: int | None):
 def past_periods_closed(url_engine, today: date):
     """Close, for the run, every period that ended before today's grace time, as the statement runs
     of a real installation would have (the generator computes a year of ledger and closes nothing;
-    closing changes no entry); reopened afterwards, so the data set stays as the others expect."""
-    close = text("""UPDATE periods SET status = 'closed' WHERE status = 'open' AND end_date <
+    closing changes no entry, and keeps each agent's total of the period as close_period does);
+    reopened afterwards, so the data set stays as the others expect."""
+    close = text("""UPDATE periods SET status = 'closed', totals_kept = true WHERE status = 'open' AND end_date <
                     :today - make_interval(hours => coalesce((SELECT grace_hours FROM settings LIMIT 1), 48)) RETURNING id""")
+    keep = text("""INSERT INTO agent_period_totals (agent_id, period_id, amount_cents)
+                   SELECT agent_id, period_id, sum(amount_cents) FROM commission_entries
+                   WHERE period_id = ANY(:ids) GROUP BY agent_id, period_id""")
     with url_engine.begin() as connection:
         closed = [row[0] for row in connection.execute(close, {"today": today})]
+        connection.execute(keep, {"ids": closed})
+    with url_engine.connect() as connection:
+        connection.execute(text("ANALYZE agent_period_totals"))
+        connection.commit()
     try:
         yield len(closed)
     finally:
         with url_engine.begin() as connection:
-            connection.execute(text("UPDATE periods SET status = 'open' WHERE id = ANY(:ids)"), {"ids": closed})
+            connection.execute(text("DELETE FROM agent_period_totals WHERE period_id = ANY(:ids)"), {"ids": closed})
+            connection.execute(text("UPDATE periods SET status = 'open', totals_kept = false WHERE id = ANY(:ids)"),
+                               {"ids": closed})
 
 
 def with_past_periods_closed(description: str, repeats: int, run) -> int:
@@ -239,9 +249,7 @@ def with_past_periods_closed(description: str, repeats: int, run) -> int:
 
     url = ensure_dataset(server_url(), args.agents, args.sales)
     app = build_app(url)
-    from sqlalchemy import create_engine
-
-    bare = create_engine(url)
+    bare = bare_engine(url)
     with past_periods_closed(bare, date.today()) as closed:
         return run(args, app, bare, closed)
 

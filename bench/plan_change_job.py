@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "plan-change-bench")
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
-from bench.common import free_day, machine, timed_ms, write_results  # noqa: E402
+from bench.common import bare_engine, free_day, machine, timed_ms, write_results  # noqa: E402
 from bench.dataset import ensure_dataset, server_url  # noqa: E402
 from bench.recompute_month import BASELINE_SQL  # noqa: E402 - P4's baseline, the same pass
 from bench.statement_run import start_redis, start_worker, stop, wait_for_workers  # noqa: E402
@@ -131,7 +131,7 @@ def main() -> int:
         from webapp import create_app
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": redis_url, "RATELIMIT_STORAGE_URI": "memory://"})
-        bare = create_engine(url)
+        bare = bare_engine(url)
         today = date.today()
         first = today.replace(day=1)
         last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)

@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "recompute-bench")
 
-from sqlalchemy import create_engine, delete, event, func, select, text  # noqa: E402
+from sqlalchemy import delete, event, func, select, text  # noqa: E402
 
-from bench.common import free_day, machine, print_rows, sized, summarise, timed_ms, write_results  # noqa: E402
+from bench.common import bare_engine, free_day, machine, print_rows, sized, summarise, timed_ms, write_results  # noqa: E402
 from bench.dashboards import build_app  # noqa: E402
 from bench.dataset import ensure_dataset, server_url  # noqa: E402
 
@@ -175,7 +175,7 @@ def main() -> int:
 
     url = ensure_dataset(server_url(), args.agents, args.sales)
     app = build_app(url)
-    bare = create_engine(url)
+    bare = bare_engine(url)
     first, last = last_month()
     from webapp.auth.models import User
     from webapp.demo import TIERED_PLAN

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "sale-list-bench")
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 
-from bench.common import machine, print_rows, sized, summarise, timed_ms, write_results  # noqa: E402
+from bench.common import bare_engine, machine, print_rows, sized, summarise, timed_ms, write_results  # noqa: E402
 from bench.dashboards import build_app  # noqa: E402
 from bench.dataset import ensure_dataset, server_url  # noqa: E402
 
@@ -93,7 +93,7 @@ def main() -> int:
     url = ensure_dataset(server_url(), args.agents, args.sales)
     app = build_app(url)
     app.config["API_RATE_LIMIT"] = "1000000 per minute"
-    bare = create_engine(url)
+    bare = bare_engine(url)
     client = app.test_client()
     made = tokens(app)
     cases = {}

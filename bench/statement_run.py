@@ -64,7 +64,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import scratch_database  # noqa: E402
+from bench.common import bare_engine, scratch_database  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "statement_run.json"
 SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -553,7 +553,7 @@ def run_page_poll(app, run_id: int, database_url: str, repeats: int) -> dict:
     sees it (every statement): queries.run_progress for the first page plus its fragment, against
     the bare counts the benchmark's own poller reads, interleaved on the same database."""
     from flask import render_template
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     from webapp.auth.models import User
     from webapp.extensions import db
@@ -563,7 +563,7 @@ def run_page_poll(app, run_id: int, database_url: str, repeats: int) -> dict:
     bare_sql = text("SELECT count(*) FILTER (WHERE s.status = 'rendered'), count(*) FILTER (WHERE s.status = "
                     "'failed'), count(e.id) FILTER (WHERE e.status = 'sent') FROM statements s "
                     "LEFT JOIN outgoing_emails e ON e.statement_id = s.id WHERE s.run_id = :run")
-    bare = create_engine(database_url)
+    bare = bare_engine(database_url)
     admin = User(name="Bench admin", email="bench-admin@generated.example", role="admin")  # never saved
     app_ms, bare_ms, size = [], [], 0
     with app.test_request_context(f"/statements/runs/{run_id}",
