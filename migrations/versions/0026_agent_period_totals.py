@@ -24,10 +24,10 @@ depends_on = None
 def upgrade():
     op.create_table(
         'agent_period_totals',
-        sa.Column('agent_id', sa.Integer(), nullable=False),
+        sa.Column('agent_id', sa.Integer(), autoincrement=False, nullable=False),
         sa.Column('period_id', sa.Integer(), nullable=False),
         sa.Column('amount_cents', sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(['agent_id'], ['users.id'], name=op.f('fk_agent_period_totals_agent_id_users')),
+        # agent_id has no foreign key: see AgentPeriodTotal (a close would deadlock with ledger writes).
         sa.ForeignKeyConstraint(['period_id'], ['periods.id'], name=op.f('fk_agent_period_totals_period_id_periods')),
         sa.PrimaryKeyConstraint('agent_id', 'period_id', name=op.f('pk_agent_period_totals')),
     )

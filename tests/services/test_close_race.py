@@ -98,3 +98,127 @@ def test_a_period_closing_during_a_write_into_it_freezes_exactly_what_it_holds(a
 
     db.session.expire_all()
     assert frozen == [_net_of(period_for(date(2034, 3, 9)))], "the closed period holds exactly what its close froze"
+
+
+def _kept_and_live(period_id: int, agent_id: int) -> tuple[int | None, int | None]:
+    """The agent's kept total of the period, and the sum of its entries there now."""
+    from webapp.commissions.models import AgentPeriodTotal
+
+    kept = db.session.scalar(select(AgentPeriodTotal.amount_cents).where(
+        AgentPeriodTotal.period_id == period_id, AgentPeriodTotal.agent_id == agent_id))
+    live = db.session.scalar(select(func.sum(CommissionEntry.amount_cents)).where(
+        CommissionEntry.period_id == period_id, CommissionEntry.agent_id == agent_id))
+    return kept, live
+
+
+def test_a_close_and_a_write_for_an_agent_of_the_period_do_not_deadlock(app, factory, committed, today, monkeypatch):
+    """The close holds its period and keeps each agent's total; an approval holds its agent and
+    waits for the period. The kept totals must not need the agent's row (a foreign key's KEY SHARE
+    lock did: PostgreSQL then broke the deadlock by failing one of them)."""
+    from webapp.manage import periods as manage_periods
+
+    today(date(2034, 3, 10))
+    manager = factory.user("manager")
+    agent = factory.user("agent", manager=manager)
+    factory.assign(agent, factory.plan(base_rate="3", name=f"Deadlock race {manager.id}"))
+    factory.sale(agent, "1000.00", date(2034, 3, 4))  # 30.00 of the agent's in Mar 1-15
+    today(date(2034, 3, 20))
+    pending = factory.sale(agent, "2000.00", date(2034, 3, 18), approve=False)
+    period = period_for(date(2034, 3, 4))
+    db.session.commit()
+    ids = {"period": period.id, "sale": pending.id, "manager": manager.id}
+    period_locked, errors = threading.Event(), []
+    real_close = manage_periods.close_period
+
+    def close_slowly(actor, locked):
+        """The period's row is locked: let the approval lock its agent and wait for the period."""
+        period_locked.set()
+        threading.Event().wait(0.5)
+        return real_close(actor, locked)
+
+    monkeypatch.setattr(manage_periods, "close_period", close_slowly)
+
+    def work(_index, name):
+        """Close the period, or approve the agent's sale once the close holds it."""
+        with app.app_context():
+            from webapp.auth.models import User
+            from webapp.sales.models import Sale
+
+            actor = db.session.get(User, ids["manager"])
+            try:
+                if name == "close":
+                    manage_periods.close(actor, ids["period"])
+                else:
+                    assert period_locked.wait(WAIT)
+                    approve_sale(actor, db.session.get(Sale, ids["sale"]))
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append((name, type(exc).__name__))
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    in_threads(work, [("close",), ("approve",)], WAIT)
+    assert errors == []
+    db.session.expire_all()
+    assert _kept_and_live(ids["period"], agent.id) == (3000, 3000)
+
+
+def test_an_adjustment_made_as_its_period_closes_is_in_the_kept_total_or_refused(app, factory, committed, today,
+                                                                                monkeypatch):
+    """A manual adjustment whose request read today's period as open just before midnight, and the
+    close of that period just after: the entry is in the period before the close keeps its totals,
+    or refused; never added to the closed period behind its kept total."""
+    from webapp import clock
+    from webapp.commissions import adjustments
+    from webapp.manage import periods as manage_periods
+
+    today(date(2034, 3, 10))
+    manager = factory.user("manager")
+    agent = factory.user("agent", manager=manager)
+    factory.assign(agent, factory.plan(base_rate="3", name=f"Adjustment race {manager.id}"))
+    factory.sale(agent, "1000.00", date(2034, 3, 4))
+    period = period_for(date(2034, 3, 4))
+    db.session.commit()
+    ids = {"period": period.id, "manager": manager.id, "agent": agent.id}
+    days = {"adjust": date(2034, 3, 15), "close": date(2034, 3, 16)}  # each request's own today
+    monkeypatch.setattr(clock, "today", lambda: days.get(threading.current_thread().name, date(2034, 3, 16)))
+    looked, outcome = threading.Event(), {}
+    real_period_for = adjustments.period_for
+
+    def period_for_then_pause(day):
+        """The adjustment has found today's period open; the close runs meanwhile."""
+        found = real_period_for(day)
+        assert found.is_open
+        looked.set()
+        threading.Event().wait(0.5)
+        return found
+
+    monkeypatch.setattr(adjustments, "period_for", period_for_then_pause)
+
+    def work(_index, name):
+        """Adjust, or close once the adjustment has looked at its period."""
+        threading.current_thread().name = name
+        with app.app_context():
+            from webapp.auth.models import User
+
+            actor = db.session.get(User, ids["manager"])
+            try:
+                if name == "close":
+                    assert looked.wait(WAIT)
+                    manage_periods.close(actor, ids["period"])
+                else:
+                    adjustments.add_manual_adjustment(actor, ids["agent"], 5000, "Bonus")
+                db.session.commit()
+                outcome[name] = "done"
+            except Exception as exc:  # noqa: BLE001 - reported below
+                outcome[name] = getattr(exc, "status", type(exc).__name__)
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    in_threads(work, [("adjust",), ("close",)], WAIT)
+    db.session.expire_all()
+    kept, live = _kept_and_live(ids["period"], ids["agent"])
+    assert outcome["close"] == "done" and kept == live
+    assert (outcome["adjust"], live) in (("done", 8000), (409, 3000))

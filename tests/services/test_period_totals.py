@@ -104,12 +104,14 @@ def test_balances_through_kept_totals_agree_with_every_entry(history):
     assert [bar.cents for bar in commission_chart([ann.id, ben.id], TODAY, 4)] == [42000, 0, 7500, 3000 - 30000]
 
 
-def test_a_closed_period_without_kept_totals_is_summed_from_its_entries(history):
+@pytest.mark.parametrize("totals_left", [False, True])
+def test_a_closed_period_without_kept_totals_is_summed_from_its_entries(history, totals_left):
     """A period closed some other way (its totals not kept: a restore, a hand-made fix) still
-    counts, from its entries; the kept and unkept periods are never both counted."""
+    counts, from its entries, even with stale totals rows left behind; never twice."""
     ann, ben, cy = history["ann"], history["ben"], history["cy"]
     november = period_for(date(2026, 11, 3))
-    db.session.execute(delete(AgentPeriodTotal).where(AgentPeriodTotal.period_id == november.id))
+    if not totals_left:
+        db.session.execute(delete(AgentPeriodTotal).where(AgentPeriodTotal.period_id == november.id))
     db.session.execute(update(Period).where(Period.id == november.id).values(totals_kept=False))
     db.session.expire_all()
     _assert_agree_with_the_ledger([ann, ben, cy])

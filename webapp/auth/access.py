@@ -83,7 +83,7 @@ def may_see_agent(user: User, agent: User) -> bool:
 
 def team_agents(user: User, include_inactive: bool = False) -> list[User]:
     """The agents the user manages (admins: all agents), by name."""
-    query = select(User).where(User.role == Role.AGENT, agent_scope(user, User.id)).order_by(User.name)
+    query = select(User).where(User.role == Role.AGENT, agent_scope(user, User.id)).order_by(User.name, User.id)
     if not include_inactive:
         query = query.where(User.active.is_(True))
     return list(db.session.scalars(query))

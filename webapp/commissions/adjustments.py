@@ -12,7 +12,7 @@ from webapp.auth import access
 from webapp.auth.models import User
 from webapp.commissions.ledger import lock_agent
 from webapp.commissions.models import CommissionEntry, EntryKind
-from webapp.commissions.periods import period_for
+from webapp.commissions.periods import hold_open, period_for
 from webapp.errors import CLOSED_PERIOD, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.formtools import check_plain_text
@@ -52,7 +52,9 @@ def add_manual_adjustment(actor, agent_id: int, amount_cents: int, reason: str, 
         if sale is None or sale.agent_id != agent.id:
             raise ServiceError("That sale is not one of this agent's.", "sale_id")
     period = period_for(clock.today())
-    if not period.is_open:
+    # Held (FOR SHARE) until this commits, as every ledger write holds its period: a close starting
+    # now waits, and one that committed first is seen here, so no entry lands in a closed period.
+    if not hold_open(period):
         # Only possible if today's period was closed early; a frozen period never changes.
         raise ServiceError(f"{period.label} is closed; adjustments go in an open period.", status=409,
                            code=CLOSED_PERIOD)

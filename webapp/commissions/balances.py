@@ -37,7 +37,10 @@ def entry_totals(agent_ids: list[int]) -> Subquery:
 
     One statement, so one snapshot: a period that closes meanwhile is counted either by its
     entries or by its kept totals, never both (they commit together)."""
+    # Kept totals count only while their period says so: a period whose flag was cleared by hand
+    # (its totals left behind) is summed from its entries, not twice.
     kept = (select(AgentPeriodTotal.agent_id, AgentPeriodTotal.period_id, AgentPeriodTotal.amount_cents)
+            .join(Period, (Period.id == AgentPeriodTotal.period_id) & Period.totals_kept.is_(True))
             .where(AgentPeriodTotal.agent_id.in_(agent_ids)))
     # Period by unkept period, each summed from the (agent, period, amount) index. A plain join
     # let PostgreSQL guess from a tiny table's stale statistics that half the periods were unkept

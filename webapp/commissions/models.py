@@ -305,7 +305,10 @@ class AgentPeriodTotal(db.Model):
 
     __tablename__ = "agent_period_totals"
 
-    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    # No foreign key to users: its check would take a KEY SHARE lock on each agent's row while the
+    # close holds the period, and a ledger write locks the agent (FOR UPDATE) and then waits for
+    # the period: a deadlock. Users are never deleted, and the ids come from commission_entries.
+    agent_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), primary_key=True, index=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
 
