@@ -65,3 +65,59 @@ def test_two_issues_of_a_period_at_once_start_one_run_and_close_it_once(app, fac
         closes = connection.execute(select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "period.close", AuditEvent.object_id == period.id)).scalar_one()
     assert (runs, closes) == (1, 1)
+
+
+def test_issuing_a_period_and_approving_a_sale_of_one_of_its_agents_do_not_deadlock(app, factory, committed, today,
+                                                                                     monkeypatch):
+    """The issue holds the period (closed, uncommitted) and then writes each agent's statement; an
+    approval holds its agent and waits for the period. The statement's reference to the agent must
+    not wait for the agent's ledger lock (FOR UPDATE did: PostgreSQL then failed one of them)."""
+    from webapp.auth.models import User
+    from webapp.sales.decisions import approve_sale
+    from webapp.sales.models import Sale
+
+    today(date(2033, 8, 10))
+    manager = factory.user("manager")
+    agent = factory.user("agent", manager=manager)
+    factory.assign(agent, factory.plan(base_rate="3", name=f"Issue deadlock {manager.id}"))
+    factory.sale(agent, "1000.00", date(2033, 8, 5))
+    today(date(2033, 8, 20))
+    pending = factory.sale(agent, "2000.00", date(2033, 8, 18), approve=False)
+    period = period_for(date(2033, 8, 5))
+    db.session.commit()
+    ids = {"period": period.id, "sale": pending.id, "manager": manager.id}
+    closed, errors = threading.Event(), []
+    real_close = statement_services.close_period
+
+    def close_then_pause(actor, found):
+        """Closed and uncommitted: let the approval lock its agent and wait for the period."""
+        real_close(actor, found)
+        closed.set()
+        threading.Event().wait(0.5)
+
+    monkeypatch.setattr(statement_services, "close_period", close_then_pause)
+
+    def work(_index, name):
+        """Issue the period, or approve the agent's sale once the issue has closed it."""
+        with app.app_context():
+            actor = db.session.get(User, ids["manager"])
+            try:
+                if name == "issue":
+                    statement_services.issue_period(actor, ids["period"])
+                else:
+                    assert closed.wait(WAIT)
+                    approve_sale(actor, db.session.get(Sale, ids["sale"]))
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append((name, type(exc).__name__))
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    in_threads(work, [("issue",), ("approve",)], WAIT)
+    assert errors == []
+    with committed.connect() as connection:
+        status = connection.execute(select(Sale.status).where(Sale.id == ids["sale"])).scalar_one()
+        runs = connection.execute(select(func.count()).select_from(StatementRun)
+                                  .where(StatementRun.period_id == ids["period"])).scalar_one()
+    assert (status, runs) == ("approved", 1)

@@ -56,7 +56,7 @@ __all__ = [
 
 
 def lock_agent(agent_id: int) -> None:
-    """Serialise ledger changes per agent (SELECT ... FOR UPDATE on the agent's row).
+    """Serialise ledger changes per agent (SELECT ... FOR NO KEY UPDATE on the agent's row).
 
     Two concurrent changes for one agent would each recompute the month without the other's
     sale. SQLite has no row locks; there BEGIN IMMEDIATE already serialises writers.
@@ -67,8 +67,13 @@ def lock_agent(agent_id: int) -> None:
 def lock_agents(agent_ids) -> None:
     """Lock several agents (a split sale's holders, a plan's agents) in one statement per CHUNK, in
     ascending id order: two changes that share holders then wait for each other instead of deadlocking."""
+    # NO KEY UPDATE: it excludes the other ledger writers (and any update of the agent's row) as
+    # FOR UPDATE did, but not a foreign key's check on a row that refers to the agent. Issuing a
+    # period holds the period and then writes each agent's statement; a writer holding the agent
+    # and waiting for the period made them deadlock under FOR UPDATE.
     for ids in chunks(sorted(set(agent_ids))):
-        db.session.execute(select(User.id).where(User.id.in_(ids)).order_by(User.id).with_for_update()).all()
+        db.session.execute(select(User.id).where(User.id.in_(ids)).order_by(User.id)
+                           .with_for_update(key_share=True)).all()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ WITH ok AS (
       AND (SELECT approval_required FROM settings WHERE id = 1)
 ), holder AS (
     -- Lock the agent's row, as ledger.lock_agent does for every change to the agent's sales.
-    SELECT id, manager_id FROM users WHERE id = :agent_id FOR UPDATE
+    SELECT id, manager_id FROM users WHERE id = :agent_id FOR NO KEY UPDATE
 ), sale AS (
     INSERT INTO sales (agent_id, product_id, customer_id, quantity, unit_price_cents, amount_cents,
                        sold_on, status, entered_by_id, idempotency_key, note)
