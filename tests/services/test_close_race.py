@@ -16,7 +16,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.committed import in_threads
+from tests.support.committed import attempt, in_threads
 from webapp.commissions import entry_writes, payouts
 from webapp.commissions.models import CommissionEntry, Payout
 from webapp.commissions.periods import close_period, period_for
@@ -127,7 +127,7 @@ def test_a_close_and_a_write_for_an_agent_of_the_period_do_not_deadlock(app, fac
     period = period_for(date(2034, 3, 4))
     db.session.commit()
     ids = {"period": period.id, "sale": pending.id, "manager": manager.id}
-    period_locked, errors = threading.Event(), []
+    period_locked, outcome = threading.Event(), {}
     real_close = manage_periods.close_period
 
     def close_slowly(actor, locked):
@@ -138,28 +138,21 @@ def test_a_close_and_a_write_for_an_agent_of_the_period_do_not_deadlock(app, fac
 
     monkeypatch.setattr(manage_periods, "close_period", close_slowly)
 
-    def work(_index, name):
+    def step(name):
         """Close the period, or approve the agent's sale once the close holds it."""
-        with app.app_context():
-            from webapp.auth.models import User
-            from webapp.sales.models import Sale
+        from webapp.auth.models import User
+        from webapp.sales.models import Sale
 
-            actor = db.session.get(User, ids["manager"])
-            try:
-                if name == "close":
-                    manage_periods.close(actor, ids["period"])
-                else:
-                    assert period_locked.wait(WAIT)
-                    approve_sale(actor, db.session.get(Sale, ids["sale"]))
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - reported below
-                errors.append((name, type(exc).__name__))
-                db.session.rollback()
-            finally:
-                db.session.remove()
+        actor = db.session.get(User, ids["manager"])
+        if name == "close":
+            manage_periods.close(actor, ids["period"])
+        else:
+            assert period_locked.wait(WAIT)
+            approve_sale(actor, db.session.get(Sale, ids["sale"]))
 
-    in_threads(work, [("close",), ("approve",)], WAIT)
-    assert errors == []
+    in_threads(lambda _index, name: outcome.update({name: attempt(app, lambda: step(name))}),
+               [("close",), ("approve",)], WAIT)
+    assert outcome == {"close": "done", "approve": "done"}
     db.session.expire_all()
     assert _kept_and_live(ids["period"], agent.id) == (3000, 3000)
 
@@ -196,26 +189,21 @@ def test_an_adjustment_made_as_its_period_closes_is_in_the_kept_total_or_refused
 
     monkeypatch.setattr(adjustments, "period_for", period_for_then_pause)
 
-    def work(_index, name):
+    def step(name):
         """Adjust, or close once the adjustment has looked at its period."""
-        threading.current_thread().name = name
-        with app.app_context():
-            from webapp.auth.models import User
+        from webapp.auth.models import User
 
-            actor = db.session.get(User, ids["manager"])
-            try:
-                if name == "close":
-                    assert looked.wait(WAIT)
-                    manage_periods.close(actor, ids["period"])
-                else:
-                    adjustments.add_manual_adjustment(actor, ids["agent"], 5000, "Bonus")
-                db.session.commit()
-                outcome[name] = "done"
-            except Exception as exc:  # noqa: BLE001 - reported below
-                outcome[name] = getattr(exc, "status", type(exc).__name__)
-                db.session.rollback()
-            finally:
-                db.session.remove()
+        actor = db.session.get(User, ids["manager"])
+        if name == "close":
+            assert looked.wait(WAIT)
+            manage_periods.close(actor, ids["period"])
+        else:
+            adjustments.add_manual_adjustment(actor, ids["agent"], 5000, "Bonus")
+
+    def work(_index, name):
+        """The thread is named for its own today."""
+        threading.current_thread().name = name
+        outcome[name] = attempt(app, lambda: step(name))
 
     in_threads(work, [("adjust",), ("close",)], WAIT)
     db.session.expire_all()

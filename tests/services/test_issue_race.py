@@ -16,7 +16,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from tests.support.committed import first_to_return_lingers, in_threads
+from tests.support.committed import attempt, first_to_return_lingers, in_threads
 from webapp.audit.models import AuditEvent
 from webapp.auth.tokens import create_token
 from webapp.commissions.periods import period_for
@@ -86,7 +86,7 @@ def test_issuing_a_period_and_approving_a_sale_of_one_of_its_agents_do_not_deadl
     period = period_for(date(2033, 8, 5))
     db.session.commit()
     ids = {"period": period.id, "sale": pending.id, "manager": manager.id}
-    closed, errors = threading.Event(), []
+    closed, outcome = threading.Event(), {}
     real_close = statement_services.close_period
 
     def close_then_pause(actor, found):
@@ -97,25 +97,18 @@ def test_issuing_a_period_and_approving_a_sale_of_one_of_its_agents_do_not_deadl
 
     monkeypatch.setattr(statement_services, "close_period", close_then_pause)
 
-    def work(_index, name):
+    def step(name):
         """Issue the period, or approve the agent's sale once the issue has closed it."""
-        with app.app_context():
-            actor = db.session.get(User, ids["manager"])
-            try:
-                if name == "issue":
-                    statement_services.issue_period(actor, ids["period"])
-                else:
-                    assert closed.wait(WAIT)
-                    approve_sale(actor, db.session.get(Sale, ids["sale"]))
-                db.session.commit()
-            except Exception as exc:  # noqa: BLE001 - reported below
-                errors.append((name, type(exc).__name__))
-                db.session.rollback()
-            finally:
-                db.session.remove()
+        actor = db.session.get(User, ids["manager"])
+        if name == "issue":
+            statement_services.issue_period(actor, ids["period"])
+        else:
+            assert closed.wait(WAIT)
+            approve_sale(actor, db.session.get(Sale, ids["sale"]))
 
-    in_threads(work, [("issue",), ("approve",)], WAIT)
-    assert errors == []
+    in_threads(lambda _index, name: outcome.update({name: attempt(app, lambda: step(name))}),
+               [("issue",), ("approve",)], WAIT)
+    assert outcome == {"issue": "done", "approve": "done"}
     with committed.connect() as connection:
         status = connection.execute(select(Sale.status).where(Sale.id == ids["sale"])).scalar_one()
         runs = connection.execute(select(func.count()).select_from(StatementRun)

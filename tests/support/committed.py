@@ -119,3 +119,18 @@ def first_to_return_lingers(func, hold: float, note):
         return result
 
     return lingering, notes
+
+
+def attempt(app, step) -> str | int:
+    """A race's thread: run step() in an app context of its own and commit. "done", else what it
+    raised (rolled back): its HTTP status when it has one (a refusal), else its class name."""
+    with app.app_context():
+        try:
+            step()
+            db.session.commit()
+            return "done"
+        except Exception as exc:  # noqa: BLE001 - the test judges the outcome
+            db.session.rollback()
+            return getattr(exc, "status", None) or type(exc).__name__
+        finally:
+            db.session.remove()

@@ -168,37 +168,38 @@ def test_0023_keeps_what_each_existing_token_could_do_and_back(tmp_path, project
     assert tokens("scope") == [(1, "write"), (2, "read")]
 
 
+def _on_file(database, work):
+    """work(connection) in one transaction on the SQLite file, its engine disposed afterwards."""
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as connection:
+            return work(connection)
+    finally:
+        engine.dispose()
+
+
 def test_0026_keeps_the_totals_of_the_periods_already_closed(tmp_path, project_root):
     """Each agent's total of every closed period is summed once; open periods keep none."""
     database = tmp_path / "totals.db"
     assert _flask(project_root, database, "db", "upgrade", "0025").returncode == 0
-    engine = create_engine(f"sqlite:///{database}")
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO users (id, email, name, role, password_hash, active, session_token) VALUES"
-                " (1, 'a@example.com', 'A', 'agent', 'x', 1, 't1'), (2, 'b@example.com', 'B', 'agent', 'x', 1, 't2')"))
-            connection.execute(text(
-                "INSERT INTO periods (id, start_date, end_date, status) VALUES"
-                " (1, '2026-10-01', '2026-10-15', 'closed'), (2, '2026-10-16', '2026-10-31', 'closed'),"
-                " (3, '2026-11-01', '2026-11-15', 'open')"))
-            connection.execute(text(
-                "INSERT INTO commission_entries (agent_id, period_id, kind, amount_cents, reason) VALUES"
-                " (1, 1, 'manual', 30000, 'r'), (1, 1, 'manual', 1234, 'r'), (2, 1, 'manual', -500, 'r'),"
-                " (1, 3, 'manual', 999, 'r')"))
-    finally:
-        engine.dispose()
+    _on_file(database, lambda connection: [connection.execute(text(sql)) for sql in (
+        "INSERT INTO users (id, email, name, role, password_hash, active, session_token) VALUES"
+        " (1, 'a@example.com', 'A', 'agent', 'x', 1, 't1'), (2, 'b@example.com', 'B', 'agent', 'x', 1, 't2')",
+        "INSERT INTO periods (id, start_date, end_date, status) VALUES"
+        " (1, '2026-10-01', '2026-10-15', 'closed'), (2, '2026-10-16', '2026-10-31', 'closed'),"
+        " (3, '2026-11-01', '2026-11-15', 'open')",
+        "INSERT INTO commission_entries (agent_id, period_id, kind, amount_cents, reason) VALUES"
+        " (1, 1, 'manual', 30000, 'r'), (1, 1, 'manual', 1234, 'r'), (2, 1, 'manual', -500, 'r'),"
+        " (1, 3, 'manual', 999, 'r')")])
     result = _flask(project_root, database, "db", "upgrade", "0026")
     assert result.returncode == 0, result.stderr
-    engine = create_engine(f"sqlite:///{database}")
-    try:
-        with engine.connect() as connection:
-            assert [tuple(r) for r in connection.execute(text(
-                "SELECT agent_id, period_id, amount_cents FROM agent_period_totals ORDER BY agent_id"))] == [
-                (1, 1, 31234), (2, 1, -500)]
-            assert [tuple(r) for r in connection.execute(text("SELECT id, totals_kept FROM periods ORDER BY id"))] == [
-                (1, 1), (2, 1), (3, 0)]
-    finally:
-        engine.dispose()
+
+    def rows(sql):
+        """The query's rows as tuples."""
+        return _on_file(database, lambda connection: [tuple(row) for row in connection.execute(text(sql))])
+
+    assert rows("SELECT agent_id, period_id, amount_cents FROM agent_period_totals ORDER BY agent_id") == [
+        (1, 1, 31234), (2, 1, -500)]
+    assert rows("SELECT id, totals_kept FROM periods ORDER BY id") == [(1, 1), (2, 1), (3, 0)]
     result = _flask(project_root, database, "db", "downgrade", "0025")
     assert result.returncode == 0, result.stderr
