@@ -16,7 +16,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.committed import attempt, in_threads
+from tests.support.committed import against_an_approval, approved_then_pending, attempt, in_threads
 from webapp.commissions import entry_writes, payouts
 from webapp.commissions.models import CommissionEntry, Payout
 from webapp.commissions.periods import close_period, period_for
@@ -117,17 +117,8 @@ def test_a_close_and_a_write_for_an_agent_of_the_period_do_not_deadlock(app, fac
     lock did: PostgreSQL then broke the deadlock by failing one of them)."""
     from webapp.manage import periods as manage_periods
 
-    today(date(2034, 3, 10))
-    manager = factory.user("manager")
-    agent = factory.user("agent", manager=manager)
-    factory.assign(agent, factory.plan(base_rate="3", name=f"Deadlock race {manager.id}"))
-    factory.sale(agent, "1000.00", date(2034, 3, 4))  # 30.00 of the agent's in Mar 1-15
-    today(date(2034, 3, 20))
-    pending = factory.sale(agent, "2000.00", date(2034, 3, 18), approve=False)
-    period = period_for(date(2034, 3, 4))
-    db.session.commit()
-    ids = {"period": period.id, "sale": pending.id, "manager": manager.id}
-    period_locked, outcome = threading.Event(), {}
+    ids = approved_then_pending(factory, today, date(2034, 3, 1), "Deadlock race")  # 30.00 in Mar 1-15
+    period_locked = threading.Event()
     real_close = manage_periods.close_period
 
     def close_slowly(actor, locked):
@@ -138,23 +129,11 @@ def test_a_close_and_a_write_for_an_agent_of_the_period_do_not_deadlock(app, fac
 
     monkeypatch.setattr(manage_periods, "close_period", close_slowly)
 
-    def step(name):
-        """Close the period, or approve the agent's sale once the close holds it."""
-        from webapp.auth.models import User
-        from webapp.sales.models import Sale
-
-        actor = db.session.get(User, ids["manager"])
-        if name == "close":
-            manage_periods.close(actor, ids["period"])
-        else:
-            assert period_locked.wait(WAIT)
-            approve_sale(actor, db.session.get(Sale, ids["sale"]))
-
-    in_threads(lambda _index, name: outcome.update({name: attempt(app, lambda: step(name))}),
-               [("close",), ("approve",)], WAIT)
-    assert outcome == {"close": "done", "approve": "done"}
+    outcome = against_an_approval(app, lambda actor: manage_periods.close(actor, ids["period"]), ids["sale"],
+                                  ids["manager"], period_locked)
+    assert outcome == {"holder": "done", "approve": "done"}
     db.session.expire_all()
-    assert _kept_and_live(ids["period"], agent.id) == (3000, 3000)
+    assert _kept_and_live(ids["period"], ids["agent"]) == (3000, 3000)
 
 
 def test_an_adjustment_made_as_its_period_closes_is_in_the_kept_total_or_refused(app, factory, committed, today,

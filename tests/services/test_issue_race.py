@@ -16,7 +16,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from tests.support.committed import attempt, first_to_return_lingers, in_threads
+from tests.support.committed import against_an_approval, approved_then_pending, first_to_return_lingers, in_threads
 from webapp.audit.models import AuditEvent
 from webapp.auth.tokens import create_token
 from webapp.commissions.periods import period_for
@@ -72,21 +72,10 @@ def test_issuing_a_period_and_approving_a_sale_of_one_of_its_agents_do_not_deadl
     """The issue holds the period (closed, uncommitted) and then writes each agent's statement; an
     approval holds its agent and waits for the period. The statement's reference to the agent must
     not wait for the agent's ledger lock (FOR UPDATE did: PostgreSQL then failed one of them)."""
-    from webapp.auth.models import User
-    from webapp.sales.decisions import approve_sale
     from webapp.sales.models import Sale
 
-    today(date(2033, 8, 10))
-    manager = factory.user("manager")
-    agent = factory.user("agent", manager=manager)
-    factory.assign(agent, factory.plan(base_rate="3", name=f"Issue deadlock {manager.id}"))
-    factory.sale(agent, "1000.00", date(2033, 8, 5))
-    today(date(2033, 8, 20))
-    pending = factory.sale(agent, "2000.00", date(2033, 8, 18), approve=False)
-    period = period_for(date(2033, 8, 5))
-    db.session.commit()
-    ids = {"period": period.id, "sale": pending.id, "manager": manager.id}
-    closed, outcome = threading.Event(), {}
+    ids = approved_then_pending(factory, today, date(2033, 8, 1), "Issue deadlock")
+    closed = threading.Event()
     real_close = statement_services.close_period
 
     def close_then_pause(actor, found):
@@ -97,18 +86,9 @@ def test_issuing_a_period_and_approving_a_sale_of_one_of_its_agents_do_not_deadl
 
     monkeypatch.setattr(statement_services, "close_period", close_then_pause)
 
-    def step(name):
-        """Issue the period, or approve the agent's sale once the issue has closed it."""
-        actor = db.session.get(User, ids["manager"])
-        if name == "issue":
-            statement_services.issue_period(actor, ids["period"])
-        else:
-            assert closed.wait(WAIT)
-            approve_sale(actor, db.session.get(Sale, ids["sale"]))
-
-    in_threads(lambda _index, name: outcome.update({name: attempt(app, lambda: step(name))}),
-               [("issue",), ("approve",)], WAIT)
-    assert outcome == {"issue": "done", "approve": "done"}
+    outcome = against_an_approval(app, lambda actor: statement_services.issue_period(actor, ids["period"]),
+                                  ids["sale"], ids["manager"], closed)
+    assert outcome == {"holder": "done", "approve": "done"}
     with committed.connect() as connection:
         status = connection.execute(select(Sale.status).where(Sale.id == ids["sale"])).scalar_one()
         runs = connection.execute(select(func.count()).select_from(StatementRun)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
+from datetime import date
 
 import pytest
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
@@ -134,3 +135,44 @@ def attempt(app, step) -> str | int:
             return getattr(exc, "status", None) or type(exc).__name__
         finally:
             db.session.remove()
+
+
+def against_an_approval(app, holder, sale_id: int, manager_id: int, held: threading.Event) -> dict:
+    """Race holder(actor), which sets `held` once it holds what an approval will wait for, against
+    the manager approving the sale then: each side's attempt() outcome ("holder", "approve")."""
+    from webapp.auth.models import User
+    from webapp.sales.decisions import approve_sale
+    from webapp.sales.models import Sale
+
+    outcome = {}
+
+    def step(name):
+        """The holder's work, or the approval once the holder holds."""
+        actor = db.session.get(User, manager_id)
+        if name == "holder":
+            holder(actor)
+        else:
+            assert held.wait(60)
+            approve_sale(actor, db.session.get(Sale, sale_id))
+
+    in_threads(lambda _index, name: outcome.update({name: attempt(app, lambda: step(name))}),
+               [("holder",), ("approve",)], 60)
+    return outcome
+
+
+def approved_then_pending(factory, today, month: date, plan_name: str) -> dict:
+    """Committed: a manager's agent on flat 3% with 1,000.00 approved on the month's 4th (30.00 in
+    its first period) and 2,000.00 pending on the 18th; today is the 20th. Their ids: manager,
+    agent, period (the first half) and sale (the pending one)."""
+    from webapp.commissions.periods import period_for
+
+    today(month.replace(day=10))
+    manager = factory.user("manager")
+    agent = factory.user("agent", manager=manager)
+    factory.assign(agent, factory.plan(base_rate="3", name=f"{plan_name} {manager.id}"))
+    factory.sale(agent, "1000.00", month.replace(day=4))
+    today(month.replace(day=20))
+    pending = factory.sale(agent, "2000.00", month.replace(day=18), approve=False)
+    period = period_for(month.replace(day=4))
+    db.session.commit()
+    return {"manager": manager.id, "agent": agent.id, "period": period.id, "sale": pending.id}
