@@ -305,9 +305,10 @@ class AgentPeriodTotal(db.Model):
 
     __tablename__ = "agent_period_totals"
 
-    # No foreign key to users: its check would take a KEY SHARE lock on each agent's row while the
-    # close holds the period, and a ledger write locks the agent (FOR UPDATE) and then waits for
-    # the period: a deadlock. Users are never deleted, and the ids come from commission_entries.
+    # No foreign key to users: its check takes a KEY SHARE lock on each agent's row while the close
+    # holds the period, and a ledger write locks the agent and then waits for the period (under
+    # FOR UPDATE that deadlocked; ledger.lock_agents now takes FOR NO KEY UPDATE, and this does
+    # not depend on it). Users are never deleted, and the ids come from commission_entries.
     agent_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     period_id: Mapped[int] = mapped_column(ForeignKey("periods.id"), primary_key=True, index=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
